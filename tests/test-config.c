@@ -1,0 +1,801 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "config.h"
+#include "macros.h"
+
+#define SEC  (1000000ULL)
+#define MIN  (60 * SEC)
+#define HOUR (60 * MIN)
+#define DAY  (24 * HOUR)
+
+static char tmpdir[] = "/tmp/test-config-XXXXXX";
+static unsigned file_counter;
+
+static char *read_all(const char *path) {
+        _cleanup_fclose_ FILE *f = NULL;
+        char *buf = NULL;
+        size_t size = 0;
+
+        f = fopen(path, "re");
+        assert_non_null(f);
+        FILE *m = open_memstream(&buf, &size);
+        assert_non_null(m);
+        for (int ch; (ch = fgetc(f)) != EOF;)
+                fputc(ch, m);
+        assert_int_equal(fclose(m), 0);
+        return buf;
+}
+
+static char *write_config(const char *text) {
+        char *path = NULL;
+        FILE *f;
+
+        assert_true(asprintf(&path, "%s/config-%u.ini", tmpdir, ++file_counter) > 0);
+        f = fopen(path, "we");
+        assert_non_null(f);
+        assert_int_equal(fputs(text, f) >= 0, 1);
+        assert_int_equal(fclose(f), 0);
+        return path;
+}
+
+/* Runs config_load(PATH) with stderr going to a file; returns what was logged. */
+static int load_captured(const char *path, Config **ret, char **ret_log) {
+        _cleanup_free_ char *log_path = NULL;
+        int saved, fd, r;
+
+        assert_true(asprintf(&log_path, "%s/stderr", tmpdir) > 0);
+        fflush(stderr);
+        saved = dup(STDERR_FILENO);
+        assert_true(saved >= 0);
+        fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        assert_true(dup2(fd, STDERR_FILENO) >= 0);
+        close(fd);
+
+        r = config_load(path, ret);
+
+        fflush(stderr);
+        assert_true(dup2(saved, STDERR_FILENO) >= 0);
+        close(saved);
+
+        *ret_log = read_all(log_path);
+        return r;
+}
+
+static Config *load_ok(const char *text) {
+        _cleanup_free_ char *path = write_config(text), *log = NULL;
+        Config *c = NULL;
+
+        int r = load_captured(path, &c, &log);
+        if (r < 0)
+                fprintf(stderr, "unexpected failure: %s", log);
+        assert_int_equal(r, 0);
+        assert_string_equal(log, "");
+        assert_non_null(c);
+        assert_string_equal(c->path, path);
+        return c;
+}
+
+/* Loads TEXT, expects -EINVAL and exactly "PATH" MESSAGE "\n" on stderr. */
+static void check_error(const char *text, const char *message) {
+        _cleanup_free_ char *path = write_config(text), *log = NULL, *expected = NULL;
+        Config *sentinel = (Config *) &file_counter, *c = sentinel;
+
+        assert_int_equal(load_captured(path, &c, &log), -EINVAL);
+        assert_ptr_equal(c, sentinel);
+        assert_true(asprintf(&expected, "%s%s\n", path, message) > 0);
+        assert_string_equal(log, expected);
+}
+
+#define MTA "[mta]\nunit = postfix@-.service\n"
+
+static void test_defaults(void **state) {
+        char host[HOST_NAME_MAX + 1] = "";
+        Config *c = load_ok(MTA);
+
+        assert_int_equal(gethostname(host, sizeof host - 1), 0);
+
+        assert_int_equal(c->interval_usec, 10 * SEC);
+        assert_string_equal(c->state_dir, "/var/lib/mta-watchdog");
+        assert_string_equal(c->hostname, host);
+        assert_false(c->dry_run);
+        assert_int_equal(c->log_level, LOG_INFO);
+
+        assert_string_equal(c->mta_name, "postfix");
+        assert_string_equal(c->mta_type, "postfix");
+        assert_string_equal(c->unit, "postfix@-.service");
+        assert_string_equal(c->queue_directory, "/var/spool/postfix");
+        assert_string_equal(c->flush_command[0], "/usr/sbin/postqueue");
+        assert_string_equal(c->flush_command[1], "-f");
+        assert_null(c->flush_command[2]);
+        assert_int_equal(c->flush_timeout_usec, 30 * SEC);
+        assert_int_equal(c->fail_threshold, 3);
+        assert_int_equal(c->ok_threshold, 2);
+        assert_int_equal(c->restore_grace_usec, 5 * MIN);
+        assert_int_equal(c->stall_after_usec, 10 * MIN);
+        assert_int_equal(c->min_backlog, 1);
+        assert_int_equal(c->n_actions, 1);
+        assert_int_equal(c->actions[0], ACTION_RESTART);
+        assert_true(c->flush_after_restart);
+        assert_int_equal(c->verify_after_usec, 2 * MIN);
+        assert_int_equal(c->restart_timeout_usec, 90 * SEC);
+        assert_int_equal(c->max_restarts, 3);
+        assert_int_equal(c->restart_window_usec, HOUR);
+
+        assert_int_equal(c->n_probes, 0);
+        assert_null(c->probes);
+        assert_int_equal(c->n_alerts, 0);
+        assert_null(c->alerts);
+
+        config_free(c);
+}
+
+static const char full_config[] =
+        "[watchdog]\n"
+        "interval = 250ms\n"
+        "state_dir = /srv/state\n"
+        "hostname = mx1.example.org\n"
+        "dry_run = yes\n"
+        "log_level = debug\n"
+        "\n"
+        "[mta]\n"
+        "name = outbound\n"
+        "type = postfix\n"
+        "unit = postfix@out.service\n"
+        "queue_directory = /var/spool/postfix-out\n"
+        "flush_command =  postqueue   -c /etc/postfix-out  -f \n"
+        "flush_timeout = 1m\n"
+        "fail_threshold = 5\n"
+        "ok_threshold = 1\n"
+        "restore_grace = 0\n"
+        "stall_after = 1h 30m\n"
+        "min_backlog = 20\n"
+        "actions = flush restart\n"
+        "flush_after_restart = off\n"
+        "verify_after = 45s\n"
+        "restart_timeout = 2m\n"
+        "max_restarts = 0\n"
+        "restart_window = 1d\n"
+        "\n"
+        "[probe:relay]\n"
+        "type = smtp\n"
+        "host = relay.example.net\n"
+        "port = 587\n"
+        "timeout = 5s\n"
+        "\n"
+        "[alert:ops]\n"
+        "url = https://hooks.example.org/mta?team=ops\n"
+        "format = json\n"
+        "timeout = 3s\n"
+        "\n"
+        "[probe:backup]\n"
+        "type = smtp\n"
+        "host = 192.0.2.25\n"
+        "\n"
+        "[alert:pager]\n"
+        "url = http://[2001:db8::1]:8080/hook\n";
+
+static void test_all_keys(void **state) {
+        Config *c = load_ok(full_config);
+
+        assert_int_equal(c->interval_usec, 250000);
+        assert_string_equal(c->state_dir, "/srv/state");
+        assert_string_equal(c->hostname, "mx1.example.org");
+        assert_true(c->dry_run);
+        assert_int_equal(c->log_level, LOG_DEBUG);
+
+        assert_string_equal(c->mta_name, "outbound");
+        assert_string_equal(c->mta_type, "postfix");
+        assert_string_equal(c->unit, "postfix@out.service");
+        assert_string_equal(c->queue_directory, "/var/spool/postfix-out");
+        assert_string_equal(c->flush_command[0], "postqueue");
+        assert_string_equal(c->flush_command[1], "-c");
+        assert_string_equal(c->flush_command[2], "/etc/postfix-out");
+        assert_string_equal(c->flush_command[3], "-f");
+        assert_null(c->flush_command[4]);
+        assert_int_equal(c->flush_timeout_usec, MIN);
+        assert_int_equal(c->fail_threshold, 5);
+        assert_int_equal(c->ok_threshold, 1);
+        assert_int_equal(c->restore_grace_usec, 0);
+        assert_int_equal(c->stall_after_usec, HOUR + 30 * MIN);
+        assert_int_equal(c->min_backlog, 20);
+        assert_int_equal(c->n_actions, 2);
+        assert_int_equal(c->actions[0], ACTION_FLUSH);
+        assert_int_equal(c->actions[1], ACTION_RESTART);
+        assert_false(c->flush_after_restart);
+        assert_int_equal(c->verify_after_usec, 45 * SEC);
+        assert_int_equal(c->restart_timeout_usec, 2 * MIN);
+        assert_int_equal(c->max_restarts, 0);
+        assert_int_equal(c->restart_window_usec, DAY);
+
+        assert_int_equal(c->n_probes, 2);
+        assert_string_equal(c->probes[0].name, "relay");
+        assert_string_equal(c->probes[0].type, "smtp");
+        assert_string_equal(c->probes[0].host, "relay.example.net");
+        assert_int_equal(c->probes[0].port, 587);
+        assert_int_equal(c->probes[0].timeout_usec, 5 * SEC);
+        assert_int_equal(c->probes[0].line, 27);
+        assert_string_equal(c->probes[1].name, "backup");
+        assert_string_equal(c->probes[1].type, "smtp");
+        assert_string_equal(c->probes[1].host, "192.0.2.25");
+        assert_int_equal(c->probes[1].port, 25);
+        assert_int_equal(c->probes[1].timeout_usec, 10 * SEC);
+        assert_int_equal(c->probes[1].line, 38);
+
+        assert_int_equal(c->n_alerts, 2);
+        assert_string_equal(c->alerts[0].name, "ops");
+        assert_string_equal(c->alerts[0].url, "https://hooks.example.org/mta?team=ops");
+        assert_string_equal(c->alerts[0].format, "json");
+        assert_int_equal(c->alerts[0].timeout_usec, 3 * SEC);
+        assert_int_equal(c->alerts[0].line, 33);
+        assert_string_equal(c->alerts[1].name, "pager");
+        assert_string_equal(c->alerts[1].url, "http://[2001:db8::1]:8080/hook");
+        assert_string_equal(c->alerts[1].format, "json");
+        assert_int_equal(c->alerts[1].timeout_usec, 10 * SEC);
+        assert_int_equal(c->alerts[1].line, 42);
+
+        config_free(c);
+}
+
+static void test_syntax_variants(void **state) {
+        Config *c = load_ok(
+                "\xEF\xBB\xBF; comment\r\n"
+                "# another comment\r\n"
+                "  [watchdog]   ; trailing comment\r\n"
+                "\tinterval: 1m30s\r\n"
+                "dry_run = TRUE\r\n"
+                "\r\n"
+                "    hostname = host;not-a-comment\r\n"
+                "[mta]\r\n"
+                "    unit = exim4.service ; indented, with a comment\r\n"
+                "\r\n"
+                "        name = after-blank-line\r\n");
+
+        assert_int_equal(c->interval_usec, 90 * SEC);
+        assert_true(c->dry_run);
+        assert_string_equal(c->hostname, "host;not-a-comment");
+        assert_string_equal(c->unit, "exim4.service");
+        assert_string_equal(c->mta_name, "after-blank-line");
+        config_free(c);
+}
+
+static void test_booleans_and_levels(void **state) {
+        static const struct {
+                const char *value;
+                bool expected;
+        } bools[] = {
+                { "yes", true }, { "true", true }, { "on", true }, { "1", true }, { "Yes", true },
+                { "no", false }, { "false", false }, { "off", false }, { "0", false }, { "OFF", false },
+        };
+        static const struct {
+                const char *value;
+                int expected;
+        } levels[] = {
+                { "debug", LOG_DEBUG }, { "info", LOG_INFO }, { "notice", LOG_NOTICE },
+                { "warning", LOG_WARNING }, { "error", LOG_ERR },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(bools); i++) {
+                _cleanup_free_ char *text = NULL;
+                assert_true(asprintf(&text, MTA "flush_after_restart = %s\n[watchdog]\ndry_run = %s\n",
+                                     bools[i].value, bools[i].value) > 0);
+                Config *c = load_ok(text);
+                assert_int_equal(c->flush_after_restart, bools[i].expected);
+                assert_int_equal(c->dry_run, bools[i].expected);
+                config_free(c);
+        }
+
+        for (size_t i = 0; i < ELEMENTSOF(levels); i++) {
+                _cleanup_free_ char *text = NULL;
+                assert_true(asprintf(&text, MTA "[watchdog]\nlog_level = %s\n", levels[i].value) > 0);
+                Config *c = load_ok(text);
+                assert_int_equal(c->log_level, levels[i].expected);
+                config_free(c);
+        }
+}
+
+static void test_limits(void **state) {
+        Config *c = load_ok(MTA
+                            "fail_threshold = 4294967295\n"
+                            "min_backlog = 1\n"
+                            "actions = flush flush restart restart flush restart flush restart\n"
+                            "[probe:a]\ntype = smtp\nhost = h\nport = 65535\n"
+                            "[probe:b]\ntype = smtp\nhost = h\nport = 1\n");
+
+        assert_int_equal(c->fail_threshold, 4294967295U);
+        assert_int_equal(c->n_actions, ACTIONS_MAX);
+        assert_int_equal(c->actions[7], ACTION_RESTART);
+        assert_int_equal(c->probes[0].port, 65535);
+        assert_int_equal(c->probes[1].port, 1);
+        config_free(c);
+}
+
+static void test_errors(void **state) {
+        static const struct {
+                const char *text;
+                const char *message;
+        } cases[] = {
+                /* structure */
+                { MTA "foo = 1\n",
+                  ":3: [mta] foo: unknown key" },
+                { "[watchdog]\nunit = x.service\n" MTA,
+                  ":2: [watchdog] unit: unknown key" },
+                { MTA "[probe:r]\ntype = smtp\nhost = h\nurl = http://x/\n",
+                  ":6: [probe:r] url: unknown key" },
+                { MTA "[bogus]\n",
+                  ":3: [bogus]: unknown section (expected [watchdog], [mta], [probe:NAME], [alert:NAME])" },
+                { MTA "[probe]\n",
+                  ":3: [probe]: unknown section (expected [watchdog], [mta], [probe:NAME], [alert:NAME])" },
+                { MTA "unit = other.service\n",
+                  ":3: [mta] unit: duplicate key (first set on line 2)" },
+                { MTA "[watchdog]\n[mta]\n",
+                  ":4: [mta]: duplicate section (first on line 1)" },
+                { "[watchdog]\n\n" MTA "[watchdog]\n",
+                  ":5: [watchdog]: duplicate section (first on line 1)" },
+                { MTA "[probe:r]\ntype = smtp\nhost = h\n[probe:r]\n",
+                  ":6: [probe:r]: duplicate section (first on line 3)" },
+                { MTA "[alert:a]\nurl = http://h/\n[alert:a]\n",
+                  ":5: [alert:a]: duplicate section (first on line 3)" },
+                { MTA "[probe:]\n",
+                  ":3: [probe:]: invalid name \"\" (1-64 characters of A-Z a-z 0-9 _ . -)" },
+                { MTA "[alert:a b]\n",
+                  ":3: [alert:a b]: invalid name \"a b\" (1-64 characters of A-Z a-z 0-9 _ . -)" },
+                { "interval = 5s\n" MTA,
+                  ":1: interval: key outside of any section" },
+                { MTA "junk\n",
+                  ":3: [mta]: expected \"key = value\"" },
+                { MTA "= value\n",
+                  ":3: [mta]: expected \"key = value\"" },
+                { MTA "junk ; a = b\n",
+                  ":3: [mta]: expected \"key = value\"" },
+                { "[mta\nunit = a.service\n",
+                  ":1: section header without closing ']'" },
+                { "[mta] x\nunit = a.service\n",
+                  ":1: unexpected text after ']'" },
+
+                /* required */
+                { "",
+                  ": [mta]: section missing" },
+                { "[watchdog]\ninterval = 5s\n",
+                  ": [mta]: section missing" },
+                { "[watchdog]\ninterval = 5s\n\n[mta]\nname = x\n",
+                  ":4: [mta] unit: missing required key" },
+                { MTA "[probe:r]\n",
+                  ":3: [probe:r] type: missing required key" },
+                { MTA "[probe:r]\ntype = smtp\nport = 26\n",
+                  ":3: [probe:r] host: missing required key" },
+                { MTA "[alert:ops]\nformat = json\n[probe:r]\ntype = smtp\nhost = h\n",
+                  ":3: [alert:ops] url: missing required key" },
+
+                /* values */
+                { MTA "[watchdog]\ninterval = 10x\n",
+                  ":4: [watchdog] interval: \"10x\" is not a duration (e.g. 30s, 5m, 1h30m, 250ms)" },
+                { MTA "[watchdog]\ninterval = 0\n",
+                  ":4: [watchdog] interval: duration must be greater than 0" },
+                { MTA "stall_after = 0s\n",
+                  ":3: [mta] stall_after: duration must be greater than 0" },
+                { MTA "restart_window = 213503983d\n",
+                  ":3: [mta] restart_window: duration \"213503983d\" is too large" },
+                { MTA "verify_after =\n",
+                  ":3: [mta] verify_after: \"\" is not a duration (e.g. 30s, 5m, 1h30m, 250ms)" },
+                { MTA "[watchdog]\ndry_run = maybe\n",
+                  ":4: [watchdog] dry_run: \"maybe\" is not a boolean (yes/no)" },
+                { MTA "[watchdog]\nlog_level = err\n",
+                  ":4: [watchdog] log_level: unknown log level \"err\" (debug, info, notice, warning, error)" },
+                { MTA "[watchdog]\nstate_dir = var/lib\n",
+                  ":4: [watchdog] state_dir: \"var/lib\" is not an absolute path" },
+                { MTA "[watchdog]\nhostname = a b\n",
+                  ":4: [watchdog] hostname: \"a b\" contains whitespace" },
+                { MTA "name =\n",
+                  ":3: [mta] name: empty value" },
+                { MTA "fail_threshold = 0\n",
+                  ":3: [mta] fail_threshold: 0 is out of range (1..4294967295)" },
+                { MTA "ok_threshold = 0\n",
+                  ":3: [mta] ok_threshold: 0 is out of range (1..4294967295)" },
+                { MTA "min_backlog = 0\n",
+                  ":3: [mta] min_backlog: 0 is out of range (1..4294967295)" },
+                { MTA "max_restarts = 65\n",
+                  ":3: [mta] max_restarts: 65 is out of range (0..64)" },
+                { MTA "max_restarts = -1\n",
+                  ":3: [mta] max_restarts: \"-1\" is not a number" },
+                { MTA "max_restarts = 3 times\n",
+                  ":3: [mta] max_restarts: \"3 times\" is not a number" },
+                { MTA "type = exim\n",
+                  ":3: [mta] type: unsupported value \"exim\" (supported: postfix)" },
+                { "[mta]\nunit = postfix\n",
+                  ":2: [mta] unit: \"postfix\" is not a service unit name (e.g. postfix@-.service)" },
+                { "[mta]\nunit = postfix@-.socket\n",
+                  ":2: [mta] unit: \"postfix@-.socket\" is not a service unit name (e.g. postfix@-.service)" },
+                { "[mta]\nunit = a/b.service\n",
+                  ":2: [mta] unit: \"a/b.service\" is not a service unit name (e.g. postfix@-.service)" },
+                { MTA "queue_directory = spool\n",
+                  ":3: [mta] queue_directory: \"spool\" is not an absolute path" },
+                { MTA "flush_command = bin/postqueue -f\n",
+                  ":3: [mta] flush_command: \"bin/postqueue\" must be an absolute path or a bare command name" },
+                { MTA "flush_command =\n",
+                  ":3: [mta] flush_command: empty command" },
+                { MTA "actions =\n",
+                  ":3: [mta] actions: empty list (flush, restart)" },
+                { MTA "actions = flush reboot\n",
+                  ":3: [mta] actions: unknown action \"reboot\" (flush, restart)" },
+                { MTA "actions = flush,restart\n",
+                  ":3: [mta] actions: unknown action \"flush,restart\" (flush, restart)" },
+                { MTA "actions = flush flush flush flush flush flush flush flush restart\n",
+                  ":3: [mta] actions: more than 8 actions" },
+                { MTA "[probe:r]\ntype = tcp\n",
+                  ":4: [probe:r] type: unsupported value \"tcp\" (supported: smtp)" },
+                { MTA "[probe:r]\ntype = smtp\nhost = h\nport = 0\n",
+                  ":6: [probe:r] port: 0 is out of range (1..65535)" },
+                { MTA "[probe:r]\ntype = smtp\nhost = h\nport = 65536\n",
+                  ":6: [probe:r] port: 65536 is out of range (1..65535)" },
+                { MTA "[probe:r]\ntype = smtp\nhost = h\nport = smtp\n",
+                  ":6: [probe:r] port: \"smtp\" is not a number" },
+                { MTA "[probe:r]\ntype = smtp\nhost = h\ntimeout = 0ms\n",
+                  ":6: [probe:r] timeout: duration must be greater than 0" },
+                { MTA "[alert:a]\nurl = ftp://h/\n",
+                  ":4: [alert:a] url: \"ftp://h/\" is not an http:// or https:// URL" },
+                { MTA "[alert:a]\nurl = http://\n",
+                  ":4: [alert:a] url: \"http://\" is not an http:// or https:// URL" },
+                { MTA "[alert:a]\nurl = https://h/a b\n",
+                  ":4: [alert:a] url: \"https://h/a b\" contains whitespace" },
+                { MTA "[alert:a]\nurl = http://h/\nformat = slack\n",
+                  ":5: [alert:a] format: unsupported value \"slack\" (supported: json)" },
+
+                /* the first error wins */
+                { MTA "foo = 1\nbar = 2\n[nope]\n",
+                  ":3: [mta] foo: unknown key" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++)
+                check_error(cases[i].text, cases[i].message);
+}
+
+static void test_line_too_long(void **state) {
+        char line[300], *text = NULL;
+
+        memset(line, 'a', sizeof line - 1);
+        line[sizeof line - 1] = '\0';
+        assert_true(asprintf(&text, MTA "name = %s\n", line) > 0);
+        check_error(text, ":3: [mta]: line too long (more than 199 characters)");
+        free(text);
+}
+
+static void test_missing_file(void **state) {
+        _cleanup_free_ char *path = NULL, *log = NULL, *expected = NULL;
+        Config *c = NULL;
+
+        assert_true(asprintf(&path, "%s/does-not-exist.ini", tmpdir) > 0);
+        assert_int_equal(load_captured(path, &c, &log), -ENOENT);
+        assert_null(c);
+        assert_true(asprintf(&expected, "%s: No such file or directory\n", path) > 0);
+        assert_string_equal(log, expected);
+
+        free(log);
+        free(expected);
+        assert_int_equal(load_captured(tmpdir, &c, &log), -EISDIR);
+        assert_null(c);
+        assert_true(asprintf(&expected, "%s: Is a directory\n", tmpdir) > 0);
+        assert_string_equal(log, expected);
+}
+
+static void test_parse_duration(void **state) {
+        static const struct {
+                const char *s;
+                uint64_t usec;
+        } good[] = {
+                { "0", 0 },
+                { "0s", 0 },
+                { "30", 30 * SEC },
+                { "30s", 30 * SEC },
+                { "250ms", 250000 },
+                { "5m", 5 * MIN },
+                { "1h", HOUR },
+                { "2d", 2 * DAY },
+                { "1h30m", HOUR + 30 * MIN },
+                { "1h 30m", HOUR + 30 * MIN },
+                { "  1d2h3m4s5ms  ", DAY + 2 * HOUR + 3 * MIN + 4 * SEC + 5000 },
+                { "1m 1m", 2 * MIN },
+                { "10 s", 10 * SEC },
+                { "007s", 7 * SEC },
+                { "18446744073709ms", 18446744073709ULL * 1000 },
+                { "213503982d", 213503982ULL * DAY },
+        };
+        static const struct {
+                const char *s;
+                int r;
+        } bad[] = {
+                { "", -EINVAL },
+                { "   ", -EINVAL },
+                { "s", -EINVAL },
+                { "-5s", -EINVAL },
+                { "+5s", -EINVAL },
+                { "1.5h", -EINVAL },
+                { "5 sec", -EINVAL },
+                { "5min", -EINVAL },
+                { "5us", -EINVAL },
+                { "5S", -EINVAL },
+                { "1h30", -EINVAL },
+                { "30 1h", -EINVAL },
+                { "1 2", -EINVAL },
+                { "1h,30m", -EINVAL },
+                { "infinity", -EINVAL },
+                { "213503983d", -ERANGE },
+                { "18446744073709552ms", -ERANGE },
+                { "18446744073709551616", -ERANGE },
+                { "99999999999999999999999s", -ERANGE },
+                { "213503982d 213503982d", -ERANGE },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                uint64_t u = 1;
+                assert_int_equal(parse_duration(good[i].s, &u), 0);
+                assert_int_equal(u, good[i].usec);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                uint64_t u = 77;
+                assert_int_equal(parse_duration(bad[i].s, &u), bad[i].r);
+                assert_int_equal(u, 77);
+        }
+        assert_int_equal(parse_duration(NULL, &(uint64_t) { 0 }), -EINVAL);
+}
+
+static void test_format_duration(void **state) {
+        static const struct {
+                uint64_t usec;
+                const char *s;
+        } cases[] = {
+                { 0, "0" },
+                { 250000, "250ms" },
+                { 45 * SEC, "45s" },
+                { 90 * SEC, "1m30s" },
+                { 5 * MIN, "5m" },
+                { HOUR + 30 * MIN, "1h30m" },
+                { 2 * DAY, "2d" },
+                { DAY + 2 * HOUR + 3 * MIN + 4 * SEC + 5000, "1d2h3m4s5ms" },
+                { 1500, "1ms500us" },
+                { UINT64_MAX, "213503982d8h1m49s551ms615us" },
+        };
+        char buf[FORMAT_DURATION_MAX];
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                uint64_t back;
+
+                assert_string_equal(format_duration(buf, sizeof buf, cases[i].usec), cases[i].s);
+                if (cases[i].usec % 1000 == 0) {
+                        assert_int_equal(parse_duration(buf, &back), 0);
+                        assert_int_equal(back, cases[i].usec);
+                }
+        }
+
+        assert_null(format_duration(buf, 3, 250000));
+        assert_string_equal(format_duration(buf, 6, 250000), "250ms");
+        assert_null(format_duration(buf, 1, 0));
+        assert_null(format_duration(NULL, 0, 0));
+}
+
+static void test_action_types(void **state) {
+        assert_string_equal(action_type_to_string(ACTION_FLUSH), "flush");
+        assert_string_equal(action_type_to_string(ACTION_RESTART), "restart");
+        assert_null(action_type_to_string(_ACTION_TYPE_MAX));
+        assert_null(action_type_to_string(_ACTION_TYPE_INVALID));
+        assert_int_equal(action_type_from_string("flush"), ACTION_FLUSH);
+        assert_int_equal(action_type_from_string("restart"), ACTION_RESTART);
+        assert_int_equal(action_type_from_string("Restart"), _ACTION_TYPE_INVALID);
+        assert_int_equal(action_type_from_string(""), _ACTION_TYPE_INVALID);
+        assert_int_equal(action_type_from_string(NULL), _ACTION_TYPE_INVALID);
+}
+
+static char *dump(const Config *c) {
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+
+        assert_non_null(f);
+        config_dump(c, f);
+        assert_int_equal(fclose(f), 0);
+        return buf;
+}
+
+/* Everything after the first line, which names the file. */
+static const char *dump_body(const char *s) {
+        const char *nl = strchr(s, '\n');
+        assert_non_null(nl);
+        return nl + 1;
+}
+
+static void test_dump(void **state) {
+        _cleanup_free_ char *text = NULL, *expected_head = NULL;
+        Config *c = load_ok(MTA "[watchdog]\nhostname = mx.example\n"
+                            "[probe:relay]\ntype = smtp\nhost = relay.example.net\n"
+                            "[alert:ops]\nurl = http://127.0.0.1:9000/hook\n");
+
+        text = dump(c);
+        assert_true(asprintf(&expected_head, "# effective configuration of %s\n", c->path) > 0);
+        assert_true(strncmp(text, expected_head, strlen(expected_head)) == 0);
+        assert_string_equal(dump_body(text),
+                            "\n"
+                            "[watchdog]\n"
+                            "interval = 10s\n"
+                            "state_dir = /var/lib/mta-watchdog\n"
+                            "hostname = mx.example\n"
+                            "dry_run = no\n"
+                            "log_level = info\n"
+                            "\n"
+                            "[mta]\n"
+                            "name = postfix\n"
+                            "type = postfix\n"
+                            "unit = postfix@-.service\n"
+                            "queue_directory = /var/spool/postfix\n"
+                            "flush_command = /usr/sbin/postqueue -f\n"
+                            "flush_timeout = 30s\n"
+                            "fail_threshold = 3\n"
+                            "ok_threshold = 2\n"
+                            "restore_grace = 5m\n"
+                            "stall_after = 10m\n"
+                            "min_backlog = 1\n"
+                            "actions = restart\n"
+                            "flush_after_restart = yes\n"
+                            "verify_after = 2m\n"
+                            "restart_timeout = 1m30s\n"
+                            "max_restarts = 3\n"
+                            "restart_window = 1h\n"
+                            "\n"
+                            "[probe:relay]\n"
+                            "type = smtp\n"
+                            "host = relay.example.net\n"
+                            "port = 25\n"
+                            "timeout = 10s\n"
+                            "\n"
+                            "[alert:ops]\n"
+                            "url = http://127.0.0.1:9000/hook\n"
+                            "format = json\n"
+                            "timeout = 10s\n");
+        config_free(c);
+}
+
+/* The dump of a config loads back into the same config. */
+static void test_dump_round_trip(void **state) {
+        _cleanup_free_ char *first = NULL, *second = NULL;
+        Config *c = load_ok(full_config), *d;
+
+        first = dump(c);
+        d = load_ok(first);
+        second = dump(d);
+        assert_string_equal(dump_body(first), dump_body(second));
+        assert_int_equal(d->stall_after_usec, c->stall_after_usec);
+        assert_int_equal(d->restore_grace_usec, 0);
+        assert_int_equal(d->max_restarts, 0);
+        config_free(c);
+        config_free(d);
+}
+
+static void test_example_config(void **state) {
+        _cleanup_free_ char *path = NULL, *log = NULL;
+        const char *srcdir = getenv("TEST_SRCDIR");
+        char host[HOST_NAME_MAX + 1] = "";
+        Config *c = NULL;
+
+        assert_true(asprintf(&path, "%s/../etc/mta-watchdog.ini", srcdir ? srcdir : "tests") > 0);
+        assert_int_equal(load_captured(path, &c, &log), 0);
+        assert_string_equal(log, "");
+        assert_int_equal(gethostname(host, sizeof host - 1), 0);
+
+        assert_int_equal(c->interval_usec, 10 * SEC);
+        assert_string_equal(c->state_dir, "/var/lib/mta-watchdog");
+        assert_string_equal(c->hostname, host);
+        assert_false(c->dry_run);
+        assert_int_equal(c->log_level, LOG_INFO);
+
+        assert_string_equal(c->mta_name, "postfix");
+        assert_string_equal(c->mta_type, "postfix");
+        assert_string_equal(c->unit, "postfix@-.service");
+        assert_string_equal(c->queue_directory, "/var/spool/postfix");
+        assert_string_equal(c->flush_command[0], "/usr/sbin/postqueue");
+        assert_string_equal(c->flush_command[1], "-f");
+        assert_null(c->flush_command[2]);
+        assert_int_equal(c->flush_timeout_usec, 30 * SEC);
+        assert_int_equal(c->fail_threshold, 3);
+        assert_int_equal(c->ok_threshold, 2);
+        assert_int_equal(c->restore_grace_usec, 5 * MIN);
+        assert_int_equal(c->stall_after_usec, 10 * MIN);
+        assert_int_equal(c->min_backlog, 1);
+        assert_int_equal(c->n_actions, 1);
+        assert_int_equal(c->actions[0], ACTION_RESTART);
+        assert_true(c->flush_after_restart);
+        assert_int_equal(c->verify_after_usec, 2 * MIN);
+        assert_int_equal(c->restart_timeout_usec, 90 * SEC);
+        assert_int_equal(c->max_restarts, 3);
+        assert_int_equal(c->restart_window_usec, HOUR);
+
+        assert_int_equal(c->n_probes, 1);
+        assert_string_equal(c->probes[0].name, "relay");
+        assert_string_equal(c->probes[0].type, "smtp");
+        assert_string_equal(c->probes[0].host, "relay.example.net");
+        assert_int_equal(c->probes[0].port, 25);
+        assert_int_equal(c->probes[0].timeout_usec, 10 * SEC);
+
+        assert_int_equal(c->n_alerts, 1);
+        assert_string_equal(c->alerts[0].name, "ops");
+        assert_string_equal(c->alerts[0].url, "http://127.0.0.1:9000/hook");
+        assert_string_equal(c->alerts[0].format, "json");
+        assert_int_equal(c->alerts[0].timeout_usec, 10 * SEC);
+
+        config_free(c);
+}
+
+/* Every key config_dump() prints is documented in the example file, as
+ * "key = " or "; key = ". */
+static void test_example_documents_every_key(void **state) {
+        _cleanup_free_ char *path = NULL, *log = NULL, *example = NULL, *text = NULL;
+        const char *srcdir = getenv("TEST_SRCDIR");
+        Config *c = NULL;
+        char *line, *saveptr = NULL;
+
+        assert_true(asprintf(&path, "%s/../etc/mta-watchdog.ini", srcdir ? srcdir : "tests") > 0);
+        example = read_all(path);
+        assert_int_equal(load_captured(path, &c, &log), 0);
+        text = dump(c);
+
+        for (line = strtok_r(text, "\n", &saveptr); line; line = strtok_r(NULL, "\n", &saveptr)) {
+                _cleanup_free_ char *set = NULL, *commented = NULL;
+                char *eq = strstr(line, " = ");
+
+                if (!eq)
+                        continue;
+                assert_true(asprintf(&set, "\n%.*s = ", (int) (eq - line), line) > 0);
+                assert_true(asprintf(&commented, "\n; %.*s = ", (int) (eq - line), line) > 0);
+                if (!strstr(example, set) && !strstr(example, commented))
+                        fail_msg("key \"%.*s\" not documented in %s", (int) (eq - line), line, path);
+        }
+        config_free(c);
+}
+
+static int setup(void **state) {
+        /* Plain messages, no "<N>" journal prefixes. */
+        (void) unsetenv("JOURNAL_STREAM");
+        return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown(void **state) {
+        _cleanup_free_ char *cmd = NULL;
+
+        if (asprintf(&cmd, "rm -rf '%s'", tmpdir) < 0)
+                return -1;
+        return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_all_keys),
+                cmocka_unit_test(test_syntax_variants),
+                cmocka_unit_test(test_booleans_and_levels),
+                cmocka_unit_test(test_limits),
+                cmocka_unit_test(test_errors),
+                cmocka_unit_test(test_line_too_long),
+                cmocka_unit_test(test_missing_file),
+                cmocka_unit_test(test_parse_duration),
+                cmocka_unit_test(test_format_duration),
+                cmocka_unit_test(test_action_types),
+                cmocka_unit_test(test_dump),
+                cmocka_unit_test(test_dump_round_trip),
+                cmocka_unit_test(test_example_config),
+                cmocka_unit_test(test_example_documents_every_key),
+        };
+
+        return cmocka_run_group_tests(tests, setup, teardown);
+}

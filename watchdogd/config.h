@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* The typed configuration read from the ini file (see etc/mta-watchdog.ini
+ * for every key, its default and its unit). All durations are stored in
+ * microseconds (suffix _usec); counts are plain unsigned integers. */
+
+typedef enum ActionType {
+        ACTION_FLUSH,    /* run the MTA's flush command (argv, no shell) */
+        ACTION_RESTART,  /* RestartUnit(unit, "replace") over D-Bus */
+        _ACTION_TYPE_MAX,
+        _ACTION_TYPE_INVALID = -EINVAL,
+} ActionType;
+
+const char *action_type_to_string(ActionType t);
+ActionType action_type_from_string(const char *s); /* _ACTION_TYPE_INVALID if unknown */
+
+#define ACTIONS_MAX 8
+#define MAX_RESTARTS_LIMIT 64 /* largest accepted max_restarts */
+
+typedef struct ProbeConfig {
+        char *name;               /* NAME of [probe:NAME] */
+        char *type;               /* "smtp" (see probes/probe.h registry) */
+        char *host;               /* host name or address literal */
+        uint16_t port;            /* TCP port, default 25 */
+        uint64_t timeout_usec;    /* one run's deadline, default 10s */
+        unsigned line;            /* line of the section header, for messages */
+} ProbeConfig;
+
+typedef struct AlertConfig {
+        char *name;               /* NAME of [alert:NAME] */
+        char *url;                /* http:// or https:// URL receiving POSTs */
+        char *format;             /* "json" */
+        uint64_t timeout_usec;    /* per request, default 10s */
+        unsigned line;
+} AlertConfig;
+
+typedef struct Config {
+        char *path;                      /* file this was read from */
+
+        /* [watchdog] */
+        uint64_t interval_usec;          /* probe round period, default 10s */
+        char *state_dir;                 /* default /var/lib/mta-watchdog */
+        char *hostname;                  /* host name in alerts, default gethostname() */
+        bool dry_run;                    /* decide and alert, never act; default no */
+        int log_level;                   /* syslog priority, default LOG_INFO ("info") */
+
+        /* [mta] */
+        char *mta_name;                  /* label in alerts and logs, default "postfix" */
+        char *mta_type;                  /* queue probe: "postfix" */
+        char *unit;                      /* systemd unit to restart, required */
+        char *queue_directory;           /* Postfix queue_directory, default /var/spool/postfix */
+        char **flush_command;            /* argv, NULL-terminated, default "postqueue -f" */
+        uint64_t flush_timeout_usec;     /* default 30s */
+        unsigned fail_threshold;         /* reachability DOWN after N failures in a row, default 3 */
+        unsigned ok_threshold;           /* reachability UP after N successes in a row, default 2 */
+        uint64_t restore_grace_usec;     /* reachability UP at least this long before a stall counts, default 5m */
+        uint64_t stall_after_usec;       /* no progress this long with backlog => stalled, default 10m */
+        unsigned min_backlog;            /* smallest backlog that can be stalled, default 1 */
+        ActionType actions[ACTIONS_MAX]; /* remediation ladder, default "restart" */
+        size_t n_actions;
+        bool flush_after_restart;        /* run flush_command after a restart, default yes */
+        uint64_t verify_after_usec;      /* time after a step to look for progress, default 2m */
+        uint64_t restart_timeout_usec;   /* wait for the restart job, default 90s */
+        unsigned max_restarts;           /* restarts allowed per restart_window, default 3 */
+        uint64_t restart_window_usec;    /* default 1h */
+
+        ProbeConfig *probes;             /* [probe:NAME] sections, in file order */
+        size_t n_probes;
+        AlertConfig *alerts;             /* [alert:NAME] sections, in file order */
+        size_t n_alerts;
+} Config;
+
+/* Reads and validates FILE. On success *ret owns a new Config.
+ * Every error is logged once as "FILE:LINE: [section] key: reason" (a
+ * missing required key names the line of its section header; a file that
+ * cannot be opened is "FILE: reason").
+ * Returns 0, -ENOENT/-EACCES/... when the file cannot be read, -EINVAL
+ * for any syntax or validation error, -ENOMEM. Nothing is half-applied:
+ * on error *ret is untouched. */
+int config_load(const char *path, Config **ret);
+
+Config *config_free(Config *c);
+
+/* Prints the effective settings (all keys, defaults included) in ini form. */
+void config_dump(const Config *c, FILE *f);
+
+/* "30s", "5m", "1h", "2d", "250ms", "1h30m"; a bare number means seconds.
+ * Returns 0 and *ret_usec, or -EINVAL for anything else (and -ERANGE on overflow). */
+int parse_duration(const char *s, uint64_t *ret_usec);
+
+/* Formats a duration as the shortest exact "1h30m", "45s", "250ms", "0". */
+const char *format_duration(char *buf, size_t size, uint64_t usec);
+#define FORMAT_DURATION_MAX 64

@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "detector.h"
+
+static const char *const state_names[_DETECTOR_STATE_MAX] = {
+        [DETECTOR_HEALTHY] = "HEALTHY",
+        [DETECTOR_OUTAGE] = "OUTAGE",
+        [DETECTOR_RECOVERING] = "RECOVERING",
+        [DETECTOR_STALLED] = "STALLED",
+        [DETECTOR_REMEDIATING] = "REMEDIATING",
+        [DETECTOR_VERIFYING] = "VERIFYING",
+        [DETECTOR_GAVE_UP] = "GAVE_UP",
+};
+
+const char *detector_state_to_string(DetectorState s) {
+        if (s < 0 || s >= _DETECTOR_STATE_MAX)
+                return NULL;
+        return state_names[s];
+}
+
+static const char *const reach_names[_REACH_MAX] = {
+        [REACH_UNKNOWN] = "unknown",
+        [REACH_UP] = "up",
+        [REACH_DOWN] = "down",
+};
+
+const char *reachability_to_string(Reachability r) {
+        if (r < 0 || r >= _REACH_MAX)
+                return NULL;
+        return reach_names[r];
+}
+
+void detector_params_from_config(DetectorParams *p, const Config *c) {
+        *p = (DetectorParams) {
+                .fail_threshold = c->fail_threshold,
+                .ok_threshold = c->ok_threshold,
+                .restore_grace_usec = c->restore_grace_usec,
+                .stall_after_usec = c->stall_after_usec,
+                .verify_after_usec = c->verify_after_usec,
+                .min_backlog = c->min_backlog,
+                .n_actions = c->n_actions,
+                .max_restarts = c->max_restarts,
+                .restart_window_usec = c->restart_window_usec,
+        };
+        memcpy(p->actions, c->actions, sizeof(p->actions));
+}
+
+void detector_init(Detector *d, uint64_t now_usec) {
+        *d = (Detector) {
+                .state = DETECTOR_HEALTHY,
+                .reach = REACH_UNKNOWN,
+                .reach_since_usec = now_usec,
+                .last_progress_usec = now_usec,
+        };
+}
+
+static uint64_t elapsed(uint64_t now, uint64_t since) {
+        return now > since ? now - since : 0;
+}
+
+static void fmt_secs(char *buf, size_t size, uint64_t usec) {
+        (void) format_duration(buf, size, usec);
+}
+
+_printf_(5, 6)
+static void transition(Detector *d, DetectorOutput *out, DetectorState to, EventKind ev,
+                       const char *fmt, ...) {
+        Transition *t;
+        va_list ap;
+
+        if (out->n_transitions >= DETECTOR_TRANSITIONS_MAX)
+                return; /* cannot happen: at most three transitions per call */
+
+        t = &out->transitions[out->n_transitions++];
+        *t = (Transition) {
+                .from = d->state,
+                .to = to,
+                .event = ev,
+                .action = _ACTION_TYPE_INVALID,
+        };
+        va_start(ap, fmt);
+        (void) vsnprintf(t->reason, sizeof(t->reason), fmt, ap);
+        va_end(ap);
+
+        if (!d->incident_open && to != DETECTOR_HEALTHY) {
+                d->incident_open = true;
+                if (out->n_transitions == 1)
+                        out->incident_opened = true;
+        }
+        if (to == DETECTOR_HEALTHY && d->incident_open) {
+                d->incident_open = false;
+                out->incident_closed = true;
+        }
+        d->state = to;
+}
+
+static void prune_restarts(Detector *d, const DetectorParams *p, uint64_t now) {
+        size_t keep = 0;
+
+        for (size_t i = 0; i < d->n_restarts; i++)
+                if (elapsed(now, d->restarts_usec[i]) < p->restart_window_usec)
+                        d->restarts_usec[keep++] = d->restarts_usec[i];
+        d->n_restarts = keep;
+}
+
+unsigned detector_restarts_in_window(const Detector *d, const DetectorParams *p, uint64_t now_usec) {
+        unsigned n = 0;
+
+        for (size_t i = 0; i < d->n_restarts; i++)
+                if (elapsed(now_usec, d->restarts_usec[i]) < p->restart_window_usec)
+                        n++;
+        return n;
+}
+
+/* Starts ladder step d->step, or gives up when the ladder or the restart
+ * budget is spent. */
+static void begin_step(Detector *d, const DetectorParams *p, uint64_t now, DetectorOutput *out) {
+        char w[FORMAT_DURATION_MAX];
+        ActionType a;
+
+        if (d->step >= p->n_actions) {
+                transition(d, out, DETECTOR_GAVE_UP, EVENT_GAVE_UP,
+                           "all %zu remediation steps tried without progress", p->n_actions);
+                return;
+        }
+
+        a = p->actions[d->step];
+        if (a == ACTION_RESTART) {
+                prune_restarts(d, p, now);
+                if (d->n_restarts >= p->max_restarts ||
+                    d->n_restarts >= DETECTOR_RESTARTS_MAX) {
+                        fmt_secs(w, sizeof(w), p->restart_window_usec);
+                        transition(d, out, DETECTOR_GAVE_UP, EVENT_GAVE_UP,
+                                   "restart budget spent: %zu of %u restarts used in %s",
+                                   d->n_restarts, p->max_restarts, w);
+                        return;
+                }
+                d->restarts_usec[d->n_restarts++] = now;
+        }
+
+        d->step_started_usec = now;
+        transition(d, out, DETECTOR_REMEDIATING, EVENT_ACTION_STARTED,
+                   "step %zu of %zu: %s", d->step + 1, p->n_actions, action_type_to_string(a));
+        out->transitions[out->n_transitions - 1].action = a;
+        out->act = true;
+        out->action = a;
+}
+
+static void update_reachability(Detector *d, const DetectorParams *p, ProbeStatus s, uint64_t now) {
+        switch (s) {
+        case PROBE_OK:
+                d->ok_streak++;
+                d->fail_streak = 0;
+                if (d->reach != REACH_UP && d->ok_streak >= p->ok_threshold) {
+                        d->reach = REACH_UP;
+                        d->reach_since_usec = now;
+                }
+                break;
+        case PROBE_FAIL:
+                d->fail_streak++;
+                d->ok_streak = 0;
+                if (d->reach != REACH_DOWN && d->fail_streak >= p->fail_threshold) {
+                        d->reach = REACH_DOWN;
+                        d->reach_since_usec = now;
+                }
+                break;
+        default:
+                /* Unknown says nothing about the network: streaks and state stay. */
+                break;
+        }
+}
+
+/* Progress: the backlog shrank, the oldest message changed, or there is
+ * less than min_backlog to deliver. An unknown queue changes nothing. */
+static void update_progress(Detector *d, const DetectorParams *p, const Observation *obs, uint64_t now) {
+        const QueueStats *q = &obs->queue;
+
+        if (obs->queue_status != PROBE_OK)
+                return;
+
+        /* A new oldest id after an empty queue is an arrival, not a delivery. */
+        if (q->backlog < p->min_backlog ||
+            (d->have_queue && (q->backlog < d->last_backlog ||
+                               (d->last_oldest_id[0] && strcmp(q->oldest_id, d->last_oldest_id) != 0))))
+                d->last_progress_usec = now;
+
+        d->have_queue = true;
+        d->last_backlog = q->backlog;
+        (void) snprintf(d->last_oldest_id, sizeof(d->last_oldest_id), "%s", q->oldest_id);
+}
+
+static bool stalled(const Detector *d, const DetectorParams *p, const Observation *obs, uint64_t now) {
+        return d->reach == REACH_UP &&
+               elapsed(now, d->reach_since_usec) >= p->restore_grace_usec &&
+               obs->queue_status == PROBE_OK &&
+               obs->queue.backlog >= p->min_backlog &&
+               elapsed(now, d->last_progress_usec) >= p->stall_after_usec;
+}
+
+static void enter_stalled(Detector *d, const DetectorParams *p, const Observation *obs,
+                          uint64_t now, DetectorOutput *out) {
+        char s[FORMAT_DURATION_MAX], u[FORMAT_DURATION_MAX];
+
+        fmt_secs(s, sizeof(s), elapsed(now, d->last_progress_usec));
+        fmt_secs(u, sizeof(u), elapsed(now, d->reach_since_usec));
+        transition(d, out, DETECTOR_STALLED, EVENT_STALL_DETECTED,
+                   "no queue progress for %s with backlog %u while reachability has been up for %s",
+                   s, obs->queue.backlog, u);
+        d->step = 0;
+        begin_step(d, p, now, out);
+}
+
+void detector_step(Detector *d, const DetectorParams *p, const Observation *obs,
+                   uint64_t now_usec, DetectorOutput *out) {
+        char w[FORMAT_DURATION_MAX];
+
+        *out = (DetectorOutput) { .action = _ACTION_TYPE_INVALID };
+
+        update_reachability(d, p, obs->reach, now_usec);
+        update_progress(d, p, obs, now_usec);
+
+        switch (d->state) {
+        case DETECTOR_HEALTHY:
+        case DETECTOR_RECOVERING:
+                if (d->reach == REACH_DOWN) {
+                        transition(d, out, DETECTOR_OUTAGE, EVENT_OUTAGE_STARTED,
+                                   "reachability down after %u failed probe rounds in a row",
+                                   d->fail_streak);
+                        break;
+                }
+                if (stalled(d, p, obs, now_usec)) {
+                        enter_stalled(d, p, obs, now_usec, out);
+                        break;
+                }
+                if (d->state == DETECTOR_RECOVERING &&
+                    elapsed(now_usec, d->reach_since_usec) >= p->restore_grace_usec &&
+                    obs->queue_status == PROBE_OK &&
+                    (obs->queue.backlog < p->min_backlog || d->last_progress_usec >= d->reach_since_usec)) {
+                        fmt_secs(w, sizeof(w), elapsed(now_usec, d->reach_since_usec));
+                        transition(d, out, DETECTOR_HEALTHY, _EVENT_KIND_INVALID,
+                                   "queue moving (backlog %u) %s after reachability came back",
+                                   obs->queue.backlog, w);
+                }
+                break;
+
+        case DETECTOR_OUTAGE:
+                if (d->reach == REACH_UP) {
+                        transition(d, out, DETECTOR_RECOVERING, EVENT_OUTAGE_ENDED,
+                                   "reachability up after %u successful probe rounds in a row",
+                                   d->ok_streak);
+                }
+                break;
+
+        case DETECTOR_STALLED:
+        case DETECTOR_REMEDIATING:
+                /* An action is running; its end is reported by detector_action_done(). */
+                break;
+
+        case DETECTOR_VERIFYING:
+                if (d->last_progress_usec > d->step_started_usec) {
+                        transition(d, out, DETECTOR_VERIFYING, EVENT_ACTION_SUCCEEDED,
+                                   "%s: queue moving again (backlog %u)",
+                                   action_type_to_string(p->actions[d->step]), obs->queue.backlog);
+                        out->transitions[out->n_transitions - 1].action = p->actions[d->step];
+                        transition(d, out, DETECTOR_HEALTHY, EVENT_RECOVERED,
+                                   "mail flows again after %s", action_type_to_string(p->actions[d->step]));
+                        break;
+                }
+                if (d->reach == REACH_DOWN) {
+                        transition(d, out, DETECTOR_OUTAGE, EVENT_OUTAGE_STARTED,
+                                   "reachability down while verifying %s",
+                                   action_type_to_string(p->actions[d->step]));
+                        break;
+                }
+                if (elapsed(now_usec, d->step_started_usec) >= p->verify_after_usec) {
+                        fmt_secs(w, sizeof(w), p->verify_after_usec);
+                        transition(d, out, DETECTOR_VERIFYING, EVENT_ACTION_FAILED,
+                                   "%s: no queue progress within %s",
+                                   action_type_to_string(p->actions[d->step]), w);
+                        out->transitions[out->n_transitions - 1].action = p->actions[d->step];
+                        d->step++;
+                        begin_step(d, p, now_usec, out);
+                }
+                break;
+
+        case DETECTOR_GAVE_UP:
+                if (obs->queue_status == PROBE_OK && d->last_progress_usec == now_usec) {
+                        transition(d, out, DETECTOR_HEALTHY, EVENT_RECOVERED,
+                                   "queue moving again (backlog %u) after giving up",
+                                   obs->queue.backlog);
+                }
+                break;
+
+        default:
+                break;
+        }
+}
+
+void detector_action_done(Detector *d, const DetectorParams *p, bool ok, const char *detail,
+                          uint64_t now_usec, DetectorOutput *out) {
+        ActionType a;
+
+        *out = (DetectorOutput) { .action = _ACTION_TYPE_INVALID };
+
+        if (d->state != DETECTOR_REMEDIATING || d->step >= p->n_actions)
+                return;
+
+        a = p->actions[d->step];
+        if (ok) {
+                /* Verification measures progress from here on. */
+                d->step_started_usec = now_usec;
+                transition(d, out, DETECTOR_VERIFYING, _EVENT_KIND_INVALID,
+                           "%s done%s%s; verifying", action_type_to_string(a),
+                           detail && *detail ? ": " : "", detail ? detail : "");
+                return;
+        }
+
+        transition(d, out, DETECTOR_REMEDIATING, EVENT_ACTION_FAILED, "%s failed%s%s",
+                   action_type_to_string(a), detail && *detail ? ": " : "", detail ? detail : "");
+        out->transitions[out->n_transitions - 1].action = a;
+        d->step++;
+        begin_step(d, p, now_usec, out);
+}

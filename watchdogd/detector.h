@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "event.h"
+#include "probe.h"
+
+/* The detector: a pure state machine (DESIGN.md "Detector semantics").
+ * No I/O and no clock reads: every call takes `now`, a CLOCK_MONOTONIC
+ * time in microseconds, and the caller turns the output into logs, alerts
+ * and actions. */
+
+typedef enum DetectorState {
+        DETECTOR_HEALTHY,
+        DETECTOR_OUTAGE,       /* reachability DOWN */
+        DETECTOR_RECOVERING,   /* reachability back UP, restore_grace running */
+        DETECTOR_STALLED,      /* passed through within one step, on the way to an action */
+        DETECTOR_REMEDIATING,  /* an action is running; waiting for detector_action_done() */
+        DETECTOR_VERIFYING,    /* action done, looking for progress within verify_after */
+        DETECTOR_GAVE_UP,      /* ladder or restart budget exhausted; no action until progress */
+        _DETECTOR_STATE_MAX,
+} DetectorState;
+
+const char *detector_state_to_string(DetectorState s); /* "HEALTHY", ... */
+
+typedef enum Reachability {
+        REACH_UNKNOWN,
+        REACH_UP,
+        REACH_DOWN,
+        _REACH_MAX,
+} Reachability;
+
+const char *reachability_to_string(Reachability r); /* "unknown", "up", "down" */
+
+/* Upper bound of Config.max_restarts the detector can track. */
+#define DETECTOR_RESTARTS_MAX MAX_RESTARTS_LIMIT
+
+typedef struct DetectorParams {
+        unsigned fail_threshold;        /* failures in a row before DOWN, >= 1 */
+        unsigned ok_threshold;          /* successes in a row before UP, >= 1 */
+        uint64_t restore_grace_usec;
+        uint64_t stall_after_usec;
+        uint64_t verify_after_usec;
+        unsigned min_backlog;
+        ActionType actions[ACTIONS_MAX];
+        size_t n_actions;
+        unsigned max_restarts;          /* <= DETECTOR_RESTARTS_MAX */
+        uint64_t restart_window_usec;
+} DetectorParams;
+
+/* Copies the detector's settings out of a loaded config. */
+void detector_params_from_config(DetectorParams *p, const Config *c);
+
+/* One probe round. */
+typedef struct Observation {
+        ProbeStatus reach;       /* combined reachability: FAIL if any probe failed, OK if all
+                                  * answered OK (or none is configured), else UNKNOWN */
+        ProbeStatus queue_status;/* OK: `queue` is valid; anything else: unknown this round */
+        QueueStats queue;
+} Observation;
+
+typedef struct Detector {
+        DetectorState state;
+        Reachability reach;
+        unsigned fail_streak, ok_streak;
+        uint64_t reach_since_usec;      /* when `reach` took its current value */
+
+        bool have_queue;                /* a queue snapshot was seen */
+        unsigned last_backlog;
+        char last_oldest_id[QUEUE_ID_MAX];
+        uint64_t last_progress_usec;    /* last time the queue moved (or was below min_backlog) */
+
+        size_t step;                    /* ladder index of the action running or verified */
+        uint64_t step_started_usec;
+
+        uint64_t restarts_usec[DETECTOR_RESTARTS_MAX]; /* times of restarts, oldest first */
+        size_t n_restarts;
+
+        bool incident_open;
+} Detector;
+
+#define DETECTOR_REASON_MAX 200
+#define DETECTOR_TRANSITIONS_MAX 4
+
+typedef struct Transition {
+        DetectorState from, to;
+        EventKind event;                /* the alert this transition raises, or _EVENT_KIND_INVALID */
+        ActionType action;              /* for action.* events, else _ACTION_TYPE_INVALID */
+        char reason[DETECTOR_REASON_MAX];
+} Transition;
+
+typedef struct DetectorOutput {
+        Transition transitions[DETECTOR_TRANSITIONS_MAX];
+        size_t n_transitions;
+        bool incident_opened;           /* a new incident begins with the first transition */
+        bool incident_closed;           /* the incident ended with the last transition */
+        bool act;                       /* start `action` now, then call detector_action_done() */
+        ActionType action;
+} DetectorOutput;
+
+/* Starts in HEALTHY with reachability UNKNOWN; the stall clock starts at NOW. */
+void detector_init(Detector *d, uint64_t now_usec);
+
+/* Feeds one observation. OUT is cleared and filled with what happened. */
+void detector_step(Detector *d, const DetectorParams *p, const Observation *obs,
+                   uint64_t now_usec, DetectorOutput *out);
+
+/* Reports the end of the action requested by the last output with act set.
+ * OK: the action itself completed (restart: new MainPID, unit active; flush:
+ * exit 0) and verification begins; !OK: it failed (DETAIL says how) and the
+ * ladder moves on. Ignored unless in REMEDIATING. */
+void detector_action_done(Detector *d, const DetectorParams *p, bool ok, const char *detail,
+                          uint64_t now_usec, DetectorOutput *out);
+
+/* Restarts counted in the window ending at NOW. */
+unsigned detector_restarts_in_window(const Detector *d, const DetectorParams *p, uint64_t now_usec);

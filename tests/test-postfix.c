@@ -1,0 +1,391 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "macros.h"
+#include "probe.h"
+
+#define HOUR (3600 * USEC_PER_SEC)
+
+static char spool[] = "/tmp/test-postfix-XXXXXX";
+static uint64_t t0;  /* CLOCK_REALTIME, whole seconds, when the fixture was made */
+
+static uint64_t mono_usec(void) {
+        struct timespec ts;
+        assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
+
+static void mkdir_in(const char *rel) {
+        char path[512];
+        (void) snprintf(path, sizeof(path), "%s/%s", spool, rel);
+        assert_int_equal(mkdir(path, 0700), 0);
+}
+
+/* Creates a queue file whose mtime is AGE_SEC before t0 (negative: after). */
+static void file_in(const char *rel, long age_sec) {
+        char path[512];
+        struct timespec ts[2];
+        int fd;
+
+        (void) snprintf(path, sizeof(path), "%s/%s", spool, rel);
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, "C", 1), 1);
+        close(fd);
+        ts[0].tv_sec = ts[1].tv_sec = (time_t) (t0 / USEC_PER_SEC) - age_sec;
+        ts[0].tv_nsec = ts[1].tv_nsec = 0;
+        assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+        return remove(path);
+}
+
+static int setup_spool(void **state) {
+        t0 = (uint64_t) time(NULL) * USEC_PER_SEC;
+        if (!mkdtemp(spool))
+                return -1;
+        mkdir_in("incoming");
+        mkdir_in("active");
+        mkdir_in("deferred");
+        mkdir_in("deferred/A");
+        mkdir_in("deferred/C");
+        mkdir_in("deferred/C/D");
+        mkdir_in("deferred/F");
+        mkdir_in("maildrop");
+        mkdir_in("hold");
+        mkdir_in("corrupt");
+
+        file_in("incoming/4A1B2C3D", 3600);
+        file_in("active/5B2C3D4E", 2 * 3600);
+        file_in("deferred/A/ABCDEF123", 3 * 3600);      /* the oldest */
+        file_in("deferred/C/D/CDE45", -3600);           /* next retry in an hour */
+        file_in("deferred/F/F00D1", 1800);
+        file_in("maildrop/9C8D7E", 60);
+        file_in("hold/0HOLD1", 10 * 24 * 3600);         /* older, but held: not backlog */
+        file_in("corrupt/0CORR1", 20 * 24 * 3600);
+        return 0;
+}
+
+static int teardown_spool(void **state) {
+        return nftw(spool, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void test_registry(void **state) {
+        assert_ptr_equal(probe_ops_find("postfix"), &probe_postfix_ops);
+        assert_ptr_equal(probe_ops_find("smtp"), &probe_smtp_ops);
+        assert_null(probe_ops_find("exim"));
+        assert_null(probe_ops_find(NULL));
+        assert_int_equal(probe_postfix_ops.kind, PROBE_KIND_QUEUE);
+        assert_string_equal(probe_status_to_string(PROBE_OK), "ok");
+        assert_string_equal(probe_status_to_string(PROBE_FAIL), "fail");
+        assert_string_equal(probe_status_to_string(PROBE_UNKNOWN), "unknown");
+        assert_null(probe_status_to_string(_PROBE_STATUS_MAX));
+}
+
+static void test_scan_fixture(void **state) {
+        QueueStats q;
+        char reason[PROBE_REASON_MAX];
+
+        assert_int_equal(postfix_scan_queue(spool, t0, &q, reason, sizeof(reason)), 0);
+        assert_string_equal(reason, "");
+        assert_int_equal(q.incoming, 1);
+        assert_int_equal(q.active, 1);
+        assert_int_equal(q.deferred, 3);
+        assert_int_equal(q.maildrop, 1);
+        assert_int_equal(q.backlog, 6);
+        assert_string_equal(q.oldest_id, "ABCDEF123");
+        assert_int_equal(q.oldest_age_usec, 3 * HOUR);
+
+        /* Later: everything is older by the same amount. */
+        assert_int_equal(postfix_scan_queue(spool, t0 + 90 * USEC_PER_SEC, &q, NULL, 0), 0);
+        assert_int_equal(q.oldest_age_usec, 3 * HOUR + 90 * USEC_PER_SEC);
+
+        /* A clock behind the files clamps at 0, never wraps. */
+        assert_int_equal(postfix_scan_queue(spool, t0 - 4 * HOUR, &q, NULL, 0), 0);
+        assert_int_equal(q.oldest_age_usec, 0);
+        assert_string_equal(q.oldest_id, "ABCDEF123");
+}
+
+static void test_scan_empty_and_missing(void **state) {
+        char dir[] = "/tmp/test-postfix-empty-XXXXXX", sub[256], reason[PROBE_REASON_MAX], expect[300];
+        QueueStats q;
+
+        assert_non_null(mkdtemp(dir));
+        const char *names[] = { "incoming", "active", "deferred" };
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                (void) snprintf(sub, sizeof(sub), "%s/%s", dir, names[i]);
+                assert_int_equal(mkdir(sub, 0700), 0);
+        }
+
+        /* maildrop missing counts as 0; an empty queue has no oldest. */
+        assert_int_equal(postfix_scan_queue(dir, t0, &q, reason, sizeof(reason)), 0);
+        assert_int_equal(q.backlog, 0);
+        assert_int_equal(q.maildrop, 0);
+        assert_int_equal(q.oldest_age_usec, 0);
+        assert_string_equal(q.oldest_id, "");
+
+        /* deferred missing: the wrong directory, not an empty queue. */
+        (void) snprintf(sub, sizeof(sub), "%s/deferred", dir);
+        assert_int_equal(rmdir(sub), 0);
+        assert_int_equal(postfix_scan_queue(dir, t0, &q, reason, sizeof(reason)), -ENOENT);
+        (void) snprintf(expect, sizeof(expect), "scan %s/deferred: No such file or directory", dir);
+        assert_string_equal(reason, expect);
+
+        /* queue_directory missing altogether */
+        (void) snprintf(sub, sizeof(sub), "%s/nonexistent", dir);
+        assert_int_equal(postfix_scan_queue(sub, t0, &q, reason, sizeof(reason)), -ENOENT);
+        (void) snprintf(expect, sizeof(expect), "scan %s/nonexistent: No such file or directory", dir);
+        assert_string_equal(reason, expect);
+
+        /* a file where a queue should be */
+        (void) snprintf(sub, sizeof(sub), "%s/deferred", dir);
+        int fd = open(sub, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        close(fd);
+        assert_int_equal(postfix_scan_queue(dir, t0, &q, reason, sizeof(reason)), -ENOTDIR);
+        (void) snprintf(expect, sizeof(expect), "scan %s/deferred: Not a directory", dir);
+        assert_string_equal(reason, expect);
+
+        assert_int_equal(nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
+/* As root a mode 000 directory is still readable, so the scan runs in a
+ * child that dropped to nobody, over a spool that nobody owns. */
+static void test_scan_permission_denied(void **state) {
+        char dir[] = "/tmp/test-postfix-perm-XXXXXX", sub[256], reason[PROBE_REASON_MAX] = "", expect[300];
+        const char *names[] = { "incoming", "active", "deferred" };
+        int pipefd[2], status;
+        pid_t pid;
+
+        if (geteuid() != 0)
+                skip();
+        assert_non_null(mkdtemp(dir));
+        assert_int_equal(chown(dir, 65534, 65534), 0);
+        for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+                (void) snprintf(sub, sizeof(sub), "%s/%s", dir, names[i]);
+                assert_int_equal(mkdir(sub, i == 1 ? 0 : 0700), 0);
+                assert_int_equal(chown(sub, 65534, 65534), 0);
+        }
+
+        assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                QueueStats q;
+                char r[PROBE_REASON_MAX] = "";
+                int k;
+
+                if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+                        _exit(2);
+                k = postfix_scan_queue(dir, t0, &q, r, sizeof(r));
+                (void) !write(pipefd[1], r, strlen(r));
+                _exit(k == -EACCES ? 0 : 1);
+        }
+        close(pipefd[1]);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        (void) !read(pipefd[0], reason, sizeof(reason) - 1);
+        close(pipefd[0]);
+
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        (void) snprintf(expect, sizeof(expect), "scan %s/active: Permission denied", dir);
+        assert_string_equal(reason, expect);
+        assert_int_equal(nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
+typedef struct Result {
+        int calls;
+        ProbeResult r;
+} Result;
+
+static void on_probe_done(Probe *p, const ProbeResult *r, void *userdata) {
+        Result *res = userdata;
+        res->calls++;
+        res->r = *r;
+}
+
+static void run_until_calls(sd_event *e, const Result *res, int calls, uint64_t max_usec) {
+        uint64_t start = mono_usec();
+
+        while (res->calls < calls) {
+                assert_true(mono_usec() - start < max_usec);
+                assert_true(sd_event_run(e, 100 * USEC_PER_MSEC) >= 0);
+        }
+}
+
+/* Runs the loop until our children are all reaped (no zombie left). */
+static void run_until_no_children(sd_event *e) {
+        uint64_t start = mono_usec();
+
+        for (;;) {
+                siginfo_t si = {};
+                if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD)
+                        return;
+                assert_true(mono_usec() - start < 5 * USEC_PER_SEC);
+                assert_true(sd_event_run(e, 50 * USEC_PER_MSEC) >= 0);
+        }
+}
+
+static Probe *new_probe(sd_event *e, const char *dir, uint64_t timeout_usec) {
+        ProbeSettings s = { .queue_directory = dir, .timeout_usec = timeout_usec };
+        Probe *p = NULL;
+
+        assert_int_equal(probe_new(&probe_postfix_ops, e, "postfix-test", &s, &p), 0);
+        assert_non_null(p);
+        return p;
+}
+
+static void test_probe_fixture(void **state) {
+        sd_event *e = NULL;
+        Probe *p;
+        Result res = {};
+        uint64_t now;
+
+        assert_int_equal(sd_event_new(&e), 0);
+        p = new_probe(e, spool, 10 * USEC_PER_SEC);
+
+        assert_int_equal(probe_start(p, on_probe_done, &res), 0);
+        assert_int_equal(res.calls, 0);  /* never from inside probe_start() */
+        run_until_calls(e, &res, 1, 10 * USEC_PER_SEC);
+        assert_int_equal(res.calls, 1);
+        assert_false(p->running);
+
+        assert_int_equal(res.r.status, PROBE_OK);
+        assert_string_equal(res.r.reason, "backlog 6, oldest ABCDEF123");
+        assert_int_equal(res.r.queue.backlog, 6);
+        assert_int_equal(res.r.queue.incoming, 1);
+        assert_int_equal(res.r.queue.active, 1);
+        assert_int_equal(res.r.queue.deferred, 3);
+        assert_int_equal(res.r.queue.maildrop, 1);
+        assert_string_equal(res.r.queue.oldest_id, "ABCDEF123");
+        /* The probe measures from its own start time, a little after t0. */
+        now = (uint64_t) time(NULL) * USEC_PER_SEC;
+        assert_true(res.r.queue.oldest_age_usec >= 3 * HOUR);
+        assert_true(res.r.queue.oldest_age_usec <= 3 * HOUR + (now - t0) + USEC_PER_SEC);
+
+        run_until_no_children(e);
+        probe_free(p);
+        sd_event_unref(e);
+}
+
+static void test_probe_missing_dir(void **state) {
+        sd_event *e = NULL;
+        Probe *p;
+        Result res = {};
+        char dir[512], expect[600];
+
+        (void) snprintf(dir, sizeof(dir), "%s/nonexistent", spool);
+        (void) snprintf(expect, sizeof(expect), "scan %s: No such file or directory", dir);
+
+        assert_int_equal(sd_event_new(&e), 0);
+        p = new_probe(e, dir, 10 * USEC_PER_SEC);
+        assert_int_equal(probe_start(p, on_probe_done, &res), 0);
+        run_until_calls(e, &res, 1, 10 * USEC_PER_SEC);
+        assert_int_equal(res.r.status, PROBE_UNKNOWN);
+        assert_string_equal(res.r.reason, expect);
+        assert_int_equal(res.r.queue.backlog, 0);
+
+        run_until_no_children(e);
+        probe_free(p);
+        sd_event_unref(e);
+}
+
+static void test_probe_timeout(void **state) {
+        sd_event *e = NULL;
+        Probe *p;
+        Result res = {};
+
+        assert_int_equal(sd_event_new(&e), 0);
+        /* 1 µs: the deadline always fires before a forked scan can report. */
+        p = new_probe(e, spool, 1);
+        assert_int_equal(probe_start(p, on_probe_done, &res), 0);
+        run_until_calls(e, &res, 1, 5 * USEC_PER_SEC);
+        assert_int_equal(res.r.status, PROBE_UNKNOWN);
+        assert_string_equal(res.r.reason, "timed out after 1us");
+
+        /* The killed scan is reaped by the loop, no second callback. */
+        run_until_no_children(e);
+        assert_int_equal(res.calls, 1);
+        probe_free(p);
+        sd_event_unref(e);
+}
+
+static void test_probe_overlap_and_free(void **state) {
+        sd_event *e = NULL;
+        Probe *p;
+        Result first = {}, second = {}, third = {};
+
+        assert_int_equal(sd_event_new(&e), 0);
+        p = new_probe(e, spool, 10 * USEC_PER_SEC);
+
+        assert_int_equal(probe_start(p, on_probe_done, &first), 0);
+        /* The next tick comes while the scan still runs. */
+        assert_int_equal(probe_start(p, on_probe_done, &second), 0);
+        assert_int_equal(first.calls, 1);
+        assert_int_equal(first.r.status, PROBE_UNKNOWN);
+        assert_string_equal(first.r.reason, "overlapped by the next run");
+
+        run_until_calls(e, &second, 1, 10 * USEC_PER_SEC);
+        assert_int_equal(second.r.status, PROBE_OK);
+        assert_int_equal(second.r.queue.backlog, 6);
+        assert_int_equal(first.calls, 1);
+
+        /* Freed while running: no callback, the child is still reaped. */
+        assert_int_equal(probe_start(p, on_probe_done, &third), 0);
+        probe_free(p);
+        run_until_no_children(e);
+        assert_int_equal(third.calls, 0);
+        sd_event_unref(e);
+}
+
+static void test_probe_bad_settings(void **state) {
+        sd_event *e = NULL;
+        Probe *p = NULL;
+        ProbeSettings relative = { .queue_directory = "var/spool/postfix", .timeout_usec = USEC_PER_SEC };
+        ProbeSettings no_timeout = { .queue_directory = "/var/spool/postfix" };
+
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(probe_new(&probe_postfix_ops, e, "x", &relative, &p), -EINVAL);
+        assert_null(p);
+        assert_int_equal(probe_new(&probe_postfix_ops, e, "x", &no_timeout, &p), -EINVAL);
+        assert_null(p);
+        sd_event_unref(e);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_registry),
+                cmocka_unit_test(test_scan_fixture),
+                cmocka_unit_test(test_scan_empty_and_missing),
+                cmocka_unit_test(test_scan_permission_denied),
+                cmocka_unit_test(test_probe_fixture),
+                cmocka_unit_test(test_probe_missing_dir),
+                cmocka_unit_test(test_probe_timeout),
+                cmocka_unit_test(test_probe_overlap_and_free),
+                cmocka_unit_test(test_probe_bad_settings),
+        };
+        sigset_t ss;
+
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGCHLD);
+        assert_int_equal(sigprocmask(SIG_BLOCK, &ss, NULL), 0);
+
+        return cmocka_run_group_tests(tests, setup_spool, teardown_spool);
+}

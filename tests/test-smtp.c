@@ -1,0 +1,294 @@
+/* SPDX-License-Identifier: MIT */
+/* The smtp probe against real sockets, on 127.0.0.1 only. Each server is a
+ * thread that serves one connection; every wait in it is bounded. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "macros.h"
+#include "probe.h"
+
+typedef struct Server {
+        int fd;
+        uint16_t port;
+        const char *chunks[4];     /* sent in turn, 20 ms apart; none: never greet */
+        bool close_at_once;
+        char received[64];
+        size_t n_received;
+        pthread_t thread;
+} Server;
+
+static uint64_t mono_usec(void) {
+        struct timespec ts;
+        assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
+
+/* A loopback socket bound to a free port; listening if LISTEN. */
+static int loopback_socket(bool listen_too, uint16_t *ret_port) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof(sa);
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        assert_true(fd >= 0);
+        assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        if (listen_too)
+                assert_int_equal(listen(fd, 4), 0);
+        assert_int_equal(getsockname(fd, (struct sockaddr *) &sa, &len), 0);
+        *ret_port = ntohs(sa.sin_port);
+        return fd;
+}
+
+static void *server_main(void *arg) {
+        Server *s = arg;
+        struct pollfd pfd = { .fd = s->fd, .events = POLLIN };
+        int c;
+
+        if (poll(&pfd, 1, 5000) != 1)
+                return NULL;
+        c = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC);
+        if (c < 0)
+                return NULL;
+        if (s->close_at_once) {
+                close(c);
+                return NULL;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(s->chunks) && s->chunks[i]; i++) {
+                if (i > 0)
+                        usleep(20000);
+                (void) send(c, s->chunks[i], strlen(s->chunks[i]), MSG_NOSIGNAL);
+        }
+        /* Collect what the probe says until it closes, at most 3 s. */
+        pfd.fd = c;
+        while (s->n_received < sizeof(s->received) - 1 && poll(&pfd, 1, 3000) == 1) {
+                ssize_t n = recv(c, s->received + s->n_received, sizeof(s->received) - 1 - s->n_received, 0);
+                if (n <= 0)
+                        break;
+                s->n_received += (size_t) n;
+        }
+        close(c);
+        return NULL;
+}
+
+static void server_start(Server *s) {
+        s->fd = loopback_socket(true, &s->port);
+        assert_int_equal(pthread_create(&s->thread, NULL, server_main, s), 0);
+}
+
+static void server_stop(Server *s) {
+        assert_int_equal(pthread_join(s->thread, NULL), 0);
+        close(s->fd);
+}
+
+typedef struct Result {
+        int calls;
+        ProbeResult r;
+} Result;
+
+static void on_done(Probe *p, const ProbeResult *r, void *userdata) {
+        Result *res = userdata;
+        res->calls++;
+        res->r = *r;
+}
+
+/* Runs one probe to completion against HOST:PORT. */
+static Result probe_once(const char *host, uint16_t port, uint64_t timeout_usec) {
+        ProbeSettings s = { .host = host, .port = port, .timeout_usec = timeout_usec };
+        sd_event *e = NULL;
+        Probe *p = NULL;
+        Result res = {};
+        uint64_t start = mono_usec();
+
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(probe_new(&probe_smtp_ops, e, "smtp-test", &s, &p), 0);
+        assert_int_equal(probe_start(p, on_done, &res), 0);
+        assert_int_equal(res.calls, 0);  /* never from inside probe_start() */
+        while (res.calls == 0) {
+                assert_true(mono_usec() - start < 10 * USEC_PER_SEC);
+                assert_true(sd_event_run(e, 100 * USEC_PER_MSEC) >= 0);
+        }
+        assert_int_equal(res.calls, 1);
+        assert_false(p->running);
+        probe_free(p);
+
+        /* A resolver child, if any, is reaped. */
+        start = mono_usec();
+        for (;;) {
+                siginfo_t si = {};
+                if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD)
+                        break;
+                assert_true(mono_usec() - start < 5 * USEC_PER_SEC);
+                (void) sd_event_run(e, 50 * USEC_PER_MSEC);
+        }
+        sd_event_unref(e);
+        return res;
+}
+
+#define expect_reason(res, fmt, port)                                          \
+        do {                                                                   \
+                char _expect[PROBE_REASON_MAX];                                \
+                (void) snprintf(_expect, sizeof(_expect), fmt, port);          \
+                assert_string_equal((res)->r.reason, _expect);                 \
+        } while (0)
+
+static void test_greeting_ok(void **state) {
+        Server s = { .chunks = { "220 test ESMTP\r\n" } };
+        Result res;
+
+        server_start(&s);
+        res = probe_once("127.0.0.1", s.port, 5 * USEC_PER_SEC);
+        server_stop(&s);
+
+        assert_int_equal(res.r.status, PROBE_OK);
+        expect_reason(&res, "connected to 127.0.0.1:%u, 220 greeting", s.port);
+        assert_string_equal(s.received, "QUIT\r\n");
+}
+
+static void test_greeting_multiline(void **state) {
+        /* Split mid-line and across lines to exercise partial reads. */
+        Server s = { .chunks = { "220-test.example ESMTP", " first\r\n220-second line\r\n", "220 ready\r\n" } };
+        Result res;
+
+        server_start(&s);
+        res = probe_once("[127.0.0.1]", s.port, 5 * USEC_PER_SEC);
+        server_stop(&s);
+
+        assert_int_equal(res.r.status, PROBE_OK);
+        expect_reason(&res, "connected to 127.0.0.1:%u, 220 greeting", s.port);
+        assert_string_equal(s.received, "QUIT\r\n");
+}
+
+static void test_greeting_554(void **state) {
+        Server s = { .chunks = { "554 no\r\n" } };
+        Result res;
+
+        server_start(&s);
+        res = probe_once("127.0.0.1", s.port, 5 * USEC_PER_SEC);
+        server_stop(&s);
+
+        assert_int_equal(res.r.status, PROBE_FAIL);
+        assert_string_equal(res.r.reason, "greeting 554 no");
+        assert_string_equal(s.received, "");  /* no QUIT to a server that refused us */
+}
+
+static void test_greeting_malformed(void **state) {
+        Server s = { .chunks = { "HTTP/1.1 400 Bad Request\r\n" } };
+        Result res;
+
+        server_start(&s);
+        res = probe_once("127.0.0.1", s.port, 5 * USEC_PER_SEC);
+        server_stop(&s);
+
+        assert_int_equal(res.r.status, PROBE_FAIL);
+        expect_reason(&res, "malformed greeting \"HTTP/1.1 400 Bad Request\" from 127.0.0.1:%u", s.port);
+}
+
+static void test_eof_before_greeting(void **state) {
+        Server s = { .close_at_once = true };
+        Result res;
+
+        server_start(&s);
+        res = probe_once("127.0.0.1", s.port, 5 * USEC_PER_SEC);
+        server_stop(&s);
+
+        assert_int_equal(res.r.status, PROBE_FAIL);
+        /* Either the FIN or an RST (close with unread data) may come first. */
+        char eof[PROBE_REASON_MAX], rst[PROBE_REASON_MAX];
+        (void) snprintf(eof, sizeof(eof), "127.0.0.1:%u closed the connection before the greeting", s.port);
+        (void) snprintf(rst, sizeof(rst), "read from 127.0.0.1:%u: Connection reset by peer", s.port);
+        if (strcmp(res.r.reason, eof) != 0)
+                assert_string_equal(res.r.reason, rst);
+}
+
+static void test_connection_refused(void **state) {
+        uint16_t port;
+        int fd = loopback_socket(false, &port);  /* bound, never listening */
+        Result res;
+
+        res = probe_once("127.0.0.1", port, 5 * USEC_PER_SEC);
+        close(fd);
+
+        assert_int_equal(res.r.status, PROBE_FAIL);
+        expect_reason(&res, "connect to 127.0.0.1:%u: Connection refused", port);
+}
+
+static void test_no_greeting_times_out(void **state) {
+        Server s = {};  /* accepts, never says a word */
+        uint64_t start = mono_usec(), elapsed;
+        Result res;
+
+        server_start(&s);
+        res = probe_once("127.0.0.1", s.port, 300 * USEC_PER_MSEC);
+        elapsed = mono_usec() - start;
+        server_stop(&s);
+
+        assert_int_equal(res.r.status, PROBE_UNKNOWN);
+        assert_string_equal(res.r.reason, "timed out after 300ms");
+        assert_true(elapsed >= 300 * USEC_PER_MSEC);
+        assert_true(elapsed < 3 * USEC_PER_SEC);
+}
+
+static void test_name_resolved(void **state) {
+        /* "localhost" comes from /etc/hosts through the resolver child; no
+         * packet leaves the machine. */
+        Server s = { .chunks = { "220 test ESMTP\r\n" } };
+        Result res;
+
+        server_start(&s);
+        res = probe_once("localhost", s.port, 5 * USEC_PER_SEC);
+        server_stop(&s);
+
+        assert_int_equal(res.r.status, PROBE_OK);
+        expect_reason(&res, "connected to 127.0.0.1:%u, 220 greeting", s.port);
+}
+
+static void test_bad_settings(void **state) {
+        ProbeSettings none = { .timeout_usec = USEC_PER_SEC };
+        ProbeSettings empty = { .host = "", .timeout_usec = USEC_PER_SEC };
+        sd_event *e = NULL;
+        Probe *p = NULL;
+
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(probe_new(&probe_smtp_ops, e, "x", &none, &p), -EINVAL);
+        assert_int_equal(probe_new(&probe_smtp_ops, e, "x", &empty, &p), -EINVAL);
+        assert_null(p);
+        assert_int_equal(probe_smtp_ops.kind, PROBE_KIND_REACHABILITY);
+        sd_event_unref(e);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_greeting_ok),
+                cmocka_unit_test(test_greeting_multiline),
+                cmocka_unit_test(test_greeting_554),
+                cmocka_unit_test(test_greeting_malformed),
+                cmocka_unit_test(test_eof_before_greeting),
+                cmocka_unit_test(test_connection_refused),
+                cmocka_unit_test(test_no_greeting_times_out),
+                cmocka_unit_test(test_name_resolved),
+                cmocka_unit_test(test_bad_settings),
+        };
+        sigset_t ss;
+
+        /* Before any thread starts, so that all of them inherit it. */
+        sigemptyset(&ss);
+        sigaddset(&ss, SIGCHLD);
+        assert_int_equal(sigprocmask(SIG_BLOCK, &ss, NULL), 0);
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+/* Child processes on the event loop: never a shell, stdin from /dev/null,
+ * stdout captured (at most EXEC_OUTPUT_MAX bytes, the rest discarded),
+ * stderr inherited, all other fds closed, own process group. A deadline
+ * kills the whole process group with SIGKILL. Reaped with
+ * sd_event_add_child(), so SIGCHLD must be blocked in the caller. */
+
+#define EXEC_OUTPUT_MAX (64 * 1024)
+
+typedef struct ExecRun ExecRun;
+
+/* STATUS: the exit code (0..255) when the child exited; 128+N when it was
+ * killed by signal N; -ETIMEDOUT when the deadline killed it; another
+ * negative errno when it could not run (the execve() error: -ENOENT,
+ * -EACCES, -ENOEXEC; a file that is not an executable is never handed to
+ * /bin/sh). OUTPUT is NUL-terminated. The run is freed after the callback
+ * returns: do not exec_cancel() it from there. TIMEOUT_USEC may be
+ * USEC_INFINITY for no deadline of its own. */
+typedef void (*exec_done_fn)(ExecRun *run, int status, const char *output, size_t size, void *userdata);
+
+/* Runs ARGV[0] (an absolute path, or found in PATH) with ARGV.
+ * Returns 0, -EINVAL (empty argv), or a negative errno from fork/pipe. */
+int exec_argv(sd_event *e, char *const argv[], uint64_t timeout_usec,
+              exec_done_fn cb, void *userdata, ExecRun **ret);
+
+/* Runs FN(out_fd, ARG) in a forked child; its return value (0..255) is the
+ * exit code. Used to keep blocking work (directory scans) off the loop. */
+int exec_fn(sd_event *e, int (*fn)(int out_fd, void *arg), void *arg, uint64_t timeout_usec,
+            exec_done_fn cb, void *userdata, ExecRun **ret);
+
+/* Kills the process group of a run still going, reaps it later without a
+ * callback, and frees the run. Accepts NULL; returns NULL. */
+ExecRun *exec_cancel(ExecRun *run);

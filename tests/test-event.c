@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "event.h"
+#include "macros.h"
+
+static Event fixed_event(void) {
+        Event ev = {
+                .kind = EVENT_STALL_DETECTED,
+                .id = "0b4c6a7e-3f1d-4a2b-9c8d-1e2f3a4b5c6d",
+                .incident = "9f8e7d6c-5b4a-4c3d-8e2f-1a0b9c8d7e6f",
+                .host = "mx1.example.org",
+                .mta = "postfix",
+                .unit = "postfix@-.service",
+                .time_usec = 1795994535 * USEC_PER_SEC + 999999,  /* sub-second part is cut */
+                .state = "STALLED",
+                .summary = "queue \"deferred\" stalled: 42 messages, relay reachable",
+                .action = "restart",
+                .reachability = "up",
+                .backlog = 42,
+                .oldest_age_usec = 5400 * USEC_PER_SEC + 500000,
+                .restarts_in_window = 1,
+                .dry_run = 0,
+        };
+        return ev;
+}
+
+static void test_json_golden(void **state) {
+        Event ev = fixed_event();
+        _cleanup_free_ char *s = event_to_json(&ev);
+
+        assert_non_null(s);
+        assert_string_equal(s,
+                "{\"schema\":\"mta-watchdog.event/1\","
+                "\"id\":\"0b4c6a7e-3f1d-4a2b-9c8d-1e2f3a4b5c6d\","
+                "\"event\":\"stall.detected\","
+                "\"severity\":\"warning\","
+                "\"incident\":\"9f8e7d6c-5b4a-4c3d-8e2f-1a0b9c8d7e6f\","
+                "\"time\":\"2026-11-29T23:22:15Z\","
+                "\"host\":\"mx1.example.org\","
+                "\"mta\":\"postfix\","
+                "\"unit\":\"postfix@-.service\","
+                "\"state\":\"STALLED\","
+                "\"summary\":\"queue \\\"deferred\\\" stalled: 42 messages, relay reachable\","
+                "\"action\":\"restart\","
+                "\"dry_run\":false,"
+                "\"details\":{\"backlog\":42,\"oldest_age_seconds\":5400,"
+                "\"reachability\":\"up\",\"restarts_in_window\":1}}");
+}
+
+static void test_json_nulls(void **state) {
+        Event ev = fixed_event();
+
+        ev.kind = EVENT_GAVE_UP;
+        ev.incident[0] = '\0';
+        ev.action = NULL;
+        ev.dry_run = 1;
+        ev.summary = "bad \xff byte";   /* not UTF-8: must not lose the alert */
+
+        _cleanup_free_ char *s = event_to_json(&ev);
+        assert_non_null(s);
+        assert_string_equal(s,
+                "{\"schema\":\"mta-watchdog.event/1\","
+                "\"id\":\"0b4c6a7e-3f1d-4a2b-9c8d-1e2f3a4b5c6d\","
+                "\"event\":\"gave_up\","
+                "\"severity\":\"critical\","
+                "\"incident\":null,"
+                "\"time\":\"2026-11-29T23:22:15Z\","
+                "\"host\":\"mx1.example.org\","
+                "\"mta\":\"postfix\","
+                "\"unit\":\"postfix@-.service\","
+                "\"state\":\"STALLED\","
+                "\"summary\":\"bad ? byte\","
+                "\"action\":null,"
+                "\"dry_run\":true,"
+                "\"details\":{\"backlog\":42,\"oldest_age_seconds\":5400,"
+                "\"reachability\":\"up\",\"restarts_in_window\":1}}");
+        assert_null(strchr(s, '\n'));
+
+        /* An empty action is the same as none. */
+        ev.action = "";
+        _cleanup_free_ char *t = event_to_json(&ev);
+        assert_non_null(strstr(t, "\"action\":null,"));
+}
+
+static void check_uuid(const char *u) {
+        assert_int_equal(strlen(u), 36);
+        for (size_t i = 0; i < 36; i++) {
+                if (i == 8 || i == 13 || i == 18 || i == 23)
+                        assert_int_equal(u[i], '-');
+                else
+                        assert_non_null(strchr("0123456789abcdef", u[i]));
+        }
+        assert_int_equal(u[14], '4');                       /* version 4 */
+        assert_non_null(strchr("89ab", u[19]));             /* variant 10xx */
+}
+
+static void test_uuid(void **state) {
+        char a[UUID_STRING_MAX], b[UUID_STRING_MAX];
+
+        for (int i = 0; i < 64; i++) {
+                assert_int_equal(uuid_random(a), 0);
+                check_uuid(a);
+        }
+        assert_int_equal(uuid_random(b), 0);
+        assert_string_not_equal(a, b);
+}
+
+static void test_rfc3339(void **state) {
+        char buf[32];
+
+        assert_string_equal(format_rfc3339(buf, 1795994535 * USEC_PER_SEC), "2026-11-29T23:22:15Z");
+        assert_string_equal(format_rfc3339(buf, 0), "1970-01-01T00:00:00Z");
+        assert_string_equal(format_rfc3339(buf, 946684799 * USEC_PER_SEC + 999999), "1999-12-31T23:59:59Z");
+        assert_string_equal(format_rfc3339(buf, 2147483648 * USEC_PER_SEC), "2038-01-19T03:14:08Z");
+}
+
+static void test_kind_names(void **state) {
+        static const char *const expected[_EVENT_KIND_MAX][2] = {
+                [EVENT_OUTAGE_STARTED]      = { "outage.started", "warning" },
+                [EVENT_OUTAGE_ENDED]        = { "outage.ended", "info" },
+                [EVENT_STALL_DETECTED]      = { "stall.detected", "warning" },
+                [EVENT_ACTION_STARTED]      = { "action.started", "info" },
+                [EVENT_ACTION_SUCCEEDED]    = { "action.succeeded", "info" },
+                [EVENT_ACTION_FAILED]       = { "action.failed", "critical" },
+                [EVENT_RECOVERED]           = { "recovered", "info" },
+                [EVENT_GAVE_UP]             = { "gave_up", "critical" },
+                [EVENT_OBSERVATION_UNKNOWN] = { "observation.unknown", "warning" },
+        };
+
+        for (EventKind k = 0; k < _EVENT_KIND_MAX; k++) {
+                assert_string_equal(event_kind_to_string(k), expected[k][0]);
+                assert_string_equal(event_kind_severity(k), expected[k][1]);
+                assert_int_equal(event_kind_from_string(expected[k][0]), k);
+        }
+
+        assert_null(event_kind_to_string(_EVENT_KIND_MAX));
+        assert_null(event_kind_to_string(_EVENT_KIND_INVALID));
+        assert_null(event_kind_severity(_EVENT_KIND_MAX));
+        assert_int_equal(event_kind_from_string("stall"), _EVENT_KIND_INVALID);
+        assert_int_equal(event_kind_from_string(""), _EVENT_KIND_INVALID);
+        assert_int_equal(event_kind_from_string(NULL), _EVENT_KIND_INVALID);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_json_golden),
+                cmocka_unit_test(test_json_nulls),
+                cmocka_unit_test(test_uuid),
+                cmocka_unit_test(test_rfc3339),
+                cmocka_unit_test(test_kind_names),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "event.h"
+#include "macros.h"
+
+static const char *const event_kind_table[_EVENT_KIND_MAX] = {
+        [EVENT_OUTAGE_STARTED]      = "outage.started",
+        [EVENT_OUTAGE_ENDED]        = "outage.ended",
+        [EVENT_STALL_DETECTED]      = "stall.detected",
+        [EVENT_ACTION_STARTED]      = "action.started",
+        [EVENT_ACTION_SUCCEEDED]    = "action.succeeded",
+        [EVENT_ACTION_FAILED]       = "action.failed",
+        [EVENT_RECOVERED]           = "recovered",
+        [EVENT_GAVE_UP]             = "gave_up",
+        [EVENT_OBSERVATION_UNKNOWN] = "observation.unknown",
+};
+
+static const char *const event_severity_table[_EVENT_KIND_MAX] = {
+        [EVENT_OUTAGE_STARTED]      = "warning",
+        [EVENT_OUTAGE_ENDED]        = "info",
+        [EVENT_STALL_DETECTED]      = "warning",
+        [EVENT_ACTION_STARTED]      = "info",
+        [EVENT_ACTION_SUCCEEDED]    = "info",
+        [EVENT_ACTION_FAILED]       = "critical",
+        [EVENT_RECOVERED]           = "info",
+        [EVENT_GAVE_UP]             = "critical",
+        [EVENT_OBSERVATION_UNKNOWN] = "warning",
+};
+
+const char *event_kind_to_string(EventKind k) {
+        if (k < 0 || k >= _EVENT_KIND_MAX)
+                return NULL;
+        return event_kind_table[k];
+}
+
+EventKind event_kind_from_string(const char *s) {
+        if (!s)
+                return _EVENT_KIND_INVALID;
+        for (size_t i = 0; i < ELEMENTSOF(event_kind_table); i++)
+                if (event_kind_table[i] && strcmp(event_kind_table[i], s) == 0)
+                        return (EventKind) i;
+        return _EVENT_KIND_INVALID;
+}
+
+const char *event_kind_severity(EventKind k) {
+        if (k < 0 || k >= _EVENT_KIND_MAX)
+                return NULL;
+        return event_severity_table[k];
+}
+
+int uuid_random(char buf[static UUID_STRING_MAX]) {
+        uint8_t u[16];
+        size_t done = 0;
+
+        while (done < sizeof(u)) {
+                ssize_t n = getrandom(u + done, sizeof(u) - done, 0);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                done += (size_t) n;
+        }
+
+        /* RFC 4122 section 4.4: version 4 in the high nibble of octet 6,
+         * variant 10xx in the high bits of octet 8. */
+        u[6] = (u[6] & 0x0f) | 0x40;
+        u[8] = (u[8] & 0x3f) | 0x80;
+
+        (void) snprintf(buf, UUID_STRING_MAX,
+                        "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                        u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7],
+                        u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+        return 0;
+}
+
+const char *format_rfc3339(char buf[static 32], uint64_t time_usec) {
+        time_t t = (time_t) (time_usec / USEC_PER_SEC);
+        struct tm tm;
+
+        if (!gmtime_r(&t, &tm) || strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+                /* Only reachable for absurd years; keep the output well-formed. */
+                (void) snprintf(buf, 32, "1970-01-01T00:00:00Z");
+        }
+        return buf;
+}
+
+/* A JSON string for S, or null for NULL. Text we put into events may come
+ * from logs or peers and need not be valid UTF-8, which jansson refuses;
+ * rather than losing the whole alert, bytes outside ASCII are replaced. */
+static json_t *json_string_or_null(const char *s) {
+        json_t *j;
+
+        if (!s)
+                return json_null();
+
+        j = json_string(s);
+        if (j)
+                return j;
+
+        _cleanup_free_ char *copy = strdup(s);
+        if (!copy)
+                return NULL;
+        for (char *p = copy; *p; p++)
+                if ((unsigned char) *p >= 0x80)
+                        *p = '?';
+        return json_string(copy);
+}
+
+static json_t *json_string_or_null_if_empty(const char *s) {
+        return json_string_or_null(s && s[0] ? s : NULL);
+}
+
+/* The order of keys below is the order on the wire (jansson keeps insertion
+ * order with JSON_PRESERVE_ORDER), which keeps golden tests and human
+ * readers happy. */
+char *event_to_json(const Event *ev) {
+        char tbuf[32];
+        json_t *root, *details;
+        char *s;
+
+        if (!ev)
+                return NULL;
+
+        details = json_pack("{s:I, s:I, s:o, s:I}",
+                            "backlog", (json_int_t) ev->backlog,
+                            "oldest_age_seconds", (json_int_t) (ev->oldest_age_usec / USEC_PER_SEC),
+                            "reachability", json_string_or_null(ev->reachability),
+                            "restarts_in_window", (json_int_t) ev->restarts_in_window);
+        if (!details)
+                return NULL;
+
+        root = json_pack("{s:s, s:o, s:o, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:o}",
+                         "schema", "mta-watchdog.event/1",
+                         "id", json_string_or_null_if_empty(ev->id),
+                         "event", json_string_or_null(event_kind_to_string(ev->kind)),
+                         "severity", json_string_or_null(event_kind_severity(ev->kind)),
+                         "incident", json_string_or_null_if_empty(ev->incident),
+                         "time", format_rfc3339(tbuf, ev->time_usec),
+                         "host", json_string_or_null(ev->host),
+                         "mta", json_string_or_null(ev->mta),
+                         "unit", json_string_or_null(ev->unit),
+                         "state", json_string_or_null(ev->state),
+                         "summary", json_string_or_null(ev->summary),
+                         "action", json_string_or_null_if_empty(ev->action),
+                         "dry_run", ev->dry_run ? 1 : 0,
+                         "details", details);
+        /* "o" steals the reference even on failure, so DETAILS is gone either way. */
+        if (!root)
+                return NULL;
+
+        s = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(root);
+        return s;
+}

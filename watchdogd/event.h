@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdint.h>
+
+/* Events that leave the daemon as alerts. Names are the ones receivers see
+ * in the "event" field; see README "Alert payload". */
+typedef enum EventKind {
+        EVENT_OUTAGE_STARTED,
+        EVENT_OUTAGE_ENDED,
+        EVENT_STALL_DETECTED,
+        EVENT_ACTION_STARTED,
+        EVENT_ACTION_SUCCEEDED,
+        EVENT_ACTION_FAILED,
+        EVENT_RECOVERED,
+        EVENT_GAVE_UP,
+        EVENT_OBSERVATION_UNKNOWN,
+        _EVENT_KIND_MAX,
+        _EVENT_KIND_INVALID = -22,
+} EventKind;
+
+const char *event_kind_to_string(EventKind k);  /* "outage.started", ... */
+EventKind event_kind_from_string(const char *s);
+const char *event_kind_severity(EventKind k);   /* "info", "warning", "critical" */
+
+#define UUID_STRING_MAX 37
+
+typedef struct Event {
+        EventKind kind;
+        char id[UUID_STRING_MAX];          /* RFC 4122 version 4, lower case */
+        char incident[UUID_STRING_MAX];    /* "" when not part of an incident */
+        const char *host;
+        const char *mta;
+        const char *unit;
+        uint64_t time_usec;                /* CLOCK_REALTIME, microseconds since the epoch */
+        const char *state;                 /* detector state after the event, e.g. "STALLED" */
+        const char *summary;               /* one line */
+        const char *action;                /* "restart", "flush" or NULL */
+        const char *reachability;          /* "up", "down", "unknown" */
+        unsigned backlog;
+        uint64_t oldest_age_usec;
+        unsigned restarts_in_window;
+        int dry_run;
+} Event;
+
+/* Fills BUF with a random version-4 UUID (RFC 4122 section 4.4) from
+ * getrandom(2). Returns 0 or a negative errno. */
+int uuid_random(char buf[static UUID_STRING_MAX]);
+
+/* Formats TIME_USEC (realtime) as RFC 3339 UTC with seconds:
+ * "2026-11-29T23:22:15Z". BUF must hold 32 bytes. */
+const char *format_rfc3339(char buf[static 32], uint64_t time_usec);
+
+/* Serialises EV as our JSON schema "mta-watchdog.event/1" (built with
+ * jansson). Returns a malloc'd NUL-terminated string, or NULL on ENOMEM. */
+char *event_to_json(const Event *ev);

@@ -1,0 +1,543 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "macros.h"
+#include "systemd.h"
+
+#define SD_DESTINATION "org.freedesktop.systemd1"
+#define SD_MANAGER_PATH "/org/freedesktop/systemd1"
+#define SD_MANAGER_IFACE "org.freedesktop.systemd1.Manager"
+#define SD_UNIT_IFACE "org.freedesktop.systemd1.Unit"
+#define SD_SERVICE_IFACE "org.freedesktop.systemd1.Service"
+#define DBUS_PROPERTIES_IFACE "org.freedesktop.DBus.Properties"
+
+/* The status read after the job has its own deadline: it also runs when
+ * the main one has passed (we still want to report what the unit looks
+ * like), but a hung PID 1 must not hold the callback back for long. */
+#define STATUS_TIMEOUT_USEC (5 * USEC_PER_SEC)
+
+typedef enum RestartPhase {
+        PHASE_OLD_PID,      /* Subscribe sent, reading MainPID before the restart */
+        PHASE_RESTART,      /* RestartUnit sent, waiting for its reply */
+        PHASE_WAIT_JOB,     /* job path known, waiting for JobRemoved */
+        PHASE_STATUS,       /* reading the unit's properties after the job */
+        PHASE_DONE,
+} RestartPhase;
+
+/* Properties read after the job, in order. */
+typedef enum StatusProp {
+        PROP_ACTIVE_STATE,
+        PROP_SUB_STATE,
+        PROP_RESULT,
+        PROP_MAIN_PID,
+        _PROP_MAX,
+} StatusProp;
+
+static const struct {
+        const char *interface;
+        const char *name;
+        bool service_only;   /* errors mean "not a service", not failure */
+} status_props[_PROP_MAX] = {
+        [PROP_ACTIVE_STATE] = { SD_UNIT_IFACE,    "ActiveState", false },
+        [PROP_SUB_STATE]    = { SD_UNIT_IFACE,    "SubState",    false },
+        [PROP_RESULT]       = { SD_SERVICE_IFACE, "Result",      true  },
+        [PROP_MAIN_PID]     = { SD_SERVICE_IFACE, "MainPID",     true  },
+};
+
+typedef struct SeenJob {
+        char *path;
+        char result[UNIT_STATE_MAX];
+} SeenJob;
+
+struct UnitRestart {
+        sd_bus *bus;
+        char *unit;
+        char *unit_path;
+        unit_restart_fn cb;
+        void *userdata;
+
+        RestartPhase phase;
+        sd_bus_slot *match_slot;      /* JobRemoved */
+        sd_bus_slot *subscribe_slot;  /* Subscribe() reply */
+        sd_bus_slot *call_slot;       /* the one method call of the current phase */
+        sd_event_source *timer;       /* overall deadline until JobRemoved */
+
+        char *job_path;
+        /* JobRemoved signals for our unit that arrived while the RestartUnit
+         * reply was still pending: signals and replies travel separately,
+         * so the job's end may be seen before we learn its path. */
+        SeenJob *seen;
+        size_t n_seen;
+
+        StatusProp prop;
+        RestartOutcome outcome;
+};
+
+int unit_object_path(const char *unit, char **ret) {
+        int r;
+
+        if (!unit || !ret)
+                return -EINVAL;
+
+        r = sd_bus_path_encode("/org/freedesktop/systemd1/unit", unit, ret);
+        return r < 0 ? r : 0;
+}
+
+static void strscpy(char *dst, size_t size, const char *src) {
+        if (size == 0)
+                return;
+        if (!src)
+                src = "";
+        size_t n = strnlen(src, size - 1);
+        memcpy(dst, src, n);
+        dst[n] = '\0';
+}
+
+static void restart_drop_sources(UnitRestart *r) {
+        r->match_slot = sd_bus_slot_unref(r->match_slot);
+        r->subscribe_slot = sd_bus_slot_unref(r->subscribe_slot);
+        r->call_slot = sd_bus_slot_unref(r->call_slot);
+        r->timer = sd_event_source_disable_unref(r->timer);
+}
+
+static void restart_set_error(UnitRestart *r, int error, const sd_bus_error *e) {
+        if (r->outcome.error != 0)
+                return;  /* the first error is the cause; later ones are consequences */
+        r->outcome.error = error < 0 ? error : -EIO;
+        if (e && e->message)
+                strscpy(r->outcome.error_message, sizeof(r->outcome.error_message), e->message);
+        else if (e && e->name)
+                strscpy(r->outcome.error_message, sizeof(r->outcome.error_message), e->name);
+}
+
+static int bus_error_to_errno(const sd_bus_error *e) {
+        int k = sd_bus_error_get_errno(e);
+        return k > 0 ? -k : -EIO;
+}
+
+/* Ends the operation: judges success and calls the callback, which may free R. */
+static void restart_done(UnitRestart *r) {
+        RestartOutcome *o = &r->outcome;
+
+        r->phase = PHASE_DONE;
+        restart_drop_sources(r);
+
+        o->success = o->error == 0 &&
+                strcmp(o->after.active_state, "active") == 0 &&
+                o->after.main_pid != 0 &&
+                o->after.main_pid != o->old_main_pid;
+
+        log_debug("%s: restart finished: error=%d job=%s active=%s/%s result=%s MainPID %u -> %u%s",
+                  r->unit, o->error, o->job_result[0] ? o->job_result : "-",
+                  o->after.active_state[0] ? o->after.active_state : "-",
+                  o->after.sub_state[0] ? o->after.sub_state : "-",
+                  o->after.result[0] ? o->after.result : "-",
+                  o->old_main_pid, o->after.main_pid, o->success ? " (success)" : "");
+
+        r->cb(o, r->userdata);
+}
+
+static int on_get_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error);
+static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata);
+
+/* (Re)arms the one deadline of the current phase, TIMEOUT_USEC from now. */
+static int restart_arm_timer(UnitRestart *r, uint64_t timeout_usec) {
+        int k;
+
+        r->timer = sd_event_source_disable_unref(r->timer);
+        if (timeout_usec == USEC_INFINITY)
+                return 0;
+        k = sd_event_add_time_relative(sd_bus_get_event(r->bus), &r->timer, CLOCK_MONOTONIC,
+                                       timeout_usec, 0, on_timeout, r);
+        if (k < 0)
+                return k;
+        (void) sd_event_source_set_description(r->timer, "restart-timeout");
+        return 0;
+}
+
+/* Sends Properties.Get(INTERFACE, NAME) on the unit's object. */
+static int restart_get_property(UnitRestart *r, const char *interface, const char *name) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
+        int k;
+
+        k = sd_bus_message_new_method_call(r->bus, &m, SD_DESTINATION, r->unit_path,
+                                           DBUS_PROPERTIES_IFACE, "Get");
+        if (k < 0)
+                return k;
+        k = sd_bus_message_append(m, "ss", interface, name);
+        if (k < 0)
+                return k;
+
+        r->call_slot = sd_bus_slot_unref(r->call_slot);
+        /* sd-bus default call timeout (25s); the phase deadline (r->timer) is what bounds it. */
+        return sd_bus_call_async(r->bus, &r->call_slot, m, on_get_reply, r, 0);
+}
+
+/* Reads the status properties one by one, then finishes. */
+static void restart_read_status(UnitRestart *r) {
+        int k;
+
+        if (r->phase != PHASE_STATUS) {
+                r->phase = PHASE_STATUS;
+                r->prop = 0;
+                k = restart_arm_timer(r, STATUS_TIMEOUT_USEC);
+                if (k < 0) {
+                        restart_set_error(r, k, NULL);
+                        restart_done(r);
+                        return;
+                }
+        }
+
+        if (r->prop >= _PROP_MAX) {
+                restart_done(r);
+                return;
+        }
+
+        k = restart_get_property(r, status_props[r->prop].interface, status_props[r->prop].name);
+        if (k < 0) {
+                restart_set_error(r, k, NULL);
+                restart_done(r);
+        }
+}
+
+/* Ends the wait for the job, successfully or not, and goes on to read the status. */
+static void restart_job_ended(UnitRestart *r, const char *result) {
+        if (result)
+                strscpy(r->outcome.job_result, sizeof(r->outcome.job_result), result);
+        r->call_slot = sd_bus_slot_unref(r->call_slot);
+        r->match_slot = sd_bus_slot_unref(r->match_slot);
+        restart_read_status(r);
+}
+
+/* Any failure before the job ended: remember the first error, and still
+ * read the status so the caller sees what the unit looks like. */
+static void restart_fail(UnitRestart *r, int error, const sd_bus_error *e) {
+        restart_set_error(r, error, e);
+        restart_job_ended(r, NULL);
+}
+
+static int on_restart_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        UnitRestart *r = userdata;
+        const char *path;
+        int k;
+
+        r->call_slot = sd_bus_slot_unref(r->call_slot);
+
+        if (sd_bus_message_is_method_error(m, NULL)) {
+                const sd_bus_error *e = sd_bus_message_get_error(m);
+                restart_fail(r, bus_error_to_errno(e), e);
+                return 0;
+        }
+
+        k = sd_bus_message_read(m, "o", &path);
+        if (k < 0) {
+                restart_fail(r, k, NULL);
+                return 0;
+        }
+
+        r->job_path = strdup(path);
+        if (!r->job_path) {
+                restart_fail(r, -ENOMEM, NULL);
+                return 0;
+        }
+
+        log_debug("%s: restart job %s queued", r->unit, r->job_path);
+
+        for (size_t i = 0; i < r->n_seen; i++)
+                if (strcmp(r->seen[i].path, r->job_path) == 0) {
+                        restart_job_ended(r, r->seen[i].result);
+                        return 0;
+                }
+
+        r->phase = PHASE_WAIT_JOB;
+        return 0;
+}
+
+static int restart_send_restart(UnitRestart *r) {
+        r->phase = PHASE_RESTART;
+        r->call_slot = sd_bus_slot_unref(r->call_slot);
+        return sd_bus_call_method_async(r->bus, &r->call_slot, SD_DESTINATION, SD_MANAGER_PATH,
+                                        SD_MANAGER_IFACE, "RestartUnit", on_restart_reply, r,
+                                        "ss", r->unit, "replace");
+}
+
+/* Stores the value of the property just read into the outcome. */
+static int restart_store_property(UnitRestart *r, sd_bus_message *m, const char *name) {
+        const char *s;
+        uint32_t u;
+        int k;
+
+        if (strcmp(name, "MainPID") == 0) {
+                k = sd_bus_message_read(m, "v", "u", &u);
+                if (k < 0)
+                        return k;
+                if (r->phase == PHASE_OLD_PID)
+                        r->outcome.old_main_pid = u;
+                else
+                        r->outcome.after.main_pid = u;
+                return 0;
+        }
+
+        k = sd_bus_message_read(m, "v", "s", &s);
+        if (k < 0)
+                return k;
+        if (strcmp(name, "ActiveState") == 0)
+                strscpy(r->outcome.after.active_state, sizeof(r->outcome.after.active_state), s);
+        else if (strcmp(name, "SubState") == 0)
+                strscpy(r->outcome.after.sub_state, sizeof(r->outcome.after.sub_state), s);
+        else if (strcmp(name, "Result") == 0)
+                strscpy(r->outcome.after.result, sizeof(r->outcome.after.result), s);
+        return 0;
+}
+
+/* A unit that is not a service has no org.freedesktop.systemd1.Service
+ * interface; systemd answers with one of these. Its MainPID counts as 0. */
+static bool bus_error_is_no_service(const sd_bus_error *e) {
+        return sd_bus_error_has_name(e, SD_BUS_ERROR_UNKNOWN_INTERFACE) ||
+                sd_bus_error_has_name(e, SD_BUS_ERROR_UNKNOWN_PROPERTY) ||
+                sd_bus_error_has_name(e, SD_BUS_ERROR_INVALID_ARGS);
+}
+
+static int on_get_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        UnitRestart *r = userdata;
+        const char *name;
+        bool service_only;
+        int k;
+
+        r->call_slot = sd_bus_slot_unref(r->call_slot);
+
+        if (r->phase == PHASE_OLD_PID) {
+                name = "MainPID";
+                service_only = true;
+        } else {
+                name = status_props[r->prop].name;
+                service_only = status_props[r->prop].service_only;
+        }
+
+        if (sd_bus_message_is_method_error(m, NULL)) {
+                const sd_bus_error *e = sd_bus_message_get_error(m);
+                if (!(service_only && bus_error_is_no_service(e))) {
+                        if (r->phase == PHASE_OLD_PID) {
+                                /* Without the old MainPID success cannot be judged; don't restart. */
+                                restart_fail(r, bus_error_to_errno(e), e);
+                                return 0;
+                        }
+                        /* Keep reading the other properties: a partial status still helps. */
+                        restart_set_error(r, bus_error_to_errno(e), e);
+                }
+        } else {
+                k = restart_store_property(r, m, name);
+                if (k < 0) {
+                        if (r->phase == PHASE_OLD_PID) {
+                                restart_fail(r, k, NULL);
+                                return 0;
+                        }
+                        restart_set_error(r, k, NULL);
+                }
+        }
+
+        if (r->phase == PHASE_OLD_PID) {
+                k = restart_send_restart(r);
+                if (k < 0)
+                        restart_fail(r, k, NULL);
+                return 0;
+        }
+
+        r->prop++;
+        restart_read_status(r);
+        return 0;
+}
+
+static int on_subscribe_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        UnitRestart *r = userdata;
+        const sd_bus_error *e;
+
+        r->subscribe_slot = sd_bus_slot_unref(r->subscribe_slot);
+
+        if (!sd_bus_message_is_method_error(m, NULL))
+                return 0;
+
+        e = sd_bus_message_get_error(m);
+        /* Subscriptions are per connection; another user of the bus (or an
+         * earlier restart) may have subscribed already. */
+        if (sd_bus_error_has_name(e, "org.freedesktop.systemd1.AlreadySubscribed"))
+                return 0;
+
+        if (r->phase < PHASE_STATUS)
+                restart_fail(r, bus_error_to_errno(e), e);
+        return 0;
+}
+
+static int on_match_installed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        UnitRestart *r = userdata;
+        const sd_bus_error *e;
+
+        if (!sd_bus_message_is_method_error(m, NULL))
+                return 0;
+
+        /* Without the match we would never see the job end. */
+        e = sd_bus_message_get_error(m);
+        if (r->phase < PHASE_STATUS)
+                restart_fail(r, bus_error_to_errno(e), e);
+        return 0;
+}
+
+static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        UnitRestart *r = userdata;
+        const char *path, *unit, *result;
+        uint32_t id;
+        int k;
+
+        k = sd_bus_message_read(m, "uoss", &id, &path, &unit, &result);
+        if (k < 0) {
+                log_debug_errno(k, "%s: cannot parse JobRemoved signal, ignoring: %m", r->unit);
+                return 0;
+        }
+
+        if (strcmp(unit, r->unit) != 0)
+                return 0;
+
+        switch (r->phase) {
+
+        case PHASE_RESTART: {
+                SeenJob *n;
+                char *p;
+
+                p = strdup(path);
+                if (!p) {
+                        restart_fail(r, -ENOMEM, NULL);
+                        return 0;
+                }
+                n = realloc(r->seen, (r->n_seen + 1) * sizeof(SeenJob));
+                if (!n) {
+                        free(p);
+                        restart_fail(r, -ENOMEM, NULL);
+                        return 0;
+                }
+                r->seen = n;
+                r->seen[r->n_seen].path = p;
+                strscpy(r->seen[r->n_seen].result, sizeof(r->seen[r->n_seen].result), result);
+                r->n_seen++;
+                return 0;
+        }
+
+        case PHASE_WAIT_JOB:
+                if (strcmp(path, r->job_path) == 0)
+                        restart_job_ended(r, result);
+                return 0;
+
+        default:
+                /* Jobs of our unit that ended before we asked are not ours. */
+                return 0;
+        }
+}
+
+static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
+        UnitRestart *r = userdata;
+
+        r->timer = sd_event_source_disable_unref(r->timer);
+
+        if (r->phase == PHASE_STATUS) {
+                log_debug("%s: timed out reading the unit status", r->unit);
+                restart_set_error(r, -ETIMEDOUT, NULL);
+                restart_done(r);
+                return 0;
+        }
+
+        log_debug("%s: restart timed out waiting for %s", r->unit,
+                  r->job_path ? r->job_path : "the RestartUnit reply");
+        restart_fail(r, -ETIMEDOUT, NULL);
+        return 0;
+}
+
+int unit_restart(sd_bus *bus, const char *unit, uint64_t timeout_usec,
+                 unit_restart_fn cb, void *userdata, UnitRestart **ret) {
+        UnitRestart *r;
+        sd_event *e;
+        int k;
+
+        if (!bus || !unit || !cb || !ret)
+                return -EINVAL;
+
+        e = sd_bus_get_event(bus);
+        if (!e)
+                return -EINVAL;  /* the caller must sd_bus_attach_event() first */
+
+        r = calloc(1, sizeof(*r));
+        if (!r)
+                return -ENOMEM;
+
+        r->bus = sd_bus_ref(bus);
+        r->cb = cb;
+        r->userdata = userdata;
+        r->phase = PHASE_OLD_PID;
+
+        r->unit = strdup(unit);
+        if (!r->unit) {
+                k = -ENOMEM;
+                goto fail;
+        }
+        k = unit_object_path(unit, &r->unit_path);
+        if (k < 0)
+                goto fail;
+
+        /* The match must be in place before RestartUnit is processed, or the
+         * job's JobRemoved may be missed. Messages from one connection are
+         * handled in order by the broker and by PID 1, so sending AddMatch
+         * first is enough; we need not wait for its reply (which, on a
+         * direct connection without a broker, never comes). Messages on a
+         * direct connection carry no sender, so match on it only via a broker. */
+        k = sd_bus_match_signal_async(bus, &r->match_slot,
+                                      sd_bus_is_bus_client(bus) > 0 ? SD_DESTINATION : NULL,
+                                      SD_MANAGER_PATH,
+                                      SD_MANAGER_IFACE, "JobRemoved",
+                                      on_job_removed, on_match_installed, r);
+        if (k < 0)
+                goto fail;
+        (void) sd_bus_slot_set_description(r->match_slot, "job-removed");
+
+        /* Unsubscribe is never called: other users of this connection may
+         * rely on the subscription, and it ends with the connection anyway. */
+        k = sd_bus_call_method_async(bus, &r->subscribe_slot, SD_DESTINATION, SD_MANAGER_PATH,
+                                     SD_MANAGER_IFACE, "Subscribe", on_subscribe_reply, r, NULL);
+        if (k < 0)
+                goto fail;
+
+        k = restart_get_property(r, SD_SERVICE_IFACE, "MainPID");
+        if (k < 0)
+                goto fail;
+
+        k = restart_arm_timer(r, timeout_usec);
+        if (k < 0)
+                goto fail;
+
+        log_debug("%s: restarting (timeout %llus)", unit,
+                  (unsigned long long) (timeout_usec / USEC_PER_SEC));
+        *ret = r;
+        return 0;
+
+fail:
+        unit_restart_free(r);
+        return k;
+}
+
+UnitRestart *unit_restart_free(UnitRestart *r) {
+        if (!r)
+                return NULL;
+
+        restart_drop_sources(r);
+        for (size_t i = 0; i < r->n_seen; i++)
+                free(r->seen[i].path);
+        free(r->seen);
+        free(r->job_path);
+        free(r->unit_path);
+        free(r->unit);
+        sd_bus_unref(r->bus);
+        free(r);
+        return NULL;
+}

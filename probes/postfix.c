@@ -90,7 +90,7 @@ static void scan_fail(PostfixScan *sc, const char *path, int error) {
 static void scan_set_oldest_id(QueueStats *stats, const char *name) {
         size_t i;
 
-        for (i = 0; name[i] && i < QUEUE_ID_MAX - 1; i++)
+        for (i = 0; i < QUEUE_ID_MAX - 1 && name[i]; i++)
                 stats->oldest_id[i] = isalnum((unsigned char) name[i]) ? name[i] : '_';
         stats->oldest_id[i] = 0;
 }

@@ -61,8 +61,9 @@ static uint64_t elapsed(uint64_t now, uint64_t since) {
         return now > since ? now - since : 0;
 }
 
+/* Durations in reasons are read by people: whole seconds are enough. */
 static void fmt_secs(char *buf, size_t size, uint64_t usec) {
-        (void) format_duration(buf, size, usec);
+        (void) format_duration(buf, size, usec - usec % USEC_PER_SEC);
 }
 
 _printf_(5, 6)

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The README's test command: installs dependencies, builds, runs the unit
+# tests under AddressSanitizer + UndefinedBehaviorSanitizer, then the
+# end-to-end scenarios against real systemd + Postfix in a container.
+# Usage: scripts/test.sh [--unit-only]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+unit_only=no
+[ "${1:-}" = "--unit-only" ] && unit_only=yes
+
+bash scripts/deps.sh
+
+echo "== unit tests (ASan + UBSan)"
+cmake -S . -B build-asan -DMTA_WATCHDOG_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build build-asan -j"$(nproc)" >/dev/null
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd build-asan && ctest --output-on-failure)
+
+[ "$unit_only" = yes ] && exit 0
+
+echo "== end-to-end (systemd-nspawn, Postfix)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMTA_WATCHDOG_TESTS=OFF >/dev/null
+cmake --build build -j"$(nproc)" >/dev/null
+bash tests/e2e/run.sh

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: MIT */
+/* mta-watchdogd: heals an MTA that stays stuck after a network outage.
+ * Exit codes follow sysexits(3): 0 ok, 64 usage, 78 configuration error,
+ * 71 runtime set-up failure. */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sysexits.h>
+
+#include "config.h"
+#include "log.h"
+#include "manager.h"
+
+#define DEFAULT_CONFIG "/etc/mta-watchdog/mta-watchdog.ini"
+
+static void help(void) {
+        printf("Usage: mta-watchdogd [OPTIONS]\n"
+               "\n"
+               "Watches a mail transfer agent run by systemd, detects a queue that is stalled\n"
+               "although the network is fine, remediates (flush, restart) and alerts.\n"
+               "\n"
+               "  -c, --config=FILE   configuration file (default " DEFAULT_CONFIG ")\n"
+               "      --check-config  validate the configuration, print the effective settings, exit\n"
+               "      --version       print the version and exit\n"
+               "  -h, --help          print this help and exit\n"
+               "\n"
+               "Exit status: 0 success, 64 usage error, 78 configuration error, 71 start-up failure.\n");
+}
+
+int main(int argc, char *argv[]) {
+        enum { ARG_CHECK_CONFIG = 0x100, ARG_VERSION };
+        static const struct option options[] = {
+                { "config",       required_argument, NULL, 'c' },
+                { "check-config", no_argument,       NULL, ARG_CHECK_CONFIG },
+                { "version",      no_argument,       NULL, ARG_VERSION },
+                { "help",         no_argument,       NULL, 'h' },
+                {}
+        };
+        _cleanup_(manager_freep) Manager *m = NULL;
+        const char *path = DEFAULT_CONFIG;
+        bool check_only = false;
+        Config *config = NULL;
+        int c, r;
+
+        while ((c = getopt_long(argc, argv, "c:h", options, NULL)) >= 0)
+                switch (c) {
+                case 'c':
+                        path = optarg;
+                        break;
+                case ARG_CHECK_CONFIG:
+                        check_only = true;
+                        break;
+                case ARG_VERSION:
+                        printf("mta-watchdogd %s\n", PACKAGE_VERSION);
+                        return EX_OK;
+                case 'h':
+                        help();
+                        return EX_OK;
+                default:
+                        fprintf(stderr, "Try 'mta-watchdogd --help'.\n");
+                        return EX_USAGE;
+                }
+        if (optind < argc) {
+                fprintf(stderr, "mta-watchdogd: unexpected argument '%s'. Try 'mta-watchdogd --help'.\n", argv[optind]);
+                return EX_USAGE;
+        }
+
+        r = config_load(path, &config);
+        if (r < 0)
+                return EX_CONFIG; /* config_load() logged file, line and key */
+
+        if (check_only) {
+                config_dump(config, stdout);
+                config_free(config);
+                return EX_OK;
+        }
+
+        log_set_max_level(config->log_level);
+
+        r = manager_new(config, &m); /* takes the config */
+        if (r < 0)
+                return EX_OSERR;
+
+        r = manager_run(m);
+        return r < 0 ? EX_SOFTWARE : EX_OK;
+}

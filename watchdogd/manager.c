@@ -1,0 +1,517 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <systemd/sd-daemon.h>
+
+#include "log.h"
+#include "manager.h"
+
+static void manager_evaluate(Manager *m);
+
+static uint64_t now_monotonic(Manager *m) {
+        uint64_t t = 0;
+        (void) sd_event_now(m->event, CLOCK_MONOTONIC, &t);
+        return t;
+}
+
+static uint64_t now_realtime(Manager *m) {
+        uint64_t t = 0;
+        (void) sd_event_now(m->event, CLOCK_REALTIME, &t);
+        return t;
+}
+
+static size_t n_reach_slots(const Manager *m) {
+        return m->n_slots - 1; /* the queue probe is always the last slot */
+}
+
+static void send_event(Manager *m, EventKind kind, ActionType action, const char *summary) {
+        const Config *c = m->config;
+        const Observation *o = &m->last_obs;
+        Event ev = {
+                .kind = kind,
+                .host = c->hostname,
+                .mta = c->mta_name,
+                .unit = c->unit,
+                .time_usec = now_realtime(m),
+                .state = detector_state_to_string(m->detector.state),
+                .summary = summary,
+                .action = action >= 0 ? action_type_to_string(action) : NULL,
+                .reachability = reachability_to_string(m->detector.reach),
+                .backlog = o->queue_status == PROBE_OK ? o->queue.backlog : 0,
+                .oldest_age_usec = o->queue_status == PROBE_OK ? o->queue.oldest_age_usec : 0,
+                .restarts_in_window = detector_restarts_in_window(&m->detector, &m->params, now_monotonic(m)),
+                .dry_run = c->dry_run,
+        };
+        int r;
+
+        r = uuid_random(ev.id);
+        if (r < 0) {
+                log_error_errno(r, "Cannot generate an event id, alert %s not sent: %m",
+                                event_kind_to_string(kind));
+                return;
+        }
+        (void) snprintf(ev.incident, sizeof(ev.incident), "%s", m->incident);
+
+        r = alerter_send(m->alerter, &ev);
+        if (r < 0)
+                log_error_errno(r, "Cannot queue alert %s %s: %m", event_kind_to_string(kind), ev.id);
+}
+
+static void manager_update_status(Manager *m) {
+        const Observation *o = &m->last_obs;
+        char age[FORMAT_DURATION_MAX], win[FORMAT_DURATION_MAX], q[96] = "queue unknown", extra[96] = "";
+        DetectorState s = m->detector.state;
+
+        if (o->queue_status == PROBE_OK)
+                (void) snprintf(q, sizeof(q), "backlog %u, oldest %s", o->queue.backlog,
+                                format_duration(age, sizeof(age), o->queue.oldest_age_usec / USEC_PER_SEC * USEC_PER_SEC));
+        if (s == DETECTOR_REMEDIATING || s == DETECTOR_VERIFYING || s == DETECTOR_GAVE_UP)
+                (void) snprintf(extra, sizeof(extra), ", restarts %u/%u in %s",
+                                detector_restarts_in_window(&m->detector, &m->params, now_monotonic(m)),
+                                m->params.max_restarts,
+                                format_duration(win, sizeof(win), m->params.restart_window_usec));
+
+        (void) sd_notifyf(false, "STATUS=%s: %s, %s, reachability %s%s%s", m->config->unit,
+                          detector_state_to_string(s), q, reachability_to_string(m->detector.reach),
+                          extra, m->config->dry_run ? " (dry run)" : "");
+}
+
+static void start_action(Manager *m, ActionType a);
+
+static void handle_output(Manager *m, const DetectorOutput *out) {
+        int r;
+
+        if (out->incident_opened) {
+                r = uuid_random(m->incident);
+                if (r < 0) {
+                        log_warning_errno(r, "Cannot generate an incident id, using none: %m");
+                        m->incident[0] = '\0';
+                }
+        }
+
+        for (size_t i = 0; i < out->n_transitions; i++) {
+                const Transition *t = &out->transitions[i];
+
+                if (t->event >= 0)
+                        log_notice("%s: %s -> %s (%s): %s", m->config->unit,
+                                   detector_state_to_string(t->from), detector_state_to_string(t->to),
+                                   event_kind_to_string(t->event), t->reason);
+                else
+                        log_notice("%s: %s -> %s: %s", m->config->unit,
+                                   detector_state_to_string(t->from), detector_state_to_string(t->to),
+                                   t->reason);
+                if (t->event >= 0)
+                        send_event(m, t->event, t->action, t->reason);
+        }
+
+        if (out->incident_closed)
+                m->incident[0] = '\0';
+
+        if (out->act)
+                start_action(m, out->action);
+
+        manager_update_status(m);
+}
+
+static void action_finished(Manager *m, bool ok, const char *detail) {
+        DetectorOutput out;
+
+        log_info("%s: %s %s%s%s", m->config->unit, action_type_to_string(m->running_action),
+                 ok ? "completed" : "failed", detail && *detail ? ": " : "", detail ? detail : "");
+        m->running_action = _ACTION_TYPE_INVALID;
+        detector_action_done(&m->detector, &m->params, ok, detail, now_monotonic(m), &out);
+        handle_output(m, &out);
+}
+
+static void on_flush_done(ExecRun *run, int status, const char *output, size_t size, void *userdata) {
+        Manager *m = userdata;
+        char detail[sizeof(m->action_detail)];
+
+        m->flush = NULL;
+        if (status == -ETIMEDOUT)
+                (void) snprintf(detail, sizeof(detail), "%s timed out", m->config->flush_command[0]);
+        else if (status < 0)
+                (void) snprintf(detail, sizeof(detail), "%s could not run: %s",
+                                m->config->flush_command[0], strerror(-status));
+        else
+                (void) snprintf(detail, sizeof(detail), "%s exited with %d", m->config->flush_command[0], status);
+
+        if (m->running_action == ACTION_FLUSH) {
+                action_finished(m, status == 0, detail);
+                return;
+        }
+
+        /* The flush that follows a successful restart: the restart stands
+         * either way, verification judges the result. */
+        if (status != 0)
+                log_warning("%s: flush after restart: %s, ignoring", m->config->unit, detail);
+        action_finished(m, true, m->action_detail);
+}
+
+static int run_flush(Manager *m) {
+        int r;
+
+        r = exec_argv(m->event, m->config->flush_command, m->config->flush_timeout_usec,
+                      on_flush_done, m, &m->flush);
+        if (r < 0)
+                return log_error_errno(r, "Cannot run %s: %m", m->config->flush_command[0]);
+        log_info("%s: running %s", m->config->unit, m->config->flush_command[0]);
+        return 0;
+}
+
+static void on_restart_done(const RestartOutcome *o, void *userdata) {
+        Manager *m = userdata;
+        char detail[sizeof(m->action_detail)];
+
+        if (o->error < 0)
+                (void) snprintf(detail, sizeof(detail), "%s (%s), job result \"%s\", MainPID %u -> %u, %s",
+                                o->error_message[0] ? o->error_message : strerror(-o->error),
+                                o->error == -ETIMEDOUT ? "no job result in time" : "D-Bus call failed",
+                                o->job_result, o->old_main_pid, o->after.main_pid,
+                                o->after.active_state[0] ? o->after.active_state : "state unknown");
+        else
+                (void) snprintf(detail, sizeof(detail), "job result \"%s\", MainPID %u -> %u, %s/%s%s%s",
+                                o->job_result, o->old_main_pid, o->after.main_pid,
+                                o->after.active_state, o->after.sub_state,
+                                o->after.result[0] && strcmp(o->after.result, "success") != 0 ? ", result " : "",
+                                o->after.result[0] && strcmp(o->after.result, "success") != 0 ? o->after.result : "");
+
+        /* The operation is done; it is freed when the next one starts or at exit. */
+        if (!o->success) {
+                action_finished(m, false, detail);
+                return;
+        }
+
+        (void) snprintf(m->action_detail, sizeof(m->action_detail), "%s", detail);
+        if (m->config->flush_after_restart && m->config->flush_command && run_flush(m) >= 0)
+                return;
+        action_finished(m, true, detail);
+}
+
+static int ensure_bus(Manager *m) {
+        int r;
+
+        if (m->bus)
+                return 0;
+
+        r = sd_bus_open_system(&m->bus);
+        if (r < 0)
+                return log_error_errno(r, "Cannot connect to the system bus: %m");
+        r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0) {
+                m->bus = sd_bus_flush_close_unref(m->bus);
+                return log_error_errno(r, "Cannot attach the system bus to the event loop: %m");
+        }
+        return 0;
+}
+
+static void start_action(Manager *m, ActionType a) {
+        char detail[128];
+        int r;
+
+        m->running_action = a;
+
+        if (m->config->dry_run) {
+                log_notice("%s: dry run: would %s", m->config->unit, action_type_to_string(a));
+                action_finished(m, true, "dry run, nothing done");
+                return;
+        }
+
+        switch (a) {
+        case ACTION_RESTART:
+                m->restart = unit_restart_free(m->restart);
+                r = ensure_bus(m);
+                if (r >= 0)
+                        r = unit_restart(m->bus, m->config->unit, m->config->restart_timeout_usec,
+                                         on_restart_done, m, &m->restart);
+                if (r < 0) {
+                        (void) snprintf(detail, sizeof(detail), "cannot call RestartUnit: %s", strerror(-r));
+                        action_finished(m, false, detail);
+                        return;
+                }
+                log_notice("%s: restarting through systemd", m->config->unit);
+                break;
+
+        case ACTION_FLUSH:
+                r = run_flush(m);
+                if (r < 0) {
+                        (void) snprintf(detail, sizeof(detail), "cannot run %s: %s",
+                                        m->config->flush_command[0], strerror(-r));
+                        action_finished(m, false, detail);
+                }
+                break;
+
+        default:
+                action_finished(m, false, "unknown action");
+        }
+}
+
+static ProbeStatus combine_reachability(const Manager *m) {
+        size_t n = n_reach_slots(m), ok = 0;
+
+        if (n == 0)
+                return PROBE_OK; /* nothing to probe: the network counts as up */
+
+        for (size_t i = 0; i < n; i++) {
+                if (m->slots[i].result.status == PROBE_FAIL)
+                        return PROBE_FAIL;
+                if (m->slots[i].result.status == PROBE_OK)
+                        ok++;
+        }
+        return ok == n ? PROBE_OK : PROBE_UNKNOWN;
+}
+
+static void manager_evaluate(Manager *m) {
+        ProbeSlot *qs = &m->slots[m->n_slots - 1];
+        char age[FORMAT_DURATION_MAX];
+        Observation obs = {
+                .reach = combine_reachability(m),
+                .queue_status = qs->result.status,
+        };
+        DetectorOutput out;
+
+        if (obs.queue_status == PROBE_OK)
+                obs.queue = qs->result.queue;
+
+        log_debug("%s: round: reachability %s, queue %s%s%s", m->config->unit,
+                  probe_status_to_string(obs.reach), probe_status_to_string(obs.queue_status),
+                  obs.queue_status == PROBE_OK ? "" : ": ",
+                  obs.queue_status == PROBE_OK ? "" : qs->result.reason);
+        if (obs.queue_status == PROBE_OK)
+                log_debug("%s: queue: backlog %u (incoming %u, active %u, deferred %u, maildrop %u), oldest %s %s",
+                          m->config->unit, obs.queue.backlog, obs.queue.incoming, obs.queue.active,
+                          obs.queue.deferred, obs.queue.maildrop,
+                          obs.queue.oldest_id[0] ? obs.queue.oldest_id : "-",
+                          format_duration(age, sizeof(age), obs.queue.oldest_age_usec / USEC_PER_SEC * USEC_PER_SEC));
+
+        m->last_obs = obs;
+        detector_step(&m->detector, &m->params, &obs, now_monotonic(m), &out);
+        handle_output(m, &out);
+}
+
+static void on_probe_done(Probe *p, const ProbeResult *r, void *userdata) {
+        Manager *m = userdata;
+        ProbeSlot *slot = NULL;
+
+        for (size_t i = 0; i < m->n_slots; i++)
+                if (m->slots[i].probe == p)
+                        slot = &m->slots[i];
+        if (!slot)
+                return;
+
+        if (slot->ignore_next) {
+                slot->ignore_next = false;
+                return;
+        }
+        if (slot->done)
+                return;
+
+        /* Act on changes only: a probe's status change is worth a line at
+         * info or warning; every result is logged at debug by probe.c. */
+        if (!slot->have_last || slot->last_status != r->status)
+                log_full(r->status == PROBE_OK ? LOG_INFO : LOG_WARNING, "probe %s: %s: %s",
+                         p->name, probe_status_to_string(r->status), r->reason);
+        slot->last_status = r->status;
+        slot->have_last = true;
+
+        slot->result = *r;
+        slot->done = true;
+        if (m->pending > 0 && --m->pending == 0)
+                manager_evaluate(m);
+}
+
+static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        int r;
+
+        if (m->pending > 0) {
+                /* A probe outlived the round (its deadline is later than the
+                 * interval): what is missing counts as unknown. */
+                for (size_t i = 0; i < m->n_slots; i++)
+                        if (!m->slots[i].done) {
+                                m->slots[i].result = (ProbeResult) { .status = PROBE_UNKNOWN };
+                                (void) snprintf(m->slots[i].result.reason, sizeof(m->slots[i].result.reason),
+                                                "still running at the next round");
+                                m->slots[i].done = true;
+                        }
+                m->pending = 0;
+                manager_evaluate(m);
+        }
+
+        m->round_started_usec = usec;
+        m->pending = m->n_slots;
+        for (size_t i = 0; i < m->n_slots; i++) {
+                ProbeSlot *slot = &m->slots[i];
+
+                slot->done = false;
+                slot->ignore_next = slot->probe->running;
+        }
+        for (size_t i = 0; i < m->n_slots; i++) {
+                ProbeSlot *slot = &m->slots[i];
+
+                r = probe_start(slot->probe, on_probe_done, m);
+                if (r < 0) {
+                        slot->result = (ProbeResult) { .status = PROBE_UNKNOWN };
+                        (void) snprintf(slot->result.reason, sizeof(slot->result.reason),
+                                        "cannot start: %s", strerror(-r));
+                        slot->done = true;
+                        slot->ignore_next = false;
+                        if (--m->pending == 0)
+                                manager_evaluate(m);
+                }
+        }
+
+        r = sd_event_source_set_time(s, now_monotonic(m) + m->config->interval_usec);
+        if (r >= 0)
+                r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        if (r < 0)
+                return log_error_errno(r, "Cannot re-arm the probe timer: %m");
+        return 0;
+}
+
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        log_notice("SIGHUP received: configuration reload is not supported in this version, ignoring");
+        return 0;
+}
+
+static int add_probe(Manager *m, const struct probe_ops *ops, const char *name, const ProbeSettings *s) {
+        int r;
+
+        r = probe_new(ops, m->event, name, s, &m->slots[m->n_slots].probe);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up probe %s: %m", name);
+        m->n_slots++;
+        return 0;
+}
+
+int manager_new(Config *config, Manager **ret) {
+        _cleanup_(manager_freep) Manager *m = NULL;
+        const struct probe_ops *qops;
+        sigset_t mask;
+        int r;
+
+        m = calloc(1, sizeof(*m));
+        if (!m) {
+                config_free(config);
+                return log_error_errno(-ENOMEM, "Out of memory");
+        }
+        m->config = config;
+        m->running_action = _ACTION_TYPE_INVALID;
+        detector_params_from_config(&m->params, config);
+
+        r = sd_event_new(&m->event);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create the event loop: %m");
+
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGTERM);
+        sigaddset(&mask, SIGINT);
+        sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGCHLD);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return log_error_errno(negative_errno(), "Cannot block signals: %m");
+
+        /* A NULL handler makes sd-event exit the loop on the signal. */
+        r = sd_event_add_signal(m->event, NULL, SIGTERM, NULL, NULL);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGINT, NULL, NULL);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGHUP, on_sighup, m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot watch signals: %m");
+
+        r = sd_event_set_watchdog(m->event, true);
+        if (r < 0)
+                return log_error_errno(r, "Cannot enable the service watchdog: %m");
+
+        /* Restarts need the bus; without it the daemon still watches and alerts. */
+        (void) ensure_bus(m);
+
+        r = alerter_new(m->event, config, &m->alerter);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up alert delivery: %m");
+
+        qops = probe_ops_find(config->mta_type);
+        if (!qops || qops->kind != PROBE_KIND_QUEUE)
+                return log_error_errno(-EINVAL, "No queue probe for MTA type %s", config->mta_type);
+
+        m->slots = calloc(config->n_probes + 1, sizeof(ProbeSlot));
+        if (!m->slots)
+                return log_error_errno(-ENOMEM, "Out of memory");
+
+        for (size_t i = 0; i < config->n_probes; i++) {
+                const ProbeConfig *pc = &config->probes[i];
+                const struct probe_ops *ops = probe_ops_find(pc->type);
+                ProbeSettings s = {
+                        .host = pc->host,
+                        .port = pc->port,
+                        .timeout_usec = pc->timeout_usec,
+                };
+
+                if (!ops || ops->kind != PROBE_KIND_REACHABILITY)
+                        return log_error_errno(-EINVAL, "%s:%u: [probe:%s] type: not a reachability probe",
+                                               config->path, pc->line, pc->name);
+                r = add_probe(m, ops, pc->name, &s);
+                if (r < 0)
+                        return r;
+        }
+
+        /* The queue scan gets most of one interval. */
+        ProbeSettings qs = {
+                .queue_directory = config->queue_directory,
+                .timeout_usec = config->interval_usec * 3 / 4,
+        };
+        r = add_probe(m, qops, "queue", &qs);
+        if (r < 0)
+                return r;
+
+        detector_init(&m->detector, now_monotonic(m));
+
+        r = sd_event_add_time(m->event, &m->tick, CLOCK_MONOTONIC, 0, USEC_PER_MSEC, on_tick, m);
+        if (r < 0)
+                return log_error_errno(r, "Cannot add the probe timer: %m");
+        (void) sd_event_source_set_description(m->tick, "probe-round");
+
+        *ret = TAKE_PTR(m);
+        return 0;
+}
+
+int manager_run(Manager *m) {
+        char iv[FORMAT_DURATION_MAX];
+        int r;
+
+        log_info("mta-watchdogd %s watching %s (%s, queue %s), %zu reachability probe(s), %zu receiver(s), every %s%s",
+                 PACKAGE_VERSION, m->config->unit, m->config->mta_type, m->config->queue_directory,
+                 n_reach_slots(m), m->config->n_alerts,
+                 format_duration(iv, sizeof(iv), m->config->interval_usec),
+                 m->config->dry_run ? ", dry run" : "");
+        (void) sd_notifyf(false, "READY=1\nSTATUS=%s: starting", m->config->unit);
+
+        r = sd_event_loop(m->event);
+        (void) sd_notify(false, "STOPPING=1\nSTATUS=stopping");
+        if (r < 0)
+                return log_error_errno(r, "Event loop failed: %m");
+        log_info("Stopping on signal; %zu alert(s) not yet delivered", alerter_pending(m->alerter));
+        return 0;
+}
+
+Manager *manager_free(Manager *m) {
+        if (!m)
+                return NULL;
+
+        for (size_t i = 0; i < m->n_slots; i++)
+                probe_free(m->slots[i].probe);
+        free(m->slots);
+        unit_restart_free(m->restart);
+        exec_cancel(m->flush);
+        alerter_free(m->alerter);
+        sd_event_source_unref(m->tick);
+        sd_bus_flush_close_unref(m->bus);
+        sd_event_unref(m->event);
+        config_free(m->config);
+        free(m);
+        return NULL;
+}

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+#include "alert.h"
+#include "config.h"
+#include "detector.h"
+#include "exec.h"
+#include "probe.h"
+#include "systemd.h"
+
+/* One reachability or queue probe and the result of its current round. */
+typedef struct ProbeSlot {
+        Probe *probe;
+        ProbeResult result;
+        bool done;          /* result belongs to the current round */
+        bool ignore_next;   /* the next completion is an overlapped run of the previous round */
+        ProbeStatus last_status;
+        bool have_last;
+} ProbeSlot;
+
+/* Everything the daemon owns; no global mutable state. */
+typedef struct Manager {
+        sd_event *event;
+        sd_bus *bus;
+        Config *config;
+        Alerter *alerter;
+
+        ProbeSlot *slots;        /* reachability probes, then the queue probe last */
+        size_t n_slots;
+        size_t pending;          /* probes of the current round still running */
+        uint64_t round_started_usec;
+        sd_event_source *tick;
+
+        Detector detector;
+        DetectorParams params;
+        Observation last_obs;
+
+        UnitRestart *restart;    /* action in progress, at most one */
+        ExecRun *flush;
+        ActionType running_action;
+        char action_detail[640];
+
+        char incident[UUID_STRING_MAX];
+} Manager;
+
+/* Creates the manager on a new event loop for CONFIG (ownership passes to
+ * the manager): signals (TERM, INT exit; HUP logged), watchdog pings,
+ * probes, alerter, system bus. Returns 0 or a negative errno, logged. */
+int manager_new(Config *config, Manager **ret);
+
+/* Runs the loop until SIGTERM/SIGINT. Returns 0 or a negative errno. */
+int manager_run(Manager *m);
+
+Manager *manager_free(Manager *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);

@@ -32,6 +32,9 @@ typedef struct FakeManager {
         bool deny_restart;
         bool pid_changes;
         bool hang_status;          /* never answer Get after the restart */
+        bool list_processes;       /* answer GetUnitProcesses (Debian's postfix@-: MainPID 0) */
+        bool survivor;             /* one old process outlives the restart */
+        bool restarted;
         JobMode job_mode;
         uint32_t main_pid;
         unsigned n_restart_calls;
@@ -50,7 +53,8 @@ static int emit_job_removed(FakeManager *f, uint32_t id, const char *job, const 
 }
 
 static void finish_job(FakeManager *f) {
-        if (f->pid_changes)
+        f->restarted = true;
+        if (f->pid_changes && f->main_pid != 0)
                 f->main_pid = 200;
         /* Noise first: another unit's job, and an older job of our unit. */
         assert_true(emit_job_removed(f, 7, "/org/freedesktop/systemd1/job/7", "other.service", "failed") >= 0);
@@ -90,6 +94,23 @@ static int fake_method(sd_bus_message *m, void *userdata, sd_bus_error *error) {
                                                                CLOCK_MONOTONIC, 50 * USEC_PER_MSEC, 0,
                                                                on_job_timer, f) >= 0);
                 return 1;
+        }
+
+        if (f->list_processes &&
+            sd_bus_message_is_method_call(m, "org.freedesktop.systemd1.Manager", "GetUnitProcesses")) {
+                _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+                uint32_t before[] = { 100, 101 }, after[] = { 200, 201 }, *pids;
+
+                assert_true(sd_bus_message_read(m, "s", &a) >= 0);
+                assert_string_equal(a, f->unit);
+                if (f->survivor)
+                        after[0] = 101;
+                pids = f->restarted ? after : before;
+                assert_true(sd_bus_message_new_method_return(m, &reply) >= 0);
+                assert_true(sd_bus_message_append(reply, "a(sus)", 2,
+                                                  "/system.slice/x", pids[0], "/usr/lib/postfix/sbin/master -w",
+                                                  "/system.slice/x", pids[1], "qmgr -l -t unix -u") >= 0);
+                return sd_bus_send(NULL, reply, NULL);
         }
 
         if (sd_bus_message_is_method_call(m, "org.freedesktop.DBus.Properties", "Get")) {
@@ -319,6 +340,45 @@ static void test_not_a_service(void **state) {
         harness_done(&h);
 }
 
+/* Debian's postfix@-.service: Type=forking, GuessMainPID=no, MainPID 0.
+ * The restart is judged by the unit's processes. */
+static void test_no_main_pid_processes_replaced(void **state) {
+        Harness h;
+        Result res;
+
+        harness_init(&h, "postfix@-.service");
+        h.fake.main_pid = 0;
+        h.fake.list_processes = true;
+        restart(&h, 5 * USEC_PER_SEC, &res);
+
+        assert_int_equal(res.outcome.error, 0);
+        assert_int_equal(res.outcome.old_main_pid, 0);
+        assert_int_equal(res.outcome.after.main_pid, 0);
+        assert_true(res.outcome.by_processes);
+        assert_int_equal(res.outcome.old_processes, 2);
+        assert_int_equal(res.outcome.new_processes, 2);
+        assert_int_equal(res.outcome.survivors, 0);
+        assert_true(res.outcome.success);
+        harness_done(&h);
+}
+
+static void test_no_main_pid_process_survives(void **state) {
+        Harness h;
+        Result res;
+
+        harness_init(&h, "postfix@-.service");
+        h.fake.main_pid = 0;
+        h.fake.list_processes = true;
+        h.fake.survivor = true;
+        restart(&h, 5 * USEC_PER_SEC, &res);
+
+        assert_int_equal(res.outcome.error, 0);
+        assert_true(res.outcome.by_processes);
+        assert_int_equal(res.outcome.survivors, 1);
+        assert_false(res.outcome.success);
+        harness_done(&h);
+}
+
 static void test_status_hangs(void **state) {
         Harness h;
         Result res;
@@ -384,6 +444,8 @@ int main(void) {
                 cmocka_unit_test(test_timeout),
                 cmocka_unit_test(test_pid_unchanged),
                 cmocka_unit_test(test_not_a_service),
+                cmocka_unit_test(test_no_main_pid_processes_replaced),
+                cmocka_unit_test(test_no_main_pid_process_survives),
                 cmocka_unit_test(test_status_hangs),
                 cmocka_unit_test(test_free_cancels),
                 cmocka_unit_test(test_bad_args),

@@ -172,6 +172,12 @@ static void on_restart_done(const RestartOutcome *o, void *userdata) {
                                 o->error == -ETIMEDOUT ? "no job result in time" : "D-Bus call failed",
                                 o->job_result, o->old_main_pid, o->after.main_pid,
                                 o->after.active_state[0] ? o->after.active_state : "state unknown");
+        else if (o->by_processes)
+                (void) snprintf(detail, sizeof(detail), "job result \"%s\", no MainPID, processes %u -> %u (%u survived), %s/%s%s%s",
+                                o->job_result, o->old_processes, o->new_processes, o->survivors,
+                                o->after.active_state, o->after.sub_state,
+                                o->after.result[0] && strcmp(o->after.result, "success") != 0 ? ", result " : "",
+                                o->after.result[0] && strcmp(o->after.result, "success") != 0 ? o->after.result : "");
         else
                 (void) snprintf(detail, sizeof(detail), "job result \"%s\", MainPID %u -> %u, %s/%s%s%s",
                                 o->job_result, o->old_main_pid, o->after.main_pid,

@@ -23,9 +23,11 @@
 
 typedef enum RestartPhase {
         PHASE_OLD_PID,      /* Subscribe sent, reading MainPID before the restart */
+        PHASE_OLD_PROCS,    /* MainPID is 0: listing the unit's processes before the restart */
         PHASE_RESTART,      /* RestartUnit sent, waiting for its reply */
         PHASE_WAIT_JOB,     /* job path known, waiting for JobRemoved */
         PHASE_STATUS,       /* reading the unit's properties after the job */
+        PHASE_NEW_PROCS,    /* listing the unit's processes after the job */
         PHASE_DONE,
 } RestartPhase;
 
@@ -75,6 +77,7 @@ struct UnitRestart {
         size_t n_seen;
 
         StatusProp prop;
+        uint32_t *old_pids;           /* PHASE_OLD_PROCS result */
         RestartOutcome outcome;
 };
 
@@ -129,15 +132,17 @@ static void restart_done(UnitRestart *r) {
 
         o->success = o->error == 0 &&
                 strcmp(o->after.active_state, "active") == 0 &&
-                o->after.main_pid != 0 &&
-                o->after.main_pid != o->old_main_pid;
+                (o->old_main_pid != 0 ?
+                 o->after.main_pid != 0 && o->after.main_pid != o->old_main_pid :
+                 o->by_processes && o->new_processes > 0 && o->survivors == 0);
 
-        log_debug("%s: restart finished: error=%d job=%s active=%s/%s result=%s MainPID %u -> %u%s",
+        log_debug("%s: restart finished: error=%d job=%s active=%s/%s result=%s MainPID %u -> %u, processes %u -> %u (%u survived)%s",
                   r->unit, o->error, o->job_result[0] ? o->job_result : "-",
                   o->after.active_state[0] ? o->after.active_state : "-",
                   o->after.sub_state[0] ? o->after.sub_state : "-",
                   o->after.result[0] ? o->after.result : "-",
-                  o->old_main_pid, o->after.main_pid, o->success ? " (success)" : "");
+                  o->old_main_pid, o->after.main_pid,
+                  o->old_processes, o->new_processes, o->survivors, o->success ? " (success)" : "");
 
         r->cb(o, r->userdata);
 }
@@ -178,6 +183,99 @@ static int restart_get_property(UnitRestart *r, const char *interface, const cha
         return sd_bus_call_async(r->bus, &r->call_slot, m, on_get_reply, r, 0);
 }
 
+static int on_procs_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error);
+
+/* Manager.GetUnitProcesses(unit) -> a(sus): cgroup, PID, command line. */
+static int restart_list_processes(UnitRestart *r) {
+        r->call_slot = sd_bus_slot_unref(r->call_slot);
+        return sd_bus_call_method_async(r->bus, &r->call_slot, SD_DESTINATION, SD_MANAGER_PATH,
+                                        SD_MANAGER_IFACE, "GetUnitProcesses", on_procs_reply, r,
+                                        "s", r->unit);
+}
+
+/* Reads the PIDs of a GetUnitProcesses reply into a new array. */
+static int read_pids(sd_bus_message *m, uint32_t **ret, unsigned *ret_n) {
+        _cleanup_free_ uint32_t *pids = NULL;
+        const char *cgroup, *cmdline;
+        unsigned n = 0;
+        uint32_t pid;
+        int k;
+
+        k = sd_bus_message_enter_container(m, 'a', "(sus)");
+        if (k < 0)
+                return k;
+        while ((k = sd_bus_message_read(m, "(sus)", &cgroup, &pid, &cmdline)) > 0) {
+                uint32_t *t = realloc(pids, (n + 1) * sizeof(uint32_t));
+                if (!t)
+                        return -ENOMEM;
+                pids = t;
+                pids[n++] = pid;
+        }
+        if (k < 0)
+                return k;
+        k = sd_bus_message_exit_container(m);
+        if (k < 0)
+                return k;
+
+        *ret = TAKE_PTR(pids);
+        *ret_n = n;
+        return 0;
+}
+
+static int restart_send_restart(UnitRestart *r);
+static void restart_fail(UnitRestart *r, int error, const sd_bus_error *e);
+
+static int on_procs_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        UnitRestart *r = userdata;
+        RestartOutcome *o = &r->outcome;
+        _cleanup_free_ uint32_t *pids = NULL;
+        unsigned n = 0;
+        bool listed = false;
+        int k;
+
+        r->call_slot = sd_bus_slot_unref(r->call_slot);
+
+        /* Without a process list (a unit with no control group, an old
+         * systemd) success cannot be judged by processes: by_processes
+         * stays false, and the restart is judged a failure unless MainPID says
+         * otherwise. It is still issued: the decision to restart was made. */
+        if (sd_bus_message_is_method_error(m, NULL))
+                log_debug("%s: GetUnitProcesses failed: %s", r->unit,
+                          sd_bus_message_get_error(m)->message ?: "unknown error");
+        else {
+                k = read_pids(m, &pids, &n);
+                if (k < 0)
+                        log_debug_errno(k, "%s: cannot parse GetUnitProcesses reply: %m", r->unit);
+                listed = k >= 0;
+        }
+
+        if (r->phase == PHASE_OLD_PROCS) {
+                if (listed) {
+                        o->by_processes = true;
+                        o->old_processes = n;
+                        r->old_pids = TAKE_PTR(pids);
+                }
+                k = restart_send_restart(r);
+                if (k < 0)
+                        restart_fail(r, k, NULL);
+                return 0;
+        }
+
+        if (o->by_processes) {
+                if (!listed)
+                        o->by_processes = false;
+                else {
+                        o->new_processes = n;
+                        for (unsigned i = 0; i < n; i++)
+                                for (unsigned j = 0; j < o->old_processes; j++)
+                                        if (pids[i] == r->old_pids[j])
+                                                o->survivors++;
+                }
+        }
+        restart_done(r);
+        return 0;
+}
+
 /* Reads the status properties one by one, then finishes. */
 static void restart_read_status(UnitRestart *r) {
         int k;
@@ -194,6 +292,13 @@ static void restart_read_status(UnitRestart *r) {
         }
 
         if (r->prop >= _PROP_MAX) {
+                if (r->outcome.by_processes) {
+                        r->phase = PHASE_NEW_PROCS;
+                        k = restart_list_processes(r);
+                        if (k >= 0)
+                                return;
+                        r->outcome.by_processes = false;
+                }
                 restart_done(r);
                 return;
         }
@@ -342,7 +447,11 @@ static int on_get_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_err
         }
 
         if (r->phase == PHASE_OLD_PID) {
-                k = restart_send_restart(r);
+                if (r->outcome.old_main_pid == 0) {
+                        r->phase = PHASE_OLD_PROCS;
+                        k = restart_list_processes(r);
+                } else
+                        k = restart_send_restart(r);
                 if (k < 0)
                         restart_fail(r, k, NULL);
                 return 0;
@@ -442,7 +551,9 @@ static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
 
         r->timer = sd_event_source_disable_unref(r->timer);
 
-        if (r->phase == PHASE_STATUS) {
+        if (r->phase >= PHASE_STATUS) {
+                if (r->phase == PHASE_NEW_PROCS)
+                        r->outcome.by_processes = false;
                 log_debug("%s: timed out reading the unit status", r->unit);
                 restart_set_error(r, -ETIMEDOUT, NULL);
                 restart_done(r);
@@ -534,6 +645,7 @@ UnitRestart *unit_restart_free(UnitRestart *r) {
         for (size_t i = 0; i < r->n_seen; i++)
                 free(r->seen[i].path);
         free(r->seen);
+        free(r->old_pids);
         free(r->job_path);
         free(r->unit_path);
         free(r->unit);

@@ -24,15 +24,23 @@ typedef struct RestartOutcome {
         char job_result[UNIT_STATE_MAX];    /* JobRemoved result: "done", "failed", "timeout", ... or "" */
         uint32_t old_main_pid;
         UnitStatus after;                   /* unit status read after the job ended */
-        bool success;                       /* active and MainPID != 0 and changed */
+        /* A unit without a MainPID (Debian's postfix@.service is
+         * Type=forking with GuessMainPID=no) is judged by its processes
+         * (Manager.GetUnitProcesses) instead: counts before and after, and
+         * how many of the old ones are still there. */
+        bool by_processes;
+        unsigned old_processes, new_processes, survivors;
+        bool success;                       /* active, and MainPID changed (non-zero), or
+                                             * by_processes with new ones and no survivors */
 } RestartOutcome;
 
 typedef struct UnitRestart UnitRestart;
 typedef void (*unit_restart_fn)(const RestartOutcome *o, void *userdata);
 
-/* Restarts UNIT: reads MainPID, Subscribe()s, calls
- * RestartUnit(UNIT, "replace"), waits for JobRemoved of that job for up to
- * TIMEOUT_USEC, then reads the unit status again. Success is judged by the
+/* Restarts UNIT: reads MainPID (the process list when it is 0),
+ * Subscribe()s, calls RestartUnit(UNIT, "replace"), waits for JobRemoved of
+ * that job for up to TIMEOUT_USEC, then reads the unit status (and process
+ * list) again. Success is judged by the
  * MainPID having changed and the unit being active, not by the job result
  * alone (Postfix's stop may log a failure although the restart works).
  * CB is called exactly once unless the operation is freed first.

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The demo: installs the dependencies, builds mta-watchdogd, boots a throwaway container
+# (systemd as PID 1, real Postfix, a relay in its own network namespace, a webhook
+# receiver) and plays the failure this project exists for, printing a timeline:
+#
+#   1. the link to the relay goes down, 20 messages are queued and deferred;
+#   2. Postfix's qmgr is frozen (SIGSTOP): the process lives, the unit is "active";
+#   3. the link comes back, but the queue does not move;
+#   4. mta-watchdogd sees reachability up + no progress, restarts Postfix through
+#      systemd's D-Bus API, the queue drains, the alerts tell the story.
+#
+# Exit status 0 when Postfix was really healed (the checks of
+# tests/e2e/scenario-01-stuck.sh, which this runs), non-zero otherwise.
+# Needs root (systemd-nspawn). Everything it starts is stopped on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "demo: run as root: it boots a container with systemd-nspawn" >&2
+    exit 2
+fi
+
+echo "== dependencies"
+bash scripts/deps.sh
+
+echo "== build"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMTA_WATCHDOG_TESTS=OFF >/dev/null
+cmake --build build -j2 >/dev/null
+build/mta-watchdogd --version
+
+echo "== sandbox (first run builds the Debian rootfs, a few minutes)"
+# shellcheck source-path=SCRIPTDIR source=../tests/e2e/lib.sh
+. tests/e2e/lib.sh
+e2e_boot
+
+cat <<'EOF'
+== the stuck-MTA scenario
+   relay 192.0.2.2:25 (smtp-sink, netns "relay")  <-- veth-mta -->  Postfix (postfix@-.service)
+   mta-watchdogd.service probes the relay and the queue every 2s and posts alerts to
+   the receiver on 127.0.0.1:9000. Each timeline line: link state, queued messages,
+   messages the relay received, Postfix master PID, watchdog unit state; below it what
+   the watchdog logged and the alerts that arrived since the line before.
+EOF
+export E2E_TIMELINE=1 E2E_TIMELINE_EVERY=${E2E_TIMELINE_EVERY:-4}
+rc=0
+e2e_run_child bash tests/e2e/scenario-01-stuck.sh || rc=$?
+
+echo "== alerts received"
+paste -d' ' <(events --field time) <(events --field event) <(events --field summary) | sed 's/^/   /'
+if [ "$rc" -eq 0 ]; then
+    echo "== healed: Postfix restarted once by mta-watchdogd, queue drained, alerts delivered"
+else
+    echo "== NOT healed (see the reasons above)"
+fi
+exit "$rc"

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2016
+# Runs INSIDE the booted container (lib.sh: e2e_boot), once per boot. /e2e is this
+# directory and /src the repository, both read-only. Sets up: the relay network
+# namespace and its link, the relay (smtp-sink), the webhook receiver, Postfix relaying
+# to the relay with short timers, and the mta-watchdogd unit and its config.
+set -euo pipefail
+
+# --- network: netns "relay", link veth-mta (here) <-> veth-relay (relay ns) ---------
+ip netns add relay
+ip link add veth-mta type veth peer name veth-relay
+ip link set veth-relay netns relay
+ip addr add 192.0.2.1/24 dev veth-mta
+ip link set veth-mta up
+ip -n relay addr add 192.0.2.2/24 dev veth-relay
+ip -n relay link set lo up
+ip -n relay link set veth-relay up
+
+# --- state shared with the host-side helpers --------------------------------------
+install -d -m 0755 /var/lib/e2e
+install -d -m 0755 -o nobody /var/lib/e2e/relay
+: > /var/lib/e2e/webhook.jsonl
+
+# --- relay: smtp-sink in the relay netns, one file per received message -----------
+cat > /etc/systemd/system/e2e-relay.service <<'EOF'
+[Unit]
+Description=e2e relay: smtp-sink on 192.0.2.2:25 in netns relay
+
+[Service]
+NetworkNamespacePath=/run/netns/relay
+ExecStart=/usr/sbin/smtp-sink -u nobody -h relay.test -d /var/lib/e2e/relay/%%H%%M%%S. 192.0.2.2:25 1000
+Restart=on-failure
+EOF
+
+# --- webhook receiver --------------------------------------------------------------
+cat > /etc/systemd/system/e2e-receiver.service <<'EOF'
+[Unit]
+Description=e2e webhook receiver on 127.0.0.1:9000
+
+[Service]
+ExecStart=/usr/bin/python3 /e2e/receiver.py --listen 127.0.0.1:9000 --log /var/lib/e2e/webhook.jsonl --fail-flag /var/lib/e2e/receiver-fail
+Restart=on-failure
+EOF
+
+# --- Postfix: relay everything to the relay, short timers -------------------------
+postconf -e \
+    'relayhost = [192.0.2.2]:25' \
+    'myhostname = mta-e2e.test' \
+    'myorigin = mta-e2e.test' \
+    'mydestination = $myhostname, localhost' \
+    'inet_interfaces = loopback-only' \
+    'inet_protocols = ipv4' \
+    'queue_run_delay = 10s' \
+    'minimal_backoff_time = 10s' \
+    'maximal_backoff_time = 20s' \
+    'smtp_connect_timeout = 5s' \
+    'smtp_host_lookup = native' \
+    'disable_dns_lookups = yes'
+systemctl enable postfix.service >/dev/null 2>&1 || true
+# Debian's postfix@.service (Type=forking, GuessMainPID=no, no PIDFile=) leaves MainPID at
+# 0. Stock is the default; E2E_POSTFIX_PIDFILE=yes gives systemd the master's pid file.
+if [ "${E2E_POSTFIX_PIDFILE:-no}" = yes ]; then
+    install -d /etc/systemd/system/postfix@-.service.d
+    printf '[Service]\nPIDFile=/var/spool/postfix/pid/master.pid\n' \
+        > /etc/systemd/system/postfix@-.service.d/e2e-pidfile.conf
+fi
+
+# --- mta-watchdogd: the repository's unit (ExecStart pointed at the bind-mounted
+# binary) or, while there is none, a minimal one; the example config adjusted. --------
+install -d -m 0755 /etc/mta-watchdog
+python3 /e2e/mkconfig.py /src/etc/mta-watchdog.ini /e2e/mta-watchdog.e2e.ini \
+    > /etc/mta-watchdog/mta-watchdog.ini
+for f in /src/units/*sysusers*; do
+    # the repository's sysusers snippet, if any (the unit may run as its own user)
+    if [ -f "$f" ]; then cp "$f" /etc/sysusers.d/mta-watchdog.conf; fi
+done
+if [ -f /src/units/mta-watchdogd.service ]; then
+    cp /src/units/mta-watchdogd.service /etc/systemd/system/mta-watchdogd.service
+    install -d /etc/systemd/system/mta-watchdogd.service.d
+    # Every Exec*= line that runs the daemon, pointed at the bind-mounted binary.
+    awk '
+        BEGIN { print "# e2e: the daemon under test is bind-mounted at /usr/local/sbin"; print "[Service]" }
+        /^[[:space:]]*\[/ { sec = $0 }
+        sec ~ /^\[Service\]/ && /^Exec[A-Za-z]*=.*mta-watchdogd/ {
+            key = substr($0, 1, index($0, "=") - 1)
+            if (!(key in reset)) { reset[key] = 1; print key "=" }
+            gsub(/[^ =]*\/mta-watchdogd/, "/usr/local/sbin/mta-watchdogd"); print }
+    ' /src/units/mta-watchdogd.service > /etc/systemd/system/mta-watchdogd.service.d/e2e.conf
+else
+    cat > /etc/systemd/system/mta-watchdogd.service <<'EOF'
+[Unit]
+Description=MTA watchdog (e2e fallback unit)
+After=postfix.service
+
+[Service]
+Type=notify
+ExecStart=/usr/local/sbin/mta-watchdogd -c /etc/mta-watchdog/mta-watchdog.ini
+WatchdogSec=30s
+Restart=on-failure
+StateDirectory=mta-watchdog
+EOF
+fi
+if [ -f /etc/sysusers.d/mta-watchdog.conf ]; then
+    systemd-sysusers /etc/sysusers.d/mta-watchdog.conf
+fi
+
+systemctl daemon-reload
+systemctl restart postfix@-.service
+systemctl start e2e-relay.service e2e-receiver.service

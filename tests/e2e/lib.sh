@@ -1,0 +1,386 @@
+# shellcheck shell=bash disable=SC2016,SC2034
+# (SC2016: sh -c scripts are single-quoted on purpose; SC2034: settings used by scenarios)
+# Helpers of the end-to-end tests: boot systemd as PID 1 in systemd-nspawn from the
+# cached rootfs, drive Postfix, the relay link, the webhook receiver and mta-watchdogd
+# inside it, and assert. Sourced by run.sh, the scenarios and scripts/demo.sh.
+#
+# The container: --volatile=overlay over the cached rootfs (the cache stays pristine,
+# every write lands in a tmpfs that vanishes with the container), --private-network
+# (192.0.2.0/24 exists only inside it), no machined/systemd on the host, so it is
+# controlled with nsenter into the namespaces of its PID 1 (E2E_LEADER).
+# The process that calls e2e_boot owns the container and tears it down on exit;
+# child processes (scenarios run by run.sh) inherit E2E_LEADER etc. and reuse it.
+
+E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+E2E_REPO=$(cd "$E2E_DIR/../.." && pwd)
+E2E_BIN=${E2E_BIN:-$E2E_REPO/build/mta-watchdogd}
+E2E_POLL=${E2E_POLL:-2}                     # seconds between two polls of wait_until
+E2E_BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-120}
+E2E_TIMELINE=${E2E_TIMELINE:-0}             # 1: print a timeline line while waiting
+E2E_TIMELINE_EVERY=${E2E_TIMELINE_EVERY:-5}
+E2E_SPOOL=/var/spool/postfix
+E2E_WEBHOOK_LOG=/var/lib/e2e/webhook.jsonl
+E2E_MTA_UNIT=postfix@-.service
+E2E_DAEMON_UNIT=mta-watchdogd.service
+E2E_POSTFIX_PIDFILE=${E2E_POSTFIX_PIDFILE:-no}  # yes: PIDFile= drop-in for postfix@-.service
+
+# --- settings, read from the sandbox's config so that waits scale with them --------
+ini_get() { # SECTION KEY -> value in mta-watchdog.e2e.ini
+    awk -v s="[$1]" -v k="$2" '
+        /^[[:space:]]*\[/ { gsub(/[[:space:]]/, ""); cur = $0; next }
+        cur == s && $0 ~ "^[[:space:]]*" k "[[:space:]]*=" {
+            sub(/^[^=]*=[[:space:]]*/, ""); sub(/[[:space:]]+$/, ""); print; exit }' \
+        "$E2E_DIR/mta-watchdog.e2e.ini"
+}
+secs() { # "40s" | "2m" | "1h" | "7" -> seconds
+    local v=$1
+    case $v in
+        *ms) echo 1 ;;
+        *s) echo "${v%s}" ;;
+        *m) echo $(( ${v%m} * 60 )) ;;
+        *h) echo $(( ${v%h} * 3600 )) ;;
+        *) echo "$v" ;;
+    esac
+}
+E2E_INTERVAL=$(secs "$(ini_get watchdog interval)")
+E2E_STATE_DIR=$(ini_get watchdog state_dir)
+E2E_RESTORE_GRACE=$(secs "$(ini_get mta restore_grace)")
+E2E_STALL_AFTER=$(secs "$(ini_get mta stall_after)")
+E2E_VERIFY_AFTER=$(secs "$(ini_get mta verify_after)")
+E2E_RESTART_TIMEOUT=$(secs "$(ini_get mta restart_timeout)")
+E2E_OK_THRESHOLD=$(ini_get mta ok_threshold)
+
+# --- logging and failing ------------------------------------------------------------
+e2e_now() { echo $(( $(date +%s) - ${E2E_T0:-$(date +%s)} )); }
+e2e_log() { printf '[+%4ss] %s\n' "$(e2e_now)" "$*" >&2; }
+fail() { # REASON: record it (run.sh prints it) and end the scenario
+    e2e_log "FAIL: $*"
+    if [ -n "${E2E_REASON_FILE:-}" ]; then printf '%s\n' "$*" > "$E2E_REASON_FILE"; fi
+    exit 1
+}
+assert_eq() { # NAME EXPECTED ACTUAL
+    if [ "$2" = "$3" ]; then
+        e2e_log "ok: $1 = $3"
+    else
+        fail "$1: expected '$2', got '$3'"
+    fi
+}
+assert_ge() { # NAME MIN ACTUAL (integers)
+    if [ "$3" -ge "$2" ] 2>/dev/null; then
+        e2e_log "ok: $1 = $3 (>= $2)"
+    else
+        fail "$1: expected >= $2, got '$3'"
+    fi
+}
+
+# --- the container --------------------------------------------------------------------
+e2e_exec() { # CMD...: run in the container (all its namespaces), clean environment
+    nsenter -t "$E2E_LEADER" -m -u -i -n -p -- /usr/bin/env -i \
+        PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"
+}
+
+_e2e_cgroup_dirs() { # the cgroup directories (one per hierarchy) the container lives under
+    local name=mta-e2e-$E2E_OWNER
+    if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+        echo "/sys/fs/cgroup/$name"
+    else
+        local h
+        for h in /sys/fs/cgroup/systemd /sys/fs/cgroup/unified; do
+            if [ -d "$h" ]; then echo "$h/$name"; fi
+        done
+    fi
+}
+
+e2e_boot() {
+    if [ -n "${E2E_LEADER:-}" ]; then return 0; fi   # a parent process booted it
+    local rootfs
+    rootfs=$(bash "$E2E_DIR/rootfs.sh")
+    E2E_OWNER=$$
+    E2E_T0=${E2E_T0:-$(date +%s)}
+    E2E_TMP=$(mktemp -d /tmp/mta-e2e.XXXXXX)
+    E2E_MACHINE=mtae2e-$$
+    export E2E_OWNER E2E_T0 E2E_TMP E2E_MACHINE
+    trap e2e_teardown EXIT
+    trap 'exit 130' INT TERM
+
+    local -a args=(--boot --register=no --keep-unit --private-network --volatile=overlay
+        --console=read-only -D "$rootfs" --machine="$E2E_MACHINE" --hostname=mta-e2e
+        --bind-ro="$E2E_DIR:/e2e" --bind-ro="$E2E_REPO:/src")
+    if [ -x "$E2E_BIN" ]; then
+        # a private copy: the tree is rebuilt by others while tests run
+        cp "$E2E_BIN" "$E2E_TMP/mta-watchdogd"
+        args+=(--bind-ro="$E2E_TMP/mta-watchdogd:/usr/local/sbin/mta-watchdogd")
+    else
+        e2e_log "warning: $E2E_BIN missing; the daemon cannot be started"
+    fi
+    e2e_log "booting $rootfs as $E2E_MACHINE (log: $E2E_TMP/boot.log)"
+    (
+        # Own cgroup per run, so that concurrent runs and the leftovers stay apart.
+        for cg in $(_e2e_cgroup_dirs); do
+            if mkdir -p "$cg"; then echo "$BASHPID" > "$cg/cgroup.procs" || true; fi
+        done
+        exec systemd-nspawn "${args[@]}" </dev/null >"$E2E_TMP/boot.log" 2>&1
+    ) &
+    E2E_NSPAWN_PID=$!
+    export E2E_NSPAWN_PID
+
+    local deadline=$((SECONDS + E2E_BOOT_TIMEOUT)) pid state=
+    E2E_LEADER=
+    while [ "$SECONDS" -lt "$deadline" ]; do
+        if ! kill -0 "$E2E_NSPAWN_PID" 2>/dev/null; then
+            tail -n 30 "$E2E_TMP/boot.log" >&2
+            fail "systemd-nspawn exited during boot"
+        fi
+        if [ -z "$E2E_LEADER" ]; then
+            for pid in $(pgrep -P "$E2E_NSPAWN_PID" || true); do
+                if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = systemd ]; then E2E_LEADER=$pid; fi
+            done
+        fi
+        if [ -n "$E2E_LEADER" ]; then
+            export E2E_LEADER
+            state=$(e2e_exec systemctl is-system-running 2>/dev/null || true)
+            case $state in running|degraded) break ;; esac
+        fi
+        sleep 1
+    done
+    case $state in
+        running|degraded) ;;
+        *) tail -n 30 "$E2E_TMP/boot.log" >&2; fail "container did not boot within ${E2E_BOOT_TIMEOUT}s (state '$state')" ;;
+    esac
+    e2e_log "booted (leader pid $E2E_LEADER, state $state)"
+    e2e_exec E2E_POSTFIX_PIDFILE="${E2E_POSTFIX_PIDFILE:-no}" bash /e2e/guest-setup.sh >"$E2E_TMP/setup.log" 2>&1 ||
+        { tail -n 30 "$E2E_TMP/setup.log" >&2; fail "guest setup failed"; }
+    wait_until 30 _e2e_ready || fail "relay, receiver or postfix not up: $(e2e_exec systemctl --failed --no-legend 2>&1)"
+    e2e_log "sandbox ready: relay 192.0.2.2:25 (netns relay), receiver 127.0.0.1:9000, postfix master $(master_pid)"
+}
+
+_e2e_ready() {
+    [ -n "$(e2e_exec ip netns exec relay ss -Hltn 'sport = :25' 2>/dev/null)" ] &&
+        [ -n "$(e2e_exec ss -Hltn 'sport = :9000' 2>/dev/null)" ] &&
+        [ "$(master_pid)" != 0 ]
+}
+
+e2e_save_logs() { # DIR: the container's journal and the boot log, for a post-mortem
+    mkdir -p "$1"
+    e2e_exec journalctl -b --no-pager -o short-monotonic >"$1/journal.txt" 2>&1 || true
+    e2e_exec cat "$E2E_WEBHOOK_LOG" >"$1/webhook.jsonl" 2>/dev/null || true
+    e2e_exec cat /etc/mta-watchdog/mta-watchdog.ini >"$1/mta-watchdog.ini" 2>/dev/null || true
+    cp "$E2E_TMP/boot.log" "$E2E_TMP/setup.log" "$1/" 2>/dev/null || true
+}
+
+e2e_run_child() { # CMD...: run a scenario as a child; a signal to us ends it too
+    # In the background + wait, so that INT/TERM reach our trap at once (bash defers traps
+    # until a foreground child exits); e2e_teardown ends the child.
+    "$@" &
+    E2E_CHILD=$!
+    local rc=0
+    wait "$E2E_CHILD" || rc=$?
+    E2E_CHILD=
+    return "$rc"
+}
+
+e2e_teardown() {
+    # shellcheck disable=SC2320
+    local rc=$?
+    [ "${E2E_OWNER:-}" = "$$" ] || return "$rc"
+    trap - EXIT INT TERM
+    if [ -n "${E2E_CHILD:-}" ] && kill -0 "$E2E_CHILD" 2>/dev/null; then
+        kill -TERM "$E2E_CHILD" 2>/dev/null || true
+        wait "$E2E_CHILD" 2>/dev/null || true
+    fi
+    if [ -n "${E2E_NSPAWN_PID:-}" ] && kill -0 "$E2E_NSPAWN_PID" 2>/dev/null; then
+        if [ -n "${E2E_KEEP_LOGS:-}" ]; then e2e_save_logs "$E2E_KEEP_LOGS"; fi
+        e2e_log "powering off the container"
+        [ -n "${E2E_LEADER:-}" ] && timeout 15 nsenter -t "$E2E_LEADER" -m -u -i -n -p -- \
+            systemctl poweroff --no-block >/dev/null 2>&1
+        _e2e_wait_gone 30 ||
+            { kill -TERM "$E2E_NSPAWN_PID" 2>/dev/null; _e2e_wait_gone 15; } ||
+            { e2e_log "container did not stop; killing it"
+              kill -KILL "$E2E_NSPAWN_PID" ${E2E_LEADER:+"$E2E_LEADER"} 2>/dev/null
+              _e2e_wait_gone 10; } || true
+        wait "$E2E_NSPAWN_PID" 2>/dev/null || true
+    fi
+    local cg
+    for cg in $(_e2e_cgroup_dirs); do
+        if [ -d "$cg" ]; then find "$cg" -depth -type d -exec rmdir {} + 2>/dev/null || true; fi
+    done
+    rmdir "/run/systemd/nspawn/propagate/${E2E_MACHINE:-none}" 2>/dev/null || true
+    if [ -n "${E2E_TMP:-}" ] && [ -d "$E2E_TMP" ]; then rm -rf "$E2E_TMP"; fi
+    return "$rc"
+}
+
+_e2e_wait_gone() { # SECONDS: until systemd-nspawn has exited
+    local i
+    for ((i = 0; i < $1 * 5; i++)); do
+        kill -0 "$E2E_NSPAWN_PID" 2>/dev/null || return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+# --- waiting ----------------------------------------------------------------------------
+# Every poll of wait_until/observe runs the hooks: master PID sampling and the timeline.
+wait_until() { # TIMEOUT_SEC CMD...: poll CMD every E2E_POLL s; 1 if it never succeeded
+    local deadline=$((SECONDS + $1))
+    shift
+    while :; do
+        _e2e_poll_hooks
+        if "$@"; then _e2e_final_tick; return 0; fi
+        if [ "$SECONDS" -ge "$deadline" ]; then _e2e_final_tick; return 1; fi
+        sleep "$E2E_POLL"
+    done
+}
+observe() { # SECONDS: let time pass while the hooks keep sampling
+    wait_until "$1" false || true
+}
+_e2e_final_tick() { # the timeline shows the state in which a wait ended (once)
+    if [ "$E2E_TIMELINE" = 1 ]; then _E2E_TL_LAST=; timeline_tick changed; fi
+}
+_e2e_poll_hooks() {
+    if [ -n "${E2E_PID_FILE:-}" ]; then _e2e_sample_master_pid; fi
+    if [ "$E2E_TIMELINE" = 1 ]; then timeline_tick; fi
+}
+
+# --- network ----------------------------------------------------------------------------
+link_down() { e2e_exec ip link set veth-mta down; e2e_log "link veth-mta DOWN"; }
+link_up() { e2e_exec ip link set veth-mta up; e2e_log "link veth-mta UP"; }
+link_state() { e2e_exec cat /sys/class/net/veth-mta/operstate 2>/dev/null || echo '?'; }
+
+# --- Postfix ------------------------------------------------------------------------------
+queue_mail() { # N: submit N messages to user@remote.test (relayed to the relay)
+    e2e_exec sh -c 'i=0; while [ "$i" -lt "$1" ]; do i=$((i + 1));
+        printf "Subject: e2e message %s\n\nmessage %s\n" "$i" "$i" |
+            sendmail -f e2e@mta-e2e.test user@remote.test || exit 1; done' sh "$1"
+    e2e_log "queued $1 messages"
+}
+_spool_count() { # SUBDIR...: files below those queue directories
+    local dirs=() d
+    for d in "$@"; do dirs+=("$E2E_SPOOL/$d"); done
+    e2e_exec sh -c 'find "$@" -type f 2>/dev/null | wc -l' sh "${dirs[@]}"
+}
+queue_count() { _spool_count incoming active deferred maildrop; }
+deferred_count() { _spool_count deferred; }
+queue_empty() { [ "$(queue_count)" -eq 0 ]; }
+all_deferred() { # N: N messages, all of them in the deferred queue
+    [ "$(deferred_count)" -eq "$1" ] && [ "$(queue_count)" -eq "$1" ]
+}
+relay_count() { e2e_exec sh -c 'ls /var/lib/e2e/relay | wc -l'; }
+# The running master's PID, from Postfix's own pid file (checked against /proc). Not
+# from systemd: Debian's postfix@.service is Type=forking with GuessMainPID=no and no
+# PIDFile=, so its MainPID is always 0.
+master_pid() {
+    e2e_exec sh -c 'p=$(tr -dc 0-9 < "$1/pid/master.pid" 2>/dev/null)
+        if [ -n "$p" ] && [ "$(cat "/proc/$p/comm" 2>/dev/null)" = master ]; then echo "$p"; else echo 0; fi' \
+        sh "$E2E_SPOOL" 2>/dev/null || echo 0
+}
+freeze_qmgr() {
+    e2e_exec pkill -STOP -x qmgr || fail "no qmgr to freeze"
+    e2e_log "qmgr frozen (SIGSTOP, pid $(e2e_exec pgrep -x qmgr | paste -sd, -))"
+}
+thaw_qmgr() { e2e_exec pkill -CONT -x qmgr || true; }
+
+# Master PID tracking: distinct non-zero MainPIDs seen at every poll since track_master_pid.
+track_master_pid() {
+    E2E_PID_FILE=$(mktemp "${E2E_TMP:-/tmp}/master-pids.XXXXXX")
+    _e2e_sample_master_pid
+    e2e_log "tracking the master PID (now $(cat "$E2E_PID_FILE"))"
+}
+_e2e_sample_master_pid() {
+    local p
+    p=$(master_pid)
+    if [ -n "$p" ] && [ "$p" != 0 ] && ! grep -qx "$p" "$E2E_PID_FILE"; then
+        echo "$p" >> "$E2E_PID_FILE"
+    fi
+}
+master_pid_changes() { # how often the master PID changed since track_master_pid
+    _e2e_sample_master_pid
+    echo $(( $(wc -l < "$E2E_PID_FILE") - 1 ))
+}
+
+# --- the webhook receiver -------------------------------------------------------------------
+events() { e2e_exec python3 /e2e/events.py "$@"; }   # event names, one a line
+event_count() { # NAME [GREP]: how many NAME events (whose line contains GREP)
+    events --event "$1" ${2:+--grep "$2"} | wc -l
+}
+has_event() { [ "$(event_count "$1")" -gt 0 ]; }
+receiver_fail() { # [HTTP_STATUS]: the receiver answers that (503) and records nothing
+    e2e_exec sh -c 'echo "$1" > /var/lib/e2e/receiver-fail' sh "${1:-503}"
+}
+receiver_ok() { e2e_exec rm -f /var/lib/e2e/receiver-fail; }
+
+# --- the daemon ---------------------------------------------------------------------------
+start_daemon() {
+    e2e_exec test -x /usr/local/sbin/mta-watchdogd || fail "daemon binary missing (build/mta-watchdogd)"
+    if ! e2e_exec timeout 60 systemctl start "$E2E_DAEMON_UNIT"; then
+        e2e_exec journalctl -u "$E2E_DAEMON_UNIT" -n 20 --no-pager >&2 || true
+        fail "$E2E_DAEMON_UNIT did not start"
+    fi
+    e2e_log "$E2E_DAEMON_UNIT started (pid $(e2e_exec systemctl show -p MainPID --value "$E2E_DAEMON_UNIT"))"
+    # let it see the relay up (ok_threshold probes) before anything happens
+    observe $(( E2E_INTERVAL * (E2E_OK_THRESHOLD + 1) + 1 ))
+}
+stop_daemon() { e2e_exec timeout 60 systemctl stop "$E2E_DAEMON_UNIT" || true; }
+daemon_state() { e2e_exec systemctl is-active "$E2E_DAEMON_UNIT" 2>/dev/null || true; }
+
+# --- between scenarios --------------------------------------------------------------------------
+e2e_reset() {
+    stop_daemon
+    e2e_exec systemctl reset-failed "$E2E_DAEMON_UNIT" 2>/dev/null || true
+    e2e_exec sh -c 'find "$1" -mindepth 1 -delete 2>/dev/null || true' sh "$E2E_STATE_DIR"
+    thaw_qmgr
+    e2e_exec ip link set veth-mta up
+    receiver_ok
+    e2e_exec timeout 60 systemctl restart "$E2E_MTA_UNIT" || fail "reset: postfix restart failed"
+    e2e_exec postsuper -d ALL >/dev/null 2>&1 || true
+    wait_until 30 queue_empty || fail "reset: queue not empty ($(queue_count))"
+    e2e_exec sh -c ': > /var/lib/e2e/webhook.jsonl; : > /var/lib/e2e/requests.jsonl;
+        find /var/lib/e2e/relay -mindepth 1 -delete'
+    unset E2E_PID_FILE
+}
+
+# --- scenarios --------------------------------------------------------------------------------
+# A scenario script: source this file, call e2e_scenario_begin, then steps and asserts.
+# Run alone it boots (and tears down) its own container and prints PASS/FAIL itself;
+# run by run.sh it uses the booted one and run.sh prints the verdict.
+e2e_scenario_begin() {
+    E2E_SCENARIO=$(basename "$0" .sh)
+    if [ -z "${E2E_LEADER:-}" ]; then
+        e2e_boot
+        trap '_e2e_standalone_end' EXIT
+    fi
+    E2E_T0=$(date +%s)
+    e2e_log "scenario $E2E_SCENARIO"
+}
+_e2e_standalone_end() {
+    local rc=$?
+    if [ "$rc" = 0 ]; then echo "PASS $E2E_SCENARIO"; else echo "FAIL $E2E_SCENARIO"; fi
+    e2e_teardown
+    return "$rc"
+}
+
+# --- timeline (demo) -------------------------------------------------------------------------
+# One line of state, then what the daemon logged (priority info and up) and the alerts
+# received since the previous tick.
+timeline_tick() { # [changed]: only if the state differs from the last line printed
+    local now state
+    now=$(e2e_now)
+    if [ -n "${_E2E_TL_LAST:-}" ] && [ $((now - _E2E_TL_LAST)) -lt "$E2E_TIMELINE_EVERY" ]; then return 0; fi
+    _E2E_TL_LAST=$now
+    state=$(printf 'link=%-4s queue=%-3s relayed=%-3s postfix-master=%-6s watchdog=%s' \
+        "$(link_state)" "$(queue_count)" "$(relay_count)" "$(master_pid)" "$(daemon_state)")
+    if [ "${1:-}" = changed ] && [ "$state" = "${_E2E_TL_STATE:-}" ]; then return 0; fi
+    _E2E_TL_STATE=$state
+    printf '[+%4ss] %s\n' "$now" "$state"
+    e2e_exec journalctl -u "$E2E_DAEMON_UNIT" -p "${E2E_TIMELINE_PRIORITY:-info}" -o cat \
+        --no-pager --cursor-file=/run/e2e-timeline.cursor 2>/dev/null |
+        grep -vE '^(#|\[|[a-z_]+ = |$)' |   # not the config dump of ExecStartPre=--check-config
+        sed 's/^/          watchdog: /' || true
+    local n
+    n=$(e2e_exec sh -c 'wc -l < "$1"' sh "$E2E_WEBHOOK_LOG" 2>/dev/null || echo 0)
+    if [ "$n" -gt "${_E2E_TL_ALERTS:-0}" ]; then
+        paste -d' ' <(events --field event | tail -n +"$(( ${_E2E_TL_ALERTS:-0} + 1 ))") \
+                    <(events --field summary | tail -n +"$(( ${_E2E_TL_ALERTS:-0} + 1 ))") |
+            sed 's/^/          ALERT: /'
+    fi
+    _E2E_TL_ALERTS=$n
+}

@@ -13,6 +13,7 @@ link_down
 queue_mail 20
 wait_until 60 all_deferred 20 || fail "mail not deferred during the outage (queue $(queue_count), deferred $(deferred_count))"
 freeze_qmgr
+wait_until 30 has_event outage.started || fail "the outage was not reported: $(events | paste -sd, -)"
 link_up
 
 budget=$((E2E_RESTORE_GRACE + E2E_STALL_AFTER + E2E_VERIFY_AFTER + 90))
@@ -27,8 +28,10 @@ assert_eq "stall.detected alerts" 1 "$(event_count stall.detected)"
 assert_eq "restart action.started alerts" 1 "$(event_count action.started restart)"
 assert_eq "restart action.succeeded alerts" 1 "$(event_count action.succeeded restart)"
 assert_eq "action.failed alerts" 0 "$(event_count action.failed)"
-assert_eq "stall.detected before recovered" "stall.detected recovered" \
-    "$(events | grep -xE 'stall.detected|recovered' | paste -sd' ' -)"
+assert_eq "alerts in order" \
+    "outage.started outage.ended stall.detected action.started action.succeeded recovered" \
+    "$(events | paste -sd' ' -)"
+assert_eq "one incident from outage to recovery" 1 "$(events --field incident | sort -u | wc -l)"
 assert_eq "recovered in the stall's incident" \
     "$(events --event stall.detected --field incident)" "$(events --event recovered --field incident)"
 assert_eq "watchdog still running" active "$(daemon_state)"

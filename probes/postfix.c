@@ -16,7 +16,35 @@
  * means queue_directory points at the wrong place, and reporting an empty
  * queue there would hide every stall: UNKNOWN instead. maildrop only
  * receives local sendmail(1) submissions and may be absent in trimmed-down
- * or sandboxed views of the spool, so a missing maildrop counts as 0. */
+ * or sandboxed views of the spool, so a missing maildrop counts as 0.
+ *
+ * Schedule: a message is overdue when it is more than the slack past the
+ * time it was due:
+ *  - deferred: due at the file's mtime. qmgr(8) defers a message by
+ *    setting the queue file's time stamps to now + backoff (utime()) and
+ *    renaming it into deferred; its queue scans skip files whose mtime is
+ *    still in the future (qmgr_active.c: qmgr_active_defer(),
+ *    qmgr_active_feed(); postsuper(1)). A due message is moved to active at
+ *    the next scan, queue_run_delay later at most.
+ *  - incoming, active, maildrop: due as soon as it arrived there, which is
+ *    the file's ctime. Moving between queues is rename(2), which updates
+ *    the ctime on Linux filesystems (ext4, xfs, btrfs, tmpfs); postdrop(1)
+ *    and cleanup(8) fchmod() the finished file (mail_stream.c), and a
+ *    recipient whose delivery status is established has its record marked
+ *    done in place in the active file (recipient_list.h), each of which
+ *    updates the ctime too: a message that progresses looks young. mtime
+ *    cannot serve: incoming files may carry future mtimes
+ *    (mail_stream.c, qmgr_active_feed()). Anything
+ *    else that touches the inode (chmod by "postfix set-permissions") only
+ *    makes a message look younger, never older.
+ *  - hold and corrupt: never (not scanned).
+ * Overdue is necessary for a stall, not sufficient: mail waiting its turn
+ * in a big active queue or on a slow destination is overdue as well, and
+ * activity tells those apart.
+ * The slack comes from settings, or for "auto" from `postconf -h -x
+ * queue_run_delay` (postconf(1), postconf(5) "time" values) plus a minute;
+ * -x expands a $parameter reference. When postconf cannot tell, Postfix's
+ * default queue_run_delay (300s) is assumed and the reason says so. */
 
 #include <ctype.h>
 #include <dirent.h>
@@ -40,9 +68,17 @@
  * two in practice; deeper trees are not Postfix's and are not walked. */
 #define POSTFIX_SCAN_DEPTH_MAX 4
 
+/* For overdue_slack = auto: queue_run_delay plus this. */
+#define POSTFIX_SLACK_MARGIN_USEC (60 * USEC_PER_SEC)
+/* queue_run_delay when postconf cannot tell: Postfix's default (postconf(5)). */
+#define POSTFIX_DEFAULT_QUEUE_RUN_DELAY_USEC (300 * USEC_PER_SEC)
+#define POSTFIX_DEFAULT_POSTCONF "/usr/sbin/postconf"
+
 typedef struct PostfixScan {
         QueueStats *stats;
         uint64_t now_usec;
+        uint64_t slack_usec;
+        bool due_at_mtime;       /* the queue being scanned is deferred */
         bool have_oldest;
         uint64_t oldest_usec;    /* CLOCK_REALTIME of the oldest message */
         char *reason;
@@ -78,6 +114,21 @@ static uint64_t queue_file_arrival_usec(const struct statx *stx) {
                         t = b;
         }
         return t;
+}
+
+/* Counts the message as overdue when it is more than the slack past DUE. */
+static void scan_schedule(PostfixScan *sc, const struct statx *stx) {
+        uint64_t due = timestamp_usec(sc->due_at_mtime ? &stx->stx_mtime : &stx->stx_ctime);
+        uint64_t late;
+
+        if (sc->now_usec <= due)
+                return;
+        late = sc->now_usec - due;
+        if (late <= sc->slack_usec)
+                return;
+        sc->stats->overdue++;
+        if (late > sc->stats->most_overdue_usec)
+                sc->stats->most_overdue_usec = late;
 }
 
 static void scan_fail(PostfixScan *sc, const char *path, int error) {
@@ -166,6 +217,7 @@ static int scan_dir(int dir_fd, const char *path, unsigned depth, unsigned *coun
                         continue;
 
                 (*count)++;
+                scan_schedule(sc, &stx);
                 uint64_t t = queue_file_arrival_usec(&stx);
                 if (!sc->have_oldest || t < sc->oldest_usec ||
                     (t == sc->oldest_usec && strcmp(de->d_name, sc->stats->oldest_id) < 0)) {
@@ -179,22 +231,24 @@ static int scan_dir(int dir_fd, const char *path, unsigned depth, unsigned *coun
         return r;
 }
 
-int postfix_scan_queue(const char *queue_directory, uint64_t now_realtime_usec, QueueStats *ret,
-                       char *reason, size_t reason_size) {
+int postfix_scan_queue(const char *queue_directory, uint64_t now_realtime_usec, uint64_t slack_usec,
+                       QueueStats *ret, char *reason, size_t reason_size) {
         static const struct {
                 const char *name;
                 size_t offset;
                 bool optional;
+                bool due_at_mtime;
         } queues[] = {
-                { "incoming", offsetof(QueueStats, incoming), false },
-                { "active",   offsetof(QueueStats, active),   false },
-                { "deferred", offsetof(QueueStats, deferred), false },
-                { "maildrop", offsetof(QueueStats, maildrop), true  },
+                { "incoming", offsetof(QueueStats, incoming), false, false },
+                { "active",   offsetof(QueueStats, active),   false, false },
+                { "deferred", offsetof(QueueStats, deferred), false, true  },
+                { "maildrop", offsetof(QueueStats, maildrop), true,  false },
         };
-        QueueStats stats = {};
+        QueueStats stats = { .schedule_known = true };
         PostfixScan sc = {
                 .stats = &stats,
                 .now_usec = now_realtime_usec,
+                .slack_usec = slack_usec,
                 .reason = reason,
                 .reason_size = reason_size,
         };
@@ -228,6 +282,7 @@ int postfix_scan_queue(const char *queue_directory, uint64_t now_realtime_usec, 
                         scan_fail(&sc, path, -r);
                         return r;
                 }
+                sc.due_at_mtime = queues[i].due_at_mtime;
                 r = scan_dir(fd, path, 0, count, &sc);
                 if (r < 0)
                         return r;
@@ -242,9 +297,68 @@ int postfix_scan_queue(const char *queue_directory, uint64_t now_realtime_usec, 
 
 typedef struct PostfixState {
         char *queue_directory;
-        uint64_t now_usec;       /* CLOCK_REALTIME at the start of the run */
-        ExecRun *run;
+        char *postconf_path;
+        bool slack_auto;         /* overdue_slack = auto: derive it from queue_run_delay */
+        bool slack_known;        /* slack_usec holds the configured or derived value */
+        bool postconf_warned;    /* the failure to read queue_run_delay was logged at warning */
+        char postconf_error[96]; /* why the last attempt failed, "" if it did not */
+        uint64_t slack_usec;     /* the slack of the scan in progress */
+        uint64_t now_usec;       /* CLOCK_REALTIME at the start of the scan */
+        ExecRun *run;            /* postconf or the scan */
 } PostfixState;
+
+/* "10s", "1500ms": the shortest exact form. */
+static void format_usec(char *buf, size_t size, uint64_t usec) {
+        if (usec % USEC_PER_SEC == 0)
+                (void) snprintf(buf, size, "%" PRIu64 "s", usec / USEC_PER_SEC);
+        else if (usec % USEC_PER_MSEC == 0)
+                (void) snprintf(buf, size, "%" PRIu64 "ms", usec / USEC_PER_MSEC);
+        else
+                (void) snprintf(buf, size, "%" PRIu64 "us", usec);
+}
+
+/* Parses a Postfix time value as postconf prints it (postconf(5), "time"):
+ * digits and an optional unit s, m, h, d or w (seconds when none), then an
+ * optional newline and nothing else. Returns 0 and the value in usec,
+ * -EBADMSG, or -ERANGE. */
+static int parse_postfix_time(const char *s, size_t size, uint64_t *ret) {
+        static const struct {
+                char unit;
+                uint64_t usec;
+        } units[] = {
+                { 's', USEC_PER_SEC },
+                { 'm', 60 * USEC_PER_SEC },
+                { 'h', 3600 * USEC_PER_SEC },
+                { 'd', 86400 * USEC_PER_SEC },
+                { 'w', 7 * 86400 * USEC_PER_SEC },
+        };
+        uint64_t v = 0, mult = USEC_PER_SEC;
+        size_t i = 0;
+
+        if (size > 0 && s[size - 1] == '\n')
+                size--;
+        if (size == 0 || !isdigit((unsigned char) s[0]))
+                return -EBADMSG;
+        for (; i < size && isdigit((unsigned char) s[i]); i++) {
+                if (v > (UINT64_MAX - 9) / 10)
+                        return -ERANGE;
+                v = v * 10 + (uint64_t) (s[i] - '0');
+        }
+        if (i < size) {
+                size_t u;
+
+                for (u = 0; u < ELEMENTSOF(units); u++)
+                        if (s[i] == units[u].unit)
+                                break;
+                if (u >= ELEMENTSOF(units) || i + 1 != size)
+                        return -EBADMSG;
+                mult = units[u].usec;
+        }
+        if (v > UINT64_MAX / mult)
+                return -ERANGE;
+        *ret = v * mult;
+        return 0;
+}
 
 /* In the child: one line, exit 0; or the reason, exit 1. */
 static int postfix_scan_child(int out_fd, void *arg) {
@@ -253,14 +367,16 @@ static int postfix_scan_child(int out_fd, void *arg) {
         char reason[PROBE_REASON_MAX];
         int r;
 
-        r = postfix_scan_queue(st->queue_directory, st->now_usec, &q, reason, sizeof(reason));
+        r = postfix_scan_queue(st->queue_directory, st->now_usec, st->slack_usec, &q, reason, sizeof(reason));
         if (r < 0) {
                 (void) dprintf(out_fd, "%s\n", reason[0] ? reason : strerror(-r));
                 return 1;
         }
         (void) dprintf(out_fd,
-                       "backlog=%u incoming=%u active=%u deferred=%u maildrop=%u oldest_age_usec=%" PRIu64 " oldest_id=%s\n",
-                       q.backlog, q.incoming, q.active, q.deferred, q.maildrop, q.oldest_age_usec, q.oldest_id);
+                       "backlog=%u incoming=%u active=%u deferred=%u maildrop=%u oldest_age_usec=%" PRIu64
+                       " overdue=%u most_overdue_usec=%" PRIu64 " oldest_id=%s\n",
+                       q.backlog, q.incoming, q.active, q.deferred, q.maildrop, q.oldest_age_usec,
+                       q.overdue, q.most_overdue_usec, q.oldest_id);
         return 0;
 }
 
@@ -282,20 +398,31 @@ static int parse_field(const char **p, const char *key, uint64_t max, uint64_t *
         return 0;
 }
 
-/* Parses the child's line; every field, in order, nothing else. */
+/* Parses the child's line; every field, in order, nothing else. The scan
+ * always reads the schedule, so schedule_known is set. */
 static int postfix_parse_line(const char *s, size_t size, QueueStats *ret) {
-        QueueStats q = {};
-        uint64_t v[6];
-        static const char *const keys[6] = {
-                "backlog", "incoming", "active", "deferred", "maildrop", "oldest_age_usec",
+        static const struct {
+                const char *key;
+                uint64_t max;
+        } fields[] = {
+                { "backlog",           UINT_MAX   },
+                { "incoming",          UINT_MAX   },
+                { "active",            UINT_MAX   },
+                { "deferred",          UINT_MAX   },
+                { "maildrop",          UINT_MAX   },
+                { "oldest_age_usec",   UINT64_MAX },
+                { "overdue",           UINT_MAX   },
+                { "most_overdue_usec", UINT64_MAX },
         };
+        QueueStats q = { .schedule_known = true };
+        uint64_t v[ELEMENTSOF(fields)];
         const char *p = s, *id, *nl;
         size_t n;
 
         if (size == 0 || s[size - 1] != '\n' || memchr(s, '\n', size) != s + size - 1)
                 return -EBADMSG;
-        for (size_t i = 0; i < ELEMENTSOF(keys); i++)
-                if (parse_field(&p, keys[i], i < 5 ? UINT_MAX : UINT64_MAX, &v[i]) < 0)
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++)
+                if (parse_field(&p, fields[i].key, fields[i].max, &v[i]) < 0)
                         return -EBADMSG;
         if (strncmp(p, "oldest_id=", 10) != 0)
                 return -EBADMSG;
@@ -314,12 +441,16 @@ static int postfix_parse_line(const char *s, size_t size, QueueStats *ret) {
         q.deferred = (unsigned) v[3];
         q.maildrop = (unsigned) v[4];
         q.oldest_age_usec = v[5];
+        q.overdue = (unsigned) v[6];
+        q.most_overdue_usec = v[7];
         memcpy(q.oldest_id, id, n);
         q.oldest_id[n] = 0;
 
         if ((uint64_t) q.incoming + q.active + q.deferred + q.maildrop != q.backlog)
                 return -EBADMSG;
         if ((q.backlog == 0) != (n == 0))
+                return -EBADMSG;
+        if (q.overdue > q.backlog || (q.overdue == 0) != (q.most_overdue_usec == 0))
                 return -EBADMSG;
         *ret = q;
         return 0;
@@ -328,6 +459,7 @@ static int postfix_parse_line(const char *s, size_t size, QueueStats *ret) {
 static void postfix_on_scanned(ExecRun *run, int status, const char *output, size_t size, void *userdata) {
         Probe *p = userdata;
         PostfixState *st = p->state;
+        char slack[32], note[160] = "";
         QueueStats q;
 
         st->run = NULL;  /* freed by exec after we return */
@@ -338,8 +470,12 @@ static void postfix_on_scanned(ExecRun *run, int status, const char *output, siz
                                        st->queue_directory);
                         return;
                 }
-                probe_complete(p, PROBE_OK, &q, "backlog %u, oldest %s", q.backlog,
-                               q.oldest_id[0] ? q.oldest_id : "none");
+                format_usec(slack, sizeof(slack), st->slack_usec);
+                if (st->slack_auto && !st->slack_known)
+                        (void) snprintf(note, sizeof(note), "; queue_run_delay unknown, 300s assumed: %s",
+                                        st->postconf_error);
+                probe_complete(p, PROBE_OK, &q, "backlog %u, oldest %s, overdue %u (slack %s%s)", q.backlog,
+                               q.oldest_id[0] ? q.oldest_id : "none", q.overdue, slack, note);
                 return;
         }
         if (status == 1 && size > 1 && output[size - 1] == '\n') {
@@ -348,6 +484,69 @@ static void postfix_on_scanned(ExecRun *run, int status, const char *output, siz
         }
         probe_complete(p, PROBE_UNKNOWN, NULL, "queue scan of %s ended with status %d",
                        st->queue_directory, status);
+}
+
+/* Starts the scan with the slack in st->slack_usec. Returns 0 or a negative errno. */
+static int postfix_start_scan(Probe *p) {
+        PostfixState *st = p->state;
+        int r;
+
+        r = sd_event_now(p->event, CLOCK_REALTIME, &st->now_usec);
+        if (r < 0)
+                return log_warning_errno(r, "probe %s: cannot read the clock: %m", p->name);
+
+        /* No deadline of its own: the probe's deadline cancels it. The child
+         * gets a copy of st, so later changes here do not matter to it. */
+        r = exec_fn(p->event, postfix_scan_child, st, USEC_INFINITY, postfix_on_scanned, p, &st->run);
+        if (r < 0)
+                return log_warning_errno(r, "probe %s: cannot start queue scan: %m", p->name);
+        return 0;
+}
+
+/* postconf answered (or could not run): derive the slack, or fall back to
+ * the default for this run and ask again next run. The scan follows. */
+static void postfix_on_postconf(ExecRun *run, int status, const char *output, size_t size, void *userdata) {
+        Probe *p = userdata;
+        PostfixState *st = p->state;
+        uint64_t delay;
+        int r = 0;
+
+        st->run = NULL;  /* freed by exec after we return */
+
+        if (status < 0)
+                (void) snprintf(st->postconf_error, sizeof(st->postconf_error), "%s: %s",
+                                st->postconf_path, strerror(-status));
+        else if (status > 0)
+                (void) snprintf(st->postconf_error, sizeof(st->postconf_error), "%s exited with status %d",
+                                st->postconf_path, status);
+        else if ((r = parse_postfix_time(output, size, &delay)) < 0 ||
+                 delay > UINT64_MAX - POSTFIX_SLACK_MARGIN_USEC)
+                (void) snprintf(st->postconf_error, sizeof(st->postconf_error),
+                                "%s printed no valid time for queue_run_delay", st->postconf_path);
+        else {
+                st->slack_known = true;
+                st->slack_usec = delay + POSTFIX_SLACK_MARGIN_USEC;
+                st->postconf_error[0] = 0;
+                if (st->postconf_warned)
+                        log_info("probe %s: queue_run_delay read after all, overdue slack %" PRIu64 "s",
+                                 p->name, st->slack_usec / USEC_PER_SEC);
+                else
+                        log_debug("probe %s: overdue slack %" PRIu64 "s (queue_run_delay + 60s)",
+                                  p->name, st->slack_usec / USEC_PER_SEC);
+                st->postconf_warned = false;
+        }
+
+        if (!st->slack_known) {
+                st->slack_usec = POSTFIX_DEFAULT_QUEUE_RUN_DELAY_USEC + POSTFIX_SLACK_MARGIN_USEC;
+                log_full(st->postconf_warned ? LOG_DEBUG : LOG_WARNING,
+                         "probe %s: cannot read queue_run_delay (%s), assuming 300s, ignoring",
+                         p->name, st->postconf_error);
+                st->postconf_warned = true;
+        }
+
+        r = postfix_start_scan(p);
+        if (r < 0)
+                probe_complete(p, PROBE_UNKNOWN, NULL, "cannot start queue scan: %s", strerror(-r));
 }
 
 static void postfix_cancel(Probe *p) {
@@ -361,6 +560,7 @@ static void postfix_done(Probe *p) {
 
         postfix_cancel(p);
         free(st->queue_directory);
+        free(st->postconf_path);
 }
 
 static int postfix_start(Probe *p) {
@@ -368,15 +568,15 @@ static int postfix_start(Probe *p) {
         int r;
 
         postfix_cancel(p);
-        r = sd_event_now(p->event, CLOCK_REALTIME, &st->now_usec);
-        if (r < 0)
-                return log_warning_errno(r, "probe %s: cannot read the clock: %m", p->name);
 
-        /* No deadline of its own: the probe's deadline cancels it. The child
-         * gets a copy of st, so later changes here do not matter to it. */
-        r = exec_fn(p->event, postfix_scan_child, st, USEC_INFINITY, postfix_on_scanned, p, &st->run);
+        if (st->slack_known)
+                return postfix_start_scan(p);
+
+        char *argv[] = { st->postconf_path, (char *) "-h", (char *) "-x", (char *) "queue_run_delay", NULL };
+        /* Bounded by the probe's deadline, like the scan. */
+        r = exec_argv(p->event, argv, USEC_INFINITY, postfix_on_postconf, p, &st->run);
         if (r < 0)
-                return log_warning_errno(r, "probe %s: cannot start queue scan: %m", p->name);
+                return log_warning_errno(r, "probe %s: cannot run %s: %m", p->name, st->postconf_path);
         return 0;
 }
 
@@ -387,9 +587,20 @@ static int postfix_init(Probe *p, const ProbeSettings *s) {
                 log_error("probe %s: postfix needs an absolute queue_directory", p->name);
                 return -EINVAL;
         }
+        if (s->postconf_path && s->postconf_path[0] != '/') {
+                log_error("probe %s: postconf_path must be absolute", p->name);
+                return -EINVAL;
+        }
         st->queue_directory = strdup(s->queue_directory);
         if (!st->queue_directory)
                 return -ENOMEM;
+        st->postconf_path = strdup(s->postconf_path ? s->postconf_path : POSTFIX_DEFAULT_POSTCONF);
+        if (!st->postconf_path)
+                return -ENOMEM;
+        st->slack_auto = s->overdue_slack_usec == USEC_INFINITY;
+        st->slack_known = !st->slack_auto;
+        if (!st->slack_auto)
+                st->slack_usec = s->overdue_slack_usec;
         return 0;
 }
 

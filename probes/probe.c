@@ -38,6 +38,8 @@ const char *probe_status_to_string(ProbeStatus s) {
 static const struct probe_ops *const probe_ops_table[] = {
         &probe_smtp_ops,
         &probe_postfix_ops,
+        &probe_unit_ops,
+        &probe_journal_ops,
 };
 
 const struct probe_ops *probe_ops_find(const char *type) {
@@ -90,24 +92,18 @@ static int probe_on_defer(sd_event_source *s, void *userdata) {
         return 0;
 }
 
-void probe_complete(Probe *p, ProbeStatus status, const QueueStats *queue, const char *fmt, ...) {
+void probe_complete_result(Probe *p, const ProbeResult *res) {
         ProbeImpl *impl;
-        ProbeResult r = { .status = status };
-        va_list ap;
+        ProbeResult r;
 
-        if (!p || !p->running)
+        if (!p || !p->running || !res)
                 return;
         impl = PROBE_IMPL(p);
         if (impl->pending)
                 return;  /* already completed during start */
 
-        if (fmt) {
-                va_start(ap, fmt);
-                (void) vsnprintf(r.reason, sizeof(r.reason), fmt, ap);
-                va_end(ap);
-        }
-        if (queue && status == PROBE_OK)
-                r.queue = *queue;
+        r = *res;
+        r.reason[sizeof(r.reason) - 1] = 0;
 
         if (impl->starting) {
                 int k;
@@ -130,6 +126,20 @@ void probe_complete(Probe *p, ProbeStatus status, const QueueStats *queue, const
         probe_deliver(p, &r);
 }
 
+void probe_complete(Probe *p, ProbeStatus status, const QueueStats *queue, const char *fmt, ...) {
+        ProbeResult r = { .status = status };
+        va_list ap;
+
+        if (fmt) {
+                va_start(ap, fmt);
+                (void) vsnprintf(r.reason, sizeof(r.reason), fmt, ap);
+                va_end(ap);
+        }
+        if (queue && status == PROBE_OK)
+                r.queue = *queue;
+        probe_complete_result(p, &r);
+}
+
 static int probe_on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
         Probe *p = userdata;
         char t[32];
@@ -139,7 +149,11 @@ static int probe_on_deadline(sd_event_source *s, uint64_t usec, void *userdata) 
         format_timeout(t, sizeof(t), p->timeout_usec);
         if (p->ops->cancel)
                 p->ops->cancel(p);
-        probe_complete(p, PROBE_UNKNOWN, NULL, "timed out after %s", t);
+        /* A relay that does not answer in time is unreachable as far as the
+         * MTA is concerned (packets dropped upstream look exactly like this);
+         * any other observation that runs out of time simply is not known. */
+        probe_complete(p, p->ops->kind == PROBE_KIND_REACHABILITY ? PROBE_FAIL : PROBE_UNKNOWN, NULL,
+                       "timed out after %s", t);
         return 0;
 }
 

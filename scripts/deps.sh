@@ -9,6 +9,7 @@ pkgs=(
   libsystemd-dev libcurl4-openssl-dev libinih-dev libjansson-dev libssl-dev
   # unit tests
   libcmocka-dev
+  systemd-journal-remote  # tests/test-journal.c writes real journal files with it
   # end-to-end sandbox: systemd as PID 1 in a container, Debian rootfs
   systemd-container debootstrap iproute2 util-linux
 )

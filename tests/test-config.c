@@ -170,6 +170,11 @@ static const char full_config[] =
         "restart_timeout = 2m\n"
         "max_restarts = 0\n"
         "restart_window = 1d\n"
+        "overdue_slack = 2m\n"
+        "activity_pattern = delivered: (ok|later|failed)\n"
+        "error_pattern = cannot reach (.+)\n"
+        "unknown_alert_after = 30m\n"
+        "outage_alert_after = 0\n"
         "\n"
         "[probe:relay]\n"
         "type = smtp\n"
@@ -221,6 +226,11 @@ static void test_all_keys(void **state) {
         assert_int_equal(c->restart_timeout_usec, 2 * MIN);
         assert_int_equal(c->max_restarts, 0);
         assert_int_equal(c->restart_window_usec, DAY);
+        assert_int_equal(c->overdue_slack_usec, 2 * MIN);
+        assert_string_equal(c->activity_pattern, "delivered: (ok|later|failed)");
+        assert_string_equal(c->error_pattern, "cannot reach (.+)");
+        assert_int_equal(c->unknown_alert_after_usec, 30 * MIN);
+        assert_int_equal(c->outage_alert_after_usec, 0);
 
         assert_int_equal(c->n_probes, 2);
         assert_string_equal(c->probes[0].name, "relay");
@@ -228,25 +238,25 @@ static void test_all_keys(void **state) {
         assert_string_equal(c->probes[0].host, "relay.example.net");
         assert_int_equal(c->probes[0].port, 587);
         assert_int_equal(c->probes[0].timeout_usec, 5 * SEC);
-        assert_int_equal(c->probes[0].line, 27);
+        assert_int_equal(c->probes[0].line, 32);
         assert_string_equal(c->probes[1].name, "backup");
         assert_string_equal(c->probes[1].type, "smtp");
         assert_string_equal(c->probes[1].host, "192.0.2.25");
         assert_int_equal(c->probes[1].port, 25);
         assert_int_equal(c->probes[1].timeout_usec, 10 * SEC);
-        assert_int_equal(c->probes[1].line, 38);
+        assert_int_equal(c->probes[1].line, 43);
 
         assert_int_equal(c->n_alerts, 2);
         assert_string_equal(c->alerts[0].name, "ops");
         assert_string_equal(c->alerts[0].url, "https://hooks.example.org/mta?team=ops");
         assert_string_equal(c->alerts[0].format, "json");
         assert_int_equal(c->alerts[0].timeout_usec, 3 * SEC);
-        assert_int_equal(c->alerts[0].line, 33);
+        assert_int_equal(c->alerts[0].line, 38);
         assert_string_equal(c->alerts[1].name, "pager");
         assert_string_equal(c->alerts[1].url, "http://[2001:db8::1]:8080/hook");
         assert_string_equal(c->alerts[1].format, "json");
         assert_int_equal(c->alerts[1].timeout_usec, 10 * SEC);
-        assert_int_equal(c->alerts[1].line, 42);
+        assert_int_equal(c->alerts[1].line, 47);
 
         config_free(c);
 }
@@ -408,6 +418,14 @@ static void test_errors(void **state) {
                   ":3: [mta] ok_threshold: 0 is out of range (1..4294967295)" },
                 { MTA "min_backlog = 0\n",
                   ":3: [mta] min_backlog: 0 is out of range (1..4294967295)" },
+                { MTA "activity_pattern = status=sent\n",
+                  ":3: [mta] activity_pattern: the regular expression needs a capture group (...)" },
+                { MTA "error_pattern = connect to ([a-z\n",
+                  ":3: [mta] error_pattern: bad regular expression: Unmatched [, [^, [:, [., or [=" },
+                { MTA "overdue_slack = soon\n",
+                  ":3: [mta] overdue_slack: \"soon\" is not a duration (e.g. 30s, 5m, 1h30m, 250ms)" },
+                { MTA "unknown_alert_after = 0\n",
+                  ":3: [mta] unknown_alert_after: duration must be greater than 0" },
                 { MTA "max_restarts = 65\n",
                   ":3: [mta] max_restarts: 65 is out of range (0..64)" },
                 { MTA "max_restarts = -1\n",
@@ -640,6 +658,11 @@ static void test_dump(void **state) {
                             "type = postfix\n"
                             "unit = postfix@-.service\n"
                             "queue_directory = /var/spool/postfix\n"
+                            "overdue_slack = auto\n"
+                            "activity_pattern = , status=(sent|deferred|bounced|expired)([ ,]|$)\n"
+                            "error_pattern = connect to ([^][ ]+\\[[^]]+\\])(:[0-9]+)?:[ ]\n"
+                            "unknown_alert_after = 10m\n"
+                            "outage_alert_after = 1m\n"
                             "flush_command = /usr/sbin/postqueue -f\n"
                             "flush_timeout = 30s\n"
                             "fail_threshold = 3\n"

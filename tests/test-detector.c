@@ -37,6 +37,8 @@ static void tl_init(Timeline *tl) {
                 .n_actions = 1,
                 .max_restarts = 3,
                 .restart_window_usec = S(3600),
+                .unknown_alert_after_usec = S(600),
+                .outage_alert_after_usec = 0,
         };
         tl->first_action_at = UINT64_MAX;
         detector_init(&tl->d, 0);
@@ -55,16 +57,27 @@ static void tl_account(Timeline *tl, uint64_t t) {
         tl->incidents_closed += tl->out.incident_closed;
 }
 
-/* One probe round at T seconds. */
+/* The MTA's unit as most timelines see it: active, running, no MainPID
+ * (Debian's postfix@-.service). */
+static const UnitState unit_running = { "active", "running", "success", 0, false };
+
+static void step(Timeline *tl, uint64_t t, const Observation *o) {
+        detector_step(&tl->d, &tl->p, o, S(t), &tl->out);
+        tl_account(tl, S(t));
+}
+
+/* One probe round at T seconds: no schedule known, no log activity, unit running. */
 static void tick(Timeline *tl, uint64_t t, int reach, int qs, unsigned backlog, const char *oldest) {
         Observation o = {
                 .reach = (ProbeStatus) reach,
                 .queue_status = (ProbeStatus) qs,
                 .queue = { .backlog = backlog },
+                .activity_status = PROBE_OK,
+                .unit_status = PROBE_OK,
+                .unit = unit_running,
         };
         snprintf(o.queue.oldest_id, sizeof(o.queue.oldest_id), "%s", oldest ? oldest : "");
-        detector_step(&tl->d, &tl->p, &o, S(t), &tl->out);
-        tl_account(tl, S(t));
+        step(tl, t, &o);
 }
 
 /* Same round repeated every 10 s over [from, to]. */
@@ -123,7 +136,7 @@ static void test_outage_then_stall_grace_decides(void **state) {
         assert_int_equal(tl.out.transitions[0].to, DETECTOR_STALLED);
         assert_int_equal(tl.out.transitions[0].event, EVENT_STALL_DETECTED);
         assert_string_equal(tl.out.transitions[0].reason,
-                            "no queue progress for 6m30s with backlog 20 while reachability has been up for 1m");
+                            "no progress for 6m30s with backlog 20 while reachability has been up for 1m");
         assert_int_equal(tl.out.transitions[1].to, DETECTOR_REMEDIATING);
         assert_int_equal(tl.out.transitions[1].event, EVENT_ACTION_STARTED);
         assert_int_equal(tl.d.state, DETECTOR_REMEDIATING);
@@ -312,6 +325,360 @@ static void test_restart_budget(void **state) {
                             "restart budget spent: 2 of 2 restarts used in 1h");
 }
 
+
+/* ---- The case catalog (issue "Detection that never restarts a healthy MTA") ----
+ * A timeline is a function of t: the test builds each round's observation
+ * and feeds it every 10 s. Parameters as in tl_init() unless set:
+ * fail 2, ok 2, restore_grace 60 s, stall_after 300 s, verify_after 120 s. */
+
+typedef struct Round {
+        int reach;
+        int qs;
+        unsigned backlog;
+        const char *oldest;
+        bool schedule;           /* the queue probe reads a schedule */
+        unsigned overdue;
+        ActivityCounts act;
+        int unit_status;
+        UnitState unit;
+} Round;
+
+static void feed(Timeline *tl, uint64_t t, const Round *r) {
+        Observation o = {
+                .reach = (ProbeStatus) r->reach,
+                .queue_status = (ProbeStatus) r->qs,
+                .queue = {
+                        .backlog = r->backlog,
+                        .schedule_known = r->schedule,
+                        .overdue = r->overdue,
+                },
+                .activity_status = PROBE_OK,
+                .activity = r->act,
+                .unit_status = (ProbeStatus) r->unit_status,
+                .unit = r->unit,
+        };
+        snprintf(o.queue.oldest_id, sizeof(o.queue.oldest_id), "%s", r->oldest ? r->oldest : "");
+        step(tl, t, &o);
+}
+
+static Round round_ok(unsigned backlog, const char *oldest) {
+        return (Round) {
+                .reach = OK, .qs = OK, .backlog = backlog, .oldest = oldest,
+                .schedule = true, .unit_status = OK, .unit = unit_running,
+        };
+}
+
+/* 1. After an outage Postfix waits out its backoff: nothing is overdue, so
+ * no restart however long it takes; once messages are overdue beyond the
+ * slack and nothing is attempted, restart at exactly that tick. */
+static void test_catalog_01_backoff(void **state) {
+        Timeline tl;
+        Round r;
+        tl_init(&tl);
+
+        for (uint64_t t = 0; t <= 90; t += 10)
+                r = round_ok(0, NULL), feed(&tl, t, &r);
+        for (uint64_t t = 100; t <= 400; t += 10)
+                r = round_ok(20, "A"), r.reach = FAIL, feed(&tl, t, &r);
+        for (uint64_t t = 410; t <= 1000; t += 10)      /* next attempts still ahead */
+                r = round_ok(20, "A"), feed(&tl, t, &r);
+        assert_int_equal(tl.n_actions, 0);
+        assert_int_equal(tl.d.state, DETECTOR_RECOVERING);
+
+        r = round_ok(20, "A"), r.overdue = 20, feed(&tl, 1010, &r);
+        assert_int_equal(tl.n_actions, 1);
+        assert_true(tl.first_action_at == S(1010));
+        assert_string_equal(tl.out.transitions[0].reason,
+                            "no progress for 15m20s with backlog 20, 20 overdue while reachability has been up for 9m50s");
+}
+
+/* 2. One destination greylists (or is down) while other mail is sent:
+ * the oldest message never leaves, it is even overdue, but deliveries go
+ * on: never a restart. */
+static void test_catalog_02_greylisting(void **state) {
+        Timeline tl;
+        Round r;
+        tl_init(&tl);
+
+        for (uint64_t t = 0; t <= 3 * 3600; t += 10) {
+                r = round_ok(5, "G");
+                r.overdue = 5;
+                r.act.sent = t / 60;          /* other mail leaves every minute */
+                r.act.deferred = t / 300;     /* 450 4.7.1 greylisted, every 5 min */
+                feed(&tl, t, &r);
+        }
+        assert_int_equal(tl.n_actions, 0);
+        assert_int_equal(tl.n_events[EVENT_STALL_DETECTED], 0);
+        assert_int_equal(tl.d.state, DETECTOR_HEALTHY);
+}
+
+/* 3. Quiet hours: the whole queue is mail for one dead domain. Postfix
+ * tries on its schedule (connection refused, a peer nobody probes) and is
+ * never late: no restart. */
+static void test_catalog_03_dead_domain(void **state) {
+        Timeline tl;
+        Round r;
+        tl_init(&tl);
+
+        for (uint64_t t = 0; t <= 6 * 3600; t += 10) {
+                r = round_ok(3, "D");
+                r.act.conn_errors = 3 * (t / 1000);   /* an attempt every 1000 s */
+                feed(&tl, t, &r);
+        }
+        assert_int_equal(tl.n_actions, 0);
+        assert_int_equal(tl.n_events[EVENT_STALL_DETECTED], 0);
+}
+
+/* 4. A big healthy queue (500) draining steadily over 20 minutes. */
+static void test_catalog_04_big_draining_queue(void **state) {
+        Timeline tl;
+        Round r;
+        char id[16];
+        tl_init(&tl);
+
+        for (uint64_t t = 0; t <= 1200; t += 10) {
+                unsigned left = 500 - 25 * (unsigned) (t / 60);
+                snprintf(id, sizeof(id), "Q%u", 500 - left);
+                r = round_ok(left, left ? id : NULL);
+                r.overdue = left / 2;
+                r.act.sent = 500 - left;
+                feed(&tl, t, &r);
+        }
+        assert_int_equal(tl.n_actions, 0);
+        assert_int_equal(tl.d.state, DETECTOR_HEALTHY);
+}
+
+/* 5. Hung delivery agent: the relay answers, the queue grows from 1 to 400
+ * over hours without a single log line. Message k arrives at 10k s and is
+ * overdue once it sat longer than the slack (360 s): the first one at 380 s;
+ * no progress since 0 s -> restart at 380 s. */
+static void test_catalog_05_hung_delivery_agent(void **state) {
+        Timeline tl;
+        Round r;
+        tl_init(&tl);
+
+        r = round_ok(0, NULL), feed(&tl, 0, &r);
+        for (uint64_t t = 10; t <= 4000 && tl.n_actions == 0; t += 10) {
+                unsigned n = (unsigned) (t / 10);
+                r = round_ok(n > 400 ? 400 : n, "H1");
+                r.overdue = 0;
+                for (unsigned k = 1; k <= n; k++)
+                        if (t - 10 * k > 360)
+                                r.overdue++;
+                feed(&tl, t, &r);
+        }
+        assert_int_equal(tl.n_actions, 1);
+        assert_true(tl.first_action_at == S(380));
+        assert_int_equal(tl.out.action, ACTION_RESTART);
+}
+
+/* 6. After a restart the burst meets remote throttling (421/450 "slow
+ * down"): deferrals and a trickle of deliveries are progress, not a new
+ * stall. */
+static void test_catalog_06_throttled_burst_after_restart(void **state) {
+        Timeline tl;
+        Round r;
+        tl_init(&tl);
+
+        for (uint64_t t = 0; t <= 290; t += 10)
+                r = round_ok(200, "B"), r.overdue = 200, feed(&tl, t, &r);
+        r = round_ok(200, "B"), r.overdue = 200, feed(&tl, 300, &r);
+        assert_int_equal(tl.n_actions, 1);
+        action_done(&tl, 310, true);
+        for (uint64_t t = 320; t <= 320 + 3600; t += 10) {
+                uint64_t since = t - 320;
+                r = round_ok(200 - (unsigned) (since / 60), "B");
+                r.overdue = 150;
+                r.act.deferred = 10 * (since / 30);   /* 421 4.7.0 try again later */
+                r.act.sent = since / 60;
+                feed(&tl, t, &r);
+        }
+        assert_int_equal(tl.n_actions, 1);
+        assert_int_equal(tl.n_events[EVENT_STALL_DETECTED], 1);
+        assert_int_equal(tl.n_events[EVENT_RECOVERED], 1);
+        assert_int_equal(tl.d.state, DETECTOR_HEALTHY);
+}
+
+/* 7. Postfix's master is stopped behind systemd's back: mail waits in
+ * maildrop (postqueue would hang), the spool probe keeps answering and the
+ * messages grow overdue: stalled -> restart at the first tick where both
+ * hold (no progress since 0 s: 300 s; first message overdue: 400 s). */
+static void test_catalog_07_master_stopped_maildrop(void **state) {
+        Timeline tl;
+        Round r;
+        tl_init(&tl);
+
+        r = round_ok(0, NULL), feed(&tl, 0, &r);
+        for (uint64_t t = 10; t <= 1000 && tl.n_actions == 0; t += 10) {
+                r = round_ok((unsigned) (t / 30) + 1, "M0");
+                r.overdue = t >= 400 ? (unsigned) ((t - 370) / 30) : 0;
+                feed(&tl, t, &r);
+        }
+        assert_int_equal(tl.n_actions, 1);
+        assert_true(tl.first_action_at == S(400));
+}
+
+/* 8. An administrator stops the MTA's unit with mail queued: one
+ * mta.stopped, never a restart; started again, it drains, still nothing. */
+static void test_catalog_08_admin_stop(void **state) {
+        static const UnitState stopped = { "inactive", "dead", "success", 0, false };
+        Timeline tl;
+        Round r;
+        tl_init(&tl);
+
+        for (uint64_t t = 0; t <= 100; t += 10)
+                r = round_ok(10, "S"), feed(&tl, t, &r);
+        for (uint64_t t = 110; t <= 4 * 3600; t += 10)
+                r = round_ok(10, "S"), r.overdue = 10, r.unit = stopped, feed(&tl, t, &r);
+        assert_int_equal(tl.n_actions, 0);
+        assert_int_equal(tl.n_events[EVENT_MTA_STOPPED], 1);
+        assert_int_equal(tl.n_events[EVENT_STALL_DETECTED], 0);
+
+        /* Started again: a clean slate, and it drains. */
+        for (uint64_t t = 4 * 3600 + 10; t <= 4 * 3600 + 200; t += 10)
+                r = round_ok(10, "S"), r.overdue = 10, feed(&tl, t, &r);
+        r = round_ok(0, NULL), feed(&tl, 4 * 3600 + 210, &r);
+        assert_int_equal(tl.n_actions, 0);
+        assert_int_equal(tl.n_events[EVENT_MTA_STOPPED], 1);
+}
+
+/* 9. The unit failed with start-limit-hit: one critical mta.failed naming
+ * the result, no restart (systemd's own limit is never hammered). */
+static void test_catalog_09_start_limit_hit(void **state) {
+        static const UnitState failed = { "failed", "failed", "start-limit-hit", 0, false };
+        Timeline tl;
+        Round r;
+        tl_init(&tl);
+
+        for (uint64_t t = 0; t <= 100; t += 10)
+                r = round_ok(10, "F"), feed(&tl, t, &r);
+        for (uint64_t t = 110; t <= 3 * 3600; t += 10) {
+                r = round_ok(10, "F"), r.overdue = 10, r.unit = failed;
+                feed(&tl, t, &r);
+                if (t == 110) {
+                        assert_int_equal(tl.out.n_transitions, 1);
+                        assert_int_equal(tl.out.transitions[0].event, EVENT_MTA_FAILED);
+                        assert_string_equal(tl.out.transitions[0].reason,
+                                            "unit failed (result start-limit-hit); systemd's own policy applies, no restart");
+                }
+        }
+        assert_int_equal(tl.n_actions, 0);
+        assert_int_equal(tl.n_events[EVENT_MTA_FAILED], 1);
+        assert_string_equal(event_kind_severity(EVENT_MTA_FAILED), "critical");
+}
+
+/* 10. The queue probe times out for 10 minutes in the middle of a real
+ * stall (due at 300 s): no restart while it is unknown; the stall clock
+ * keeps running, so the restart comes at the first answer (860 s); one
+ * observation.unknown, at 240 + 600 = 840 s. */
+static void test_catalog_10_queue_probe_times_out(void **state) {
+        Timeline tl;
+        Round r;
+        tl_init(&tl);
+
+        r = round_ok(0, NULL), feed(&tl, 0, &r);
+        for (uint64_t t = 10; t <= 230; t += 10)
+                r = round_ok(20, "A"), r.overdue = 20, feed(&tl, t, &r);
+        for (uint64_t t = 240; t <= 850; t += 10) {
+                r = round_ok(0, NULL), r.qs = UNK, feed(&tl, t, &r);
+                if (t == 840) {
+                        assert_int_equal(tl.out.n_transitions, 1);
+                        assert_int_equal(tl.out.transitions[0].event, EVENT_OBSERVATION_UNKNOWN);
+                        assert_string_equal(tl.out.transitions[0].reason,
+                                            "queue unknown for 10m: no decision is taken on it");
+                }
+        }
+        assert_int_equal(tl.n_actions, 0);
+        assert_int_equal(tl.n_events[EVENT_OBSERVATION_UNKNOWN], 1);
+        r = round_ok(20, "A"), r.overdue = 20, feed(&tl, 860, &r);
+        assert_int_equal(tl.n_actions, 1);
+        assert_true(tl.first_action_at == S(860));
+        assert_int_equal(tl.n_events[EVENT_OBSERVATION_UNKNOWN], 1);
+}
+
+/* 11. The link flaps every 20 s (20 s down, 20 s up: the hysteresis flips
+ * each time) for 10 minutes with a stuck MTA: no outage.* alerts for
+ * outages shorter than outage_alert_after; restore_grace counts from the
+ * last flip, so the restart comes 60 s after the flapping ends. */
+static void test_catalog_11_flapping_link(void **state) {
+        Timeline tl;
+        Round r;
+        tl_init(&tl);
+        tl.p.outage_alert_after_usec = S(60);
+
+        r = round_ok(0, NULL), feed(&tl, 0, &r);
+        for (uint64_t t = 10; t < 610; t += 10) {
+                r = round_ok(20, "A"), r.overdue = 20;
+                r.reach = ((t - 10) / 20) % 2 == 0 ? FAIL : OK;
+                feed(&tl, t, &r);
+        }
+        assert_int_equal(tl.n_actions, 0);
+        assert_int_equal(tl.n_events[EVENT_OUTAGE_STARTED], 0);
+        assert_int_equal(tl.n_events[EVENT_OUTAGE_ENDED], 0);
+        /* Last flip to UP at 600 (OK at 590 and 600). */
+        assert_int_equal(tl.d.reach, REACH_UP);
+        for (uint64_t t = 610; t <= 700 && tl.n_actions == 0; t += 10)
+                r = round_ok(20, "A"), r.overdue = 20, feed(&tl, t, &r);
+        assert_int_equal(tl.n_actions, 1);
+        assert_true(tl.first_action_at == S(660));
+        assert_int_equal(tl.n_events[EVENT_OUTAGE_STARTED], 0);
+}
+
+/* 12. An empty queue during a DNS outage while bounces are logged: no
+ * restart; the bounces of the incident are counted for the next alert. */
+static void test_catalog_12_dns_outage_bounces(void **state) {
+        Timeline tl;
+        Round r;
+        ActivityCounts inc = {};
+        tl_init(&tl);
+        tl.p.outage_alert_after_usec = S(60);
+
+        for (uint64_t t = 0; t <= 90; t += 10)
+                r = round_ok(0, NULL), r.act.sent = 40, feed(&tl, t, &r);
+        for (uint64_t t = 100; t <= 1000; t += 10) {
+                r = round_ok(0, NULL), r.reach = FAIL;
+                r.act.sent = 40, r.act.bounced = (t - 100) / 100;  /* 9 by 1000 s */
+                feed(&tl, t, &r);
+        }
+        assert_int_equal(tl.n_events[EVENT_OUTAGE_STARTED], 1);
+        for (uint64_t t = 1010; t <= 1020; t += 10) {
+                r = round_ok(0, NULL), r.act.sent = 40, r.act.bounced = 9;
+                feed(&tl, t, &r);
+                if (tl.out.n_transitions == 1 && tl.out.transitions[0].event == EVENT_OUTAGE_ENDED)
+                        inc = detector_incident_activity(&tl.d, NULL);
+        }
+        assert_int_equal(tl.n_events[EVENT_OUTAGE_ENDED], 1);
+        assert_int_equal(inc.bounced, 9);
+        assert_int_equal(inc.sent, 0);
+        assert_int_equal(tl.n_actions, 0);
+}
+
+/* 13. The network is back and the relay answers our probe, but the MTA
+ * keeps logging connection failures to that same relay at its retry
+ * interval. Those are not progress, and although each retry reschedules
+ * the messages (none overdue), it is the stuck pattern: restart once
+ * restore_grace and stall_after hold (UP at 420, grace until 480). */
+static void test_catalog_13_conn_errors_to_reachable_relay(void **state) {
+        Timeline tl;
+        Round r;
+        tl_init(&tl);
+
+        for (uint64_t t = 0; t <= 90; t += 10)
+                r = round_ok(0, NULL), feed(&tl, t, &r);
+        for (uint64_t t = 100; t <= 400; t += 10) {
+                r = round_ok(20, "A"), r.reach = FAIL;
+                r.act.conn_errors_probed = 20 * ((t - 100) / 60);
+                feed(&tl, t, &r);
+        }
+        for (uint64_t t = 410; t <= 600 && tl.n_actions == 0; t += 10) {
+                r = round_ok(20, "A");
+                r.act.conn_errors_probed = 20 * ((t - 100) / 60);
+                feed(&tl, t, &r);
+        }
+        assert_int_equal(tl.n_actions, 1);
+        assert_true(tl.first_action_at == S(480));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_outage_then_healthy_drain),
@@ -324,6 +691,19 @@ int main(void) {
                 cmocka_unit_test(test_restart_without_progress_gives_up),
                 cmocka_unit_test(test_ladder_flush_then_restart),
                 cmocka_unit_test(test_restart_budget),
+                cmocka_unit_test(test_catalog_01_backoff),
+                cmocka_unit_test(test_catalog_02_greylisting),
+                cmocka_unit_test(test_catalog_03_dead_domain),
+                cmocka_unit_test(test_catalog_04_big_draining_queue),
+                cmocka_unit_test(test_catalog_05_hung_delivery_agent),
+                cmocka_unit_test(test_catalog_06_throttled_burst_after_restart),
+                cmocka_unit_test(test_catalog_07_master_stopped_maildrop),
+                cmocka_unit_test(test_catalog_08_admin_stop),
+                cmocka_unit_test(test_catalog_09_start_limit_hit),
+                cmocka_unit_test(test_catalog_10_queue_probe_times_out),
+                cmocka_unit_test(test_catalog_11_flapping_link),
+                cmocka_unit_test(test_catalog_12_dns_outage_bounces),
+                cmocka_unit_test(test_catalog_13_conn_errors_to_reachable_relay),
         };
         return cmocka_run_group_tests_name("detector", tests, NULL, NULL);
 }

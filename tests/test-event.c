@@ -26,6 +26,13 @@ static Event fixed_event(void) {
                 .backlog = 42,
                 .oldest_age_usec = 5400 * USEC_PER_SEC + 500000,
                 .restarts_in_window = 1,
+                .schedule_known = 1,
+                .overdue = 40,
+                .sent = 3,
+                .deferred = 7,
+                .bounced = 1,
+                .conn_errors = 2,
+                .conn_errors_probed = 12,
                 .dry_run = 0,
         };
         return ev;
@@ -50,8 +57,10 @@ static void test_json_golden(void **state) {
                 "\"summary\":\"queue \\\"deferred\\\" stalled: 42 messages, relay reachable\","
                 "\"action\":\"restart\","
                 "\"dry_run\":false,"
-                "\"details\":{\"backlog\":42,\"oldest_age_seconds\":5400,"
-                "\"reachability\":\"up\",\"restarts_in_window\":1}}");
+                "\"details\":{\"backlog\":42,\"oldest_age_seconds\":5400,\"overdue\":40,"
+                "\"reachability\":\"up\",\"restarts_in_window\":1,"
+                "\"activity\":{\"sent\":3,\"deferred\":7,\"bounced\":1,\"connection_errors\":2,"
+                "\"connection_errors_to_probed_hosts\":12}}}");
 }
 
 static void test_json_nulls(void **state) {
@@ -61,6 +70,7 @@ static void test_json_nulls(void **state) {
         ev.incident[0] = '\0';
         ev.action = NULL;
         ev.dry_run = 1;
+        ev.schedule_known = 0;
         ev.summary = "bad \xff byte";   /* not UTF-8: must not lose the alert */
 
         _cleanup_free_ char *s = event_to_json(&ev);
@@ -79,8 +89,10 @@ static void test_json_nulls(void **state) {
                 "\"summary\":\"bad ? byte\","
                 "\"action\":null,"
                 "\"dry_run\":true,"
-                "\"details\":{\"backlog\":42,\"oldest_age_seconds\":5400,"
-                "\"reachability\":\"up\",\"restarts_in_window\":1}}");
+                "\"details\":{\"backlog\":42,\"oldest_age_seconds\":5400,\"overdue\":null,"
+                "\"reachability\":\"up\",\"restarts_in_window\":1,"
+                "\"activity\":{\"sent\":3,\"deferred\":7,\"bounced\":1,\"connection_errors\":2,"
+                "\"connection_errors_to_probed_hosts\":12}}}");
         assert_null(strchr(s, '\n'));
 
         /* An empty action is the same as none. */
@@ -132,6 +144,8 @@ static void test_kind_names(void **state) {
                 [EVENT_RECOVERED]           = { "recovered", "info" },
                 [EVENT_GAVE_UP]             = { "gave_up", "critical" },
                 [EVENT_OBSERVATION_UNKNOWN] = { "observation.unknown", "warning" },
+                [EVENT_MTA_STOPPED]         = { "mta.stopped", "info" },
+                [EVENT_MTA_FAILED]          = { "mta.failed", "critical" },
         };
 
         for (EventKind k = 0; k < _EVENT_KIND_MAX; k++) {

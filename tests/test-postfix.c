@@ -103,7 +103,7 @@ static void test_scan_fixture(void **state) {
         QueueStats q;
         char reason[PROBE_REASON_MAX];
 
-        assert_int_equal(postfix_scan_queue(spool, t0, &q, reason, sizeof(reason)), 0);
+        assert_int_equal(postfix_scan_queue(spool, t0, 0, &q, reason, sizeof(reason)), 0);
         assert_string_equal(reason, "");
         assert_int_equal(q.incoming, 1);
         assert_int_equal(q.active, 1);
@@ -112,15 +112,153 @@ static void test_scan_fixture(void **state) {
         assert_int_equal(q.backlog, 6);
         assert_string_equal(q.oldest_id, "ABCDEF123");
         assert_int_equal(q.oldest_age_usec, 3 * HOUR);
+        assert_true(q.schedule_known);
+        assert_int_equal(q.overdue, 2);                /* A and F, slack 0 */
+        assert_int_equal(q.most_overdue_usec, 3 * HOUR);
 
         /* Later: everything is older by the same amount. */
-        assert_int_equal(postfix_scan_queue(spool, t0 + 90 * USEC_PER_SEC, &q, NULL, 0), 0);
+        assert_int_equal(postfix_scan_queue(spool, t0 + 90 * USEC_PER_SEC, 0, &q, NULL, 0), 0);
         assert_int_equal(q.oldest_age_usec, 3 * HOUR + 90 * USEC_PER_SEC);
 
         /* A clock behind the files clamps at 0, never wraps. */
-        assert_int_equal(postfix_scan_queue(spool, t0 - 4 * HOUR, &q, NULL, 0), 0);
+        assert_int_equal(postfix_scan_queue(spool, t0 - 4 * HOUR, 0, &q, NULL, 0), 0);
         assert_int_equal(q.oldest_age_usec, 0);
         assert_string_equal(q.oldest_id, "ABCDEF123");
+}
+
+/* Deferred mail is due at its mtime (qmgr(8)); overdue means more than
+ * the slack past that. The fixture's incoming, active and maildrop files
+ * were created at t0 or a moment later (their ctime), so with a "now" of t0
+ * they are not overdue, and two hours later they are. */
+static void test_scan_schedule_deferred(void **state) {
+        QueueStats q;
+
+        /* A is 3h past due, F 30m, CDE45 is due in an hour. */
+        assert_int_equal(postfix_scan_queue(spool, t0, 3600 * USEC_PER_SEC, &q, NULL, 0), 0);
+        assert_true(q.schedule_known);
+        assert_int_equal(q.overdue, 1);
+        assert_int_equal(q.most_overdue_usec, 3 * HOUR);
+
+        assert_int_equal(postfix_scan_queue(spool, t0, 1799 * USEC_PER_SEC, &q, NULL, 0), 0);
+        assert_int_equal(q.overdue, 2);
+        assert_int_equal(q.most_overdue_usec, 3 * HOUR);
+
+        /* Exactly the slack past due is not overdue yet. */
+        assert_int_equal(postfix_scan_queue(spool, t0, 1800 * USEC_PER_SEC, &q, NULL, 0), 0);
+        assert_int_equal(q.overdue, 1);
+        assert_int_equal(postfix_scan_queue(spool, t0, 3 * HOUR, &q, NULL, 0), 0);
+        assert_int_equal(q.overdue, 0);
+        assert_int_equal(q.most_overdue_usec, 0);
+        assert_int_equal(postfix_scan_queue(spool, t0, USEC_INFINITY, &q, NULL, 0), 0);
+        assert_true(q.schedule_known);
+        assert_int_equal(q.overdue, 0);
+        assert_int_equal(q.most_overdue_usec, 0);
+        assert_int_equal(q.backlog, 6);
+
+        /* Two hours on: CDE45 is exactly 1h past due (not overdue), A and F
+         * are, and so are the incoming, active and maildrop files, which
+         * have sat there for almost 2h. hold and corrupt never count. */
+        assert_int_equal(postfix_scan_queue(spool, t0 + 2 * HOUR, 3600 * USEC_PER_SEC, &q, NULL, 0), 0);
+        assert_int_equal(q.overdue, 5);
+        assert_int_equal(q.most_overdue_usec, 5 * HOUR);
+        assert_int_equal(q.backlog, 6);
+
+        /* A clock behind every file: nothing is past due. */
+        assert_int_equal(postfix_scan_queue(spool, t0 - 4 * HOUR, 0, &q, NULL, 0), 0);
+        assert_int_equal(q.overdue, 0);
+        assert_int_equal(q.most_overdue_usec, 0);
+}
+
+static uint64_t ctime_usec(const char *path) {
+        struct statx stx;
+
+        assert_int_equal(statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW, STATX_CTIME, &stx), 0);
+        return (uint64_t) stx.stx_ctime.tv_sec * USEC_PER_SEC + stx.stx_ctime.tv_nsec / 1000;
+}
+
+/* What the ctime rule rests on: rename(2), as between Postfix queues, and
+ * utime(2), as qmgr's deferral, both set the ctime to the present. */
+static void test_rename_updates_ctime(void **state) {
+        char dir[] = "/tmp/test-postfix-rename-XXXXXX", a[256], b[256];
+        struct timespec pause = { .tv_nsec = 50 * 1000 * 1000 };
+        struct timespec old[2] = { { .tv_sec = 1000000000 }, { .tv_sec = 1000000000 } };
+        uint64_t c0, c1, c2;
+        int fd;
+
+        assert_non_null(mkdtemp(dir));
+        (void) snprintf(a, sizeof(a), "%s/incoming", dir);
+        (void) snprintf(b, sizeof(b), "%s/active", dir);
+        fd = open(a, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
+        assert_true(fd >= 0);
+        close(fd);
+
+        c0 = ctime_usec(a);
+        assert_int_equal(nanosleep(&pause, NULL), 0);
+        assert_int_equal(rename(a, b), 0);
+        c1 = ctime_usec(b);
+        assert_true(c1 > c0);
+        assert_int_equal(nanosleep(&pause, NULL), 0);
+        assert_int_equal(utimensat(AT_FDCWD, b, old, 0), 0);
+        c2 = ctime_usec(b);
+        assert_true(c2 > c1);
+
+        assert_int_equal(nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
+/* incoming, active and maildrop: the time spent in the directory (ctime)
+ * counts, whatever the mtime says. ctime cannot be set, so "now" is chosen
+ * relative to the files' ctimes, far in the future of their mtimes. */
+static void test_scan_schedule_ctime(void **state) {
+        char dir[] = "/tmp/test-postfix-ctime-XXXXXX", path[256];
+        const char *subdirs[] = { "incoming", "active", "deferred", "maildrop", "hold" };
+        const char *files[] = { "incoming/1A", "active/2B", "maildrop/3C", "hold/4D" };
+        struct timespec future[2] = { { .tv_sec = 4000000000 }, { .tv_sec = 4000000000 } };
+        uint64_t c[ELEMENTSOF(files)], cmin = UINT64_MAX, cmax = 0;
+        const uint64_t slack = 10 * 60 * USEC_PER_SEC;
+        QueueStats q;
+
+        assert_non_null(mkdtemp(dir));
+        for (size_t i = 0; i < ELEMENTSOF(subdirs); i++) {
+                (void) snprintf(path, sizeof(path), "%s/%s", dir, subdirs[i]);
+                assert_int_equal(mkdir(path, 0700), 0);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                int fd;
+
+                (void) snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+                fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
+                assert_true(fd >= 0);
+                close(fd);
+                /* An mtime in 2096 must not make it look due later. */
+                assert_int_equal(utimensat(AT_FDCWD, path, future, 0), 0);
+                c[i] = ctime_usec(path);
+                if (i < 3) {  /* not hold */
+                        cmin = c[i] < cmin ? c[i] : cmin;
+                        cmax = c[i] > cmax ? c[i] : cmax;
+                }
+        }
+
+        /* Each has sat there exactly the slack at most: none overdue. */
+        assert_int_equal(postfix_scan_queue(dir, cmin + slack, slack, &q, NULL, 0), 0);
+        assert_int_equal(q.backlog, 3);
+        assert_true(q.schedule_known);
+        assert_int_equal(q.overdue, 0);
+        assert_int_equal(q.most_overdue_usec, 0);
+
+        /* A microsecond past the slack for the youngest: all three. */
+        assert_int_equal(postfix_scan_queue(dir, cmax + slack + 1, slack, &q, NULL, 0), 0);
+        assert_int_equal(q.incoming, 1);
+        assert_int_equal(q.active, 1);
+        assert_int_equal(q.maildrop, 1);
+        assert_int_equal(q.overdue, 3);
+        assert_int_equal(q.most_overdue_usec, cmax + slack + 1 - cmin);
+
+        /* Far in the future, with no slack. */
+        assert_int_equal(postfix_scan_queue(dir, cmax + 30 * 24 * HOUR, 0, &q, NULL, 0), 0);
+        assert_int_equal(q.overdue, 3);
+        assert_int_equal(q.most_overdue_usec, cmax + 30 * 24 * HOUR - cmin);
+
+        assert_int_equal(nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
 }
 
 static void test_scan_empty_and_missing(void **state) {
@@ -135,22 +273,25 @@ static void test_scan_empty_and_missing(void **state) {
         }
 
         /* maildrop missing counts as 0; an empty queue has no oldest. */
-        assert_int_equal(postfix_scan_queue(dir, t0, &q, reason, sizeof(reason)), 0);
+        assert_int_equal(postfix_scan_queue(dir, t0, 0, &q, reason, sizeof(reason)), 0);
         assert_int_equal(q.backlog, 0);
         assert_int_equal(q.maildrop, 0);
         assert_int_equal(q.oldest_age_usec, 0);
         assert_string_equal(q.oldest_id, "");
+        assert_true(q.schedule_known);
+        assert_int_equal(q.overdue, 0);
+        assert_int_equal(q.most_overdue_usec, 0);
 
         /* deferred missing: the wrong directory, not an empty queue. */
         (void) snprintf(sub, sizeof(sub), "%s/deferred", dir);
         assert_int_equal(rmdir(sub), 0);
-        assert_int_equal(postfix_scan_queue(dir, t0, &q, reason, sizeof(reason)), -ENOENT);
+        assert_int_equal(postfix_scan_queue(dir, t0, 0, &q, reason, sizeof(reason)), -ENOENT);
         (void) snprintf(expect, sizeof(expect), "scan %s/deferred: No such file or directory", dir);
         assert_string_equal(reason, expect);
 
         /* queue_directory missing altogether */
         (void) snprintf(sub, sizeof(sub), "%s/nonexistent", dir);
-        assert_int_equal(postfix_scan_queue(sub, t0, &q, reason, sizeof(reason)), -ENOENT);
+        assert_int_equal(postfix_scan_queue(sub, t0, 0, &q, reason, sizeof(reason)), -ENOENT);
         (void) snprintf(expect, sizeof(expect), "scan %s/nonexistent: No such file or directory", dir);
         assert_string_equal(reason, expect);
 
@@ -159,7 +300,7 @@ static void test_scan_empty_and_missing(void **state) {
         int fd = open(sub, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
         assert_true(fd >= 0);
         close(fd);
-        assert_int_equal(postfix_scan_queue(dir, t0, &q, reason, sizeof(reason)), -ENOTDIR);
+        assert_int_equal(postfix_scan_queue(dir, t0, 0, &q, reason, sizeof(reason)), -ENOTDIR);
         (void) snprintf(expect, sizeof(expect), "scan %s/deferred: Not a directory", dir);
         assert_string_equal(reason, expect);
 
@@ -194,7 +335,7 @@ static void test_scan_permission_denied(void **state) {
 
                 if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
                         _exit(2);
-                k = postfix_scan_queue(dir, t0, &q, r, sizeof(r));
+                k = postfix_scan_queue(dir, t0, 0, &q, r, sizeof(r));
                 (void) !write(pipefd[1], r, strlen(r));
                 _exit(k == -EACCES ? 0 : 1);
         }
@@ -243,13 +384,27 @@ static void run_until_no_children(sd_event *e) {
         }
 }
 
-static Probe *new_probe(sd_event *e, const char *dir, uint64_t timeout_usec) {
-        ProbeSettings s = { .queue_directory = dir, .timeout_usec = timeout_usec };
+/* Slack 20m: A (3h) and F (30m) are overdue, the files that arrived at
+ * t0 are not, however slowly the test runs. */
+#define FIXTURE_SLACK (20 * 60 * USEC_PER_SEC)
+
+static Probe *new_probe_with(sd_event *e, const char *dir, uint64_t timeout_usec, uint64_t slack_usec,
+                             const char *postconf) {
+        ProbeSettings s = {
+                .queue_directory = dir,
+                .timeout_usec = timeout_usec,
+                .overdue_slack_usec = slack_usec,
+                .postconf_path = postconf,
+        };
         Probe *p = NULL;
 
         assert_int_equal(probe_new(&probe_postfix_ops, e, "postfix-test", &s, &p), 0);
         assert_non_null(p);
         return p;
+}
+
+static Probe *new_probe(sd_event *e, const char *dir, uint64_t timeout_usec) {
+        return new_probe_with(e, dir, timeout_usec, FIXTURE_SLACK, NULL);
 }
 
 static void test_probe_fixture(void **state) {
@@ -268,7 +423,7 @@ static void test_probe_fixture(void **state) {
         assert_false(p->running);
 
         assert_int_equal(res.r.status, PROBE_OK);
-        assert_string_equal(res.r.reason, "backlog 6, oldest ABCDEF123");
+        assert_string_equal(res.r.reason, "backlog 6, oldest ABCDEF123, overdue 2 (slack 1200s)");
         assert_int_equal(res.r.queue.backlog, 6);
         assert_int_equal(res.r.queue.incoming, 1);
         assert_int_equal(res.r.queue.active, 1);
@@ -279,6 +434,10 @@ static void test_probe_fixture(void **state) {
         now = (uint64_t) time(NULL) * USEC_PER_SEC;
         assert_true(res.r.queue.oldest_age_usec >= 3 * HOUR);
         assert_true(res.r.queue.oldest_age_usec <= 3 * HOUR + (now - t0) + USEC_PER_SEC);
+        assert_true(res.r.queue.schedule_known);
+        assert_int_equal(res.r.queue.overdue, 2);
+        assert_true(res.r.queue.most_overdue_usec >= 3 * HOUR);
+        assert_true(res.r.queue.most_overdue_usec <= 3 * HOUR + (now - t0) + USEC_PER_SEC);
 
         run_until_no_children(e);
         probe_free(p);
@@ -355,16 +514,220 @@ static void test_probe_overlap_and_free(void **state) {
         sd_event_unref(e);
 }
 
+/* A stand-in for postconf(1): a shell script that checks its arguments
+ * and prints BODY's output. Replaced by rename(), as a running script
+ * cannot be rewritten in place. */
+static void write_postconf(const char *path, const char *body) {
+        char tmp[600];
+        FILE *f;
+
+        (void) snprintf(tmp, sizeof(tmp), "%s.new", path);
+        f = fopen(tmp, "we");
+        assert_non_null(f);
+        fprintf(f, "#!/bin/sh\n[ \"$*\" = \"-h -x queue_run_delay\" ] || exit 9\n%s\n", body);
+        assert_int_equal(fclose(f), 0);
+        assert_int_equal(chmod(tmp, 0755), 0);
+        assert_int_equal(rename(tmp, path), 0);
+}
+
+/* One run of an auto-slack probe; returns its result in RES. */
+static void run_once(sd_event *e, Probe *p, Result *res) {
+        *res = (Result) {};
+        assert_int_equal(probe_start(p, on_probe_done, res), 0);
+        run_until_calls(e, res, 1, 10 * USEC_PER_SEC);
+        assert_int_equal(res->calls, 1);
+}
+
+static void test_probe_auto_slack(void **state) {
+        char dir[] = "/tmp/test-postfix-postconf-XXXXXX", postconf[300], expect[600];
+        sd_event *e = NULL;
+        Probe *p;
+        Result res;
+
+        assert_non_null(mkdtemp(dir));
+        (void) snprintf(postconf, sizeof(postconf), "%s/postconf", dir);
+        assert_int_equal(sd_event_new(&e), 0);
+
+        /* 10s + 60s: A and F are overdue, the rest arrived at t0. */
+        write_postconf(postconf, "echo 10s");
+        p = new_probe_with(e, spool, 10 * USEC_PER_SEC, USEC_INFINITY, postconf);
+        run_once(e, p, &res);
+        assert_int_equal(res.r.status, PROBE_OK);
+        assert_string_equal(res.r.reason, "backlog 6, oldest ABCDEF123, overdue 2 (slack 70s)");
+        assert_int_equal(res.r.queue.overdue, 2);
+
+        /* Read once: a postconf that now fails is not asked again. */
+        write_postconf(postconf, "exit 1");
+        run_once(e, p, &res);
+        assert_string_equal(res.r.reason, "backlog 6, oldest ABCDEF123, overdue 2 (slack 70s)");
+        run_until_no_children(e);
+        p = probe_free(p);
+
+        /* Minutes; no unit means seconds. */
+        write_postconf(postconf, "echo 2m");
+        p = new_probe_with(e, spool, 10 * USEC_PER_SEC, USEC_INFINITY, postconf);
+        run_once(e, p, &res);
+        assert_string_equal(res.r.reason, "backlog 6, oldest ABCDEF123, overdue 2 (slack 180s)");
+        run_until_no_children(e);
+        p = probe_free(p);
+        write_postconf(postconf, "echo 1000");
+        p = new_probe_with(e, spool, 10 * USEC_PER_SEC, USEC_INFINITY, postconf);
+        run_once(e, p, &res);
+        assert_string_equal(res.r.reason, "backlog 6, oldest ABCDEF123, overdue 2 (slack 1060s)");
+        run_until_no_children(e);
+        p = probe_free(p);
+
+        /* A failing postconf: Postfix's default 300s, said in the reason,
+         * and asked again next run. */
+        write_postconf(postconf, "exit 1");
+        p = new_probe_with(e, spool, 10 * USEC_PER_SEC, USEC_INFINITY, postconf);
+        run_once(e, p, &res);
+        assert_int_equal(res.r.status, PROBE_OK);
+        (void) snprintf(expect, sizeof(expect),
+                        "backlog 6, oldest ABCDEF123, overdue 2 (slack 360s; queue_run_delay unknown, "
+                        "300s assumed: %s exited with status 1)", postconf);
+        assert_string_equal(res.r.reason, expect);
+        assert_int_equal(res.r.queue.overdue, 2);
+        assert_true(res.r.queue.most_overdue_usec >= 3 * HOUR);
+
+        write_postconf(postconf, "echo 1h");
+        run_once(e, p, &res);
+        assert_string_equal(res.r.reason, "backlog 6, oldest ABCDEF123, overdue 1 (slack 3660s)");
+        assert_int_equal(res.r.queue.overdue, 1);
+        run_until_no_children(e);
+        p = probe_free(p);
+
+        /* Output that is not a Postfix time. */
+        const char *bad[] = { "echo soon", "echo 5x", "echo", "echo ' 5s'", "echo 5s5", "printf '5s\\n\\n'",
+                              "echo 99999999999999999999" };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                write_postconf(postconf, bad[i]);
+                p = new_probe_with(e, spool, 10 * USEC_PER_SEC, USEC_INFINITY, postconf);
+                run_once(e, p, &res);
+                (void) snprintf(expect, sizeof(expect),
+                                "backlog 6, oldest ABCDEF123, overdue 2 (slack 360s; queue_run_delay unknown, "
+                                "300s assumed: %s printed no valid time for queue_run_delay)", postconf);
+                assert_string_equal(res.r.reason, expect);
+                run_until_no_children(e);
+                p = probe_free(p);
+        }
+
+        /* No postconf at all. */
+        assert_int_equal(unlink(postconf), 0);
+        p = new_probe_with(e, spool, 10 * USEC_PER_SEC, USEC_INFINITY, postconf);
+        run_once(e, p, &res);
+        (void) snprintf(expect, sizeof(expect),
+                        "backlog 6, oldest ABCDEF123, overdue 2 (slack 360s; queue_run_delay unknown, "
+                        "300s assumed: %s: No such file or directory)", postconf);
+        assert_string_equal(res.r.reason, expect);
+        run_until_no_children(e);
+        probe_free(p);
+
+        sd_event_unref(e);
+        assert_int_equal(nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
+/* Counts the lines with NEEDLE that the probe logs (to stderr) while it
+ * runs RUNS times. */
+static unsigned count_logged(sd_event *e, Probe *p, unsigned runs, const char *needle) {
+        char path[] = "/tmp/test-postfix-log-XXXXXX", line[1024];
+        unsigned n = 0;
+        Result res;
+        FILE *f;
+        int fd, saved;
+
+        fd = mkstemp(path);
+        assert_true(fd >= 0);
+        assert_int_equal(fflush(stderr), 0);
+        saved = dup(STDERR_FILENO);
+        assert_true(saved >= 0);
+        assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+        for (unsigned i = 0; i < runs; i++)
+                run_once(e, p, &res);
+        assert_int_equal(fflush(stderr), 0);
+        assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
+        close(saved);
+        close(fd);
+
+        f = fopen(path, "re");
+        assert_non_null(f);
+        while (fgets(line, sizeof(line), f))
+                if (strstr(line, needle))
+                        n++;
+        fclose(f);
+        assert_int_equal(unlink(path), 0);
+        return n;
+}
+
+/* A postconf that keeps failing is logged at warning once, not every run. */
+static void test_probe_postconf_warns_once(void **state) {
+        char dir[] = "/tmp/test-postfix-warn-XXXXXX", postconf[300];
+        sd_event *e = NULL;
+        Probe *p;
+
+        assert_non_null(mkdtemp(dir));
+        (void) snprintf(postconf, sizeof(postconf), "%s/postconf", dir);
+        assert_int_equal(sd_event_new(&e), 0);
+
+        write_postconf(postconf, "exit 2");
+        p = new_probe_with(e, spool, 10 * USEC_PER_SEC, USEC_INFINITY, postconf);
+        assert_int_equal(count_logged(e, p, 3, "cannot read queue_run_delay"), 1);
+        write_postconf(postconf, "echo 5m");
+        assert_int_equal(count_logged(e, p, 2, "queue_run_delay read after all, overdue slack 360s"), 1);
+        run_until_no_children(e);
+        probe_free(p);
+
+        sd_event_unref(e);
+        assert_int_equal(nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
+/* A postconf that hangs is cut off by the probe's deadline: UNKNOWN, and
+ * the next run asks again. */
+static void test_probe_postconf_hangs(void **state) {
+        char dir[] = "/tmp/test-postfix-hang-XXXXXX", postconf[300];
+        sd_event *e = NULL;
+        Probe *p;
+        Result res;
+
+        assert_non_null(mkdtemp(dir));
+        (void) snprintf(postconf, sizeof(postconf), "%s/postconf", dir);
+        assert_int_equal(sd_event_new(&e), 0);
+
+        write_postconf(postconf, "exec sleep 30");
+        p = new_probe_with(e, spool, 300 * USEC_PER_MSEC, USEC_INFINITY, postconf);
+        run_once(e, p, &res);
+        assert_int_equal(res.r.status, PROBE_UNKNOWN);
+        assert_string_equal(res.r.reason, "timed out after 300ms");
+        run_until_no_children(e);
+
+        write_postconf(postconf, "echo 10s");
+        run_once(e, p, &res);
+        assert_int_equal(res.r.status, PROBE_OK);
+        assert_string_equal(res.r.reason, "backlog 6, oldest ABCDEF123, overdue 2 (slack 70s)");
+        run_until_no_children(e);
+        probe_free(p);
+
+        sd_event_unref(e);
+        assert_int_equal(nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
 static void test_probe_bad_settings(void **state) {
         sd_event *e = NULL;
         Probe *p = NULL;
         ProbeSettings relative = { .queue_directory = "var/spool/postfix", .timeout_usec = USEC_PER_SEC };
         ProbeSettings no_timeout = { .queue_directory = "/var/spool/postfix" };
+        ProbeSettings relative_postconf = {
+                .queue_directory = "/var/spool/postfix",
+                .postconf_path = "postconf",
+                .timeout_usec = USEC_PER_SEC,
+        };
 
         assert_int_equal(sd_event_new(&e), 0);
         assert_int_equal(probe_new(&probe_postfix_ops, e, "x", &relative, &p), -EINVAL);
         assert_null(p);
         assert_int_equal(probe_new(&probe_postfix_ops, e, "x", &no_timeout, &p), -EINVAL);
+        assert_null(p);
+        assert_int_equal(probe_new(&probe_postfix_ops, e, "x", &relative_postconf, &p), -EINVAL);
         assert_null(p);
         sd_event_unref(e);
 }
@@ -373,12 +736,18 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_registry),
                 cmocka_unit_test(test_scan_fixture),
+                cmocka_unit_test(test_scan_schedule_deferred),
+                cmocka_unit_test(test_rename_updates_ctime),
+                cmocka_unit_test(test_scan_schedule_ctime),
                 cmocka_unit_test(test_scan_empty_and_missing),
                 cmocka_unit_test(test_scan_permission_denied),
                 cmocka_unit_test(test_probe_fixture),
                 cmocka_unit_test(test_probe_missing_dir),
                 cmocka_unit_test(test_probe_timeout),
                 cmocka_unit_test(test_probe_overlap_and_free),
+                cmocka_unit_test(test_probe_auto_slack),
+                cmocka_unit_test(test_probe_postconf_hangs),
+                cmocka_unit_test(test_probe_postconf_warns_once),
                 cmocka_unit_test(test_probe_bad_settings),
         };
         sigset_t ss;

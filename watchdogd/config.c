@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
+#include <regex.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "activity.h"
 #include "config.h"
 #include "log.h"
 #include "macros.h"
@@ -37,6 +39,8 @@
 #define DEFAULT_MTA_NAME               "postfix"
 #define DEFAULT_MTA_TYPE               "postfix"
 #define DEFAULT_QUEUE_DIRECTORY        "/var/spool/postfix"
+#define DEFAULT_UNKNOWN_ALERT_AFTER_USEC (10 * USEC_PER_MINUTE)
+#define DEFAULT_OUTAGE_ALERT_AFTER_USEC USEC_PER_MINUTE
 #define DEFAULT_FLUSH_COMMAND          "/usr/sbin/postqueue -f"
 #define DEFAULT_FLUSH_TIMEOUT_USEC     (30 * USEC_PER_SEC)
 #define DEFAULT_FAIL_THRESHOLD         3U
@@ -539,6 +543,42 @@ static void config_print_duration(FILE *f, const void *data) {
         fputs(s ? s : "?", f);
 }
 
+/* A duration, or "auto" (stored as USEC_INFINITY). */
+static int config_parse_duration_auto(ParseContext *ctx, const ConfigItem *item, const char *value, void *data) {
+        if (strcmp(value, "auto") == 0) {
+                *(uint64_t *) data = USEC_INFINITY;
+                return 0;
+        }
+        return config_parse_duration(ctx, item, value, data);
+}
+
+static void config_print_duration_auto(FILE *f, const void *data) {
+        if (*(const uint64_t *) data == USEC_INFINITY)
+                fputs("auto", f);
+        else
+                config_print_duration(f, data);
+}
+
+/* A POSIX extended regular expression (regex(7)) with at least one group. */
+static int config_parse_regex(ParseContext *ctx, const ConfigItem *item, const char *value, void *data) {
+        regex_t re;
+        int k;
+
+        k = regcomp(&re, value, REG_EXTENDED);
+        if (k != 0) {
+                char err[128];
+
+                (void) regerror(k, &re, err, sizeof err);
+                return config_error(ctx, ctx->line, item->key, "bad regular expression: %s", err);
+        }
+        k = re.re_nsub;
+        regfree(&re);
+        if (k < 1)
+                return config_error(ctx, ctx->line, item->key,
+                                    "the regular expression needs a capture group (...)");
+        return config_parse_string(ctx, item, value, data);
+}
+
 static int config_parse_log_level(ParseContext *ctx, const ConfigItem *item, const char *value, void *data) {
         for (size_t i = 0; i < ELEMENTSOF(log_level_table); i++)
                 if (strcmp(log_level_table[i].name, value) == 0) {
@@ -643,6 +683,11 @@ static const ConfigItem config_items[] = {
         M("type",                mta_type,    string,    mta_type,             0),
         M("unit",                unit,        string,    unit,                 0),
         M("queue_directory",     path,        string,    queue_directory,      0),
+        M("overdue_slack",       duration_auto, duration_auto, overdue_slack_usec, 0),
+        M("activity_pattern",    regex,       string,    activity_pattern,     0),
+        M("error_pattern",       regex,       string,    error_pattern,        0),
+        M("unknown_alert_after", duration,    duration,  unknown_alert_after_usec, 1),
+        M("outage_alert_after",  duration,    duration,  outage_alert_after_usec,  0),
         M("flush_command",       argv,        argv,      flush_command,        0),
         M("flush_timeout",       duration,    duration,  flush_timeout_usec,   1),
         M("fail_threshold",      unsigned,    unsigned,  fail_threshold,       1),
@@ -722,6 +767,8 @@ Config *config_free(Config *c) {
         free(c->mta_type);
         free(c->unit);
         free(c->queue_directory);
+        free(c->activity_pattern);
+        free(c->error_pattern);
         strv_free(c->flush_command);
         for (size_t i = 0; i < c->n_probes; i++)
                 probe_config_done(&c->probes[i]);
@@ -756,6 +803,9 @@ static int config_new(const char *path, Config **ret) {
                 .verify_after_usec = DEFAULT_VERIFY_AFTER_USEC,
                 .restart_timeout_usec = DEFAULT_RESTART_TIMEOUT_USEC,
                 .max_restarts = DEFAULT_MAX_RESTARTS,
+                .overdue_slack_usec = USEC_INFINITY,
+                .unknown_alert_after_usec = DEFAULT_UNKNOWN_ALERT_AFTER_USEC,
+                .outage_alert_after_usec = DEFAULT_OUTAGE_ALERT_AFTER_USEC,
                 .restart_window_usec = DEFAULT_RESTART_WINDOW_USEC,
         };
 
@@ -1031,6 +1081,19 @@ static int config_validate(ParseContext *ctx) {
                 (void) snprintf(section, sizeof section, "alert:%s", a->name);
                 if (!a->url)
                         return config_missing(ctx, SECTION_ALERT, section, a->line, "url");
+        }
+
+        /* The built-in log patterns of the MTA type, so that the effective
+         * settings show them. */
+        if (!c->activity_pattern && activity_default_pattern(c->mta_type)) {
+                c->activity_pattern = strdup(activity_default_pattern(c->mta_type));
+                if (!c->activity_pattern)
+                        return config_oom(ctx);
+        }
+        if (!c->error_pattern && activity_default_error_pattern(c->mta_type)) {
+                c->error_pattern = strdup(activity_default_error_pattern(c->mta_type));
+                if (!c->error_pattern)
+                        return config_oom(ctx);
         }
 
         if (!c->hostname) {

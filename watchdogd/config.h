@@ -56,6 +56,13 @@ typedef struct Config {
         char *mta_type;                  /* queue probe: "postfix" */
         char *unit;                      /* systemd unit to restart, required */
         char *queue_directory;           /* Postfix queue_directory, default /var/spool/postfix */
+        uint64_t overdue_slack_usec;     /* how long past its next attempt a message is overdue;
+                                          * USEC_INFINITY = "auto" (queue_run_delay + 1m), the default */
+        char *activity_pattern;          /* ERE with one group: outcome; default built in per type */
+        char *error_pattern;             /* ERE with one group: peer; default built in per type */
+        uint64_t unknown_alert_after_usec; /* an observation unknown this long raises
+                                            * observation.unknown once, default 10m */
+        uint64_t outage_alert_after_usec;  /* outage.* alerts only for outages this long, default 1m */
         char **flush_command;            /* argv, NULL-terminated, default "postqueue -f" */
         uint64_t flush_timeout_usec;     /* default 30s */
         unsigned fail_threshold;         /* reachability DOWN after N failures in a row, default 3 */

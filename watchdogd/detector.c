@@ -44,6 +44,8 @@ void detector_params_from_config(DetectorParams *p, const Config *c) {
                 .n_actions = c->n_actions,
                 .max_restarts = c->max_restarts,
                 .restart_window_usec = c->restart_window_usec,
+                .unknown_alert_after_usec = c->unknown_alert_after_usec,
+                .outage_alert_after_usec = c->outage_alert_after_usec,
         };
         memcpy(p->actions, c->actions, sizeof(p->actions));
 }
@@ -88,6 +90,7 @@ static void transition(Detector *d, DetectorOutput *out, DetectorState to, Event
 
         if (!d->incident_open && to != DETECTOR_HEALTHY) {
                 d->incident_open = true;
+                d->incident_activity = d->last_activity;
                 if (out->n_transitions == 1)
                         out->incident_opened = true;
         }
@@ -193,11 +196,140 @@ static void update_progress(Detector *d, const DetectorParams *p, const Observat
         (void) snprintf(d->last_oldest_id, sizeof(d->last_oldest_id), "%s", q->oldest_id);
 }
 
+/* Delivery attempts the MTA made: every outcome, and connection errors to
+ * peers nobody probes (a dead destination). Connection errors to a probed
+ * peer are left out: while the probe reaches that peer they are the stuck
+ * pattern, not progress. */
+static uint64_t attempts(const ActivityCounts *a) {
+        return a->sent + a->deferred + a->bounced + a->conn_errors;
+}
+
+static void update_activity(Detector *d, const Observation *obs, uint64_t now) {
+        const ActivityCounts *a = &obs->activity;
+
+        if (obs->activity_status != PROBE_OK)
+                return;
+
+        /* Counters only grow; smaller ones mean the probe started over. */
+        if (d->have_activity && attempts(a) > attempts(&d->last_activity) &&
+            a->sent >= d->last_activity.sent && a->deferred >= d->last_activity.deferred &&
+            a->bounced >= d->last_activity.bounced && a->conn_errors >= d->last_activity.conn_errors)
+                d->last_progress_usec = now;
+
+        /* The MTA cannot reach a peer that our probe reaches fine: the
+         * stuck pattern, whatever the schedule says. */
+        if (d->have_activity && d->reach == REACH_UP &&
+            a->conn_errors_probed > d->last_activity.conn_errors_probed)
+                d->last_probed_error_usec = now ? now : 1;
+
+        if (d->have_activity && attempts(a) < attempts(&d->last_activity))
+                d->incident_activity = (ActivityCounts) {};
+        d->have_activity = true;
+        d->last_activity = *a;
+}
+
+UnitGate unit_gate_from_state(const UnitState *u) {
+        if (strcmp(u->active_state, "active") == 0)
+                return u->main_pid != 0 && !u->main_pid_alive ? UNIT_GATE_TRANSITION : UNIT_GATE_RUNNING;
+        if (strcmp(u->active_state, "inactive") == 0)
+                return UNIT_GATE_STOPPED;
+        if (strcmp(u->active_state, "failed") == 0)
+                return UNIT_GATE_FAILED;
+        return UNIT_GATE_TRANSITION; /* activating, deactivating, reloading, maintenance, ... */
+}
+
+ActivityCounts detector_incident_activity(const Detector *d, const Observation *last) {
+        const ActivityCounts *a = &d->last_activity, *b = &d->incident_activity;
+
+        if (!d->incident_open || !d->have_activity)
+                return (ActivityCounts) {};
+        return (ActivityCounts) {
+                .sent = a->sent - b->sent,
+                .deferred = a->deferred - b->deferred,
+                .bounced = a->bounced - b->bounced,
+                .conn_errors = a->conn_errors - b->conn_errors,
+                .conn_errors_probed = a->conn_errors_probed - b->conn_errors_probed,
+        };
+}
+
+static void track_unknown(uint64_t *since, ProbeStatus s, uint64_t now) {
+        if (s == PROBE_OK)
+                *since = 0;
+        else if (*since == 0)
+                *since = now ? now : 1;
+}
+
+/* One observation.unknown per episode: when the queue, the unit or the
+ * activity has been unknown for unknown_alert_after without a break. */
+static void check_unknown(Detector *d, const DetectorParams *p, const Observation *obs,
+                          uint64_t now, DetectorOutput *out) {
+        const struct {
+                uint64_t since;
+                const char *what;
+                const char *reason_of;
+        } parts[] = {
+                { d->queue_unknown_since_usec, "queue", NULL },
+                { d->unit_unknown_since_usec, "unit state", NULL },
+                { d->activity_unknown_since_usec, "delivery activity (journal)", NULL },
+        };
+        char w[FORMAT_DURATION_MAX];
+
+        if (!d->queue_unknown_since_usec && !d->unit_unknown_since_usec && !d->activity_unknown_since_usec) {
+                d->unknown_alerted = false;
+                return;
+        }
+        if (d->unknown_alerted)
+                return;
+
+        for (size_t i = 0; i < ELEMENTSOF(parts); i++)
+                if (parts[i].since && elapsed(now, parts[i].since) >= p->unknown_alert_after_usec) {
+                        fmt_secs(w, sizeof(w), elapsed(now, parts[i].since));
+                        transition(d, out, d->state, EVENT_OBSERVATION_UNKNOWN,
+                                   "%s unknown for %s: no decision is taken on it", parts[i].what, w);
+                        d->unknown_alerted = true;
+                        return;
+                }
+}
+
+/* Unit changes that are not ours: reported once per change, never acted on. */
+static void update_unit(Detector *d, const Observation *obs, uint64_t now, DetectorOutput *out) {
+        UnitGate g;
+
+        if (obs->unit_status != PROBE_OK)
+                return;
+
+        g = unit_gate_from_state(&obs->unit);
+        if (g == d->unit_gate)
+                return;
+
+        /* While our own restart runs, the unit passes through these states. */
+        if (d->state != DETECTOR_REMEDIATING) {
+                if (g == UNIT_GATE_STOPPED && d->unit_gate != UNIT_GATE_UNKNOWN)
+                        transition(d, out, d->state, EVENT_MTA_STOPPED,
+                                   "unit %s/%s: stopped, not by the watchdog; no action",
+                                   obs->unit.active_state, obs->unit.sub_state);
+                else if (g == UNIT_GATE_FAILED)
+                        transition(d, out, d->state, EVENT_MTA_FAILED,
+                                   "unit failed (result %s); systemd's own policy applies, no restart",
+                                   obs->unit.result[0] ? obs->unit.result : "unknown");
+        }
+
+        /* A unit that (re)starts begins with a clean slate. */
+        if (g == UNIT_GATE_RUNNING && d->unit_gate != UNIT_GATE_UNKNOWN)
+                d->last_progress_usec = now;
+        d->unit_gate = g;
+}
+
 static bool stalled(const Detector *d, const DetectorParams *p, const Observation *obs, uint64_t now) {
         return d->reach == REACH_UP &&
                elapsed(now, d->reach_since_usec) >= p->restore_grace_usec &&
                obs->queue_status == PROBE_OK &&
+               obs->activity_status == PROBE_OK &&
+               obs->unit_status == PROBE_OK &&
+               d->unit_gate == UNIT_GATE_RUNNING &&
                obs->queue.backlog >= p->min_backlog &&
+               (!obs->queue.schedule_known || obs->queue.overdue > 0 ||
+                (d->last_probed_error_usec != 0 && d->last_probed_error_usec >= d->reach_since_usec)) &&
                elapsed(now, d->last_progress_usec) >= p->stall_after_usec;
 }
 
@@ -205,11 +337,15 @@ static void enter_stalled(Detector *d, const DetectorParams *p, const Observatio
                           uint64_t now, DetectorOutput *out) {
         char s[FORMAT_DURATION_MAX], u[FORMAT_DURATION_MAX];
 
+        char o[64] = "";
+
         fmt_secs(s, sizeof(s), elapsed(now, d->last_progress_usec));
         fmt_secs(u, sizeof(u), elapsed(now, d->reach_since_usec));
+        if (obs->queue.schedule_known)
+                (void) snprintf(o, sizeof(o), ", %u overdue", obs->queue.overdue);
         transition(d, out, DETECTOR_STALLED, EVENT_STALL_DETECTED,
-                   "no queue progress for %s with backlog %u while reachability has been up for %s",
-                   s, obs->queue.backlog, u);
+                   "no progress for %s with backlog %u%s while reachability has been up for %s",
+                   s, obs->queue.backlog, o, u);
         d->step = 0;
         begin_step(d, p, now, out);
 }
@@ -222,12 +358,21 @@ void detector_step(Detector *d, const DetectorParams *p, const Observation *obs,
 
         update_reachability(d, p, obs->reach, now_usec);
         update_progress(d, p, obs, now_usec);
+        update_activity(d, obs, now_usec);
+        track_unknown(&d->queue_unknown_since_usec, obs->queue_status, now_usec);
+        track_unknown(&d->unit_unknown_since_usec, obs->unit_status, now_usec);
+        track_unknown(&d->activity_unknown_since_usec, obs->activity_status, now_usec);
+        update_unit(d, obs, now_usec, out);
+        check_unknown(d, p, obs, now_usec, out);
 
         switch (d->state) {
         case DETECTOR_HEALTHY:
         case DETECTOR_RECOVERING:
                 if (d->reach == REACH_DOWN) {
-                        transition(d, out, DETECTOR_OUTAGE, EVENT_OUTAGE_STARTED,
+                        /* Short outages (flaps past the hysteresis) are logged, not alerted. */
+                        d->outage_alerted = p->outage_alert_after_usec == 0;
+                        transition(d, out, DETECTOR_OUTAGE,
+                                   d->outage_alerted ? EVENT_OUTAGE_STARTED : _EVENT_KIND_INVALID,
                                    "reachability down after %u failed probe rounds in a row",
                                    d->fail_streak);
                         break;
@@ -249,9 +394,18 @@ void detector_step(Detector *d, const DetectorParams *p, const Observation *obs,
 
         case DETECTOR_OUTAGE:
                 if (d->reach == REACH_UP) {
-                        transition(d, out, DETECTOR_RECOVERING, EVENT_OUTAGE_ENDED,
+                        transition(d, out, DETECTOR_RECOVERING,
+                                   d->outage_alerted ? EVENT_OUTAGE_ENDED : _EVENT_KIND_INVALID,
                                    "reachability up after %u successful probe rounds in a row",
                                    d->ok_streak);
+                        break;
+                }
+                if (!d->outage_alerted && d->reach == REACH_DOWN &&
+                    elapsed(now_usec, d->reach_since_usec) >= p->outage_alert_after_usec) {
+                        fmt_secs(w, sizeof(w), elapsed(now_usec, d->reach_since_usec));
+                        d->outage_alerted = true;
+                        transition(d, out, DETECTOR_OUTAGE, EVENT_OUTAGE_STARTED,
+                                   "reachability down for %s", w);
                 }
                 break;
 
@@ -271,7 +425,9 @@ void detector_step(Detector *d, const DetectorParams *p, const Observation *obs,
                         break;
                 }
                 if (d->reach == REACH_DOWN) {
-                        transition(d, out, DETECTOR_OUTAGE, EVENT_OUTAGE_STARTED,
+                        d->outage_alerted = p->outage_alert_after_usec == 0;
+                        transition(d, out, DETECTOR_OUTAGE,
+                                   d->outage_alerted ? EVENT_OUTAGE_STARTED : _EVENT_KIND_INVALID,
                                    "reachability down while verifying %s",
                                    action_type_to_string(p->actions[d->step]));
                         break;

@@ -50,6 +50,8 @@ typedef struct DetectorParams {
         size_t n_actions;
         unsigned max_restarts;          /* <= DETECTOR_RESTARTS_MAX */
         uint64_t restart_window_usec;
+        uint64_t unknown_alert_after_usec; /* observation.unknown after this long unknown */
+        uint64_t outage_alert_after_usec;  /* outage.* alerts only for outages at least this long */
 } DetectorParams;
 
 /* Copies the detector's settings out of a loaded config. */
@@ -57,11 +59,27 @@ void detector_params_from_config(DetectorParams *p, const Config *c);
 
 /* One probe round. */
 typedef struct Observation {
-        ProbeStatus reach;       /* combined reachability: FAIL if any probe failed, OK if all
-                                  * answered OK (or none is configured), else UNKNOWN */
-        ProbeStatus queue_status;/* OK: `queue` is valid; anything else: unknown this round */
+        ProbeStatus reach;          /* combined reachability: FAIL if any probe failed, OK if all
+                                     * answered OK (or none is configured), else UNKNOWN */
+        ProbeStatus queue_status;   /* OK: `queue` is valid; anything else: unknown this round */
         QueueStats queue;
+        ProbeStatus activity_status;/* OK: `activity` is valid (counters since the probe began) */
+        ActivityCounts activity;
+        ProbeStatus unit_status;    /* OK: `unit` is valid */
+        UnitState unit;
 } Observation;
+
+/* What the MTA's unit allows the detector to conclude. */
+typedef enum UnitGate {
+        UNIT_GATE_UNKNOWN,      /* not observed (yet) */
+        UNIT_GATE_RUNNING,      /* active, and its MainPID (if it has one) exists */
+        UNIT_GATE_TRANSITION,   /* activating, deactivating, reloading, or MainPID gone: wait */
+        UNIT_GATE_STOPPED,      /* inactive: stopped by someone, not ours to restart */
+        UNIT_GATE_FAILED,       /* failed: reported, not restarted */
+        _UNIT_GATE_MAX,
+} UnitGate;
+
+UnitGate unit_gate_from_state(const UnitState *u);
 
 typedef struct Detector {
         DetectorState state;
@@ -72,7 +90,21 @@ typedef struct Detector {
         bool have_queue;                /* a queue snapshot was seen */
         unsigned last_backlog;
         char last_oldest_id[QUEUE_ID_MAX];
-        uint64_t last_progress_usec;    /* last time the queue moved (or was below min_backlog) */
+        uint64_t last_progress_usec;    /* last time the queue moved, the MTA attempted a
+                                         * delivery, or the backlog was below min_backlog */
+        bool have_activity;
+        ActivityCounts last_activity;
+        ActivityCounts incident_activity; /* counters when the incident began */
+        uint64_t last_probed_error_usec;  /* last connection error to a probed peer seen
+                                           * while reachability was UP (0: none) */
+
+        UnitGate unit_gate;
+
+        /* Since when each observation has been unknown without a break (0: known). */
+        uint64_t queue_unknown_since_usec, unit_unknown_since_usec, activity_unknown_since_usec;
+        bool unknown_alerted;           /* observation.unknown sent for this episode */
+
+        bool outage_alerted;            /* outage.started was sent for this outage */
 
         size_t step;                    /* ladder index of the action running or verified */
         uint64_t step_started_usec;
@@ -84,7 +116,7 @@ typedef struct Detector {
 } Detector;
 
 #define DETECTOR_REASON_MAX 200
-#define DETECTOR_TRANSITIONS_MAX 4
+#define DETECTOR_TRANSITIONS_MAX 6
 
 typedef struct Transition {
         DetectorState from, to;
@@ -115,6 +147,9 @@ void detector_step(Detector *d, const DetectorParams *p, const Observation *obs,
  * ladder moves on. Ignored unless in REMEDIATING. */
 void detector_action_done(Detector *d, const DetectorParams *p, bool ok, const char *detail,
                           uint64_t now_usec, DetectorOutput *out);
+
+/* Activity since the current incident began (all zero outside an incident). */
+ActivityCounts detector_incident_activity(const Detector *d, const Observation *last);
 
 /* Restarts counted in the window ending at NOW. */
 unsigned detector_restarts_in_window(const Detector *d, const DetectorParams *p, uint64_t now_usec);

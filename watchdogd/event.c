@@ -20,6 +20,8 @@ static const char *const event_kind_table[_EVENT_KIND_MAX] = {
         [EVENT_RECOVERED]           = "recovered",
         [EVENT_GAVE_UP]             = "gave_up",
         [EVENT_OBSERVATION_UNKNOWN] = "observation.unknown",
+        [EVENT_MTA_STOPPED]         = "mta.stopped",
+        [EVENT_MTA_FAILED]          = "mta.failed",
 };
 
 static const char *const event_severity_table[_EVENT_KIND_MAX] = {
@@ -32,6 +34,8 @@ static const char *const event_severity_table[_EVENT_KIND_MAX] = {
         [EVENT_RECOVERED]           = "info",
         [EVENT_GAVE_UP]             = "critical",
         [EVENT_OBSERVATION_UNKNOWN] = "warning",
+        [EVENT_MTA_STOPPED]         = "info",
+        [EVENT_MTA_FAILED]          = "critical",
 };
 
 const char *event_kind_to_string(EventKind k) {
@@ -129,11 +133,18 @@ char *event_to_json(const Event *ev) {
         if (!ev)
                 return NULL;
 
-        details = json_pack("{s:I, s:I, s:o, s:I}",
+        details = json_pack("{s:I, s:I, s:o, s:o, s:I, s:{s:I, s:I, s:I, s:I, s:I}}",
                             "backlog", (json_int_t) ev->backlog,
                             "oldest_age_seconds", (json_int_t) (ev->oldest_age_usec / USEC_PER_SEC),
+                            "overdue", ev->schedule_known ? json_integer((json_int_t) ev->overdue) : json_null(),
                             "reachability", json_string_or_null(ev->reachability),
-                            "restarts_in_window", (json_int_t) ev->restarts_in_window);
+                            "restarts_in_window", (json_int_t) ev->restarts_in_window,
+                            "activity",
+                            "sent", (json_int_t) ev->sent,
+                            "deferred", (json_int_t) ev->deferred,
+                            "bounced", (json_int_t) ev->bounced,
+                            "connection_errors", (json_int_t) ev->conn_errors,
+                            "connection_errors_to_probed_hosts", (json_int_t) ev->conn_errors_probed);
         if (!details)
                 return NULL;
 

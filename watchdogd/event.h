@@ -15,6 +15,8 @@ typedef enum EventKind {
         EVENT_RECOVERED,
         EVENT_GAVE_UP,
         EVENT_OBSERVATION_UNKNOWN,
+        EVENT_MTA_STOPPED,         /* the unit went inactive, not by our hand */
+        EVENT_MTA_FAILED,          /* the unit failed (Result names why, e.g. start-limit-hit) */
         _EVENT_KIND_MAX,
         _EVENT_KIND_INVALID = -22,
 } EventKind;
@@ -40,6 +42,11 @@ typedef struct Event {
         unsigned backlog;
         uint64_t oldest_age_usec;
         unsigned restarts_in_window;
+        int schedule_known;                /* the queue probe reads the MTA's schedule */
+        unsigned overdue;                  /* overdue messages (only with schedule_known) */
+        /* Delivery activity logged by the MTA during the incident so far
+         * (all zero outside one): counts of log lines. */
+        uint64_t sent, deferred, bounced, conn_errors, conn_errors_probed;
         int dry_run;
 } Event;
 

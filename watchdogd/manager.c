@@ -23,8 +23,15 @@ static uint64_t now_realtime(Manager *m) {
         return t;
 }
 
+/* The MTA's own probes follow the reachability probes, in this order. */
+enum { SLOT_QUEUE, SLOT_ACTIVITY, SLOT_UNIT, _SLOT_MTA_MAX };
+
 static size_t n_reach_slots(const Manager *m) {
-        return m->n_slots - 1; /* the queue probe is always the last slot */
+        return m->n_reach;
+}
+
+static ProbeSlot *mta_slot(Manager *m, int which) {
+        return &m->slots[m->n_reach + which];
 }
 
 static void send_event(Manager *m, EventKind kind, ActionType action, const char *summary) {
@@ -43,9 +50,18 @@ static void send_event(Manager *m, EventKind kind, ActionType action, const char
                 .backlog = o->queue_status == PROBE_OK ? o->queue.backlog : 0,
                 .oldest_age_usec = o->queue_status == PROBE_OK ? o->queue.oldest_age_usec : 0,
                 .restarts_in_window = detector_restarts_in_window(&m->detector, &m->params, now_monotonic(m)),
+                .schedule_known = o->queue_status == PROBE_OK && o->queue.schedule_known,
+                .overdue = o->queue_status == PROBE_OK ? o->queue.overdue : 0,
                 .dry_run = c->dry_run,
         };
+        ActivityCounts a = detector_incident_activity(&m->detector, o);
         int r;
+
+        ev.sent = a.sent;
+        ev.deferred = a.deferred;
+        ev.bounced = a.bounced;
+        ev.conn_errors = a.conn_errors;
+        ev.conn_errors_probed = a.conn_errors_probed;
 
         r = uuid_random(ev.id);
         if (r < 0) {
@@ -66,7 +82,8 @@ static void manager_update_status(Manager *m) {
         DetectorState s = m->detector.state;
 
         if (o->queue_status == PROBE_OK)
-                (void) snprintf(q, sizeof(q), "backlog %u, oldest %s", o->queue.backlog,
+                (void) snprintf(q, sizeof(q), "backlog %u (%u overdue), oldest %s", o->queue.backlog,
+                                o->queue.overdue,
                                 format_duration(age, sizeof(age), o->queue.oldest_age_usec / USEC_PER_SEC * USEC_PER_SEC));
         if (s == DETECTOR_REMEDIATING || s == DETECTOR_VERIFYING || s == DETECTOR_GAVE_UP)
                 (void) snprintf(extra, sizeof(extra), ", restarts %u/%u in %s",
@@ -95,7 +112,10 @@ static void handle_output(Manager *m, const DetectorOutput *out) {
         for (size_t i = 0; i < out->n_transitions; i++) {
                 const Transition *t = &out->transitions[i];
 
-                if (t->event >= 0)
+                if (t->event >= 0 && t->from == t->to)
+                        log_notice("%s: %s (%s): %s", m->config->unit, detector_state_to_string(t->to),
+                                   event_kind_to_string(t->event), t->reason);
+                else if (t->event >= 0)
                         log_notice("%s: %s -> %s (%s): %s", m->config->unit,
                                    detector_state_to_string(t->from), detector_state_to_string(t->to),
                                    event_kind_to_string(t->event), t->reason);
@@ -271,21 +291,27 @@ static ProbeStatus combine_reachability(const Manager *m) {
 }
 
 static void manager_evaluate(Manager *m) {
-        ProbeSlot *qs = &m->slots[m->n_slots - 1];
+        ProbeSlot *qs = mta_slot(m, SLOT_QUEUE), *as = mta_slot(m, SLOT_ACTIVITY), *us = mta_slot(m, SLOT_UNIT);
         char age[FORMAT_DURATION_MAX];
         Observation obs = {
                 .reach = combine_reachability(m),
                 .queue_status = qs->result.status,
+                .activity_status = as->result.status,
+                .unit_status = us->result.status,
         };
         DetectorOutput out;
 
         if (obs.queue_status == PROBE_OK)
                 obs.queue = qs->result.queue;
+        if (obs.activity_status == PROBE_OK)
+                obs.activity = as->result.activity;
+        if (obs.unit_status == PROBE_OK)
+                obs.unit = us->result.unit;
 
-        log_debug("%s: round: reachability %s, queue %s%s%s", m->config->unit,
+        log_debug("%s: round: reachability %s, queue %s, activity %s (%s), unit %s (%s)", m->config->unit,
                   probe_status_to_string(obs.reach), probe_status_to_string(obs.queue_status),
-                  obs.queue_status == PROBE_OK ? "" : ": ",
-                  obs.queue_status == PROBE_OK ? "" : qs->result.reason);
+                  probe_status_to_string(obs.activity_status), as->result.reason,
+                  probe_status_to_string(obs.unit_status), us->result.reason);
         if (obs.queue_status == PROBE_OK)
                 log_debug("%s: queue: backlog %u (incoming %u, active %u, deferred %u, maildrop %u), oldest %s %s",
                           m->config->unit, obs.queue.backlog, obs.queue.incoming, obs.queue.active,
@@ -396,6 +422,7 @@ static int add_probe(Manager *m, const struct probe_ops *ops, const char *name, 
 int manager_new(Config *config, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
         const struct probe_ops *qops;
+        size_t n_hosts = 0;
         sigset_t mask;
         int r;
 
@@ -444,8 +471,9 @@ int manager_new(Config *config, Manager **ret) {
         if (!qops || qops->kind != PROBE_KIND_QUEUE)
                 return log_error_errno(-EINVAL, "No queue probe for MTA type %s", config->mta_type);
 
-        m->slots = calloc(config->n_probes + 1, sizeof(ProbeSlot));
-        if (!m->slots)
+        m->slots = calloc(config->n_probes + _SLOT_MTA_MAX, sizeof(ProbeSlot));
+        m->probed_hosts = calloc(config->n_probes + 1, sizeof(char *));
+        if (!m->slots || !m->probed_hosts)
                 return log_error_errno(-ENOMEM, "Out of memory");
 
         for (size_t i = 0; i < config->n_probes; i++) {
@@ -463,14 +491,40 @@ int manager_new(Config *config, Manager **ret) {
                 r = add_probe(m, ops, pc->name, &s);
                 if (r < 0)
                         return r;
+                if (pc->host)
+                        m->probed_hosts[n_hosts++] = pc->host;
+                m->n_reach++;
         }
 
-        /* The queue scan gets most of one interval. */
+        /* The MTA's own probes each get most of one interval. */
         ProbeSettings qs = {
                 .queue_directory = config->queue_directory,
+                .overdue_slack_usec = config->overdue_slack_usec,
                 .timeout_usec = config->interval_usec * 3 / 4,
         };
         r = add_probe(m, qops, "queue", &qs);
+        if (r < 0)
+                return r;
+
+        ProbeSettings as = {
+                .unit = config->unit,
+                .mta_type = config->mta_type,
+                .activity_pattern = config->activity_pattern,
+                .error_pattern = config->error_pattern,
+                .probed_hosts = (const char *const *) m->probed_hosts,
+                .state_dir = config->state_dir,
+                .timeout_usec = config->interval_usec * 3 / 4,
+        };
+        r = add_probe(m, &probe_journal_ops, "activity", &as);
+        if (r < 0)
+                return r;
+
+        ProbeSettings us = {
+                .unit = config->unit,
+                .bus = m->bus,
+                .timeout_usec = config->interval_usec * 3 / 4,
+        };
+        r = add_probe(m, &probe_unit_ops, "unit", &us);
         if (r < 0)
                 return r;
 
@@ -511,6 +565,7 @@ Manager *manager_free(Manager *m) {
         for (size_t i = 0; i < m->n_slots; i++)
                 probe_free(m->slots[i].probe);
         free(m->slots);
+        free(m->probed_hosts); /* the strings belong to the config */
         unit_restart_free(m->restart);
         exec_cancel(m->flush);
         alerter_free(m->alerter);

@@ -28,8 +28,10 @@ typedef struct Manager {
         Config *config;
         Alerter *alerter;
 
-        ProbeSlot *slots;        /* reachability probes, then the queue probe last */
+        ProbeSlot *slots;        /* reachability probes, then queue, activity and unit */
         size_t n_slots;
+        size_t n_reach;          /* reachability probes: slots[0..n_reach) */
+        char **probed_hosts;     /* their hosts, NULL-terminated, for the activity probe */
         size_t pending;          /* probes of the current round still running */
         uint64_t round_started_usec;
         sd_event_source *tick;

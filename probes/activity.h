@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <regex.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "probe.h"
+
+/* Classifies one log message of the MTA (the journal's MESSAGE field) as a
+ * delivery attempt by outcome, a connection error, or nothing. Patterns are
+ * POSIX extended regular expressions (regex(7)):
+ *
+ *  - error_pattern is tried first. A match is a connection error; its first
+ *    capture group is the peer as the MTA names it (Postfix:
+ *    "connect to HOST[ADDR]:PORT: REASON", qmgr(8)/smtp(8) logging), which
+ *    is compared with the probed hosts.
+ *  - activity_pattern: a match is a delivery attempt; its first capture
+ *    group names the outcome: "sent", "deferred", "bounced" or "expired"
+ *    (Postfix "status=..."), or Exim's "=>" "->" (sent), "==" (deferred),
+ *    "**" (bounced), per Exim's spec chapter "Log files". Other text in
+ *    that group makes the line count as nothing.
+ *
+ * "First capture group" means the first one that took part in the match,
+ * so that a pattern may be an alternation of branches with one group each
+ * (ERE has no non-capturing groups). See probes/activity.c for the built-in
+ * patterns and what they deliberately leave out.
+ */
+
+typedef enum ActivityKind {
+        ACTIVITY_NONE,
+        ACTIVITY_SENT,
+        ACTIVITY_DEFERRED,
+        ACTIVITY_BOUNCED,
+        ACTIVITY_CONN_ERROR,         /* to a peer that is not probed */
+        ACTIVITY_CONN_ERROR_PROBED,  /* to a peer that a reachability probe watches */
+        _ACTIVITY_KIND_MAX,
+} ActivityKind;
+
+typedef struct ActivityPatterns {
+        regex_t activity;
+        regex_t error;
+        char **probed_hosts;         /* NULL-terminated copies */
+} ActivityPatterns;
+
+/* Built-in patterns for MTA_TYPE ("postfix", "exim"), or NULL if none. */
+const char *activity_default_pattern(const char *mta_type);
+const char *activity_default_error_pattern(const char *mta_type);
+
+/* Compiles the patterns (NULL: the built-in one for MTA_TYPE). Returns 0,
+ * -EINVAL for a pattern that does not compile or lacks the capture group
+ * (the regerror text is written to ERR), -ENOMEM. */
+int activity_patterns_init(ActivityPatterns *p, const char *mta_type, const char *activity_pattern,
+                           const char *error_pattern, const char *const *probed_hosts,
+                           char *err, size_t err_size);
+void activity_patterns_done(ActivityPatterns *p);
+
+/* Classifies MESSAGE (NUL-terminated). A connection error's peer counts as
+ * probed when its name or its bracketed address equals a probed host
+ * (case-insensitively). */
+ActivityKind activity_classify(const ActivityPatterns *p, const char *message);
+
+/* Adds one classified message to COUNTS. */
+void activity_count(ActivityCounts *counts, ActivityKind kind);

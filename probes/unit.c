@@ -1,0 +1,292 @@
+/* SPDX-License-Identifier: MIT */
+/* The MTA's systemd unit: ActiveState and SubState (interface
+ * org.freedesktop.systemd1.Unit), Result and MainPID (interface
+ * org.freedesktop.systemd1.Service), read with two asynchronous
+ * org.freedesktop.DBus.Properties.GetAll calls on the unit's object
+ * (org.freedesktop.systemd1(5)).
+ *
+ * A unit that is not a service has no Service interface: systemd answers
+ * GetAll with an error (UnknownInterface), older versions with an empty
+ * dictionary. Either way Result is "" and MainPID 0, and the run is OK.
+ *
+ * A unit that is inactive or failed is an observation like any other
+ * (OK); only not being able to observe it is UNKNOWN: no bus, a D-Bus
+ * error, a malformed reply, or the probe deadline. */
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-bus.h>
+
+#include "log.h"
+#include "macros.h"
+#include "probe.h"
+#include "systemd.h"
+
+#define SD_DESTINATION "org.freedesktop.systemd1"
+#define SD_UNIT_IFACE "org.freedesktop.systemd1.Unit"
+#define SD_SERVICE_IFACE "org.freedesktop.systemd1.Service"
+#define DBUS_PROPERTIES_IFACE "org.freedesktop.DBus.Properties"
+
+typedef struct UnitProbe {
+        sd_bus *bus;             /* NULL: every run is UNKNOWN */
+        char *unit;
+        char *path;              /* the unit's object path */
+        sd_bus_slot *slot;       /* the GetAll call in flight */
+        UnitState state;         /* being filled by the run */
+} UnitProbe;
+
+/* Properties read, by interface. */
+typedef struct UnitProperty {
+        const char *interface;
+        const char *name;
+        size_t offset;           /* in UnitState */
+        char type;               /* 's': char[UNIT_FIELD_MAX]; 'u': uint32_t */
+        bool required;           /* a reply without it is malformed */
+} UnitProperty;
+
+static const UnitProperty unit_properties[] = {
+        { SD_UNIT_IFACE,    "ActiveState", offsetof(UnitState, active_state), 's', true  },
+        { SD_UNIT_IFACE,    "SubState",    offsetof(UnitState, sub_state),    's', true  },
+        { SD_SERVICE_IFACE, "Result",      offsetof(UnitState, result),       's', false },
+        { SD_SERVICE_IFACE, "MainPID",     offsetof(UnitState, main_pid),     'u', false },
+};
+
+static void copy_field(char dst[static UNIT_FIELD_MAX], const char *src) {
+        size_t n = strnlen(src, UNIT_FIELD_MAX - 1);
+
+        memcpy(dst, src, n);
+        dst[n] = 0;
+}
+
+/* Reads the a{sv} of a GetAll reply for INTERFACE into U: the properties
+ * of unit_properties[] of that interface, by name; others are skipped.
+ * Returns 0, -EBADMSG when a required one is missing, or the sd-bus error
+ * of a value of the wrong type. */
+static int unit_read_properties(sd_bus_message *m, const char *interface, UnitState *u) {
+        bool seen[ELEMENTSOF(unit_properties)] = {};
+        int r;
+
+        r = sd_bus_message_enter_container(m, 'a', "{sv}");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_enter_container(m, 'e', "sv")) > 0) {
+                const UnitProperty *prop = NULL;
+                const char *name;
+                size_t i;
+
+                r = sd_bus_message_read(m, "s", &name);
+                if (r < 0)
+                        return r;
+                for (i = 0; i < ELEMENTSOF(unit_properties); i++)
+                        if (strcmp(unit_properties[i].interface, interface) == 0 &&
+                            strcmp(unit_properties[i].name, name) == 0) {
+                                prop = &unit_properties[i];
+                                break;
+                        }
+
+                if (!prop)
+                        r = sd_bus_message_skip(m, "v");
+                else if (prop->type == 'u')
+                        r = sd_bus_message_read(m, "v", "u", (uint32_t *) ((char *) u + prop->offset));
+                else {
+                        const char *s;
+
+                        r = sd_bus_message_read(m, "v", "s", &s);
+                        if (r >= 0)
+                                copy_field((char *) u + prop->offset, s);
+                }
+                if (r < 0)
+                        return r;
+                if (prop)
+                        seen[i] = true;
+
+                r = sd_bus_message_exit_container(m);
+                if (r < 0)
+                        return r;
+        }
+        if (r < 0)
+                return r;
+        r = sd_bus_message_exit_container(m);
+        if (r < 0)
+                return r;
+
+        for (size_t i = 0; i < ELEMENTSOF(unit_properties); i++)
+                if (unit_properties[i].required && !seen[i] &&
+                    strcmp(unit_properties[i].interface, interface) == 0)
+                        return -EBADMSG;
+        return 0;
+}
+
+/* The process exists (EPERM: it does, but is not ours to signal). */
+static bool pid_alive(uint32_t pid) {
+        if (pid == 0 || pid > INT32_MAX)
+                return false;
+        return kill((pid_t) pid, 0) == 0 || errno == EPERM;
+}
+
+/* "active/running, MainPID 123", "failed/failed, result start-limit-hit,
+ * no MainPID", "active/running, MainPID 123 gone". */
+static void unit_complete_ok(Probe *p) {
+        UnitProbe *st = p->state;
+        ProbeResult r = { .status = PROBE_OK, .unit = st->state };
+        char result[UNIT_FIELD_MAX + 16] = "", pid[48];
+
+        r.unit.main_pid_alive = pid_alive(r.unit.main_pid);
+        if (r.unit.result[0] && strcmp(r.unit.result, "success") != 0)
+                (void) snprintf(result, sizeof(result), ", result %s", r.unit.result);
+        if (r.unit.main_pid == 0)
+                (void) snprintf(pid, sizeof(pid), "no MainPID");
+        else
+                (void) snprintf(pid, sizeof(pid), "MainPID %" PRIu32 "%s", r.unit.main_pid,
+                                r.unit.main_pid_alive ? "" : " gone");
+        (void) snprintf(r.reason, sizeof(r.reason), "%s/%s%s, %s",
+                        r.unit.active_state, r.unit.sub_state, result, pid);
+        probe_complete_result(p, &r);
+}
+
+static void unit_complete_bus_error(Probe *p, const sd_bus_error *e) {
+        probe_complete(p, PROBE_UNKNOWN, NULL, "unit: GetAll: %s",
+                       e->message ? e->message : e->name ? e->name : "unknown error");
+}
+
+/* A unit that is not a service has no Service interface. */
+static bool bus_error_is_no_service(const sd_bus_error *e) {
+        return sd_bus_error_has_name(e, SD_BUS_ERROR_UNKNOWN_INTERFACE) ||
+                sd_bus_error_has_name(e, SD_BUS_ERROR_UNKNOWN_PROPERTY) ||
+                sd_bus_error_has_name(e, SD_BUS_ERROR_INVALID_ARGS);
+}
+
+static int unit_get_all(Probe *p, const char *interface, sd_bus_message_handler_t cb) {
+        UnitProbe *st = p->state;
+
+        st->slot = sd_bus_slot_unref(st->slot);
+        /* sd-bus's default call timeout (25s); the probe deadline bounds it. */
+        return sd_bus_call_method_async(st->bus, &st->slot, SD_DESTINATION, st->path,
+                                        DBUS_PROPERTIES_IFACE, "GetAll", cb, p, "s", interface);
+}
+
+static int on_service_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Probe *p = userdata;
+        UnitProbe *st = p->state;
+        int r;
+
+        st->slot = sd_bus_slot_unref(st->slot);
+
+        if (sd_bus_message_is_method_error(m, NULL)) {
+                const sd_bus_error *e = sd_bus_message_get_error(m);
+
+                if (!bus_error_is_no_service(e)) {
+                        unit_complete_bus_error(p, e);
+                        return 0;
+                }
+                st->state.result[0] = 0;
+                st->state.main_pid = 0;
+        } else {
+                r = unit_read_properties(m, SD_SERVICE_IFACE, &st->state);
+                if (r < 0) {
+                        probe_complete(p, PROBE_UNKNOWN, NULL, "unit: GetAll %s: malformed reply: %s",
+                                       SD_SERVICE_IFACE, strerror(-r));
+                        return 0;
+                }
+        }
+
+        unit_complete_ok(p);
+        return 0;
+}
+
+static int on_unit_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        Probe *p = userdata;
+        UnitProbe *st = p->state;
+        int r;
+
+        st->slot = sd_bus_slot_unref(st->slot);
+
+        if (sd_bus_message_is_method_error(m, NULL)) {
+                unit_complete_bus_error(p, sd_bus_message_get_error(m));
+                return 0;
+        }
+        r = unit_read_properties(m, SD_UNIT_IFACE, &st->state);
+        if (r < 0) {
+                probe_complete(p, PROBE_UNKNOWN, NULL, "unit: GetAll %s: malformed reply: %s",
+                               SD_UNIT_IFACE, strerror(-r));
+                return 0;
+        }
+
+        r = unit_get_all(p, SD_SERVICE_IFACE, on_service_reply);
+        if (r < 0)
+                probe_complete(p, PROBE_UNKNOWN, NULL, "unit: GetAll: %s", strerror(-r));
+        return 0;
+}
+
+static void unit_cancel(Probe *p) {
+        UnitProbe *st = p->state;
+
+        st->slot = sd_bus_slot_unref(st->slot);
+}
+
+static int unit_start(Probe *p) {
+        UnitProbe *st = p->state;
+        int r;
+
+        unit_cancel(p);
+        st->state = (UnitState) {};
+
+        if (!st->bus) {
+                probe_complete(p, PROBE_UNKNOWN, NULL, "unit: no system bus");
+                return 0;
+        }
+        /* A bus that cannot send (closed, not connected) is an observation
+         * that failed, not a probe that cannot start. */
+        r = unit_get_all(p, SD_UNIT_IFACE, on_unit_reply);
+        if (r < 0)
+                probe_complete(p, PROBE_UNKNOWN, NULL, "unit: GetAll: %s", strerror(-r));
+        return 0;
+}
+
+static void unit_done(Probe *p) {
+        UnitProbe *st = p->state;
+
+        unit_cancel(p);
+        st->bus = sd_bus_unref(st->bus);
+        free(st->path);
+        free(st->unit);
+}
+
+static int unit_init(Probe *p, const ProbeSettings *s) {
+        UnitProbe *st = p->state;
+        int r;
+
+        if (!s->unit || !s->unit[0]) {
+                log_error("probe %s: unit needs a unit name", p->name);
+                return -EINVAL;
+        }
+        if (s->bus && !sd_bus_get_event(s->bus)) {
+                log_error("probe %s: the bus is not attached to an event loop", p->name);
+                return -EINVAL;
+        }
+        st->unit = strdup(s->unit);
+        if (!st->unit)
+                return -ENOMEM;
+        r = unit_object_path(s->unit, &st->path);
+        if (r < 0)
+                return r;
+        st->bus = sd_bus_ref(s->bus);
+        return 0;
+}
+
+const struct probe_ops probe_unit_ops = {
+        .type = "unit",
+        .kind = PROBE_KIND_UNIT,
+        .state_size = sizeof(UnitProbe),
+        .init = unit_init,
+        .start = unit_start,
+        .cancel = unit_cancel,
+        .done = unit_done,
+};

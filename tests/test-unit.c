@@ -1,0 +1,560 @@
+/* SPDX-License-Identifier: MIT */
+/* The unit probe against a fake org.freedesktop.systemd1 on a direct
+ * connection (socketpair), as in test-systemd.c: the real PID 1 is covered
+ * by the e2e tests. */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <systemd/sd-bus.h>
+
+#include <cmocka.h>
+
+#include "macros.h"
+#include "probe.h"
+#include "systemd.h"
+
+typedef enum FakeMode {
+        FAKE_ANSWER,
+        FAKE_DENY,           /* Unit GetAll: AccessDenied */
+        FAKE_HANG,           /* Unit GetAll: kept, answered only by fake_answer_late() */
+        FAKE_WRONG_TYPE,     /* ActiveState as a number */
+        FAKE_NO_SUB_STATE,   /* SubState missing */
+        FAKE_DENY_SERVICE,   /* Service GetAll: AccessDenied */
+} FakeMode;
+
+typedef struct FakeManager {
+        sd_bus *bus;
+        const char *unit;
+        FakeMode mode;
+        bool is_service;
+        bool service_empty;  /* old systemd: GetAll of a missing interface gives {} */
+        const char *active_state, *sub_state, *result;
+        uint32_t main_pid;
+        unsigned n_unit_calls, n_service_calls;
+        sd_bus_message *held;   /* FAKE_HANG: the call not answered yet */
+} FakeManager;
+
+static int reply_unit(FakeManager *f, sd_bus_message *m) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+
+        assert_true(sd_bus_message_new_method_return(m, &reply) >= 0);
+        assert_true(sd_bus_message_open_container(reply, 'a', "{sv}") >= 0);
+        /* Properties we do not read come first and in between: skipped. */
+        assert_true(sd_bus_message_append(reply, "{sv}", "Id", "s", f->unit) >= 0);
+        assert_true(sd_bus_message_append(reply, "{sv}", "Names", "as", 2, f->unit, "alias.service") >= 0);
+        if (f->mode == FAKE_WRONG_TYPE)
+                assert_true(sd_bus_message_append(reply, "{sv}", "ActiveState", "u", 1) >= 0);
+        else
+                assert_true(sd_bus_message_append(reply, "{sv}", "ActiveState", "s", f->active_state) >= 0);
+        assert_true(sd_bus_message_append(reply, "{sv}", "ActiveEnterTimestamp", "t", UINT64_C(1700000000000000)) >= 0);
+        if (f->mode != FAKE_NO_SUB_STATE)
+                assert_true(sd_bus_message_append(reply, "{sv}", "SubState", "s", f->sub_state) >= 0);
+        assert_true(sd_bus_message_close_container(reply) >= 0);
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int reply_service(FakeManager *f, sd_bus_message *m) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+
+        assert_true(sd_bus_message_new_method_return(m, &reply) >= 0);
+        assert_true(sd_bus_message_open_container(reply, 'a', "{sv}") >= 0);
+        if (!f->service_empty) {
+                assert_true(sd_bus_message_append(reply, "{sv}", "Type", "s", "forking") >= 0);
+                assert_true(sd_bus_message_append(reply, "{sv}", "MainPID", "u", f->main_pid) >= 0);
+                assert_true(sd_bus_message_append(reply, "{sv}", "ControlPID", "u", 4242) >= 0);
+                assert_true(sd_bus_message_append(reply, "{sv}", "Result", "s", f->result) >= 0);
+        }
+        assert_true(sd_bus_message_close_container(reply) >= 0);
+        return sd_bus_send(NULL, reply, NULL);
+}
+
+static int fake_method(sd_bus_message *m, void *userdata, sd_bus_error *error) {
+        FakeManager *f = userdata;
+        _cleanup_free_ char *unit_path = NULL;
+        const char *iface;
+
+        if (!sd_bus_message_is_method_call(m, "org.freedesktop.DBus.Properties", "GetAll"))
+                return 0;
+        assert_string_equal(sd_bus_message_get_destination(m), "org.freedesktop.systemd1");
+        assert_int_equal(unit_object_path(f->unit, &unit_path), 0);
+        assert_string_equal(sd_bus_message_get_path(m), unit_path);
+        assert_true(sd_bus_message_read(m, "s", &iface) >= 0);
+
+        if (strcmp(iface, "org.freedesktop.systemd1.Unit") == 0) {
+                f->n_unit_calls++;
+                if (f->mode == FAKE_DENY)
+                        return sd_bus_reply_method_errorf(m, SD_BUS_ERROR_ACCESS_DENIED, "Access denied");
+                if (f->mode == FAKE_HANG) {
+                        assert_null(f->held);
+                        f->held = sd_bus_message_ref(m);
+                        return 1;
+                }
+                return reply_unit(f, m);
+        }
+        if (strcmp(iface, "org.freedesktop.systemd1.Service") == 0) {
+                f->n_service_calls++;
+                if (f->mode == FAKE_DENY_SERVICE)
+                        return sd_bus_reply_method_errorf(m, SD_BUS_ERROR_ACCESS_DENIED, "Access denied");
+                if (!f->is_service && !f->service_empty)
+                        return sd_bus_reply_method_errorf(m, SD_BUS_ERROR_UNKNOWN_INTERFACE,
+                                                          "Unknown interface %s.", iface);
+                return reply_service(f, m);
+        }
+        return sd_bus_reply_method_errorf(m, SD_BUS_ERROR_UNKNOWN_INTERFACE, "Unknown interface %s.", iface);
+}
+
+typedef struct Harness {
+        sd_event *event;
+        sd_bus *client;
+        FakeManager fake;
+        sd_bus_slot *fallback;
+} Harness;
+
+static void harness_init(Harness *h, const char *unit) {
+        int pair[2];
+        sd_id128_t id;
+
+        memset(h, 0, sizeof(*h));
+        assert_int_equal(sd_event_new(&h->event), 0);
+        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, pair), 0);
+        assert_int_equal(sd_id128_randomize(&id), 0);
+
+        assert_int_equal(sd_bus_new(&h->fake.bus), 0);
+        assert_int_equal(sd_bus_set_fd(h->fake.bus, pair[0], pair[0]), 0);
+        assert_int_equal(sd_bus_set_server(h->fake.bus, 1, id), 0);
+        assert_int_equal(sd_bus_set_anonymous(h->fake.bus, 1), 0);
+        assert_int_equal(sd_bus_start(h->fake.bus), 0);
+        assert_int_equal(sd_bus_attach_event(h->fake.bus, h->event, 0), 0);
+        assert_int_equal(sd_bus_add_fallback(h->fake.bus, &h->fallback, "/", fake_method, &h->fake), 0);
+
+        assert_int_equal(sd_bus_new(&h->client), 0);
+        assert_int_equal(sd_bus_set_fd(h->client, pair[1], pair[1]), 0);
+        assert_int_equal(sd_bus_set_anonymous(h->client, 1), 0);
+        assert_int_equal(sd_bus_start(h->client), 0);
+        assert_int_equal(sd_bus_attach_event(h->client, h->event, 0), 0);
+
+        h->fake.unit = unit;
+        h->fake.is_service = true;
+        h->fake.active_state = "active";
+        h->fake.sub_state = "running";
+        h->fake.result = "success";
+        h->fake.main_pid = (uint32_t) getpid();
+}
+
+static void harness_done(Harness *h) {
+        h->fake.held = sd_bus_message_unref(h->fake.held);
+        h->fallback = sd_bus_slot_unref(h->fallback);
+        h->client = sd_bus_flush_close_unref(h->client);
+        h->fake.bus = sd_bus_flush_close_unref(h->fake.bus);
+        h->event = sd_event_unref(h->event);
+}
+
+static uint64_t now_usec(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
+
+/* Runs the loop for USEC, whatever happens. */
+static void run_for(sd_event *e, uint64_t usec) {
+        uint64_t until = now_usec() + usec;
+
+        while (now_usec() < until)
+                assert_true(sd_event_run(e, 20 * USEC_PER_MSEC) >= 0);
+}
+
+typedef struct Result {
+        unsigned calls;
+        ProbeResult r;
+} Result;
+
+static void on_probe_done(Probe *p, const ProbeResult *r, void *userdata) {
+        Result *res = userdata;
+
+        res->calls++;
+        res->r = *r;
+}
+
+static Probe *new_probe(Harness *h, sd_bus *bus, uint64_t timeout_usec) {
+        ProbeSettings s = { .unit = h->fake.unit, .bus = bus, .timeout_usec = timeout_usec };
+        Probe *p = NULL;
+
+        assert_int_equal(probe_new(&probe_unit_ops, h->event, "unit-test", &s, &p), 0);
+        assert_non_null(p);
+        return p;
+}
+
+/* One run: exactly one callback, never from inside probe_start(). */
+static void run_probe(Harness *h, Probe *p, Result *res) {
+        uint64_t deadline = now_usec() + 10 * USEC_PER_SEC;
+
+        *res = (Result) {};
+        assert_int_equal(probe_start(p, on_probe_done, res), 0);
+        assert_int_equal(res->calls, 0);
+        while (res->calls == 0) {
+                assert_true(now_usec() < deadline);
+                assert_true(sd_event_run(h->event, 50 * USEC_PER_MSEC) >= 0);
+        }
+        run_for(h->event, 50 * USEC_PER_MSEC);
+        assert_int_equal(res->calls, 1);
+        assert_false(p->running);
+}
+
+/* Runs the probe once against the fake as set up. */
+static void probe_once(Harness *h, Result *res) {
+        Probe *p = new_probe(h, h->client, 5 * USEC_PER_SEC);
+
+        run_probe(h, p, res);
+        probe_free(p);
+}
+
+static void test_registry(void **state) {
+        assert_ptr_equal(probe_ops_find("unit"), &probe_unit_ops);
+        assert_int_equal(probe_unit_ops.kind, PROBE_KIND_UNIT);
+        assert_string_equal(probe_unit_ops.type, "unit");
+}
+
+static void test_active_running(void **state) {
+        Harness h;
+        Result res;
+        char expect[64];
+
+        harness_init(&h, "postfix@-.service");
+        probe_once(&h, &res);
+
+        (void) snprintf(expect, sizeof(expect), "active/running, MainPID %u", (unsigned) getpid());
+        assert_int_equal(res.r.status, PROBE_OK);
+        assert_string_equal(res.r.reason, expect);
+        assert_string_equal(res.r.unit.active_state, "active");
+        assert_string_equal(res.r.unit.sub_state, "running");
+        assert_string_equal(res.r.unit.result, "success");
+        assert_int_equal(res.r.unit.main_pid, getpid());
+        assert_true(res.r.unit.main_pid_alive);
+        assert_int_equal(h.fake.n_unit_calls, 1);
+        assert_int_equal(h.fake.n_service_calls, 1);
+        harness_done(&h);
+}
+
+/* A MainPID that no longer exists: a child of ours, reaped. */
+static void test_main_pid_gone(void **state) {
+        Harness h;
+        Result res;
+        char expect[64];
+        pid_t pid;
+
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0)
+                _exit(0);
+        assert_int_equal(waitpid(pid, NULL, 0), pid);
+
+        harness_init(&h, "postfix.service");
+        h.fake.main_pid = (uint32_t) pid;
+        probe_once(&h, &res);
+
+        (void) snprintf(expect, sizeof(expect), "active/running, MainPID %u gone", (unsigned) pid);
+        assert_int_equal(res.r.status, PROBE_OK);
+        assert_string_equal(res.r.reason, expect);
+        assert_int_equal(res.r.unit.main_pid, pid);
+        assert_false(res.r.unit.main_pid_alive);
+        harness_done(&h);
+}
+
+/* PID 1 exists; as non-root kill(1, 0) fails with EPERM, which still
+ * means alive. */
+static void test_main_pid_other_user(void **state) {
+        Harness h;
+        Result res;
+
+        harness_init(&h, "postfix.service");
+        h.fake.main_pid = 1;
+        probe_once(&h, &res);
+
+        assert_string_equal(res.r.reason, "active/running, MainPID 1");
+        assert_true(res.r.unit.main_pid_alive);
+        harness_done(&h);
+}
+
+static void test_inactive_dead(void **state) {
+        Harness h;
+        Result res;
+
+        harness_init(&h, "postfix@-.service");
+        h.fake.active_state = "inactive";
+        h.fake.sub_state = "dead";
+        h.fake.main_pid = 0;
+        probe_once(&h, &res);
+
+        assert_int_equal(res.r.status, PROBE_OK);
+        assert_string_equal(res.r.reason, "inactive/dead, no MainPID");
+        assert_string_equal(res.r.unit.active_state, "inactive");
+        assert_string_equal(res.r.unit.sub_state, "dead");
+        assert_string_equal(res.r.unit.result, "success");
+        assert_int_equal(res.r.unit.main_pid, 0);
+        assert_false(res.r.unit.main_pid_alive);
+        harness_done(&h);
+}
+
+static void test_failed_start_limit(void **state) {
+        Harness h;
+        Result res;
+
+        harness_init(&h, "postfix@-.service");
+        h.fake.active_state = "failed";
+        h.fake.sub_state = "failed";
+        h.fake.result = "start-limit-hit";
+        h.fake.main_pid = 0;
+        probe_once(&h, &res);
+
+        assert_int_equal(res.r.status, PROBE_OK);
+        assert_string_equal(res.r.reason, "failed/failed, result start-limit-hit, no MainPID");
+        assert_string_equal(res.r.unit.active_state, "failed");
+        assert_string_equal(res.r.unit.sub_state, "failed");
+        assert_string_equal(res.r.unit.result, "start-limit-hit");
+        assert_int_equal(res.r.unit.main_pid, 0);
+        harness_done(&h);
+}
+
+static void test_activating(void **state) {
+        Harness h;
+        Result res;
+        char expect[64];
+
+        harness_init(&h, "postfix.service");
+        h.fake.active_state = "activating";
+        h.fake.sub_state = "start";
+        probe_once(&h, &res);
+
+        (void) snprintf(expect, sizeof(expect), "activating/start, MainPID %u", (unsigned) getpid());
+        assert_int_equal(res.r.status, PROBE_OK);
+        assert_string_equal(res.r.reason, expect);
+        assert_string_equal(res.r.unit.active_state, "activating");
+        assert_string_equal(res.r.unit.sub_state, "start");
+        harness_done(&h);
+}
+
+static void test_not_a_service(void **state) {
+        Harness h;
+        Result res;
+
+        harness_init(&h, "mail-transport-agent.target");
+        h.fake.is_service = false;
+        h.fake.sub_state = "active";
+        probe_once(&h, &res);
+
+        assert_int_equal(res.r.status, PROBE_OK);
+        assert_string_equal(res.r.reason, "active/active, no MainPID");
+        assert_string_equal(res.r.unit.active_state, "active");
+        assert_string_equal(res.r.unit.sub_state, "active");
+        assert_string_equal(res.r.unit.result, "");
+        assert_int_equal(res.r.unit.main_pid, 0);
+        assert_false(res.r.unit.main_pid_alive);
+        assert_int_equal(h.fake.n_service_calls, 1);
+        harness_done(&h);
+}
+
+/* Older systemd answers GetAll of a missing interface with {}. */
+static void test_not_a_service_empty(void **state) {
+        Harness h;
+        Result res;
+
+        harness_init(&h, "mail-transport-agent.target");
+        h.fake.is_service = false;
+        h.fake.service_empty = true;
+        h.fake.sub_state = "active";
+        probe_once(&h, &res);
+
+        assert_int_equal(res.r.status, PROBE_OK);
+        assert_string_equal(res.r.reason, "active/active, no MainPID");
+        assert_string_equal(res.r.unit.result, "");
+        assert_int_equal(res.r.unit.main_pid, 0);
+        harness_done(&h);
+}
+
+static void test_error_reply(void **state) {
+        Harness h;
+        Result res;
+
+        harness_init(&h, "postfix.service");
+        h.fake.mode = FAKE_DENY;
+        probe_once(&h, &res);
+        assert_int_equal(res.r.status, PROBE_UNKNOWN);
+        assert_string_equal(res.r.reason, "unit: GetAll: Access denied");
+        assert_string_equal(res.r.unit.active_state, "");
+        assert_int_equal(h.fake.n_service_calls, 0);
+        harness_done(&h);
+
+        /* An error on the second call is no "not a service". */
+        harness_init(&h, "postfix.service");
+        h.fake.mode = FAKE_DENY_SERVICE;
+        probe_once(&h, &res);
+        assert_int_equal(res.r.status, PROBE_UNKNOWN);
+        assert_string_equal(res.r.reason, "unit: GetAll: Access denied");
+        assert_string_equal(res.r.unit.active_state, "");
+        harness_done(&h);
+}
+
+static void test_malformed_reply(void **state) {
+        Harness h;
+        Result res;
+
+        harness_init(&h, "postfix.service");
+        h.fake.mode = FAKE_WRONG_TYPE;
+        probe_once(&h, &res);
+        assert_int_equal(res.r.status, PROBE_UNKNOWN);
+        assert_string_equal(res.r.reason,
+                            "unit: GetAll org.freedesktop.systemd1.Unit: malformed reply: No such device or address");
+        harness_done(&h);
+
+        harness_init(&h, "postfix.service");
+        h.fake.mode = FAKE_NO_SUB_STATE;
+        probe_once(&h, &res);
+        assert_int_equal(res.r.status, PROBE_UNKNOWN);
+        assert_string_equal(res.r.reason, "unit: GetAll org.freedesktop.systemd1.Unit: malformed reply: Bad message");
+        harness_done(&h);
+}
+
+/* No answer: the probe deadline ends the run as UNKNOWN; the answer that
+ * comes after it is dropped with the call's slot. */
+static void test_hanging_reply(void **state) {
+        Harness h;
+        Result res;
+        Probe *p;
+        uint64_t t0 = now_usec();
+        char expect[64];
+
+        harness_init(&h, "postfix.service");
+        h.fake.mode = FAKE_HANG;
+        p = new_probe(&h, h.client, 300 * USEC_PER_MSEC);
+        run_probe(&h, p, &res);
+
+        assert_true(now_usec() - t0 >= 300 * USEC_PER_MSEC);
+        assert_int_equal(res.r.status, PROBE_UNKNOWN);
+        assert_string_equal(res.r.reason, "timed out after 300ms");
+        assert_non_null(h.fake.held);
+
+        /* The late answer: no second callback, nothing asked further. */
+        assert_true(reply_unit(&h.fake, h.fake.held) >= 0);
+        h.fake.held = sd_bus_message_unref(h.fake.held);
+        run_for(h.event, 100 * USEC_PER_MSEC);
+        assert_int_equal(res.calls, 1);
+        assert_int_equal(h.fake.n_service_calls, 0);
+
+        /* The next run works. */
+        h.fake.mode = FAKE_ANSWER;
+        run_probe(&h, p, &res);
+        assert_int_equal(res.r.status, PROBE_OK);
+        (void) snprintf(expect, sizeof(expect), "active/running, MainPID %u", (unsigned) getpid());
+        assert_string_equal(res.r.reason, expect);
+        probe_free(p);
+        harness_done(&h);
+}
+
+static void on_probe_forbidden(Probe *p, const ProbeResult *r, void *userdata) {
+        fail_msg("callback after probe_free()");
+}
+
+/* Freed while the call is pending: no callback, ever. */
+static void test_free_while_pending(void **state) {
+        Harness h;
+        Probe *p;
+
+        harness_init(&h, "postfix.service");
+        h.fake.mode = FAKE_HANG;
+        p = new_probe(&h, h.client, 200 * USEC_PER_MSEC);
+        assert_int_equal(probe_start(p, on_probe_forbidden, NULL), 0);
+        run_for(h.event, 50 * USEC_PER_MSEC);
+        assert_non_null(h.fake.held);
+        probe_free(p);
+
+        assert_true(reply_unit(&h.fake, h.fake.held) >= 0);
+        run_for(h.event, 300 * USEC_PER_MSEC);
+        assert_int_equal(h.fake.n_service_calls, 0);
+        harness_done(&h);
+}
+
+static void test_no_bus(void **state) {
+        Harness h;
+        Result res;
+        Probe *p;
+
+        harness_init(&h, "postfix.service");
+        p = new_probe(&h, NULL, USEC_PER_SEC);
+        run_probe(&h, p, &res);
+        assert_int_equal(res.r.status, PROBE_UNKNOWN);
+        assert_string_equal(res.r.reason, "unit: no system bus");
+        probe_free(p);
+        harness_done(&h);
+}
+
+/* The connection is gone: UNKNOWN with the reason, never a start error. */
+static void test_closed_bus(void **state) {
+        Harness h;
+        Result res;
+        Probe *p;
+
+        harness_init(&h, "postfix.service");
+        p = new_probe(&h, h.client, USEC_PER_SEC);
+        sd_bus_close(h.client);
+        run_probe(&h, p, &res);
+        assert_int_equal(res.r.status, PROBE_UNKNOWN);
+        assert_string_equal(res.r.reason, "unit: GetAll: Transport endpoint is not connected");
+        probe_free(p);
+        harness_done(&h);
+}
+
+static void test_bad_settings(void **state) {
+        Harness h;
+        Probe *p = NULL;
+        sd_bus *detached = NULL;
+
+        harness_init(&h, "postfix.service");
+        ProbeSettings no_unit = { .bus = h.client, .timeout_usec = USEC_PER_SEC };
+        ProbeSettings empty_unit = { .unit = "", .bus = h.client, .timeout_usec = USEC_PER_SEC };
+        assert_int_equal(probe_new(&probe_unit_ops, h.event, "x", &no_unit, &p), -EINVAL);
+        assert_null(p);
+        assert_int_equal(probe_new(&probe_unit_ops, h.event, "x", &empty_unit, &p), -EINVAL);
+        assert_null(p);
+
+        assert_int_equal(sd_bus_new(&detached), 0);
+        ProbeSettings not_attached = { .unit = "postfix.service", .bus = detached, .timeout_usec = USEC_PER_SEC };
+        assert_int_equal(probe_new(&probe_unit_ops, h.event, "x", &not_attached, &p), -EINVAL);
+        assert_null(p);
+        sd_bus_unref(detached);
+        /* Let the connection finish its handshake, or closing it waits for that. */
+        run_for(h.event, 50 * USEC_PER_MSEC);
+        harness_done(&h);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_registry),
+                cmocka_unit_test(test_active_running),
+                cmocka_unit_test(test_main_pid_gone),
+                cmocka_unit_test(test_main_pid_other_user),
+                cmocka_unit_test(test_inactive_dead),
+                cmocka_unit_test(test_failed_start_limit),
+                cmocka_unit_test(test_activating),
+                cmocka_unit_test(test_not_a_service),
+                cmocka_unit_test(test_not_a_service_empty),
+                cmocka_unit_test(test_error_reply),
+                cmocka_unit_test(test_malformed_reply),
+                cmocka_unit_test(test_hanging_reply),
+                cmocka_unit_test(test_free_while_pending),
+                cmocka_unit_test(test_no_bus),
+                cmocka_unit_test(test_closed_bus),
+                cmocka_unit_test(test_bad_settings),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -44,6 +44,7 @@
 #include <unistd.h>
 
 #include "activity.h"
+#include "fileio.h"
 #include "log.h"
 #include "macros.h"
 #include "probe.h"
@@ -85,63 +86,34 @@ static void journal_close(JournalState *st) {
  * is none, or a negative errno. */
 static int journal_cursor_load(const JournalState *st, char **ret) {
         _cleanup_free_ char *path = NULL, *buf = NULL;
-        _cleanup_fclose_ FILE *f = NULL;
         size_t n;
+        int r;
 
         *ret = NULL;
         if (!st->state_dir)
                 return 0;
         if (asprintf(&path, "%s/%s", st->state_dir, JOURNAL_CURSOR_FILE) < 0)
                 return -ENOMEM;
-        f = fopen(path, "re");
-        if (!f)
-                return errno == ENOENT ? 0 : negative_errno();
-        buf = malloc(JOURNAL_CURSOR_MAX + 1);
-        if (!buf)
-                return -ENOMEM;
-        n = fread(buf, 1, JOURNAL_CURSOR_MAX + 1, f);
-        if (ferror(f))
-                return -EIO;
-        if (n > JOURNAL_CURSOR_MAX)
-                return -E2BIG;
-        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-                n--;
-        if (n == 0)
+        r = read_file_bounded(path, JOURNAL_CURSOR_MAX, &buf, &n);
+        if (r == -ENOENT)
                 return 0;
-        buf[n] = 0;
-        *ret = TAKE_PTR(buf);
+        if (r < 0)
+                return r;
+        while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+                buf[--n] = '\0';
+        if (n > 0)
+                *ret = TAKE_PTR(buf);
         return 0;
 }
 
 /* Writes CURSOR to STATE_DIR/journal.cursor so that a crash leaves the old
  * or the new one, never a torn file. Returns 0 or a negative errno. */
 static int journal_cursor_save(const JournalState *st, const char *cursor) {
-        _cleanup_free_ char *path = NULL, *tmp = NULL;
-        _cleanup_close_ int fd = -EBADF, dfd = -EBADF;
-        size_t n = strlen(cursor);
-        int r;
+        _cleanup_free_ char *line = NULL;
 
-        if (asprintf(&path, "%s/%s", st->state_dir, JOURNAL_CURSOR_FILE) < 0 ||
-            asprintf(&tmp, "%s/.%s.XXXXXX", st->state_dir, JOURNAL_CURSOR_FILE) < 0)
+        if (asprintf(&line, "%s\n", cursor) < 0)
                 return -ENOMEM;
-        fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0)
-                return negative_errno();
-        if (write(fd, cursor, n) != (ssize_t) n || write(fd, "\n", 1) != 1 || fsync(fd) < 0) {
-                r = errno > 0 ? -errno : -EIO;
-                (void) unlink(tmp);
-                return r;
-        }
-        if (rename(tmp, path) < 0) {
-                r = negative_errno();
-                (void) unlink(tmp);
-                return r;
-        }
-        /* The rename itself survives a crash once the directory is synced. */
-        dfd = open(st->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0)
-                (void) fsync(dfd);
-        return 0;
+        return write_file_atomic(st->state_dir, JOURNAL_CURSOR_FILE, line, strlen(line), 0600);
 }
 
 /* Positions the journal after CURSOR when it is found, else after the

@@ -32,6 +32,7 @@
 
 #define SMTP_ADDRESSES_MAX 16
 #define SMTP_LINE_MAX 1024      /* RFC 5321 allows 512 per reply line */
+#define SMTP_GREETING_LINES_MAX 100
 #define SMTP_PEER_MAX (INET6_ADDRSTRLEN + IF_NAMESIZE + 16)
 
 typedef struct SmtpAddress {
@@ -59,6 +60,7 @@ typedef struct SmtpState {
         char peer[SMTP_PEER_MAX];
         char buf[SMTP_LINE_MAX];
         size_t len;
+        unsigned lines;               /* greeting lines seen this run */
         char last_error[PROBE_REASON_MAX];
 } SmtpState;
 
@@ -139,6 +141,7 @@ static void smtp_close(SmtpState *st) {
         st->fd = -EBADF;
         st->connected = false;
         st->len = 0;
+        st->lines = 0;
 }
 
 static void smtp_cancel(Probe *p) {
@@ -255,14 +258,16 @@ static int smtp_on_io(sd_event_source *s, int fd, uint32_t revents, void *userda
                 return 0;
         }
 
-        for (;;) {
+        /* One read per wake-up: a peer that streams data must not keep the
+         * loop here, and a greeting of more than SMTP_GREETING_LINES_MAX
+         * lines is not a greeting (RFC 5321 4.2 allows multi-line replies,
+         * real ones have a few lines). */
+        {
                 ssize_t n = recv(fd, st->buf + st->len, sizeof(st->buf) - st->len, 0);
                 char *nl;
 
                 if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        if (errno == EAGAIN)
+                        if (errno == EINTR || errno == EAGAIN)
                                 return 0;
                         (void) snprintf(st->last_error, sizeof(st->last_error),
                                         "read from %s: %s", st->peer, strerror(errno));
@@ -285,6 +290,12 @@ static int smtp_on_io(sd_event_source *s, int fd, uint32_t revents, void *userda
                                 linelen--;
                         if (smtp_greeting_line(p, st->buf, linelen))
                                 return 0;
+                        if (++st->lines >= SMTP_GREETING_LINES_MAX) {
+                                smtp_close(st);
+                                probe_complete(p, PROBE_FAIL, NULL, "greeting from %s longer than %u lines",
+                                               st->peer, SMTP_GREETING_LINES_MAX);
+                                return 0;
+                        }
                         memmove(st->buf, st->buf + consumed, st->len - consumed);
                         st->len -= consumed;
                 }
@@ -294,6 +305,7 @@ static int smtp_on_io(sd_event_source *s, int fd, uint32_t revents, void *userda
                         return 0;
                 }
         }
+        return 0;
 }
 
 /* The name did not resolve (as opposed to a local failure to try). */

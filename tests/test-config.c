@@ -146,7 +146,7 @@ static void test_defaults(void **state) {
 
 static const char full_config[] =
         "[watchdog]\n"
-        "interval = 250ms\n"
+        "interval = 30s\n"
         "state_dir = /srv/state\n"
         "hostname = mx1.example.org\n"
         "dry_run = yes\n"
@@ -197,7 +197,7 @@ static const char full_config[] =
 static void test_all_keys(void **state) {
         Config *c = load_ok(full_config);
 
-        assert_int_equal(c->interval_usec, 250000);
+        assert_int_equal(c->interval_usec, 30 * SEC);
         assert_string_equal(c->state_dir, "/srv/state");
         assert_string_equal(c->hostname, "mx1.example.org");
         assert_true(c->dry_run);
@@ -243,7 +243,7 @@ static void test_all_keys(void **state) {
         assert_string_equal(c->probes[1].type, "smtp");
         assert_string_equal(c->probes[1].host, "192.0.2.25");
         assert_int_equal(c->probes[1].port, 25);
-        assert_int_equal(c->probes[1].timeout_usec, 10 * SEC);
+        assert_int_equal(c->probes[1].timeout_usec, 5 * SEC);
         assert_int_equal(c->probes[1].line, 43);
 
         assert_int_equal(c->n_alerts, 2);
@@ -426,6 +426,10 @@ static void test_errors(void **state) {
                   ":3: [mta] overdue_slack: \"soon\" is not a duration (e.g. 30s, 5m, 1h30m, 250ms)" },
                 { MTA "unknown_alert_after = 0\n",
                   ":3: [mta] unknown_alert_after: duration must be greater than 0" },
+                { MTA "stall_after = 366d\n",
+                  ":3: [mta] stall_after: duration \"366d\" is too large (at most 365d)" },
+                { "[watchdog]\ninterval = 5s\n" MTA "[probe:r]\ntype = smtp\nhost = h\ntimeout = 5s\n",
+                  ":5: [probe:r] timeout: 5s is not shorter than [watchdog] interval (5s)" },
                 { MTA "max_restarts = 65\n",
                   ":3: [mta] max_restarts: 65 is out of range (0..64)" },
                 { MTA "max_restarts = -1\n",
@@ -681,7 +685,7 @@ static void test_dump(void **state) {
                             "type = smtp\n"
                             "host = relay.example.net\n"
                             "port = 25\n"
-                            "timeout = 10s\n"
+                            "timeout = 5s\n"
                             "\n"
                             "[alert:ops]\n"
                             "url = http://127.0.0.1:9000/hook\n"
@@ -749,7 +753,7 @@ static void test_example_config(void **state) {
         assert_string_equal(c->probes[0].type, "smtp");
         assert_string_equal(c->probes[0].host, "relay.example.net");
         assert_int_equal(c->probes[0].port, 25);
-        assert_int_equal(c->probes[0].timeout_usec, 10 * SEC);
+        assert_int_equal(c->probes[0].timeout_usec, 5 * SEC);
 
         assert_int_equal(c->n_alerts, 1);
         assert_string_equal(c->alerts[0].name, "ops");

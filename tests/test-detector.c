@@ -219,9 +219,30 @@ static void test_flapping_link_hysteresis(void **state) {
         assert_int_equal(tl.n_events[EVENT_OUTAGE_STARTED], 0);
         assert_int_equal(tl.d.reach, REACH_UP);
         assert_int_equal(tl.n_actions, 0);
-        tick(&tl, 390, FAIL, OK, 20, "A");                /* a lone failure at the decisive tick */
+        /* A lone failure at the decisive tick: no decision on a round
+         * that did not see the relay; the next good round decides. */
+        tick(&tl, 390, FAIL, OK, 20, "A");
+        assert_int_equal(tl.n_actions, 0);
+        assert_int_equal(tl.d.reach, REACH_UP);
+        tick(&tl, 400, UNK, OK, 20, "A");
+        assert_int_equal(tl.n_actions, 0);
+        tick(&tl, 410, OK, OK, 20, "A");
         assert_int_equal(tl.n_actions, 1);
-        assert_true(tl.first_action_at == S(390));
+        assert_true(tl.first_action_at == S(410));
+}
+
+/* Packets dropped upstream: the probe stops answering (UNKNOWN when its
+ * run overlaps the next round). Unknown rounds leave the hysteresis alone,
+ * but no stall is ever declared on them. */
+static void test_unanswered_probe_never_stalls(void **state) {
+        Timeline tl;
+        tl_init(&tl);
+
+        ticks(&tl, 0, 90, OK, OK, 0, NULL);
+        ticks(&tl, 100, 3000, UNK, OK, 20, "A");
+        assert_int_equal(tl.d.reach, REACH_UP);
+        assert_int_equal(tl.n_actions, 0);
+        assert_int_equal(tl.n_events[EVENT_STALL_DETECTED], 0);
 }
 
 /* A queue probe that only answers UNKNOWN never yields "stalled", and it
@@ -688,6 +709,7 @@ int main(void) {
                 cmocka_unit_test(test_empty_queue_never),
                 cmocka_unit_test(test_flapping_link_hysteresis),
                 cmocka_unit_test(test_unknown_queue_never),
+                cmocka_unit_test(test_unanswered_probe_never_stalls),
                 cmocka_unit_test(test_restart_without_progress_gives_up),
                 cmocka_unit_test(test_ladder_flush_then_restart),
                 cmocka_unit_test(test_restart_budget),

@@ -173,6 +173,24 @@ static void test_greeting_multiline(void **state) {
         assert_string_equal(s.received, "QUIT\r\n");
 }
 
+/* A peer that streams continuation lines is no SMTP server: it fails after
+ * 100 lines instead of holding the probe (or the loop) forever. */
+static void test_greeting_endless_continuation(void **state) {
+        static char flood[120 * 8 + 1];
+        Server s = {};
+        Result res;
+
+        for (unsigned i = 0; i < 120; i++)
+                memcpy(flood + 8 * i, "220-xx\r\n", 8);
+        s.chunks[0] = flood;
+        server_start(&s);
+        res = probe_once("127.0.0.1", s.port, 5 * USEC_PER_SEC);
+        server_stop(&s);
+
+        assert_int_equal(res.r.status, PROBE_FAIL);
+        expect_reason(&res, "greeting from 127.0.0.1:%u longer than 100 lines", s.port);
+}
+
 static void test_greeting_554(void **state) {
         Server s = { .chunks = { "554 no\r\n" } };
         Result res;
@@ -275,6 +293,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_greeting_ok),
                 cmocka_unit_test(test_greeting_multiline),
+                cmocka_unit_test(test_greeting_endless_continuation),
                 cmocka_unit_test(test_greeting_554),
                 cmocka_unit_test(test_greeting_malformed),
                 cmocka_unit_test(test_eof_before_greeting),

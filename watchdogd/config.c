@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <regex.h>
 #include <inttypes.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -34,6 +36,8 @@
 #define USEC_PER_DAY    (24 * USEC_PER_HOUR)
 #endif
 
+#define DURATION_MAX_USEC              (365 * USEC_PER_DAY)
+#define CONFIG_FILE_MAX                (1024 * 1024)
 #define DEFAULT_INTERVAL_USEC          (10 * USEC_PER_SEC)
 #define DEFAULT_STATE_DIR              "/var/lib/mta-watchdog"
 #define DEFAULT_MTA_NAME               "postfix"
@@ -53,7 +57,7 @@
 #define DEFAULT_MAX_RESTARTS           3U
 #define DEFAULT_RESTART_WINDOW_USEC    USEC_PER_HOUR
 #define DEFAULT_PROBE_PORT             25
-#define DEFAULT_PROBE_TIMEOUT_USEC     (10 * USEC_PER_SEC)
+#define DEFAULT_PROBE_TIMEOUT_USEC     (5 * USEC_PER_SEC)
 #define DEFAULT_ALERT_FORMAT           "json"
 #define DEFAULT_ALERT_TIMEOUT_USEC     (10 * USEC_PER_SEC)
 
@@ -532,6 +536,9 @@ static int config_parse_duration(ParseContext *ctx, const ConfigItem *item, cons
                                     "\"%s\" is not a duration (e.g. 30s, 5m, 1h30m, 250ms)", value);
         if (v < item->min)
                 return config_error(ctx, ctx->line, item->key, "duration must be greater than 0");
+        /* Beyond a year a setting is a typo, and timer arithmetic stays far from overflow. */
+        if (v > DURATION_MAX_USEC)
+                return config_error(ctx, ctx->line, item->key, "duration \"%s\" is too large (at most 365d)", value);
         *(uint64_t *) data = v;
         return 0;
 }
@@ -1073,6 +1080,19 @@ static int config_validate(ParseContext *ctx) {
                         return config_missing(ctx, SECTION_PROBE, section, p->line, "type");
                 if (strcmp(p->type, "smtp") == 0 && !p->host)
                         return config_missing(ctx, SECTION_PROBE, section, p->line, "host");
+                /* A run still going at the next round would only ever be "overlapped". */
+                if (p->timeout_usec >= c->interval_usec) {
+                        char t[FORMAT_DURATION_MAX], iv[FORMAT_DURATION_MAX];
+
+                        ctx->section_type = SECTION_PROBE;
+                        free(ctx->section);
+                        ctx->section = strdup(section);
+                        if (!ctx->section)
+                                return config_oom(ctx);
+                        return config_error(ctx, p->line, "timeout", "%s is not shorter than [watchdog] interval (%s)",
+                                            format_duration(t, sizeof t, p->timeout_usec),
+                                            format_duration(iv, sizeof iv, c->interval_usec));
+                }
         }
 
         for (size_t i = 0; i < c->n_alerts; i++) {
@@ -1121,9 +1141,31 @@ int config_load(const char *path, Config **ret) {
         if (!path || !ret)
                 return -EINVAL;
 
-        f = fopen(path, "re");
-        if (!f)
+        /* O_NONBLOCK: opening a FIFO must not wait for a writer; a FIFO or a
+         * device is refused below, as it would block or never end. */
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+        if (fd < 0)
                 return log_error_errno(errno, "%s: %m", path);
+        f = fdopen(fd, "r");
+        if (!f) {
+                r = log_error_errno(errno, "%s: %m", path);
+                (void) close(fd);
+                return r;
+        }
+
+        struct stat st_file;
+        if (fstat(fileno(f), &st_file) < 0)
+                return log_error_errno(errno, "%s: %m", path);
+        if (S_ISDIR(st_file.st_mode))
+                return log_error_errno(EISDIR, "%s: %m", path);
+        if (!S_ISREG(st_file.st_mode)) {
+                log_error("%s: not a regular file", path);
+                return -EINVAL;
+        }
+        if (st_file.st_size > CONFIG_FILE_MAX) {
+                log_error("%s: larger than %d bytes", path, CONFIG_FILE_MAX);
+                return -EFBIG;
+        }
 
         r = config_new(path, &c);
         if (r < 0)

@@ -320,8 +320,12 @@ static void update_unit(Detector *d, const Observation *obs, uint64_t now, Detec
         d->unit_gate = g;
 }
 
+/* Every part of this round's observation must be known and say "stuck":
+ * hysteresis keeps reachability UP across a lone failure, but a round whose
+ * probe failed or did not answer is no proof that the network is fine. */
 static bool stalled(const Detector *d, const DetectorParams *p, const Observation *obs, uint64_t now) {
         return d->reach == REACH_UP &&
+               obs->reach == PROBE_OK &&
                elapsed(now, d->reach_since_usec) >= p->restore_grace_usec &&
                obs->queue_status == PROBE_OK &&
                obs->activity_status == PROBE_OK &&

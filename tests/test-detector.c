@@ -700,6 +700,47 @@ static void test_catalog_13_conn_errors_to_reachable_relay(void **state) {
         assert_true(tl.first_action_at == S(480));
 }
 
+/* The daemon was killed while verifying its restart: it resumes verifying
+ * in the same incident, and progress ends it with succeeded + recovered. */
+static void test_restore_verifying(void **state) {
+        Timeline tl;
+        uint64_t restarts[] = { S(950) };
+        tl_init(&tl);
+
+        detector_restore(&tl.d, DETECTOR_REMEDIATING, 0, true, restarts, 1, &tl.p, S(1000));
+        assert_int_equal(tl.d.state, DETECTOR_VERIFYING);
+        assert_true(tl.d.incident_open);
+        assert_int_equal(detector_restarts_in_window(&tl.d, &tl.p, S(1000)), 1);
+
+        ticks(&tl, 1010, 1050, OK, OK, 20, "A");
+        assert_int_equal(tl.d.state, DETECTOR_VERIFYING);
+        tick(&tl, 1060, OK, OK, 5, "Q");
+        assert_int_equal(tl.n_events[EVENT_ACTION_SUCCEEDED], 1);
+        assert_int_equal(tl.n_events[EVENT_RECOVERED], 1);
+        assert_int_equal(tl.incidents_opened, 0);   /* the old incident went on */
+        assert_int_equal(tl.incidents_closed, 1);
+}
+
+/* Killed and restarted in a loop: the persisted budget still holds. With
+ * max_restarts restarts already in the window, the next stall gives up. */
+static void test_restore_budget_spent(void **state) {
+        Timeline tl;
+        uint64_t restarts[] = { S(100), S(200), S(300) };
+        tl_init(&tl);
+
+        detector_restore(&tl.d, DETECTOR_HEALTHY, 0, false, restarts, 3, &tl.p, S(400));
+        assert_int_equal(tl.d.state, DETECTOR_HEALTHY);
+        assert_false(tl.d.incident_open);
+        ticks(&tl, 400, 990, OK, OK, 20, "A");
+        assert_int_equal(tl.n_actions, 0);
+        assert_int_equal(tl.n_events[EVENT_GAVE_UP], 1);
+        assert_int_equal(tl.d.state, DETECTOR_GAVE_UP);
+
+        /* Restarts older than the window do not count. */
+        detector_restore(&tl.d, DETECTOR_HEALTHY, 0, false, restarts, 3, &tl.p, S(3700));
+        assert_int_equal(detector_restarts_in_window(&tl.d, &tl.p, S(3700)), 2);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_outage_then_healthy_drain),
@@ -713,6 +754,8 @@ int main(void) {
                 cmocka_unit_test(test_restart_without_progress_gives_up),
                 cmocka_unit_test(test_ladder_flush_then_restart),
                 cmocka_unit_test(test_restart_budget),
+                cmocka_unit_test(test_restore_verifying),
+                cmocka_unit_test(test_restore_budget_spent),
                 cmocka_unit_test(test_catalog_01_backoff),
                 cmocka_unit_test(test_catalog_02_greylisting),
                 cmocka_unit_test(test_catalog_03_dead_domain),

@@ -460,6 +460,35 @@ void detector_step(Detector *d, const DetectorParams *p, const Observation *obs,
         }
 }
 
+void detector_restore(Detector *d, DetectorState state, size_t step, bool incident_open,
+                      const uint64_t *restarts_usec, size_t n_restarts, const DetectorParams *p,
+                      uint64_t now_usec) {
+        detector_init(d, now_usec);
+
+        for (size_t i = 0; i < n_restarts && d->n_restarts < DETECTOR_RESTARTS_MAX; i++)
+                d->restarts_usec[d->n_restarts++] = restarts_usec[i];
+        prune_restarts(d, p, now_usec);
+
+        if (!incident_open)
+                return;
+        d->incident_open = true;
+
+        switch (state) {
+        case DETECTOR_REMEDIATING:
+        case DETECTOR_VERIFYING:
+                d->state = DETECTOR_VERIFYING;
+                d->step = step < p->n_actions ? step : (p->n_actions > 0 ? p->n_actions - 1 : 0);
+                d->step_started_usec = now_usec;
+                break;
+        case DETECTOR_GAVE_UP:
+                d->state = DETECTOR_GAVE_UP;
+                d->step_started_usec = now_usec;
+                break;
+        default:
+                d->state = DETECTOR_RECOVERING;
+        }
+}
+
 void detector_action_done(Detector *d, const DetectorParams *p, bool ok, const char *detail,
                           uint64_t now_usec, DetectorOutput *out) {
         ActionType a;

@@ -151,5 +151,15 @@ void detector_action_done(Detector *d, const DetectorParams *p, bool ok, const c
 /* Activity since the current incident began (all zero outside an incident). */
 ActivityCounts detector_incident_activity(const Detector *d, const Observation *last);
 
+/* Restores what a previous run of the daemon left: the restart times
+ * (CLOCK_MONOTONIC, may be 0 for ones before this boot), whether an
+ * incident is open, and the state: REMEDIATING or VERIFYING resume as
+ * VERIFYING of STEP (the action may or may not have happened: progress
+ * decides), GAVE_UP stays GAVE_UP, any other state of an open incident
+ * resumes as RECOVERING. Reachability starts UNKNOWN again. */
+void detector_restore(Detector *d, DetectorState state, size_t step, bool incident_open,
+                      const uint64_t *restarts_usec, size_t n_restarts, const DetectorParams *p,
+                      uint64_t now_usec);
+
 /* Restarts counted in the window ending at NOW. */
 unsigned detector_restarts_in_window(const Detector *d, const DetectorParams *p, uint64_t now_usec);

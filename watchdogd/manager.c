@@ -3,11 +3,13 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <systemd/sd-daemon.h>
 
 #include "log.h"
 #include "manager.h"
+#include "state.h"
 
 static void manager_evaluate(Manager *m);
 
@@ -98,6 +100,69 @@ static void manager_update_status(Manager *m) {
 
 static void start_action(Manager *m, ActionType a);
 
+/* Monotonic times of this boot <-> wall-clock times for the state file. */
+static uint64_t mono_to_real(Manager *m, uint64_t t) {
+        uint64_t mono = now_monotonic(m), real = now_realtime(m), ago = mono > t ? mono - t : 0;
+        return real > ago ? real - ago : 0;
+}
+
+static uint64_t real_to_mono(Manager *m, uint64_t t) {
+        uint64_t mono = now_monotonic(m), real = now_realtime(m), ago = real > t ? real - t : 0;
+        return mono > ago ? mono - ago : 0; /* before this boot: as old as it can be */
+}
+
+static void manager_save_state(Manager *m) {
+        const Detector *d = &m->detector;
+        SavedState st = {
+                .state = d->state,
+                .step = d->step,
+        };
+        int r;
+
+        if (d->incident_open)
+                (void) snprintf(st.incident, sizeof(st.incident), "%s", m->incident);
+        for (size_t i = 0; i < d->n_restarts; i++)
+                st.restarts_realtime_usec[st.n_restarts++] = mono_to_real(m, d->restarts_usec[i]);
+
+        r = state_save(m->config->state_dir, &st);
+        if (r < 0)
+                log_warning_errno(r, "Cannot save the state to %s/%s, the restart budget will not survive a restart of the watchdog: %m",
+                                  m->config->state_dir, STATE_FILE);
+}
+
+static void manager_restore_state(Manager *m) {
+        uint64_t restarts[DETECTOR_RESTARTS_MAX];
+        SavedState st;
+        int r;
+
+        if (mkdir(m->config->state_dir, 0750) < 0 && errno != EEXIST)
+                log_warning_errno(errno, "Cannot create %s: %m", m->config->state_dir);
+
+        r = state_load(m->config->state_dir, &st);
+        if (r == -ENOENT)
+                return;
+        if (r == -EBADMSG) {
+                log_error("%s/%s is damaged (not a state file of this version); starting with a fresh budget, the file will be replaced",
+                          m->config->state_dir, STATE_FILE);
+                return;
+        }
+        if (r < 0) {
+                log_warning_errno(r, "Cannot read %s/%s, starting with a fresh budget: %m",
+                                  m->config->state_dir, STATE_FILE);
+                return;
+        }
+
+        for (size_t i = 0; i < st.n_restarts; i++)
+                restarts[i] = real_to_mono(m, st.restarts_realtime_usec[i]);
+        detector_restore(&m->detector, st.state, st.step, st.incident[0] != '\0', restarts, st.n_restarts,
+                         &m->params, now_monotonic(m));
+        (void) snprintf(m->incident, sizeof(m->incident), "%s", st.incident);
+        log_notice("%s: resuming: %u restart(s) in the last window%s%s, state %s",
+                   m->config->unit, detector_restarts_in_window(&m->detector, &m->params, now_monotonic(m)),
+                   st.incident[0] ? ", incident " : "", st.incident,
+                   detector_state_to_string(m->detector.state));
+}
+
 static void handle_output(Manager *m, const DetectorOutput *out) {
         int r;
 
@@ -129,6 +194,11 @@ static void handle_output(Manager *m, const DetectorOutput *out) {
 
         if (out->incident_closed)
                 m->incident[0] = '\0';
+
+        /* Saved before the action starts: a restart that the daemon does
+         * not live to see still counts against the budget. */
+        if (out->n_transitions > 0 || out->act)
+                manager_save_state(m);
 
         if (out->act)
                 start_action(m, out->action);
@@ -529,6 +599,7 @@ int manager_new(Config *config, Manager **ret) {
                 return r;
 
         detector_init(&m->detector, now_monotonic(m));
+        manager_restore_state(m);
 
         r = sd_event_add_time(m->event, &m->tick, CLOCK_MONOTONIC, 0, USEC_PER_MSEC, on_tick, m);
         if (r < 0)

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fileio.h"
+#include "macros.h"
+#include "state.h"
+
+#define STATE_SCHEMA "mta-watchdog.state/1"
+#define STATE_FILE_MAX (64 * 1024)
+
+char *state_to_json(const SavedState *s) {
+        json_t *root, *restarts;
+        char *text;
+
+        restarts = json_array();
+        if (!restarts)
+                return NULL;
+        for (size_t i = 0; i < s->n_restarts; i++)
+                if (json_array_append_new(restarts, json_integer((json_int_t) s->restarts_realtime_usec[i])) < 0) {
+                        json_decref(restarts);
+                        return NULL;
+                }
+
+        root = json_pack("{s:s, s:s, s:I, s:o, s:o}",
+                         "schema", STATE_SCHEMA,
+                         "state", detector_state_to_string(s->state),
+                         "step", (json_int_t) s->step,
+                         "incident", s->incident[0] ? json_string(s->incident) : json_null(),
+                         "restarts_usec", restarts);
+        if (!root)
+                return NULL;
+        text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(root);
+        return text;
+}
+
+int state_from_json(const char *text, SavedState *ret) {
+        SavedState s = {};
+        json_t *root, *restarts, *incident = NULL, *v;
+        const char *schema, *state;
+        json_int_t step;
+        json_error_t err;
+        size_t i;
+        int r = -EBADMSG;
+
+        root = json_loads(text, JSON_REJECT_DUPLICATES, &err);
+        if (!root)
+                return -EBADMSG;
+        if (json_unpack(root, "{s:s, s:s, s:I, s:o, s:o}",
+                        "schema", &schema, "state", &state, "step", &step,
+                        "incident", &incident, "restarts_usec", &restarts) < 0)
+                goto finish;
+        if (strcmp(schema, STATE_SCHEMA) != 0 || step < 0 || !json_is_array(restarts))
+                goto finish;
+
+        s.state = _DETECTOR_STATE_MAX;
+        for (int k = 0; k < _DETECTOR_STATE_MAX; k++)
+                if (strcmp(state, detector_state_to_string(k)) == 0)
+                        s.state = k;
+        if (s.state == _DETECTOR_STATE_MAX)
+                goto finish;
+        s.step = (size_t) step;
+
+        if (json_is_string(incident)) {
+                if (strlen(json_string_value(incident)) >= sizeof(s.incident))
+                        goto finish;
+                (void) snprintf(s.incident, sizeof(s.incident), "%s", json_string_value(incident));
+        } else if (!json_is_null(incident))
+                goto finish;
+
+        json_array_foreach(restarts, i, v) {
+                if (!json_is_integer(v) || json_integer_value(v) < 0)
+                        goto finish;
+                /* Keep the newest ones if a file holds more than we track. */
+                if (s.n_restarts == DETECTOR_RESTARTS_MAX) {
+                        memmove(s.restarts_realtime_usec, s.restarts_realtime_usec + 1,
+                                (DETECTOR_RESTARTS_MAX - 1) * sizeof(uint64_t));
+                        s.n_restarts--;
+                }
+                s.restarts_realtime_usec[s.n_restarts++] = (uint64_t) json_integer_value(v);
+        }
+
+        *ret = s;
+        r = 0;
+finish:
+        json_decref(root);
+        return r;
+}
+
+int state_load(const char *dir, SavedState *ret) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        int r;
+
+        if (asprintf(&path, "%s/%s", dir, STATE_FILE) < 0)
+                return -ENOMEM;
+        r = read_file_bounded(path, STATE_FILE_MAX, &text, NULL);
+        if (r == -E2BIG)
+                return -EBADMSG;
+        if (r < 0)
+                return r;
+        return state_from_json(text, ret);
+}
+
+int state_save(const char *dir, const SavedState *s) {
+        _cleanup_free_ char *text = state_to_json(s);
+
+        if (!text)
+                return -ENOMEM;
+        return write_file_atomic(dir, STATE_FILE, text, strlen(text), 0600);
+}

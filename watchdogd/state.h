@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdint.h>
+
+#include "detector.h"
+#include "event.h"
+
+/* What survives the daemon's own restarts (SIGKILL, watchdog kill, crash):
+ * the restart budget and the incident in progress, so that a restart of
+ * mta-watchdogd never resets max_restarts nor splits one incident in two.
+ * Kept in STATE_DIR/state.json, schema "mta-watchdog.state/1", written
+ * atomically (fileio.h). Times are CLOCK_REALTIME microseconds, since the
+ * monotonic clock of one boot means nothing to the next. */
+
+typedef struct SavedState {
+        DetectorState state;                       /* as saved; see detector_restore() */
+        size_t step;                               /* ladder step of REMEDIATING/VERIFYING */
+        char incident[UUID_STRING_MAX];            /* "" when no incident is open */
+        uint64_t restarts_realtime_usec[DETECTOR_RESTARTS_MAX];
+        size_t n_restarts;
+} SavedState;
+
+#define STATE_FILE "state.json"
+
+/* Reads DIR/state.json. Returns 0 and fills *RET; -ENOENT when there is
+ * none; -EBADMSG for a file that is not valid JSON of our schema (the
+ * caller reports it and starts afresh: the next save replaces it); another
+ * negative errno when it cannot be read. */
+int state_load(const char *dir, SavedState *ret);
+
+/* Writes S to DIR/state.json atomically. Returns 0 or a negative errno. */
+int state_save(const char *dir, const SavedState *s);
+
+/* Serialises / parses the file's content (exposed for tests). */
+char *state_to_json(const SavedState *s);
+int state_from_json(const char *text, SavedState *ret);

@@ -680,6 +680,7 @@ static void test_dump(void **state) {
                             "restart_timeout = 1m30s\n"
                             "max_restarts = 3\n"
                             "restart_window = 1h\n"
+                            "giveup_holddown = 1h\n"
                             "\n"
                             "[probe:relay]\n"
                             "type = smtp\n"

@@ -39,6 +39,7 @@ static void tl_init(Timeline *tl) {
                 .restart_window_usec = S(3600),
                 .unknown_alert_after_usec = S(600),
                 .outage_alert_after_usec = 0,
+                .giveup_holddown_usec = S(3600),
         };
         tl->first_action_at = UINT64_MAX;
         detector_init(&tl->d, 0);
@@ -280,12 +281,12 @@ static void test_restart_without_progress_gives_up(void **state) {
         assert_int_equal(tl.out.transitions[0].event, EVENT_ACTION_FAILED);
         assert_int_equal(tl.out.transitions[1].event, EVENT_GAVE_UP);
         assert_int_equal(tl.d.state, DETECTOR_GAVE_UP);
-        ticks(&tl, 530, 5000, OK, OK, 20, "A");
+        ticks(&tl, 530, 3000, OK, OK, 20, "A");
         assert_int_equal(tl.n_actions, 1);
         assert_int_equal(tl.n_events[EVENT_GAVE_UP], 1);
 
         /* Progress ends the incident. */
-        tick(&tl, 5010, OK, OK, 19, "B");
+        tick(&tl, 3010, OK, OK, 19, "B");
         assert_int_equal(tl.d.state, DETECTOR_HEALTHY);
         assert_int_equal(tl.n_events[EVENT_RECOVERED], 1);
         assert_int_equal(tl.incidents_closed, 1);
@@ -741,6 +742,31 @@ static void test_restore_budget_spent(void **state) {
         assert_int_equal(detector_restarts_in_window(&tl.d, &tl.p, S(3700)), 2);
 }
 
+/* giveup_holddown: after giving up, nothing for an hour; then the stall
+ * clock starts afresh and, with budget left, the ladder runs again. */
+static void test_giveup_holddown(void **state) {
+        Timeline tl;
+        tl_init(&tl);
+
+        ticks(&tl, 0, 290, OK, OK, 20, "A");
+        tick(&tl, 300, OK, OK, 20, "A");
+        assert_int_equal(tl.n_actions, 1);
+        action_done(&tl, 305, true);
+        ticks(&tl, 310, 420, OK, OK, 20, "A");
+        tick(&tl, 430, OK, OK, 20, "A");                  /* 125 s without progress */
+        assert_int_equal(tl.d.state, DETECTOR_GAVE_UP);
+        ticks(&tl, 440, 4020, OK, OK, 20, "A");
+        assert_int_equal(tl.d.state, DETECTOR_GAVE_UP);
+        tick(&tl, 4030, OK, OK, 20, "A");                 /* 430 + 3600 */
+        assert_int_equal(tl.d.state, DETECTOR_HEALTHY);
+        assert_int_equal(tl.n_actions, 1);
+        ticks(&tl, 4040, 4320, OK, OK, 20, "A");
+        assert_int_equal(tl.n_actions, 1);
+        tick(&tl, 4330, OK, OK, 20, "A");                 /* 4030 + 300 */
+        assert_int_equal(tl.n_actions, 2);
+        assert_int_equal(tl.n_events[EVENT_STALL_DETECTED], 2);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_outage_then_healthy_drain),
@@ -754,6 +780,7 @@ int main(void) {
                 cmocka_unit_test(test_restart_without_progress_gives_up),
                 cmocka_unit_test(test_ladder_flush_then_restart),
                 cmocka_unit_test(test_restart_budget),
+                cmocka_unit_test(test_giveup_holddown),
                 cmocka_unit_test(test_restore_verifying),
                 cmocka_unit_test(test_restore_budget_spent),
                 cmocka_unit_test(test_catalog_01_backoff),

@@ -709,6 +709,7 @@ static const ConfigItem config_items[] = {
         M("restart_timeout",     duration,    duration,  restart_timeout_usec, 1),
         M("max_restarts",        restart_count, unsigned,  max_restarts,         0),
         M("restart_window",      duration,    duration,  restart_window_usec,  1),
+        M("giveup_holddown",     duration,    duration,  giveup_holddown_usec, 1),
 
         P("type",                probe_type,  string,    type,                 0),
         P("host",                word,        string,    host,                 0),
@@ -813,6 +814,7 @@ static int config_new(const char *path, Config **ret) {
                 .overdue_slack_usec = USEC_INFINITY,
                 .unknown_alert_after_usec = DEFAULT_UNKNOWN_ALERT_AFTER_USEC,
                 .outage_alert_after_usec = DEFAULT_OUTAGE_ALERT_AFTER_USEC,
+                .giveup_holddown_usec = USEC_PER_HOUR,
                 .restart_window_usec = DEFAULT_RESTART_WINDOW_USEC,
         };
 

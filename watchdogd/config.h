@@ -77,6 +77,8 @@ typedef struct Config {
         uint64_t restart_timeout_usec;   /* wait for the restart job, default 90s */
         unsigned max_restarts;           /* restarts allowed per restart_window, default 3 */
         uint64_t restart_window_usec;    /* default 1h */
+        uint64_t giveup_holddown_usec;   /* after gave_up, no action for this long unless the
+                                          * queue moves, default 1h */
 
         ProbeConfig *probes;             /* [probe:NAME] sections, in file order */
         size_t n_probes;

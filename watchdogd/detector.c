@@ -46,6 +46,7 @@ void detector_params_from_config(DetectorParams *p, const Config *c) {
                 .restart_window_usec = c->restart_window_usec,
                 .unknown_alert_after_usec = c->unknown_alert_after_usec,
                 .outage_alert_after_usec = c->outage_alert_after_usec,
+                .giveup_holddown_usec = c->giveup_holddown_usec,
         };
         memcpy(p->actions, c->actions, sizeof(p->actions));
 }
@@ -126,6 +127,7 @@ static void begin_step(Detector *d, const DetectorParams *p, uint64_t now, Detec
         ActionType a;
 
         if (d->step >= p->n_actions) {
+                d->gave_up_usec = now;
                 transition(d, out, DETECTOR_GAVE_UP, EVENT_GAVE_UP,
                            "all %zu remediation steps tried without progress", p->n_actions);
                 return;
@@ -137,6 +139,7 @@ static void begin_step(Detector *d, const DetectorParams *p, uint64_t now, Detec
                 if (d->n_restarts >= p->max_restarts ||
                     d->n_restarts >= DETECTOR_RESTARTS_MAX) {
                         fmt_secs(w, sizeof(w), p->restart_window_usec);
+                        d->gave_up_usec = now;
                         transition(d, out, DETECTOR_GAVE_UP, EVENT_GAVE_UP,
                                    "restart budget spent: %zu of %u restarts used in %s",
                                    d->n_restarts, p->max_restarts, w);
@@ -452,6 +455,15 @@ void detector_step(Detector *d, const DetectorParams *p, const Observation *obs,
                         transition(d, out, DETECTOR_HEALTHY, EVENT_RECOVERED,
                                    "queue moving again (backlog %u) after giving up",
                                    obs->queue.backlog);
+                        break;
+                }
+                /* After the hold-down the stall clock starts afresh; what
+                 * happens next depends on the budget left in the window. */
+                if (elapsed(now_usec, d->gave_up_usec) >= p->giveup_holddown_usec) {
+                        fmt_secs(w, sizeof(w), p->giveup_holddown_usec);
+                        d->last_progress_usec = now_usec;
+                        transition(d, out, DETECTOR_HEALTHY, _EVENT_KIND_INVALID,
+                                   "giveup_holddown (%s) over; watching again", w);
                 }
                 break;
 
@@ -482,7 +494,7 @@ void detector_restore(Detector *d, DetectorState state, size_t step, bool incide
                 break;
         case DETECTOR_GAVE_UP:
                 d->state = DETECTOR_GAVE_UP;
-                d->step_started_usec = now_usec;
+                d->gave_up_usec = now_usec;
                 break;
         default:
                 d->state = DETECTOR_RECOVERING;

@@ -52,6 +52,7 @@ typedef struct DetectorParams {
         uint64_t restart_window_usec;
         uint64_t unknown_alert_after_usec; /* observation.unknown after this long unknown */
         uint64_t outage_alert_after_usec;  /* outage.* alerts only for outages at least this long */
+        uint64_t giveup_holddown_usec;     /* GAVE_UP lasts at most this long without progress */
 } DetectorParams;
 
 /* Copies the detector's settings out of a loaded config. */
@@ -105,6 +106,7 @@ typedef struct Detector {
         bool unknown_alerted;           /* observation.unknown sent for this episode */
 
         bool outage_alerted;            /* outage.started was sent for this outage */
+        uint64_t gave_up_usec;          /* when GAVE_UP was entered */
 
         size_t step;                    /* ladder index of the action running or verified */
         uint64_t step_started_usec;

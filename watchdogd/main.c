@@ -22,24 +22,27 @@ static void help(void) {
                "\n"
                "  -c, --config=FILE   configuration file (default " DEFAULT_CONFIG ")\n"
                "      --check-config  validate the configuration, print the effective settings, exit\n"
+               "      --dry-run       decide and alert as usual, but never flush or restart (as dry_run = yes)\n"
                "      --version       print the version and exit\n"
                "  -h, --help          print this help and exit\n"
                "\n"
-               "Exit status: 0 success, 64 usage error, 78 configuration error, 71 start-up failure.\n");
+               "Exit status: 0 success, 64 usage error, 78 configuration error, 71 start-up failure,\n"
+               "70 the event loop failed.\n");
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_CHECK_CONFIG = 0x100, ARG_VERSION };
+        enum { ARG_CHECK_CONFIG = 0x100, ARG_VERSION, ARG_DRY_RUN };
         static const struct option options[] = {
                 { "config",       required_argument, NULL, 'c' },
                 { "check-config", no_argument,       NULL, ARG_CHECK_CONFIG },
+                { "dry-run",      no_argument,       NULL, ARG_DRY_RUN },
                 { "version",      no_argument,       NULL, ARG_VERSION },
                 { "help",         no_argument,       NULL, 'h' },
                 {}
         };
         _cleanup_(manager_freep) Manager *m = NULL;
         const char *path = DEFAULT_CONFIG;
-        bool check_only = false;
+        bool check_only = false, dry_run = false;
         Config *config = NULL;
         int c, r;
 
@@ -50,6 +53,9 @@ int main(int argc, char *argv[]) {
                         break;
                 case ARG_CHECK_CONFIG:
                         check_only = true;
+                        break;
+                case ARG_DRY_RUN:
+                        dry_run = true;
                         break;
                 case ARG_VERSION:
                         printf("mta-watchdogd %s\n", PACKAGE_VERSION);
@@ -69,6 +75,9 @@ int main(int argc, char *argv[]) {
         r = config_load(path, &config);
         if (r < 0)
                 return EX_CONFIG; /* config_load() logged file, line and key */
+
+        if (dry_run)
+                config->dry_run = true;
 
         if (check_only) {
                 config_dump(config, stdout);

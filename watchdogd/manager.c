@@ -188,7 +188,13 @@ static void handle_output(Manager *m, const DetectorOutput *out) {
                         log_notice("%s: %s -> %s: %s", m->config->unit,
                                    detector_state_to_string(t->from), detector_state_to_string(t->to),
                                    t->reason);
-                if (t->event >= 0)
+                if (t->event == EVENT_ACTION_STARTED && m->config->dry_run) {
+                        char would[DETECTOR_REASON_MAX + 64];
+
+                        (void) snprintf(would, sizeof(would), "dry run: would %s (%s)",
+                                        action_type_to_string(t->action), t->reason);
+                        send_event(m, t->event, t->action, would);
+                } else if (t->event >= 0)
                         send_event(m, t->event, t->action, t->reason);
         }
 

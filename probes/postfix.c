@@ -59,6 +59,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "config.h"
 #include "exec.h"
 #include "log.h"
 #include "macros.h"
@@ -307,15 +308,6 @@ typedef struct PostfixState {
         ExecRun *run;            /* postconf or the scan */
 } PostfixState;
 
-/* "10s", "1500ms": the shortest exact form. */
-static void format_usec(char *buf, size_t size, uint64_t usec) {
-        if (usec % USEC_PER_SEC == 0)
-                (void) snprintf(buf, size, "%" PRIu64 "s", usec / USEC_PER_SEC);
-        else if (usec % USEC_PER_MSEC == 0)
-                (void) snprintf(buf, size, "%" PRIu64 "ms", usec / USEC_PER_MSEC);
-        else
-                (void) snprintf(buf, size, "%" PRIu64 "us", usec);
-}
 
 /* Parses a Postfix time value as postconf prints it (postconf(5), "time"):
  * digits and an optional unit s, m, h, d or w (seconds when none), then an
@@ -470,7 +462,7 @@ static void postfix_on_scanned(ExecRun *run, int status, const char *output, siz
                                        st->queue_directory);
                         return;
                 }
-                format_usec(slack, sizeof(slack), st->slack_usec);
+                (void) format_duration(slack, sizeof(slack), st->slack_usec);
                 if (st->slack_auto && !st->slack_known)
                         (void) snprintf(note, sizeof(note), "; queue_run_delay unknown, 300s assumed: %s",
                                         st->postconf_error);

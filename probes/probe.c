@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "config.h"
 #include "log.h"
 #include "macros.h"
 #include "probe.h"
@@ -51,15 +52,6 @@ const struct probe_ops *probe_ops_find(const char *type) {
         return NULL;
 }
 
-/* "10s", "300ms", "1500us": the shortest exact form. */
-static void format_timeout(char *buf, size_t size, uint64_t usec) {
-        if (usec % USEC_PER_SEC == 0)
-                (void) snprintf(buf, size, "%" PRIu64 "s", usec / USEC_PER_SEC);
-        else if (usec % USEC_PER_MSEC == 0)
-                (void) snprintf(buf, size, "%" PRIu64 "ms", usec / USEC_PER_MSEC);
-        else
-                (void) snprintf(buf, size, "%" PRIu64 "us", usec);
-}
 
 /* Ends the run: the single exit of every path. The callback may free the
  * probe or start the next run, so nothing touches P after it. */
@@ -146,7 +138,7 @@ static int probe_on_deadline(sd_event_source *s, uint64_t usec, void *userdata) 
 
         if (!p->running)
                 return 0;
-        format_timeout(t, sizeof(t), p->timeout_usec);
+        (void) format_duration(t, sizeof(t), p->timeout_usec);
         if (p->ops->cancel)
                 p->ops->cancel(p);
         /* A relay that does not answer in time is unreachable as far as the

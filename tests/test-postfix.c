@@ -423,7 +423,7 @@ static void test_probe_fixture(void **state) {
         assert_false(p->running);
 
         assert_int_equal(res.r.status, PROBE_OK);
-        assert_string_equal(res.r.reason, "backlog 6, oldest ABCDEF123, overdue 2 (slack 1200s)");
+        assert_string_equal(res.r.reason, "backlog 6, oldest ABCDEF123, overdue 2 (slack 20m)");
         assert_int_equal(res.r.queue.backlog, 6);
         assert_int_equal(res.r.queue.incoming, 1);
         assert_int_equal(res.r.queue.active, 1);
@@ -553,13 +553,13 @@ static void test_probe_auto_slack(void **state) {
         p = new_probe_with(e, spool, 10 * USEC_PER_SEC, USEC_INFINITY, postconf);
         run_once(e, p, &res);
         assert_int_equal(res.r.status, PROBE_OK);
-        assert_string_equal(res.r.reason, "backlog 6, oldest ABCDEF123, overdue 2 (slack 70s)");
+        assert_string_equal(res.r.reason, "backlog 6, oldest ABCDEF123, overdue 2 (slack 1m10s)");
         assert_int_equal(res.r.queue.overdue, 2);
 
         /* Read once: a postconf that now fails is not asked again. */
         write_postconf(postconf, "exit 1");
         run_once(e, p, &res);
-        assert_string_equal(res.r.reason, "backlog 6, oldest ABCDEF123, overdue 2 (slack 70s)");
+        assert_string_equal(res.r.reason, "backlog 6, oldest ABCDEF123, overdue 2 (slack 1m10s)");
         run_until_no_children(e);
         p = probe_free(p);
 
@@ -567,13 +567,13 @@ static void test_probe_auto_slack(void **state) {
         write_postconf(postconf, "echo 2m");
         p = new_probe_with(e, spool, 10 * USEC_PER_SEC, USEC_INFINITY, postconf);
         run_once(e, p, &res);
-        assert_string_equal(res.r.reason, "backlog 6, oldest ABCDEF123, overdue 2 (slack 180s)");
+        assert_string_equal(res.r.reason, "backlog 6, oldest ABCDEF123, overdue 2 (slack 3m)");
         run_until_no_children(e);
         p = probe_free(p);
         write_postconf(postconf, "echo 1000");
         p = new_probe_with(e, spool, 10 * USEC_PER_SEC, USEC_INFINITY, postconf);
         run_once(e, p, &res);
-        assert_string_equal(res.r.reason, "backlog 6, oldest ABCDEF123, overdue 2 (slack 1060s)");
+        assert_string_equal(res.r.reason, "backlog 6, oldest ABCDEF123, overdue 2 (slack 17m40s)");
         run_until_no_children(e);
         p = probe_free(p);
 
@@ -584,7 +584,7 @@ static void test_probe_auto_slack(void **state) {
         run_once(e, p, &res);
         assert_int_equal(res.r.status, PROBE_OK);
         (void) snprintf(expect, sizeof(expect),
-                        "backlog 6, oldest ABCDEF123, overdue 2 (slack 360s; queue_run_delay unknown, "
+                        "backlog 6, oldest ABCDEF123, overdue 2 (slack 6m; queue_run_delay unknown, "
                         "300s assumed: %s exited with status 1)", postconf);
         assert_string_equal(res.r.reason, expect);
         assert_int_equal(res.r.queue.overdue, 2);
@@ -592,7 +592,7 @@ static void test_probe_auto_slack(void **state) {
 
         write_postconf(postconf, "echo 1h");
         run_once(e, p, &res);
-        assert_string_equal(res.r.reason, "backlog 6, oldest ABCDEF123, overdue 1 (slack 3660s)");
+        assert_string_equal(res.r.reason, "backlog 6, oldest ABCDEF123, overdue 1 (slack 1h1m)");
         assert_int_equal(res.r.queue.overdue, 1);
         run_until_no_children(e);
         p = probe_free(p);
@@ -605,7 +605,7 @@ static void test_probe_auto_slack(void **state) {
                 p = new_probe_with(e, spool, 10 * USEC_PER_SEC, USEC_INFINITY, postconf);
                 run_once(e, p, &res);
                 (void) snprintf(expect, sizeof(expect),
-                                "backlog 6, oldest ABCDEF123, overdue 2 (slack 360s; queue_run_delay unknown, "
+                                "backlog 6, oldest ABCDEF123, overdue 2 (slack 6m; queue_run_delay unknown, "
                                 "300s assumed: %s printed no valid time for queue_run_delay)", postconf);
                 assert_string_equal(res.r.reason, expect);
                 run_until_no_children(e);
@@ -617,7 +617,7 @@ static void test_probe_auto_slack(void **state) {
         p = new_probe_with(e, spool, 10 * USEC_PER_SEC, USEC_INFINITY, postconf);
         run_once(e, p, &res);
         (void) snprintf(expect, sizeof(expect),
-                        "backlog 6, oldest ABCDEF123, overdue 2 (slack 360s; queue_run_delay unknown, "
+                        "backlog 6, oldest ABCDEF123, overdue 2 (slack 6m; queue_run_delay unknown, "
                         "300s assumed: %s: No such file or directory)", postconf);
         assert_string_equal(res.r.reason, expect);
         run_until_no_children(e);
@@ -703,7 +703,7 @@ static void test_probe_postconf_hangs(void **state) {
         write_postconf(postconf, "echo 10s");
         run_once(e, p, &res);
         assert_int_equal(res.r.status, PROBE_OK);
-        assert_string_equal(res.r.reason, "backlog 6, oldest ABCDEF123, overdue 2 (slack 70s)");
+        assert_string_equal(res.r.reason, "backlog 6, oldest ABCDEF123, overdue 2 (slack 1m10s)");
         run_until_no_children(e);
         probe_free(p);
 

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "macros.h"
+#include "bus-pair.h"
 #include "systemd.h"
 
 #define JOB_PATH "/org/freedesktop/systemd1/job/42"
@@ -149,27 +150,10 @@ typedef struct Harness {
 } Harness;
 
 static void harness_init(Harness *h, const char *unit) {
-        int pair[2];
-        sd_id128_t id;
-
         memset(h, 0, sizeof(*h));
         assert_int_equal(sd_event_new(&h->event), 0);
-        assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, pair), 0);
-        assert_int_equal(sd_id128_randomize(&id), 0);
-
-        assert_int_equal(sd_bus_new(&h->fake.bus), 0);
-        assert_int_equal(sd_bus_set_fd(h->fake.bus, pair[0], pair[0]), 0);
-        assert_int_equal(sd_bus_set_server(h->fake.bus, 1, id), 0);
-        assert_int_equal(sd_bus_set_anonymous(h->fake.bus, 1), 0);
-        assert_int_equal(sd_bus_start(h->fake.bus), 0);
-        assert_int_equal(sd_bus_attach_event(h->fake.bus, h->event, 0), 0);
+        bus_pair_open(h->event, &h->fake.bus, &h->client);
         assert_int_equal(sd_bus_add_fallback(h->fake.bus, &h->fallback, "/", fake_method, &h->fake), 0);
-
-        assert_int_equal(sd_bus_new(&h->client), 0);
-        assert_int_equal(sd_bus_set_fd(h->client, pair[1], pair[1]), 0);
-        assert_int_equal(sd_bus_set_anonymous(h->client, 1), 0);
-        assert_int_equal(sd_bus_start(h->client), 0);
-        assert_int_equal(sd_bus_attach_event(h->client, h->event, 0), 0);
 
         h->fake.unit = unit;
         h->fake.is_service = true;
@@ -183,12 +167,6 @@ static void harness_done(Harness *h) {
         h->client = sd_bus_flush_close_unref(h->client);
         h->fake.bus = sd_bus_flush_close_unref(h->fake.bus);
         h->event = sd_event_unref(h->event);
-}
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
 }
 
 static void run_until(sd_event *e, const bool *done, uint64_t max_usec) {

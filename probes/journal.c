@@ -57,6 +57,7 @@ typedef struct JournalState {
         char *unit;
         char *directory;            /* NULL: the local system journal */
         char *state_dir;            /* NULL: the cursor is not kept */
+        uint64_t since_usec;        /* without a cursor, start here (CLOCK_REALTIME); 0: the end */
         ActivityPatterns patterns;
 
         sd_journal *journal;        /* NULL until opened, or after an error */
@@ -139,6 +140,10 @@ static int journal_seek(Probe *p, const char *cursor) {
                         return r > 0 && sd_journal_test_cursor(st->journal, cursor) <= 0;
                 }
         }
+
+        /* A look back over a given time (mta-watchdogd --once). */
+        if (st->since_usec > 0)
+                return sd_journal_seek_realtime_usec(st->journal, st->since_usec);
 
         r = sd_journal_seek_tail(st->journal);
         if (r < 0)
@@ -440,6 +445,7 @@ static int journal_init(Probe *p, const ProbeSettings *s) {
         st->unit = strdup(s->unit);
         if (!st->unit)
                 return -ENOMEM;
+        st->since_usec = s->journal_since_usec;
         if (s->journal_directory) {
                 st->directory = strdup(s->journal_directory);
                 if (!st->directory)

@@ -99,6 +99,8 @@ typedef struct ProbeSettings {
         const char *state_dir;            /* journal: where the cursor is kept (NULL: not kept) */
         const char *journal_directory;    /* journal: read this directory instead of the
                                            * system journal (tests) */
+        uint64_t journal_since_usec;      /* journal: without a saved cursor, count entries
+                                           * from this CLOCK_REALTIME time on (0: only new ones) */
         uint64_t timeout_usec;            /* deadline of one run */
 } ProbeSettings;
 

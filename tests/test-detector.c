@@ -767,6 +767,48 @@ static void test_giveup_holddown(void **state) {
         assert_int_equal(tl.n_events[EVENT_STALL_DETECTED], 2);
 }
 
+/* --once: one round, no history; exact verdicts and reasons. */
+static void test_judge_once(void **state) {
+        Timeline tl;
+        Round r;
+        char why[256];
+        tl_init(&tl);
+
+#define JUDGE(expect, text) do {                                                            \
+                Observation o = {                                                           \
+                        .reach = (ProbeStatus) r.reach, .queue_status = (ProbeStatus) r.qs, \
+                        .queue = { .backlog = r.backlog, .schedule_known = r.schedule,      \
+                                   .overdue = r.overdue,                                    \
+                                   .most_overdue_usec = r.overdue ? S(400) : 0 },           \
+                        .activity_status = PROBE_OK, .activity = r.act,                     \
+                        .unit_status = (ProbeStatus) r.unit_status, .unit = r.unit,         \
+                };                                                                          \
+                assert_int_equal(detector_judge_once(&tl.p, &o, why, sizeof(why)), expect); \
+                assert_string_equal(why, text);                                             \
+        } while (0)
+
+        r = round_ok(20, "A"), r.overdue = 20;
+        JUDGE(ONCE_STALLED, "stalled: backlog 20, a message overdue by 6m40s, nothing attempted in the last 5m");
+        r.act.deferred = 2;
+        JUDGE(ONCE_HEALTHY, "healthy: 2 delivery attempt(s) in the last 5m");
+        r = round_ok(20, "A"), r.act.conn_errors_probed = 4;
+        JUDGE(ONCE_STALLED, "stalled: 4 connection error(s) to a relay that answers our probe in the last 5m");
+        r = round_ok(20, "A");
+        JUDGE(ONCE_HEALTHY, "healthy: backlog 20, nothing overdue by 5m yet (the MTA waits out its own schedule)");
+        r = round_ok(0, NULL);
+        JUDGE(ONCE_HEALTHY, "healthy: backlog 0");
+        r = round_ok(20, "A"), r.overdue = 20, r.reach = FAIL;
+        JUDGE(ONCE_HEALTHY, "outage: the relay does not answer; a restart would not help");
+        r = round_ok(20, "A"), r.overdue = 20, r.qs = UNK;
+        JUDGE(ONCE_UNKNOWN, "unknown: the queue probe did not answer");
+        r = round_ok(20, "A"), r.overdue = 20, r.reach = UNK;
+        JUDGE(ONCE_UNKNOWN, "unknown: a reachability probe did not answer");
+        r = round_ok(20, "A"), r.overdue = 20;
+        r.unit = (UnitState) { "inactive", "dead", "success", 0, false };
+        JUDGE(ONCE_HEALTHY, "unit inactive/dead: not running, not ours to restart");
+#undef JUDGE
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_outage_then_healthy_drain),
@@ -781,6 +823,7 @@ int main(void) {
                 cmocka_unit_test(test_ladder_flush_then_restart),
                 cmocka_unit_test(test_restart_budget),
                 cmocka_unit_test(test_giveup_holddown),
+                cmocka_unit_test(test_judge_once),
                 cmocka_unit_test(test_restore_verifying),
                 cmocka_unit_test(test_restore_budget_spent),
                 cmocka_unit_test(test_catalog_01_backoff),

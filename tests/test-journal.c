@@ -248,6 +248,35 @@ static void test_counts_grow(void **state) {
         sd_event_unref(e);
 }
 
+/* A look back (mta-watchdogd --once): without a cursor, entries from
+ * journal_since_usec on are counted, older ones are not. */
+static void test_since(void **state) {
+        sd_event *e = NULL;
+        Probe *p = NULL;
+        ProbeResult r;
+        uint64_t since;
+
+        assert_int_equal(sd_event_new(&e), 0);
+        write_journal(before, ELEMENTSOF(before));
+        since = 1764460800000000ULL + clock_usec + 500;
+        write_journal(first, ELEMENTSOF(first));
+
+        ProbeSettings s = {
+                .unit = UNIT,
+                .mta_type = "postfix",
+                .probed_hosts = probed,
+                .journal_directory = journal_dir,
+                .journal_since_usec = since,
+                .timeout_usec = 5 * USEC_PER_SEC,
+        };
+        assert_int_equal(probe_new(probe_ops_find("journal"), e, "activity", &s, &p), 0);
+        r = run_probe(e, p);
+        assert_counts(&r, 3, 1, 2, 1, 1);
+
+        probe_free(p);
+        sd_event_unref(e);
+}
+
 /* A second probe with the same state_dir resumes after the saved cursor:
  * nothing counted twice, nothing missed. */
 static void test_cursor_resume(void **state) {
@@ -478,6 +507,7 @@ static void test_bad_settings(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_since, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_counts_grow, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_cursor_resume, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_cursor_saved_on_free, setup, teardown),

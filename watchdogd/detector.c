@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -525,4 +526,54 @@ void detector_action_done(Detector *d, const DetectorParams *p, bool ok, const c
         out->transitions[out->n_transitions - 1].action = a;
         d->step++;
         begin_step(d, p, now_usec, out);
+}
+
+OnceVerdict detector_judge_once(const DetectorParams *p, const Observation *obs, char *reason, size_t size) {
+        char w[FORMAT_DURATION_MAX], o[FORMAT_DURATION_MAX];
+        const QueueStats *q = &obs->queue;
+        UnitGate g;
+
+        fmt_secs(w, sizeof(w), p->stall_after_usec);
+
+        if (obs->reach == PROBE_UNKNOWN || obs->queue_status != PROBE_OK ||
+            obs->unit_status != PROBE_OK || obs->activity_status != PROBE_OK) {
+                (void) snprintf(reason, size, "unknown: %s did not answer",
+                                obs->reach == PROBE_UNKNOWN ? "a reachability probe" :
+                                obs->queue_status != PROBE_OK ? "the queue probe" :
+                                obs->unit_status != PROBE_OK ? "the unit probe" : "the journal");
+                return ONCE_UNKNOWN;
+        }
+        if (obs->reach == PROBE_FAIL) {
+                (void) snprintf(reason, size, "outage: the relay does not answer; a restart would not help");
+                return ONCE_HEALTHY;
+        }
+        g = unit_gate_from_state(&obs->unit);
+        if (g != UNIT_GATE_RUNNING) {
+                (void) snprintf(reason, size, "unit %s/%s: not running, not ours to restart",
+                                obs->unit.active_state, obs->unit.sub_state);
+                return ONCE_HEALTHY;
+        }
+        if (q->backlog < p->min_backlog) {
+                (void) snprintf(reason, size, "healthy: backlog %u", q->backlog);
+                return ONCE_HEALTHY;
+        }
+        if (attempts(&obs->activity) > 0) {
+                (void) snprintf(reason, size, "healthy: %" PRIu64 " delivery attempt(s) in the last %s",
+                                attempts(&obs->activity), w);
+                return ONCE_HEALTHY;
+        }
+        if (obs->activity.conn_errors_probed > 0) {
+                (void) snprintf(reason, size, "stalled: %" PRIu64 " connection error(s) to a relay that answers our probe in the last %s",
+                                obs->activity.conn_errors_probed, w);
+                return ONCE_STALLED;
+        }
+        if (q->schedule_known ? q->most_overdue_usec >= p->stall_after_usec : q->oldest_age_usec >= p->stall_after_usec) {
+                fmt_secs(o, sizeof(o), q->schedule_known ? q->most_overdue_usec : q->oldest_age_usec);
+                (void) snprintf(reason, size, "stalled: backlog %u, %s %s, nothing attempted in the last %s",
+                                q->backlog, q->schedule_known ? "a message overdue by" : "oldest message", o, w);
+                return ONCE_STALLED;
+        }
+        (void) snprintf(reason, size, "healthy: backlog %u, nothing overdue by %s yet (the MTA waits out its own schedule)",
+                        q->backlog, w);
+        return ONCE_HEALTHY;
 }

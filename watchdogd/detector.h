@@ -163,5 +163,21 @@ void detector_restore(Detector *d, DetectorState state, size_t step, bool incide
                       const uint64_t *restarts_usec, size_t n_restarts, const DetectorParams *p,
                       uint64_t now_usec);
 
+/* The verdict of one probe round without history (mta-watchdogd --once);
+ * the values are the command's exit codes. */
+typedef enum OnceVerdict {
+        ONCE_HEALTHY = 0,   /* also: an outage, a stopped unit, nothing to deliver */
+        ONCE_STALLED = 1,
+        ONCE_UNKNOWN = 2,
+} OnceVerdict;
+
+/* Judges OBS alone. Its activity must count the MTA's log over the last
+ * stall_after (a look back, not counters since some start). Stalled: the
+ * relay answers, the unit runs, there is a backlog, nothing was attempted
+ * in that time, and a message is overdue by at least stall_after (oldest
+ * message at least stall_after old when no schedule is known), or the MTA
+ * failed to connect to a host that the probe reaches. REASON gets one line. */
+OnceVerdict detector_judge_once(const DetectorParams *p, const Observation *obs, char *reason, size_t size);
+
 /* Restarts counted in the window ending at NOW. */
 unsigned detector_restarts_in_window(const Detector *d, const DetectorParams *p, uint64_t now_usec);

@@ -23,6 +23,9 @@ static void help(void) {
                "  -c, --config=FILE   configuration file (default " DEFAULT_CONFIG ")\n"
                "      --check-config  validate the configuration, print the effective settings, exit\n"
                "      --dry-run       decide and alert as usual, but never flush or restart (as dry_run = yes)\n"
+               "      --once          run one probe round, print what it saw and the verdict, exit:\n"
+               "                      0 healthy, 1 stalled, 2 unknown (for cron, Nagios, scripts)\n"
+               "      --json          with --once: print JSON\n"
                "      --version       print the version and exit\n"
                "  -h, --help          print this help and exit\n"
                "\n"
@@ -31,11 +34,13 @@ static void help(void) {
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_CHECK_CONFIG = 0x100, ARG_VERSION, ARG_DRY_RUN };
+        enum { ARG_CHECK_CONFIG = 0x100, ARG_VERSION, ARG_DRY_RUN, ARG_ONCE, ARG_JSON };
         static const struct option options[] = {
                 { "config",       required_argument, NULL, 'c' },
                 { "check-config", no_argument,       NULL, ARG_CHECK_CONFIG },
                 { "dry-run",      no_argument,       NULL, ARG_DRY_RUN },
+                { "once",         no_argument,       NULL, ARG_ONCE },
+                { "json",         no_argument,       NULL, ARG_JSON },
                 { "version",      no_argument,       NULL, ARG_VERSION },
                 { "help",         no_argument,       NULL, 'h' },
                 {}
@@ -43,6 +48,7 @@ int main(int argc, char *argv[]) {
         _cleanup_(manager_freep) Manager *m = NULL;
         const char *path = DEFAULT_CONFIG;
         bool check_only = false, dry_run = false;
+        ManagerOptions mopts = {};
         Config *config = NULL;
         int c, r;
 
@@ -57,6 +63,12 @@ int main(int argc, char *argv[]) {
                 case ARG_DRY_RUN:
                         dry_run = true;
                         break;
+                case ARG_ONCE:
+                        mopts.once = true;
+                        break;
+                case ARG_JSON:
+                        mopts.json = true;
+                        break;
                 case ARG_VERSION:
                         printf("mta-watchdogd %s\n", PACKAGE_VERSION);
                         return EX_OK;
@@ -67,6 +79,10 @@ int main(int argc, char *argv[]) {
                         fprintf(stderr, "Try 'mta-watchdogd --help'.\n");
                         return EX_USAGE;
                 }
+        if (mopts.json && !mopts.once) {
+                fprintf(stderr, "mta-watchdogd: --json goes with --once. Try 'mta-watchdogd --help'.\n");
+                return EX_USAGE;
+        }
         if (optind < argc) {
                 fprintf(stderr, "mta-watchdogd: unexpected argument '%s'. Try 'mta-watchdogd --help'.\n", argv[optind]);
                 return EX_USAGE;
@@ -85,12 +101,16 @@ int main(int argc, char *argv[]) {
                 return EX_OK;
         }
 
-        log_set_max_level(config->log_level);
+        /* --once speaks on stdout; stderr only for what went wrong, unless debugging. */
+        log_set_max_level(mopts.once && config->log_level > LOG_WARNING && config->log_level < LOG_DEBUG ?
+                          LOG_WARNING : config->log_level);
 
-        r = manager_new(config, &m); /* takes the config */
+        r = manager_new(config, &mopts, &m); /* takes the config */
         if (r < 0)
-                return EX_OSERR;
+                return mopts.once ? ONCE_UNKNOWN : EX_OSERR;
 
         r = manager_run(m);
+        if (mopts.once)
+                return r < 0 ? ONCE_UNKNOWN : r;
         return r < 0 ? EX_SOFTWARE : EX_OK;
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -366,6 +367,77 @@ static ProbeStatus combine_reachability(const Manager *m) {
         return ok == n ? PROBE_OK : PROBE_UNKNOWN;
 }
 
+static json_t *json_probe_counts(const ActivityCounts *a) {
+        return json_pack("{s:I, s:I, s:I, s:I, s:I}",
+                         "sent", (json_int_t) a->sent, "deferred", (json_int_t) a->deferred,
+                         "bounced", (json_int_t) a->bounced, "connection_errors", (json_int_t) a->conn_errors,
+                         "connection_errors_to_probed_hosts", (json_int_t) a->conn_errors_probed);
+}
+
+/* --once: the observation and the verdict, for people or (--json) programs. */
+static void manager_print_once(Manager *m, const Observation *obs) {
+        static const char *const verdicts[] = { "healthy", "stalled", "unknown" };
+        const ProbeSlot *qs = mta_slot(m, SLOT_QUEUE), *as = mta_slot(m, SLOT_ACTIVITY), *us = mta_slot(m, SLOT_UNIT);
+        char why[256], w[FORMAT_DURATION_MAX];
+
+        m->once_verdict = detector_judge_once(&m->params, obs, why, sizeof(why));
+        (void) format_duration(w, sizeof(w), m->params.stall_after_usec);
+
+        if (m->options.json) {
+                json_t *root, *probes = json_array();
+                char *text;
+
+                for (size_t i = 0; probes && i < m->n_reach; i++)
+                        (void) json_array_append_new(probes, json_pack("{s:s, s:s, s:s}",
+                                                     "probe", m->slots[i].probe->name,
+                                                     "status", probe_status_to_string(m->slots[i].result.status),
+                                                     "reason", m->slots[i].result.reason));
+                root = json_pack("{s:s, s:s, s:s, s:i, s:s, s:o, s:o, s:o, s:o}",
+                                 "unit", m->config->unit,
+                                 "mta", m->config->mta_name,
+                                 "verdict", verdicts[m->once_verdict],
+                                 "exit", m->once_verdict,
+                                 "reason", why,
+                                 "reachability", probes ? probes : json_null(),
+                                 "queue", obs->queue_status != PROBE_OK ? json_null() :
+                                 json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:o}",
+                                           "backlog", (json_int_t) obs->queue.backlog,
+                                           "incoming", (json_int_t) obs->queue.incoming,
+                                           "active", (json_int_t) obs->queue.active,
+                                           "deferred", (json_int_t) obs->queue.deferred,
+                                           "maildrop", (json_int_t) obs->queue.maildrop,
+                                           "oldest_age_seconds", (json_int_t) (obs->queue.oldest_age_usec / USEC_PER_SEC),
+                                           "oldest_id", obs->queue.oldest_id,
+                                           "overdue", obs->queue.schedule_known ?
+                                                      json_integer((json_int_t) obs->queue.overdue) : json_null()),
+                                 "activity", obs->activity_status != PROBE_OK ? json_null() :
+                                             json_probe_counts(&obs->activity),
+                                 "unit_state", obs->unit_status != PROBE_OK ? json_null() :
+                                 json_pack("{s:s, s:s, s:s, s:I}",
+                                           "active_state", obs->unit.active_state,
+                                           "sub_state", obs->unit.sub_state,
+                                           "result", obs->unit.result,
+                                           "main_pid", (json_int_t) obs->unit.main_pid));
+                text = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+                if (text)
+                        printf("%s\n", text);
+                else
+                        log_error("Cannot format the result as JSON");
+                free(text);
+                json_decref(root);
+                return;
+        }
+
+        printf("%s (%s): %s\n", m->config->unit, m->config->mta_name, verdicts[m->once_verdict]);
+        printf("  reason:       %s\n", why);
+        for (size_t i = 0; i < m->n_reach; i++)
+                printf("  probe %-6s  %s: %s\n", m->slots[i].probe->name,
+                       probe_status_to_string(m->slots[i].result.status), m->slots[i].result.reason);
+        printf("  queue:        %s: %s\n", probe_status_to_string(qs->result.status), qs->result.reason);
+        printf("  activity:     %s (last %s): %s\n", probe_status_to_string(as->result.status), w, as->result.reason);
+        printf("  unit:         %s: %s\n", probe_status_to_string(us->result.status), us->result.reason);
+}
+
 static void manager_evaluate(Manager *m) {
         ProbeSlot *qs = mta_slot(m, SLOT_QUEUE), *as = mta_slot(m, SLOT_ACTIVITY), *us = mta_slot(m, SLOT_UNIT);
         char age[FORMAT_DURATION_MAX];
@@ -396,6 +468,11 @@ static void manager_evaluate(Manager *m) {
                           format_duration(age, sizeof(age), obs.queue.oldest_age_usec / USEC_PER_SEC * USEC_PER_SEC));
 
         m->last_obs = obs;
+        if (m->options.once) {
+                manager_print_once(m, &obs);
+                (void) sd_event_exit(m->event, 0);
+                return;
+        }
         detector_step(&m->detector, &m->params, &obs, now_monotonic(m), &out);
         handle_output(m, &out);
 }
@@ -495,7 +572,7 @@ static int add_probe(Manager *m, const struct probe_ops *ops, const char *name, 
         return 0;
 }
 
-int manager_new(Config *config, Manager **ret) {
+int manager_new(Config *config, const ManagerOptions *options, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
         const struct probe_ops *qops;
         size_t n_hosts = 0;
@@ -508,6 +585,8 @@ int manager_new(Config *config, Manager **ret) {
                 return log_error_errno(-ENOMEM, "Out of memory");
         }
         m->config = config;
+        if (options)
+                m->options = *options;
         m->running_action = _ACTION_TYPE_INVALID;
         detector_params_from_config(&m->params, config);
 
@@ -539,9 +618,12 @@ int manager_new(Config *config, Manager **ret) {
         /* Restarts need the bus; without it the daemon still watches and alerts. */
         (void) ensure_bus(m);
 
-        r = alerter_new(m->event, config, &m->alerter);
-        if (r < 0)
-                return log_error_errno(r, "Cannot set up alert delivery: %m");
+        /* --once neither alerts nor acts. */
+        if (!m->options.once) {
+                r = alerter_new(m->event, config, &m->alerter);
+                if (r < 0)
+                        return log_error_errno(r, "Cannot set up alert delivery: %m");
+        }
 
         qops = probe_ops_find(config->mta_type);
         if (!qops || qops->kind != PROBE_KIND_QUEUE)
@@ -588,7 +670,9 @@ int manager_new(Config *config, Manager **ret) {
                 .activity_pattern = config->activity_pattern,
                 .error_pattern = config->error_pattern,
                 .probed_hosts = (const char *const *) m->probed_hosts,
-                .state_dir = config->state_dir,
+                /* --once looks back over stall_after and leaves the daemon's cursor alone. */
+                .state_dir = m->options.once ? NULL : config->state_dir,
+                .journal_since_usec = m->options.once ? now_realtime(m) - MIN_OF(now_realtime(m), config->stall_after_usec) : 0,
                 .timeout_usec = config->interval_usec * 3 / 4,
         };
         r = add_probe(m, &probe_journal_ops, "activity", &as);
@@ -605,7 +689,8 @@ int manager_new(Config *config, Manager **ret) {
                 return r;
 
         detector_init(&m->detector, now_monotonic(m));
-        manager_restore_state(m);
+        if (!m->options.once)
+                manager_restore_state(m);
 
         r = sd_event_add_time(m->event, &m->tick, CLOCK_MONOTONIC, 0, USEC_PER_MSEC, on_tick, m);
         if (r < 0)
@@ -631,7 +716,9 @@ int manager_run(Manager *m) {
         (void) sd_notify(false, "STOPPING=1\nSTATUS=stopping");
         if (r < 0)
                 return log_error_errno(r, "Event loop failed: %m");
-        log_info("Stopping on signal; %zu alert(s) not yet delivered", alerter_pending(m->alerter));
+        if (m->options.once)
+                return m->once_verdict;
+        log_info("Stopping on signal; %zu alert(s) not yet delivered", m->alerter ? alerter_pending(m->alerter) : 0);
         return 0;
 }
 

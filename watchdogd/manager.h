@@ -21,6 +21,12 @@ typedef struct ProbeSlot {
         bool have_last;
 } ProbeSlot;
 
+/* How the manager runs. */
+typedef struct ManagerOptions {
+        bool once;               /* one probe round, print the verdict, exit (no alerts, no actions) */
+        bool json;               /* with once: print JSON instead of text */
+} ManagerOptions;
+
 /* Everything the daemon owns; no global mutable state. */
 typedef struct Manager {
         sd_event *event;
@@ -46,14 +52,19 @@ typedef struct Manager {
         char action_detail[640];
 
         char incident[UUID_STRING_MAX];
+
+        ManagerOptions options;
+        int once_verdict;        /* OnceVerdict of the --once round */
 } Manager;
 
 /* Creates the manager on a new event loop for CONFIG (ownership passes to
  * the manager): signals (TERM, INT exit; HUP logged), watchdog pings,
  * probes, alerter, system bus. Returns 0 or a negative errno, logged. */
-int manager_new(Config *config, Manager **ret);
+int manager_new(Config *config, const ManagerOptions *options, Manager **ret);
 
-/* Runs the loop until SIGTERM/SIGINT. Returns 0 or a negative errno. */
+/* Runs the loop until SIGTERM/SIGINT, or for --once until the round is
+ * judged (then returns the OnceVerdict, 0..2). Returns that, or a negative
+ * errno. */
 int manager_run(Manager *m);
 
 Manager *manager_free(Manager *m);

@@ -94,6 +94,7 @@ int main(int argc, char *argv[]) {
 
         if (dry_run)
                 config->dry_run = true;
+        mopts.dry_run = dry_run;
 
         if (check_only) {
                 config_dump(config, stdout);

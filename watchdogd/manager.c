@@ -557,25 +557,193 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
         return 0;
 }
 
-static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
-        log_notice("SIGHUP received: configuration reload is not supported in this version, ignoring");
+
+/* The probes of one configuration; built whole before it replaces another. */
+typedef struct ProbeSet {
+        ProbeSlot *slots;
+        size_t n_slots, n_reach;
+        char **probed_hosts;
+} ProbeSet;
+
+static void probe_set_done(ProbeSet *ps) {
+        for (size_t i = 0; i < ps->n_slots; i++)
+                probe_free(ps->slots[i].probe);
+        free(ps->slots);
+        free(ps->probed_hosts); /* the strings belong to the config */
+        *ps = (ProbeSet) {};
+}
+
+static int probe_set_add(Manager *m, ProbeSet *ps, const struct probe_ops *ops, const char *name,
+                         const ProbeSettings *s) {
+        int r;
+
+        r = probe_new(ops, m->event, name, s, &ps->slots[ps->n_slots].probe);
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up probe %s: %m", name);
+        ps->n_slots++;
         return 0;
 }
 
-static int add_probe(Manager *m, const struct probe_ops *ops, const char *name, const ProbeSettings *s) {
+/* Reachability probes of CONFIG, then queue, activity and unit. On error
+ * nothing is left allocated. */
+static int probe_set_build(Manager *m, const Config *config, ProbeSet *ret) {
+        _cleanup_(probe_set_done) ProbeSet ps = {};
+        const struct probe_ops *qops;
+        size_t n_hosts = 0;
         int r;
 
-        r = probe_new(ops, m->event, name, s, &m->slots[m->n_slots].probe);
+        qops = probe_ops_find(config->mta_type);
+        if (!qops || qops->kind != PROBE_KIND_QUEUE)
+                return log_error_errno(-EINVAL, "No queue probe for MTA type %s", config->mta_type);
+
+        ps.slots = calloc(config->n_probes + _SLOT_MTA_MAX, sizeof(ProbeSlot));
+        ps.probed_hosts = calloc(config->n_probes + 1, sizeof(char *));
+        if (!ps.slots || !ps.probed_hosts)
+                return log_error_errno(-ENOMEM, "Out of memory");
+
+        for (size_t i = 0; i < config->n_probes; i++) {
+                const ProbeConfig *pc = &config->probes[i];
+                const struct probe_ops *ops = probe_ops_find(pc->type);
+                ProbeSettings s = {
+                        .host = pc->host,
+                        .port = pc->port,
+                        .timeout_usec = pc->timeout_usec,
+                };
+
+                if (!ops || ops->kind != PROBE_KIND_REACHABILITY)
+                        return log_error_errno(-EINVAL, "%s:%u: [probe:%s] type: not a reachability probe",
+                                               config->path, pc->line, pc->name);
+                r = probe_set_add(m, &ps, ops, pc->name, &s);
+                if (r < 0)
+                        return r;
+                if (pc->host)
+                        ps.probed_hosts[n_hosts++] = pc->host;
+                ps.n_reach++;
+        }
+
+        /* The MTA's own probes each get most of one interval. */
+        ProbeSettings qs = {
+                .queue_directory = config->queue_directory,
+                .overdue_slack_usec = config->overdue_slack_usec,
+                .timeout_usec = config->interval_usec * 3 / 4,
+        };
+        r = probe_set_add(m, &ps, qops, "queue", &qs);
         if (r < 0)
-                return log_error_errno(r, "Cannot set up probe %s: %m", name);
-        m->n_slots++;
+                return r;
+
+        ProbeSettings as = {
+                .unit = config->unit,
+                .mta_type = config->mta_type,
+                .activity_pattern = config->activity_pattern,
+                .error_pattern = config->error_pattern,
+                .probed_hosts = (const char *const *) ps.probed_hosts,
+                /* --once looks back over stall_after and leaves the daemon's cursor alone. */
+                .state_dir = m->options.once ? NULL : config->state_dir,
+                .journal_since_usec = m->options.once ? now_realtime(m) - MIN_OF(now_realtime(m), config->stall_after_usec) : 0,
+                .timeout_usec = config->interval_usec * 3 / 4,
+        };
+        r = probe_set_add(m, &ps, &probe_journal_ops, "activity", &as);
+        if (r < 0)
+                return r;
+
+        ProbeSettings us = {
+                .unit = config->unit,
+                .bus = m->bus,
+                .timeout_usec = config->interval_usec * 3 / 4,
+        };
+        r = probe_set_add(m, &ps, &probe_unit_ops, "unit", &us);
+        if (r < 0)
+                return r;
+
+        *ret = ps;
+        ps = (ProbeSet) {};
+        return 0;
+}
+
+static void manager_take_probes(Manager *m, ProbeSet *ps) {
+        ProbeSet old = {
+                .slots = m->slots,
+                .n_slots = m->n_slots,
+                .n_reach = m->n_reach,
+                .probed_hosts = m->probed_hosts,
+        };
+
+        probe_set_done(&old);
+        m->slots = ps->slots;
+        m->n_slots = ps->n_slots;
+        m->n_reach = ps->n_reach;
+        m->probed_hosts = ps->probed_hosts;
+        m->pending = 0; /* a round in progress ended with the old probes */
+        *ps = (ProbeSet) {};
+}
+
+static bool alerts_equal(const Config *a, const Config *b) {
+        if (a->n_alerts != b->n_alerts)
+                return false;
+        for (size_t i = 0; i < a->n_alerts; i++) {
+                const AlertConfig *x = &a->alerts[i], *y = &b->alerts[i];
+
+                if (strcmp(x->name, y->name) != 0 || strcmp(x->url, y->url) != 0 ||
+                    strcmp(x->format, y->format) != 0 || x->timeout_usec != y->timeout_usec)
+                        return false;
+        }
+        return true;
+}
+
+/* SIGHUP: re-reads the configuration file. A file with errors is rejected
+ * (logged) and the running configuration stays; a good one replaces it
+ * whole, keeping the detector's state, the restart budget, the incident and
+ * the alerts queued (sd_notify(3) RELOADING=1 ... READY=1 around it). */
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+        _cleanup_(probe_set_done) ProbeSet ps = {};
+        Alerter *alerter = NULL;
+        Config *c = NULL;
+        int r;
+
+        (void) sd_notifyf(false, "RELOADING=1\nSTATUS=%s: reloading %s", m->config->unit, m->config->path);
+        log_notice("SIGHUP: reloading %s", m->config->path);
+
+        r = config_load(m->config->path, &c);
+        if (r < 0) {
+                log_error("Reload: %s has errors (above); the running configuration stays", m->config->path);
+                goto done;
+        }
+        if (m->options.dry_run)
+                c->dry_run = true;
+
+        r = probe_set_build(m, c, &ps);
+        if (r >= 0 && m->alerter && !alerts_equal(m->config, c))
+                r = alerter_new(m->event, c, &alerter);
+        if (r < 0) {
+                log_error_errno(r, "Reload: cannot apply %s: %m; the running configuration stays", c->path);
+                config_free(c);
+                goto done;
+        }
+
+        manager_take_probes(m, &ps);
+        if (alerter) {
+                /* Receivers changed: alerts still queued go to the receivers they were meant for. */
+                size_t left = alerter_pending(m->alerter);
+                if (left > 0)
+                        log_warning("Reload: receivers changed with %zu alert(s) still queued for the old ones; they are dropped", left);
+                alerter_free(m->alerter);
+                m->alerter = alerter;
+        }
+        log_set_max_level(c->log_level);
+        detector_params_from_config(&m->params, c);
+        config_free(m->config);
+        m->config = c;
+        log_notice("Reload: %s applied", m->config->path);
+done:
+        (void) sd_notify(false, "READY=1");
+        manager_update_status(m);
         return 0;
 }
 
 int manager_new(Config *config, const ManagerOptions *options, Manager **ret) {
         _cleanup_(manager_freep) Manager *m = NULL;
-        const struct probe_ops *qops;
-        size_t n_hosts = 0;
+        ProbeSet ps = {};
         sigset_t mask;
         int r;
 
@@ -625,68 +793,10 @@ int manager_new(Config *config, const ManagerOptions *options, Manager **ret) {
                         return log_error_errno(r, "Cannot set up alert delivery: %m");
         }
 
-        qops = probe_ops_find(config->mta_type);
-        if (!qops || qops->kind != PROBE_KIND_QUEUE)
-                return log_error_errno(-EINVAL, "No queue probe for MTA type %s", config->mta_type);
-
-        m->slots = calloc(config->n_probes + _SLOT_MTA_MAX, sizeof(ProbeSlot));
-        m->probed_hosts = calloc(config->n_probes + 1, sizeof(char *));
-        if (!m->slots || !m->probed_hosts)
-                return log_error_errno(-ENOMEM, "Out of memory");
-
-        for (size_t i = 0; i < config->n_probes; i++) {
-                const ProbeConfig *pc = &config->probes[i];
-                const struct probe_ops *ops = probe_ops_find(pc->type);
-                ProbeSettings s = {
-                        .host = pc->host,
-                        .port = pc->port,
-                        .timeout_usec = pc->timeout_usec,
-                };
-
-                if (!ops || ops->kind != PROBE_KIND_REACHABILITY)
-                        return log_error_errno(-EINVAL, "%s:%u: [probe:%s] type: not a reachability probe",
-                                               config->path, pc->line, pc->name);
-                r = add_probe(m, ops, pc->name, &s);
-                if (r < 0)
-                        return r;
-                if (pc->host)
-                        m->probed_hosts[n_hosts++] = pc->host;
-                m->n_reach++;
-        }
-
-        /* The MTA's own probes each get most of one interval. */
-        ProbeSettings qs = {
-                .queue_directory = config->queue_directory,
-                .overdue_slack_usec = config->overdue_slack_usec,
-                .timeout_usec = config->interval_usec * 3 / 4,
-        };
-        r = add_probe(m, qops, "queue", &qs);
+        r = probe_set_build(m, config, &ps);
         if (r < 0)
                 return r;
-
-        ProbeSettings as = {
-                .unit = config->unit,
-                .mta_type = config->mta_type,
-                .activity_pattern = config->activity_pattern,
-                .error_pattern = config->error_pattern,
-                .probed_hosts = (const char *const *) m->probed_hosts,
-                /* --once looks back over stall_after and leaves the daemon's cursor alone. */
-                .state_dir = m->options.once ? NULL : config->state_dir,
-                .journal_since_usec = m->options.once ? now_realtime(m) - MIN_OF(now_realtime(m), config->stall_after_usec) : 0,
-                .timeout_usec = config->interval_usec * 3 / 4,
-        };
-        r = add_probe(m, &probe_journal_ops, "activity", &as);
-        if (r < 0)
-                return r;
-
-        ProbeSettings us = {
-                .unit = config->unit,
-                .bus = m->bus,
-                .timeout_usec = config->interval_usec * 3 / 4,
-        };
-        r = add_probe(m, &probe_unit_ops, "unit", &us);
-        if (r < 0)
-                return r;
+        manager_take_probes(m, &ps);
 
         detector_init(&m->detector, now_monotonic(m));
         if (!m->options.once)
@@ -726,10 +836,7 @@ Manager *manager_free(Manager *m) {
         if (!m)
                 return NULL;
 
-        for (size_t i = 0; i < m->n_slots; i++)
-                probe_free(m->slots[i].probe);
-        free(m->slots);
-        free(m->probed_hosts); /* the strings belong to the config */
+        manager_take_probes(m, &(ProbeSet) {});
         unit_restart_free(m->restart);
         exec_cancel(m->flush);
         alerter_free(m->alerter);

@@ -25,6 +25,7 @@ typedef struct ProbeSlot {
 typedef struct ManagerOptions {
         bool once;               /* one probe round, print the verdict, exit (no alerts, no actions) */
         bool json;               /* with once: print JSON instead of text */
+        bool dry_run;            /* --dry-run: overrides the file's dry_run, also after a reload */
 } ManagerOptions;
 
 /* Everything the daemon owns; no global mutable state. */

@@ -49,8 +49,28 @@
 #include "log.h"
 #include "macros.h"
 
-#define POSTFIX_ACTIVITY ", status=(sent|deferred|bounced|expired)([ ,]|$)"
-#define POSTFIX_ERROR    "connect to ([^][ ]+\\[[^]]+\\])(:[0-9]+)?:[ ]"
+/* Delivery lines start with the queue id: "ID: to=<...>, relay=..., ...,
+ * status=sent (...)"; qmgr's expiry is "ID: from=<...>, status=expired". */
+#define POSTFIX_ACTIVITY "^[0-9A-Za-z]+: to=<.*, status=(sent|deferred|bounced|expired)([ ,]|$)|" \
+                         "^[0-9A-Za-z]+: from=<.*, status=(expired)([ ,]|$)"
+/* "connect to HOST[ADDR]:PORT: reason" on its own line or as the reason of
+ * a deferral (also from qmgr's dead-destination cache: "delivery
+ * temporarily suspended: connect to ..."), and a name that does not
+ * resolve: "Name service error for name=HOST type=A". Anchored to the
+ * start of delivery lines, so that most text quoted from elsewhere cannot
+ * match; short enough for one ini line (--check-config prints it). */
+#define POSTFIX_PEER     "([^][ ]+\\[[^]]+\\]):"
+#define POSTFIX_ERROR    "^connect to " POSTFIX_PEER "|"                                      \
+                         "^[^ ]+: to=<.*, status=deferred \\([^(]*connect to " POSTFIX_PEER "|" \
+                         "^[^ ]+: to=<.*Name service error for name=([^ ]+) type="
+/* Deferrals that attempted nothing: the dead-destination cache of qmgr(8),
+ * a transport that is not there. */
+#define POSTFIX_SKIP     "status=deferred \\((delivery temporarily suspended: |unknown mail transport error|mail transport unavailable)"
+
+static const char *const postfix_identifiers[] = {
+        "smtp", "lmtp", "local", "virtual", "pipe", "error", "retry", "discard", "qmgr", NULL
+};
+static const char *const exim_identifiers[] = { "exim", "exim4", NULL };
 
 #define EXIM_ID "[0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4}"
 #define EXIM_ACTIVITY                                           \
@@ -68,23 +88,44 @@ static const struct {
         const char *mta_type;
         const char *activity;
         const char *error;
+        const char *skip;
+        const char *const *identifiers;
 } builtin_patterns[] = {
-        { "postfix", POSTFIX_ACTIVITY, POSTFIX_ERROR },
-        { "exim",    EXIM_ACTIVITY,    EXIM_ERROR    },
+        { "postfix", POSTFIX_ACTIVITY, POSTFIX_ERROR, POSTFIX_SKIP, postfix_identifiers },
+        { "exim",    EXIM_ACTIVITY,    EXIM_ERROR,    NULL,         exim_identifiers    },
 };
 
-const char *activity_default_pattern(const char *mta_type) {
+static ssize_t builtin_index(const char *mta_type) {
         for (size_t i = 0; mta_type && i < ELEMENTSOF(builtin_patterns); i++)
                 if (strcmp(builtin_patterns[i].mta_type, mta_type) == 0)
-                        return builtin_patterns[i].activity;
-        return NULL;
+                        return (ssize_t) i;
+        return -1;
+}
+
+bool activity_identifier_relevant(const ActivityPatterns *p, const char *identifier) {
+        const char *prog;
+
+        if (!p->identifiers)
+                return true;
+        if (!identifier)
+                return false;
+        /* Postfix: "postfix/smtp", or "NAME/smtp" with another syslog_name. */
+        prog = strrchr(identifier, '/');
+        prog = prog ? prog + 1 : identifier;
+        for (const char *const *i = p->identifiers; *i; i++)
+                if (strcmp(*i, prog) == 0)
+                        return true;
+        return false;
+}
+
+const char *activity_default_pattern(const char *mta_type) {
+        ssize_t b = builtin_index(mta_type);
+        return b >= 0 ? builtin_patterns[b].activity : NULL;
 }
 
 const char *activity_default_error_pattern(const char *mta_type) {
-        for (size_t i = 0; mta_type && i < ELEMENTSOF(builtin_patterns); i++)
-                if (strcmp(builtin_patterns[i].mta_type, mta_type) == 0)
-                        return builtin_patterns[i].error;
-        return NULL;
+        ssize_t b = builtin_index(mta_type);
+        return b >= 0 ? builtin_patterns[b].error : NULL;
 }
 
 /* Compiles PATTERN into RE. On error writes "WHAT pattern: reason" to ERR
@@ -160,6 +201,21 @@ int activity_patterns_init(ActivityPatterns *p, const char *mta_type, const char
                 p->probed_hosts = strv_free(p->probed_hosts);
                 return r;
         }
+
+        ssize_t b = builtin_index(mta_type);
+        if (b >= 0) {
+                p->identifiers = builtin_patterns[b].identifiers;
+                if (builtin_patterns[b].skip) {
+                        r = compile_one(&p->skip, "skip", builtin_patterns[b].skip, err, err_size);
+                        if (r < 0) {
+                                regfree(&p->activity);
+                                regfree(&p->error);
+                                p->probed_hosts = strv_free(p->probed_hosts);
+                                return r;
+                        }
+                        p->have_skip = true;
+                }
+        }
         return 0;
 }
 
@@ -168,6 +224,9 @@ void activity_patterns_done(ActivityPatterns *p) {
                 return;  /* never initialised, or done already */
         regfree(&p->activity);
         regfree(&p->error);
+        if (p->have_skip)
+                regfree(&p->skip);
+        p->have_skip = false;
         p->probed_hosts = strv_free(p->probed_hosts);
 }
 
@@ -278,6 +337,8 @@ ActivityKind activity_classify(const ActivityPatterns *p, const char *message) {
 
         if (first_group(&p->error, message, &g, &n))
                 return peer_is_probed(p, g, n) ? ACTIVITY_CONN_ERROR_PROBED : ACTIVITY_CONN_ERROR;
+        if (p->have_skip && regexec(&p->skip, message, 0, NULL, 0) == 0)
+                return ACTIVITY_NONE;
         if (first_group(&p->activity, message, &g, &n))
                 return outcome_kind(g, n);
         return ACTIVITY_NONE;

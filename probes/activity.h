@@ -40,8 +40,19 @@ typedef enum ActivityKind {
 typedef struct ActivityPatterns {
         regex_t activity;
         regex_t error;
+        regex_t skip;                /* built in: deferrals without an attempt (Postfix) */
+        bool have_skip;
+        const char *const *identifiers; /* built in: SYSLOG_IDENTIFIER programs that deliver */
         char **probed_hosts;         /* NULL-terminated copies */
 } ActivityPatterns;
+
+/* Whether a journal entry logged under IDENTIFIER (SYSLOG_IDENTIFIER,
+ * e.g. "postfix/smtp") may tell of deliveries: for Postfix only its
+ * delivery agents and the queue manager (smtp, lmtp, local, virtual, pipe,
+ * error, retry, discard, qmgr; see postfix(1) "delivery agents"), never
+ * smtpd(8), cleanup(8) or local submission, whose lines quote what outside
+ * clients send. Any identifier when the MTA type has no such list. */
+bool activity_identifier_relevant(const ActivityPatterns *p, const char *identifier);
 
 /* Built-in patterns for MTA_TYPE ("postfix", "exim"), or NULL if none. */
 const char *activity_default_pattern(const char *mta_type);

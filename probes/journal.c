@@ -185,6 +185,25 @@ static int journal_get_message(JournalState *st) {
         return 1;
 }
 
+/* Whether the current entry comes from a program that delivers (see
+ * activity_identifier_relevant()): incoming SMTP and local submission log
+ * text that outside clients choose. */
+static bool journal_entry_relevant(JournalState *st) {
+        const void *data;
+        char ident[128];
+        size_t len;
+
+        if (sd_journal_get_data(st->journal, "SYSLOG_IDENTIFIER", &data, &len) < 0 ||
+            len < strlen("SYSLOG_IDENTIFIER="))
+                return activity_identifier_relevant(&st->patterns, NULL);
+        len -= strlen("SYSLOG_IDENTIFIER=");
+        if (len >= sizeof(ident))
+                return false;
+        memcpy(ident, (const char *) data + strlen("SYSLOG_IDENTIFIER="), len);
+        ident[len] = '\0';
+        return activity_identifier_relevant(&st->patterns, ident);
+}
+
 /* Reads and counts up to JOURNAL_BATCH new entries. Returns 1 when more
  * may be waiting, 0 at the end, or a negative errno. */
 static int journal_read_batch(JournalState *st) {
@@ -199,6 +218,8 @@ static int journal_read_batch(JournalState *st) {
                         if (r <= 0)
                                 break;
                 }
+                if (!journal_entry_relevant(st))
+                        continue;
                 r = journal_get_message(st);
                 if (r < 0)
                         break;

@@ -80,6 +80,7 @@ typedef struct PostfixScan {
         uint64_t now_usec;
         uint64_t slack_usec;
         bool due_at_mtime;       /* the queue being scanned is deferred */
+        bool ready_mode_only;    /* incoming, maildrop: count only finished files */
         bool have_oldest;
         uint64_t oldest_usec;    /* CLOCK_REALTIME of the oldest message */
         char *reason;
@@ -216,6 +217,12 @@ static int scan_dir(int dir_fd, const char *path, unsigned depth, unsigned *coun
                 }
                 if (!S_ISREG(stx.stx_mode))
                         continue;
+                /* A file still being written (by cleanup(8) or postdrop(1))
+                 * lacks the owner-execute bits that mark it finished; the
+                 * queue manager and showq(8) skip it (MAIL_QUEUE_STAT_READY,
+                 * 0700), and so do we: it may vanish without a delivery. */
+                if (sc->ready_mode_only && (stx.stx_mode & 0700) != 0700)
+                        continue;
 
                 (*count)++;
                 scan_schedule(sc, &stx);
@@ -239,11 +246,12 @@ int postfix_scan_queue(const char *queue_directory, uint64_t now_realtime_usec, 
                 size_t offset;
                 bool optional;
                 bool due_at_mtime;
+                bool ready_mode_only;
         } queues[] = {
-                { "incoming", offsetof(QueueStats, incoming), false, false },
-                { "active",   offsetof(QueueStats, active),   false, false },
-                { "deferred", offsetof(QueueStats, deferred), false, true  },
-                { "maildrop", offsetof(QueueStats, maildrop), true,  false },
+                { "incoming", offsetof(QueueStats, incoming), false, false, true  },
+                { "active",   offsetof(QueueStats, active),   false, false, false },
+                { "deferred", offsetof(QueueStats, deferred), false, true,  false },
+                { "maildrop", offsetof(QueueStats, maildrop), true,  false, true  },
         };
         QueueStats stats = { .schedule_known = true };
         PostfixScan sc = {
@@ -284,6 +292,7 @@ int postfix_scan_queue(const char *queue_directory, uint64_t now_realtime_usec, 
                         return r;
                 }
                 sc.due_at_mtime = queues[i].due_at_mtime;
+                sc.ready_mode_only = queues[i].ready_mode_only;
                 r = scan_dir(fd, path, 0, count, &sc);
                 if (r < 0)
                         return r;

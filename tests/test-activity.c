@@ -88,6 +88,22 @@ static const Case postfix_relay_probed[] = {
         { "warning: connect to private/tlsmgr: Connection refused", ACTIVITY_NONE },
         { "CONNECT from [198.51.100.20]:40412 to [192.0.2.10]:25", ACTIVITY_NONE },
         { "", ACTIVITY_NONE },
+        /* Text an outside client chose, quoted by smtpd: anchored patterns do not see it. */
+        { "NOQUEUE: reject: RCPT from unknown[198.51.100.20]: 554 5.7.1 <x@y.example>: Relay access denied; "
+          "from=<\"x, status=sent y\"@b.example> to=<x@y.example> proto=ESMTP helo=<a>", ACTIVITY_NONE },
+        { "NOQUEUE: reject: RCPT from unknown[198.51.100.20]: 554 5.7.1 <x@y.example>: Relay access denied; "
+          "from=<\"connect to 192.0.2.2[192.0.2.2]: x\"@b.example> to=<x@y.example> proto=ESMTP helo=<a>",
+          ACTIVITY_NONE },
+        /* Deferrals that attempted nothing. */
+        { "6A7B8C9D0E: to=<gina@example.org>, relay=none, delay=12, delays=12/0/0/0, dsn=4.4.2, "
+          "status=deferred (delivery temporarily suspended: lost connection with 192.0.2.2[192.0.2.2] "
+          "while receiving the initial server greeting)", ACTIVITY_NONE },
+        { "6A7B8C9D0E: to=<gina@example.org>, relay=none, delay=1, delays=1/0/0/0, dsn=4.3.0, "
+          "status=deferred (mail transport unavailable)", ACTIVITY_NONE },
+        /* The relay's name does not resolve (a stale resolv.conf in the chroot): the name is the peer. */
+        { "6A7B8C9D0E: to=<gina@example.org>, relay=none, delay=2, delays=0/0/2/0, dsn=4.4.3, "
+          "status=deferred (Host or domain name not found. Name service error for name=relay.example.net "
+          "type=A: Host not found, try again)", ACTIVITY_CONN_ERROR },
 };
 
 static void test_postfix_relay_probed(void **state) {
@@ -176,6 +192,36 @@ static void test_exim(void **state) {
         check_table("exim", probed, cases, ELEMENTSOF(cases));
 }
 
+/* Only Postfix's delivery agents and qmgr tell of deliveries. */
+static void test_identifiers(void **state) {
+        ActivityPatterns p;
+        char err[256];
+
+        assert_int_equal(activity_patterns_init(&p, "postfix", NULL, NULL, relay_probed, err, sizeof(err)), 0);
+        assert_true(activity_identifier_relevant(&p, "postfix/smtp"));
+        assert_true(activity_identifier_relevant(&p, "postfix-out/lmtp"));
+        assert_true(activity_identifier_relevant(&p, "postfix/qmgr"));
+        assert_true(activity_identifier_relevant(&p, "postfix/local"));
+        assert_false(activity_identifier_relevant(&p, "postfix/smtpd"));
+        assert_false(activity_identifier_relevant(&p, "postfix/cleanup"));
+        assert_false(activity_identifier_relevant(&p, "postfix/postdrop"));
+        assert_false(activity_identifier_relevant(&p, "postfix/sendmail"));
+        assert_false(activity_identifier_relevant(&p, NULL));
+        /* By name, the relay that does not resolve is the probed one. */
+        activity_patterns_done(&p);
+        assert_int_equal(activity_patterns_init(&p, "postfix", NULL, NULL, relay_by_name, err, sizeof(err)), 0);
+        assert_int_equal(activity_classify(&p, "6A7B8C9D0E: to=<g@example.org>, relay=none, delay=2, "
+                                           "status=deferred (Host or domain name not found. Name service error "
+                                           "for name=relay.example.net type=A: Host not found, try again)"),
+                         ACTIVITY_CONN_ERROR_PROBED);
+        activity_patterns_done(&p);
+
+        assert_int_equal(activity_patterns_init(&p, "exim", NULL, NULL, relay_probed, err, sizeof(err)), 0);
+        assert_true(activity_identifier_relevant(&p, "exim"));
+        assert_false(activity_identifier_relevant(&p, "postfix/smtp"));
+        activity_patterns_done(&p);
+}
+
 static void test_count(void **state) {
         ActivityCounts c = {};
         static const ActivityKind kinds[] = {
@@ -260,6 +306,7 @@ int main(void) {
                 cmocka_unit_test(test_postfix_nothing_probed),
                 cmocka_unit_test(test_postfix_probed_forms),
                 cmocka_unit_test(test_exim),
+                cmocka_unit_test(test_identifiers),
                 cmocka_unit_test(test_count),
                 cmocka_unit_test(test_defaults),
                 cmocka_unit_test(test_custom_patterns),

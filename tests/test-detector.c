@@ -678,8 +678,9 @@ static void test_catalog_12_dns_outage_bounces(void **state) {
 /* 13. The network is back and the relay answers our probe, but the MTA
  * keeps logging connection failures to that same relay at its retry
  * interval. Those are not progress, and although each retry reschedules
- * the messages (none overdue), it is the stuck pattern: restart once
- * restore_grace and stall_after hold (UP at 420, grace until 480). */
+ * the messages (none overdue), it is the stuck pattern. Errors count once
+ * reachability has been up for restore_grace (UP at 420, grace until 480):
+ * the first one after that is logged at 520 -> restart at 520. */
 static void test_catalog_13_conn_errors_to_reachable_relay(void **state) {
         Timeline tl;
         Round r;
@@ -698,7 +699,7 @@ static void test_catalog_13_conn_errors_to_reachable_relay(void **state) {
                 feed(&tl, t, &r);
         }
         assert_int_equal(tl.n_actions, 1);
-        assert_true(tl.first_action_at == S(480));
+        assert_true(tl.first_action_at == S(520));
 }
 
 /* The daemon was killed while verifying its restart: it resumes verifying
@@ -809,6 +810,215 @@ static void test_judge_once(void **state) {
 #undef JUDGE
 }
 
+/* ---- Regressions found by trying to break the detector ---- */
+
+static const UnitState unit_activating = { "activating", "start", "success", 0, false };
+static const UnitState unit_deactivating __attribute__((unused)) = { "deactivating", "stop", "success", 0, false };
+static const UnitState unit_inactive = { "inactive", "dead", "success", 0, false };
+static const UnitState unit_failed = { "failed", "failed", "start-limit-hit", 0, false };
+
+/* A. Probed-error latch never expires. Relay blips once at t=200 (Postfix
+ * logs one "connect to relay: Connection refused"); the probe never sees 3
+ * failures so reach stays UP. Hours later the relay 4xx's a message
+ * (status=deferred, progress), Postfix waits its backoff (nothing overdue).
+ * Expected: no restart. */
+static void test_A_probed_error_latch_never_expires(void **state) {
+        Timeline tl; Round r; ActivityCounts a = {};
+        tl_init(&tl);
+        for (uint64_t t = 0; t < 200; t += 10) { r = round_ok(0, NULL); r.act = a; feed(&tl, t, &r); }
+        a.conn_errors_probed = 1;          /* one blip; queue is empty anyway */
+        for (uint64_t t = 200; t < 10000; t += 10) { r = round_ok(0, NULL); r.act = a; feed(&tl, t, &r); }
+        a.deferred = 1;                    /* relay said 451 for one message: an attempt */
+        for (uint64_t t = 10000; t <= 12000; t += 10) {
+                r = round_ok(1, "M1"); r.act = a; r.overdue = 0; feed(&tl, t, &r);
+        }
+        print_message("A: actions=%u stall=%u first_action_at=%llus\n", tl.n_actions,
+                      tl.n_events[EVENT_STALL_DETECTED], (unsigned long long) (tl.first_action_at / USEC_PER_SEC));
+        assert_int_equal(tl.n_actions, 0);
+}
+
+/* B. Errors logged during the outage are read in the round in which reach
+ * turns UP (ok_threshold reached): update_reachability runs first, so they
+ * count as "while UP". Healthy Postfix then waits out its backoff. */
+static void test_B_outage_errors_counted_as_up(void **state) {
+        Timeline tl; Round r; ActivityCounts a = {};
+        tl_init(&tl);
+        for (uint64_t t = 0; t <= 90; t += 10) { r = round_ok(0, NULL); feed(&tl, t, &r); }
+        for (uint64_t t = 100; t <= 400; t += 10) {
+                r = round_ok(20, "A"); r.reach = FAIL; a.conn_errors_probed += 2; r.act = a; feed(&tl, t, &r);
+        }
+        /* t=410 first OK; t=420 second OK -> UP; the journal lines of the last
+         * timed-out connects (30 s connect timeout) land in this round */
+        r = round_ok(20, "A"); r.act = a; feed(&tl, 410, &r);
+        a.conn_errors_probed += 3;
+        r = round_ok(20, "A"); r.act = a; feed(&tl, 420, &r);
+        assert_int_equal(tl.d.reach, REACH_UP);
+        /* Postfix waits out its backoff (up to 4000 s): nothing overdue, nothing logged */
+        for (uint64_t t = 430; t <= 2000; t += 10) { r = round_ok(20, "A"); r.act = a; feed(&tl, t, &r); }
+        print_message("B: actions=%u first_action_at=%llus\n", tl.n_actions,
+                      (unsigned long long) (tl.first_action_at / USEC_PER_SEC));
+        assert_int_equal(tl.n_actions, 0);
+}
+
+/* C. The restart's verification succeeds on the unit state alone: a round
+ * during the restart saw "deactivating"/"activating"; the first round after
+ * action_done sees "active" again -> update_unit sets last_progress = now. */
+static void test_C_verify_succeeds_on_unit_restart(void **state) {
+        Timeline tl; Round r;
+        tl_init(&tl);
+        for (uint64_t t = 0; t <= 90; t += 10) { r = round_ok(0, NULL); feed(&tl, t, &r); }
+        uint64_t t = 100;
+        for (; t <= 2000 && tl.n_actions == 0; t += 10) { r = round_ok(20, "A"); r.overdue = 20; feed(&tl, t, &r); }
+        assert_int_equal(tl.n_actions, 1);
+        assert_int_equal(tl.d.state, DETECTOR_REMEDIATING);
+        r = round_ok(20, "A"); r.overdue = 20; r.unit = unit_activating; feed(&tl, t, &r); /* during the job */
+        action_done(&tl, t + 3, true);
+        assert_int_equal(tl.d.state, DETECTOR_VERIFYING);
+        /* still stuck: nothing moves, nothing logged */
+        for (uint64_t u = t + 10; u <= t + 200; u += 10) { r = round_ok(20, "A"); r.overdue = 20; feed(&tl, u, &r); }
+        print_message("C: succeeded=%u recovered=%u action.failed=%u state=%s\n",
+                      tl.n_events[EVENT_ACTION_SUCCEEDED], tl.n_events[EVENT_RECOVERED],
+                      tl.n_events[EVENT_ACTION_FAILED], detector_state_to_string(tl.d.state));
+        assert_int_equal(tl.n_events[EVENT_RECOVERED], 0);
+        assert_int_equal(tl.n_events[EVENT_ACTION_FAILED], 1);
+}
+
+/* D. Ladder "flush restart": admin stops the unit during the flush's
+ * verification. verify_after expires -> the ladder restarts a unit the
+ * administrator stopped. */
+static void test_D_admin_stop_during_verify_then_restart(void **state) {
+        Timeline tl; Round r;
+        tl_init(&tl);
+        tl.p.actions[0] = ACTION_FLUSH; tl.p.actions[1] = ACTION_RESTART; tl.p.n_actions = 2;
+        for (uint64_t t = 0; t <= 90; t += 10) { r = round_ok(0, NULL); feed(&tl, t, &r); }
+        uint64_t t = 100;
+        for (; t <= 2000 && tl.n_actions == 0; t += 10) { r = round_ok(20, "A"); r.overdue = 20; feed(&tl, t, &r); }
+        assert_int_equal(tl.out.action, ACTION_FLUSH);
+        action_done(&tl, t, true);
+        for (uint64_t u = t + 10; u <= t + 300; u += 10) {
+                r = round_ok(20, "A"); r.overdue = 20; r.unit = unit_inactive; feed(&tl, u, &r);
+                if (tl.out.act) print_message("D: at %llus act=%s with unit inactive (mta.stopped=%u)\n",
+                                              (unsigned long long) u, action_type_to_string(tl.out.action),
+                                              tl.n_events[EVENT_MTA_STOPPED]);
+        }
+        assert_int_equal(tl.n_actions, 1);
+}
+
+/* D2. Same, unit failed (start-limit-hit) during verification. */
+static void test_D2_failed_during_verify_then_restart(void **state) {
+        Timeline tl; Round r;
+        tl_init(&tl);
+        tl.p.actions[0] = ACTION_FLUSH; tl.p.actions[1] = ACTION_RESTART; tl.p.n_actions = 2;
+        for (uint64_t t = 0; t <= 90; t += 10) { r = round_ok(0, NULL); feed(&tl, t, &r); }
+        uint64_t t = 100;
+        for (; t <= 2000 && tl.n_actions == 0; t += 10) { r = round_ok(20, "A"); r.overdue = 20; feed(&tl, t, &r); }
+        action_done(&tl, t, true);
+        for (uint64_t u = t + 10; u <= t + 300; u += 10) {
+                r = round_ok(20, "A"); r.overdue = 20; r.unit = unit_failed; feed(&tl, u, &r);
+        }
+        print_message("D2: actions=%u mta.failed=%u\n", tl.n_actions, tl.n_events[EVENT_MTA_FAILED]);
+        assert_int_equal(tl.n_actions, 1);
+}
+
+/* E. Our restart leaves the unit failed (start-limit-hit): the round during
+ * REMEDIATING records FAILED silently; mta.failed is never raised. */
+static void test_E_failed_during_remediating_lost_alert(void **state) {
+        Timeline tl; Round r;
+        tl_init(&tl);
+        for (uint64_t t = 0; t <= 90; t += 10) { r = round_ok(0, NULL); feed(&tl, t, &r); }
+        uint64_t t = 100;
+        for (; t <= 2000 && tl.n_actions == 0; t += 10) { r = round_ok(20, "A"); r.overdue = 20; feed(&tl, t, &r); }
+        r = round_ok(20, "A"); r.unit = unit_failed; feed(&tl, t, &r);
+        action_done(&tl, t + 5, false);
+        for (uint64_t u = t + 10; u <= t + 600; u += 10) { r = round_ok(20, "A"); r.unit = unit_failed; feed(&tl, u, &r); }
+        print_message("E: mta.failed=%u gave_up=%u\n", tl.n_events[EVENT_MTA_FAILED], tl.n_events[EVENT_GAVE_UP]);
+        assert_int_equal(tl.n_events[EVENT_MTA_FAILED], 1);
+}
+
+/* E2. Admin stops the unit while our restart job runs (stop replaces the job:
+ * result "canceled"): no mta.stopped ever, gave_up instead. */
+static void test_E2_stopped_during_remediating(void **state) {
+        Timeline tl; Round r;
+        tl_init(&tl);
+        for (uint64_t t = 0; t <= 90; t += 10) { r = round_ok(0, NULL); feed(&tl, t, &r); }
+        uint64_t t = 100;
+        for (; t <= 2000 && tl.n_actions == 0; t += 10) { r = round_ok(20, "A"); r.overdue = 20; feed(&tl, t, &r); }
+        r = round_ok(20, "A"); r.unit = unit_inactive; feed(&tl, t, &r);
+        action_done(&tl, t + 5, false);
+        for (uint64_t u = t + 10; u <= t + 600; u += 10) { r = round_ok(20, "A"); r.unit = unit_inactive; feed(&tl, u, &r); }
+        print_message("E2: mta.stopped=%u gave_up=%u state=%s\n", tl.n_events[EVENT_MTA_STOPPED],
+                      tl.n_events[EVENT_GAVE_UP], detector_state_to_string(tl.d.state));
+        assert_int_equal(tl.n_events[EVENT_MTA_STOPPED], 1);
+}
+
+/* F. GAVE_UP, then a real outage: no outage.started, ever. */
+static void test_F_outage_during_gave_up(void **state) {
+        Timeline tl; Round r;
+        tl_init(&tl);
+        for (uint64_t t = 0; t <= 90; t += 10) { r = round_ok(0, NULL); feed(&tl, t, &r); }
+        uint64_t t = 100;
+        for (; t <= 2000 && tl.n_actions == 0; t += 10) { r = round_ok(20, "A"); r.overdue = 20; feed(&tl, t, &r); }
+        action_done(&tl, t, true);
+        for (t += 10; t <= 1500 && tl.d.state != DETECTOR_GAVE_UP; t += 10) { r = round_ok(20, "A"); r.overdue = 20; feed(&tl, t, &r); }
+        assert_int_equal(tl.d.state, DETECTOR_GAVE_UP);
+        for (uint64_t u = t; u <= t + 3600; u += 10) { r = round_ok(20, "A"); r.reach = FAIL; r.overdue = 20; feed(&tl, u, &r); }
+        print_message("F: reach=%s state=%s outage.started=%u\n", reachability_to_string(tl.d.reach),
+                      detector_state_to_string(tl.d.state), tl.n_events[EVENT_OUTAGE_STARTED]);
+        assert_int_equal(tl.n_events[EVENT_OUTAGE_STARTED], 1);
+}
+
+/* G. Two overlapping unknown episodes: queue unknown 0..700 (alerted at 600),
+ * journal unknown from 690 for an hour: never alerted. */
+static void test_G_overlapping_unknown_episodes(void **state) {
+        Timeline tl; Round r;
+        tl_init(&tl);
+        for (uint64_t t = 0; t <= 4400; t += 10) {
+                Observation o = {
+                        .reach = PROBE_OK,
+                        .queue_status = t <= 700 ? PROBE_UNKNOWN : PROBE_OK,
+                        .queue = { .backlog = 0 },
+                        .activity_status = t >= 690 ? PROBE_UNKNOWN : PROBE_OK,
+                        .unit_status = PROBE_OK, .unit = unit_running,
+                };
+                step(&tl, t, &o);
+        }
+        (void) r;
+        print_message("G: observation.unknown=%u\n", tl.n_events[EVENT_OBSERVATION_UNKNOWN]);
+        assert_int_equal(tl.n_events[EVENT_OBSERVATION_UNKNOWN], 2);
+}
+
+/* H. Activity counters start over (journal probe re-created) with
+ * conn_errors_probed only: incident activity underflows. */
+static void test_H_incident_activity_underflow(void **state) {
+        Timeline tl; Round r; ActivityCounts a = {};
+        tl_init(&tl);
+        for (uint64_t t = 0; t <= 90; t += 10) { r = round_ok(0, NULL); feed(&tl, t, &r); }
+        for (uint64_t t = 100; t <= 400; t += 10) { r = round_ok(20, "A"); r.reach = FAIL; a.conn_errors_probed += 2; r.act = a; feed(&tl, t, &r); }
+        a.conn_errors_probed = 0;
+        r = round_ok(20, "A"); r.reach = FAIL; r.act = a; feed(&tl, 410, &r);
+        ActivityCounts inc = detector_incident_activity(&tl.d, NULL);
+        print_message("H: incident conn_errors_probed=%llu\n", (unsigned long long) inc.conn_errors_probed);
+        assert_true(inc.conn_errors_probed < 1000);
+}
+
+/* I. GAVE_UP; the admin restarts the unit (inactive -> active), still stuck:
+ * "recovered" is announced although nothing moved. */
+static void test_I_gave_up_admin_restart_false_recovered(void **state) {
+        Timeline tl; Round r;
+        tl_init(&tl);
+        for (uint64_t t = 0; t <= 90; t += 10) { r = round_ok(0, NULL); feed(&tl, t, &r); }
+        uint64_t t = 100;
+        for (; t <= 2000 && tl.n_actions == 0; t += 10) { r = round_ok(20, "A"); r.overdue = 20; feed(&tl, t, &r); }
+        action_done(&tl, t, true);
+        for (t += 10; t <= 1500 && tl.d.state != DETECTOR_GAVE_UP; t += 10) { r = round_ok(20, "A"); r.overdue = 20; feed(&tl, t, &r); }
+        r = round_ok(20, "A"); r.unit = unit_inactive; feed(&tl, t, &r);
+        r = round_ok(20, "A"); r.overdue = 20; feed(&tl, t + 10, &r);
+        print_message("I: recovered=%u state=%s\n", tl.n_events[EVENT_RECOVERED], detector_state_to_string(tl.d.state));
+        assert_int_equal(tl.n_events[EVENT_RECOVERED], 0);
+}
+
+
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_outage_then_healthy_drain),
@@ -824,6 +1034,17 @@ int main(void) {
                 cmocka_unit_test(test_restart_budget),
                 cmocka_unit_test(test_giveup_holddown),
                 cmocka_unit_test(test_judge_once),
+                cmocka_unit_test(test_A_probed_error_latch_never_expires),
+                cmocka_unit_test(test_B_outage_errors_counted_as_up),
+                cmocka_unit_test(test_C_verify_succeeds_on_unit_restart),
+                cmocka_unit_test(test_D_admin_stop_during_verify_then_restart),
+                cmocka_unit_test(test_D2_failed_during_verify_then_restart),
+                cmocka_unit_test(test_E_failed_during_remediating_lost_alert),
+                cmocka_unit_test(test_E2_stopped_during_remediating),
+                cmocka_unit_test(test_F_outage_during_gave_up),
+                cmocka_unit_test(test_G_overlapping_unknown_episodes),
+                cmocka_unit_test(test_H_incident_activity_underflow),
+                cmocka_unit_test(test_I_gave_up_admin_restart_false_recovered),
                 cmocka_unit_test(test_restore_verifying),
                 cmocka_unit_test(test_restore_budget_spent),
                 cmocka_unit_test(test_catalog_01_backoff),

@@ -126,6 +126,37 @@ static void test_scan_fixture(void **state) {
         assert_string_equal(q.oldest_id, "ABCDEF123");
 }
 
+/* A file in incoming or maildrop without the owner-execute bits is still
+ * being written (MAIL_QUEUE_STAT_READY): not backlog. Elsewhere the mode
+ * does not matter. */
+static void test_scan_unfinished_files(void **state) {
+        char path[512];
+        QueueStats q;
+
+        file_in("incoming/7UNFIN1", 10);
+        file_in("maildrop/7UNFIN2", 10);
+        file_in("deferred/F/7ODDMODE", 10);
+        (void) snprintf(path, sizeof(path), "%s/incoming/7UNFIN1", spool);
+        assert_int_equal(chmod(path, 0600), 0);
+        (void) snprintf(path, sizeof(path), "%s/maildrop/7UNFIN2", spool);
+        assert_int_equal(chmod(path, 0644), 0);
+        (void) snprintf(path, sizeof(path), "%s/deferred/F/7ODDMODE", spool);
+        assert_int_equal(chmod(path, 0600), 0);
+
+        assert_int_equal(postfix_scan_queue(spool, t0, 0, &q, NULL, 0), 0);
+        assert_int_equal(q.incoming, 1);
+        assert_int_equal(q.maildrop, 1);
+        assert_int_equal(q.deferred, 4);
+        assert_int_equal(q.backlog, 7);
+
+        /* The fixture is shared by the tests after this one. */
+        for (const char *const *f = (const char *const[]) { "incoming/7UNFIN1", "maildrop/7UNFIN2",
+                                                             "deferred/F/7ODDMODE", NULL }; *f; f++) {
+                (void) snprintf(path, sizeof(path), "%s/%s", spool, *f);
+                assert_int_equal(unlink(path), 0);
+        }
+}
+
 /* Deferred mail is due at its mtime (qmgr(8)); overdue means more than
  * the slack past that. The fixture's incoming, active and maildrop files
  * were created at t0 or a moment later (their ctime), so with a "now" of t0
@@ -736,6 +767,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_registry),
                 cmocka_unit_test(test_scan_fixture),
+                cmocka_unit_test(test_scan_unfinished_files),
                 cmocka_unit_test(test_scan_schedule_deferred),
                 cmocka_unit_test(test_rename_updates_ctime),
                 cmocka_unit_test(test_scan_schedule_ctime),

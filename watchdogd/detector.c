@@ -134,6 +134,13 @@ static void begin_step(Detector *d, const DetectorParams *p, uint64_t now, Detec
                 return;
         }
 
+        if (d->unit_gate == UNIT_GATE_STOPPED || d->unit_gate == UNIT_GATE_FAILED) {
+                transition(d, out, DETECTOR_HEALTHY, _EVENT_KIND_INVALID,
+                           "remediation abandoned: the unit is %s, not ours to act on",
+                           d->unit_gate == UNIT_GATE_STOPPED ? "stopped" : "failed");
+                return;
+        }
+
         a = p->actions[d->step];
         if (a == ACTION_RESTART) {
                 prune_restarts(d, p, now);
@@ -208,28 +215,44 @@ static uint64_t attempts(const ActivityCounts *a) {
         return a->sent + a->deferred + a->bounced + a->conn_errors;
 }
 
-static void update_activity(Detector *d, const Observation *obs, uint64_t now) {
-        const ActivityCounts *a = &obs->activity;
+static void update_activity(Detector *d, const DetectorParams *p, const Observation *obs, uint64_t now) {
+        const ActivityCounts *a = &obs->activity, *last = &d->last_activity;
 
         if (obs->activity_status != PROBE_OK)
                 return;
 
-        /* Counters only grow; smaller ones mean the probe started over. */
-        if (d->have_activity && attempts(a) > attempts(&d->last_activity) &&
-            a->sent >= d->last_activity.sent && a->deferred >= d->last_activity.deferred &&
-            a->bounced >= d->last_activity.bounced && a->conn_errors >= d->last_activity.conn_errors)
+        /* Counters only grow; a smaller one means the probe started over:
+         * new baselines, no progress read into it. */
+        if (d->have_activity &&
+            (a->sent < last->sent || a->deferred < last->deferred || a->bounced < last->bounced ||
+             a->conn_errors < last->conn_errors || a->conn_errors_probed < last->conn_errors_probed)) {
+                d->incident_activity = (ActivityCounts) {};
+                d->last_activity = *a;
+                return;
+        }
+
+        if (d->have_activity && attempts(a) > attempts(last))
                 d->last_progress_usec = now;
 
-        /* The MTA cannot reach a peer that our probe reaches fine: the
-         * stuck pattern, whatever the schedule says. */
+        /* The MTA cannot reach a peer that our probe has reached fine for
+         * restore_grace: the stuck pattern, whatever the schedule says.
+         * Errors from the first moments after an outage (connects timing
+         * out, Postfix's dead-destination cache) do not count. */
         if (d->have_activity && d->reach == REACH_UP &&
-            a->conn_errors_probed > d->last_activity.conn_errors_probed)
+            elapsed(now, d->reach_since_usec) >= p->restore_grace_usec &&
+            a->conn_errors_probed > last->conn_errors_probed)
                 d->last_probed_error_usec = now ? now : 1;
 
-        if (d->have_activity && attempts(a) < attempts(&d->last_activity))
-                d->incident_activity = (ActivityCounts) {};
         d->have_activity = true;
         d->last_activity = *a;
+}
+
+/* A connection error to a probed peer counts for stall_after after it was
+ * logged, and only while reachability has stayed UP since. */
+static bool recent_probed_error(const Detector *d, const DetectorParams *p, uint64_t now) {
+        return d->last_probed_error_usec != 0 &&
+               d->last_probed_error_usec > d->reach_since_usec &&
+               elapsed(now, d->last_probed_error_usec) < p->stall_after_usec;
 }
 
 UnitGate unit_gate_from_state(const UnitState *u) {
@@ -270,56 +293,55 @@ static void check_unknown(Detector *d, const DetectorParams *p, const Observatio
         const struct {
                 uint64_t since;
                 const char *what;
-                const char *reason_of;
-        } parts[] = {
-                { d->queue_unknown_since_usec, "queue", NULL },
-                { d->unit_unknown_since_usec, "unit state", NULL },
-                { d->activity_unknown_since_usec, "delivery activity (journal)", NULL },
+        } parts[_UNKNOWN_PART_MAX] = {
+                [UNKNOWN_PART_QUEUE] = { d->queue_unknown_since_usec, "queue" },
+                [UNKNOWN_PART_UNIT] = { d->unit_unknown_since_usec, "unit state" },
+                [UNKNOWN_PART_ACTIVITY] = { d->activity_unknown_since_usec, "delivery activity (journal)" },
         };
         char w[FORMAT_DURATION_MAX];
 
-        if (!d->queue_unknown_since_usec && !d->unit_unknown_since_usec && !d->activity_unknown_since_usec) {
-                d->unknown_alerted = false;
-                return;
-        }
-        if (d->unknown_alerted)
-                return;
-
-        for (size_t i = 0; i < ELEMENTSOF(parts); i++)
-                if (parts[i].since && elapsed(now, parts[i].since) >= p->unknown_alert_after_usec) {
-                        fmt_secs(w, sizeof(w), elapsed(now, parts[i].since));
-                        transition(d, out, d->state, EVENT_OBSERVATION_UNKNOWN,
-                                   "%s unknown for %s: no decision is taken on it", parts[i].what, w);
-                        d->unknown_alerted = true;
-                        return;
+        /* One alert per part and episode: an episode ends when that part answers. */
+        for (size_t i = 0; i < ELEMENTSOF(parts); i++) {
+                if (!parts[i].since) {
+                        d->unknown_alerted[i] = false;
+                        continue;
                 }
+                if (d->unknown_alerted[i] || elapsed(now, parts[i].since) < p->unknown_alert_after_usec)
+                        continue;
+                fmt_secs(w, sizeof(w), elapsed(now, parts[i].since));
+                transition(d, out, d->state, EVENT_OBSERVATION_UNKNOWN,
+                           "%s unknown for %s: no decision is taken on it", parts[i].what, w);
+                d->unknown_alerted[i] = true;
+        }
 }
 
 /* Unit changes that are not ours: reported once per change, never acted on. */
 static void update_unit(Detector *d, const Observation *obs, uint64_t now, DetectorOutput *out) {
         UnitGate g;
 
-        if (obs->unit_status != PROBE_OK)
+        /* While our own restart runs the unit passes through stop and start;
+         * where it ends up is judged once the action is done. */
+        if (obs->unit_status != PROBE_OK || d->state == DETECTOR_REMEDIATING)
                 return;
 
         g = unit_gate_from_state(&obs->unit);
         if (g == d->unit_gate)
                 return;
 
-        /* While our own restart runs, the unit passes through these states. */
-        if (d->state != DETECTOR_REMEDIATING) {
-                if (g == UNIT_GATE_STOPPED && d->unit_gate != UNIT_GATE_UNKNOWN)
-                        transition(d, out, d->state, EVENT_MTA_STOPPED,
-                                   "unit %s/%s: stopped, not by the watchdog; no action",
-                                   obs->unit.active_state, obs->unit.sub_state);
-                else if (g == UNIT_GATE_FAILED)
-                        transition(d, out, d->state, EVENT_MTA_FAILED,
-                                   "unit failed (result %s); systemd's own policy applies, no restart",
-                                   obs->unit.result[0] ? obs->unit.result : "unknown");
-        }
+        if (g == UNIT_GATE_STOPPED && d->unit_gate != UNIT_GATE_UNKNOWN)
+                transition(d, out, d->state, EVENT_MTA_STOPPED,
+                           "unit %s/%s: stopped, not by the watchdog; no action",
+                           obs->unit.active_state, obs->unit.sub_state);
+        else if (g == UNIT_GATE_FAILED)
+                transition(d, out, d->state, EVENT_MTA_FAILED,
+                           "unit failed (result %s); systemd's own policy applies, no restart",
+                           obs->unit.result[0] ? obs->unit.result : "unknown");
 
-        /* A unit that (re)starts begins with a clean slate. */
-        if (g == UNIT_GATE_RUNNING && d->unit_gate != UNIT_GATE_UNKNOWN)
+        /* A unit started again by someone begins with a clean slate; after
+         * our own action, or after giving up, only the queue and the log
+         * say whether mail flows. */
+        if (g == UNIT_GATE_RUNNING && d->unit_gate != UNIT_GATE_UNKNOWN &&
+            (d->state == DETECTOR_HEALTHY || d->state == DETECTOR_RECOVERING || d->state == DETECTOR_OUTAGE))
                 d->last_progress_usec = now;
         d->unit_gate = g;
 }
@@ -327,6 +349,26 @@ static void update_unit(Detector *d, const Observation *obs, uint64_t now, Detec
 /* Every part of this round's observation must be known and say "stuck":
  * hysteresis keeps reachability UP across a lone failure, but a round whose
  * probe failed or did not answer is no proof that the network is fine. */
+/* Into OUTAGE. Short outages (flaps past the hysteresis) are logged, not
+ * alerted, until outage_alert_after; an outage already announced (while
+ * GAVE_UP) is not announced twice. */
+_printf_(4, 5)
+static void enter_outage(Detector *d, const DetectorParams *p, DetectorOutput *out, const char *fmt, ...) {
+        char reason[DETECTOR_REASON_MAX];
+        EventKind ev = _EVENT_KIND_INVALID;
+        va_list ap;
+
+        va_start(ap, fmt);
+        (void) vsnprintf(reason, sizeof(reason), fmt, ap);
+        va_end(ap);
+
+        if (!d->outage_alerted && p->outage_alert_after_usec == 0) {
+                d->outage_alerted = true;
+                ev = EVENT_OUTAGE_STARTED;
+        }
+        transition(d, out, DETECTOR_OUTAGE, ev, "%s", reason);
+}
+
 static bool stalled(const Detector *d, const DetectorParams *p, const Observation *obs, uint64_t now) {
         return d->reach == REACH_UP &&
                obs->reach == PROBE_OK &&
@@ -336,8 +378,7 @@ static bool stalled(const Detector *d, const DetectorParams *p, const Observatio
                obs->unit_status == PROBE_OK &&
                d->unit_gate == UNIT_GATE_RUNNING &&
                obs->queue.backlog >= p->min_backlog &&
-               (!obs->queue.schedule_known || obs->queue.overdue > 0 ||
-                (d->last_probed_error_usec != 0 && d->last_probed_error_usec >= d->reach_since_usec)) &&
+               (!obs->queue.schedule_known || obs->queue.overdue > 0 || recent_probed_error(d, p, now)) &&
                elapsed(now, d->last_progress_usec) >= p->stall_after_usec;
 }
 
@@ -366,7 +407,7 @@ void detector_step(Detector *d, const DetectorParams *p, const Observation *obs,
 
         update_reachability(d, p, obs->reach, now_usec);
         update_progress(d, p, obs, now_usec);
-        update_activity(d, obs, now_usec);
+        update_activity(d, p, obs, now_usec);
         track_unknown(&d->queue_unknown_since_usec, obs->queue_status, now_usec);
         track_unknown(&d->unit_unknown_since_usec, obs->unit_status, now_usec);
         track_unknown(&d->activity_unknown_since_usec, obs->activity_status, now_usec);
@@ -377,12 +418,8 @@ void detector_step(Detector *d, const DetectorParams *p, const Observation *obs,
         case DETECTOR_HEALTHY:
         case DETECTOR_RECOVERING:
                 if (d->reach == REACH_DOWN) {
-                        /* Short outages (flaps past the hysteresis) are logged, not alerted. */
-                        d->outage_alerted = p->outage_alert_after_usec == 0;
-                        transition(d, out, DETECTOR_OUTAGE,
-                                   d->outage_alerted ? EVENT_OUTAGE_STARTED : _EVENT_KIND_INVALID,
-                                   "reachability down after %u failed probe rounds in a row",
-                                   d->fail_streak);
+                        enter_outage(d, p, out, "reachability down after %u failed probe rounds in a row",
+                                     d->fail_streak);
                         break;
                 }
                 if (stalled(d, p, obs, now_usec)) {
@@ -406,6 +443,7 @@ void detector_step(Detector *d, const DetectorParams *p, const Observation *obs,
                                    d->outage_alerted ? EVENT_OUTAGE_ENDED : _EVENT_KIND_INVALID,
                                    "reachability up after %u successful probe rounds in a row",
                                    d->ok_streak);
+                        d->outage_alerted = false;
                         break;
                 }
                 if (!d->outage_alerted && d->reach == REACH_DOWN &&
@@ -433,11 +471,8 @@ void detector_step(Detector *d, const DetectorParams *p, const Observation *obs,
                         break;
                 }
                 if (d->reach == REACH_DOWN) {
-                        d->outage_alerted = p->outage_alert_after_usec == 0;
-                        transition(d, out, DETECTOR_OUTAGE,
-                                   d->outage_alerted ? EVENT_OUTAGE_STARTED : _EVENT_KIND_INVALID,
-                                   "reachability down while verifying %s",
-                                   action_type_to_string(p->actions[d->step]));
+                        enter_outage(d, p, out, "reachability down while verifying %s",
+                                     action_type_to_string(p->actions[d->step]));
                         break;
                 }
                 if (elapsed(now_usec, d->step_started_usec) >= p->verify_after_usec) {
@@ -452,6 +487,17 @@ void detector_step(Detector *d, const DetectorParams *p, const Observation *obs,
                 break;
 
         case DETECTOR_GAVE_UP:
+                /* Given up or not, people hear of outages. */
+                if (d->reach == REACH_DOWN && !d->outage_alerted &&
+                    elapsed(now_usec, d->reach_since_usec) >= p->outage_alert_after_usec) {
+                        d->outage_alerted = true;
+                        transition(d, out, DETECTOR_GAVE_UP, EVENT_OUTAGE_STARTED,
+                                   "reachability down after %u failed probe rounds in a row", d->fail_streak);
+                } else if (d->reach == REACH_UP && d->outage_alerted) {
+                        d->outage_alerted = false;
+                        transition(d, out, DETECTOR_GAVE_UP, EVENT_OUTAGE_ENDED,
+                                   "reachability up after %u successful probe rounds in a row", d->ok_streak);
+                }
                 if (obs->queue_status == PROBE_OK && d->last_progress_usec == now_usec) {
                         transition(d, out, DETECTOR_HEALTHY, EVENT_RECOVERED,
                                    "queue moving again (backlog %u) after giving up",

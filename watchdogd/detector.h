@@ -36,6 +36,14 @@ typedef enum Reachability {
 
 const char *reachability_to_string(Reachability r); /* "unknown", "up", "down" */
 
+/* The observations whose unknown episodes are alerted, each on its own. */
+typedef enum UnknownPart {
+        UNKNOWN_PART_QUEUE,
+        UNKNOWN_PART_UNIT,
+        UNKNOWN_PART_ACTIVITY,
+        _UNKNOWN_PART_MAX,
+} UnknownPart;
+
 /* Upper bound of Config.max_restarts the detector can track. */
 #define DETECTOR_RESTARTS_MAX MAX_RESTARTS_LIMIT
 
@@ -103,7 +111,7 @@ typedef struct Detector {
 
         /* Since when each observation has been unknown without a break (0: known). */
         uint64_t queue_unknown_since_usec, unit_unknown_since_usec, activity_unknown_since_usec;
-        bool unknown_alerted;           /* observation.unknown sent for this episode */
+        bool unknown_alerted[_UNKNOWN_PART_MAX];        /* observation.unknown sent for this episode, per UnknownPart */
 
         bool outage_alerted;            /* outage.started was sent for this outage */
         uint64_t gave_up_usec;          /* when GAVE_UP was entered */

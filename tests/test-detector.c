@@ -832,8 +832,6 @@ static void test_A_probed_error_latch_never_expires(void **state) {
         for (uint64_t t = 10000; t <= 12000; t += 10) {
                 r = round_ok(1, "M1"); r.act = a; r.overdue = 0; feed(&tl, t, &r);
         }
-        print_message("A: actions=%u stall=%u first_action_at=%llus\n", tl.n_actions,
-                      tl.n_events[EVENT_STALL_DETECTED], (unsigned long long) (tl.first_action_at / USEC_PER_SEC));
         assert_int_equal(tl.n_actions, 0);
 }
 
@@ -855,8 +853,6 @@ static void test_B_outage_errors_counted_as_up(void **state) {
         assert_int_equal(tl.d.reach, REACH_UP);
         /* Postfix waits out its backoff (up to 4000 s): nothing overdue, nothing logged */
         for (uint64_t t = 430; t <= 2000; t += 10) { r = round_ok(20, "A"); r.act = a; feed(&tl, t, &r); }
-        print_message("B: actions=%u first_action_at=%llus\n", tl.n_actions,
-                      (unsigned long long) (tl.first_action_at / USEC_PER_SEC));
         assert_int_equal(tl.n_actions, 0);
 }
 
@@ -876,9 +872,6 @@ static void test_C_verify_succeeds_on_unit_restart(void **state) {
         assert_int_equal(tl.d.state, DETECTOR_VERIFYING);
         /* still stuck: nothing moves, nothing logged */
         for (uint64_t u = t + 10; u <= t + 200; u += 10) { r = round_ok(20, "A"); r.overdue = 20; feed(&tl, u, &r); }
-        print_message("C: succeeded=%u recovered=%u action.failed=%u state=%s\n",
-                      tl.n_events[EVENT_ACTION_SUCCEEDED], tl.n_events[EVENT_RECOVERED],
-                      tl.n_events[EVENT_ACTION_FAILED], detector_state_to_string(tl.d.state));
         assert_int_equal(tl.n_events[EVENT_RECOVERED], 0);
         assert_int_equal(tl.n_events[EVENT_ACTION_FAILED], 1);
 }
@@ -897,9 +890,6 @@ static void test_D_admin_stop_during_verify_then_restart(void **state) {
         action_done(&tl, t, true);
         for (uint64_t u = t + 10; u <= t + 300; u += 10) {
                 r = round_ok(20, "A"); r.overdue = 20; r.unit = unit_inactive; feed(&tl, u, &r);
-                if (tl.out.act) print_message("D: at %llus act=%s with unit inactive (mta.stopped=%u)\n",
-                                              (unsigned long long) u, action_type_to_string(tl.out.action),
-                                              tl.n_events[EVENT_MTA_STOPPED]);
         }
         assert_int_equal(tl.n_actions, 1);
 }
@@ -916,7 +906,6 @@ static void test_D2_failed_during_verify_then_restart(void **state) {
         for (uint64_t u = t + 10; u <= t + 300; u += 10) {
                 r = round_ok(20, "A"); r.overdue = 20; r.unit = unit_failed; feed(&tl, u, &r);
         }
-        print_message("D2: actions=%u mta.failed=%u\n", tl.n_actions, tl.n_events[EVENT_MTA_FAILED]);
         assert_int_equal(tl.n_actions, 1);
 }
 
@@ -931,7 +920,6 @@ static void test_E_failed_during_remediating_lost_alert(void **state) {
         r = round_ok(20, "A"); r.unit = unit_failed; feed(&tl, t, &r);
         action_done(&tl, t + 5, false);
         for (uint64_t u = t + 10; u <= t + 600; u += 10) { r = round_ok(20, "A"); r.unit = unit_failed; feed(&tl, u, &r); }
-        print_message("E: mta.failed=%u gave_up=%u\n", tl.n_events[EVENT_MTA_FAILED], tl.n_events[EVENT_GAVE_UP]);
         assert_int_equal(tl.n_events[EVENT_MTA_FAILED], 1);
 }
 
@@ -946,8 +934,6 @@ static void test_E2_stopped_during_remediating(void **state) {
         r = round_ok(20, "A"); r.unit = unit_inactive; feed(&tl, t, &r);
         action_done(&tl, t + 5, false);
         for (uint64_t u = t + 10; u <= t + 600; u += 10) { r = round_ok(20, "A"); r.unit = unit_inactive; feed(&tl, u, &r); }
-        print_message("E2: mta.stopped=%u gave_up=%u state=%s\n", tl.n_events[EVENT_MTA_STOPPED],
-                      tl.n_events[EVENT_GAVE_UP], detector_state_to_string(tl.d.state));
         assert_int_equal(tl.n_events[EVENT_MTA_STOPPED], 1);
 }
 
@@ -962,8 +948,6 @@ static void test_F_outage_during_gave_up(void **state) {
         for (t += 10; t <= 1500 && tl.d.state != DETECTOR_GAVE_UP; t += 10) { r = round_ok(20, "A"); r.overdue = 20; feed(&tl, t, &r); }
         assert_int_equal(tl.d.state, DETECTOR_GAVE_UP);
         for (uint64_t u = t; u <= t + 3600; u += 10) { r = round_ok(20, "A"); r.reach = FAIL; r.overdue = 20; feed(&tl, u, &r); }
-        print_message("F: reach=%s state=%s outage.started=%u\n", reachability_to_string(tl.d.reach),
-                      detector_state_to_string(tl.d.state), tl.n_events[EVENT_OUTAGE_STARTED]);
         assert_int_equal(tl.n_events[EVENT_OUTAGE_STARTED], 1);
 }
 
@@ -983,7 +967,6 @@ static void test_G_overlapping_unknown_episodes(void **state) {
                 step(&tl, t, &o);
         }
         (void) r;
-        print_message("G: observation.unknown=%u\n", tl.n_events[EVENT_OBSERVATION_UNKNOWN]);
         assert_int_equal(tl.n_events[EVENT_OBSERVATION_UNKNOWN], 2);
 }
 
@@ -997,7 +980,6 @@ static void test_H_incident_activity_underflow(void **state) {
         a.conn_errors_probed = 0;
         r = round_ok(20, "A"); r.reach = FAIL; r.act = a; feed(&tl, 410, &r);
         ActivityCounts inc = detector_incident_activity(&tl.d, NULL);
-        print_message("H: incident conn_errors_probed=%llu\n", (unsigned long long) inc.conn_errors_probed);
         assert_true(inc.conn_errors_probed < 1000);
 }
 
@@ -1013,7 +995,6 @@ static void test_I_gave_up_admin_restart_false_recovered(void **state) {
         for (t += 10; t <= 1500 && tl.d.state != DETECTOR_GAVE_UP; t += 10) { r = round_ok(20, "A"); r.overdue = 20; feed(&tl, t, &r); }
         r = round_ok(20, "A"); r.unit = unit_inactive; feed(&tl, t, &r);
         r = round_ok(20, "A"); r.overdue = 20; feed(&tl, t + 10, &r);
-        print_message("I: recovered=%u state=%s\n", tl.n_events[EVENT_RECOVERED], detector_state_to_string(tl.d.state));
         assert_int_equal(tl.n_events[EVENT_RECOVERED], 0);
 }
 

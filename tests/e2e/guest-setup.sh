@@ -57,6 +57,9 @@ postconf -e \
     'smtp_host_lookup = native' \
     'disable_dns_lookups = yes'
 systemctl enable postfix.service >/dev/null 2>&1 || true
+# e2e_reset (lib.sh) restores these after scenarios that change Postfix's configuration
+cp /etc/postfix/main.cf /var/lib/e2e/main.cf.default
+cp /etc/postfix/master.cf /var/lib/e2e/master.cf.default
 # Debian's postfix@.service (Type=forking, GuessMainPID=no, no PIDFile=) leaves MainPID at
 # 0. Stock is the default; E2E_POSTFIX_PIDFILE=yes gives systemd the master's pid file.
 if [ "${E2E_POSTFIX_PIDFILE:-no}" = yes ]; then

@@ -247,11 +247,16 @@ link_up() { e2e_exec ip link set veth-mta up; e2e_log "link veth-mta UP"; }
 link_state() { e2e_exec cat /sys/class/net/veth-mta/operstate 2>/dev/null || echo '?'; }
 
 # --- Postfix ------------------------------------------------------------------------------
-queue_mail() { # N: submit N messages to user@remote.test (relayed to the relay)
+queue_mail() { # N [RCPT]: submit N messages to RCPT (user@remote.test: relayed to the relay)
     e2e_exec sh -c 'i=0; while [ "$i" -lt "$1" ]; do i=$((i + 1));
         printf "Subject: e2e message %s\n\nmessage %s\n" "$i" "$i" |
-            sendmail -f e2e@mta-e2e.test user@remote.test || exit 1; done' sh "$1"
-    e2e_log "queued $1 messages"
+            sendmail -f e2e@mta-e2e.test "$2" || exit 1; done' sh "$1" "${2:-user@remote.test}"
+    e2e_log "queued $1 messages${2:+ to $2}"
+}
+postfix_conf() { # 'KEY = VALUE'...: change main.cf and reload Postfix (e2e_reset restores it)
+    e2e_exec postconf -e "$@" || fail "postconf -e $*"
+    e2e_exec postfix reload >/dev/null 2>&1 || fail "postfix reload failed"
+    e2e_log "postfix: $* (reloaded)"
 }
 _spool_count() { # SUBDIR...: files below those queue directories
     local dirs=() d
@@ -260,11 +265,17 @@ _spool_count() { # SUBDIR...: files below those queue directories
 }
 queue_count() { _spool_count incoming active deferred maildrop; }
 deferred_count() { _spool_count deferred; }
+active_count() { _spool_count active; }
+maildrop_count() { _spool_count maildrop; }
+all_active() { # N: N messages, all of them in the active queue (a hung delivery agent)
+    [ "$(active_count)" -eq "$1" ] && [ "$(queue_count)" -eq "$1" ]
+}
 queue_empty() { [ "$(queue_count)" -eq 0 ]; }
 all_deferred() { # N: N messages, all of them in the deferred queue
     [ "$(deferred_count)" -eq "$1" ] && [ "$(queue_count)" -eq "$1" ]
 }
 relay_count() { e2e_exec sh -c 'ls /var/lib/e2e/relay | wc -l'; }
+relay_has() { [ "$(relay_count)" -ge "$1" ]; }   # N: the relay received at least N
 # The running master's PID, from Postfix's own pid file (checked against /proc). Not
 # from systemd: Debian's postfix@.service is Type=forking with GuessMainPID=no and no
 # PIDFile=, so its MainPID is always 0.
@@ -273,11 +284,18 @@ master_pid() {
         if [ -n "$p" ] && [ "$(cat "/proc/$p/comm" 2>/dev/null)" = master ]; then echo "$p"; else echo 0; fi' \
         sh "$E2E_SPOOL" 2>/dev/null || echo 0
 }
+mta_state() { e2e_exec systemctl is-active "$E2E_MTA_UNIT" 2>/dev/null || true; }
+mta_stopped() { [ "$(mta_state)" = inactive ]; }
 freeze_qmgr() {
     e2e_exec pkill -STOP -x qmgr || fail "no qmgr to freeze"
     e2e_log "qmgr frozen (SIGSTOP, pid $(e2e_exec pgrep -x qmgr | paste -sd, -))"
 }
 thaw_qmgr() { e2e_exec pkill -CONT -x qmgr || true; }
+freeze_smtp() { # the smtp(8) delivery agents that run now (e.g. idle ones after a delivery)
+    e2e_exec pkill -STOP -x smtp || fail "no smtp process to freeze"
+    e2e_log "smtp frozen (SIGSTOP, pid $(e2e_exec pgrep -x smtp | paste -sd, -))"
+}
+thaw_smtp() { e2e_exec pkill -CONT -x smtp || true; }
 
 # Master PID tracking: distinct non-zero MainPIDs seen at every poll since track_master_pid.
 track_master_pid() {
@@ -328,9 +346,14 @@ e2e_reset() {
     e2e_exec systemctl reset-failed "$E2E_DAEMON_UNIT" 2>/dev/null || true
     e2e_exec sh -c 'find "$1" -mindepth 1 -delete 2>/dev/null || true' sh "$E2E_STATE_DIR"
     thaw_qmgr
+    thaw_smtp
     e2e_exec ip link set veth-mta up
     receiver_ok
+    # the sandbox's Postfix configuration (guest-setup.sh saved it), whatever a scenario changed
+    e2e_exec sh -c 'for f in main.cf master.cf; do
+        if [ -f "/var/lib/e2e/$f.default" ]; then cp "/var/lib/e2e/$f.default" "/etc/postfix/$f"; fi; done'
     e2e_exec timeout 60 systemctl restart "$E2E_MTA_UNIT" || fail "reset: postfix restart failed"
+    e2e_exec timeout 60 systemctl start postfix.service || fail "reset: postfix.service start failed"
     e2e_exec postsuper -d ALL >/dev/null 2>&1 || true
     wait_until 30 queue_empty || fail "reset: queue not empty ($(queue_count))"
     e2e_exec sh -c ': > /var/lib/e2e/webhook.jsonl; : > /var/lib/e2e/requests.jsonl;
@@ -347,12 +370,21 @@ e2e_scenario_begin() {
     if [ -z "${E2E_LEADER:-}" ]; then
         e2e_boot
         trap '_e2e_standalone_end' EXIT
+    else
+        trap '_e2e_scenario_cleanup' EXIT
     fi
     E2E_T0=$(date +%s)
     e2e_log "scenario $E2E_SCENARIO"
 }
+e2e_on_exit() { E2E_CLEANUP=$1; }   # FUNCTION: run when the scenario ends, passed or failed
+_e2e_scenario_cleanup() {
+    local rc=$?
+    if [ -n "${E2E_CLEANUP:-}" ]; then "$E2E_CLEANUP" || true; fi
+    return "$rc"
+}
 _e2e_standalone_end() {
     local rc=$?
+    if [ -n "${E2E_CLEANUP:-}" ]; then "$E2E_CLEANUP" || true; fi
     if [ "$rc" = 0 ]; then echo "PASS $E2E_SCENARIO"; else echo "FAIL $E2E_SCENARIO"; fi
     e2e_teardown
     return "$rc"

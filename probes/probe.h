@@ -67,6 +67,10 @@ typedef struct UnitState {
         char result[UNIT_FIELD_MAX];        /* "success", "start-limit-hit", ... ("" if not a service) */
         uint32_t main_pid;                  /* 0 when none (Debian's postfix@.service has none) */
         bool main_pid_alive;                /* main_pid != 0 and the process exists */
+        /* systemd's own start rate limit (systemd.unit(5) StartLimitBurst=,
+         * StartLimitIntervalSec=): at most burst starts per interval; 0: none. */
+        uint32_t start_limit_burst;
+        uint64_t start_limit_interval_usec;
 } UnitState;
 
 #define PROBE_REASON_MAX 256

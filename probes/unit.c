@@ -47,7 +47,7 @@ typedef struct UnitProperty {
         const char *interface;
         const char *name;
         size_t offset;           /* in UnitState */
-        char type;               /* 's': char[UNIT_FIELD_MAX]; 'u': uint32_t */
+        char type;               /* 's': char[UNIT_FIELD_MAX]; 'u': uint32_t; 't': uint64_t */
         bool required;           /* a reply without it is malformed */
 } UnitProperty;
 
@@ -56,6 +56,8 @@ static const UnitProperty unit_properties[] = {
         { SD_UNIT_IFACE,    "SubState",    offsetof(UnitState, sub_state),    's', true  },
         { SD_SERVICE_IFACE, "Result",      offsetof(UnitState, result),       's', false },
         { SD_SERVICE_IFACE, "MainPID",     offsetof(UnitState, main_pid),     'u', false },
+        { SD_UNIT_IFACE,    "StartLimitBurst",        offsetof(UnitState, start_limit_burst),         'u', false },
+        { SD_UNIT_IFACE,    "StartLimitIntervalUSec", offsetof(UnitState, start_limit_interval_usec), 't', false },
 };
 
 static void copy_field(char dst[static UNIT_FIELD_MAX], const char *src) {
@@ -95,6 +97,8 @@ static int unit_read_properties(sd_bus_message *m, const char *interface, UnitSt
                         r = sd_bus_message_skip(m, "v");
                 else if (prop->type == 'u')
                         r = sd_bus_message_read(m, "v", "u", (uint32_t *) ((char *) u + prop->offset));
+                else if (prop->type == 't')
+                        r = sd_bus_message_read(m, "v", "t", (uint64_t *) ((char *) u + prop->offset));
                 else {
                         const char *s;
 

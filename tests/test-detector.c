@@ -60,7 +60,7 @@ static void tl_account(Timeline *tl, uint64_t t) {
 
 /* The MTA's unit as most timelines see it: active, running, no MainPID
  * (Debian's postfix@-.service). */
-static const UnitState unit_running = { "active", "running", "success", 0, false };
+static const UnitState unit_running = { "active", "running", "success", 0, false, 0, 0 };
 
 static void step(Timeline *tl, uint64_t t, const Observation *o) {
         detector_step(&tl->d, &tl->p, o, S(t), &tl->out);
@@ -543,7 +543,7 @@ static void test_catalog_07_master_stopped_maildrop(void **state) {
 /* 8. An administrator stops the MTA's unit with mail queued: one
  * mta.stopped, never a restart; started again, it drains, still nothing. */
 static void test_catalog_08_admin_stop(void **state) {
-        static const UnitState stopped = { "inactive", "dead", "success", 0, false };
+        static const UnitState stopped = { "inactive", "dead", "success", 0, false, 0, 0 };
         Timeline tl;
         Round r;
         tl_init(&tl);
@@ -567,7 +567,7 @@ static void test_catalog_08_admin_stop(void **state) {
 /* 9. The unit failed with start-limit-hit: one critical mta.failed naming
  * the result, no restart (systemd's own limit is never hammered). */
 static void test_catalog_09_start_limit_hit(void **state) {
-        static const UnitState failed = { "failed", "failed", "start-limit-hit", 0, false };
+        static const UnitState failed = { "failed", "failed", "start-limit-hit", 0, false, 0, 0 };
         Timeline tl;
         Round r;
         tl_init(&tl);
@@ -805,17 +805,40 @@ static void test_judge_once(void **state) {
         r = round_ok(20, "A"), r.overdue = 20, r.reach = UNK;
         JUDGE(ONCE_UNKNOWN, "unknown: a reachability probe did not answer");
         r = round_ok(20, "A"), r.overdue = 20;
-        r.unit = (UnitState) { "inactive", "dead", "success", 0, false };
+        r.unit = (UnitState) { "inactive", "dead", "success", 0, false, 0, 0 };
         JUDGE(ONCE_HEALTHY, "unit inactive/dead: not running, not ours to restart");
 #undef JUDGE
 }
 
+/* systemd's start limit (StartLimitBurst=3 per 10 min here): with two
+ * restarts inside that interval, a third is not issued; gave_up says why. */
+static void test_start_limit_respected(void **state) {
+        Timeline tl;
+        Round r;
+        uint64_t restarts[] = { S(100), S(200) };
+        tl_init(&tl);
+        tl.p.max_restarts = 10;
+
+        detector_restore(&tl.d, DETECTOR_HEALTHY, 0, false, restarts, 2, &tl.p, S(300));
+        for (uint64_t t = 300; t <= 700 && tl.d.state != DETECTOR_GAVE_UP; t += 10) {
+                r = round_ok(20, "A"), r.overdue = 20;
+                r.unit.start_limit_burst = 3;
+                r.unit.start_limit_interval_usec = S(600);
+                feed(&tl, t, &r);
+        }
+        assert_int_equal(tl.n_actions, 0);
+        assert_int_equal(tl.d.state, DETECTOR_GAVE_UP);
+        assert_string_equal(tl.out.transitions[tl.out.n_transitions - 1].reason,
+                            "a restart now would reach systemd's start limit of the unit "
+                            "(StartLimitBurst=3 per 10m, 2 restart(s) by us in it)");
+}
+
 /* ---- Regressions found by trying to break the detector ---- */
 
-static const UnitState unit_activating = { "activating", "start", "success", 0, false };
-static const UnitState unit_deactivating __attribute__((unused)) = { "deactivating", "stop", "success", 0, false };
-static const UnitState unit_inactive = { "inactive", "dead", "success", 0, false };
-static const UnitState unit_failed = { "failed", "failed", "start-limit-hit", 0, false };
+static const UnitState unit_activating = { "activating", "start", "success", 0, false, 0, 0 };
+static const UnitState unit_deactivating __attribute__((unused)) = { "deactivating", "stop", "success", 0, false, 0, 0 };
+static const UnitState unit_inactive = { "inactive", "dead", "success", 0, false, 0, 0 };
+static const UnitState unit_failed = { "failed", "failed", "start-limit-hit", 0, false, 0, 0 };
 
 /* A. Probed-error latch never expires. Relay blips once at t=200 (Postfix
  * logs one "connect to relay: Connection refused"); the probe never sees 3
@@ -1015,6 +1038,7 @@ int main(void) {
                 cmocka_unit_test(test_restart_budget),
                 cmocka_unit_test(test_giveup_holddown),
                 cmocka_unit_test(test_judge_once),
+                cmocka_unit_test(test_start_limit_respected),
                 cmocka_unit_test(test_A_probed_error_latch_never_expires),
                 cmocka_unit_test(test_B_outage_errors_counted_as_up),
                 cmocka_unit_test(test_C_verify_succeeds_on_unit_restart),

@@ -58,6 +58,8 @@ static int reply_unit(FakeManager *f, sd_bus_message *m) {
         else
                 assert_true(sd_bus_message_append(reply, "{sv}", "ActiveState", "s", f->active_state) >= 0);
         assert_true(sd_bus_message_append(reply, "{sv}", "ActiveEnterTimestamp", "t", UINT64_C(1700000000000000)) >= 0);
+        assert_true(sd_bus_message_append(reply, "{sv}", "StartLimitBurst", "u", 5) >= 0);
+        assert_true(sd_bus_message_append(reply, "{sv}", "StartLimitIntervalUSec", "t", UINT64_C(10000000)) >= 0);
         if (f->mode != FAKE_NO_SUB_STATE)
                 assert_true(sd_bus_message_append(reply, "{sv}", "SubState", "s", f->sub_state) >= 0);
         assert_true(sd_bus_message_close_container(reply) >= 0);
@@ -218,6 +220,8 @@ static void test_active_running(void **state) {
         assert_string_equal(res.r.unit.result, "success");
         assert_int_equal(res.r.unit.main_pid, getpid());
         assert_true(res.r.unit.main_pid_alive);
+        assert_int_equal(res.r.unit.start_limit_burst, 5);
+        assert_int_equal(res.r.unit.start_limit_interval_usec, 10 * USEC_PER_SEC);
         assert_int_equal(h.fake.n_unit_calls, 1);
         assert_int_equal(h.fake.n_service_calls, 1);
         harness_done(&h);

@@ -153,6 +153,26 @@ static void begin_step(Detector *d, const DetectorParams *p, uint64_t now, Detec
                                    d->n_restarts, p->max_restarts, w);
                         return;
                 }
+                /* systemd refuses a start past StartLimitBurst= starts per
+                 * StartLimitIntervalSec= (start-limit-hit) and the unit ends
+                 * up failed: never be the one to push it over. Our own
+                 * restarts are a lower bound of its starts. */
+                if (d->start_limit_burst > 0 && d->start_limit_interval_usec > 0) {
+                        unsigned recent = 0;
+
+                        for (size_t i = 0; i < d->n_restarts; i++)
+                                if (elapsed(now, d->restarts_usec[i]) < d->start_limit_interval_usec)
+                                        recent++;
+                        if (recent + 1 >= d->start_limit_burst) {
+                                fmt_secs(w, sizeof(w), d->start_limit_interval_usec);
+                                d->gave_up_usec = now;
+                                transition(d, out, DETECTOR_GAVE_UP, EVENT_GAVE_UP,
+                                           "a restart now would reach systemd's start limit of the unit "
+                                           "(StartLimitBurst=%u per %s, %u restart(s) by us in it)",
+                                           d->start_limit_burst, w, recent);
+                                return;
+                        }
+                }
                 d->restarts_usec[d->n_restarts++] = now;
         }
 
@@ -323,6 +343,9 @@ static void update_unit(Detector *d, const Observation *obs, uint64_t now, Detec
          * where it ends up is judged once the action is done. */
         if (obs->unit_status != PROBE_OK || d->state == DETECTOR_REMEDIATING)
                 return;
+
+        d->start_limit_burst = obs->unit.start_limit_burst;
+        d->start_limit_interval_usec = obs->unit.start_limit_interval_usec;
 
         g = unit_gate_from_state(&obs->unit);
         if (g == d->unit_gate)

@@ -108,6 +108,8 @@ typedef struct Detector {
                                            * while reachability was UP (0: none) */
 
         UnitGate unit_gate;
+        uint32_t start_limit_burst;         /* last seen from the unit, 0: unknown or none */
+        uint64_t start_limit_interval_usec;
 
         /* Since when each observation has been unknown without a break (0: known). */
         uint64_t queue_unknown_since_usec, unit_unknown_since_usec, activity_unknown_since_usec;

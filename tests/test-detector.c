@@ -833,6 +833,24 @@ static void test_start_limit_respected(void **state) {
                             "(StartLimitBurst=3 per 10m, 2 restart(s) by us in it)");
 }
 
+/* The operator's reset: out of GAVE_UP at once, budget cleared. */
+static void test_operator_reset(void **state) {
+        Timeline tl;
+        uint64_t restarts[] = { S(100), S(200), S(300) };
+        tl_init(&tl);
+
+        detector_restore(&tl.d, DETECTOR_GAVE_UP, 0, true, restarts, 3, &tl.p, S(400));
+        assert_int_equal(tl.d.state, DETECTOR_GAVE_UP);
+        detector_reset(&tl.d, S(410), &tl.out);
+        assert_int_equal(tl.d.state, DETECTOR_HEALTHY);
+        assert_true(tl.out.incident_closed);
+        assert_int_equal(detector_restarts_in_window(&tl.d, &tl.p, S(410)), 0);
+        ticks(&tl, 420, 700, OK, OK, 20, "A");
+        assert_int_equal(tl.n_actions, 0);
+        tick(&tl, 710, OK, OK, 20, "A");                  /* 410 + 300 */
+        assert_int_equal(tl.n_actions, 1);
+}
+
 /* ---- Regressions found by trying to break the detector ---- */
 
 static const UnitState unit_activating = { "activating", "start", "success", 0, false, 0, 0 };
@@ -1039,6 +1057,7 @@ int main(void) {
                 cmocka_unit_test(test_giveup_holddown),
                 cmocka_unit_test(test_judge_once),
                 cmocka_unit_test(test_start_limit_respected),
+                cmocka_unit_test(test_operator_reset),
                 cmocka_unit_test(test_A_probed_error_latch_never_expires),
                 cmocka_unit_test(test_B_outage_errors_counted_as_up),
                 cmocka_unit_test(test_C_verify_succeeds_on_unit_restart),

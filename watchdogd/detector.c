@@ -571,6 +571,17 @@ void detector_restore(Detector *d, DetectorState state, size_t step, bool incide
         }
 }
 
+void detector_reset(Detector *d, uint64_t now_usec, DetectorOutput *out) {
+        *out = (DetectorOutput) { .action = _ACTION_TYPE_INVALID };
+
+        d->n_restarts = 0;
+        if (d->state == DETECTOR_GAVE_UP) {
+                d->last_progress_usec = now_usec;
+                transition(d, out, DETECTOR_HEALTHY, _EVENT_KIND_INVALID,
+                           "reset by the operator: restart budget cleared, watching again");
+        }
+}
+
 void detector_action_done(Detector *d, const DetectorParams *p, bool ok, const char *detail,
                           uint64_t now_usec, DetectorOutput *out) {
         ActionType a;

@@ -189,5 +189,10 @@ typedef enum OnceVerdict {
  * failed to connect to a host that the probe reaches. REASON gets one line. */
 OnceVerdict detector_judge_once(const DetectorParams *p, const Observation *obs, char *reason, size_t size);
 
+/* The operator's reset (SIGUSR1): forgets the restarts of the window and,
+ * when GAVE_UP, watches again with a fresh stall clock. OUT as for
+ * detector_step(). */
+void detector_reset(Detector *d, uint64_t now_usec, DetectorOutput *out);
+
 /* Restarts counted in the window ending at NOW. */
 unsigned detector_restarts_in_window(const Detector *d, const DetectorParams *p, uint64_t now_usec);

@@ -690,6 +690,20 @@ static bool alerts_equal(const Config *a, const Config *b) {
         return true;
 }
 
+/* SIGUSR1: the operator's reset of the restart budget and of GAVE_UP. */
+static int on_sigusr1(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
+        Manager *m = userdata;
+        DetectorOutput out;
+
+        log_notice("%s: SIGUSR1: reset by the operator (state was %s, %u restart(s) in the window)",
+                   m->config->unit, detector_state_to_string(m->detector.state),
+                   detector_restarts_in_window(&m->detector, &m->params, now_monotonic(m)));
+        detector_reset(&m->detector, now_monotonic(m), &out);
+        handle_output(m, &out);
+        manager_save_state(m);
+        return 0;
+}
+
 /* SIGHUP: re-reads the configuration file. A file with errors is rejected
  * (logged) and the running configuration stays; a good one replaces it
  * whole, keeping the detector's state, the restart budget, the incident and
@@ -766,6 +780,7 @@ int manager_new(Config *config, const ManagerOptions *options, Manager **ret) {
         sigaddset(&mask, SIGTERM);
         sigaddset(&mask, SIGINT);
         sigaddset(&mask, SIGHUP);
+        sigaddset(&mask, SIGUSR1);
         sigaddset(&mask, SIGCHLD);
         if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
                 return log_error_errno(negative_errno(), "Cannot block signals: %m");
@@ -776,6 +791,8 @@ int manager_new(Config *config, const ManagerOptions *options, Manager **ret) {
                 r = sd_event_add_signal(m->event, NULL, SIGINT, NULL, NULL);
         if (r >= 0)
                 r = sd_event_add_signal(m->event, NULL, SIGHUP, on_sighup, m);
+        if (r >= 0)
+                r = sd_event_add_signal(m->event, NULL, SIGUSR1, on_sigusr1, m);
         if (r < 0)
                 return log_error_errno(r, "Cannot watch signals: %m");
 

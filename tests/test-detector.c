@@ -851,6 +851,22 @@ static void test_operator_reset(void **state) {
         assert_int_equal(tl.n_actions, 1);
 }
 
+/* The window is half-open: a restart exactly restart_window ago no longer
+ * counts, one a microsecond younger does. */
+static void test_budget_window_edges(void **state) {
+        Timeline tl;
+        uint64_t restarts[] = { S(1000), S(2000) };
+        tl_init(&tl);
+
+        detector_restore(&tl.d, DETECTOR_HEALTHY, 0, false, restarts, 2, &tl.p, S(2000));
+        assert_int_equal(detector_restarts_in_window(&tl.d, &tl.p, S(1000) + S(3600) - 1), 2);
+        assert_int_equal(detector_restarts_in_window(&tl.d, &tl.p, S(1000) + S(3600)), 1);
+        assert_int_equal(detector_restarts_in_window(&tl.d, &tl.p, S(2000) + S(3600)), 0);
+        /* Restored ones older than the window are dropped at once. */
+        detector_restore(&tl.d, DETECTOR_HEALTHY, 0, false, restarts, 2, &tl.p, S(4600));
+        assert_int_equal(tl.d.n_restarts, 1);
+}
+
 /* ---- Regressions found by trying to break the detector ---- */
 
 static const UnitState unit_activating = { "activating", "start", "success", 0, false, 0, 0 };
@@ -1058,6 +1074,7 @@ int main(void) {
                 cmocka_unit_test(test_judge_once),
                 cmocka_unit_test(test_start_limit_respected),
                 cmocka_unit_test(test_operator_reset),
+                cmocka_unit_test(test_budget_window_edges),
                 cmocka_unit_test(test_A_probed_error_latch_never_expires),
                 cmocka_unit_test(test_B_outage_errors_counted_as_up),
                 cmocka_unit_test(test_C_verify_succeeds_on_unit_restart),

@@ -69,12 +69,22 @@ static void test_classify(void **state) {
 
 static void test_retry_delay(void **state) {
         static const uint64_t want[] = { 1, 2, 4, 8, 16, 32, 60, 60, 60 };
+        static const uint64_t want_ms[] = { 250, 500, 1000, 2000, 4000, 5000, 5000 };
+        const uint64_t s = USEC_PER_SEC;
 
+        /* The defaults: retry_initial = 1s, retry_max = 60s. */
         for (unsigned i = 0; i < ELEMENTSOF(want); i++)
-                assert_int_equal(retry_delay_usec(i), want[i] * USEC_PER_SEC);
-        assert_int_equal(retry_delay_usec(63), 60 * USEC_PER_SEC);
-        assert_int_equal(retry_delay_usec(64), 60 * USEC_PER_SEC);
-        assert_int_equal(retry_delay_usec(UINT32_MAX), 60 * USEC_PER_SEC);
+                assert_int_equal(retry_delay_usec(1 * s, 60 * s, i), want[i] * s);
+        assert_int_equal(retry_delay_usec(1 * s, 60 * s, 63), 60 * s);
+        assert_int_equal(retry_delay_usec(1 * s, 60 * s, 64), 60 * s);
+        assert_int_equal(retry_delay_usec(1 * s, 60 * s, UINT32_MAX), 60 * s);
+
+        for (unsigned i = 0; i < ELEMENTSOF(want_ms); i++)
+                assert_int_equal(retry_delay_usec(250 * USEC_PER_MSEC, 5 * s, i), want_ms[i] * USEC_PER_MSEC);
+
+        /* A cap below the first step wins; huge values do not overflow. */
+        assert_int_equal(retry_delay_usec(10 * s, 3 * s, 0), 3 * s);
+        assert_int_equal(retry_delay_usec(UINT64_MAX / 2 + 1, UINT64_MAX, 5), UINT64_MAX);
 }
 
 /* ---- a tiny HTTP server in a child process, loopback only ---- */

@@ -474,8 +474,22 @@ static void test_errors(void **state) {
                   ":4: [alert:a] url: \"http://\" is not an http:// or https:// URL" },
                 { MTA "[alert:a]\nurl = https://h/a b\n",
                   ":4: [alert:a] url: \"https://h/a b\" contains whitespace" },
-                { MTA "[alert:a]\nurl = http://h/\nformat = slack\n",
-                  ":5: [alert:a] format: unsupported value \"slack\" (supported: json)" },
+                { MTA "[alert:a]\nurl = http://h/\nformat = teams\n",
+                  ":5: [alert:a] format: unsupported value \"teams\" (supported: json, slack, alertmanager)" },
+                { MTA "[alert:a]\nurl = http://h/\nheader = X-A: 1\nheader = bad\n",
+                  ":6: [alert:a] header: expected \"Name: value\"" },
+                { MTA "[alert:a]\nurl = http://h/\nheader = X-A:\n",
+                  ":5: [alert:a] header: empty header value" },
+                { MTA "[alert:a]\nurl = http://h/\nheader = Webhook-Signature: x\n",
+                  ":5: [alert:a] header: header \"Webhook-Signature\" is set by the daemon" },
+                { MTA "[alert:a]\nurl = http://h/\nretry_initial = 2m\n",
+                  ":3: [alert:a] retry_initial: larger than retry_max" },
+                { MTA "[alert:a]\nurl = http://h/\nmax_queued = 0\n",
+                  ":5: [alert:a] max_queued: 0 is out of range (1..4294967295)" },
+                { MTA "[alert:a]\nurl = http://h/\nsecret_file = relative\n",
+                  ":5: [alert:a] secret_file: \"relative\" is not an absolute path" },
+                { MTA "[alert:a]\nurl = http://h/\nsecret_file = /nonexistent/secret\n",
+                  ":5: [alert:a] secret_file: cannot read /nonexistent/secret: No such file or directory" },
 
                 /* the first error wins */
                 { MTA "foo = 1\nbar = 2\n[nope]\n",
@@ -694,7 +708,14 @@ static void test_dump(void **state) {
                             "[alert:ops]\n"
                             "url = http://127.0.0.1:9000/hook\n"
                             "format = json\n"
-                            "timeout = 10s\n");
+                            "timeout = 10s\n"
+                            "; ca_file = (not set)\n"
+                            "; secret_file = (not set)\n"
+                            "retry_initial = 1s\n"
+                            "retry_max = 1m\n"
+                            "max_age = 1h\n"
+                            "max_queued = 1000\n"
+                            "resend_interval = 1m\n");
         config_free(c);
 }
 
@@ -795,6 +816,48 @@ static void test_example_documents_every_key(void **state) {
         config_free(c);
 }
 
+/* The secret file must not be accessible by others; its content never shows. */
+static void test_secret_file_and_headers(void **state) {
+        _cleanup_free_ char *secret_path = NULL, *text = NULL, *ini = NULL, *bad = NULL, *log = NULL, *path = NULL;
+        /* base64 -d of the Standard Webhooks test secret */
+        static const uint8_t key[] = { 0x31, 0xf2, 0x90, 0xf6, 0xbf, 0x06, 0x29, 0x8a,
+                                       0xab, 0x4f, 0x08, 0xd4, 0x3c, 0x3f, 0x08, 0x2c,
+                                       0xf6, 0x48, 0xa3, 0x62, 0xda, 0x2d, 0xa4, 0xb0 };
+        Config *c = NULL;
+        FILE *f;
+
+        assert_true(asprintf(&secret_path, "%s/ops.secret", tmpdir) > 0);
+        f = fopen(secret_path, "we");
+        assert_non_null(f);
+        assert_true(fputs("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n", f) >= 0);
+        assert_int_equal(fclose(f), 0);
+
+        assert_int_equal(chmod(secret_path, 0604), 0);
+        assert_true(asprintf(&ini, MTA "[alert:a]\nurl = http://h/\nsecret_file = %s\n"
+                             "header = Authorization: Bearer s3cr3t\nheader = X-Team:ops\n", secret_path) > 0);
+        path = write_config(ini);
+        assert_int_equal(load_captured(path, &c, &log), -EINVAL);
+        assert_true(asprintf(&bad, "%s:5: [alert:a] secret_file: %s is accessible by others, refusing to use it "
+                             "(chmod o-rwx)\n", path, secret_path) > 0);
+        assert_string_equal(log, bad);
+
+        assert_int_equal(chmod(secret_path, 0640), 0);
+        c = load_ok(ini);
+        assert_int_equal(c->alerts[0].secret_size, sizeof key);
+        assert_memory_equal(c->alerts[0].secret, key, sizeof key);
+        assert_string_equal(c->alerts[0].secret_file, secret_path);
+        assert_string_equal(c->alerts[0].headers[0], "Authorization: Bearer s3cr3t");
+        assert_string_equal(c->alerts[0].headers[1], "X-Team: ops");
+        assert_null(c->alerts[0].headers[2]);
+
+        text = dump(c);
+        assert_non_null(strstr(text, "header = Authorization: (value hidden)\nheader = X-Team: (value hidden)\n"));
+        assert_null(strstr(text, "s3cr3t"));
+        assert_null(strstr(text, "MfKQ9r8"));
+        assert_non_null(strstr(text, "secret_file = "));
+        config_free(c);
+}
+
 static int setup(void **state) {
         /* Plain messages, no "<N>" journal prefixes. */
         (void) unsetenv("JOURNAL_STREAM");
@@ -826,6 +889,7 @@ int main(void) {
                 cmocka_unit_test(test_dump_round_trip),
                 cmocka_unit_test(test_example_config),
                 cmocka_unit_test(test_example_documents_every_key),
+                cmocka_unit_test(test_secret_file_and_headers),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,49 +1,79 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "alert.h"
 #include "log.h"
 #include "macros.h"
+#include "outbox.h"
+#include "payload.h"
+#include "sign.h"
 
-/* An entry is given up when it could not be delivered for this long. */
-#define ALERT_MAX_AGE_USEC (3600 * USEC_PER_SEC)
-#define RETRY_DELAY_FIRST_USEC (1 * USEC_PER_SEC)
-#define RETRY_DELAY_MAX_USEC (60 * USEC_PER_SEC)
 /* Response bytes kept for the log line of a refused alert. */
 #define RESPONSE_EXCERPT_MAX 512
+/* Longest Retry-After we wait for; a receiver asking for more gets retried sooner. */
+#define RETRY_AFTER_MAX_USEC (3600 * USEC_PER_SEC)
 
 typedef struct AlertEntry AlertEntry;
 struct AlertEntry {
         AlertEntry *next;
-        char *body;                    /* JSON, NUL-terminated */
-        const char *event;             /* static name, for logs */
-        char id[UUID_STRING_MAX];      /* event id, for logs */
-        uint64_t queued_usec;          /* CLOCK_MONOTONIC */
+        json_t *event;                 /* schema mta-watchdog.event/1 */
+        json_t *am;                    /* Alertmanager view (payload.h), or NULL */
+        uint64_t seq;
+        bool stored;                   /* has a file in the outbox */
+        char id[UUID_STRING_MAX];      /* event id, for logs and webhook-id */
+        char kind[32];                 /* event name, for logs */
+        int severity;                  /* severity_rank() */
+        uint64_t queued_usec;          /* CLOCK_REALTIME: ages survive restarts */
         unsigned attempts;             /* attempts that ended in DELIVERY_RETRY */
 };
+
+/* The Alertmanager alert of the incident in progress, re-posted while it lasts. */
+typedef struct AmIncident {
+        bool open;
+        char incident[UUID_STRING_MAX];
+        int severity;
+        char starts_at[32];
+        json_t *last_event;
+} AmIncident;
 
 typedef struct Receiver {
         Alerter *alerter;
         char *name;
         char *url;
+        char *ca_file;
+        AlertFormat format;
         uint64_t timeout_usec;
+        uint64_t retry_initial_usec, retry_max_usec, max_age_usec, resend_interval_usec;
+        unsigned max_queued;
+        uint8_t *secret;
+        size_t secret_size;
+        struct curl_slist *headers;    /* Content-Type, Expect and the configured ones */
 
         AlertEntry *head, *tail;       /* FIFO; head is the one being sent */
         size_t n_entries;
+        uint64_t next_seq;
+        unsigned dropped;              /* entries dropped since the last one queued */
 
         CURL *easy;                    /* the transfer in flight for head, or NULL */
+        char *body;                    /* its body, for the log and the signature */
+        struct curl_slist *request_headers;
         char errbuf[CURL_ERROR_SIZE];
         char response[RESPONSE_EXCERPT_MAX + 1];
         size_t response_len;
 
         sd_event_source *retry_timer;  /* backoff before sending head again */
         bool failing;                  /* the last attempt failed: log repeats at debug */
+
+        AmIncident am;
+        sd_event_source *resend_timer;
 } Receiver;
 
 /* One socket libcurl asked us to watch. */
@@ -58,8 +88,8 @@ struct Alerter {
         CURLM *multi;
         sd_event_source *curl_timer;
         SocketWatch *sockets;
-        struct curl_slist *headers;
         char *user_agent;
+        Outbox *outbox;                /* NULL: memory only */
 
         Receiver *receivers;
         size_t n_receivers;
@@ -75,12 +105,12 @@ DeliveryVerdict delivery_classify(CURLcode code, long http_status) {
         return DELIVERY_FAILED;
 }
 
-uint64_t retry_delay_usec(unsigned attempt) {
-        /* 1s << 6 is already past the cap; also keeps the shift defined. */
-        if (attempt >= 6)
-                return RETRY_DELAY_MAX_USEC;
-        uint64_t d = RETRY_DELAY_FIRST_USEC << attempt;
-        return d < RETRY_DELAY_MAX_USEC ? d : RETRY_DELAY_MAX_USEC;
+uint64_t retry_delay_usec(uint64_t initial, uint64_t max, unsigned attempt) {
+        uint64_t d = initial;
+
+        for (unsigned i = 0; i < attempt && d < max; i++)
+                d = d > UINT64_MAX / 2 ? UINT64_MAX : d * 2;
+        return d < max ? d : max;
 }
 
 /* Up to 20% of DELAY, so that receivers (and daemons on many hosts) that
@@ -93,31 +123,61 @@ static uint64_t retry_jitter_usec(uint64_t delay) {
         return x % (delay / 5 + 1);
 }
 
+static uint64_t now_clock(Alerter *a, clockid_t clock) {
+        uint64_t now;
+
+        if (sd_event_now(a->event, clock, &now) < 0) {
+                struct timespec ts;
+                (void) clock_gettime(clock, &ts);
+                now = (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+        }
+        return now;
+}
+
 static void alert_entry_free(AlertEntry *e) {
         if (!e)
                 return;
-        free(e->body);
+        json_decref(e->event);
+        json_decref(e->am);
         free(e);
 }
 
-static void receiver_pop(Receiver *r) {
-        AlertEntry *e = r->head;
-
-        if (!e)
-                return;
-        r->head = e->next;
-        if (!r->head)
-                r->tail = NULL;
+static void receiver_unlink(Receiver *r, AlertEntry *prev, AlertEntry *e) {
+        if (prev)
+                prev->next = e->next;
+        else
+                r->head = e->next;
+        if (r->tail == e)
+                r->tail = prev;
         r->n_entries--;
+}
+
+/* How an entry leaves the queue: delivered or dropped (file removed), or
+ * given up (file moved to failed/). */
+static void receiver_finish_entry(Receiver *r, AlertEntry *prev, AlertEntry *e, bool failed) {
+        Outbox *o = r->alerter->outbox;
+        int k;
+
+        receiver_unlink(r, prev, e);
+        if (e->stored && o) {
+                k = failed ? outbox_fail(o, r->name, e->seq) : outbox_remove(o, r->name, e->seq);
+                if (k < 0)
+                        log_error_errno(k, "alert %s: cannot %s outbox entry %" PRIu64 " of %s %s: %m",
+                                        r->name, failed ? "set aside" : "remove", e->seq, e->kind, e->id);
+        }
         alert_entry_free(e);
 }
 
 static void receiver_abort_transfer(Receiver *r) {
-        if (!r->easy)
-                return;
-        (void) curl_multi_remove_handle(r->alerter->multi, r->easy);
-        curl_easy_cleanup(r->easy);
-        r->easy = NULL;
+        if (r->easy) {
+                (void) curl_multi_remove_handle(r->alerter->multi, r->easy);
+                curl_easy_cleanup(r->easy);
+                r->easy = NULL;
+        }
+        curl_slist_free_all(r->request_headers);
+        r->request_headers = NULL;
+        free(r->body);
+        r->body = NULL;
 }
 
 /* ---- libcurl glue: sockets and the timer on sd-event ---- */
@@ -288,17 +348,6 @@ static int receiver_schedule_retry(Receiver *r, uint64_t delay) {
         return 0;
 }
 
-static uint64_t alerter_now(Alerter *a) {
-        uint64_t now;
-
-        if (sd_event_now(a->event, CLOCK_MONOTONIC, &now) < 0) {
-                struct timespec ts;
-                (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-                now = (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
-        }
-        return now;
-}
-
 /* Replaces control characters so a peer's response cannot forge log lines. */
 static void sanitize_excerpt(char *s) {
         size_t n = strlen(s);
@@ -310,64 +359,77 @@ static void sanitize_excerpt(char *s) {
                 s[--n] = '\0';
 }
 
-/* One attempt of the head entry ended with VERDICT: pop it or arm the retry. */
-static void receiver_attempt_done(Receiver *r, DeliveryVerdict verdict, CURLcode code, long status) {
+static bool curl_code_is_tls_trust(CURLcode code) {
+        return code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_CACERT_BADFILE ||
+               code == CURLE_SSL_ISSUER_ERROR;
+}
+
+/* One attempt of the head entry ended with VERDICT: drop it, set it aside or arm the retry. */
+static void receiver_attempt_done(Receiver *r, DeliveryVerdict verdict, CURLcode code, long status,
+                                  uint64_t retry_after_usec) {
         AlertEntry *e = r->head;
-        uint64_t age, delay;
+        uint64_t age, now, delay;
         int k;
 
         switch (verdict) {
 
         case DELIVERY_OK:
-                log_info("alert %s: delivered %s %s", r->name, e->event, e->id);
+                log_info("alert %s: delivered %s %s (HTTP %ld)", r->name, e->kind, e->id, status);
                 r->failing = false;
-                receiver_pop(r);
+                receiver_finish_entry(r, NULL, e, false);
                 break;
 
         case DELIVERY_FAILED:
                 sanitize_excerpt(r->response);
-                log_error("alert %s: %s %s refused with HTTP %ld, dropping it: %s",
-                          r->name, e->event, e->id, status,
+                log_error("alert %s: %s %s refused with HTTP %ld, moved to failed/: %s",
+                          r->name, e->kind, e->id, status,
                           r->response[0] ? r->response : "(empty response)");
                 r->failing = false;
-                receiver_pop(r);
+                receiver_finish_entry(r, NULL, e, true);
                 break;
 
         case DELIVERY_RETRY:
         default: {
-                char why[CURL_ERROR_SIZE + 64];
+                char why[CURL_ERROR_SIZE + 128];
 
                 if (code != CURLE_OK)
-                        (void) snprintf(why, sizeof(why), "%s", r->errbuf[0] ? r->errbuf : curl_easy_strerror(code));
+                        (void) snprintf(why, sizeof(why), "%s%s",
+                                        r->errbuf[0] ? r->errbuf : curl_easy_strerror(code),
+                                        curl_code_is_tls_trust(code) ?
+                                        "; the receiver's TLS certificate is not trusted (see ca_file)" : "");
                 else
                         (void) snprintf(why, sizeof(why), "HTTP %ld", status);
 
-                age = alerter_now(r->alerter) - e->queued_usec;
-                if (age >= ALERT_MAX_AGE_USEC) {
-                        log_error("alert %s: giving up on %s %s after %u attempts in %llus: %s",
-                                  r->name, e->event, e->id, e->attempts + 1,
-                                  (unsigned long long) (age / USEC_PER_SEC), why);
+                now = now_clock(r->alerter, CLOCK_REALTIME);
+                age = now > e->queued_usec ? now - e->queued_usec : 0;
+                if (age >= r->max_age_usec) {
+                        log_error("alert %s: giving up on %s %s after %u attempts in %" PRIu64 "s, moved to failed/: %s",
+                                  r->name, e->kind, e->id, e->attempts + 1, age / USEC_PER_SEC, why);
                         r->failing = false;
-                        receiver_pop(r);
+                        receiver_finish_entry(r, NULL, e, true);
                         break;
                 }
 
-                delay = retry_delay_usec(e->attempts);
-                delay += retry_jitter_usec(delay);
+                if (retry_after_usec > 0)
+                        delay = retry_after_usec < RETRY_AFTER_MAX_USEC ? retry_after_usec : RETRY_AFTER_MAX_USEC;
+                else {
+                        delay = retry_delay_usec(r->retry_initial_usec, r->retry_max_usec, e->attempts);
+                        delay += retry_jitter_usec(delay);
+                }
                 e->attempts++;
 
-                log_full(r->failing ? LOG_DEBUG : LOG_WARNING,
-                         "alert %s: sending %s %s failed (%s), retrying in %llums",
-                         r->name, e->event, e->id, why,
-                         (unsigned long long) (delay / USEC_PER_MSEC));
+                log_full(r->failing ? LOG_DEBUG : (curl_code_is_tls_trust(code) ? LOG_ERR : LOG_WARNING),
+                         "alert %s: sending %s %s to %s failed (%s), retrying in %" PRIu64 "ms",
+                         r->name, e->kind, e->id, r->url, why, delay / USEC_PER_MSEC);
                 r->failing = true;
 
                 k = receiver_schedule_retry(r, delay);
                 if (k < 0) {
-                        /* Without a timer the queue would stall forever; drop instead. */
-                        log_error_errno(k, "alert %s: cannot schedule retry, dropping %s %s: %m",
-                                        r->name, e->event, e->id);
-                        receiver_pop(r);
+                        /* Without a timer this queue would stall; the entry stays on disk for the next start. */
+                        log_error_errno(k, "alert %s: cannot schedule a retry of %s %s, dropping it from memory: %m",
+                                        r->name, e->kind, e->id);
+                        receiver_unlink(r, NULL, e);
+                        alert_entry_free(e);
                         break;
                 }
                 return;  /* the timer kicks the queue */
@@ -377,18 +439,69 @@ static void receiver_attempt_done(Receiver *r, DeliveryVerdict verdict, CURLcode
         receiver_kick(r);
 }
 
+static int receiver_build_request(Receiver *r, AlertEntry *e) {
+        struct curl_slist *h = NULL;
+
+        free(r->body);
+        r->body = payload_render(r->format, e->event, e->am);
+        if (!r->body)
+                return -ENOMEM;
+
+        for (const struct curl_slist *i = r->headers; i; i = i->next) {
+                struct curl_slist *t = curl_slist_append(h, i->data);
+                if (!t)
+                        goto oom;
+                h = t;
+        }
+
+        if (r->secret) {
+                uint64_t ts = now_clock(r->alerter, CLOCK_REALTIME) / USEC_PER_SEC;
+                _cleanup_free_ char *sig = NULL, *l1 = NULL, *l2 = NULL, *l3 = NULL;
+                struct curl_slist *t;
+
+                sig = webhook_sign(r->secret, r->secret_size, e->id, ts, r->body, strlen(r->body));
+                if (!sig ||
+                    asprintf(&l1, "webhook-id: %s", e->id) < 0 ||
+                    asprintf(&l2, "webhook-timestamp: %" PRIu64, ts) < 0 ||
+                    asprintf(&l3, "webhook-signature: %s", sig) < 0)
+                        goto oom;
+                if (!(t = curl_slist_append(h, l1)))
+                        goto oom;
+                h = t;
+                if (!(t = curl_slist_append(h, l2)))
+                        goto oom;
+                h = t;
+                if (!(t = curl_slist_append(h, l3)))
+                        goto oom;
+                h = t;
+        }
+
+        curl_slist_free_all(r->request_headers);
+        r->request_headers = h;
+        return 0;
+
+oom:
+        curl_slist_free_all(h);
+        return -ENOMEM;
+}
+
 static int receiver_start(Receiver *r) {
         Alerter *a = r->alerter;
         AlertEntry *e = r->head;
         CURL *c;
-
-        c = curl_easy_init();
-        if (!c)
-                return -ENOMEM;
+        int k;
 
         r->errbuf[0] = '\0';
         r->response[0] = '\0';
         r->response_len = 0;
+
+        k = receiver_build_request(r, e);
+        if (k < 0)
+                return k;
+
+        c = curl_easy_init();
+        if (!c)
+                return -ENOMEM;
 
         long timeout_ms = (long) (r->timeout_usec / USEC_PER_MSEC);
         if (timeout_ms <= 0)
@@ -398,11 +511,14 @@ static int receiver_start(Receiver *r) {
             /* Config checks the scheme; this keeps file://, gopher:// etc. out regardless. */
             curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
             curl_easy_setopt(c, CURLOPT_POST, 1L) != CURLE_OK ||
-            curl_easy_setopt(c, CURLOPT_POSTFIELDS, e->body) != CURLE_OK ||
-            curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long) strlen(e->body)) != CURLE_OK ||
-            curl_easy_setopt(c, CURLOPT_HTTPHEADER, a->headers) != CURLE_OK ||
+            curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->body) != CURLE_OK ||
+            curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long) strlen(r->body)) != CURLE_OK ||
+            curl_easy_setopt(c, CURLOPT_HTTPHEADER, r->request_headers) != CURLE_OK ||
             curl_easy_setopt(c, CURLOPT_USERAGENT, a->user_agent) != CURLE_OK ||
             curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms) != CURLE_OK ||
+            curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
+            curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
+            (r->ca_file && curl_easy_setopt(c, CURLOPT_CAINFO, r->ca_file) != CURLE_OK) ||
             /* No SIGALRM tricks for name resolution in a daemon with a signal loop. */
             curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
             curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_curl_write) != CURLE_OK ||
@@ -419,7 +535,7 @@ static int receiver_start(Receiver *r) {
         }
 
         r->easy = c;
-        log_debug("alert %s: sending %s %s (attempt %u)", r->name, e->event, e->id, e->attempts + 1);
+        log_debug("alert %s: sending %s %s (attempt %u)", r->name, e->kind, e->id, e->attempts + 1);
         return 0;
 }
 
@@ -433,8 +549,9 @@ static void receiver_kick(Receiver *r) {
         k = receiver_start(r);
         if (k < 0) {
                 /* Treated as a transport error: retried with backoff. */
+                receiver_abort_transfer(r);
                 (void) snprintf(r->errbuf, sizeof(r->errbuf), "cannot set up transfer: %s", strerror(-k));
-                receiver_attempt_done(r, DELIVERY_RETRY, CURLE_FAILED_INIT, 0);
+                receiver_attempt_done(r, DELIVERY_RETRY, CURLE_FAILED_INIT, 0, 0);
         }
 }
 
@@ -446,6 +563,7 @@ static void curl_check_finished(Alerter *a) {
                 Receiver *r = NULL;
                 CURLcode code;
                 long status = 0;
+                curl_off_t retry_after = 0;
 
                 if (msg->msg != CURLMSG_DONE)
                         continue;
@@ -453,6 +571,8 @@ static void curl_check_finished(Alerter *a) {
                 code = msg->data.result;
                 (void) curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &r);
                 (void) curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+                if (code == CURLE_OK && (status == 429 || status == 503))
+                        (void) curl_easy_getinfo(msg->easy_handle, CURLINFO_RETRY_AFTER, &retry_after);
 
                 if (!r || r->easy != msg->easy_handle) {
                         (void) curl_multi_remove_handle(a->multi, msg->easy_handle);
@@ -461,11 +581,334 @@ static void curl_check_finished(Alerter *a) {
                 }
 
                 receiver_abort_transfer(r);  /* finished: just releases the handle */
-                receiver_attempt_done(r, delivery_classify(code, status), code, status);
+                receiver_attempt_done(r, delivery_classify(code, status), code, status,
+                                      retry_after > 0 ? (uint64_t) retry_after * USEC_PER_SEC : 0);
         }
 }
 
+/* ---- queueing ---- */
+
+static void receiver_append(Receiver *r, AlertEntry *e) {
+        if (r->tail)
+                r->tail->next = e;
+        else
+                r->head = e;
+        r->tail = e;
+        r->n_entries++;
+}
+
+/* Keeps the queue within max_queued before NEW is added: drops the oldest
+ * entry of the lowest severity below critical (NEW counts as the newest).
+ * Returns true when NEW itself is to be dropped. */
+static bool receiver_make_room(Receiver *r, const AlertEntry *new) {
+        if (r->n_entries < r->max_queued)
+                return false;
+
+        for (int rank = 0; rank < severity_rank("critical"); rank++) {
+                AlertEntry *prev = NULL;
+
+                for (AlertEntry *e = r->head; e; prev = e, e = e->next) {
+                        if (e->severity != rank || (e == r->head && r->easy))
+                                continue;
+                        log_warning("alert %s: outbox full (%u entries), dropping %s %s",
+                                    r->name, r->max_queued, e->kind, e->id);
+                        if (e == r->head)
+                                r->retry_timer = sd_event_source_disable_unref(r->retry_timer);
+                        receiver_finish_entry(r, prev, e, false);
+                        r->dropped++;
+                        return false;
+                }
+                if (new->severity == rank) {
+                        log_warning("alert %s: outbox full (%u entries), dropping %s %s",
+                                    r->name, r->max_queued, new->kind, new->id);
+                        r->dropped++;
+                        return true;
+                }
+        }
+        return false;  /* critical: never dropped, the bound gives */
+}
+
+static json_t *am_view(const AmIncident *am, const char *ends_at, const char *superseded) {
+        return json_pack("{s:s, s:s, s:o, s:o}",
+                         "severity", severity_from_rank(am->severity) ?: "warning",
+                         "starts_at", am->starts_at,
+                         "ends_at", ends_at ? json_string(ends_at) : json_null(),
+                         "superseded", superseded ? json_string(superseded) : json_null());
+}
+
+/* Follows the incident of EVENT and returns its Alertmanager view (new reference). */
+static json_t *receiver_am_track(Receiver *r, json_t *event) {
+        AmIncident *am = &r->am;
+        const char *incident = json_string_value(json_object_get(event, "incident"));
+        const char *time = json_string_value(json_object_get(event, "time"));
+        const char *state = json_string_value(json_object_get(event, "state"));
+        int rank = severity_rank(json_string_value(json_object_get(event, "severity")));
+        const char *superseded = NULL;
+        json_t *view;
+
+        if (!time)
+                return NULL;
+        if (rank < 0)
+                rank = severity_rank("warning");
+
+        if (!incident) {
+                /* Outside any incident: an alert of its own, resolved by Alertmanager's resolve_timeout. */
+                AmIncident lone = { .severity = rank };
+                (void) snprintf(lone.starts_at, sizeof lone.starts_at, "%s", time);
+                return am_view(&lone, NULL, NULL);
+        }
+
+        if (!am->open || strcmp(am->incident, incident) != 0) {
+                am->open = true;
+                (void) snprintf(am->incident, sizeof am->incident, "%s", incident);
+                (void) snprintf(am->starts_at, sizeof am->starts_at, "%s", time);
+                am->severity = rank;
+        } else if (rank > am->severity) {
+                superseded = severity_from_rank(am->severity);
+                am->severity = rank;
+        }
+
+        json_decref(am->last_event);
+        am->last_event = json_incref(event);
+
+        if (state && strcmp(state, "HEALTHY") == 0) {
+                view = am_view(am, time, superseded);
+                am->open = false;
+                json_decref(am->last_event);
+                am->last_event = NULL;
+        } else
+                view = am_view(am, NULL, superseded);
+        return view;
+}
+
+static int on_resend_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Receiver *r = userdata;
+        AlertEntry *e;
+
+        (void) sd_event_source_set_time(s, usec + r->resend_interval_usec);
+
+        /* Anything queued re-states the alert anyway. */
+        if (!r->am.open || !r->am.last_event || r->head)
+                return 0;
+
+        e = calloc(1, sizeof(*e));
+        if (!e)
+                return 0;
+        e->event = json_incref(r->am.last_event);
+        e->am = am_view(&r->am, NULL, NULL);
+        if (!e->am) {
+                alert_entry_free(e);
+                return 0;
+        }
+        (void) snprintf(e->id, sizeof e->id, "%s", json_string_value(json_object_get(e->event, "id")) ?: "");
+        (void) snprintf(e->kind, sizeof e->kind, "re-post of %s", r->am.incident[0] ? "incident" : "alert");
+        e->severity = r->am.severity;
+        e->queued_usec = now_clock(r->alerter, CLOCK_REALTIME);
+        receiver_append(r, e);
+        receiver_kick(r);
+        return 0;
+}
+
+/* Builds RECEIVER's entry for EVENT, as stored in the outbox. */
+static AlertEntry *receiver_new_entry(Receiver *r, json_t *event, json_t *am, uint64_t queued_usec) {
+        AlertEntry *e = calloc(1, sizeof(*e));
+
+        if (!e)
+                return NULL;
+        e->event = json_incref(event);
+        e->am = json_incref(am);
+        e->queued_usec = queued_usec;
+        (void) snprintf(e->id, sizeof e->id, "%s", json_string_value(json_object_get(event, "id")) ?: "");
+        (void) snprintf(e->kind, sizeof e->kind, "%s", json_string_value(json_object_get(event, "event")) ?: "?");
+        e->severity = severity_rank(json_string_value(json_object_get(event, "severity")));
+        return e;
+}
+
+static json_t *entry_to_json(const Receiver *r, const AlertEntry *e) {
+        json_t *j = json_pack("{s:s, s:s, s:I, s:O}",
+                              "schema", OUTBOX_SCHEMA,
+                              "receiver", r->name,
+                              "queued_usec", (json_int_t) e->queued_usec,
+                              "event", e->event);
+        if (j && e->am && json_object_set(j, "alertmanager", e->am) < 0) {
+                json_decref(j);
+                return NULL;
+        }
+        return j;
+}
+
+static int receiver_queue_event(Receiver *r, json_t *event, uint64_t queued_usec) {
+        _cleanup_(json_decrefp) json_t *copy = NULL, *am = NULL, *stored = NULL;
+        AlertEntry *e;
+        int k;
+
+        copy = json_deep_copy(event);
+        if (!copy)
+                return -ENOMEM;
+
+        if (r->format == ALERT_FORMAT_ALERTMANAGER) {
+                am = receiver_am_track(r, copy);
+                if (!am)
+                        return -ENOMEM;
+        }
+
+        e = receiver_new_entry(r, copy, am, queued_usec);
+        if (!e)
+                return -ENOMEM;
+
+        if (receiver_make_room(r, e)) {
+                alert_entry_free(e);
+                return 0;
+        }
+        if (r->dropped > 0) {
+                json_t *d = json_object_get(e->event, "details");
+                if (json_is_object(d) && json_object_set_new(d, "alerts_dropped", json_integer(r->dropped)) == 0)
+                        r->dropped = 0;
+        }
+
+        e->seq = r->next_seq++;
+        if (r->alerter->outbox) {
+                stored = entry_to_json(r, e);
+                k = stored ? outbox_put(r->alerter->outbox, r->name, e->seq, stored) : -ENOMEM;
+                if (k < 0)
+                        log_error_errno(k, "alert %s: cannot store %s %s in %s, keeping it in memory only: %m",
+                                        r->name, e->kind, e->id, outbox_path(r->alerter->outbox));
+                else
+                        e->stored = true;
+        }
+
+        receiver_append(r, e);
+        receiver_kick(r);
+        return 0;
+}
+
+/* ---- resuming the outbox ---- */
+
+static void on_outbox_entry(const char *receiver, uint64_t seq, json_t *entry, void *userdata) {
+        Alerter *a = userdata;
+        json_t *event = json_object_get(entry, "event");
+        json_t *am = json_object_get(entry, "alertmanager");
+        Receiver *r = NULL;
+        AlertEntry *e;
+
+        for (size_t i = 0; i < a->n_receivers; i++)
+                if (strcmp(a->receivers[i].name, receiver) == 0) {
+                        r = &a->receivers[i];
+                        break;
+                }
+        if (!r) {
+                log_warning("alert: outbox entry %" PRIu64 " is for receiver \"%s\", which is not configured; leaving it",
+                            seq, receiver);
+                return;
+        }
+
+        e = receiver_new_entry(r, event, json_is_object(am) ? am : NULL,
+                               (uint64_t) json_integer_value(json_object_get(entry, "queued_usec")));
+        if (!e) {
+                log_error("alert %s: out of memory resuming outbox entry %" PRIu64 ", it stays on disk", r->name, seq);
+                return;
+        }
+        e->seq = seq;
+        e->stored = true;
+        if (seq >= r->next_seq)
+                r->next_seq = seq + 1;
+
+        /* The incident goes on being re-posted where it left off. */
+        if (r->format == ALERT_FORMAT_ALERTMANAGER && e->am) {
+                const char *incident = json_string_value(json_object_get(event, "incident"));
+                const char *starts = json_string_value(json_object_get(e->am, "starts_at"));
+                if (incident && starts) {
+                        r->am.open = json_is_null(json_object_get(e->am, "ends_at"));
+                        (void) snprintf(r->am.incident, sizeof r->am.incident, "%s", incident);
+                        (void) snprintf(r->am.starts_at, sizeof r->am.starts_at, "%s", starts);
+                        r->am.severity = severity_rank(json_string_value(json_object_get(e->am, "severity")));
+                        json_decref(r->am.last_event);
+                        r->am.last_event = r->am.open ? json_incref(event) : NULL;
+                }
+        }
+
+        receiver_append(r, e);
+}
+
 /* ---- public API ---- */
+
+static int receiver_init(Alerter *a, Receiver *rc, const AlertConfig *ac) {
+        struct curl_slist *h;
+
+        rc->alerter = a;
+        rc->format = alert_format_from_string(ac->format ?: "json");
+        if (rc->format < 0)
+                rc->format = ALERT_FORMAT_JSON;
+        rc->timeout_usec = ac->timeout_usec;
+        rc->retry_initial_usec = ac->retry_initial_usec ?: USEC_PER_SEC;
+        rc->retry_max_usec = ac->retry_max_usec ?: 60 * USEC_PER_SEC;
+        rc->max_age_usec = ac->max_age_usec ?: 3600 * USEC_PER_SEC;
+        rc->max_queued = ac->max_queued ?: 1000;
+        rc->resend_interval_usec = ac->resend_interval_usec ?: 60 * USEC_PER_SEC;
+        rc->name = strdup(ac->name ?: "");
+        rc->url = strdup(ac->url ?: "");
+        if (!rc->name || !rc->url)
+                return -ENOMEM;
+        if (ac->ca_file && !(rc->ca_file = strdup(ac->ca_file)))
+                return -ENOMEM;
+        if (ac->secret && ac->secret_size > 0) {
+                rc->secret = malloc(ac->secret_size);
+                if (!rc->secret)
+                        return -ENOMEM;
+                memcpy(rc->secret, ac->secret, ac->secret_size);
+                rc->secret_size = ac->secret_size;
+        }
+
+        h = curl_slist_append(NULL, "Content-Type: application/json");
+        if (!h)
+                return -ENOMEM;
+        rc->headers = h;
+        /* No "Expect: 100-continue" round trip for larger bodies. */
+        if (!(h = curl_slist_append(rc->headers, "Expect:")))
+                return -ENOMEM;
+        for (char **i = ac->headers; i && *i; i++)
+                if (!(h = curl_slist_append(rc->headers, *i)))
+                        return -ENOMEM;
+
+        if (rc->format == ALERT_FORMAT_ALERTMANAGER) {
+                int k = sd_event_add_time_relative(a->event, &rc->resend_timer, CLOCK_MONOTONIC,
+                                                   rc->resend_interval_usec, 0, on_resend_timer, rc);
+                if (k < 0)
+                        return k;
+                (void) sd_event_source_set_enabled(rc->resend_timer, SD_EVENT_ON);
+                (void) sd_event_source_set_description(rc->resend_timer, "alert-resend");
+        }
+        return 0;
+}
+
+static void alerter_open_outbox(Alerter *a, const Config *c) {
+        _cleanup_free_ char *dir = NULL;
+        int k;
+
+        if (!c->state_dir) {
+                log_debug("alert: no state directory, alerts are kept in memory only");
+                return;
+        }
+        if (mkdir(c->state_dir, 0700) < 0 && errno != EEXIST) {
+                log_error_errno(errno, "alert: cannot create %s, alerts are kept in memory only: %m", c->state_dir);
+                return;
+        }
+        if (asprintf(&dir, "%s/outbox", c->state_dir) < 0) {
+                log_error("alert: out of memory, alerts are kept in memory only");
+                return;
+        }
+        k = outbox_open(dir, &a->outbox);
+        if (k < 0) {
+                log_error_errno(k, "alert: cannot open outbox %s, alerts are kept in memory only: %m", dir);
+                return;
+        }
+
+        k = outbox_load(a->outbox, on_outbox_entry, a);
+        if (k < 0)
+                log_error_errno(k, "alert: cannot read outbox %s, ignoring what it holds: %m", dir);
+        else if (k > 0)
+                log_notice("alert: resuming %d undelivered alert(s) from %s", k, dir);
+}
 
 int alerter_new(sd_event *e, const Config *c, Alerter **ret) {
         static bool curl_initialized = false;
@@ -513,21 +956,6 @@ int alerter_new(sd_event *e, const Config *c, Alerter **ret) {
                 goto fail;
         }
 
-        struct curl_slist *h;
-        h = curl_slist_append(NULL, "Content-Type: application/json");
-        if (!h) {
-                r = -ENOMEM;
-                goto fail;
-        }
-        a->headers = h;
-        /* No "Expect: 100-continue" round trip for larger bodies. */
-        h = curl_slist_append(a->headers, "Expect:");
-        if (!h) {
-                r = -ENOMEM;
-                goto fail;
-        }
-        a->headers = h;
-
         if (c->n_alerts > 0) {
                 a->receivers = calloc(c->n_alerts, sizeof(Receiver));
                 if (!a->receivers) {
@@ -536,22 +964,16 @@ int alerter_new(sd_event *e, const Config *c, Alerter **ret) {
                 }
         }
         for (size_t i = 0; i < c->n_alerts; i++) {
-                const AlertConfig *ac = &c->alerts[i];
-                Receiver *rc = &a->receivers[i];
-
-                rc->alerter = a;
-                rc->timeout_usec = ac->timeout_usec;
-                rc->name = strdup(ac->name ? ac->name : "");
-                rc->url = strdup(ac->url ? ac->url : "");
                 a->n_receivers++;
-                if (!rc->name || !rc->url) {
-                        r = -ENOMEM;
+                r = receiver_init(a, &a->receivers[i], &c->alerts[i]);
+                if (r < 0)
                         goto fail;
-                }
-                if (ac->format && strcmp(ac->format, "json") != 0)
-                        log_warning("alert %s: format \"%s\" not supported, sending \"json\"",
-                                    rc->name, ac->format);
         }
+
+        if (a->n_receivers > 0)
+                alerter_open_outbox(a, c);
+        for (size_t i = 0; i < a->n_receivers; i++)
+                receiver_kick(&a->receivers[i]);
 
         *ret = a;
         return 0;
@@ -562,53 +984,30 @@ fail:
 }
 
 int alerter_send(Alerter *a, const Event *ev) {
-        _cleanup_free_ char *body = NULL;
+        _cleanup_(json_decrefp) json_t *event = NULL;
         uint64_t now;
+        int r, k;
 
         if (!a || !ev)
                 return -EINVAL;
         if (a->n_receivers == 0)
                 return 0;
 
-        body = event_to_json(ev);
-        if (!body)
+        event = event_to_json_object(ev);
+        if (!event)
                 return -ENOMEM;
 
-        now = alerter_now(a);
-
-        /* Build every entry first so that on ENOMEM no receiver got it
-         * while another did not. */
-        AlertEntry *entries[a->n_receivers];
-        memset(entries, 0, sizeof(entries));
+        now = now_clock(a, CLOCK_REALTIME);
+        r = 0;
         for (size_t i = 0; i < a->n_receivers; i++) {
-                AlertEntry *e = calloc(1, sizeof(*e));
-                if (e)
-                        e->body = strdup(body);
-                if (!e || !e->body) {
-                        alert_entry_free(e);
-                        for (size_t j = 0; j < i; j++)
-                                alert_entry_free(entries[j]);
-                        return -ENOMEM;
+                k = receiver_queue_event(&a->receivers[i], event, now);
+                if (k < 0) {
+                        log_error_errno(k, "alert %s: cannot queue %s %s: %m", a->receivers[i].name,
+                                        event_kind_to_string(ev->kind) ?: "?", ev->id);
+                        r = k;
                 }
-                e->event = event_kind_to_string(ev->kind) ?: "unknown";
-                (void) snprintf(e->id, sizeof(e->id), "%s", ev->id);
-                e->queued_usec = now;
-                entries[i] = e;
         }
-
-        for (size_t i = 0; i < a->n_receivers; i++) {
-                Receiver *r = &a->receivers[i];
-
-                if (r->tail)
-                        r->tail->next = entries[i];
-                else
-                        r->head = entries[i];
-                r->tail = entries[i];
-                r->n_entries++;
-
-                receiver_kick(r);
-        }
-        return 0;
+        return r;
 }
 
 size_t alerter_pending(const Alerter *a) {
@@ -630,8 +1029,18 @@ Alerter *alerter_free(Alerter *a) {
 
                 receiver_abort_transfer(r);
                 r->retry_timer = sd_event_source_disable_unref(r->retry_timer);
-                while (r->head)
-                        receiver_pop(r);
+                r->resend_timer = sd_event_source_disable_unref(r->resend_timer);
+                while (r->head) {
+                        AlertEntry *e = r->head;
+                        receiver_unlink(r, NULL, e);
+                        alert_entry_free(e);
+                }
+                json_decref(r->am.last_event);
+                curl_slist_free_all(r->headers);
+                if (r->secret)
+                        explicit_bzero(r->secret, r->secret_size);
+                free(r->secret);
+                free(r->ca_file);
                 free(r->name);
                 free(r->url);
         }
@@ -645,7 +1054,7 @@ Alerter *alerter_free(Alerter *a) {
                 socket_watch_free(a, a->sockets);
 
         sd_event_source_disable_unref(a->curl_timer);
-        curl_slist_free_all(a->headers);
+        outbox_free(a->outbox);
         free(a->user_agent);
         sd_event_unref(a->event);
         free(a);

@@ -9,27 +9,43 @@
 #include "config.h"
 #include "event.h"
 
-/* Webhook delivery with the libcurl multi interface driven by sd-event
- * (CURLMOPT_SOCKETFUNCTION/TIMERFUNCTION): nothing blocks the loop.
- * Each (event, receiver) is queued in memory in order; a 2xx removes it;
- * network errors, timeouts, 408, 429 and 5xx are retried with capped
- * exponential backoff (1s doubling up to 60s) for up to one hour; other
- * responses are dropped and logged. Events of one receiver go out one at a
- * time, in order. */
+/* Webhook delivery, at least once, with the libcurl multi interface driven
+ * by sd-event (CURLMOPT_SOCKETFUNCTION/TIMERFUNCTION): nothing blocks the
+ * loop but the fsync() of small outbox files.
+ *
+ * Each (event, receiver) is written to the outbox (outbox.h) in
+ * state_dir/outbox/ before it is sent, and removed after a 2xx. Network
+ * errors, timeouts, 408, 429 and 5xx are retried with capped exponential
+ * backoff and jitter (retry_initial, retry_max; a Retry-After in seconds
+ * is honoured) until the entry is max_age old; then, and at once for any
+ * other status, it moves to outbox/failed/ and the reason is logged.
+ * Events of one receiver go out one at a time, in order. A receiver holds
+ * at most max_queued entries: the oldest "info" entry is dropped first,
+ * then the oldest "warning"; "critical" never is. The next alert carries
+ * the count as details.alerts_dropped.
+ *
+ * Formats: payload.h. Signing: sign.h (when secret_file is set). For
+ * format = alertmanager the alert of an incident is re-posted every
+ * resend_interval while it lasts; an event whose state is HEALTHY ends the
+ * incident and resolves the alert (endsAt). */
 
 typedef struct Alerter Alerter;
 
-/* Returns 0, -ENOMEM, or -EIO when libcurl cannot be set up. */
+/* Opens the outbox in c->state_dir/outbox (creating it; without a
+ * state_dir, or when that fails, alerts are kept in memory only, which is
+ * logged) and resumes every entry stored there.
+ * Returns 0, -ENOMEM, or -EIO when libcurl cannot be set up. */
 int alerter_new(sd_event *e, const Config *c, Alerter **ret);
 
-/* Queues EV for every receiver (JSON is built now, so EV's pointers need
- * not outlive the call). Returns 0 or -ENOMEM. */
+/* Stores and queues EV for every receiver (EV's pointers need not outlive
+ * the call). Returns 0 or -ENOMEM. A failed disk write is logged and the
+ * entry kept in memory. */
 int alerter_send(Alerter *a, const Event *ev);
 
 /* Entries not yet delivered, over all receivers. */
 size_t alerter_pending(const Alerter *a);
 
-/* Aborts transfers in flight and drops everything not yet delivered. */
+/* Aborts transfers in flight; what is not delivered stays in the outbox. */
 Alerter *alerter_free(Alerter *a);
 
 typedef enum DeliveryVerdict {
@@ -44,5 +60,5 @@ typedef enum DeliveryVerdict {
 DeliveryVerdict delivery_classify(CURLcode code, long http_status);
 
 /* Delay before retry number ATTEMPT (0 = the first retry), without jitter:
- * 1s, 2s, 4s, ... capped at 60s. In microseconds. */
-uint64_t retry_delay_usec(unsigned attempt);
+ * INITIAL doubled per attempt, capped at MAX. Microseconds. */
+uint64_t retry_delay_usec(uint64_t initial, uint64_t max, unsigned attempt);

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "log.h"
 #include "macros.h"
+#include "sign.h"
 
 #define WHITESPACE " \t\n\r\f\v"
 
@@ -60,6 +61,11 @@
 #define DEFAULT_PROBE_TIMEOUT_USEC     (5 * USEC_PER_SEC)
 #define DEFAULT_ALERT_FORMAT           "json"
 #define DEFAULT_ALERT_TIMEOUT_USEC     (10 * USEC_PER_SEC)
+#define DEFAULT_RETRY_INITIAL_USEC     (1 * USEC_PER_SEC)
+#define DEFAULT_RETRY_MAX_USEC         (60 * USEC_PER_SEC)
+#define DEFAULT_MAX_AGE_USEC           USEC_PER_HOUR
+#define DEFAULT_MAX_QUEUED             1000U
+#define DEFAULT_RESEND_INTERVAL_USEC   USEC_PER_MINUTE
 
 static const char *const action_type_table[_ACTION_TYPE_MAX] = {
         [ACTION_FLUSH]   = "flush",
@@ -94,7 +100,7 @@ static const struct {
 
 static const char *const mta_types[] = { "postfix", NULL };
 static const char *const probe_types[] = { "smtp", NULL };
-static const char *const alert_formats[] = { "json", NULL };
+static const char *const alert_formats[] = { "json", "slack", "alertmanager", NULL };
 
 /* Durations */
 
@@ -296,6 +302,7 @@ struct ConfigItem {
         ConfigPrinter print;
         size_t offset;
         unsigned long long min;   /* numbers and durations: smallest value accepted */
+        bool repeatable;          /* may be given more than once; printed one line per value */
 };
 
 struct ParseContext {
@@ -411,6 +418,87 @@ static int config_parse_probe_type(ParseContext *ctx, const ConfigItem *item, co
 
 static int config_parse_alert_format(ParseContext *ctx, const ConfigItem *item, const char *value, void *data) {
         return config_parse_choice(ctx, item, value, data, alert_formats);
+}
+
+/* "Name: value" for one more request header. The name is an RFC 9110 token;
+ * CR and LF are refused so a value cannot smuggle further headers. */
+static int config_parse_header(ParseContext *ctx, const ConfigItem *item, const char *value, void *data) {
+        static const char tchar[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-.^_`|~";
+        char ***l = data, **t;
+        size_t name_len = strspn(value, tchar), n = 0;
+        const char *v;
+
+        if (name_len == 0 || value[name_len] != ':')
+                return config_error(ctx, ctx->line, item->key, "expected \"Name: value\"");
+        if (string_has_cc(value))
+                return config_error(ctx, ctx->line, item->key, "control character in value");
+        v = value + name_len + 1;
+        v += strspn(v, " \t");
+        if (*v == '\0')
+                return config_error(ctx, ctx->line, item->key, "empty header value");
+        if (strncasecmp(value, "webhook-", 8) == 0 || (name_len == 4 && strncasecmp(value, "host", 4) == 0) ||
+            (name_len == 14 && strncasecmp(value, "content-length", 14) == 0))
+                return config_error(ctx, ctx->line, item->key, "header \"%.*s\" is set by the daemon",
+                                    (int) name_len, value);
+
+        while (*l && (*l)[n])
+                n++;
+        t = reallocarray(*l, n + 2, sizeof(char *));
+        if (!t)
+                return config_oom(ctx);
+        *l = t;
+        if (asprintf(&t[n], "%.*s: %s", (int) name_len, value, v) < 0) {
+                t[n] = NULL;
+                return config_oom(ctx);
+        }
+        t[n + 1] = NULL;
+        return 0;
+}
+
+/* Header values often carry credentials: only names are shown. */
+static void config_print_header(FILE *f, const char *key, const void *data) {
+        char *const *l = *(char **const *) data;
+
+        for (size_t i = 0; l && l[i]; i++)
+                fprintf(f, "%s = %.*s: (value hidden)\n", key, (int) strcspn(l[i], ":"), l[i]);
+}
+
+static int config_parse_secret_file(ParseContext *ctx, const ConfigItem *item, const char *value, void *data) {
+        AlertConfig *a = data;
+        uint8_t *key = NULL;
+        size_t size = 0;
+        int r;
+
+        if (value[0] != '/')
+                return config_error(ctx, ctx->line, item->key, "\"%s\" is not an absolute path", value);
+
+        r = webhook_secret_read_file(value, &key, &size);
+        if (r == -ENOMEM)
+                return config_oom(ctx);
+        if (r == -EPERM)
+                return config_error(ctx, ctx->line, item->key,
+                                    "%s is accessible by others, refusing to use it (chmod o-rwx)", value);
+        if (r == -EBADMSG)
+                return config_error(ctx, ctx->line, item->key,
+                                    "%s does not hold a secret of the form whsec_<base64>", value);
+        if (r == -EFBIG)
+                return config_error(ctx, ctx->line, item->key, "%s is too large for a secret", value);
+        if (r == -EINVAL)
+                return config_error(ctx, ctx->line, item->key, "%s is not a regular file", value);
+        if (r < 0)
+                return config_error(ctx, ctx->line, item->key, "cannot read %s: %s", value, strerror(-r));
+
+        if (a->secret)
+                explicit_bzero(a->secret, a->secret_size);
+        free(a->secret);
+        a->secret = key;
+        a->secret_size = size;
+        return config_parse_string(ctx, item, value, &a->secret_file);
+}
+
+static void config_print_secret_file(FILE *f, const void *data) {
+        const AlertConfig *a = data;
+        fputs(a->secret_file ? a->secret_file : "", f);
 }
 
 static int config_parse_unit(ParseContext *ctx, const ConfigItem *item, const char *value, void *data) {
@@ -670,13 +758,13 @@ static void config_print_actions(FILE *f, const void *data) {
 }
 
 #define W(key, parse, print, field, min) \
-        { SECTION_WATCHDOG, key, config_parse_##parse, config_print_##print, offsetof(Config, field), min }
+        { SECTION_WATCHDOG, key, config_parse_##parse, config_print_##print, offsetof(Config, field), min, false }
 #define M(key, parse, print, field, min) \
-        { SECTION_MTA, key, config_parse_##parse, config_print_##print, offsetof(Config, field), min }
+        { SECTION_MTA, key, config_parse_##parse, config_print_##print, offsetof(Config, field), min, false }
 #define P(key, parse, print, field, min) \
-        { SECTION_PROBE, key, config_parse_##parse, config_print_##print, offsetof(ProbeConfig, field), min }
+        { SECTION_PROBE, key, config_parse_##parse, config_print_##print, offsetof(ProbeConfig, field), min, false }
 #define A(key, parse, print, field, min) \
-        { SECTION_ALERT, key, config_parse_##parse, config_print_##print, offsetof(AlertConfig, field), min }
+        { SECTION_ALERT, key, config_parse_##parse, config_print_##print, offsetof(AlertConfig, field), min, false }
 
 /* Keys of each section, in the order config_dump() prints them. */
 static const ConfigItem config_items[] = {
@@ -703,7 +791,7 @@ static const ConfigItem config_items[] = {
         M("stall_after",         duration,    duration,  stall_after_usec,     1),
         M("min_backlog",         unsigned,    unsigned,  min_backlog,          1),
         /* Sets actions and n_actions: gets the whole Config. */
-        { SECTION_MTA, "actions", config_parse_actions, config_print_actions, 0, 0 },
+        { SECTION_MTA, "actions", config_parse_actions, config_print_actions, 0, 0, false },
         M("flush_after_restart", bool,        bool,      flush_after_restart,  0),
         M("verify_after",        duration,    duration,  verify_after_usec,    1),
         M("restart_timeout",     duration,    duration,  restart_timeout_usec, 1),
@@ -719,6 +807,15 @@ static const ConfigItem config_items[] = {
         A("url",                 url,         string,    url,                  0),
         A("format",              alert_format, string,   format,               0),
         A("timeout",             duration,    duration,  timeout_usec,         1),
+        A("ca_file",             path,        string,    ca_file,              0),
+        { SECTION_ALERT, "header", config_parse_header, NULL, offsetof(AlertConfig, headers), 0, true },
+        /* Sets secret_file and the key: gets the whole AlertConfig. */
+        { SECTION_ALERT, "secret_file", config_parse_secret_file, config_print_secret_file, 0, 0, false },
+        A("retry_initial",       duration,    duration,  retry_initial_usec,   1),
+        A("retry_max",           duration,    duration,  retry_max_usec,       1),
+        A("max_age",             duration,    duration,  max_age_usec,         1),
+        A("max_queued",          unsigned,    unsigned,  max_queued,           1),
+        A("resend_interval",     duration,    duration,  resend_interval_usec, 1),
 };
 static const size_t config_items_n = ELEMENTSOF(config_items);
 
@@ -751,6 +848,11 @@ static void probe_config_done(ProbeConfig *p) {
 static int alert_config_init(AlertConfig *a, const char *name, unsigned line) {
         *a = (AlertConfig) {
                 .timeout_usec = DEFAULT_ALERT_TIMEOUT_USEC,
+                .retry_initial_usec = DEFAULT_RETRY_INITIAL_USEC,
+                .retry_max_usec = DEFAULT_RETRY_MAX_USEC,
+                .max_age_usec = DEFAULT_MAX_AGE_USEC,
+                .max_queued = DEFAULT_MAX_QUEUED,
+                .resend_interval_usec = DEFAULT_RESEND_INTERVAL_USEC,
                 .line = line,
         };
         a->name = strdup(name);
@@ -762,6 +864,12 @@ static void alert_config_done(AlertConfig *a) {
         free(a->name);
         free(a->url);
         free(a->format);
+        free(a->ca_file);
+        strv_free(a->headers);
+        free(a->secret_file);
+        if (a->secret)
+                explicit_bzero(a->secret, a->secret_size);
+        free(a->secret);
 }
 
 Config *config_free(Config *c) {
@@ -1040,7 +1148,7 @@ static int config_handler(void *userdata, const char *section, const char *key, 
                 (void) config_error(ctx, ctx->line, key, "unknown key");
                 return 0;
         }
-        if (st->lines[i] > 0) {
+        if (st->lines[i] > 0 && !item->repeatable) {
                 (void) config_error(ctx, ctx->line, key, "duplicate key (first set on line %u)", st->lines[i]);
                 return 0;
         }
@@ -1103,6 +1211,14 @@ static int config_validate(ParseContext *ctx) {
                 (void) snprintf(section, sizeof section, "alert:%s", a->name);
                 if (!a->url)
                         return config_missing(ctx, SECTION_ALERT, section, a->line, "url");
+                if (a->retry_initial_usec > a->retry_max_usec) {
+                        ctx->section_type = SECTION_ALERT;
+                        free(ctx->section);
+                        ctx->section = strdup(section);
+                        if (!ctx->section)
+                                return config_oom(ctx);
+                        return config_error(ctx, a->line, "retry_initial", "larger than retry_max");
+                }
         }
 
         /* The built-in log patterns of the MTA type, so that the effective
@@ -1201,6 +1317,16 @@ static void config_dump_section(FILE *f, SectionType type, const void *base) {
         for (size_t i = 0; i < config_items_n; i++) {
                 if (config_items[i].section != type)
                         continue;
+                const void *p = (const char *) base + config_items[i].offset;
+                if ((config_items[i].print == config_print_string && !*(char *const *) p) ||
+                    (config_items[i].print == config_print_secret_file && !((const AlertConfig *) p)->secret_file)) {
+                        fprintf(f, "; %s = (not set)\n", config_items[i].key);
+                        continue;
+                }
+                if (config_items[i].repeatable) {
+                        config_print_header(f, config_items[i].key, (const char *) base + config_items[i].offset);
+                        continue;
+                }
                 fprintf(f, "%s = ", config_items[i].key);
                 config_items[i].print(f, (const char *) base + config_items[i].offset);
                 fputc('\n', f);

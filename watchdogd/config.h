@@ -36,8 +36,18 @@ typedef struct ProbeConfig {
 typedef struct AlertConfig {
         char *name;               /* NAME of [alert:NAME] */
         char *url;                /* http:// or https:// URL receiving POSTs */
-        char *format;             /* "json" */
+        char *format;             /* "json", "slack" or "alertmanager" */
         uint64_t timeout_usec;    /* per request, default 10s */
+        char *ca_file;            /* PEM CA bundle for https, NULL: the system's */
+        char **headers;           /* "Name: value" strings, NULL-terminated, may be NULL */
+        char *secret_file;        /* Standard Webhooks secret, NULL: unsigned */
+        uint8_t *secret;          /* the decoded key read from secret_file; never logged */
+        size_t secret_size;
+        uint64_t retry_initial_usec;    /* first backoff step, default 1s */
+        uint64_t retry_max_usec;        /* backoff cap, default 60s */
+        uint64_t max_age_usec;          /* give up on an entry this old, default 1h */
+        unsigned max_queued;            /* outbox bound per receiver, default 1000 */
+        uint64_t resend_interval_usec;  /* alertmanager re-post period, default 1m */
         unsigned line;
 } AlertConfig;
 

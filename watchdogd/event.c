@@ -125,10 +125,9 @@ static json_t *json_string_or_null_if_empty(const char *s) {
 /* The order of keys below is the order on the wire (jansson keeps insertion
  * order with JSON_PRESERVE_ORDER), which keeps golden tests and human
  * readers happy. */
-char *event_to_json(const Event *ev) {
+json_t *event_to_json_object(const Event *ev) {
         char tbuf[32];
         json_t *root, *details;
-        char *s;
 
         if (!ev)
                 return NULL;
@@ -164,9 +163,15 @@ char *event_to_json(const Event *ev) {
                          "dry_run", ev->dry_run ? 1 : 0,
                          "details", details);
         /* "o" steals the reference even on failure, so DETAILS is gone either way. */
+        return root;
+}
+
+char *event_to_json(const Event *ev) {
+        json_t *root = event_to_json_object(ev);
+        char *s;
+
         if (!root)
                 return NULL;
-
         s = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(root);
         return s;

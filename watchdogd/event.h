@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <jansson.h>
 #include <stdint.h>
 
 /* Events that leave the daemon as alerts. Names are the ones receivers see
@@ -61,3 +62,6 @@ const char *format_rfc3339(char buf[static 32], uint64_t time_usec);
 /* Serialises EV as our JSON schema "mta-watchdog.event/1" (built with
  * jansson). Returns a malloc'd NUL-terminated string, or NULL on ENOMEM. */
 char *event_to_json(const Event *ev);
+
+/* The same as a jansson object (a new reference), or NULL on ENOMEM. */
+json_t *event_to_json_object(const Event *ev);

@@ -20,6 +20,7 @@
 
 #include "alert.h"
 #include "event.h"
+#include "sign.h"
 #include "log.h"
 #include "macros.h"
 
@@ -152,8 +153,8 @@ static _Noreturn void server_child(int lfd, int wfd, const int *statuses, size_t
                 const char *body = statuses[i] < 300 ? "ok\n" : "no such hook\n";
                 k = snprintf(resp, sizeof(resp),
                              "HTTP/1.1 %d X\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
-                             "Connection: close\r\n\r\n%s",
-                             statuses[i], strlen(body), body);
+                             "%sConnection: close\r\n\r\n%s",
+                             statuses[i], strlen(body), statuses[i] == 429 ? "Retry-After: 2\r\n" : "", body);
                 if (write(c, resp, (size_t) k) != k)
                         _exit(5);
                 close(c);
@@ -446,6 +447,349 @@ static void test_timeout_and_abort(void **state) {
         fixture_done(&fx);
 }
 
+/* ---- the outbox, formats, signing ---- */
+
+static char tmpdir[] = "/tmp/test-alert-XXXXXX";
+
+static unsigned count_files(const char *dir, const char *suffix) {
+        _cleanup_free_ char *cmd = NULL;
+        unsigned n = 0;
+        FILE *p;
+
+        assert_true(asprintf(&cmd, "ls -A '%s' | grep -c '%s$'", dir, suffix) > 0);
+        p = popen(cmd, "re");
+        assert_non_null(p);
+        assert_int_equal(fscanf(p, "%u", &n), 1);
+        pclose(p);
+        return n;
+}
+
+static char *fresh_state_dir(const char *name) {
+        char *d = NULL;
+
+        assert_true(asprintf(&d, "%s/%s", tmpdir, name) > 0);
+        return d;
+}
+
+static uint16_t closed_port(int *ret_fd) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t salen = sizeof(sa);
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        assert_true(fd >= 0);
+        assert_int_equal(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        assert_int_equal(getsockname(fd, (struct sockaddr *) &sa, &salen), 0);
+        *ret_fd = fd;
+        return ntohs(sa.sin_port);
+}
+
+static const char *header_value(const char *head, const char *name, char *buf, size_t size) {
+        _cleanup_free_ char *needle = NULL;
+        const char *p;
+        size_t n;
+
+        assert_true(asprintf(&needle, "\r\n%s: ", name) > 0);
+        p = strcasestr(head, needle);
+        if (!p)
+                return NULL;
+        p += strlen(needle);
+        n = strcspn(p, "\r");
+        assert_true(n < size);
+        memcpy(buf, p, n);
+        buf[n] = '\0';
+        return buf;
+}
+
+/* Stored before sending; after a restart the same entries, same ids, in order. */
+static void test_outbox_resume(void **state) {
+        static const int statuses[] = { 200, 200, 200 };
+        static const EventKind kinds[] = { EVENT_OUTAGE_STARTED, EVENT_STALL_DETECTED, EVENT_RECOVERED };
+        _cleanup_free_ char *sd = fresh_state_dir("resume"), *outbox = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        char *want[3] = {};
+        Record rec[4] = {};
+        Alerter *a = NULL;
+        Server srv;
+        Fixture fx;
+
+        assert_true(asprintf(&outbox, "%s/outbox", sd) > 0);
+        fixture_init(&fx, closed_port(&fd), 5 * USEC_PER_SEC);
+        fx.config.state_dir = sd;
+        assert_int_equal(alerter_new(fx.event, &fx.config, &a), 0);
+        for (size_t i = 0; i < 3; i++) {
+                Event ev = test_event(kinds[i]);
+                want[i] = event_to_json(&ev);
+                assert_int_equal(alerter_send(a, &ev), 0);
+        }
+        assert_int_equal(count_files(outbox, ".json"), 3);
+        run_for(fx.event, 300 * USEC_PER_MSEC);
+        assert_int_equal(alerter_pending(a), 3);
+        a = alerter_free(a);
+        fixture_done(&fx);
+        assert_int_equal(count_files(outbox, ".json"), 3);
+
+        /* "Restart" with the receiver up. */
+        server_start(&srv, statuses, ELEMENTSOF(statuses));
+        fixture_init(&fx, srv.port, 5 * USEC_PER_SEC);
+        fx.config.state_dir = sd;
+        assert_int_equal(alerter_new(fx.event, &fx.config, &a), 0);
+        assert_int_equal(alerter_pending(a), 3);
+        run_until_idle(fx.event, a, 20 * USEC_PER_SEC);
+        assert_int_equal(alerter_pending(a), 0);
+        assert_int_equal(count_files(outbox, ".json"), 0);
+        a = alerter_free(a);
+
+        assert_int_equal(server_finish(&srv, false, rec, ELEMENTSOF(rec)), 3);
+        for (size_t i = 0; i < 3; i++) {
+                assert_string_equal(rec[i].body, want[i]);
+                free(want[i]);
+        }
+        records_free(rec, 3);
+
+        /* Delivered means gone: a third start sends nothing. */
+        assert_int_equal(alerter_new(fx.event, &fx.config, &a), 0);
+        assert_int_equal(alerter_pending(a), 0);
+        a = alerter_free(a);
+        fixture_done(&fx);
+}
+
+static void test_refused_goes_to_failed(void **state) {
+        static const int statuses[] = { 410 };
+        _cleanup_free_ char *sd = fresh_state_dir("refused"), *outbox = NULL, *failed = NULL;
+        _cleanup_(alerter_freep) Alerter *a = NULL;
+        Record rec[2] = {};
+        Server srv;
+        Fixture fx;
+
+        assert_true(asprintf(&outbox, "%s/outbox", sd) > 0);
+        assert_true(asprintf(&failed, "%s/outbox/failed", sd) > 0);
+        server_start(&srv, statuses, ELEMENTSOF(statuses));
+        fixture_init(&fx, srv.port, 5 * USEC_PER_SEC);
+        fx.config.state_dir = sd;
+        assert_int_equal(alerter_new(fx.event, &fx.config, &a), 0);
+        Event ev = test_event(EVENT_GAVE_UP);
+        assert_int_equal(alerter_send(a, &ev), 0);
+        run_until_idle(fx.event, a, 10 * USEC_PER_SEC);
+        assert_int_equal(alerter_pending(a), 0);
+        assert_int_equal(count_files(outbox, ".json"), 0);
+        assert_int_equal(count_files(failed, ".json"), 1);
+        assert_int_equal(server_finish(&srv, false, rec, ELEMENTSOF(rec)), 1);
+        records_free(rec, 1);
+        a = alerter_free(a);
+        fixture_done(&fx);
+}
+
+static void test_retry_after(void **state) {
+        static const int statuses[] = { 429, 200 };
+        _cleanup_(alerter_freep) Alerter *a = NULL;
+        Record rec[3] = {};
+        Server srv;
+        Fixture fx;
+        uint64_t t0;
+
+        server_start(&srv, statuses, ELEMENTSOF(statuses));
+        fixture_init(&fx, srv.port, 5 * USEC_PER_SEC);
+        assert_int_equal(alerter_new(fx.event, &fx.config, &a), 0);
+        Event ev = test_event(EVENT_STALL_DETECTED);
+        t0 = now_usec();
+        assert_int_equal(alerter_send(a, &ev), 0);
+        run_until_idle(fx.event, a, 10 * USEC_PER_SEC);
+        assert_int_equal(alerter_pending(a), 0);
+        /* "Retry-After: 2", not the 1s first backoff step. */
+        assert_true(now_usec() - t0 >= 2 * USEC_PER_SEC);
+        assert_int_equal(server_finish(&srv, false, rec, ELEMENTSOF(rec)), 2);
+        records_free(rec, 2);
+        a = alerter_free(a);
+        fixture_done(&fx);
+}
+
+static void test_signed_slack_with_headers(void **state) {
+        static const int statuses[] = { 200 };
+        static char *headers[] = { (char *) "X-Team: ops", (char *) "Authorization: Bearer t0k", NULL };
+        _cleanup_(alerter_freep) Alerter *a = NULL;
+        _cleanup_free_ uint8_t *key = NULL;
+        _cleanup_free_ char *sig = NULL;
+        char id[64], ts[32], got[128];
+        size_t key_size = 0;
+        Record rec[2] = {};
+        Server srv;
+        Fixture fx;
+
+        assert_int_equal(webhook_secret_parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", &key, &key_size), 0);
+        server_start(&srv, statuses, ELEMENTSOF(statuses));
+        fixture_init(&fx, srv.port, 5 * USEC_PER_SEC);
+        fx.ac.format = (char *) "slack";
+        fx.ac.headers = headers;
+        fx.ac.secret = key;
+        fx.ac.secret_size = key_size;
+        assert_int_equal(alerter_new(fx.event, &fx.config, &a), 0);
+        Event ev = test_event(EVENT_STALL_DETECTED);
+        assert_int_equal(alerter_send(a, &ev), 0);
+        run_until_idle(fx.event, a, 10 * USEC_PER_SEC);
+        assert_int_equal(alerter_pending(a), 0);
+
+        assert_int_equal(server_finish(&srv, false, rec, ELEMENTSOF(rec)), 1);
+        assert_string_equal(rec[0].body,
+                            "{\"text\":\"[warning] stall.detected: postfix (postfix.service) on mx1.example.org "
+                            "(action restart): queue stalled; backlog 42, oldest 0s, reachability up, "
+                            "restarts in window 0, state STALLED\"}");
+        assert_string_equal(header_value(rec[0].head, "X-Team", got, sizeof got), "ops");
+        assert_string_equal(header_value(rec[0].head, "Authorization", got, sizeof got), "Bearer t0k");
+        assert_string_equal(header_value(rec[0].head, "webhook-id", id, sizeof id), ev.id);
+        assert_non_null(header_value(rec[0].head, "webhook-timestamp", ts, sizeof ts));
+        assert_true(llabs(strtoll(ts, NULL, 10) - (long long) time(NULL)) < 5);
+        sig = webhook_sign(key, key_size, id, strtoull(ts, NULL, 10), rec[0].body, strlen(rec[0].body));
+        assert_string_equal(header_value(rec[0].head, "webhook-signature", got, sizeof got), sig);
+        records_free(rec, 1);
+        a = alerter_free(a);
+        fixture_done(&fx);
+}
+
+/* max_queued = 3 on a dead receiver: info goes first, then warning;
+ * critical stays even past the bound; the next stored alert says how many went. */
+static void test_bounded(void **state) {
+        static const EventKind kinds[] = {
+                EVENT_ACTION_STARTED,   /* info */
+                EVENT_STALL_DETECTED,   /* warning */
+                EVENT_RECOVERED,        /* info */
+                EVENT_GAVE_UP,          /* critical: drops the first info */
+                EVENT_ACTION_FAILED,    /* critical: drops the second info */
+                EVENT_GAVE_UP,          /* critical: drops the warning */
+                EVENT_ACTION_FAILED,    /* critical: nothing left to drop */
+                EVENT_OUTAGE_ENDED,     /* info: dropped itself */
+        };
+        _cleanup_free_ char *sd = fresh_state_dir("bounded"), *outbox = NULL, *last = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        Alerter *a = NULL;
+        Fixture fx;
+        FILE *p;
+
+        assert_true(asprintf(&outbox, "%s/outbox", sd) > 0);
+        fixture_init(&fx, closed_port(&fd), 5 * USEC_PER_SEC);
+        fx.config.state_dir = sd;
+        fx.ac.max_queued = 3;
+        fx.ac.retry_initial_usec = 60 * USEC_PER_SEC;  /* one attempt only in this test */
+        assert_int_equal(alerter_new(fx.event, &fx.config, &a), 0);
+        for (size_t i = 0; i < ELEMENTSOF(kinds); i++) {
+                Event ev = test_event(kinds[i]);
+                assert_int_equal(alerter_send(a, &ev), 0);
+                /* Attempts fail at once: the head waits out its backoff, not in flight. */
+                run_for(fx.event, 100 * USEC_PER_MSEC);
+        }
+        assert_int_equal(alerter_pending(a), 4);
+        assert_int_equal(count_files(outbox, ".json"), 4);
+        a = alerter_free(a);
+
+        /* What is left, in order: the four critical ones; the first of them counts 1 dropped... */
+        char *cmd = NULL;
+        assert_true(asprintf(&cmd, "cd '%s' && for f in test.*.json; do python3 -c 'import json,sys; "
+                             "e=json.load(open(sys.argv[1]))[\"event\"]; "
+                             "print(e[\"event\"], e[\"details\"].get(\"alerts_dropped\", 0))' $f; done",
+                             outbox) > 0);
+        p = popen(cmd, "re");
+        free(cmd);
+        assert_non_null(p);
+        char buf[512] = "";
+        size_t n = fread(buf, 1, sizeof buf - 1, p);
+        buf[n] = '\0';
+        pclose(p);
+        assert_string_equal(buf,
+                            "gave_up 1\n"          /* the first info went when it came */
+                            "action.failed 1\n"    /* the second info */
+                            "gave_up 1\n"          /* the warning */
+                            "action.failed 0\n");  /* the last info dropped itself: counted for the next one */
+        fixture_done(&fx);
+}
+
+static json_t *parse(const char *s) {
+        json_error_t err;
+        json_t *j = json_loads(s, 0, &err);
+
+        if (!j)
+                fail_msg("not JSON: %s", s);
+        return j;
+}
+
+static const char *am_get(json_t *list, size_t i, const char *obj, const char *key) {
+        json_t *a = json_array_get(list, i);
+        if (obj)
+                a = json_object_get(a, obj);
+        return json_string_value(json_object_get(a, key));
+}
+
+/* One Alertmanager alert per incident: firing, re-posted, escalated, resolved. */
+static void test_alertmanager_incident(void **state) {
+        static const int statuses[] = { 200, 200, 200, 200 };
+        _cleanup_(alerter_freep) Alerter *a = NULL;
+        Record rec[5] = {};
+        Server srv;
+        Fixture fx;
+        json_t *j;
+
+        server_start(&srv, statuses, ELEMENTSOF(statuses));
+        fixture_init(&fx, srv.port, 5 * USEC_PER_SEC);
+        fx.ac.format = (char *) "alertmanager";
+        fx.ac.resend_interval_usec = 1 * USEC_PER_SEC;
+        assert_int_equal(alerter_new(fx.event, &fx.config, &a), 0);
+
+        Event ev = test_event(EVENT_STALL_DETECTED);
+        ev.time_usec = 1795994100 * USEC_PER_SEC;  /* 2026-11-29T23:15:00Z */
+        assert_int_equal(alerter_send(a, &ev), 0);
+        run_for(fx.event, 1500 * USEC_PER_MSEC);   /* delivered, then re-posted once at 1s */
+        assert_int_equal(alerter_pending(a), 0);
+
+        ev = test_event(EVENT_GAVE_UP);
+        ev.state = "GAVE_UP";
+        ev.time_usec = 1795994400 * USEC_PER_SEC;  /* 23:20:00Z */
+        assert_int_equal(alerter_send(a, &ev), 0);
+        ev = test_event(EVENT_RECOVERED);
+        ev.state = "HEALTHY";
+        ev.time_usec = 1795994535 * USEC_PER_SEC;  /* 23:22:15Z */
+        assert_int_equal(alerter_send(a, &ev), 0);
+        run_until_idle(fx.event, a, 10 * USEC_PER_SEC);
+        assert_int_equal(alerter_pending(a), 0);
+        run_for(fx.event, 1200 * USEC_PER_MSEC);   /* resolved: no more re-posts */
+        assert_int_equal(alerter_pending(a), 0);
+        a = alerter_free(a);
+
+        assert_int_equal(server_finish(&srv, false, rec, ELEMENTSOF(rec)), 4);
+
+        for (size_t i = 0; i < 2; i++) {
+                j = parse(rec[i].body);
+                assert_int_equal(json_array_size(j), 1);
+                assert_string_equal(am_get(j, 0, "labels", "alertname"), "MTAWatchdogIncident");
+                assert_string_equal(am_get(j, 0, "labels", "instance"), "mx1.example.org");
+                assert_string_equal(am_get(j, 0, "labels", "mta"), "postfix");
+                assert_string_equal(am_get(j, 0, "labels", "unit"), "postfix.service");
+                assert_string_equal(am_get(j, 0, "labels", "severity"), "warning");
+                assert_string_equal(am_get(j, 0, "labels", "incident"), "9f8e7d6c-5b4a-4c3d-8e2f-1a0b9c8d7e6f");
+                assert_string_equal(am_get(j, 0, "annotations", "summary"), "queue stalled");
+                assert_string_equal(am_get(j, 0, NULL, "startsAt"), "2026-11-29T23:15:00Z");
+                assert_null(am_get(j, 0, NULL, "endsAt"));
+                json_decref(j);
+        }
+        assert_true(strncmp(rec[0].head, "POST /hook HTTP/1.1\r\n", 21) == 0);
+
+        j = parse(rec[2].body);
+        assert_int_equal(json_array_size(j), 2);
+        assert_string_equal(am_get(j, 0, "labels", "severity"), "warning");
+        assert_string_equal(am_get(j, 0, NULL, "endsAt"), "2026-11-29T23:20:00Z");
+        assert_string_equal(am_get(j, 1, "labels", "severity"), "critical");
+        assert_string_equal(am_get(j, 1, NULL, "startsAt"), "2026-11-29T23:15:00Z");
+        assert_null(am_get(j, 1, NULL, "endsAt"));
+        json_decref(j);
+
+        j = parse(rec[3].body);
+        assert_int_equal(json_array_size(j), 1);
+        assert_string_equal(am_get(j, 0, "labels", "severity"), "critical");
+        assert_string_equal(am_get(j, 0, NULL, "startsAt"), "2026-11-29T23:15:00Z");
+        assert_string_equal(am_get(j, 0, NULL, "endsAt"), "2026-11-29T23:22:15Z");
+        json_decref(j);
+
+        records_free(rec, 4);
+        fixture_done(&fx);
+}
+
 static void test_no_receivers(void **state) {
         _cleanup_(alerter_freep) Alerter *a = NULL;
         sd_event *e = NULL;
@@ -470,10 +814,23 @@ int main(void) {
                 cmocka_unit_test(test_connection_refused_kept),
                 cmocka_unit_test(test_timeout_and_abort),
                 cmocka_unit_test(test_no_receivers),
+                cmocka_unit_test(test_outbox_resume),
+                cmocka_unit_test(test_refused_goes_to_failed),
+                cmocka_unit_test(test_retry_after),
+                cmocka_unit_test(test_signed_slack_with_headers),
+                cmocka_unit_test(test_bounded),
+                cmocka_unit_test(test_alertmanager_incident),
         };
 
         /* The server child writes to a pipe we may close early. */
         signal(SIGPIPE, SIG_IGN);
         log_set_max_level(LOG_DEBUG);
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        (void) unsetenv("JOURNAL_STREAM");
+        if (!mkdtemp(tmpdir))
+                return 1;
+        int r = cmocka_run_group_tests(tests, NULL, NULL);
+        _cleanup_free_ char *cmd = NULL;
+        if (asprintf(&cmd, "rm -rf '%s'", tmpdir) > 0)
+                (void) system(cmd);
+        return r;
 }

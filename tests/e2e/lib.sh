@@ -326,6 +326,55 @@ receiver_fail() { # [HTTP_STATUS]: the receiver answers that (503) and records n
 }
 receiver_ok() { e2e_exec rm -f /var/lib/e2e/receiver-fail; }
 
+# More receivers (alert scenarios): receiver.py as a transient unit e2e-recv-NAME on PORT,
+# logging to /var/lib/e2e/NAME/; stopped by e2e_reset.
+start_receiver() { # NAME PORT [receiver.py ARGS...]
+    local name=$1 port=$2
+    shift 2
+    e2e_exec install -d -m 0755 "/var/lib/e2e/$name"
+    e2e_exec systemd-run --quiet --unit="e2e-recv-$name" --property=Restart=no \
+        /usr/bin/python3 /e2e/receiver.py --listen "127.0.0.1:$port" \
+        --log "/var/lib/e2e/$name/webhook.jsonl" --fail-flag "/var/lib/e2e/$name/fail" "$@" ||
+        fail "cannot start receiver $name"
+    wait_until 15 _listening "$port" || fail "receiver $name not listening on $port"
+}
+_listening() { [ -n "$(e2e_exec ss -Hltn "sport = :$1" 2>/dev/null)" ]; }
+stop_receiver() { e2e_exec systemctl stop "e2e-recv-$1" 2>/dev/null || true; }
+events_of() { # NAME [events.py ARGS...]: events.py over receiver NAME's log
+    local name=$1
+    shift
+    e2e_exec python3 /e2e/events.py --log "/var/lib/e2e/$name/webhook.jsonl" "$@"
+}
+# Adds TEXT (e.g. a whole [alert:NAME] section) to the daemon's config; e2e_reset restores it.
+config_append() { e2e_exec sh -c 'printf "\n%s\n" "$1" >> /etc/mta-watchdog/mta-watchdog.ini' sh "$1"; }
+daemon_logged() { # TEXT: how many journal lines of the daemon since the scenario began contain TEXT
+    e2e_exec journalctl -u "$E2E_DAEMON_UNIT" --since "@${E2E_T0:-0}" -o cat --no-pager 2>/dev/null |
+        grep -cF -- "$1" || true
+}
+has_logged() { [ "$(daemon_logged "$1")" -gt 0 ]; }
+daemon_pid() { e2e_exec systemctl show -p MainPID --value "$E2E_DAEMON_UNIT" 2>/dev/null || echo 0; }
+outbox_count() { # entries waiting in the daemon's outbox
+    e2e_exec sh -c 'ls "$1/outbox" 2>/dev/null | grep -c "\.json$" || true' sh "$E2E_STATE_DIR"
+}
+# The stuck-MTA incident of scenario-01, judged from the daemon's journal rather than from
+# a receiver (which alert scenarios may keep down): outage, frozen qmgr, link back, healed.
+stuck_incident() { stuck_incident_begin; stuck_incident_end; }
+stuck_incident_begin() {
+    link_down
+    queue_mail 20
+    wait_until 60 all_deferred 20 || fail "mail not deferred during the outage (queue $(queue_count))"
+    freeze_qmgr
+    wait_until 30 has_logged "(outage.started)" || fail "the outage was not detected"
+    link_up
+}
+stuck_incident_end() {
+    local budget=$((E2E_RESTORE_GRACE + E2E_STALL_AFTER + E2E_VERIFY_AFTER + 90))
+    e2e_log "waiting up to ${budget}s for the watchdog to heal Postfix"
+    wait_until "$budget" queue_empty || fail "queue not drained after ${budget}s: $(queue_count) left"
+    wait_until 60 has_logged "(recovered)" || fail "no recovery logged"
+    e2e_log "incident over: recovered"
+}
+
 # --- the daemon ---------------------------------------------------------------------------
 start_daemon() {
     e2e_exec test -x /usr/local/sbin/mta-watchdogd || fail "daemon binary missing (build/mta-watchdogd)"
@@ -358,6 +407,10 @@ e2e_reset() {
     wait_until 30 queue_empty || fail "reset: queue not empty ($(queue_count))"
     e2e_exec sh -c ': > /var/lib/e2e/webhook.jsonl; : > /var/lib/e2e/requests.jsonl;
         find /var/lib/e2e/relay -mindepth 1 -delete'
+    # what alert scenarios change: extra receivers, the config, the default receiver stopped
+    e2e_exec sh -c 'systemctl stop "e2e-recv-*" 2>/dev/null; systemctl reset-failed "e2e-recv-*" 2>/dev/null
+        python3 /e2e/mkconfig.py /src/etc/mta-watchdog.ini /e2e/mta-watchdog.e2e.ini > /etc/mta-watchdog/mta-watchdog.ini
+        systemctl start e2e-receiver.service' || fail "reset: cannot restore receivers and config"
     unset E2E_PID_FILE
 }
 
@@ -416,3 +469,33 @@ timeline_tick() { # [changed]: only if the state differs from the last line prin
     fi
     _E2E_TL_ALERTS=$n
 }
+_outbox_empty() { [ "$(outbox_count)" -eq 0 ]; }
+_outbox_has() { [ "$(outbox_count)" -eq "$1" ]; }
+_two_outages() { [ "$(daemon_logged "(outage.started)")" -ge 2 ]; }
+_restarted() { # OLD_PID: the unit is active again under another pid
+    local p
+    p=$(daemon_pid)
+    [ "$(daemon_state)" = active ] && [ "$p" != 0 ] && [ "$p" != "$1" ]
+}
+_two_outages_ended() { [ "$(daemon_logged "(outage.ended)")" -ge 2 ]; }
+_signed_has() { [ "$(events_of signed | wc -l)" -ge "$1" ]; }
+_signatures() { # valid|invalid: requests the signed receiver judged so
+    e2e_exec sh -c 'grep -c "\"signature\":\"$1\"" /var/lib/e2e/signed/requests.jsonl || true' sh "$1"
+}
+_tls_has() { [ "$(events_of tls | wc -l)" -ge "$1" ]; }
+# Alertmanager's view of our alerts: "STATE alertname instance mta unit severity incident", one a line.
+_am_alerts() {
+    e2e_exec python3 -c '
+import json, urllib.request
+with urllib.request.urlopen("http://127.0.0.1:9093/api/v2/alerts", timeout=5) as r:
+    alerts = json.load(r)
+for a in alerts:
+    l = a["labels"]
+    if l.get("alertname") != "MTAWatchdogIncident":
+        continue
+    print(a["status"]["state"], l["alertname"], l.get("instance"), l.get("mta"), l.get("unit"),
+          l.get("severity"), l.get("incident"))' 2>/dev/null
+}
+_am_ready() { e2e_exec python3 -c 'import urllib.request; urllib.request.urlopen("http://127.0.0.1:9093/api/v2/status", timeout=5)' 2>/dev/null; }
+_am_firing() { _am_alerts | grep -q '^active '; }
+_am_resolved() { [ -z "$(_am_alerts)" ]; }

@@ -62,6 +62,9 @@ static Event fixed_event(EventKind kind, const char *state, const char *summary)
                 .backlog = 20,
                 .oldest_age_usec = 412 * USEC_PER_SEC,
                 .restarts_in_window = 0,
+                .schedule_known = 1,
+                .overdue = 20,
+                .conn_errors_probed = 14,
         };
 }
 
@@ -138,7 +141,7 @@ static void test_dropped_counter(void **state) {
         text = payload_text(event);
         assert_string_equal(text,
                             "[warning] outage.started: postfix (postfix@-.service) on mx1.example.org: relay unreachable; "
-                            "backlog 20, oldest 6m52s, reachability up, restarts in window 0, state OUTAGE; "
+                            "backlog 20 (20 overdue), oldest 6m52s, reachability up, restarts in window 0, state OUTAGE; "
                             "7 earlier informational alert(s) dropped, outbox full");
         json_decref(event);
 }

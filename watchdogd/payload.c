@@ -64,7 +64,8 @@ char *payload_text(const json_t *event) {
         const json_t *d = json_object_get(event, "details");
         const char *action = json_string_value(json_object_get(event, "action"));
         json_int_t dropped = num(d, "alerts_dropped");
-        char age[32], act[64] = "", drop[96] = "";
+        const json_t *overdue = json_object_get(d, "overdue");
+        char age[32], act[64] = "", drop[96] = "", od[48] = "";
         char *s;
 
         if (!json_is_object(event))
@@ -73,15 +74,17 @@ char *payload_text(const json_t *event) {
         format_age(age, sizeof age, num(d, "oldest_age_seconds"));
         if (action)
                 (void) snprintf(act, sizeof act, " (action %s)", action);
+        if (json_is_integer(overdue))
+                (void) snprintf(od, sizeof od, " (%lld overdue)", (long long) json_integer_value(overdue));
         if (dropped > 0)
                 (void) snprintf(drop, sizeof drop, "; %lld earlier informational alert(s) dropped, outbox full",
                                 (long long) dropped);
 
-        if (asprintf(&s, "[%s] %s: %s (%s) on %s%s: %s; backlog %lld, oldest %s, reachability %s, "
+        if (asprintf(&s, "[%s] %s: %s (%s) on %s%s: %s; backlog %lld%s, oldest %s, reachability %s, "
                      "restarts in window %lld, state %s%s%s",
                      str(event, "severity"), str(event, "event"), str(event, "mta"), str(event, "unit"),
                      str(event, "host"), act, str(event, "summary"),
-                     (long long) num(d, "backlog"), age, str(d, "reachability"),
+                     (long long) num(d, "backlog"), od, age, str(d, "reachability"),
                      (long long) num(d, "restarts_in_window"), str(event, "state"),
                      json_is_true(json_object_get(event, "dry_run")) ? " (dry run)" : "", drop) < 0)
                 return NULL;

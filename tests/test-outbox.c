@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -35,6 +36,19 @@ static bool exists(const char *dir, const char *name) {
 
         assert_true(asprintf(&p, "%s/%s", dir, name) > 0);
         return access(p, F_OK) == 0;
+}
+
+static unsigned count_hidden(const char *dir) {
+        struct dirent *de;
+        unsigned n = 0;
+        DIR *d = opendir(dir);
+
+        assert_non_null(d);
+        while ((de = readdir(d)))
+                if (de->d_name[0] == '.' && strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+                        n++;
+        closedir(d);
+        return n;
 }
 
 typedef struct Seen {
@@ -86,7 +100,7 @@ static void test_put_remove_fail(void **state) {
                 json_decref(e);
         }
         assert_true(exists(dir, "ops.00000000000000000001.json"));
-        assert_false(exists(dir, ".tmp.ops.00000000000000000001.json"));
+        assert_int_equal(count_hidden(dir), 0);  /* no temporary file left behind */
 
         assert_int_equal(outbox_remove(o, "ops", 1), 0);
         assert_int_equal(outbox_remove(o, "ops", 1), -ENOENT);
@@ -125,7 +139,7 @@ static void test_recovery(void **state) {
         json_decref(e);
 
         /* A write cut short before its rename. */
-        write_file(dir, ".tmp.ops.00000000000000000011.json", "{\"schema\":\"mta-watch");
+        write_file(dir, ".ops.00000000000000000011.json.Xa9Qz2", "{\"schema\":\"mta-watch");
         /* A corrupt entry. */
         write_file(dir, "ops.00000000000000000003.json", "{\"schema\":\"mta-watchdog.outbox/1\",\"ev");
         /* An entry of a schema this daemon does not know. */
@@ -148,7 +162,8 @@ static void test_recovery(void **state) {
         assert_int_equal(c.seen[2].seq, 1);
         assert_string_equal(c.seen[2].id, "other");
 
-        assert_false(exists(dir, ".tmp.ops.00000000000000000011.json"));
+        assert_false(exists(dir, ".ops.00000000000000000011.json.Xa9Qz2"));
+        assert_int_equal(count_hidden(dir), 0);
         assert_false(exists(dir, "ops.00000000000000000003.json"));
         assert_false(exists(dir, "ops.00000000000000000004.json"));
         assert_false(exists(dir, "ops.00000000000000000005.json"));

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "macros.h"
 #include "outbox.h"
@@ -80,53 +81,18 @@ static int entry_name(char *buf, size_t size, const char *receiver, uint64_t seq
         return k < 0 || (size_t) k >= size ? -ENAMETOOLONG : 0;
 }
 
-static int write_all(int fd, const char *p, size_t n) {
-        while (n > 0) {
-                ssize_t k = write(fd, p, n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                p += k;
-                n -= (size_t) k;
-        }
-        return 0;
-}
-
 int outbox_put(Outbox *o, const char *receiver, uint64_t seq, const json_t *entry) {
         _cleanup_free_ char *data = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        char name[NAME_MAX + 1], tmp[NAME_MAX + 1];
+        char name[NAME_MAX + 1];
         int r;
 
         r = entry_name(name, sizeof name, receiver, seq);
         if (r < 0)
                 return r;
-        if (snprintf(tmp, sizeof tmp, OUTBOX_TMP_PREFIX "%s", name) >= (int) sizeof tmp)
-                return -ENAMETOOLONG;
-
         data = json_dumps(entry, JSON_COMPACT | JSON_PRESERVE_ORDER);
         if (!data)
                 return -ENOMEM;
-
-        fd = openat(o->dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-        if (fd < 0)
-                return negative_errno();
-        r = write_all(fd, data, strlen(data));
-        if (r >= 0)
-                r = write_all(fd, "\n", 1);
-        if (r >= 0 && fsync(fd) < 0)
-                r = negative_errno();
-        if (r >= 0 && renameat(o->dir_fd, tmp, o->dir_fd, name) < 0)
-                r = negative_errno();
-        if (r < 0) {
-                (void) unlinkat(o->dir_fd, tmp, 0);
-                return r;
-        }
-        if (fsync(o->dir_fd) < 0)
-                return negative_errno();
-        return 0;
+        return write_file_atomic(o->path, name, data, strlen(data), 0600);
 }
 
 int outbox_remove(Outbox *o, const char *receiver, uint64_t seq) {
@@ -220,7 +186,7 @@ int outbox_load(Outbox *o, OutboxEntryFunc f, void *userdata) {
                 if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
                     strcmp(de->d_name, "failed") == 0)
                         continue;
-                if (strncmp(de->d_name, OUTBOX_TMP_PREFIX, strlen(OUTBOX_TMP_PREFIX)) == 0) {
+                if (de->d_name[0] == '.') {
                         /* A write cut short before its rename: the entry was never queued. */
                         if (unlinkat(o->dir_fd, de->d_name, 0) < 0)
                                 log_warning_errno(errno, "outbox: cannot remove %s/%s, ignoring: %m",

@@ -6,14 +6,14 @@
 
 /* The durable alert outbox: one file per (event, receiver) in DIR, named
  * "<receiver>.<seq, 20 digits>.json", holding one JSON object of schema
- * OUTBOX_SCHEMA. Files are written atomically (a ".tmp." file in DIR,
- * fsync, rename, fsync of DIR), so after a crash a name either holds a
- * whole entry or does not exist. Entries given up are moved to DIR/failed/
- * under the same name. All calls are synchronous, on small files. */
+ * OUTBOX_SCHEMA. Files are written with write_file_atomic() (fileio.h: a
+ * temporary "." file in DIR, fsync, rename, fsync of DIR), so after a crash
+ * a name either holds a whole entry or does not exist. Entries given up are
+ * moved to DIR/failed/ under the same name. All calls are synchronous, on
+ * small files. */
 
 #define OUTBOX_SCHEMA "mta-watchdog.outbox/1"
 #define OUTBOX_SEQ_DIGITS 20
-#define OUTBOX_TMP_PREFIX ".tmp."
 
 typedef struct Outbox Outbox;
 
@@ -37,8 +37,8 @@ int outbox_fail(Outbox *o, const char *receiver, uint64_t seq);
  * takes a reference to ENTRY if it keeps it. */
 typedef void (*OutboxEntryFunc)(const char *receiver, uint64_t seq, json_t *entry, void *userdata);
 
-/* Resumes an outbox after a start: deletes leftover temporary files (a
- * write cut short), moves entries that cannot be parsed or carry another
+/* Resumes an outbox after a start: deletes leftover temporary files
+ * (names starting with "."; a write cut short), moves entries that cannot be parsed or carry another
  * schema to failed/ (logged), and hands every valid entry to F.
  * Returns the number of valid entries or a negative errno. */
 int outbox_load(Outbox *o, OutboxEntryFunc f, void *userdata);

@@ -579,6 +579,55 @@ static void test_refused_goes_to_failed(void **state) {
         fixture_done(&fx);
 }
 
+/* Undeliverable for max_age: moved to failed/, not retried for ever. */
+static void test_max_age(void **state) {
+        _cleanup_free_ char *sd = fresh_state_dir("max-age"), *outbox = NULL, *failed = NULL;
+        _cleanup_(alerter_freep) Alerter *a = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        Fixture fx;
+
+        assert_true(asprintf(&outbox, "%s/outbox", sd) > 0);
+        assert_true(asprintf(&failed, "%s/outbox/failed", sd) > 0);
+        fixture_init(&fx, closed_port(&fd), 5 * USEC_PER_SEC);
+        fx.config.state_dir = sd;
+        fx.ac.retry_initial_usec = 100 * USEC_PER_MSEC;
+        fx.ac.retry_max_usec = 200 * USEC_PER_MSEC;
+        fx.ac.max_age_usec = 700 * USEC_PER_MSEC;
+        assert_int_equal(alerter_new(fx.event, &fx.config, &a), 0);
+        Event ev = test_event(EVENT_GAVE_UP);
+        assert_int_equal(alerter_send(a, &ev), 0);
+        run_until_idle(fx.event, a, 5 * USEC_PER_SEC);
+        assert_int_equal(alerter_pending(a), 0);
+        assert_int_equal(count_files(outbox, ".json"), 0);
+        assert_int_equal(count_files(failed, ".json"), 1);
+        a = alerter_free(a);
+        fixture_done(&fx);
+}
+
+/* Entries of a receiver no longer configured stay on disk, untouched. */
+static void test_unknown_receiver_left_alone(void **state) {
+        _cleanup_free_ char *sd = fresh_state_dir("unknown"), *outbox = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        Alerter *a = NULL;
+        Fixture fx;
+
+        assert_true(asprintf(&outbox, "%s/outbox", sd) > 0);
+        fixture_init(&fx, closed_port(&fd), 5 * USEC_PER_SEC);
+        fx.config.state_dir = sd;
+        fx.ac.name = (char *) "old";
+        assert_int_equal(alerter_new(fx.event, &fx.config, &a), 0);
+        Event ev = test_event(EVENT_OUTAGE_STARTED);
+        assert_int_equal(alerter_send(a, &ev), 0);
+        a = alerter_free(a);
+
+        fx.ac.name = (char *) "new";
+        assert_int_equal(alerter_new(fx.event, &fx.config, &a), 0);
+        assert_int_equal(alerter_pending(a), 0);
+        a = alerter_free(a);
+        assert_int_equal(count_files(outbox, "^old\\..*\\.json"), 1);
+        fixture_done(&fx);
+}
+
 static void test_retry_after(void **state) {
         static const int statuses[] = { 429, 200 };
         _cleanup_(alerter_freep) Alerter *a = NULL;
@@ -817,6 +866,8 @@ int main(void) {
                 cmocka_unit_test(test_outbox_resume),
                 cmocka_unit_test(test_refused_goes_to_failed),
                 cmocka_unit_test(test_retry_after),
+                cmocka_unit_test(test_max_age),
+                cmocka_unit_test(test_unknown_receiver_left_alone),
                 cmocka_unit_test(test_signed_slack_with_headers),
                 cmocka_unit_test(test_bounded),
                 cmocka_unit_test(test_alertmanager_incident),

@@ -858,6 +858,33 @@ static void test_secret_file_and_headers(void **state) {
         config_free(c);
 }
 
+static void test_alert_config_equal(void **state) {
+        static const char base[] = MTA "[alert:a]\nurl = http://h/\nheader = X-A: 1\n";
+        static const char *const differ[] = {
+                MTA "[alert:a]\nurl = http://h/x\nheader = X-A: 1\n",
+                MTA "[alert:a]\nurl = http://h/\nheader = X-A: 2\n",
+                MTA "[alert:a]\nurl = http://h/\nheader = X-A: 1\nheader = X-B: 1\n",
+                MTA "[alert:a]\nurl = http://h/\n",
+                MTA "[alert:a]\nurl = http://h/\nheader = X-A: 1\nformat = slack\n",
+                MTA "[alert:a]\nurl = http://h/\nheader = X-A: 1\nca_file = /etc/ca.pem\n",
+                MTA "[alert:a]\nurl = http://h/\nheader = X-A: 1\nretry_max = 30s\n",
+                MTA "[alert:a]\nurl = http://h/\nheader = X-A: 1\nmax_queued = 5\n",
+                MTA "[alert:a]\nurl = http://h/\nheader = X-A: 1\nresend_interval = 2m\n",
+        };
+        Config *c = load_ok(base), *d = load_ok(base);
+
+        assert_true(alert_config_equal(&c->alerts[0], &d->alerts[0]));
+        config_free(d);
+        for (size_t i = 0; i < ELEMENTSOF(differ); i++) {
+                d = load_ok(differ[i]);
+                if (alert_config_equal(&c->alerts[0], &d->alerts[0]) ||
+                    alert_config_equal(&d->alerts[0], &c->alerts[0]))
+                        fail_msg("equal, but should differ: %s", differ[i]);
+                config_free(d);
+        }
+        config_free(c);
+}
+
 static int setup(void **state) {
         /* Plain messages, no "<N>" journal prefixes. */
         (void) unsetenv("JOURNAL_STREAM");
@@ -890,6 +917,7 @@ int main(void) {
                 cmocka_unit_test(test_example_config),
                 cmocka_unit_test(test_example_documents_every_key),
                 cmocka_unit_test(test_secret_file_and_headers),
+                cmocka_unit_test(test_alert_config_equal),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);

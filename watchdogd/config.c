@@ -872,6 +872,28 @@ static void alert_config_done(AlertConfig *a) {
         free(a->secret);
 }
 
+static bool streq_ptr(const char *a, const char *b) {
+        return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+bool alert_config_equal(const AlertConfig *a, const AlertConfig *b) {
+        size_t i;
+
+        if (!streq_ptr(a->name, b->name) || !streq_ptr(a->url, b->url) || !streq_ptr(a->format, b->format) ||
+            a->timeout_usec != b->timeout_usec || !streq_ptr(a->ca_file, b->ca_file) ||
+            !streq_ptr(a->secret_file, b->secret_file) || a->secret_size != b->secret_size ||
+            (a->secret_size > 0 && memcmp(a->secret, b->secret, a->secret_size) != 0) ||
+            a->retry_initial_usec != b->retry_initial_usec || a->retry_max_usec != b->retry_max_usec ||
+            a->max_age_usec != b->max_age_usec || a->max_queued != b->max_queued ||
+            a->resend_interval_usec != b->resend_interval_usec)
+                return false;
+
+        for (i = 0; a->headers && a->headers[i]; i++)
+                if (!b->headers || !streq_ptr(a->headers[i], b->headers[i]))
+                        return false;
+        return !b->headers || !b->headers[i];
+}
+
 Config *config_free(Config *c) {
         if (!c)
                 return NULL;

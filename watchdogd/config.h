@@ -107,6 +107,10 @@ int config_load(const char *path, Config **ret);
 
 Config *config_free(Config *c);
 
+/* Whether two [alert:NAME] sections configure the same delivery (every key,
+ * the secret's bytes included), so a reload can keep the running alerter. */
+bool alert_config_equal(const AlertConfig *a, const AlertConfig *b);
+
 /* Prints the effective settings (all keys, defaults included) in ini form. */
 void config_dump(const Config *c, FILE *f);
 

@@ -680,13 +680,9 @@ static void manager_take_probes(Manager *m, ProbeSet *ps) {
 static bool alerts_equal(const Config *a, const Config *b) {
         if (a->n_alerts != b->n_alerts)
                 return false;
-        for (size_t i = 0; i < a->n_alerts; i++) {
-                const AlertConfig *x = &a->alerts[i], *y = &b->alerts[i];
-
-                if (strcmp(x->name, y->name) != 0 || strcmp(x->url, y->url) != 0 ||
-                    strcmp(x->format, y->format) != 0 || x->timeout_usec != y->timeout_usec)
+        for (size_t i = 0; i < a->n_alerts; i++)
+                if (!alert_config_equal(&a->alerts[i], &b->alerts[i]))
                         return false;
-        }
         return true;
 }
 
@@ -737,10 +733,9 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 
         manager_take_probes(m, &ps);
         if (alerter) {
-                /* Receivers changed: alerts still queued go to the receivers they were meant for. */
-                size_t left = alerter_pending(m->alerter);
-                if (left > 0)
-                        log_warning("Reload: receivers changed with %zu alert(s) still queued for the old ones; they are dropped", left);
+                /* Receivers changed. What is queued stays in the outbox: the
+                 * new alerter resumes it for receivers still configured; the
+                 * entries of removed ones stay on disk. */
                 alerter_free(m->alerter);
                 m->alerter = alerter;
         }
@@ -845,7 +840,8 @@ int manager_run(Manager *m) {
                 return log_error_errno(r, "Event loop failed: %m");
         if (m->options.once)
                 return m->once_verdict;
-        log_info("Stopping on signal; %zu alert(s) not yet delivered", m->alerter ? alerter_pending(m->alerter) : 0);
+        log_info("Stopping on signal; %zu alert(s) not yet delivered, kept in the outbox",
+                 m->alerter ? alerter_pending(m->alerter) : 0);
         return 0;
 }
 

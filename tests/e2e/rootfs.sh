@@ -40,10 +40,16 @@ chroot "$root.tmp" systemctl mask console-getty.service getty@tty1.service \
     systemd-timesyncd.service apt-daily.timer apt-daily-upgrade.timer >/dev/null 2>&1 || true
 echo "mta-e2e" > "$root.tmp/etc/hostname"
 echo "mta-e2e.test" > "$root.tmp/etc/mailname"
-# Old cache generations are removed, so the cache does not grow without bound.
+# Old cache generations are removed, so the cache does not grow without bound;
+# one that a running sandbox boots from stays until a later build.
 for old in "$cache"/rootfs-*; do
     [ "$old" = "$root.tmp" ] && continue
-    [ -d "$old" ] && rm -rf "$old"
+    [ -d "$old" ] || continue
+    if pgrep -af systemd-nspawn | grep -qF -- "$old"; then
+        echo "keeping $old: a sandbox runs from it" >&2
+        continue
+    fi
+    rm -rf "$old"
 done
 touch "$root.tmp/.complete"
 mv "$root.tmp" "$root"

@@ -709,7 +709,7 @@ static void test_restore_verifying(void **state) {
         uint64_t restarts[] = { S(950) };
         tl_init(&tl);
 
-        detector_restore(&tl.d, DETECTOR_REMEDIATING, 0, true, restarts, 1, &tl.p, S(1000));
+        detector_restore(&tl.d, DETECTOR_REMEDIATING, 0, true, restarts, 1, 0, &tl.p, S(1000));
         assert_int_equal(tl.d.state, DETECTOR_VERIFYING);
         assert_true(tl.d.incident_open);
         assert_int_equal(detector_restarts_in_window(&tl.d, &tl.p, S(1000)), 1);
@@ -730,7 +730,7 @@ static void test_restore_budget_spent(void **state) {
         uint64_t restarts[] = { S(100), S(200), S(300) };
         tl_init(&tl);
 
-        detector_restore(&tl.d, DETECTOR_HEALTHY, 0, false, restarts, 3, &tl.p, S(400));
+        detector_restore(&tl.d, DETECTOR_HEALTHY, 0, false, restarts, 3, 0, &tl.p, S(400));
         assert_int_equal(tl.d.state, DETECTOR_HEALTHY);
         assert_false(tl.d.incident_open);
         ticks(&tl, 400, 990, OK, OK, 20, "A");
@@ -739,7 +739,7 @@ static void test_restore_budget_spent(void **state) {
         assert_int_equal(tl.d.state, DETECTOR_GAVE_UP);
 
         /* Restarts older than the window do not count. */
-        detector_restore(&tl.d, DETECTOR_HEALTHY, 0, false, restarts, 3, &tl.p, S(3700));
+        detector_restore(&tl.d, DETECTOR_HEALTHY, 0, false, restarts, 3, 0, &tl.p, S(3700));
         assert_int_equal(detector_restarts_in_window(&tl.d, &tl.p, S(3700)), 2);
 }
 
@@ -819,7 +819,7 @@ static void test_start_limit_respected(void **state) {
         tl_init(&tl);
         tl.p.max_restarts = 10;
 
-        detector_restore(&tl.d, DETECTOR_HEALTHY, 0, false, restarts, 2, &tl.p, S(300));
+        detector_restore(&tl.d, DETECTOR_HEALTHY, 0, false, restarts, 2, 0, &tl.p, S(300));
         for (uint64_t t = 300; t <= 700 && tl.d.state != DETECTOR_GAVE_UP; t += 10) {
                 r = round_ok(20, "A"), r.overdue = 20;
                 r.unit.start_limit_burst = 3;
@@ -839,7 +839,7 @@ static void test_operator_reset(void **state) {
         uint64_t restarts[] = { S(100), S(200), S(300) };
         tl_init(&tl);
 
-        detector_restore(&tl.d, DETECTOR_GAVE_UP, 0, true, restarts, 3, &tl.p, S(400));
+        detector_restore(&tl.d, DETECTOR_GAVE_UP, 0, true, restarts, 3, 0, &tl.p, S(400));
         assert_int_equal(tl.d.state, DETECTOR_GAVE_UP);
         detector_reset(&tl.d, S(410), &tl.out);
         assert_int_equal(tl.d.state, DETECTOR_HEALTHY);
@@ -858,13 +858,25 @@ static void test_budget_window_edges(void **state) {
         uint64_t restarts[] = { S(1000), S(2000) };
         tl_init(&tl);
 
-        detector_restore(&tl.d, DETECTOR_HEALTHY, 0, false, restarts, 2, &tl.p, S(2000));
+        detector_restore(&tl.d, DETECTOR_HEALTHY, 0, false, restarts, 2, 0, &tl.p, S(2000));
         assert_int_equal(detector_restarts_in_window(&tl.d, &tl.p, S(1000) + S(3600) - 1), 2);
         assert_int_equal(detector_restarts_in_window(&tl.d, &tl.p, S(1000) + S(3600)), 1);
         assert_int_equal(detector_restarts_in_window(&tl.d, &tl.p, S(2000) + S(3600)), 0);
         /* Restored ones older than the window are dropped at once. */
-        detector_restore(&tl.d, DETECTOR_HEALTHY, 0, false, restarts, 2, &tl.p, S(4600));
+        detector_restore(&tl.d, DETECTOR_HEALTHY, 0, false, restarts, 2, 0, &tl.p, S(4600));
         assert_int_equal(tl.d.n_restarts, 1);
+}
+
+/* Restarted while GAVE_UP: the hold-down runs on from when it gave up. */
+static void test_restore_gave_up_keeps_holddown(void **state) {
+        Timeline tl;
+        tl_init(&tl);
+
+        detector_restore(&tl.d, DETECTOR_GAVE_UP, 0, true, NULL, 0, S(100), &tl.p, S(3650));
+        ticks(&tl, 3650, 3690, OK, OK, 20, "A");
+        assert_int_equal(tl.d.state, DETECTOR_GAVE_UP);
+        tick(&tl, 3700, OK, OK, 20, "A");                 /* 100 + 3600 */
+        assert_int_equal(tl.d.state, DETECTOR_HEALTHY);
 }
 
 /* ---- Regressions found by trying to break the detector ---- */
@@ -1075,6 +1087,7 @@ int main(void) {
                 cmocka_unit_test(test_start_limit_respected),
                 cmocka_unit_test(test_operator_reset),
                 cmocka_unit_test(test_budget_window_edges),
+                cmocka_unit_test(test_restore_gave_up_keeps_holddown),
                 cmocka_unit_test(test_A_probed_error_latch_never_expires),
                 cmocka_unit_test(test_B_outage_errors_counted_as_up),
                 cmocka_unit_test(test_C_verify_succeeds_on_unit_restart),

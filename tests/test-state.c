@@ -31,7 +31,7 @@ static void test_json_round_trip(void **state) {
         assert_string_equal(text,
                 "{\"schema\":\"mta-watchdog.state/1\",\"state\":\"VERIFYING\",\"step\":1,"
                 "\"incident\":\"9f8e7d6c-5b4a-4c3d-8e2f-1a0b9c8d7e6f\","
-                "\"restarts_usec\":[1795994535000000,1795995135000000]}");
+                "\"restarts_usec\":[1795994535000000,1795995135000000],\"gave_up_usec\":0}");
         assert_int_equal(state_from_json(text, &t), 0);
         assert_int_equal(t.state, DETECTOR_VERIFYING);
         assert_int_equal(t.step, 1);
@@ -42,13 +42,15 @@ static void test_json_round_trip(void **state) {
 
         s.incident[0] = '\0';
         s.n_restarts = 0;
-        s.state = DETECTOR_HEALTHY;
+        s.state = DETECTOR_GAVE_UP;
+        s.gave_up_realtime_usec = 1795996135000000ULL;
         text = state_to_json(&s);
         assert_string_equal(text,
-                "{\"schema\":\"mta-watchdog.state/1\",\"state\":\"HEALTHY\",\"step\":1,"
-                "\"incident\":null,\"restarts_usec\":[]}");
+                "{\"schema\":\"mta-watchdog.state/1\",\"state\":\"GAVE_UP\",\"step\":1,"
+                "\"incident\":null,\"restarts_usec\":[],\"gave_up_usec\":1795996135000000}");
         assert_int_equal(state_from_json(text, &t), 0);
         assert_string_equal(t.incident, "");
+        assert_true(t.gave_up_realtime_usec == 1795996135000000ULL);
         free(text);
 }
 

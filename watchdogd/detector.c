@@ -426,6 +426,8 @@ void detector_step(Detector *d, const DetectorParams *p, const Observation *obs,
                    uint64_t now_usec, DetectorOutput *out) {
         char w[FORMAT_DURATION_MAX];
 
+        uint64_t progress_before = d->last_progress_usec;
+
         *out = (DetectorOutput) { .action = _ACTION_TYPE_INVALID };
 
         update_reachability(d, p, obs->reach, now_usec);
@@ -521,7 +523,7 @@ void detector_step(Detector *d, const DetectorParams *p, const Observation *obs,
                         transition(d, out, DETECTOR_GAVE_UP, EVENT_OUTAGE_ENDED,
                                    "reachability up after %u successful probe rounds in a row", d->ok_streak);
                 }
-                if (obs->queue_status == PROBE_OK && d->last_progress_usec == now_usec) {
+                if (obs->queue_status == PROBE_OK && d->last_progress_usec > progress_before) {
                         transition(d, out, DETECTOR_HEALTHY, EVENT_RECOVERED,
                                    "queue moving again (backlog %u) after giving up",
                                    obs->queue.backlog);
@@ -543,8 +545,8 @@ void detector_step(Detector *d, const DetectorParams *p, const Observation *obs,
 }
 
 void detector_restore(Detector *d, DetectorState state, size_t step, bool incident_open,
-                      const uint64_t *restarts_usec, size_t n_restarts, const DetectorParams *p,
-                      uint64_t now_usec) {
+                      const uint64_t *restarts_usec, size_t n_restarts, uint64_t gave_up_usec,
+                      const DetectorParams *p, uint64_t now_usec) {
         detector_init(d, now_usec);
 
         for (size_t i = 0; i < n_restarts && d->n_restarts < DETECTOR_RESTARTS_MAX; i++)
@@ -564,7 +566,7 @@ void detector_restore(Detector *d, DetectorState state, size_t step, bool incide
                 break;
         case DETECTOR_GAVE_UP:
                 d->state = DETECTOR_GAVE_UP;
-                d->gave_up_usec = now_usec;
+                d->gave_up_usec = gave_up_usec > 0 && gave_up_usec <= now_usec ? gave_up_usec : now_usec;
                 break;
         default:
                 d->state = DETECTOR_RECOVERING;

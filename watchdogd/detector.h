@@ -167,11 +167,12 @@ ActivityCounts detector_incident_activity(const Detector *d, const Observation *
  * (CLOCK_MONOTONIC, may be 0 for ones before this boot), whether an
  * incident is open, and the state: REMEDIATING or VERIFYING resume as
  * VERIFYING of STEP (the action may or may not have happened: progress
- * decides), GAVE_UP stays GAVE_UP, any other state of an open incident
+ * decides), GAVE_UP stays GAVE_UP from GAVE_UP_USEC (its hold-down goes
+ * on; 0: from now), any other state of an open incident
  * resumes as RECOVERING. Reachability starts UNKNOWN again. */
 void detector_restore(Detector *d, DetectorState state, size_t step, bool incident_open,
-                      const uint64_t *restarts_usec, size_t n_restarts, const DetectorParams *p,
-                      uint64_t now_usec);
+                      const uint64_t *restarts_usec, size_t n_restarts, uint64_t gave_up_usec,
+                      const DetectorParams *p, uint64_t now_usec);
 
 /* The verdict of one probe round without history (mta-watchdogd --once);
  * the values are the command's exit codes. */

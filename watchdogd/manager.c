@@ -120,10 +120,16 @@ static void manager_save_state(Manager *m) {
         };
         int r;
 
+        /* A dry run's restarts were never made: the real budget is not its to spend. */
+        if (m->config->dry_run)
+                return;
+
         if (d->incident_open)
                 (void) snprintf(st.incident, sizeof(st.incident), "%s", m->incident);
         for (size_t i = 0; i < d->n_restarts; i++)
                 st.restarts_realtime_usec[st.n_restarts++] = mono_to_real(m, d->restarts_usec[i]);
+        if (d->state == DETECTOR_GAVE_UP)
+                st.gave_up_realtime_usec = mono_to_real(m, d->gave_up_usec);
 
         r = state_save(m->config->state_dir, &st);
         if (r < 0)
@@ -156,6 +162,7 @@ static void manager_restore_state(Manager *m) {
         for (size_t i = 0; i < st.n_restarts; i++)
                 restarts[i] = real_to_mono(m, st.restarts_realtime_usec[i]);
         detector_restore(&m->detector, st.state, st.step, st.incident[0] != '\0', restarts, st.n_restarts,
+                         st.gave_up_realtime_usec > 0 ? real_to_mono(m, st.gave_up_realtime_usec) : 0,
                          &m->params, now_monotonic(m));
         (void) snprintf(m->incident, sizeof(m->incident), "%s", st.incident);
         log_notice("%s: resuming: %u restart(s) in the last window%s%s, state %s",
@@ -741,6 +748,13 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         }
         log_set_max_level(c->log_level);
         detector_params_from_config(&m->params, c);
+        if (m->config->dry_run && !c->dry_run) {
+                DetectorOutput out;
+
+                log_notice("Reload: dry run over; the restarts it only pretended are forgotten");
+                detector_reset(&m->detector, now_monotonic(m), &out);
+                handle_output(m, &out);
+        }
         config_free(m->config);
         m->config = c;
         log_notice("Reload: %s applied", m->config->path);

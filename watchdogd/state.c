@@ -25,12 +25,13 @@ char *state_to_json(const SavedState *s) {
                         return NULL;
                 }
 
-        root = json_pack("{s:s, s:s, s:I, s:o, s:o}",
+        root = json_pack("{s:s, s:s, s:I, s:o, s:o, s:I}",
                          "schema", STATE_SCHEMA,
                          "state", detector_state_to_string(s->state),
                          "step", (json_int_t) s->step,
                          "incident", s->incident[0] ? json_string(s->incident) : json_null(),
-                         "restarts_usec", restarts);
+                         "restarts_usec", restarts,
+                         "gave_up_usec", (json_int_t) s->gave_up_realtime_usec);
         if (!root)
                 return NULL;
         text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -42,7 +43,7 @@ int state_from_json(const char *text, SavedState *ret) {
         SavedState s = {};
         json_t *root, *restarts, *incident = NULL, *v;
         const char *schema, *state;
-        json_int_t step;
+        json_int_t step, gave_up = 0;
         json_error_t err;
         size_t i;
         int r = -EBADMSG;
@@ -50,12 +51,13 @@ int state_from_json(const char *text, SavedState *ret) {
         root = json_loads(text, JSON_REJECT_DUPLICATES, &err);
         if (!root)
                 return -EBADMSG;
-        if (json_unpack(root, "{s:s, s:s, s:I, s:o, s:o}",
+        if (json_unpack(root, "{s:s, s:s, s:I, s:o, s:o, s?I}",
                         "schema", &schema, "state", &state, "step", &step,
-                        "incident", &incident, "restarts_usec", &restarts) < 0)
+                        "incident", &incident, "restarts_usec", &restarts, "gave_up_usec", &gave_up) < 0)
                 goto finish;
-        if (strcmp(schema, STATE_SCHEMA) != 0 || step < 0 || !json_is_array(restarts))
+        if (strcmp(schema, STATE_SCHEMA) != 0 || step < 0 || gave_up < 0 || !json_is_array(restarts))
                 goto finish;
+        s.gave_up_realtime_usec = (uint64_t) gave_up;
 
         s.state = _DETECTOR_STATE_MAX;
         for (int k = 0; k < _DETECTOR_STATE_MAX; k++)

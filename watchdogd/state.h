@@ -19,6 +19,7 @@ typedef struct SavedState {
         char incident[UUID_STRING_MAX];            /* "" when no incident is open */
         uint64_t restarts_realtime_usec[DETECTOR_RESTARTS_MAX];
         size_t n_restarts;
+        uint64_t gave_up_realtime_usec;            /* when GAVE_UP began, 0 if not given up */
 } SavedState;
 
 #define STATE_FILE "state.json"

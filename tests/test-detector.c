@@ -879,6 +879,47 @@ static void test_restore_gave_up_keeps_holddown(void **state) {
         assert_int_equal(tl.d.state, DETECTOR_HEALTHY);
 }
 
+/* A reload that shortens the ladder while its step runs: no stuck
+ * REMEDIATING, it gives up and says why. */
+static void test_reload_shrinks_ladder(void **state) {
+        Timeline tl;
+        tl_init(&tl);
+        tl.p.actions[0] = ACTION_FLUSH;
+        tl.p.actions[1] = ACTION_RESTART;
+        tl.p.n_actions = 2;
+
+        ticks(&tl, 0, 300, OK, OK, 20, "A");
+        assert_int_equal(tl.out.action, ACTION_FLUSH);
+        action_done(&tl, 305, false);
+        assert_int_equal(tl.out.action, ACTION_RESTART);
+        assert_int_equal(tl.d.step, 1);
+        tl.p.n_actions = 1;                               /* the reload */
+        action_done(&tl, 310, true);
+        assert_int_equal(tl.d.state, DETECTOR_GAVE_UP);
+        assert_string_equal(tl.out.transitions[0].reason,
+                            "the remediation ladder changed (reload) while step 2 ran");
+}
+
+/* The transition that opens an incident says so, wherever it stands in
+ * the round's output (here after an observation.unknown). */
+static void test_incident_opened_by_later_transition(void **state) {
+        Timeline tl;
+        Round r;
+        tl_init(&tl);
+        tl.p.unknown_alert_after_usec = S(20);
+
+        r = round_ok(0, NULL), feed(&tl, 0, &r);
+        r = round_ok(0, NULL), r.qs = UNK, feed(&tl, 10, &r);
+        r = round_ok(0, NULL), r.qs = UNK, r.reach = FAIL, feed(&tl, 20, &r);
+        r = round_ok(0, NULL), r.qs = UNK, r.reach = FAIL, feed(&tl, 30, &r);
+        assert_int_equal(tl.out.n_transitions, 2);
+        assert_int_equal(tl.out.transitions[0].event, EVENT_OBSERVATION_UNKNOWN);
+        assert_false(tl.out.transitions[0].opens_incident);
+        assert_int_equal(tl.out.transitions[1].to, DETECTOR_OUTAGE);
+        assert_true(tl.out.transitions[1].opens_incident);
+        assert_true(tl.out.incident_opened);
+}
+
 /* ---- Regressions found by trying to break the detector ---- */
 
 static const UnitState unit_activating = { "activating", "start", "success", 0, false, 0, 0 };
@@ -1088,6 +1129,8 @@ int main(void) {
                 cmocka_unit_test(test_operator_reset),
                 cmocka_unit_test(test_budget_window_edges),
                 cmocka_unit_test(test_restore_gave_up_keeps_holddown),
+                cmocka_unit_test(test_reload_shrinks_ladder),
+                cmocka_unit_test(test_incident_opened_by_later_transition),
                 cmocka_unit_test(test_A_probed_error_latch_never_expires),
                 cmocka_unit_test(test_B_outage_errors_counted_as_up),
                 cmocka_unit_test(test_C_verify_succeeds_on_unit_restart),

@@ -113,6 +113,15 @@ static void test_put_remove_fail(void **state) {
         assert_string_equal(c.seen[0].receiver, "ops");
         assert_int_equal(c.seen[0].seq, 3);
         assert_string_equal(c.seen[0].id, "e3");
+
+        /* After a restart with an empty outbox sequence numbers start over:
+         * a new failure keeps the old one in failed/ instead of replacing it. */
+        e = entry("e2-again");
+        assert_int_equal(outbox_put(o, "ops", 2, e), 0);
+        json_decref(e);
+        assert_int_equal(outbox_fail(o, "ops", 2), 0);
+        assert_true(exists(failed, "ops.00000000000000000002.json"));
+        assert_true(exists(failed, "ops.00000000000000000002.json.1"));
         outbox_free(o);
 }
 

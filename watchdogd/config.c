@@ -463,6 +463,14 @@ static void config_print_header(FILE *f, const char *key, const void *data) {
                 fprintf(f, "%s = %.*s: (value hidden)\n", key, (int) strcspn(l[i], ":"), l[i]);
 }
 
+/* A CA bundle that is missing would only show as "certificate not trusted"
+ * on every delivery; it is a configuration error. */
+static int config_parse_ca_file(ParseContext *ctx, const ConfigItem *item, const char *value, void *data) {
+        if (value[0] == '/' && access(value, R_OK) < 0)
+                return config_error(ctx, ctx->line, item->key, "%s: %s", value, strerror(errno));
+        return config_parse_path(ctx, item, value, data);
+}
+
 static int config_parse_secret_file(ParseContext *ctx, const ConfigItem *item, const char *value, void *data) {
         AlertConfig *a = data;
         uint8_t *key = NULL;
@@ -807,7 +815,7 @@ static const ConfigItem config_items[] = {
         A("url",                 url,         string,    url,                  0),
         A("format",              alert_format, string,   format,               0),
         A("timeout",             duration,    duration,  timeout_usec,         1),
-        A("ca_file",             path,        string,    ca_file,              0),
+        A("ca_file",             ca_file,     string,    ca_file,              0),
         { SECTION_ALERT, "header", config_parse_header, NULL, offsetof(AlertConfig, headers), 0, true },
         /* Sets secret_file and the key: gets the whole AlertConfig. */
         { SECTION_ALERT, "secret_file", config_parse_secret_file, config_print_secret_file, 0, 0, false },

@@ -93,12 +93,11 @@ static void transition(Detector *d, DetectorOutput *out, DetectorState to, Event
         if (!d->incident_open && to != DETECTOR_HEALTHY) {
                 d->incident_open = true;
                 d->incident_activity = d->last_activity;
-                if (out->n_transitions == 1)
-                        out->incident_opened = true;
+                t->opens_incident = out->incident_opened = true;
         }
         if (to == DETECTOR_HEALTHY && d->incident_open) {
                 d->incident_open = false;
-                out->incident_closed = true;
+                t->closes_incident = out->incident_closed = true;
         }
         d->state = to;
 }
@@ -486,6 +485,10 @@ void detector_step(Detector *d, const DetectorParams *p, const Observation *obs,
                 break;
 
         case DETECTOR_VERIFYING:
+                if (d->step >= p->n_actions) {
+                        /* A reload shortened the ladder: what ran is no longer in it. */
+                        d->step = p->n_actions - 1;
+                }
                 if (d->last_progress_usec > d->step_started_usec) {
                         transition(d, out, DETECTOR_VERIFYING, EVENT_ACTION_SUCCEEDED,
                                    "%s: queue moving again (backlog %u)",
@@ -590,8 +593,15 @@ void detector_action_done(Detector *d, const DetectorParams *p, bool ok, const c
 
         *out = (DetectorOutput) { .action = _ACTION_TYPE_INVALID };
 
-        if (d->state != DETECTOR_REMEDIATING || d->step >= p->n_actions)
+        if (d->state != DETECTOR_REMEDIATING)
                 return;
+        /* A reload shortened the ladder under the running step. */
+        if (d->step >= p->n_actions) {
+                d->gave_up_usec = now_usec;
+                transition(d, out, DETECTOR_GAVE_UP, EVENT_GAVE_UP,
+                           "the remediation ladder changed (reload) while step %zu ran", d->step + 1);
+                return;
+        }
 
         a = p->actions[d->step];
         if (ok) {

@@ -134,14 +134,16 @@ typedef struct Transition {
         DetectorState from, to;
         EventKind event;                /* the alert this transition raises, or _EVENT_KIND_INVALID */
         ActionType action;              /* for action.* events, else _ACTION_TYPE_INVALID */
+        bool opens_incident;            /* an incident begins with this transition */
+        bool closes_incident;           /* the incident ends with this transition */
         char reason[DETECTOR_REASON_MAX];
 } Transition;
 
 typedef struct DetectorOutput {
         Transition transitions[DETECTOR_TRANSITIONS_MAX];
         size_t n_transitions;
-        bool incident_opened;           /* a new incident begins with the first transition */
-        bool incident_closed;           /* the incident ended with the last transition */
+        bool incident_opened;           /* some transition opened an incident */
+        bool incident_closed;           /* some transition closed one */
         bool act;                       /* start `action` now, then call detector_action_done() */
         ActionType action;
 } DetectorOutput;

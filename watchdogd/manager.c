@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <systemd/sd-daemon.h>
@@ -37,7 +39,7 @@ static ProbeSlot *mta_slot(Manager *m, int which) {
         return &m->slots[m->n_reach + which];
 }
 
-static void send_event(Manager *m, EventKind kind, ActionType action, const char *summary) {
+static void send_event(Manager *m, EventKind kind, DetectorState state, ActionType action, const char *summary) {
         const Config *c = m->config;
         const Observation *o = &m->last_obs;
         Event ev = {
@@ -46,7 +48,7 @@ static void send_event(Manager *m, EventKind kind, ActionType action, const char
                 .mta = c->mta_name,
                 .unit = c->unit,
                 .time_usec = now_realtime(m),
-                .state = detector_state_to_string(m->detector.state),
+                .state = detector_state_to_string(state),
                 .summary = summary,
                 .action = action >= 0 ? action_type_to_string(action) : NULL,
                 .reachability = reachability_to_string(m->detector.reach),
@@ -174,16 +176,16 @@ static void manager_restore_state(Manager *m) {
 static void handle_output(Manager *m, const DetectorOutput *out) {
         int r;
 
-        if (out->incident_opened) {
-                r = uuid_random(m->incident);
-                if (r < 0) {
-                        log_warning_errno(r, "Cannot generate an incident id, using none: %m");
-                        m->incident[0] = '\0';
-                }
-        }
-
         for (size_t i = 0; i < out->n_transitions; i++) {
                 const Transition *t = &out->transitions[i];
+
+                if (t->opens_incident) {
+                        r = uuid_random(m->incident);
+                        if (r < 0) {
+                                log_warning_errno(r, "Cannot generate an incident id, using none: %m");
+                                m->incident[0] = '\0';
+                        }
+                }
 
                 if (t->event >= 0 && t->from == t->to)
                         log_notice("%s: %s (%s): %s", m->config->unit, detector_state_to_string(t->to),
@@ -201,13 +203,13 @@ static void handle_output(Manager *m, const DetectorOutput *out) {
 
                         (void) snprintf(would, sizeof(would), "dry run: would %s (%s)",
                                         action_type_to_string(t->action), t->reason);
-                        send_event(m, t->event, t->action, would);
+                        send_event(m, t->event, t->to, t->action, would);
                 } else if (t->event >= 0)
-                        send_event(m, t->event, t->action, t->reason);
-        }
+                        send_event(m, t->event, t->to, t->action, t->reason);
 
-        if (out->incident_closed)
-                m->incident[0] = '\0';
+                if (t->closes_incident)
+                        m->incident[0] = '\0';
+        }
 
         /* Saved before the action starts: a restart that the daemon does
          * not live to see still counts against the budget. */
@@ -776,6 +778,7 @@ int manager_new(Config *config, const ManagerOptions *options, Manager **ret) {
                 return log_error_errno(-ENOMEM, "Out of memory");
         }
         m->config = config;
+        m->lock_fd = -EBADF;
         if (options)
                 m->options = *options;
         m->running_action = _ACTION_TYPE_INVALID;
@@ -808,6 +811,24 @@ int manager_new(Config *config, const ManagerOptions *options, Manager **ret) {
         r = sd_event_set_watchdog(m->event, true);
         if (r < 0)
                 return log_error_errno(r, "Cannot enable the service watchdog: %m");
+
+        /* Two daemons on one state directory would deliver every alert twice
+         * and spend one budget twice over. */
+        if (!m->options.once) {
+                _cleanup_free_ char *lock = NULL;
+
+                if (mkdir(config->state_dir, 0750) < 0 && errno != EEXIST)
+                        return log_error_errno(errno, "Cannot create %s: %m", config->state_dir);
+                if (asprintf(&lock, "%s/lock", config->state_dir) < 0)
+                        return log_error_errno(-ENOMEM, "Out of memory");
+                m->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+                if (m->lock_fd < 0)
+                        return log_error_errno(errno, "Cannot open %s: %m", lock);
+                if (flock(m->lock_fd, LOCK_EX | LOCK_NB) < 0)
+                        return log_error_errno(errno == EWOULDBLOCK ? EBUSY : errno,
+                                               "Another mta-watchdogd uses %s (%s is locked): %m",
+                                               config->state_dir, lock);
+        }
 
         /* Restarts need the bus; without it the daemon still watches and alerts. */
         (void) ensure_bus(m);
@@ -870,6 +891,8 @@ Manager *manager_free(Manager *m) {
         sd_event_source_unref(m->tick);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
+        if (m->lock_fd >= 0)
+                (void) close(m->lock_fd);
         config_free(m->config);
         free(m);
         return NULL;

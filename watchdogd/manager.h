@@ -55,6 +55,7 @@ typedef struct Manager {
         char incident[UUID_STRING_MAX];
 
         ManagerOptions options;
+        int lock_fd;             /* flock(2) on state_dir/lock: one daemon per state directory */
         int once_verdict;        /* OnceVerdict of the --once round */
 } Manager;
 

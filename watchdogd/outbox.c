@@ -110,9 +110,25 @@ int outbox_remove(Outbox *o, const char *receiver, uint64_t seq) {
         return 0;
 }
 
+/* Into failed/ under its own name, or NAME.N when an earlier run's entry
+ * holds that name (sequence numbers start again after a restart with an
+ * empty outbox): failed entries are kept for people, never replaced. */
 static int move_to_failed(Outbox *o, const char *name) {
-        if (renameat(o->dir_fd, name, o->failed_fd, name) < 0)
-                return negative_errno();
+        char alt[NAME_MAX + 1];
+        int r = -EEXIST;
+
+        for (unsigned n = 0; n < 1000 && r == -EEXIST; n++) {
+                if (n == 0)
+                        (void) snprintf(alt, sizeof alt, "%s", name);
+                else if (snprintf(alt, sizeof alt, "%s.%u", name, n) >= (int) sizeof alt)
+                        return -ENAMETOOLONG;
+                r = renameat2(o->dir_fd, name, o->failed_fd, alt, RENAME_NOREPLACE) < 0 ? negative_errno() : 0;
+                if (r == -EINVAL) /* a file system without RENAME_NOREPLACE */
+                        r = faccessat(o->failed_fd, alt, F_OK, AT_SYMLINK_NOFOLLOW) == 0 ? -EEXIST :
+                            renameat(o->dir_fd, name, o->failed_fd, alt) < 0 ? negative_errno() : 0;
+        }
+        if (r < 0)
+                return r;
         if (fsync(o->failed_fd) < 0 || fsync(o->dir_fd) < 0)
                 return negative_errno();
         return 0;

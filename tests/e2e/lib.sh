@@ -290,6 +290,17 @@ freeze_qmgr() {
     e2e_exec pkill -STOP -x qmgr || fail "no qmgr to freeze"
     e2e_log "qmgr frozen (SIGSTOP, pid $(e2e_exec pgrep -x qmgr | paste -sd, -))"
 }
+stuck_after_outage() { # N: the failure this project exists for: the link to the relay goes
+    # down, N messages are queued and deferred, qmgr is frozen (alive, but the queue will not
+    # move), the outage is reported, and the link comes back
+    link_down
+    queue_mail "$1"
+    wait_until 60 all_deferred "$1" ||
+        fail "mail not deferred during the outage (queue $(queue_count), deferred $(deferred_count))"
+    freeze_qmgr
+    wait_until 30 has_event outage.started || fail "the outage was not reported: $(events | paste -sd, -)"
+    link_up
+}
 thaw_qmgr() { e2e_exec pkill -CONT -x qmgr || true; }
 freeze_smtp() { # the smtp(8) delivery agents that run now (e.g. idle ones after a delivery)
     e2e_exec pkill -STOP -x smtp || fail "no smtp process to freeze"

@@ -16,12 +16,7 @@ rm_config_check
 
 start_daemon
 track_master_pid
-link_down
-queue_mail 20
-wait_until 60 all_deferred 20 || fail "mail not deferred during the outage (queue $(queue_count), deferred $(deferred_count))"
-freeze_qmgr
-wait_until 30 has_event outage.started || fail "the outage was not reported: $(events | paste -sd, -)"
-link_up
+stuck_after_outage 20
 
 budget=$((E2E_RESTORE_GRACE + E2E_STALL_AFTER + 60))
 e2e_log "waiting up to ${budget}s for the stall"

@@ -922,17 +922,31 @@ static void test_incident_opened_by_later_transition(void **state) {
 
 /* ---- Regressions found by trying to break the detector ---- */
 
+/* An empty queue until 90 s, then 20 overdue messages that do not move,
+ * until the first action is decided. Returns the time of the round after it. */
+static uint64_t stall_until_action(Timeline *tl) {
+        Round r;
+        uint64_t t = 100;
+
+        for (uint64_t u = 0; u <= 90; u += 10)
+                r = round_ok(0, NULL), feed(tl, u, &r);
+        for (; t <= 2000 && tl->n_actions == 0; t += 10)
+                r = round_ok(20, "A"), r.overdue = 20, feed(tl, t, &r);
+        assert_int_equal(tl->n_actions, 1);
+        return t;
+}
+
 static const UnitState unit_activating = { "activating", "start", "success", 0, false, 0, 0 };
 static const UnitState unit_deactivating __attribute__((unused)) = { "deactivating", "stop", "success", 0, false, 0, 0 };
 static const UnitState unit_inactive = { "inactive", "dead", "success", 0, false, 0, 0 };
 static const UnitState unit_failed = { "failed", "failed", "start-limit-hit", 0, false, 0, 0 };
 
-/* A. Probed-error latch never expires. Relay blips once at t=200 (Postfix
+/* A. A connection error to the relay does not latch. Relay blips once at t=200 (Postfix
  * logs one "connect to relay: Connection refused"); the probe never sees 3
  * failures so reach stays UP. Hours later the relay 4xx's a message
  * (status=deferred, progress), Postfix waits its backoff (nothing overdue).
  * Expected: no restart. */
-static void test_A_probed_error_latch_never_expires(void **state) {
+static void test_A_probed_error_does_not_latch(void **state) {
         Timeline tl; Round r; ActivityCounts a = {};
         tl_init(&tl);
         for (uint64_t t = 0; t < 200; t += 10) { r = round_ok(0, NULL); r.act = a; feed(&tl, t, &r); }
@@ -946,8 +960,8 @@ static void test_A_probed_error_latch_never_expires(void **state) {
 }
 
 /* B. Errors logged during the outage are read in the round in which reach
- * turns UP (ok_threshold reached): update_reachability runs first, so they
- * count as "while UP". Healthy Postfix then waits out its backoff. */
+ * turns UP (ok_threshold reached); they must not count as "while UP".
+ * Healthy Postfix then waits out its backoff: no restart. */
 static void test_B_outage_errors_counted_as_up(void **state) {
         Timeline tl; Round r; ActivityCounts a = {};
         tl_init(&tl);
@@ -966,15 +980,13 @@ static void test_B_outage_errors_counted_as_up(void **state) {
         assert_int_equal(tl.n_actions, 0);
 }
 
-/* C. The restart's verification succeeds on the unit state alone: a round
- * during the restart saw "deactivating"/"activating"; the first round after
- * action_done sees "active" again -> update_unit sets last_progress = now. */
-static void test_C_verify_succeeds_on_unit_restart(void **state) {
+/* C. Verification must not succeed on the unit state alone: a round during
+ * the restart saw "deactivating"/"activating", the first round after
+ * action_done sees "active" again, and the queue has not moved. */
+static void test_C_verify_needs_queue_progress(void **state) {
         Timeline tl; Round r;
         tl_init(&tl);
-        for (uint64_t t = 0; t <= 90; t += 10) { r = round_ok(0, NULL); feed(&tl, t, &r); }
-        uint64_t t = 100;
-        for (; t <= 2000 && tl.n_actions == 0; t += 10) { r = round_ok(20, "A"); r.overdue = 20; feed(&tl, t, &r); }
+        uint64_t t = stall_until_action(&tl);
         assert_int_equal(tl.n_actions, 1);
         assert_int_equal(tl.d.state, DETECTOR_REMEDIATING);
         r = round_ok(20, "A"); r.overdue = 20; r.unit = unit_activating; feed(&tl, t, &r); /* during the job */
@@ -987,15 +999,13 @@ static void test_C_verify_succeeds_on_unit_restart(void **state) {
 }
 
 /* D. Ladder "flush restart": admin stops the unit during the flush's
- * verification. verify_after expires -> the ladder restarts a unit the
- * administrator stopped. */
-static void test_D_admin_stop_during_verify_then_restart(void **state) {
+ * verification. When verify_after expires, the ladder must not restart a
+ * unit the administrator stopped. */
+static void test_D_admin_stop_during_verify_no_restart(void **state) {
         Timeline tl; Round r;
         tl_init(&tl);
         tl.p.actions[0] = ACTION_FLUSH; tl.p.actions[1] = ACTION_RESTART; tl.p.n_actions = 2;
-        for (uint64_t t = 0; t <= 90; t += 10) { r = round_ok(0, NULL); feed(&tl, t, &r); }
-        uint64_t t = 100;
-        for (; t <= 2000 && tl.n_actions == 0; t += 10) { r = round_ok(20, "A"); r.overdue = 20; feed(&tl, t, &r); }
+        uint64_t t = stall_until_action(&tl);
         assert_int_equal(tl.out.action, ACTION_FLUSH);
         action_done(&tl, t, true);
         for (uint64_t u = t + 10; u <= t + 300; u += 10) {
@@ -1005,13 +1015,11 @@ static void test_D_admin_stop_during_verify_then_restart(void **state) {
 }
 
 /* D2. Same, unit failed (start-limit-hit) during verification. */
-static void test_D2_failed_during_verify_then_restart(void **state) {
+static void test_D2_failed_during_verify_no_restart(void **state) {
         Timeline tl; Round r;
         tl_init(&tl);
         tl.p.actions[0] = ACTION_FLUSH; tl.p.actions[1] = ACTION_RESTART; tl.p.n_actions = 2;
-        for (uint64_t t = 0; t <= 90; t += 10) { r = round_ok(0, NULL); feed(&tl, t, &r); }
-        uint64_t t = 100;
-        for (; t <= 2000 && tl.n_actions == 0; t += 10) { r = round_ok(20, "A"); r.overdue = 20; feed(&tl, t, &r); }
+        uint64_t t = stall_until_action(&tl);
         action_done(&tl, t, true);
         for (uint64_t u = t + 10; u <= t + 300; u += 10) {
                 r = round_ok(20, "A"); r.overdue = 20; r.unit = unit_failed; feed(&tl, u, &r);
@@ -1019,14 +1027,12 @@ static void test_D2_failed_during_verify_then_restart(void **state) {
         assert_int_equal(tl.n_actions, 1);
 }
 
-/* E. Our restart leaves the unit failed (start-limit-hit): the round during
- * REMEDIATING records FAILED silently; mta.failed is never raised. */
-static void test_E_failed_during_remediating_lost_alert(void **state) {
+/* E. Our restart leaves the unit failed (start-limit-hit), first seen by a
+ * round during REMEDIATING: mta.failed is raised once the action is over. */
+static void test_E_failed_during_remediating_alerted(void **state) {
         Timeline tl; Round r;
         tl_init(&tl);
-        for (uint64_t t = 0; t <= 90; t += 10) { r = round_ok(0, NULL); feed(&tl, t, &r); }
-        uint64_t t = 100;
-        for (; t <= 2000 && tl.n_actions == 0; t += 10) { r = round_ok(20, "A"); r.overdue = 20; feed(&tl, t, &r); }
+        uint64_t t = stall_until_action(&tl);
         r = round_ok(20, "A"); r.unit = unit_failed; feed(&tl, t, &r);
         action_done(&tl, t + 5, false);
         for (uint64_t u = t + 10; u <= t + 600; u += 10) { r = round_ok(20, "A"); r.unit = unit_failed; feed(&tl, u, &r); }
@@ -1034,26 +1040,22 @@ static void test_E_failed_during_remediating_lost_alert(void **state) {
 }
 
 /* E2. Admin stops the unit while our restart job runs (stop replaces the job:
- * result "canceled"): no mta.stopped ever, gave_up instead. */
+ * result "canceled"): once the action is over, one mta.stopped. */
 static void test_E2_stopped_during_remediating(void **state) {
         Timeline tl; Round r;
         tl_init(&tl);
-        for (uint64_t t = 0; t <= 90; t += 10) { r = round_ok(0, NULL); feed(&tl, t, &r); }
-        uint64_t t = 100;
-        for (; t <= 2000 && tl.n_actions == 0; t += 10) { r = round_ok(20, "A"); r.overdue = 20; feed(&tl, t, &r); }
+        uint64_t t = stall_until_action(&tl);
         r = round_ok(20, "A"); r.unit = unit_inactive; feed(&tl, t, &r);
         action_done(&tl, t + 5, false);
         for (uint64_t u = t + 10; u <= t + 600; u += 10) { r = round_ok(20, "A"); r.unit = unit_inactive; feed(&tl, u, &r); }
         assert_int_equal(tl.n_events[EVENT_MTA_STOPPED], 1);
 }
 
-/* F. GAVE_UP, then a real outage: no outage.started, ever. */
+/* F. GAVE_UP, then a real outage: outage.started once, though given up. */
 static void test_F_outage_during_gave_up(void **state) {
         Timeline tl; Round r;
         tl_init(&tl);
-        for (uint64_t t = 0; t <= 90; t += 10) { r = round_ok(0, NULL); feed(&tl, t, &r); }
-        uint64_t t = 100;
-        for (; t <= 2000 && tl.n_actions == 0; t += 10) { r = round_ok(20, "A"); r.overdue = 20; feed(&tl, t, &r); }
+        uint64_t t = stall_until_action(&tl);
         action_done(&tl, t, true);
         for (t += 10; t <= 1500 && tl.d.state != DETECTOR_GAVE_UP; t += 10) { r = round_ok(20, "A"); r.overdue = 20; feed(&tl, t, &r); }
         assert_int_equal(tl.d.state, DETECTOR_GAVE_UP);
@@ -1062,8 +1064,8 @@ static void test_F_outage_during_gave_up(void **state) {
 }
 
 /* G. Two overlapping unknown episodes: queue unknown 0..700 (alerted at 600),
- * journal unknown from 690 for an hour: never alerted. */
-static void test_G_overlapping_unknown_episodes(void **state) {
+ * journal unknown from 690 for an hour: alerted too. */
+static void test_G_overlapping_unknown_episodes_alerted(void **state) {
         Timeline tl; Round r;
         tl_init(&tl);
         for (uint64_t t = 0; t <= 4400; t += 10) {
@@ -1081,8 +1083,8 @@ static void test_G_overlapping_unknown_episodes(void **state) {
 }
 
 /* H. Activity counters start over (journal probe re-created) with
- * conn_errors_probed only: incident activity underflows. */
-static void test_H_incident_activity_underflow(void **state) {
+ * conn_errors_probed only: incident activity must not underflow. */
+static void test_H_incident_activity_no_underflow(void **state) {
         Timeline tl; Round r; ActivityCounts a = {};
         tl_init(&tl);
         for (uint64_t t = 0; t <= 90; t += 10) { r = round_ok(0, NULL); feed(&tl, t, &r); }
@@ -1094,13 +1096,11 @@ static void test_H_incident_activity_underflow(void **state) {
 }
 
 /* I. GAVE_UP; the admin restarts the unit (inactive -> active), still stuck:
- * "recovered" is announced although nothing moved. */
-static void test_I_gave_up_admin_restart_false_recovered(void **state) {
+ * no "recovered" while nothing moved. */
+static void test_I_gave_up_admin_restart_no_false_recovered(void **state) {
         Timeline tl; Round r;
         tl_init(&tl);
-        for (uint64_t t = 0; t <= 90; t += 10) { r = round_ok(0, NULL); feed(&tl, t, &r); }
-        uint64_t t = 100;
-        for (; t <= 2000 && tl.n_actions == 0; t += 10) { r = round_ok(20, "A"); r.overdue = 20; feed(&tl, t, &r); }
+        uint64_t t = stall_until_action(&tl);
         action_done(&tl, t, true);
         for (t += 10; t <= 1500 && tl.d.state != DETECTOR_GAVE_UP; t += 10) { r = round_ok(20, "A"); r.overdue = 20; feed(&tl, t, &r); }
         r = round_ok(20, "A"); r.unit = unit_inactive; feed(&tl, t, &r);
@@ -1131,17 +1131,17 @@ int main(void) {
                 cmocka_unit_test(test_restore_gave_up_keeps_holddown),
                 cmocka_unit_test(test_reload_shrinks_ladder),
                 cmocka_unit_test(test_incident_opened_by_later_transition),
-                cmocka_unit_test(test_A_probed_error_latch_never_expires),
+                cmocka_unit_test(test_A_probed_error_does_not_latch),
                 cmocka_unit_test(test_B_outage_errors_counted_as_up),
-                cmocka_unit_test(test_C_verify_succeeds_on_unit_restart),
-                cmocka_unit_test(test_D_admin_stop_during_verify_then_restart),
-                cmocka_unit_test(test_D2_failed_during_verify_then_restart),
-                cmocka_unit_test(test_E_failed_during_remediating_lost_alert),
+                cmocka_unit_test(test_C_verify_needs_queue_progress),
+                cmocka_unit_test(test_D_admin_stop_during_verify_no_restart),
+                cmocka_unit_test(test_D2_failed_during_verify_no_restart),
+                cmocka_unit_test(test_E_failed_during_remediating_alerted),
                 cmocka_unit_test(test_E2_stopped_during_remediating),
                 cmocka_unit_test(test_F_outage_during_gave_up),
-                cmocka_unit_test(test_G_overlapping_unknown_episodes),
-                cmocka_unit_test(test_H_incident_activity_underflow),
-                cmocka_unit_test(test_I_gave_up_admin_restart_false_recovered),
+                cmocka_unit_test(test_G_overlapping_unknown_episodes_alerted),
+                cmocka_unit_test(test_H_incident_activity_no_underflow),
+                cmocka_unit_test(test_I_gave_up_admin_restart_no_false_recovered),
                 cmocka_unit_test(test_restore_verifying),
                 cmocka_unit_test(test_restore_budget_spent),
                 cmocka_unit_test(test_catalog_01_backoff),

@@ -290,14 +290,18 @@ freeze_qmgr() {
     e2e_exec pkill -STOP -x qmgr || fail "no qmgr to freeze"
     e2e_log "qmgr frozen (SIGSTOP, pid $(e2e_exec pgrep -x qmgr | paste -sd, -))"
 }
-stuck_after_outage() { # N: the failure this project exists for: the link to the relay goes
-    # down, N messages are queued and deferred, qmgr is frozen (alive, but the queue will not
-    # move), the outage is reported, and the link comes back
+stuck_after_outage() { # N [CMD...]: the failure this project exists for: the link to the relay
+    # goes down, N messages are queued and deferred, qmgr is frozen (alive, but the queue will
+    # not move; CMD runs right after, e.g. to keep it frozen across restarts), the outage is
+    # reported, and the link comes back
+    local n=$1
+    shift
     link_down
-    queue_mail "$1"
-    wait_until 60 all_deferred "$1" ||
+    queue_mail "$n"
+    wait_until 60 all_deferred "$n" ||
         fail "mail not deferred during the outage (queue $(queue_count), deferred $(deferred_count))"
     freeze_qmgr
+    if [ "$#" -gt 0 ]; then "$@"; fi
     wait_until 30 has_event outage.started || fail "the outage was not reported: $(events | paste -sd, -)"
     link_up
 }

@@ -22,13 +22,7 @@ rm_config_check
 
 start_daemon
 track_master_pid
-link_down
-queue_mail 20
-wait_until 60 all_deferred 20 || fail "mail not deferred during the outage (queue $(queue_count), deferred $(deferred_count))"
-freeze_qmgr
-qmgr_refreeze_on
-wait_until 30 has_event outage.started || fail "the outage was not reported: $(events | paste -sd, -)"
-link_up
+stuck_after_outage 20 qmgr_refreeze_on
 
 # restore_grace/stall_after, then per restart: the restart, its flush and verify_after
 budget=$((E2E_RESTORE_GRACE + E2E_STALL_AFTER + max_restarts * (E2E_VERIFY_AFTER + 30) + 60))

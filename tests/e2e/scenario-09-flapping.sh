@@ -39,13 +39,7 @@ rm_config_check
 
 start_daemon
 track_master_pid
-link_down
-queue_mail 20
-wait_until 60 all_deferred 20 || fail "mail not deferred during the outage (queue $(queue_count), deferred $(deferred_count))"
-freeze_qmgr
-qmgr_refreeze_on
-wait_until 30 has_event outage.started || fail "the outage was not reported: $(events | paste -sd, -)"
-link_up
+stuck_after_outage 20 qmgr_refreeze_on
 t_flaps=$SECONDS
 
 flap_burst 7

@@ -372,6 +372,10 @@ static void test_errors(void **state) {
                   ":3: [mta]: expected \"key = value\"" },
                 { MTA "junk ; a = b\n",
                   ":3: [mta]: expected \"key = value\"" },
+                { MTA "flush_command =;x\n",
+                  ":3: [mta] flush_command: a value cannot begin with ';' (it reads as a comment)" },
+                { MTA "name =#x\n",
+                  ":3: [mta] name: a value cannot begin with '#' (it reads as a comment)" },
                 { "[mta\nunit = a.service\n",
                   ":1: section header without closing ']'" },
                 { "[mta] x\nunit = a.service\n",
@@ -408,6 +412,10 @@ static void test_errors(void **state) {
                   ":4: [watchdog] log_level: unknown log level \"err\" (debug, info, notice, warning, error)" },
                 { MTA "[watchdog]\nstate_dir = var/lib\n",
                   ":4: [watchdog] state_dir: \"var/lib\" is not an absolute path" },
+                { MTA "[watchdog]\nmetrics_file = metrics.prom\n",
+                  ":4: [watchdog] metrics_file: \"metrics.prom\" is not an absolute path" },
+                { MTA "[watchdog]\nmetrics_file = /run/mta-watchdog/\n",
+                  ":4: [watchdog] metrics_file: \"/run/mta-watchdog/\" names a directory, not a file" },
                 { MTA "[watchdog]\nhostname = a b\n",
                   ":4: [watchdog] hostname: \"a b\" contains whitespace" },
                 { MTA "name =\n",
@@ -655,6 +663,22 @@ static const char *dump_body(const char *s) {
         return nl + 1;
 }
 
+/* [watchdog] metrics_file: off unless set, an absolute file name, empty turns it off. */
+static void test_metrics_file(void **state) {
+        Config *c = load_ok(MTA);
+
+        assert_null(c->metrics_file);
+        config_free(c);
+
+        c = load_ok(MTA "[watchdog]\nmetrics_file = /run/mta-watchdog/metrics.prom\n");
+        assert_string_equal(c->metrics_file, "/run/mta-watchdog/metrics.prom");
+        config_free(c);
+
+        c = load_ok(MTA "[watchdog]\nmetrics_file =\n");
+        assert_null(c->metrics_file);
+        config_free(c);
+}
+
 static void test_dump(void **state) {
         _cleanup_free_ char *text = NULL, *expected_head = NULL;
         Config *c = load_ok(MTA "[watchdog]\nhostname = mx.example\n"
@@ -672,6 +696,7 @@ static void test_dump(void **state) {
                             "hostname = mx.example\n"
                             "dry_run = no\n"
                             "log_level = info\n"
+                            "; metrics_file = (not set)\n"
                             "\n"
                             "[mta]\n"
                             "name = postfix\n"
@@ -914,6 +939,7 @@ int main(void) {
                 cmocka_unit_test(test_parse_duration),
                 cmocka_unit_test(test_format_duration),
                 cmocka_unit_test(test_action_types),
+                cmocka_unit_test(test_metrics_file),
                 cmocka_unit_test(test_dump),
                 cmocka_unit_test(test_dump_round_trip),
                 cmocka_unit_test(test_example_config),

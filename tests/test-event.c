@@ -1,13 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <syslog.h>
 
 #include <cmocka.h>
 
 #include "event.h"
+#include "fileio.h"
 #include "macros.h"
 
 static Event fixed_event(void) {
@@ -162,6 +166,88 @@ static void test_kind_names(void **state) {
         assert_int_equal(event_kind_from_string(NULL), _EVENT_KIND_INVALID);
 }
 
+static const char *const extra_message_ids[] = {
+        MESSAGE_ID_STATE_CHANGED,
+        MESSAGE_ID_ACTION_FINISHED,
+        MESSAGE_ID_ALERT_GIVEN_UP,
+};
+
+/* Every journal MESSAGE_ID: 32 lower-case hex digits (sd_id128 form), no
+ * two alike. */
+static void test_message_ids(void **state) {
+        const char *all[_EVENT_KIND_MAX + ELEMENTSOF(extra_message_ids)];
+        size_t n = 0;
+
+        for (EventKind k = 0; k < _EVENT_KIND_MAX; k++)
+                all[n++] = event_kind_message_id(k);
+        for (size_t i = 0; i < ELEMENTSOF(extra_message_ids); i++)
+                all[n++] = extra_message_ids[i];
+
+        for (size_t i = 0; i < n; i++) {
+                assert_non_null(all[i]);
+                assert_int_equal(strlen(all[i]), 32);
+                assert_int_equal(strspn(all[i], "0123456789abcdef"), 32);
+                for (size_t j = 0; j < i; j++)
+                        assert_string_not_equal(all[i], all[j]);
+        }
+        assert_null(event_kind_message_id(_EVENT_KIND_MAX));
+        assert_null(event_kind_message_id(_EVENT_KIND_INVALID));
+
+        assert_int_equal(event_kind_log_priority(EVENT_RECOVERED), LOG_NOTICE);
+        assert_int_equal(event_kind_log_priority(EVENT_STALL_DETECTED), LOG_WARNING);
+        assert_int_equal(event_kind_log_priority(EVENT_GAVE_UP), LOG_ERR);
+}
+
+/* units/mta-watchdog.catalog has one entry ("-- ID" line followed by a
+ * Subject) for each MESSAGE_ID, and none for unknown ones. */
+static void test_catalog(void **state) {
+        const char *srcdir = getenv("TEST_SRCDIR");
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        size_t entries = 0, found = 0;
+
+        if (!srcdir)
+                skip();
+        assert_true(asprintf(&path, "%s/../units/mta-watchdog.catalog", srcdir) > 0);
+        assert_int_equal(read_file_bounded(path, 1 << 20, &text, NULL), 0);
+
+        for (const char *p = text; p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+                char id[33] = "";
+                bool known = false;
+
+                if (strncmp(p, "-- ", 3) != 0)
+                        continue;
+                entries++;
+                memcpy(id, p + 3, MIN_OF(strcspn(p + 3, "\n"), (size_t) 32));
+                for (EventKind k = 0; k < _EVENT_KIND_MAX; k++)
+                        known = known || strcmp(id, event_kind_message_id(k)) == 0;
+                for (size_t i = 0; i < ELEMENTSOF(extra_message_ids); i++)
+                        known = known || strcmp(id, extra_message_ids[i]) == 0;
+                if (!known)
+                        fail_msg("catalog entry for an unknown MESSAGE_ID: %s", id);
+                if (strncmp(p + 3 + 32, "\nSubject: ", 10) != 0)
+                        fail_msg("catalog entry %s: no Subject line after the id", id);
+                found++;
+        }
+
+        for (EventKind k = 0; k < _EVENT_KIND_MAX; k++) {
+                _cleanup_free_ char *line = NULL;
+
+                assert_true(asprintf(&line, "\n-- %s\n", event_kind_message_id(k)) > 0);
+                if (!strstr(text, line))
+                        fail_msg("%s (%s) has no entry in %s", event_kind_message_id(k),
+                                 event_kind_to_string(k), path);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(extra_message_ids); i++) {
+                _cleanup_free_ char *line = NULL;
+
+                assert_true(asprintf(&line, "\n-- %s\n", extra_message_ids[i]) > 0);
+                if (!strstr(text, line))
+                        fail_msg("%s has no entry in %s", extra_message_ids[i], path);
+        }
+        assert_int_equal(found, entries);
+        assert_int_equal(entries, _EVENT_KIND_MAX + ELEMENTSOF(extra_message_ids));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_json_golden),
@@ -169,6 +255,8 @@ int main(void) {
                 cmocka_unit_test(test_uuid),
                 cmocka_unit_test(test_rfc3339),
                 cmocka_unit_test(test_kind_names),
+                cmocka_unit_test(test_message_ids),
+                cmocka_unit_test(test_catalog),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -61,6 +63,7 @@ typedef struct Receiver {
         size_t n_entries;
         uint64_t next_seq;
         unsigned dropped;              /* entries dropped since the last one queued */
+        uint64_t n_sent, n_failed;     /* delivered, given up: for metrics */
 
         CURL *easy;                    /* the transfer in flight for head, or NULL */
         char *body;                    /* its body, for the log and the signature */
@@ -364,6 +367,38 @@ static bool curl_code_is_tls_trust(CURLcode code) {
                code == CURLE_SSL_ISSUER_ERROR;
 }
 
+static const char *entry_string(const AlertEntry *e, const char *key) {
+        const char *v = json_string_value(json_object_get(e->event, key));
+        return v && v[0] ? v : NULL;
+}
+
+/* An entry given up: at error, with journal fields (README "Status and journal"). */
+_printf_(3, 4)
+static void log_given_up(const Receiver *r, const AlertEntry *e, const char *fmt, ...) {
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+        int k;
+
+        va_start(ap, fmt);
+        k = vasprintf(&msg, fmt, ap);
+        va_end(ap);
+        if (k < 0) {
+                msg = NULL;
+                log_error("alert %s: gave up on %s %s", r->name, e->kind, e->id);
+                return;
+        }
+
+        LogField fields[] = {
+                { "MTA", entry_string(e, "mta") },
+                { "UNIT", entry_string(e, "unit") },
+                { "INCIDENT", entry_string(e, "incident") },
+                { "EVENT", e->kind },
+                { "ALERT_ID", e->id },
+                { "RECEIVER", r->name },
+        };
+        log_struct(LOG_ERR, MESSAGE_ID_ALERT_GIVEN_UP, fields, ELEMENTSOF(fields), "%s", msg);
+}
+
 /* One attempt of the head entry ended with VERDICT: drop it, set it aside or arm the retry. */
 static void receiver_attempt_done(Receiver *r, DeliveryVerdict verdict, CURLcode code, long status,
                                   uint64_t retry_after_usec) {
@@ -375,15 +410,17 @@ static void receiver_attempt_done(Receiver *r, DeliveryVerdict verdict, CURLcode
 
         case DELIVERY_OK:
                 log_info("alert %s: delivered %s %s (HTTP %ld)", r->name, e->kind, e->id, status);
+                r->n_sent++;
                 r->failing = false;
                 receiver_finish_entry(r, NULL, e, false);
                 break;
 
         case DELIVERY_FAILED:
                 sanitize_excerpt(r->response);
-                log_error("alert %s: %s %s refused with HTTP %ld, moved to failed/: %s",
-                          r->name, e->kind, e->id, status,
-                          r->response[0] ? r->response : "(empty response)");
+                log_given_up(r, e, "alert %s: %s %s refused with HTTP %ld, moved to failed/: %s",
+                             r->name, e->kind, e->id, status,
+                             r->response[0] ? r->response : "(empty response)");
+                r->n_failed++;
                 r->failing = false;
                 receiver_finish_entry(r, NULL, e, true);
                 break;
@@ -403,8 +440,9 @@ static void receiver_attempt_done(Receiver *r, DeliveryVerdict verdict, CURLcode
                 now = now_clock(r->alerter, CLOCK_REALTIME);
                 age = now > e->queued_usec ? now - e->queued_usec : 0;
                 if (age >= r->max_age_usec) {
-                        log_error("alert %s: giving up on %s %s after %u attempts in %" PRIu64 "s, moved to failed/: %s",
-                                  r->name, e->kind, e->id, e->attempts + 1, age / USEC_PER_SEC, why);
+                        log_given_up(r, e, "alert %s: giving up on %s %s after %u attempts in %" PRIu64 "s, moved to failed/: %s",
+                                     r->name, e->kind, e->id, e->attempts + 1, age / USEC_PER_SEC, why);
+                        r->n_failed++;
                         r->failing = false;
                         receiver_finish_entry(r, NULL, e, true);
                         break;
@@ -1018,6 +1056,20 @@ size_t alerter_pending(const Alerter *a) {
         for (size_t i = 0; i < a->n_receivers; i++)
                 n += a->receivers[i].n_entries;
         return n;
+}
+
+size_t alerter_n_receivers(const Alerter *a) {
+        return a ? a->n_receivers : 0;
+}
+
+int alerter_receiver_stats(const Alerter *a, size_t i, const char **ret_name, uint64_t *ret_sent,
+                           uint64_t *ret_failed) {
+        if (!a || i >= a->n_receivers)
+                return -ERANGE;
+        *ret_name = a->receivers[i].name;
+        *ret_sent = a->receivers[i].n_sent;
+        *ret_failed = a->receivers[i].n_failed;
+        return 0;
 }
 
 Alerter *alerter_free(Alerter *a) {

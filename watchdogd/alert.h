@@ -45,6 +45,13 @@ int alerter_send(Alerter *a, const Event *ev);
 /* Entries not yet delivered, over all receivers. */
 size_t alerter_pending(const Alerter *a);
 
+/* Receivers, in config order, and the alerts each delivered and gave up
+ * since alerter_new() (for metrics). alerter_receiver_stats() returns 0, or
+ * -ERANGE for I out of range; *RET_NAME is valid while A lives. */
+size_t alerter_n_receivers(const Alerter *a);
+int alerter_receiver_stats(const Alerter *a, size_t i, const char **ret_name, uint64_t *ret_sent,
+                           uint64_t *ret_failed);
+
 /* Aborts transfers in flight; what is not delivered stays in the outbox. */
 Alerter *alerter_free(Alerter *a);
 

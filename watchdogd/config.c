@@ -386,6 +386,20 @@ static int config_parse_path(ParseContext *ctx, const ConfigItem *item, const ch
         return config_parse_string(ctx, item, value, data);
 }
 
+/* Empty means off; else an absolute path to a file, not a directory. */
+static int config_parse_metrics_file(ParseContext *ctx, const ConfigItem *item, const char *value, void *data) {
+        char **s = data;
+
+        if (*value == '\0') {
+                free(*s);
+                *s = NULL;
+                return 0;
+        }
+        if (value[0] == '/' && value[strlen(value) - 1] == '/')
+                return config_error(ctx, ctx->line, item->key, "\"%s\" names a directory, not a file", value);
+        return config_parse_path(ctx, item, value, data);
+}
+
 static int config_parse_word(ParseContext *ctx, const ConfigItem *item, const char *value, void *data) {
         if (value[strcspn(value, WHITESPACE)] != '\0')
                 return config_error(ctx, ctx->line, item->key, "\"%s\" contains whitespace", value);
@@ -781,6 +795,7 @@ static const ConfigItem config_items[] = {
         W("hostname",            word,        string,    hostname,             0),
         W("dry_run",             bool,        bool,      dry_run,              0),
         W("log_level",           log_level,   log_level, log_level,            0),
+        W("metrics_file",        metrics_file, string,   metrics_file,         0),
 
         M("name",                word,        string,    mta_name,             0),
         M("type",                mta_type,    string,    mta_type,             0),
@@ -908,6 +923,7 @@ Config *config_free(Config *c) {
 
         free(c->path);
         free(c->state_dir);
+        free(c->metrics_file);
         free(c->hostname);
         free(c->mta_name);
         free(c->mta_type);
@@ -1183,6 +1199,15 @@ static int config_handler(void *userdata, const char *section, const char *key, 
                 return 0;
         }
         st->lines[i] = ctx->line;
+
+        /* "key =;x" keeps ";x" (inih starts an inline comment only after a space), but the
+         * same value written back by --check-config, "key = ;x", is a comment: refused, so
+         * that every accepted file means the same when dumped and read again. */
+        if (value[0] == ';' || value[0] == '#') {
+                (void) config_error(ctx, ctx->line, key, "a value cannot begin with '%c' (it reads as a comment)",
+                                    value[0]);
+                return 0;
+        }
 
         if (item->parse(ctx, item, value, (char *) ctx->base + item->offset) < 0)
                 return 0;

@@ -60,6 +60,8 @@ typedef struct Config {
         char *hostname;                  /* host name in alerts, default gethostname() */
         bool dry_run;                    /* decide and alert, never act; default no */
         int log_level;                   /* syslog priority, default LOG_INFO ("info") */
+        char *metrics_file;              /* Prometheus textfile written after every round,
+                                          * absolute path; NULL (the default): none */
 
         /* [mta] */
         char *mta_name;                  /* label in alerts and logs, default "postfix" */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
+#include <syslog.h>
 #include <time.h>
 
 #include "event.h"
@@ -37,6 +38,37 @@ static const char *const event_severity_table[_EVENT_KIND_MAX] = {
         [EVENT_MTA_STOPPED]         = "info",
         [EVENT_MTA_FAILED]          = "critical",
 };
+
+/* Never change one: journal queries and the catalog rely on them. */
+static const char *const event_message_id_table[_EVENT_KIND_MAX] = {
+        [EVENT_OUTAGE_STARTED]      = "ff3a1f42db0344c3a8f90ca333a1efe2",
+        [EVENT_OUTAGE_ENDED]        = "cf98e167507e4e608be57ca4d58d2a7d",
+        [EVENT_STALL_DETECTED]      = "1efdb0d52bf24d1fbecbba31e62bb876",
+        [EVENT_ACTION_STARTED]      = "91ac0dbf148b4ca1ac3fa8194fa794e6",
+        [EVENT_ACTION_SUCCEEDED]    = "0e0519bf79ab4f728f8d704a6ac1a744",
+        [EVENT_ACTION_FAILED]       = "a6a43d89aeb5454a9adc2075fe30dbc5",
+        [EVENT_RECOVERED]           = "48ef1ebda46a4650a7f0576102fed846",
+        [EVENT_GAVE_UP]             = "71861905ab7b4dfe8f1441544096ad9b",
+        [EVENT_OBSERVATION_UNKNOWN] = "af7b3042d5c54cd49360dfc9f11e8ebc",
+        [EVENT_MTA_STOPPED]         = "29b6d98618a34c01b2582315b569c93e",
+        [EVENT_MTA_FAILED]          = "1e5ca29a5c6c4509910cf2a742dc700a",
+};
+
+const char *event_kind_message_id(EventKind k) {
+        if (k < 0 || k >= _EVENT_KIND_MAX)
+                return NULL;
+        return event_message_id_table[k];
+}
+
+int event_kind_log_priority(EventKind k) {
+        const char *s = event_kind_severity(k);
+
+        if (s && strcmp(s, "critical") == 0)
+                return LOG_ERR;
+        if (s && strcmp(s, "warning") == 0)
+                return LOG_WARNING;
+        return LOG_NOTICE;
+}
 
 const char *event_kind_to_string(EventKind k) {
         if (k < 0 || k >= _EVENT_KIND_MAX)

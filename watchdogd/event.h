@@ -26,6 +26,20 @@ const char *event_kind_to_string(EventKind k);  /* "outage.started", ... */
 EventKind event_kind_from_string(const char *s);
 const char *event_kind_severity(EventKind k);   /* "info", "warning", "critical" */
 
+/* The journal MESSAGE_ID of the log line of event K: 32 lower-case hex
+ * digits, fixed forever (made once with `systemd-id128 new`), each with an
+ * entry in units/mta-watchdog.catalog. NULL for an invalid K. */
+const char *event_kind_message_id(EventKind k);
+
+/* The syslog priority of the log line of event K, from its severity: info
+ * LOG_NOTICE, warning LOG_WARNING, critical LOG_ERR. */
+int event_kind_log_priority(EventKind k);
+
+/* MESSAGE_IDs of journal lines that are not events (also in the catalog). */
+#define MESSAGE_ID_STATE_CHANGED   "ae6dcaafc21141b79343dd467e760ff2" /* detector state change without an alert */
+#define MESSAGE_ID_ACTION_FINISHED "8f950848a9d24d8da69b1c75b3f95277" /* flush/restart result, as the action reports it */
+#define MESSAGE_ID_ALERT_GIVEN_UP  "3bd2fbafe29044f38b90c43132c07293" /* an alert refused or expired, moved to outbox/failed/ */
+
 #define UUID_STRING_MAX 37
 
 typedef struct Event {

@@ -1,10 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <syslog.h>
 #include "macros.h"
 
-/* Logging to stderr. Under systemd (JOURNAL_STREAM set) each line carries a
+#define LOG_IDENTIFIER "mta-watchdogd"
+
+/* Logging to stderr. Under systemd (JOURNAL_STREAM names stderr) each line carries a
  * sd-daemon(3) "<N>" priority prefix so the journal files it at the right
  * level; on a terminal it is plain text. Messages at a priority above the
  * maximum level (log_set_max_level()) are dropped.
@@ -28,3 +32,26 @@ int log_internal(int prio, int error, const char *fmt, ...) _printf_(3, 4);
 #define log_info_errno(e, ...)    log_full_errno(LOG_INFO, (e), __VA_ARGS__)
 #define log_warning_errno(e, ...) log_full_errno(LOG_WARNING, (e), __VA_ARGS__)
 #define log_error_errno(e, ...)   log_full_errno(LOG_ERR, (e), __VA_ARGS__)
+
+/* One journal field of a structured line: NAME in upper case
+ * (journal-fields(7) rules), VALUE NULL to leave the field out. */
+typedef struct LogField {
+        const char *name;
+        const char *value;
+} LogField;
+
+/* Whether stderr is connected to the journal (JOURNAL_STREAM matches its
+ * device and inode, systemd.exec(5)). */
+bool log_to_journal(void);
+
+/* Logs the line FMT at PRIO like log_full(), and, when stderr is the
+ * journal, sends it with sd_journal_sendv(3) instead, as MESSAGE= with
+ * PRIORITY=, SYSLOG_IDENTIFIER=mta-watchdogd, CODE_FILE/LINE/FUNC= of the
+ * caller, MESSAGE_ID= (32 hex digits, or NULL for none) and the N_FIELDS
+ * FIELDS (at most 32). On a terminal, or when the journal refuses it, the
+ * same text goes to stderr as with log_full(). "%m" is not supported. */
+void log_struct_internal(int prio, const char *file, int line, const char *func, const char *message_id,
+                         const LogField *fields, size_t n_fields, const char *fmt, ...) _printf_(8, 9);
+
+#define log_struct(prio, message_id, fields, n_fields, ...) \
+        log_struct_internal((prio), __FILE__, __LINE__, __func__, (message_id), (fields), (n_fields), __VA_ARGS__)

@@ -81,24 +81,197 @@ static void send_event(Manager *m, EventKind kind, DetectorState state, ActionTy
                 log_error_errno(r, "Cannot queue alert %s %s: %m", event_kind_to_string(kind), ev.id);
 }
 
+/* Whole seconds, and "0s" rather than "0". */
+static const char *fmt_secs(char *buf, size_t size, uint64_t usec) {
+        if (usec < USEC_PER_SEC) {
+                (void) snprintf(buf, size, "0s");
+                return buf;
+        }
+        return format_duration(buf, size, usec - usec % USEC_PER_SEC);
+}
+
+int manager_format_status(const StatusInfo *s, char **ret) {
+        _cleanup_free_ char *buf = NULL;
+        char d[FORMAT_DURATION_MAX];
+        size_t size = 0;
+        FILE *f;
+        bool acting;
+
+        f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+
+        fprintf(f, "%s: %s", s->unit, detector_state_to_string(s->state));
+        if (s->state != DETECTOR_HEALTHY)
+                fprintf(f, " for %s", fmt_secs(d, sizeof(d), s->state_usec));
+
+        if (!s->queue_ok)
+                fputs(", queue unknown", f);
+        else {
+                fprintf(f, ", backlog %u", s->backlog);
+                if (s->overdue_known)
+                        fprintf(f, " (%u overdue)", s->overdue);
+                if (s->backlog > 0)
+                        fprintf(f, ", oldest %s", fmt_secs(d, sizeof(d), s->oldest_age_usec));
+        }
+
+        if (s->n_probes == 0)
+                fprintf(f, ", reachability %s", reachability_to_string(s->reach));
+        for (size_t i = 0; i < s->n_probes; i++)
+                fprintf(f, ", %s %s", s->probes[i].name,
+                        s->probes[i].status == PROBE_OK ? "up" :
+                        s->probes[i].status == PROBE_FAIL ? "down" : "unknown");
+
+        acting = s->state == DETECTOR_REMEDIATING || s->state == DETECTOR_VERIFYING ||
+                 s->state == DETECTOR_GAVE_UP;
+        if (acting || s->restarts > 0)
+                fprintf(f, ", restarts %u/%u in %s", s->restarts, s->max_restarts,
+                        format_duration(d, sizeof(d), s->restart_window_usec));
+        if (s->dry_run)
+                fputs(" (dry run)", f);
+
+        if (ferror(f)) {
+                (void) fclose(f);
+                return -ENOMEM;
+        }
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+/* The reachability probes' results of the last round; unknown before one. */
+static MetricsProbe *manager_probe_results(Manager *m) {
+        MetricsProbe *p = calloc(m->n_reach + 1, sizeof(MetricsProbe));
+
+        for (size_t i = 0; p && i < m->n_reach; i++)
+                p[i] = (MetricsProbe) {
+                        .name = m->slots[i].probe->name,
+                        .status = m->have_round ? m->slots[i].result.status : PROBE_UNKNOWN,
+                };
+        return p;
+}
+
+static uint64_t manager_state_usec(Manager *m) {
+        uint64_t now = now_monotonic(m);
+        return now > m->state_since_usec ? now - m->state_since_usec : 0;
+}
+
 static void manager_update_status(Manager *m) {
         const Observation *o = &m->last_obs;
-        char age[FORMAT_DURATION_MAX], win[FORMAT_DURATION_MAX], q[96] = "queue unknown", extra[96] = "";
-        DetectorState s = m->detector.state;
+        _cleanup_free_ MetricsProbe *probes = manager_probe_results(m);
+        _cleanup_free_ char *text = NULL;
+        StatusInfo si = {
+                .unit = m->config->unit,
+                .state = m->detector.state,
+                .state_usec = manager_state_usec(m),
+                .queue_ok = o->queue_status == PROBE_OK,
+                .backlog = o->queue.backlog,
+                .oldest_age_usec = o->queue.oldest_age_usec,
+                .overdue_known = o->queue.schedule_known,
+                .overdue = o->queue.overdue,
+                .probes = probes,
+                .n_probes = probes ? m->n_reach : 0,
+                .reach = m->detector.reach,
+                .restarts = detector_restarts_in_window(&m->detector, &m->params, now_monotonic(m)),
+                .max_restarts = m->params.max_restarts,
+                .restart_window_usec = m->params.restart_window_usec,
+                .dry_run = m->config->dry_run,
+        };
 
-        if (o->queue_status == PROBE_OK)
-                (void) snprintf(q, sizeof(q), "backlog %u (%u overdue), oldest %s", o->queue.backlog,
-                                o->queue.overdue,
-                                format_duration(age, sizeof(age), o->queue.oldest_age_usec / USEC_PER_SEC * USEC_PER_SEC));
-        if (s == DETECTOR_REMEDIATING || s == DETECTOR_VERIFYING || s == DETECTOR_GAVE_UP)
-                (void) snprintf(extra, sizeof(extra), ", restarts %u/%u in %s",
-                                detector_restarts_in_window(&m->detector, &m->params, now_monotonic(m)),
-                                m->params.max_restarts,
-                                format_duration(win, sizeof(win), m->params.restart_window_usec));
+        if (manager_format_status(&si, &text) < 0) {
+                log_debug("Out of memory formatting the status, not updated");
+                return;
+        }
+        (void) sd_notifyf(false, "STATUS=%s", text);
+}
 
-        (void) sd_notifyf(false, "STATUS=%s: %s, %s, reachability %s%s%s", m->config->unit,
-                          detector_state_to_string(s), q, reachability_to_string(m->detector.reach),
-                          extra, m->config->dry_run ? " (dry run)" : "");
+/* Writes the metrics file, if one is configured (README "Metrics"). A
+ * failing write is logged at warning once, then at debug until it works. */
+static void manager_write_metrics(Manager *m) {
+        const Observation *o = &m->last_obs;
+        _cleanup_free_ MetricsProbe *probes = NULL;
+        _cleanup_free_ MetricsReceiver *receivers = NULL;
+        _cleanup_free_ char *text = NULL;
+        size_t n_receivers = alerter_n_receivers(m->alerter);
+        int r;
+
+        if (!m->config->metrics_file || m->options.once)
+                return;
+
+        probes = manager_probe_results(m);
+        receivers = calloc(n_receivers + 1, sizeof(MetricsReceiver));
+        if (!probes || !receivers) {
+                log_debug("Out of memory collecting metrics, %s not updated", m->config->metrics_file);
+                return;
+        }
+        for (size_t i = 0; i < n_receivers; i++)
+                (void) alerter_receiver_stats(m->alerter, i, &receivers[i].name,
+                                              &receivers[i].sent, &receivers[i].failed);
+
+        MetricsSnapshot ms = {
+                .version = PACKAGE_VERSION,
+                .unit = m->config->unit,
+                .state = m->detector.state,
+                .state_usec = manager_state_usec(m),
+                .queue_ok = o->queue_status == PROBE_OK,
+                .backlog = o->queue.backlog,
+                .oldest_age_usec = o->queue.oldest_age_usec,
+                .overdue_known = o->queue.schedule_known,
+                .overdue = o->queue.overdue,
+                .probes = probes,
+                .n_probes = m->n_reach,
+                .restarts_total = m->restarts_total,
+                .receivers = receivers,
+                .n_receivers = n_receivers,
+                .alerts_queued = m->alerter ? alerter_pending(m->alerter) : 0,
+                .incidents_total = m->incidents_total,
+                .last_probe_usec = m->last_round_usec,
+        };
+        memcpy(ms.actions_total, m->actions_total, sizeof(ms.actions_total));
+
+        r = metrics_format(&ms, &text);
+        if (r >= 0)
+                r = metrics_write_file(m->config->metrics_file, text);
+        if (r < 0) {
+                log_full_errno(m->metrics_failing ? LOG_DEBUG : LOG_WARNING, r,
+                               "Cannot write the metrics file %s, ignoring: %m", m->config->metrics_file);
+                m->metrics_failing = true;
+                return;
+        }
+        if (m->metrics_failing)
+                log_info("Metrics file %s written again", m->config->metrics_file);
+        m->metrics_failing = false;
+}
+
+/* Journal fields of an event or state line (README "Status and journal"). */
+static void manager_log_transition(Manager *m, const Transition *t) {
+        const Observation *o = &m->last_obs;
+        char backlog[16];
+        const char *unit = m->config->unit, *from = detector_state_to_string(t->from),
+                   *to = detector_state_to_string(t->to), *ev = event_kind_to_string(t->event);
+        LogField fields[] = {
+                { "MTA", m->config->mta_name },
+                { "UNIT", unit },
+                { "STATE", to },
+                { "PREVIOUS_STATE", from },
+                { "BACKLOG", o->queue_status == PROBE_OK ? backlog : NULL },
+                { "INCIDENT", m->incident[0] ? m->incident : NULL },
+                { "EVENT", ev },
+                { "ACTION", t->action >= 0 ? action_type_to_string(t->action) : NULL },
+        };
+
+        (void) snprintf(backlog, sizeof(backlog), "%u", o->queue.backlog);
+
+        if (t->event >= 0 && t->from == t->to)
+                log_struct(event_kind_log_priority(t->event), event_kind_message_id(t->event),
+                           fields, ELEMENTSOF(fields), "%s: %s (%s): %s", unit, to, ev, t->reason);
+        else if (t->event >= 0)
+                log_struct(event_kind_log_priority(t->event), event_kind_message_id(t->event),
+                           fields, ELEMENTSOF(fields), "%s: %s -> %s (%s): %s", unit, from, to, ev, t->reason);
+        else
+                log_struct(LOG_NOTICE, MESSAGE_ID_STATE_CHANGED,
+                           fields, ELEMENTSOF(fields), "%s: %s -> %s: %s", unit, from, to, t->reason);
 }
 
 static void start_action(Manager *m, ActionType a);
@@ -187,17 +360,12 @@ static void handle_output(Manager *m, const DetectorOutput *out) {
                         }
                 }
 
-                if (t->event >= 0 && t->from == t->to)
-                        log_notice("%s: %s (%s): %s", m->config->unit, detector_state_to_string(t->to),
-                                   event_kind_to_string(t->event), t->reason);
-                else if (t->event >= 0)
-                        log_notice("%s: %s -> %s (%s): %s", m->config->unit,
-                                   detector_state_to_string(t->from), detector_state_to_string(t->to),
-                                   event_kind_to_string(t->event), t->reason);
-                else
-                        log_notice("%s: %s -> %s: %s", m->config->unit,
-                                   detector_state_to_string(t->from), detector_state_to_string(t->to),
-                                   t->reason);
+                if (t->opens_incident)
+                        m->incidents_total++;
+                if (t->to != t->from)
+                        m->state_since_usec = now_monotonic(m);
+
+                manager_log_transition(m, t);
                 if (t->event == EVENT_ACTION_STARTED && m->config->dry_run) {
                         char would[DETECTOR_REASON_MAX + 64];
 
@@ -220,15 +388,37 @@ static void handle_output(Manager *m, const DetectorOutput *out) {
                 start_action(m, out->action);
 
         manager_update_status(m);
+        manager_write_metrics(m);
 }
 
 static void action_finished(Manager *m, bool ok, const char *detail) {
+        const Observation *o = &m->last_obs;
+        ActionType a = m->running_action;
         DetectorOutput out;
+        char backlog[16];
 
-        log_info("%s: %s %s%s%s", m->config->unit, action_type_to_string(m->running_action),
-                 ok ? "completed" : "failed", detail && *detail ? ": " : "", detail ? detail : "");
+        /* A dry run did nothing, so it counts nothing. */
+        if (!m->config->dry_run && a >= 0 && a < _ACTION_TYPE_MAX)
+                m->actions_total[a][ok ? 0 : 1]++;
+
         m->running_action = _ACTION_TYPE_INVALID;
         detector_action_done(&m->detector, &m->params, ok, detail, now_monotonic(m), &out);
+
+        /* Logged after the detector took it, so STATE is the state it leads
+         * to, and before the transitions it causes. */
+        (void) snprintf(backlog, sizeof(backlog), "%u", o->queue.backlog);
+        LogField fields[] = {
+                { "MTA", m->config->mta_name },
+                { "UNIT", m->config->unit },
+                { "STATE", detector_state_to_string(m->detector.state) },
+                { "BACKLOG", o->queue_status == PROBE_OK ? backlog : NULL },
+                { "INCIDENT", m->incident[0] ? m->incident : NULL },
+                { "ACTION", action_type_to_string(a) },
+                { "RESULT", ok ? "succeeded" : "failed" },
+        };
+        log_struct(ok ? LOG_INFO : LOG_WARNING, MESSAGE_ID_ACTION_FINISHED, fields, ELEMENTSOF(fields),
+                   "%s: %s %s%s%s", m->config->unit, action_type_to_string(a),
+                   ok ? "completed" : "failed", detail && *detail ? ": " : "", detail ? detail : "");
         handle_output(m, &out);
 }
 
@@ -344,6 +534,7 @@ static void start_action(Manager *m, ActionType a) {
                         action_finished(m, false, detail);
                         return;
                 }
+                m->restarts_total++;
                 log_notice("%s: restarting through systemd", m->config->unit);
                 break;
 
@@ -477,6 +668,8 @@ static void manager_evaluate(Manager *m) {
                           format_duration(age, sizeof(age), obs.queue.oldest_age_usec / USEC_PER_SEC * USEC_PER_SEC));
 
         m->last_obs = obs;
+        m->have_round = true;
+        m->last_round_usec = now_realtime(m);
         if (m->options.once) {
                 manager_print_once(m, &obs);
                 (void) sd_event_exit(m->event, 0);
@@ -683,6 +876,7 @@ static void manager_take_probes(Manager *m, ProbeSet *ps) {
         m->n_reach = ps->n_reach;
         m->probed_hosts = ps->probed_hosts;
         m->pending = 0; /* a round in progress ended with the old probes */
+        m->have_round = false;
         *ps = (ProbeSet) {};
 }
 
@@ -763,6 +957,7 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
 done:
         (void) sd_notify(false, "READY=1");
         manager_update_status(m);
+        manager_write_metrics(m);
         return 0;
 }
 
@@ -848,6 +1043,7 @@ int manager_new(Config *config, const ManagerOptions *options, Manager **ret) {
         detector_init(&m->detector, now_monotonic(m));
         if (!m->options.once)
                 manager_restore_state(m);
+        m->state_since_usec = now_monotonic(m);
 
         r = sd_event_add_time(m->event, &m->tick, CLOCK_MONOTONIC, 0, USEC_PER_MSEC, on_tick, m);
         if (r < 0)

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "detector.h"
 #include "exec.h"
+#include "metrics.h"
 #include "probe.h"
 #include "systemd.h"
 
@@ -20,6 +21,25 @@ typedef struct ProbeSlot {
         ProbeStatus last_status;
         bool have_last;
 } ProbeSlot;
+
+/* What the STATUS= line shows (manager_format_status()). */
+typedef struct StatusInfo {
+        const char *unit;
+        DetectorState state;
+        uint64_t state_usec;         /* time in STATE, shown unless HEALTHY */
+        bool queue_ok;               /* the last queue probe succeeded: the next four are valid */
+        unsigned backlog;
+        uint64_t oldest_age_usec;
+        bool overdue_known;
+        unsigned overdue;
+        const MetricsProbe *probes;  /* reachability probes by name; none: REACH is shown */
+        size_t n_probes;
+        Reachability reach;          /* the detector's combined reachability */
+        unsigned restarts;           /* restarts in the window, shown when > 0 or while acting */
+        unsigned max_restarts;
+        uint64_t restart_window_usec;
+        bool dry_run;
+} StatusInfo;
 
 /* How the manager runs. */
 typedef struct ManagerOptions {
@@ -53,6 +73,15 @@ typedef struct Manager {
         char action_detail[640];
 
         char incident[UUID_STRING_MAX];
+        uint64_t state_since_usec;   /* CLOCK_MONOTONIC: when the detector entered its state */
+
+        /* For the metrics file; counted since the daemon started. */
+        bool have_round;             /* the probes of this config finished a round */
+        uint64_t last_round_usec;    /* CLOCK_REALTIME end of the last round, 0: none */
+        uint64_t restarts_total;
+        uint64_t actions_total[_ACTION_TYPE_MAX][2]; /* [action][0 succeeded, 1 failed] */
+        uint64_t incidents_total;
+        bool metrics_failing;        /* the last write failed: repeats are logged at debug */
 
         ManagerOptions options;
         int lock_fd;             /* flock(2) on state_dir/lock: one daemon per state directory */
@@ -68,6 +97,13 @@ int manager_new(Config *config, const ManagerOptions *options, Manager **ret);
  * judged (then returns the OnceVerdict, 0..2). Returns that, or a negative
  * errno. */
 int manager_run(Manager *m);
+
+/* Formats the sd_notify(3) STATUS= text of S, e.g.
+ * "postfix@-.service: HEALTHY, backlog 3 (0 overdue), oldest 12s, relay up" or
+ * "postfix@-.service: STALLED for 4m, backlog 20 (20 overdue), oldest 5m, relay up, restarts 1/3 in 1h".
+ * Durations are whole seconds in format_duration() form. Pure. Returns 0
+ * and a malloc'd string in *RET, or -ENOMEM. */
+int manager_format_status(const StatusInfo *s, char **ret);
 
 Manager *manager_free(Manager *m);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Manager *, manager_free);

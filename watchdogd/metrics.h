@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "detector.h"
+
+/* The daemon's state for Prometheus, written as a file for node_exporter's
+ * textfile collector (README "Metrics"). */
+
+typedef struct MetricsProbe {
+        const char *name;               /* NAME of [probe:NAME] */
+        ProbeStatus status;             /* last round's result: OK up, FAIL down, else unknown */
+} MetricsProbe;
+
+typedef struct MetricsReceiver {
+        const char *name;               /* NAME of [alert:NAME] */
+        uint64_t sent;                  /* alerts delivered */
+        uint64_t failed;                /* alerts given up (refused or too old) */
+} MetricsReceiver;
+
+/* What one metrics file shows; counters count since the daemon started. */
+typedef struct MetricsSnapshot {
+        const char *version;            /* build_info's version label */
+        const char *unit;               /* the watched unit: label "unit" */
+        DetectorState state;
+        uint64_t state_usec;            /* time in STATE */
+        bool queue_ok;                  /* the last queue probe succeeded: the next three are valid */
+        unsigned backlog;
+        uint64_t oldest_age_usec;
+        bool overdue_known;             /* the queue probe knows the MTA's schedule */
+        unsigned overdue;
+        const MetricsProbe *probes;
+        size_t n_probes;
+        uint64_t restarts_total;        /* restarts started (never in a dry run) */
+        uint64_t actions_total[_ACTION_TYPE_MAX][2]; /* [action][0 succeeded, 1 failed] */
+        const MetricsReceiver *receivers;
+        size_t n_receivers;
+        uint64_t alerts_queued;         /* outbox entries waiting, over all receivers */
+        uint64_t incidents_total;       /* incidents opened */
+        uint64_t last_probe_usec;       /* CLOCK_REALTIME end of the last probe round, 0: none yet */
+} MetricsSnapshot;
+
+/* Formats S in the Prometheus text exposition format, version 0.0.4
+ * (https://prometheus.io/docs/instrumenting/exposition_formats/): every
+ * family with # HELP and # TYPE, times in seconds. Pure. Returns 0 and a
+ * malloc'd NUL-terminated string in *RET, or -ENOMEM. */
+int metrics_format(const MetricsSnapshot *s, char **ret);
+
+/* Writes the label value S to F escaped as the exposition format wants:
+ * backslash, double quote and line feed as \\, \" and \n. */
+void metrics_write_label_value(FILE *f, const char *s);
+
+/* Writes TEXT to PATH (absolute) with write_file_atomic() (fileio.h),
+ * mode 0644. Returns 0 or a negative errno. */
+int metrics_write_file(const char *path, const char *text);

@@ -63,6 +63,7 @@
 #include "exec.h"
 #include "log.h"
 #include "macros.h"
+#include "postfix.h"
 #include "probe.h"
 
 /* Levels of subdirectories below each queue. hash_queue_depth is one or
@@ -318,11 +319,8 @@ typedef struct PostfixState {
 } PostfixState;
 
 
-/* Parses a Postfix time value as postconf prints it (postconf(5), "time"):
- * digits and an optional unit s, m, h, d or w (seconds when none), then an
- * optional newline and nothing else. Returns 0 and the value in usec,
- * -EBADMSG, or -ERANGE. */
-static int parse_postfix_time(const char *s, size_t size, uint64_t *ret) {
+/* Seconds when no unit is given; see postfix.h. */
+int postfix_parse_time(const char *s, size_t size, uint64_t *ret) {
         static const struct {
                 char unit;
                 uint64_t usec;
@@ -365,20 +363,31 @@ static int parse_postfix_time(const char *s, size_t size, uint64_t *ret) {
 static int postfix_scan_child(int out_fd, void *arg) {
         PostfixState *st = arg;
         QueueStats q;
-        char reason[PROBE_REASON_MAX];
+        char reason[PROBE_REASON_MAX], line[POSTFIX_SCAN_LINE_MAX];
         int r;
 
         r = postfix_scan_queue(st->queue_directory, st->now_usec, st->slack_usec, &q, reason, sizeof(reason));
+        if (r >= 0)
+                r = postfix_format_scan_line(line, sizeof(line), &q);
         if (r < 0) {
                 (void) dprintf(out_fd, "%s\n", reason[0] ? reason : strerror(-r));
                 return 1;
         }
-        (void) dprintf(out_fd,
-                       "backlog=%u incoming=%u active=%u deferred=%u maildrop=%u oldest_age_usec=%" PRIu64
-                       " overdue=%u most_overdue_usec=%" PRIu64 " oldest_id=%s\n",
-                       q.backlog, q.incoming, q.active, q.deferred, q.maildrop, q.oldest_age_usec,
-                       q.overdue, q.most_overdue_usec, q.oldest_id);
+        (void) dprintf(out_fd, "%s", line);
         return 0;
+}
+
+int postfix_format_scan_line(char *buf, size_t size, const QueueStats *q) {
+        int n;
+
+        n = snprintf(buf, size,
+                     "backlog=%u incoming=%u active=%u deferred=%u maildrop=%u oldest_age_usec=%" PRIu64
+                     " overdue=%u most_overdue_usec=%" PRIu64 " oldest_id=%.*s\n",
+                     q->backlog, q->incoming, q->active, q->deferred, q->maildrop, q->oldest_age_usec,
+                     q->overdue, q->most_overdue_usec, QUEUE_ID_MAX - 1, q->oldest_id);
+        if (n < 0 || (size_t) n >= size)
+                return -ENOBUFS;
+        return n;
 }
 
 /* Reads "KEY=DIGITS " at *P. */
@@ -399,9 +408,9 @@ static int parse_field(const char **p, const char *key, uint64_t max, uint64_t *
         return 0;
 }
 
-/* Parses the child's line; every field, in order, nothing else. The scan
- * always reads the schedule, so schedule_known is set. */
-static int postfix_parse_line(const char *s, size_t size, QueueStats *ret) {
+/* Every field, in order, nothing else. The scan always reads the
+ * schedule, so schedule_known is set. */
+int postfix_parse_scan_line(const char *s, size_t size, QueueStats *ret) {
         static const struct {
                 const char *key;
                 uint64_t max;
@@ -466,7 +475,7 @@ static void postfix_on_scanned(ExecRun *run, int status, const char *output, siz
         st->run = NULL;  /* freed by exec after we return */
 
         if (status == 0) {
-                if (postfix_parse_line(output, size, &q) < 0) {
+                if (postfix_parse_scan_line(output, size, &q) < 0) {
                         probe_complete(p, PROBE_UNKNOWN, NULL, "queue scan of %s printed a malformed line",
                                        st->queue_directory);
                         return;
@@ -520,7 +529,7 @@ static void postfix_on_postconf(ExecRun *run, int status, const char *output, si
         else if (status > 0)
                 (void) snprintf(st->postconf_error, sizeof(st->postconf_error), "%s exited with status %d",
                                 st->postconf_path, status);
-        else if ((r = parse_postfix_time(output, size, &delay)) < 0 ||
+        else if ((r = postfix_parse_time(output, size, &delay)) < 0 ||
                  delay > UINT64_MAX - POSTFIX_SLACK_MARGIN_USEC)
                 (void) snprintf(st->postconf_error, sizeof(st->postconf_error),
                                 "%s printed no valid time for queue_run_delay", st->postconf_path);

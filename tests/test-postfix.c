@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "macros.h"
+#include "postfix.h"
 #include "probe.h"
 
 #define HOUR (3600 * USEC_PER_SEC)
@@ -742,6 +743,73 @@ static void test_probe_postconf_hangs(void **state) {
         assert_int_equal(nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
 }
 
+/* The scan child's line and the parser agree, and the parser refuses
+ * anything that is not exactly one such line. */
+static void test_scan_line(void **state) {
+        QueueStats q = {
+                .backlog = 6, .incoming = 1, .active = 2, .deferred = 3, .maildrop = 0,
+                .oldest_age_usec = 3 * HOUR, .oldest_id = "ABCDEF123",
+                .schedule_known = true, .overdue = 2, .most_overdue_usec = HOUR,
+        }, r;
+        char line[POSTFIX_SCAN_LINE_MAX], small[16];
+        int n;
+
+        n = postfix_format_scan_line(line, sizeof(line), &q);
+        assert_true(n > 0);
+        assert_string_equal(line, "backlog=6 incoming=1 active=2 deferred=3 maildrop=0 oldest_age_usec=10800000000"
+                                  " overdue=2 most_overdue_usec=3600000000 oldest_id=ABCDEF123\n");
+        assert_int_equal(postfix_parse_scan_line(line, (size_t) n, &r), 0);
+        assert_int_equal(r.backlog, 6);
+        assert_int_equal(r.incoming, 1);
+        assert_int_equal(r.active, 2);
+        assert_int_equal(r.deferred, 3);
+        assert_int_equal(r.maildrop, 0);
+        assert_int_equal(r.oldest_age_usec, 3 * HOUR);
+        assert_string_equal(r.oldest_id, "ABCDEF123");
+        assert_true(r.schedule_known);
+        assert_int_equal(r.overdue, 2);
+        assert_int_equal(r.most_overdue_usec, HOUR);
+        assert_int_equal(postfix_format_scan_line(small, sizeof(small), &q), -ENOBUFS);
+
+        static const char *const bad[] = {
+                "",
+                "\n",
+                /* no newline, two lines */
+                "backlog=0 incoming=0 active=0 deferred=0 maildrop=0 oldest_age_usec=0 overdue=0 most_overdue_usec=0 oldest_id=",
+                "backlog=0 incoming=0 active=0 deferred=0 maildrop=0 oldest_age_usec=0 overdue=0 most_overdue_usec=0 oldest_id=\n\n",
+                /* counts that do not add up, an id without backlog, overdue without lateness */
+                "backlog=2 incoming=1 active=0 deferred=0 maildrop=0 oldest_age_usec=0 overdue=0 most_overdue_usec=0 oldest_id=A\n",
+                "backlog=0 incoming=0 active=0 deferred=0 maildrop=0 oldest_age_usec=0 overdue=0 most_overdue_usec=0 oldest_id=A\n",
+                "backlog=1 incoming=1 active=0 deferred=0 maildrop=0 oldest_age_usec=0 overdue=1 most_overdue_usec=0 oldest_id=A\n",
+                /* out of range, signed, bad id */
+                "backlog=4294967296 incoming=4294967296 active=0 deferred=0 maildrop=0 oldest_age_usec=0 overdue=0 most_overdue_usec=0 oldest_id=A\n",
+                "backlog=1 incoming=1 active=0 deferred=0 maildrop=0 oldest_age_usec=-1 overdue=0 most_overdue_usec=0 oldest_id=A\n",
+                "backlog=1 incoming=1 active=0 deferred=0 maildrop=0 oldest_age_usec=0 overdue=0 most_overdue_usec=0 oldest_id=A-B\n",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_int_equal(postfix_parse_scan_line(bad[i], strlen(bad[i]), &r), -EBADMSG);
+}
+
+static void test_parse_time(void **state) {
+        uint64_t v;
+
+        assert_int_equal(postfix_parse_time("300s\n", 5, &v), 0);
+        assert_int_equal(v, 300 * USEC_PER_SEC);
+        assert_int_equal(postfix_parse_time("5m", 2, &v), 0);
+        assert_int_equal(v, 300 * USEC_PER_SEC);
+        assert_int_equal(postfix_parse_time("1000", 4, &v), 0);
+        assert_int_equal(v, 1000 * USEC_PER_SEC);
+        assert_int_equal(postfix_parse_time("2w\n", 3, &v), 0);
+        assert_int_equal(v, 14 * 86400 * USEC_PER_SEC);
+        assert_int_equal(postfix_parse_time("", 0, &v), -EBADMSG);
+        assert_int_equal(postfix_parse_time("\n", 1, &v), -EBADMSG);
+        assert_int_equal(postfix_parse_time("5x", 2, &v), -EBADMSG);
+        assert_int_equal(postfix_parse_time("5ms", 3, &v), -EBADMSG);
+        assert_int_equal(postfix_parse_time("$queue_run_delay", 16, &v), -EBADMSG);
+        assert_int_equal(postfix_parse_time("99999999999999999999", 20, &v), -ERANGE);
+        assert_int_equal(postfix_parse_time("99999999999999w", 15, &v), -ERANGE);
+}
+
 static void test_probe_bad_settings(void **state) {
         sd_event *e = NULL;
         Probe *p = NULL;
@@ -781,6 +849,8 @@ int main(void) {
                 cmocka_unit_test(test_probe_postconf_hangs),
                 cmocka_unit_test(test_probe_postconf_warns_once),
                 cmocka_unit_test(test_probe_bad_settings),
+                cmocka_unit_test(test_scan_line),
+                cmocka_unit_test(test_parse_time),
         };
         sigset_t ss;
 

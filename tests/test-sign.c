@@ -93,6 +93,10 @@ static void test_secret_file(void **state) {
         assert_int_equal(unlink(path), 0);
         assert_int_equal(webhook_secret_read_file(path, &key, &size), -ENOENT);
         assert_int_equal(webhook_secret_read_file("/tmp", &key, &size), -EINVAL);
+        /* a FIFO with no writer: refused at once, not waited on */
+        assert_int_equal(mkfifo(path, 0640), 0);
+        assert_int_equal(webhook_secret_read_file(path, &key, &size), -EINVAL);
+        assert_int_equal(unlink(path), 0);
 }
 
 int main(void) {

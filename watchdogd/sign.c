@@ -74,7 +74,8 @@ int webhook_secret_read_file(const char *path, uint8_t **ret, size_t *ret_size) 
         size_t len = 0;
         int r;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+        /* O_NONBLOCK: a FIFO named here must not hang the config load (it is refused below). */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
         if (fd < 0)
                 return negative_errno();
         if (fstat(fd, &st) < 0)

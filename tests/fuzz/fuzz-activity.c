@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/* libFuzzer target: activity_classify() with the built-in Postfix and Exim
+ * patterns on one journal MESSAGE (the input, cut at its first NUL as the
+ * journal field is read as a C string), and
+ * activity_identifier_relevant() on the same bytes as SYSLOG_IDENTIFIER.
+ *
+ * The patterns are compiled once and only read afterwards; nothing else
+ * outlives an input. User-supplied patterns are not fuzzed: glibc's
+ * regcomp() is not what this project has to harden, and arbitrary EREs
+ * can take it exponential time. */
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "activity.h"
+#include "fuzz.h"
+#include "log.h"
+
+static const char *const probed_hosts[] = {
+        "relay.example.net", "192.0.2.2", "[2001:db8::25]", "mx.dead.example.", NULL
+};
+static ActivityPatterns patterns[2];
+static const char *const mta_types[2] = { "postfix", "exim" };
+
+static void patterns_free(void) {
+        for (size_t i = 0; i < 2; i++)
+                activity_patterns_done(&patterns[i]);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+        char err[256];
+
+        log_set_max_level(-1);
+        for (size_t i = 0; i < 2; i++)
+                if (activity_patterns_init(&patterns[i], mta_types[i], NULL, NULL, probed_hosts,
+                                           err, sizeof(err)) < 0)
+                        abort();
+        (void) atexit(patterns_free);
+        return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        ActivityCounts counts = {};
+        char *msg;
+
+        msg = malloc(size + 1);
+        if (!msg)
+                return 0;
+        memcpy(msg, data, size);
+        msg[size] = 0;
+
+        for (size_t i = 0; i < 2; i++) {
+                ActivityKind k = activity_classify(&patterns[i], msg);
+
+                FUZZ_CHECK(k >= ACTIVITY_NONE && k < _ACTIVITY_KIND_MAX);
+                activity_count(&counts, k);
+                (void) activity_identifier_relevant(&patterns[i], msg);
+        }
+        FUZZ_CHECK(counts.sent + counts.deferred + counts.bounced + counts.conn_errors +
+               counts.conn_errors_probed <= 2);
+
+        free(msg);
+        return 0;
+}

@@ -24,9 +24,10 @@ echo "== dependencies"
 bash scripts/deps.sh
 
 echo "== build"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMTA_WATCHDOG_TESTS=OFF >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMTA_WATCHDOG_TESTS=OFF -DMTA_WATCHDOG_SANITIZE=OFF -DCMAKE_INSTALL_PREFIX=/usr >/dev/null
 cmake --build build -j2 >/dev/null
 build/mta-watchdogd --version
+(cd build && cpack -G DEB >/dev/null && echo "package: build/$(ls mta-watchdog_*.deb)")
 
 echo "== sandbox (first run builds the Debian rootfs, a few minutes)"
 # shellcheck source-path=SCRIPTDIR source=../tests/e2e/lib.sh
@@ -37,7 +38,8 @@ cat <<'EOF'
 == the stuck-MTA scenario
    relay 192.0.2.2:25 (smtp-sink, netns "relay")  <-- veth-mta -->  Postfix (postfix@-.service)
    mta-watchdogd.service probes the relay and the queue every 2s and posts alerts to
-   the receiver on 127.0.0.1:9000. Each timeline line: link state, queued messages,
+   the receiver on 127.0.0.1:9000. It is installed from the .deb and runs as the
+   unprivileged user mta-watchdog. Each timeline line: link state, queued messages,
    messages the relay received, Postfix master PID, watchdog unit state; below it what
    the watchdog logged and the alerts that arrived since the line before.
 EOF

@@ -9,7 +9,10 @@ pkgs=(
   libsystemd-dev libcurl4-openssl-dev libinih-dev libjansson-dev libssl-dev
   # unit tests
   libcmocka-dev
+  groff-base              # tests/check-docs.sh formats the man pages
   systemd-journal-remote  # tests/test-journal.c writes real journal files with it
+  # fuzz targets (scripts/fuzz.sh): clang and its libFuzzer runtime (libclang_rt.fuzzer)
+  clang libclang-rt-14-dev
   # end-to-end sandbox: systemd as PID 1 in a container, Debian rootfs
   systemd-container debootstrap iproute2 util-linux
 )

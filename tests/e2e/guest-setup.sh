@@ -3,7 +3,7 @@
 # Runs INSIDE the booted container (lib.sh: e2e_boot), once per boot. /e2e is this
 # directory and /src the repository, both read-only. Sets up: the relay network
 # namespace and its link, the relay (smtp-sink), the webhook receiver, Postfix relaying
-# to the relay with short timers, and the mta-watchdogd unit and its config.
+# to the relay with short timers, and mta-watchdogd (installed) with its config.
 set -euo pipefail
 
 # --- network: netns "relay", link veth-mta (here) <-> veth-relay (relay ns) ---------
@@ -68,44 +68,20 @@ if [ "${E2E_POSTFIX_PIDFILE:-no}" = yes ]; then
         > /etc/systemd/system/postfix@-.service.d/e2e-pidfile.conf
 fi
 
-# --- mta-watchdogd: the repository's unit (ExecStart pointed at the bind-mounted
-# binary) or, while there is none, a minimal one; the example config adjusted. --------
-install -d -m 0755 /etc/mta-watchdog
+# --- mta-watchdogd, installed as an admin would (E2E_INSTALL, see lib.sh): the .deb, or
+# the files `cmake --install` put here from the host, followed by what its install step
+# does on a live system. Then the example config with the sandbox's settings over it. ----
+case ${E2E_INSTALL:-deb} in
+    deb) dpkg -i /pkg/mta-watchdog.deb ;;
+    cmake)
+        systemd-sysusers /usr/lib/sysusers.d/mta-watchdog.conf
+        journalctl --update-catalog
+        ;;
+esac
+id mta-watchdog
 python3 /e2e/mkconfig.py /src/etc/mta-watchdog.ini /e2e/mta-watchdog.e2e.ini \
-    > /etc/mta-watchdog/mta-watchdog.ini
-for f in /src/units/*sysusers*; do
-    # the repository's sysusers snippet, if any (the unit may run as its own user)
-    if [ -f "$f" ]; then cp "$f" /etc/sysusers.d/mta-watchdog.conf; fi
-done
-if [ -f /src/units/mta-watchdogd.service ]; then
-    cp /src/units/mta-watchdogd.service /etc/systemd/system/mta-watchdogd.service
-    install -d /etc/systemd/system/mta-watchdogd.service.d
-    # Every Exec*= line that runs the daemon, pointed at the bind-mounted binary.
-    awk '
-        BEGIN { print "# e2e: the daemon under test is bind-mounted at /usr/local/sbin"; print "[Service]" }
-        /^[[:space:]]*\[/ { sec = $0 }
-        sec ~ /^\[Service\]/ && /^Exec[A-Za-z]*=.*mta-watchdogd/ {
-            key = substr($0, 1, index($0, "=") - 1)
-            if (!(key in reset)) { reset[key] = 1; print key "=" }
-            gsub(/[^ =]*\/mta-watchdogd/, "/usr/local/sbin/mta-watchdogd"); print }
-    ' /src/units/mta-watchdogd.service > /etc/systemd/system/mta-watchdogd.service.d/e2e.conf
-else
-    cat > /etc/systemd/system/mta-watchdogd.service <<'EOF'
-[Unit]
-Description=MTA watchdog (e2e fallback unit)
-After=postfix.service
-
-[Service]
-Type=notify
-ExecStart=/usr/local/sbin/mta-watchdogd -c /etc/mta-watchdog/mta-watchdog.ini
-WatchdogSec=30s
-Restart=on-failure
-StateDirectory=mta-watchdog
-EOF
-fi
-if [ -f /etc/sysusers.d/mta-watchdog.conf ]; then
-    systemd-sysusers /etc/sysusers.d/mta-watchdog.conf
-fi
+    > /etc/mta-watchdog/mta-watchdog.ini.new
+mv /etc/mta-watchdog/mta-watchdog.ini.new /etc/mta-watchdog/mta-watchdog.ini
 
 systemctl daemon-reload
 systemctl restart postfix@-.service

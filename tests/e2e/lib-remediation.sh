@@ -49,8 +49,8 @@ with open(path, "w", encoding="utf-8") as f:
 }
 rm_config_check() { rm_config_check_file "$RM_INI"; }   # the daemon's own validation of the file
 rm_config_check_file() { # FILE: mta-watchdogd --check-config accepts it, or fail
-    e2e_exec /usr/local/sbin/mta-watchdogd --check-config -c "$1" >/dev/null 2>&1 ||
-        fail "mta-watchdogd --check-config rejects $1: $(e2e_exec /usr/local/sbin/mta-watchdogd --check-config -c "$1" 2>&1 | tail -n 3)"
+    e2e_exec /usr/sbin/mta-watchdogd --check-config -c "$1" >/dev/null 2>&1 ||
+        fail "mta-watchdogd --check-config rejects $1: $(e2e_exec /usr/sbin/mta-watchdogd --check-config -c "$1" 2>&1 | tail -n 3)"
 }
 
 # --- the daemon ---------------------------------------------------------------------------

@@ -13,7 +13,12 @@
 
 E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 E2E_REPO=$(cd "$E2E_DIR/../.." && pwd)
-E2E_BIN=${E2E_BIN:-$E2E_REPO/build/mta-watchdogd}
+# How the daemon gets into the sandbox, as an admin would install it (never the build
+# tree): "deb" installs the package that `cpack -G DEB` made in E2E_BUILD; "cmake" runs
+# `cmake --install E2E_BUILD` into the running container (DESTDIR = its root).
+E2E_INSTALL=${E2E_INSTALL:-deb}
+E2E_BUILD=${E2E_BUILD:-$E2E_REPO/build}
+E2E_SBIN=/usr/sbin/mta-watchdogd
 E2E_POLL=${E2E_POLL:-2}                     # seconds between two polls of wait_until
 E2E_BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-120}
 E2E_TIMELINE=${E2E_TIMELINE:-0}             # 1: print a timeline line while waiting
@@ -106,13 +111,19 @@ e2e_boot() {
     local -a args=(--boot --register=no --keep-unit --private-network --volatile=overlay
         --console=read-only -D "$rootfs" --machine="$E2E_MACHINE" --hostname=mta-e2e
         --bind-ro="$E2E_DIR:/e2e" --bind-ro="$E2E_REPO:/src")
-    if [ -x "$E2E_BIN" ]; then
-        # a private copy: the tree is rebuilt by others while tests run
-        cp "$E2E_BIN" "$E2E_TMP/mta-watchdogd"
-        args+=(--bind-ro="$E2E_TMP/mta-watchdogd:/usr/local/sbin/mta-watchdogd")
-    else
-        e2e_log "warning: $E2E_BIN missing; the daemon cannot be started"
-    fi
+    case $E2E_INSTALL in
+        deb)
+            local deb
+            deb=$(find "$E2E_BUILD" -maxdepth 1 -name 'mta-watchdog_*.deb' -newer "$E2E_BUILD/mta-watchdogd" 2>/dev/null | head -n1)
+            [ -n "$deb" ] || fail "no package in $E2E_BUILD newer than its binary (cd $E2E_BUILD && cpack -G DEB)"
+            # a private copy: the tree is rebuilt by others while tests run
+            mkdir "$E2E_TMP/pkg"
+            cp "$deb" "$E2E_TMP/pkg/mta-watchdog.deb"
+            args+=(--bind-ro="$E2E_TMP/pkg:/pkg") ;;
+        cmake)
+            [ -f "$E2E_BUILD/cmake_install.cmake" ] || fail "$E2E_BUILD is not a configured build tree" ;;
+        *) fail "E2E_INSTALL: deb or cmake, not '$E2E_INSTALL'" ;;
+    esac
     e2e_log "booting $rootfs as $E2E_MACHINE (log: $E2E_TMP/boot.log)"
     (
         # Own cgroup per run, so that concurrent runs and the leftovers stay apart.
@@ -148,9 +159,16 @@ e2e_boot() {
         *) tail -n 30 "$E2E_TMP/boot.log" >&2; fail "container did not boot within ${E2E_BOOT_TIMEOUT}s (state '$state')" ;;
     esac
     e2e_log "booted (leader pid $E2E_LEADER, state $state)"
-    e2e_exec E2E_POSTFIX_PIDFILE="${E2E_POSTFIX_PIDFILE:-no}" bash /e2e/guest-setup.sh >"$E2E_TMP/setup.log" 2>&1 ||
+    if [ "$E2E_INSTALL" = cmake ]; then
+        # the real `cmake --install`, into the container's root as its own mount namespace
+        # sees it (an overlay: nothing reaches the cached rootfs)
+        DESTDIR=/proc/$E2E_LEADER/root cmake --install "$E2E_BUILD" >"$E2E_TMP/install.log" 2>&1 ||
+            { tail -n 20 "$E2E_TMP/install.log" >&2; fail "cmake --install into the container failed"; }
+    fi
+    e2e_exec E2E_POSTFIX_PIDFILE="${E2E_POSTFIX_PIDFILE:-no}" E2E_INSTALL="$E2E_INSTALL" bash /e2e/guest-setup.sh >"$E2E_TMP/setup.log" 2>&1 ||
         { tail -n 30 "$E2E_TMP/setup.log" >&2; fail "guest setup failed"; }
     wait_until 30 _e2e_ready || fail "relay, receiver or postfix not up: $(e2e_exec systemctl --failed --no-legend 2>&1)"
+    e2e_log "mta-watchdog installed ($E2E_INSTALL): $(e2e_exec $E2E_SBIN --version 2>&1 | head -n1)"
     e2e_log "sandbox ready: relay 192.0.2.2:25 (netns relay), receiver 127.0.0.1:9000, postfix master $(master_pid)"
 }
 
@@ -392,7 +410,7 @@ stuck_incident_end() {
 
 # --- the daemon ---------------------------------------------------------------------------
 start_daemon() {
-    e2e_exec test -x /usr/local/sbin/mta-watchdogd || fail "daemon binary missing (build/mta-watchdogd)"
+    e2e_exec test -x "$E2E_SBIN" || fail "daemon binary missing ($E2E_SBIN; E2E_INSTALL=$E2E_INSTALL)"
     if ! e2e_exec timeout 60 systemctl start "$E2E_DAEMON_UNIT"; then
         e2e_exec journalctl -u "$E2E_DAEMON_UNIT" -n 20 --no-pager >&2 || true
         fail "$E2E_DAEMON_UNIT did not start"

@@ -4,6 +4,9 @@
 # between, prints "PASS name" / "FAIL name: reason" per scenario and "N passed, M failed".
 # Usage: tests/e2e/run.sh [PATTERN]   (only scenarios whose file name contains PATTERN)
 #        E2E_JOBS=N (default 3): that many sandboxes side by side, 1 for one after the other.
+#        E2E_INSTALL=deb|cmake: how mta-watchdog is installed in every sandbox (lib.sh).
+#        Unset: from the .deb, except in the last of several sandboxes, which uses
+#        `cmake --install`, so that both install paths run the scenarios.
 # A failed scenario's journal, alerts and config are kept in a directory printed at the end.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -30,14 +33,16 @@ if [ -z "${E2E_SHARD_LIST:-}" ] && [ "$jobs" -gt 1 ] && [ "${#selected[@]}" -gt 
     for ((i = 0; i < jobs; i++)); do
         list=()
         for ((k = i; k < ${#selected[@]}; k += jobs)); do list+=("${selected[k]}"); done
-        E2E_SHARD_LIST="${list[*]}" E2E_ARTIFACTS="$artifacts" bash "$0" > "$out/$i.log" 2>&1 &
+        mode=${E2E_INSTALL:-deb}
+        if [ -z "${E2E_INSTALL:-}" ] && [ "$i" -eq $((jobs - 1)) ]; then mode=cmake; fi
+        E2E_INSTALL=$mode E2E_SHARD_LIST="${list[*]}" E2E_ARTIFACTS="$artifacts" bash "$0" > "$out/$i.log" 2>&1 &
         pids+=($!)
     done
     echo "running ${#selected[@]} scenarios in $jobs sandboxes side by side"
     wait "${pids[@]}" || true
     passed=0 failed=0
     for ((i = 0; i < jobs; i++)); do
-        echo "---- sandbox $((i + 1)) of $jobs"
+        echo "---- sandbox $((i + 1)) of $jobs ($(sed -n 's/.*mta-watchdog installed (\([a-z]*\)).*/\1/p' "$out/$i.log" | head -n1))"
         cat "$out/$i.log"
         line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out/$i.log" | tail -n1)
         if [ -z "$line" ]; then

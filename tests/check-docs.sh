@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Checks that the documentation keeps up with the code:
+#  * every configuration key of watchdogd/config.c's key table (config_items[]:
+#    W("key", ...), M(...), P(...), A(...) and the { SECTION_X, "key", ... } rows)
+#    is documented, in its own section, in
+#      - etc/mta-watchdog.ini    as a "key = ..." line (commented out or not),
+#      - README.md               as a row of the configuration table,
+#      - etc/mta-watchdog.ini.5  as a tagged paragraph (.TP, then .B/.BR key);
+#  * no document describes a key that config.c does not have (same places);
+#  * both man pages format without a warning: groff -man -ww -z prints nothing.
+# Exit 0 when all holds, 1 naming each key and file that does not, 2 when the
+# check itself cannot run (no groff, no key table found).
+#
+# Usage: tests/check-docs.sh [SOURCE_DIR]   (default: the checkout this script is in)
+set -euo pipefail
+
+src=${1:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+config_c=watchdogd/config.c
+ini=etc/mta-watchdog.ini
+readme=README.md
+ini5=etc/mta-watchdog.ini.5
+man8=watchdogd/mta-watchdogd.8
+failed=0
+
+fail() {
+        echo "check-docs: $*" >&2
+        failed=1
+}
+
+cd "$src"
+for f in "$config_c" "$ini" "$readme" "$ini5" "$man8"; do
+        if [ ! -f "$f" ]; then
+                echo "check-docs: $src/$f: missing" >&2
+                exit 2
+        fi
+done
+
+# "section key" pairs, one a line, sorted. Sections: watchdog, mta, probe, alert.
+
+# config.c: the rows of config_items[] up to its closing "};".
+code_keys() {
+        awk '
+                /^static const ConfigItem config_items\[\] = \{/ { intable = 1; next }
+                intable && /^\};/ { intable = 0; exit }
+                !intable { next }
+                {
+                        line = $0
+                        sub(/^[ \t]+/, "", line)
+                        if (line == "" || line ~ /^\/[*\/]/ || line ~ /^\*/)
+                                next
+                        if (match(line, /^[WMPA]\("[a-z_]+"/)) {
+                                m = substr(line, 1, 1)
+                                sec = m == "W" ? "watchdog" : m == "M" ? "mta" : m == "P" ? "probe" : "alert"
+                                key = substr(line, 4, RLENGTH - 4)
+                        } else if (match(line, /^\{ *SECTION_[A-Z]+, *"[a-z_]+"/)) {
+                                row = substr(line, 1, RLENGTH)
+                                sec = row; sub(/^\{ *SECTION_/, "", sec); sub(/,.*/, "", sec)
+                                key = row; sub(/^[^"]*"/, "", key); sub(/"$/, "", key)
+                                sec = tolower(sec)
+                        } else {
+                                # A row this script does not understand would be left unchecked.
+                                printf "UNPARSED %s\n", line
+                                next
+                        }
+                        print sec, key
+                }' "$config_c" | sort -u
+}
+
+# The example ini: "key = value" or "; key = value" under [section] or [section:NAME].
+ini_keys() {
+        awk '
+                /^\[[a-z]+(:[^]]*)?\]/ { sec = $0; sub(/^\[/, "", sec); sub(/[]:].*/, "", sec); next }
+                sec != "" && match($0, /^[;#]?[ \t]*[a-z_]+[ \t]*=/) {
+                        key = substr($0, 1, RLENGTH)
+                        sub(/^[;#]?[ \t]*/, "", key); sub(/[ \t]*=$/, "", key)
+                        print sec, key
+                }' "$ini" | sort -u
+}
+
+# README.md: rows of the configuration table, "| `[section]` | `key` | ..." where
+# the section cell is empty on the rows after the first of a section.
+readme_keys() {
+        awk '
+                /^\| *section *\| *key *\|/ { intable = 1; next }
+                intable && !/^\|/ { intable = 0 }
+                !intable { next }
+                {
+                        n = split($0, cell, "|")
+                        if (n < 3) next
+                        s = cell[2]; k = cell[3]
+                        if (s ~ /`\[[a-z]+(:[A-Z]+)?\]`/) {
+                                sub(/^[^[]*\[/, "", s); sub(/[]:].*/, "", s); sec = s
+                        }
+                        if (k ~ /^ *`[a-z_]+` *$/) {
+                                gsub(/[ `]/, "", k)
+                                print sec, k
+                        }
+                }' "$readme" | sort -u
+}
+
+# The ini(5) page: under ".SH [section] SECTION" or ".SH [section:NAME] SECTIONS",
+# each key is the tag of a .TP paragraph: ".B key" or ".BR key ...".
+ini5_keys() {
+        awk '
+                /^\.SH / {
+                        sec = ""
+                        if (match($0, /^\.SH \[[a-z]+(:NAME)?\] SECTIONS?$/)) {
+                                sec = $0; sub(/^\.SH \[/, "", sec); sub(/[]:].*/, "", sec)
+                        }
+                        tp = 0; next
+                }
+                /^\.TP/ { tp = 1; next }
+                tp && sec != "" && match($0, /^\.BR? [a-z_]+( |$)/) {
+                        key = $2
+                        print sec, key
+                }
+                { tp = 0 }' "$ini5" | sort -u
+}
+
+code=$(code_keys)
+if grep -q '^UNPARSED ' <<<"$code"; then
+        grep '^UNPARSED ' <<<"$code" | sed "s|^UNPARSED |check-docs: $config_c: cannot read this row of config_items[]: |" >&2
+        exit 2
+fi
+if [ "$(wc -l <<<"$code")" -lt 10 ]; then
+        echo "check-docs: $config_c: key table config_items[] not found (or nearly empty)" >&2
+        exit 2
+fi
+
+check_doc() {
+        local file=$1 doc=$2 sec key
+        while read -r sec key; do
+                [ -n "$key" ] || continue
+                fail "key \"$key\" of [$sec] (in $config_c) is not documented in $file"
+        done < <(comm -23 <(echo "$code") <(echo "$doc"))
+        while read -r sec key; do
+                [ -n "$key" ] || continue
+                fail "$file documents key \"$key\" of [$sec], which $config_c does not have"
+        done < <(comm -13 <(echo "$code") <(echo "$doc"))
+}
+
+check_doc "$ini" "$(ini_keys)"
+check_doc "$readme" "$(readme_keys)"
+check_doc "$ini5" "$(ini5_keys)"
+
+if ! command -v groff >/dev/null; then
+        echo "check-docs: groff not found (Debian: apt-get install groff-base)" >&2
+        exit 2
+fi
+for page in "$man8" "$ini5"; do
+        out=$(groff -man -ww -z "$page" 2>&1) || fail "$page: groff -man -ww -z failed"
+        if [ -n "$out" ]; then
+                fail "$page: groff -man -ww -z warns:"
+                echo "$out" | sed 's/^/    /' >&2
+        fi
+done
+
+if [ "$failed" -ne 0 ]; then
+        exit 1
+fi
+echo "check-docs: $(wc -l <<<"$code") keys of $config_c documented in $ini, $readme and $ini5; man pages format cleanly"

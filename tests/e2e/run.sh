@@ -11,6 +11,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
+install_mode=${E2E_INSTALL:-}   # as given, before lib.sh sets its default
 . "$here/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || { echo "run.sh: needs root (systemd-nspawn)" >&2; exit 2; }
@@ -33,8 +34,8 @@ if [ -z "${E2E_SHARD_LIST:-}" ] && [ "$jobs" -gt 1 ] && [ "${#selected[@]}" -gt 
     for ((i = 0; i < jobs; i++)); do
         list=()
         for ((k = i; k < ${#selected[@]}; k += jobs)); do list+=("${selected[k]}"); done
-        mode=${E2E_INSTALL:-deb}
-        if [ -z "${E2E_INSTALL:-}" ] && [ "$i" -eq $((jobs - 1)) ]; then mode=cmake; fi
+        mode=${install_mode:-deb}
+        if [ -z "$install_mode" ] && [ "$i" -eq $((jobs - 1)) ]; then mode=cmake; fi
         E2E_INSTALL=$mode E2E_SHARD_LIST="${list[*]}" E2E_ARTIFACTS="$artifacts" bash "$0" > "$out/$i.log" 2>&1 &
         pids+=($!)
     done

@@ -19,16 +19,18 @@ static void test_format_full(void **state) {
         MetricsReceiver receivers[] = { { "ops", 3, 1 }, { "pager\"x", 0, 0 } };
         MetricsSnapshot s = {
                 .version = "0.1.0",
-                .unit = "postfix@-.service",
-                .state = DETECTOR_STALLED,
-                .state_usec = 240 * USEC_PER_SEC + 500000,
-                .queue_ok = true,
-                .backlog = 20,
-                .oldest_age_usec = 300 * USEC_PER_SEC,
-                .overdue_known = true,
-                .overdue = 20,
-                .probes = probes,
-                .n_probes = ELEMENTSOF(probes),
+                .view = {
+                        .unit = "postfix@-.service",
+                        .state = DETECTOR_STALLED,
+                        .state_usec = 240 * USEC_PER_SEC + 500000,
+                        .queue_ok = true,
+                        .backlog = 20,
+                        .oldest_age_usec = 300 * USEC_PER_SEC,
+                        .overdue_known = true,
+                        .overdue = 20,
+                        .probes = probes,
+                        .n_probes = ELEMENTSOF(probes),
+                },
                 .restarts_total = 1,
                 .actions_total = { [ACTION_RESTART] = { 1, 0 } },
                 .receivers = receivers,
@@ -110,8 +112,10 @@ static void test_format_full(void **state) {
 static void test_format_empty(void **state) {
         MetricsSnapshot s = {
                 .version = "0.1.0",
-                .unit = "exim4.service",
-                .state = DETECTOR_HEALTHY,
+                .view = {
+                        .unit = "exim4.service",
+                        .state = DETECTOR_HEALTHY,
+                },
         };
         _cleanup_free_ char *text = NULL;
 
@@ -194,9 +198,11 @@ static void test_format_escapes_labels(void **state) {
         MetricsProbe probes[] = { { "re\nlay", PROBE_UNKNOWN } };
         MetricsSnapshot s = {
                 .version = "0.1.0",
-                .unit = "we\"ird\\.service",
-                .probes = probes,
-                .n_probes = 1,
+                .view = {
+                        .unit = "we\"ird\\.service",
+                        .probes = probes,
+                        .n_probes = 1,
+                },
         };
         _cleanup_free_ char *text = NULL;
 

@@ -17,12 +17,14 @@ static const MetricsProbe relay_up[] = { { "relay", PROBE_OK } };
 
 static StatusInfo base(void) {
         return (StatusInfo) {
-                .unit = "postfix@-.service",
-                .state = DETECTOR_HEALTHY,
-                .queue_ok = true,
-                .overdue_known = true,
-                .probes = relay_up,
-                .n_probes = 1,
+                .view = {
+                        .unit = "postfix@-.service",
+                        .state = DETECTOR_HEALTHY,
+                        .queue_ok = true,
+                        .overdue_known = true,
+                        .probes = relay_up,
+                        .n_probes = 1,
+                },
                 .reach = REACH_UP,
                 .max_restarts = 3,
                 .restart_window_usec = HOUR,
@@ -39,24 +41,24 @@ static void check(const StatusInfo *s, const char *expected) {
 static void test_healthy(void **state) {
         StatusInfo s = base();
 
-        s.backlog = 3;
-        s.oldest_age_usec = 12 * USEC_PER_SEC + 700000;  /* whole seconds only */
-        s.state_usec = 3 * HOUR;                          /* not shown while HEALTHY */
+        s.view.backlog = 3;
+        s.view.oldest_age_usec = 12 * USEC_PER_SEC + 700000;  /* whole seconds only */
+        s.view.state_usec = 3 * HOUR;                          /* not shown while HEALTHY */
         check(&s, "postfix@-.service: HEALTHY, backlog 3 (0 overdue), oldest 12s, relay up");
 
-        s.backlog = 0;
-        s.oldest_age_usec = 0;
+        s.view.backlog = 0;
+        s.view.oldest_age_usec = 0;
         check(&s, "postfix@-.service: HEALTHY, backlog 0 (0 overdue), relay up");
 }
 
 static void test_stalled(void **state) {
         StatusInfo s = base();
 
-        s.state = DETECTOR_STALLED;
-        s.state_usec = 4 * MIN + 300000;
-        s.backlog = 20;
-        s.overdue = 20;
-        s.oldest_age_usec = 5 * MIN;
+        s.view.state = DETECTOR_STALLED;
+        s.view.state_usec = 4 * MIN + 300000;
+        s.view.backlog = 20;
+        s.view.overdue = 20;
+        s.view.oldest_age_usec = 5 * MIN;
         s.restarts = 1;
         check(&s, "postfix@-.service: STALLED for 4m, backlog 20 (20 overdue), oldest 5m, relay up, restarts 1/3 in 1h");
 }
@@ -65,15 +67,15 @@ static void test_stalled(void **state) {
 static void test_acting(void **state) {
         StatusInfo s = base();
 
-        s.state = DETECTOR_REMEDIATING;
-        s.state_usec = 500000;
-        s.backlog = 20;
-        s.overdue = 20;
-        s.oldest_age_usec = 5 * MIN + 10 * USEC_PER_SEC;
+        s.view.state = DETECTOR_REMEDIATING;
+        s.view.state_usec = 500000;
+        s.view.backlog = 20;
+        s.view.overdue = 20;
+        s.view.oldest_age_usec = 5 * MIN + 10 * USEC_PER_SEC;
         check(&s, "postfix@-.service: REMEDIATING for 0s, backlog 20 (20 overdue), oldest 5m10s, relay up, restarts 0/3 in 1h");
 
-        s.state = DETECTOR_GAVE_UP;
-        s.state_usec = HOUR + 90 * USEC_PER_SEC;
+        s.view.state = DETECTOR_GAVE_UP;
+        s.view.state_usec = HOUR + 90 * USEC_PER_SEC;
         s.restarts = 3;
         s.dry_run = true;
         check(&s, "postfix@-.service: GAVE_UP for 1h1m30s, backlog 20 (20 overdue), oldest 5m10s, relay up, restarts 3/3 in 1h (dry run)");
@@ -83,11 +85,11 @@ static void test_outage_probes(void **state) {
         const MetricsProbe probes[] = { { "relay", PROBE_FAIL }, { "backup", PROBE_UNKNOWN }, { "dns", PROBE_OK } };
         StatusInfo s = base();
 
-        s.state = DETECTOR_OUTAGE;
-        s.state_usec = 2 * MIN;
-        s.queue_ok = false;
-        s.probes = probes;
-        s.n_probes = ELEMENTSOF(probes);
+        s.view.state = DETECTOR_OUTAGE;
+        s.view.state_usec = 2 * MIN;
+        s.view.queue_ok = false;
+        s.view.probes = probes;
+        s.view.n_probes = ELEMENTSOF(probes);
         s.reach = REACH_DOWN;
         check(&s, "postfix@-.service: OUTAGE for 2m, queue unknown, relay down, backup unknown, dns up");
 }
@@ -97,12 +99,12 @@ static void test_outage_probes(void **state) {
 static void test_no_probes(void **state) {
         StatusInfo s = base();
 
-        s.probes = NULL;
-        s.n_probes = 0;
+        s.view.probes = NULL;
+        s.view.n_probes = 0;
         s.reach = REACH_UNKNOWN;
-        s.overdue_known = false;
-        s.backlog = 7;
-        s.oldest_age_usec = 45 * USEC_PER_SEC;
+        s.view.overdue_known = false;
+        s.view.backlog = 7;
+        s.view.oldest_age_usec = 45 * USEC_PER_SEC;
         s.dry_run = true;
         check(&s, "postfix@-.service: HEALTHY, backlog 7, oldest 45s, reachability unknown (dry run)");
 }

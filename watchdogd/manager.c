@@ -101,29 +101,29 @@ int manager_format_status(const StatusInfo *s, char **ret) {
         if (!f)
                 return -ENOMEM;
 
-        fprintf(f, "%s: %s", s->unit, detector_state_to_string(s->state));
-        if (s->state != DETECTOR_HEALTHY)
-                fprintf(f, " for %s", fmt_secs(d, sizeof(d), s->state_usec));
+        fprintf(f, "%s: %s", s->view.unit, detector_state_to_string(s->view.state));
+        if (s->view.state != DETECTOR_HEALTHY)
+                fprintf(f, " for %s", fmt_secs(d, sizeof(d), s->view.state_usec));
 
-        if (!s->queue_ok)
+        if (!s->view.queue_ok)
                 fputs(", queue unknown", f);
         else {
-                fprintf(f, ", backlog %u", s->backlog);
-                if (s->overdue_known)
-                        fprintf(f, " (%u overdue)", s->overdue);
-                if (s->backlog > 0)
-                        fprintf(f, ", oldest %s", fmt_secs(d, sizeof(d), s->oldest_age_usec));
+                fprintf(f, ", backlog %u", s->view.backlog);
+                if (s->view.overdue_known)
+                        fprintf(f, " (%u overdue)", s->view.overdue);
+                if (s->view.backlog > 0)
+                        fprintf(f, ", oldest %s", fmt_secs(d, sizeof(d), s->view.oldest_age_usec));
         }
 
-        if (s->n_probes == 0)
+        if (s->view.n_probes == 0)
                 fprintf(f, ", reachability %s", reachability_to_string(s->reach));
-        for (size_t i = 0; i < s->n_probes; i++)
-                fprintf(f, ", %s %s", s->probes[i].name,
-                        s->probes[i].status == PROBE_OK ? "up" :
-                        s->probes[i].status == PROBE_FAIL ? "down" : "unknown");
+        for (size_t i = 0; i < s->view.n_probes; i++)
+                fprintf(f, ", %s %s", s->view.probes[i].name,
+                        s->view.probes[i].status == PROBE_OK ? "up" :
+                        s->view.probes[i].status == PROBE_FAIL ? "down" : "unknown");
 
-        acting = s->state == DETECTOR_REMEDIATING || s->state == DETECTOR_VERIFYING ||
-                 s->state == DETECTOR_GAVE_UP;
+        acting = s->view.state == DETECTOR_REMEDIATING || s->view.state == DETECTOR_VERIFYING ||
+                 s->view.state == DETECTOR_GAVE_UP;
         if (acting || s->restarts > 0)
                 fprintf(f, ", restarts %u/%u in %s", s->restarts, s->max_restarts,
                         format_duration(d, sizeof(d), s->restart_window_usec));
@@ -157,11 +157,12 @@ static uint64_t manager_state_usec(Manager *m) {
         return now > m->state_since_usec ? now - m->state_since_usec : 0;
 }
 
-static void manager_update_status(Manager *m) {
+/* The unit as the last round and the detector see it; PROBES from
+ * manager_probe_results() (NULL when out of memory: no probes shown). */
+static MtaView manager_view(Manager *m, const MetricsProbe *probes) {
         const Observation *o = &m->last_obs;
-        _cleanup_free_ MetricsProbe *probes = manager_probe_results(m);
-        _cleanup_free_ char *text = NULL;
-        StatusInfo si = {
+
+        return (MtaView) {
                 .unit = m->config->unit,
                 .state = m->detector.state,
                 .state_usec = manager_state_usec(m),
@@ -172,6 +173,14 @@ static void manager_update_status(Manager *m) {
                 .overdue = o->queue.overdue,
                 .probes = probes,
                 .n_probes = probes ? m->n_reach : 0,
+        };
+}
+
+static void manager_update_status(Manager *m) {
+        _cleanup_free_ MetricsProbe *probes = manager_probe_results(m);
+        _cleanup_free_ char *text = NULL;
+        StatusInfo si = {
+                .view = manager_view(m, probes),
                 .reach = m->detector.reach,
                 .restarts = detector_restarts_in_window(&m->detector, &m->params, now_monotonic(m)),
                 .max_restarts = m->params.max_restarts,
@@ -189,7 +198,6 @@ static void manager_update_status(Manager *m) {
 /* Writes the metrics file, if one is configured (README "Metrics"). A
  * failing write is logged at warning once, then at debug until it works. */
 static void manager_write_metrics(Manager *m) {
-        const Observation *o = &m->last_obs;
         _cleanup_free_ MetricsProbe *probes = NULL;
         _cleanup_free_ MetricsReceiver *receivers = NULL;
         _cleanup_free_ char *text = NULL;
@@ -211,16 +219,7 @@ static void manager_write_metrics(Manager *m) {
 
         MetricsSnapshot ms = {
                 .version = PACKAGE_VERSION,
-                .unit = m->config->unit,
-                .state = m->detector.state,
-                .state_usec = manager_state_usec(m),
-                .queue_ok = o->queue_status == PROBE_OK,
-                .backlog = o->queue.backlog,
-                .oldest_age_usec = o->queue.oldest_age_usec,
-                .overdue_known = o->queue.schedule_known,
-                .overdue = o->queue.overdue,
-                .probes = probes,
-                .n_probes = m->n_reach,
+                .view = manager_view(m, probes),
                 .restarts_total = m->restarts_total,
                 .receivers = receivers,
                 .n_receivers = n_receivers,

@@ -24,16 +24,7 @@ typedef struct ProbeSlot {
 
 /* What the STATUS= line shows (manager_format_status()). */
 typedef struct StatusInfo {
-        const char *unit;
-        DetectorState state;
-        uint64_t state_usec;         /* time in STATE, shown unless HEALTHY */
-        bool queue_ok;               /* the last queue probe succeeded: the next four are valid */
-        unsigned backlog;
-        uint64_t oldest_age_usec;
-        bool overdue_known;
-        unsigned overdue;
-        const MetricsProbe *probes;  /* reachability probes by name; none: REACH is shown */
-        size_t n_probes;
+        MtaView view;                /* no probes: REACH is shown instead */
         Reachability reach;          /* the detector's combined reachability */
         unsigned restarts;           /* restarts in the window, shown when > 0 or while acting */
         unsigned max_restarts;

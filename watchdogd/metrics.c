@@ -34,7 +34,7 @@ static void family(FILE *f, const char *name, const char *type, const char *help
 /* NAME{unit="..." then the caller's labels, if any, and the closing brace. */
 static void unit_labels(FILE *f, const char *name, const MetricsSnapshot *s) {
         fprintf(f, "%s{unit=\"", name);
-        metrics_write_label_value(f, s->unit);
+        metrics_write_label_value(f, s->view.unit);
         fputc('"', f);
 }
 
@@ -93,39 +93,39 @@ int metrics_format(const MetricsSnapshot *s, char **ret) {
 
                 state_label(name, sizeof(name), st);
                 unit_labels(f, "mta_watchdog_state", s);
-                fprintf(f, ",state=\"%s\"} %d\n", name, st == s->state);
+                fprintf(f, ",state=\"%s\"} %d\n", name, st == s->view.state);
         }
 
         family(f, "mta_watchdog_state_seconds", "gauge", "Seconds spent in the current detector state.");
         unit_labels(f, "mta_watchdog_state_seconds", s);
         fputs("} ", f);
-        seconds(f, s->state_usec);
+        seconds(f, s->view.state_usec);
         fputc('\n', f);
 
         family(f, "mta_watchdog_queue_backlog", "gauge", "Messages in the MTA's queue at the last queue probe.");
-        if (s->queue_ok)
-                unit_sample(f, "mta_watchdog_queue_backlog", s, s->backlog);
+        if (s->view.queue_ok)
+                unit_sample(f, "mta_watchdog_queue_backlog", s, s->view.backlog);
         family(f, "mta_watchdog_queue_oldest_age_seconds", "gauge", "Age of the oldest queued message at the last queue probe.");
-        if (s->queue_ok) {
+        if (s->view.queue_ok) {
                 unit_labels(f, "mta_watchdog_queue_oldest_age_seconds", s);
                 fputs("} ", f);
-                seconds(f, s->oldest_age_usec);
+                seconds(f, s->view.oldest_age_usec);
                 fputc('\n', f);
         }
         family(f, "mta_watchdog_queue_overdue", "gauge", "Queued messages past their next delivery attempt at the last queue probe.");
-        if (s->queue_ok && s->overdue_known)
-                unit_sample(f, "mta_watchdog_queue_overdue", s, s->overdue);
+        if (s->view.queue_ok && s->view.overdue_known)
+                unit_sample(f, "mta_watchdog_queue_overdue", s, s->view.overdue);
         family(f, "mta_watchdog_queue_probe_ok", "gauge", "Whether the last queue probe succeeded (1) or not (0).");
-        unit_sample(f, "mta_watchdog_queue_probe_ok", s, s->queue_ok);
+        unit_sample(f, "mta_watchdog_queue_probe_ok", s, s->view.queue_ok);
 
         family(f, "mta_watchdog_probe_result", "gauge", "Reachability probe result of the last round: 1 for the current one, 0 for the others.");
-        for (size_t i = 0; i < s->n_probes; i++)
+        for (size_t i = 0; i < s->view.n_probes; i++)
                 for (size_t j = 0; j < ELEMENTSOF(results); j++) {
                         unit_labels(f, "mta_watchdog_probe_result", s);
                         fputs(",probe=\"", f);
-                        metrics_write_label_value(f, s->probes[i].name);
+                        metrics_write_label_value(f, s->view.probes[i].name);
                         fprintf(f, "\",result=\"%s\"} %d\n", results[j],
-                                strcmp(results[j], probe_result(s->probes[i].status)) == 0);
+                                strcmp(results[j], probe_result(s->view.probes[i].status)) == 0);
                 }
 
         family(f, "mta_watchdog_restarts_total", "counter", "Restarts of the unit started by the watchdog since it started.");

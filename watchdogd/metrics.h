@@ -24,18 +24,24 @@ typedef struct MetricsReceiver {
 } MetricsReceiver;
 
 /* What one metrics file shows; counters count since the daemon started. */
+/* The watched unit as the last probe round and the detector see it: what
+ * the status line (manager_format_status()) and the metrics both show. */
+typedef struct MtaView {
+        const char *unit;               /* the watched unit, e.g. "postfix@-.service" */
+        DetectorState state;
+        uint64_t state_usec;            /* time in STATE, microseconds */
+        bool queue_ok;                  /* the last queue probe succeeded: the next four are valid */
+        unsigned backlog;               /* messages queued */
+        uint64_t oldest_age_usec;       /* age of the oldest, microseconds */
+        bool overdue_known;             /* the queue probe knows the MTA's schedule */
+        unsigned overdue;               /* messages overdue (only with overdue_known) */
+        const MetricsProbe *probes;     /* reachability probes by name */
+        size_t n_probes;
+} MtaView;
+
 typedef struct MetricsSnapshot {
         const char *version;            /* build_info's version label */
-        const char *unit;               /* the watched unit: label "unit" */
-        DetectorState state;
-        uint64_t state_usec;            /* time in STATE */
-        bool queue_ok;                  /* the last queue probe succeeded: the next three are valid */
-        unsigned backlog;
-        uint64_t oldest_age_usec;
-        bool overdue_known;             /* the queue probe knows the MTA's schedule */
-        unsigned overdue;
-        const MetricsProbe *probes;
-        size_t n_probes;
+        MtaView view;                   /* view.unit is the label "unit" */
         uint64_t restarts_total;        /* restarts started (never in a dry run) */
         uint64_t actions_total[_ACTION_TYPE_MAX][2]; /* [action][0 succeeded, 1 failed] */
         const MetricsReceiver *receivers;

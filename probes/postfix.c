@@ -63,6 +63,7 @@
 #include "exec.h"
 #include "log.h"
 #include "macros.h"
+#include "caps.h"
 #include "postfix.h"
 #include "probe.h"
 
@@ -366,6 +367,9 @@ static int postfix_scan_child(int out_fd, void *arg) {
         char reason[PROBE_REASON_MAX], line[POSTFIX_SCAN_LINE_MAX];
         int r;
 
+        /* The queue directories are 0700 postfix: the one place the daemon's capability
+         * is used (caps.h). Without it the scan says which directory it cannot read. */
+        (void) caps_raise_read_search();
         r = postfix_scan_queue(st->queue_directory, st->now_usec, st->slack_usec, &q, reason, sizeof(reason));
         if (r >= 0)
                 r = postfix_format_scan_line(line, sizeof(line), &q);

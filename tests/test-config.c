@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -844,6 +847,81 @@ static void test_example_documents_every_key(void **state) {
 }
 
 /* The secret file must not be accessible by others; its content never shows. */
+/* Leaves a forked child without the sanitizers' exit-time leak check (the
+ * parent's allocations are the child's too). */
+#define child_exit(code) ((void) syscall(SYS_exit_group, (code)))
+
+/* Files the daemon's user cannot read: the error says who needs to read them.
+ * Loaded in a child running as nobody (needs root to switch; skipped otherwise). */
+static void unreadable_case(const char *dir, const char *key, const char *file, const char *reason) {
+        _cleanup_free_ char *ini = NULL, *path = NULL, *expected = NULL;
+        char out[1024] = "";
+        int pipefd[2], status;
+        ssize_t n, k = 0;
+        pid_t pid;
+        FILE *f;
+
+        assert_true(asprintf(&path, "%s/%s.ini", dir, key) > 0);
+        assert_true(asprintf(&ini, MTA "[alert:a]\nurl = https://h/\n%s = %s\n", key, file) > 0);
+        f = fopen(path, "we");
+        assert_non_null(f);
+        assert_true(fputs(ini, f) >= 0);
+        assert_int_equal(fclose(f), 0);
+        assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                Config *c = NULL;
+
+                if (dup2(pipefd[1], STDERR_FILENO) < 0 || setgroups(0, NULL) < 0 ||
+                    setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
+                        child_exit(100);
+                child_exit(config_load(path, &c) == -EINVAL && !c ? 0 : 1);
+        }
+        assert_int_equal(close(pipefd[1]), 0);
+        while ((n = read(pipefd[0], out + k, sizeof(out) - 1 - (size_t) k)) > 0)
+                k += n;
+        assert_int_equal(close(pipefd[0]), 0);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        assert_true(asprintf(&expected, "%s:5: [alert:a] %s: %s (mta-watchdogd runs as user nobody: make the "
+                             "file readable for it, e.g. chgrp nobody FILE; chmod g+r FILE)\n", path, key, reason) > 0);
+        assert_string_equal(out, expected);
+        assert_int_equal(unlink(path), 0);
+}
+
+static void test_unreadable_files(void **state) {
+        char dir[] = "/tmp/test-config-ro-XXXXXX";
+        _cleanup_free_ char *ca = NULL, *secret = NULL, *ca_reason = NULL, *secret_reason = NULL;
+        FILE *f;
+
+        if (geteuid() != 0)
+                skip();
+        assert_non_null(mkdtemp(dir));
+        assert_int_equal(chmod(dir, 0755), 0);
+        assert_true(asprintf(&ca, "%s/ca.pem", dir) > 0);
+        assert_true(asprintf(&secret, "%s/ops.secret", dir) > 0);
+        f = fopen(ca, "we");
+        assert_non_null(f);
+        assert_int_equal(fclose(f), 0);
+        f = fopen(secret, "we");
+        assert_non_null(f);
+        assert_true(fputs("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n", f) >= 0);
+        assert_int_equal(fclose(f), 0);
+        assert_int_equal(chmod(ca, 0600), 0);
+        assert_int_equal(chmod(secret, 0640), 0);  /* group root: not nobody's */
+
+        assert_true(asprintf(&ca_reason, "%s: Permission denied", ca) > 0);
+        unreadable_case(dir, "ca_file", ca, ca_reason);
+        assert_true(asprintf(&secret_reason, "cannot read %s: Permission denied", secret) > 0);
+        unreadable_case(dir, "secret_file", secret, secret_reason);
+
+        assert_int_equal(unlink(ca), 0);
+        assert_int_equal(unlink(secret), 0);
+        assert_int_equal(rmdir(dir), 0);
+}
+
 static void test_secret_file_and_headers(void **state) {
         _cleanup_free_ char *secret_path = NULL, *text = NULL, *ini = NULL, *bad = NULL, *log = NULL, *path = NULL;
         /* base64 -d of the Standard Webhooks test secret */
@@ -945,6 +1023,7 @@ int main(void) {
                 cmocka_unit_test(test_example_config),
                 cmocka_unit_test(test_example_documents_every_key),
                 cmocka_unit_test(test_secret_file_and_headers),
+                cmocka_unit_test(test_unreadable_files),
                 cmocka_unit_test(test_alert_config_equal),
         };
 

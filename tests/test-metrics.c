@@ -234,6 +234,37 @@ static void test_write_file(void **state) {
         assert_int_equal(system(cmd), 0);
 }
 
+/* A reload that moves or drops metrics_file removes the old file: node_exporter
+ * would otherwise keep serving its last values (a stale state forever). */
+static void test_retire_file(void **state) {
+        char dir[] = "/tmp/test-metrics.XXXXXX";
+        _cleanup_free_ char *a = NULL, *b = NULL, *cmd = NULL;
+        struct stat st;
+
+        assert_non_null(mkdtemp(dir));
+        assert_true(asprintf(&a, "%s/a.prom", dir) > 0);
+        assert_true(asprintf(&b, "%s/b.prom", dir) > 0);
+
+        assert_int_equal(metrics_retire_file(NULL, b), 0);
+        assert_int_equal(metrics_retire_file(NULL, NULL), 0);
+        /* never written (its directory missing or read-only): nothing to report */
+        assert_int_equal(metrics_retire_file("/nonexistent-test-metrics/x.prom", b), 0);
+
+        assert_int_equal(metrics_write_file(a, "x 1\n"), 0);
+        assert_int_equal(metrics_retire_file(a, a), 0);           /* unchanged: kept */
+        assert_int_equal(stat(a, &st), 0);
+        assert_int_equal(metrics_retire_file(a, b), 1);           /* moved: old removed */
+        assert_int_equal(stat(a, &st), -1);
+        assert_int_equal(metrics_retire_file(a, b), 0);           /* already gone */
+
+        assert_int_equal(metrics_write_file(b, "x 1\n"), 0);
+        assert_int_equal(metrics_retire_file(b, NULL), 1);        /* dropped: removed */
+        assert_int_equal(stat(b, &st), -1);
+
+        assert_true(asprintf(&cmd, "rm -rf '%s'", dir) > 0);
+        assert_int_equal(system(cmd), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_format_full),
@@ -241,6 +272,7 @@ int main(void) {
                 cmocka_unit_test(test_escape),
                 cmocka_unit_test(test_format_escapes_labels),
                 cmocka_unit_test(test_write_file),
+                cmocka_unit_test(test_retire_file),
         };
 
         (void) umask(022);

@@ -259,6 +259,7 @@ static void test_access_denied(void **state) {
 
         assert_int_equal(res.outcome.error, -EACCES);
         assert_string_equal(res.outcome.error_message, "Access denied by test");
+        assert_true(unit_restart_refused(&res.outcome));   /* the admin is pointed at polkit */
         assert_string_equal(res.outcome.job_result, "");
         assert_int_equal(res.outcome.old_main_pid, 100);
         assert_after_running(&res.outcome, 100);   /* status still read */
@@ -278,6 +279,7 @@ static void test_timeout(void **state) {
 
         assert_true(now_usec() - t0 >= 300 * USEC_PER_MSEC);
         assert_int_equal(res.outcome.error, -ETIMEDOUT);
+        assert_false(unit_restart_refused(&res.outcome));
         assert_string_equal(res.outcome.job_result, "");
         assert_after_running(&res.outcome, 100);
         assert_false(res.outcome.success);

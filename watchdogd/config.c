@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <ctype.h>
 #include <errno.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <ini.h>
 #include <regex.h>
@@ -479,9 +480,28 @@ static void config_print_header(FILE *f, const char *key, const void *data) {
 
 /* A CA bundle that is missing would only show as "certificate not trusted"
  * on every delivery; it is a configuration error. */
+/* For "permission denied" on a file the daemon must read: who it runs as (the
+ * shipped unit: user mta-watchdog), so that the admin knows whom to give access. */
+static const char *config_reader_hint(char *buf, size_t size) {
+        const struct passwd *pw = getpwuid(geteuid());
+
+        if (pw)
+                (void) snprintf(buf, size, " (mta-watchdogd runs as user %s: make the file readable for it, "
+                                "e.g. chgrp %s FILE; chmod g+r FILE)", pw->pw_name, pw->pw_name);
+        else
+                (void) snprintf(buf, size, " (mta-watchdogd runs as uid %u)", (unsigned) geteuid());
+        return buf;
+}
+
 static int config_parse_ca_file(ParseContext *ctx, const ConfigItem *item, const char *value, void *data) {
-        if (value[0] == '/' && access(value, R_OK) < 0)
-                return config_error(ctx, ctx->line, item->key, "%s: %s", value, strerror(errno));
+        char hint[256] = "";
+
+        if (value[0] == '/' && access(value, R_OK) < 0) {
+                int e = errno;
+
+                return config_error(ctx, ctx->line, item->key, "%s: %s%s", value, strerror(e),
+                                    e == EACCES ? config_reader_hint(hint, sizeof(hint)) : "");
+        }
         return config_parse_path(ctx, item, value, data);
 }
 
@@ -507,8 +527,12 @@ static int config_parse_secret_file(ParseContext *ctx, const ConfigItem *item, c
                 return config_error(ctx, ctx->line, item->key, "%s is too large for a secret", value);
         if (r == -EINVAL)
                 return config_error(ctx, ctx->line, item->key, "%s is not a regular file", value);
-        if (r < 0)
-                return config_error(ctx, ctx->line, item->key, "cannot read %s: %s", value, strerror(-r));
+        if (r < 0) {
+                char hint[256] = "";
+
+                return config_error(ctx, ctx->line, item->key, "cannot read %s: %s%s", value, strerror(-r),
+                                    r == -EACCES ? config_reader_hint(hint, sizeof(hint)) : "");
+        }
 
         if (a->secret)
                 explicit_bzero(a->secret, a->secret_size);

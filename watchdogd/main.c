@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <sysexits.h>
 
+#include "caps.h"
 #include "config.h"
 #include "log.h"
 #include "manager.h"
@@ -87,6 +88,12 @@ int main(int argc, char *argv[]) {
                 fprintf(stderr, "mta-watchdogd: unexpected argument '%s'. Try 'mta-watchdogd --help'.\n", argv[optind]);
                 return EX_USAGE;
         }
+
+        /* Before anything is read: files are read with the user's own permissions, and no
+         * program run later inherits the unit's capability (caps.h). */
+        r = caps_confine();
+        if (r < 0)
+                log_warning_errno(r, "Cannot narrow the capabilities, continuing with them: %m");
 
         r = config_load(path, &config);
         if (r < 0)

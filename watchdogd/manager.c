@@ -461,7 +461,13 @@ static void on_restart_done(const RestartOutcome *o, void *userdata) {
         Manager *m = userdata;
         char detail[sizeof(m->action_detail)];
 
-        if (o->error < 0)
+        if (unit_restart_refused(o))
+                /* The usual cause: [mta] unit is not in the polkit rule (README
+                 * "What it runs as"); the admin must be told where to look. */
+                (void) snprintf(detail, sizeof(detail),
+                                "refused by systemd: %s; the polkit rule 50-mta-watchdog.rules must allow restarting %s",
+                                o->error_message[0] ? o->error_message : strerror(-o->error), m->config->unit);
+        else if (o->error < 0)
                 (void) snprintf(detail, sizeof(detail), "%s (%s), job result \"%s\", MainPID %u -> %u, %s",
                                 o->error_message[0] ? o->error_message : strerror(-o->error),
                                 o->error == -ETIMEDOUT ? "no job result in time" : "D-Bus call failed",
@@ -943,6 +949,15 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         }
         log_set_max_level(c->log_level);
         detector_params_from_config(&m->params, c);
+        /* The old metrics file would go on serving its last values (README "Metrics"). */
+        r = metrics_retire_file(m->config->metrics_file, c->metrics_file);
+        if (r < 0)
+                log_warning_errno(r, "Reload: cannot remove the old metrics file %s, its values go stale: %m",
+                                  m->config->metrics_file);
+        else if (r > 0)
+                log_info("Reload: removed the old metrics file %s", m->config->metrics_file);
+        if (!m->config->metrics_file || !c->metrics_file || strcmp(m->config->metrics_file, c->metrics_file) != 0)
+                m->metrics_failing = false; /* a new file's first failure is a warning again */
         if (m->config->dry_run && !c->dry_run) {
                 DetectorOutput out;
 

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "fileio.h"
 #include "macros.h"
@@ -185,4 +187,18 @@ int metrics_write_file(const char *path, const char *text) {
         if (!dir)
                 return -ENOMEM;
         return write_file_atomic(dir, slash + 1, text, strlen(text), 0644);
+}
+
+int metrics_retire_file(const char *old, const char *new) {
+        struct stat st;
+
+        if (!old || (new && strcmp(old, new) == 0))
+                return 0;
+        /* Never written (e.g. its directory is read-only): nothing to remove, no
+         * error; unlink() would say EROFS rather than ENOENT there. */
+        if (lstat(old, &st) < 0)
+                return errno == ENOENT ? 0 : negative_errno();
+        if (unlink(old) < 0)
+                return errno == ENOENT ? 0 : negative_errno();
+        return 1;
 }

@@ -64,3 +64,10 @@ void metrics_write_label_value(FILE *f, const char *s);
 /* Writes TEXT to PATH (absolute) with write_file_atomic() (fileio.h),
  * mode 0644. Returns 0 or a negative errno. */
 int metrics_write_file(const char *path, const char *text);
+
+/* A reload moved the metrics file from OLD to NEW (NULL: none): removes OLD,
+ * so that node_exporter does not keep serving its last values beside the
+ * new file's. Nothing to do when OLD is NULL or the same as NEW, or is gone
+ * already. Returns 1 if OLD was removed, 0 if nothing was done, or a
+ * negative errno. */
+int metrics_retire_file(const char *old, const char *new);

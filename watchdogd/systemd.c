@@ -653,3 +653,7 @@ UnitRestart *unit_restart_free(UnitRestart *r) {
         free(r);
         return NULL;
 }
+
+bool unit_restart_refused(const RestartOutcome *o) {
+        return o && (o->error == -EACCES || o->error == -EPERM);
+}

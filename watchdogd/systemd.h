@@ -50,6 +50,10 @@ int unit_restart(sd_bus *bus, const char *unit, uint64_t timeout_usec,
 
 UnitRestart *unit_restart_free(UnitRestart *r);
 
+/* Whether systemd refused the restart (D-Bus AccessDenied and the like: polkit
+ * said no), rather than the restart failing. */
+bool unit_restart_refused(const RestartOutcome *o);
+
 /* Object path of UNIT under /org/freedesktop/systemd1/unit/ (sd_bus_path_encode).
  * Returns 0 or -ENOMEM. */
 int unit_object_path(const char *unit, char **ret);

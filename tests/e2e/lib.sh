@@ -491,7 +491,7 @@ timeline_tick() { # [changed]: only if the state differs from the last line prin
     printf '[+%4ss] %s\n' "$now" "$state"
     e2e_exec journalctl -u "$E2E_DAEMON_UNIT" -p "${E2E_TIMELINE_PRIORITY:-info}" -o cat \
         --no-pager --cursor-file=/run/e2e-timeline.cursor 2>/dev/null |
-        grep -vE '^(#|\[|[a-z_]+ = |$)' |   # not the config dump of ExecStartPre=--check-config
+        grep -vE '^(#|\[|[a-z_]+ = |$)' |   # not a config dump (--check-config)
         sed 's/^/          watchdog: /' || true
     local n
     n=$(e2e_exec sh -c 'wc -l < "$1"' sh "$E2E_WEBHOOK_LOG" 2>/dev/null || echo 0)

@@ -31,7 +31,7 @@ e2e_log "Postfix restarted (master $(master_pid))"
 before_kill=$(events | paste -sd' ' -)
 e2e_log "alerts before the kill: $before_kill"
 
-# RestartSec=5s, then ExecStartPre=--check-config and the start
+# RestartSec=5s, then the start
 wait_until 60 daemon_running_as_new_pid "$pid1" ||
     fail "mta-watchdogd not running again: $(daemon_state), pid $(daemon_pid), NRestarts $(daemon_nrestarts)"
 pid2=$(daemon_pid)

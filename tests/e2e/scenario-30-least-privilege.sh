@@ -12,6 +12,20 @@ e2e_scenario_begin
 unit=$E2E_MTA_UNIT
 metrics=/run/mta-watchdog/metrics.prom
 e2e_exec sed -i "/^\[watchdog\]/a metrics_file = $metrics" /etc/mta-watchdog/mta-watchdog.ini
+
+# --- a configuration error: the unit fails (exit 78) and stays failed, no restart loop ----------
+conf=/etc/mta-watchdog/mta-watchdog.ini
+e2e_exec sed -i "/^\[watchdog\]/a no_such_key = 1" "$conf"
+e2e_exec timeout 60 systemctl start "$E2E_DAEMON_UNIT" 2>/dev/null && fail "started with an unknown key"
+observe 12   # more than twice RestartSec=5s
+assert_eq "unit after a configuration error" failed "$(daemon_state)"
+assert_eq "restarts after a configuration error" 0 \
+    "$(e2e_exec systemctl show -p NRestarts --value "$E2E_DAEMON_UNIT")"
+assert_eq "exit status of the configuration error" 78 \
+    "$(e2e_exec systemctl show -p ExecMainStatus --value "$E2E_DAEMON_UNIT")"
+e2e_exec sed -i "/^no_such_key = 1\$/d" "$conf"
+e2e_exec systemctl reset-failed "$E2E_DAEMON_UNIT"
+
 start_daemon
 
 # --- who it runs as -------------------------------------------------------------------------
@@ -19,9 +33,12 @@ pid=$(daemon_pid)
 assert_eq "daemon user" mta-watchdog "$(e2e_exec ps -o user= -p "$pid" | tr -d ' ')"
 assert_eq "daemon groups" "mta-watchdog postdrop systemd-journal" \
     "$(e2e_exec ps -o supgrp= -p "$pid" | tr ',' '\n' | tr -d ' ' | sort | paste -sd' ' -)"
-# CAP_DAC_READ_SEARCH is capability 2: only bit 2 set, in the effective and bounding sets
-assert_eq "effective capabilities" 0000000000000004 \
-    "$(e2e_exec awk '/^CapEff/ { print $2 }' "/proc/$pid/status")"
+# CAP_DAC_READ_SEARCH is capability 2 (bit 2): granted by the unit, then narrowed by the
+# daemon (caps.h): permitted but not effective, not ambient (nothing it runs inherits it)
+cap() { e2e_exec awk -v k="$1:" '$1 == k { print $2 }' "/proc/$pid/status"; }
+assert_eq "permitted capabilities" 0000000000000004 "$(cap CapPrm)"
+assert_eq "effective capabilities" 0000000000000000 "$(cap CapEff)"
+assert_eq "ambient capabilities" 0000000000000000 "$(cap CapAmb)"
 assert_eq "bounding capabilities" 0000000000000004 \
     "$(e2e_exec awk '/^CapBnd/ { print $2 }' "/proc/$pid/status")"
 assert_eq "no new privileges" 1 "$(e2e_exec awk '/^NoNewPrivs/ { print $2 }' "/proc/$pid/status")"
@@ -131,13 +148,26 @@ assert_eq "metric queue_backlog" 0 "$(metric "mta_watchdog_queue_backlog{$u}")"
 assert_eq "metric queue_overdue" 0 "$(metric "mta_watchdog_queue_overdue{$u}")"
 assert_eq "metric probe relay up" 1 "$(metric "mta_watchdog_probe_result{probe=\"relay\",result=\"up\",$u}")"
 assert_eq "metric probe relay down" 0 "$(metric "mta_watchdog_probe_result{probe=\"relay\",result=\"down\",$u}")"
-assert_eq "metric alerts sent" "$(events | wc -l)" "$(metric 'mta_watchdog_alerts_sent_total{receiver="receiver"}')"
+# the file is rewritten every round: the last deliveries show within an interval or two
+sent=$(events | wc -l)
+_sent_counted() { [ "$(metric 'mta_watchdog_alerts_sent_total{receiver="receiver"}')" = "$sent" ]; }
+wait_until $((E2E_INTERVAL * 3)) _sent_counted || e2e_log "metrics file: $(e2e_exec cat "$metrics" | grep -v "^#" | paste -sd" " -)"
+assert_eq "metric alerts sent" "$sent" "$(metric 'mta_watchdog_alerts_sent_total{receiver="receiver"}')"
 assert_eq "metric alerts failed" 0 "$(metric 'mta_watchdog_alerts_failed_total{receiver="receiver"}')"
 assert_eq "metric alerts queued" 0 "$(metric 'mta_watchdog_alerts_queued')"
 last=$(metric "mta_watchdog_last_probe_timestamp_seconds{$u}")
 age=$(( $(e2e_exec date +%s) - ${last%%.*} ))
 [ "$age" -ge 0 ] && [ "$age" -le 30 ] || fail "last probe ${age}s ago (metric $last)"
 e2e_log "ok: last probe ${age}s ago"
+# a reload that moves metrics_file removes the old file: node_exporter would go on serving its
+# last values beside the new file's
+moved=/run/mta-watchdog/moved.prom
+e2e_exec sed -i "s|^metrics_file = .*|metrics_file = $moved|" /etc/mta-watchdog/mta-watchdog.ini
+e2e_exec systemctl reload "$E2E_DAEMON_UNIT" || fail "reload failed"
+_metrics_moved() { e2e_exec test -f "$moved" && ! e2e_exec test -e "$metrics"; }
+wait_until 20 _metrics_moved ||
+    fail "metrics file not moved by the reload: $(e2e_exec ls /run/mta-watchdog | paste -sd' ' -)"
+e2e_log "ok: reload moved the metrics file, the old one is gone"
 
 # --- installing over an admin's configuration, and removing ------------------------------------
 conf=/etc/mta-watchdog/mta-watchdog.ini

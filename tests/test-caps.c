@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+/* caps.h: what the shipped unit's ambient CAP_DAC_READ_SEARCH becomes. The
+ * test sets up the same credentials in a child (needs root to do so; skipped
+ * otherwise): user nobody with the capability permitted, inheritable, ambient
+ * and effective, as systemd gives it, then checks the exact sets. */
+#include <dirent.h>
+#include <errno.h>
+#include <linux/capability.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <grp.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "caps.h"
+#include "macros.h"
+
+#define NOBODY 65534
+/* Leaves a forked child without the sanitizers' exit-time leak check. */
+#define child_exit(code) ((void) syscall(SYS_exit_group, (code)))
+#define BIT (1ULL << CAP_DAC_READ_SEARCH)
+
+/* The CapXxx: line of /proc/self/status as a number, or ~0 if missing. */
+static unsigned long long cap_line(const char *name) {
+        char line[256];
+        unsigned long long v = ~0ULL;
+        FILE *f = fopen("/proc/self/status", "re");
+
+        if (!f)
+                return v;
+        while (fgets(line, sizeof(line), f))
+                if (strncmp(line, name, strlen(name)) == 0 && line[strlen(name)] == ':')
+                        v = strtoull(line + strlen(name) + 1, NULL, 16);
+        fclose(f);
+        return v;
+}
+
+static bool can_list(const char *dir) {
+        DIR *d = opendir(dir);
+
+        if (!d)
+                return false;
+        closedir(d);
+        return true;
+}
+
+/* In the child: become nobody with CAP_DAC_READ_SEARCH as systemd's
+ * AmbientCapabilities= leaves it. Exits 100 + step on a setup failure. */
+static void become_unit_user(void) {
+        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct d[2] = {};
+
+        if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+                child_exit(101);
+        if (setresgid(NOBODY, NOBODY, NOBODY) < 0 || setgroups(0, NULL) < 0 || setresuid(NOBODY, NOBODY, NOBODY) < 0)
+                child_exit(102);
+        d[0].permitted = d[0].effective = d[0].inheritable = (uint32_t) BIT;
+        if (syscall(SYS_capset, &h, d) < 0)
+                child_exit(103);
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_DAC_READ_SEARCH, 0, 0) < 0)
+                child_exit(104);
+}
+
+static int child_checks(const char *dir) {
+        become_unit_user();
+        /* as systemd starts the daemon: the capability ambient and effective */
+        if (cap_line("CapAmb") != BIT || cap_line("CapEff") != BIT || !can_list(dir))
+                return 10;
+        if (caps_confine() != 0)
+                return 11;
+        /* confined: nothing ambient, nothing effective, still permitted */
+        if (cap_line("CapAmb") != 0 || cap_line("CapEff") != 0 || cap_line("CapPrm") != BIT)
+                return 12;
+        if (can_list(dir))
+                return 13;  /* a 0700 root directory must be closed now */
+        if (caps_confine() != 0)
+                return 14;  /* idempotent */
+        /* the scan child raises it again, and only it */
+        if (caps_raise_read_search() != 1 || cap_line("CapEff") != BIT || cap_line("CapAmb") != 0)
+                return 15;
+        if (!can_list(dir))
+                return 16;
+        if (caps_raise_read_search() != 1)
+                return 17;
+        return 0;
+}
+
+static void test_confine_and_raise(void **state) {
+        char dir[] = "/tmp/test-caps-XXXXXX";
+        pid_t pid;
+        int status;
+
+        if (geteuid() != 0)
+                skip();
+        assert_non_null(mkdtemp(dir));
+        assert_int_equal(chmod(dir, 0700), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0)
+                child_exit(child_checks(dir));
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        assert_int_equal(rmdir(dir), 0);
+}
+
+/* Without the capability permitted: nothing to raise, and confining is harmless. */
+static void test_not_permitted(void **state) {
+        pid_t pid;
+        int status;
+
+        if (geteuid() != 0)
+                skip();
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                if (setresgid(NOBODY, NOBODY, NOBODY) < 0 || setgroups(0, NULL) < 0 ||
+                    setresuid(NOBODY, NOBODY, NOBODY) < 0)
+                        child_exit(100);
+                if (caps_confine() != 0 || cap_line("CapPrm") != 0)
+                        child_exit(1);
+                child_exit(caps_raise_read_search() == 0 && cap_line("CapEff") == 0 ? 0 : 2);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* As root (euid 0) nothing changes. */
+static void test_root_untouched(void **state) {
+        unsigned long long eff = cap_line("CapEff");
+
+        if (geteuid() != 0)
+                skip();
+        assert_int_equal(caps_confine(), 0);
+        assert_int_equal(caps_raise_read_search(), 1);
+        assert_true(cap_line("CapEff") == eff);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_confine_and_raise),
+                cmocka_unit_test(test_not_permitted),
+                cmocka_unit_test(test_root_untouched),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <linux/capability.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "caps.h"
+#include "macros.h"
+
+/* capget(2)/capset(2) have no glibc wrapper; version 3 uses two 32-bit words. */
+static int caps_get(struct __user_cap_data_struct data[static 2]) {
+        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+
+        return syscall(SYS_capget, &h, data) < 0 ? negative_errno() : 0;
+}
+
+static int caps_set(struct __user_cap_data_struct data[static 2]) {
+        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+
+        return syscall(SYS_capset, &h, data) < 0 ? negative_errno() : 0;
+}
+
+int caps_confine(void) {
+        struct __user_cap_data_struct data[2];
+        int r;
+
+        if (geteuid() == 0)
+                return 0;
+        /* EINVAL: a kernel without ambient capabilities (before 4.3): nothing to clear. */
+        if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
+                return negative_errno();
+        r = caps_get(data);
+        if (r < 0)
+                return r;
+        if (data[0].effective == 0 && data[1].effective == 0)
+                return 0;
+        data[0].effective = data[1].effective = 0;
+        return caps_set(data);
+}
+
+int caps_raise_read_search(void) {
+        struct __user_cap_data_struct data[2];
+        const unsigned bit = CAP_DAC_READ_SEARCH; /* 2: in the first word */
+        int r;
+
+        if (geteuid() == 0)
+                return 1;
+        r = caps_get(data);
+        if (r < 0)
+                return r;
+        if (!(data[0].permitted & (1U << bit)))
+                return 0;
+        if (data[0].effective & (1U << bit))
+                return 1;
+        data[0].effective |= 1U << bit;
+        r = caps_set(data);
+        return r < 0 ? r : 1;
+}

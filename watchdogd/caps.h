@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The one capability the shipped unit grants (AmbientCapabilities=
+ * CAP_DAC_READ_SEARCH, capabilities(7)) is needed only to list Postfix's
+ * 0700 queue directories. An ambient capability would stay effective for
+ * everything the daemon reads and pass on to every program it runs (the
+ * flush command, postconf). So the daemon narrows it at start-up and raises
+ * it only in the spool-scan child.
+ *
+ * caps_confine(): clears the ambient set (PR_CAP_AMBIENT_CLEAR_ALL, so no
+ * program executed later inherits anything) and drops every capability from
+ * the effective set, keeping the permitted set for caps_raise_read_search().
+ * Does nothing when running as root (euid 0). Returns 0, or a negative errno
+ * from prctl(2)/capset(2). */
+int caps_confine(void);
+
+/* In a child that reads the queue directories: makes CAP_DAC_READ_SEARCH
+ * effective again if it is permitted. Returns 1 when it is effective (or the
+ * process runs as root), 0 when it is not permitted (the scan then works
+ * with the user's own permissions), or a negative errno from capget/capset. */
+int caps_raise_read_search(void);

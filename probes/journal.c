@@ -312,7 +312,8 @@ static int journal_open(Probe *p) {
                 r = fd;
                 goto fail;
         }
-        /* Without read access sd_journal_open() succeeds with no files. */
+        /* Without read access, and on a host without journal files, sd_journal_open()
+         * succeeds with no files: reported as -EACCES, "no journal files found or readable". */
         if (!st->directory && sd_journal_has_runtime_files(st->journal) <= 0 &&
             sd_journal_has_persistent_files(st->journal) <= 0) {
                 r = -EACCES;
@@ -384,8 +385,13 @@ static int journal_start(Probe *p) {
                 r = journal_open(p);
                 if (r < 0) {
                         res.status = PROBE_UNKNOWN;
-                        (void) snprintf(res.reason, sizeof(res.reason), "journal: cannot open: %s%s", strerror(-r),
-                                        r == -EACCES && !st->directory ? " (no journal file readable)" : "");
+                        if (r == -EACCES && !st->directory)
+                                (void) snprintf(res.reason, sizeof(res.reason),
+                                                "journal: cannot open: no journal files found or readable "
+                                                "(the daemon's user needs the systemd-journal group)");
+                        else
+                                (void) snprintf(res.reason, sizeof(res.reason), "journal: cannot open: %s",
+                                                strerror(-r));
                         probe_complete_result(p, &res);
                         return 0;
                 }

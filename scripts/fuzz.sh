@@ -45,7 +45,8 @@ for t in "${targets[@]}"; do
   seeds=$(find "$work/corpus" -type f | wc -l)
   args=(-runs="$runs" -max_len="${max_len[$t]}" -timeout=10 -print_final_stats=1
         -artifact_prefix="$artifacts/$t-")
-  [ "$max_time" -gt 0 ] && args+=(-max_total_time="$max_time")
+  # the fixed-runs check is the same every time (seed 1); a timed run explores anew
+  if [ "$max_time" -gt 0 ]; then args+=(-max_total_time="$max_time"); else args+=(-seed=1); fi
   [ -f tests/fuzz/fuzz-"$t".dict ] && args+=(-dict="$PWD/tests/fuzz/fuzz-$t.dict")
 
   # The targets write only below TMPDIR (fuzz-spool's trees) and in the

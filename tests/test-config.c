@@ -433,6 +433,19 @@ static void test_errors(void **state) {
                   ":3: [mta] activity_pattern: the regular expression needs a capture group (...)" },
                 { MTA "error_pattern = connect to ([a-z\n",
                   ":3: [mta] error_pattern: bad regular expression: Unmatched [, [^, [:, [., or [=" },
+                /* regcomp() would take gigabytes (found by the config fuzzer) */
+                { MTA "error_pattern = (connec++++++++++++++++++++++++++++++++++)\n",
+                  ":3: [mta] error_pattern: the regular expression is too complex (repetitions such as + "
+                  "and {m,n} multiply it to more than 10000 parts)" },
+                { MTA "activity_pattern = (ab(c+++++++++++++++++++++++++++\n",
+                  ":3: [mta] activity_pattern: the regular expression is too complex (repetitions such as + "
+                  "and {m,n} multiply it to more than 10000 parts)" },
+                { MTA "activity_pattern = (((a{99}){99}){99})\n",
+                  ":3: [mta] activity_pattern: the regular expression is too complex (repetitions such as + "
+                  "and {m,n} multiply it to more than 10000 parts)" },
+                { MTA "activity_pattern = ((x|[a{]+){40}|b{3,}){90}\n",
+                  ":3: [mta] activity_pattern: the regular expression is too complex (repetitions such as + "
+                  "and {m,n} multiply it to more than 10000 parts)" },
                 { MTA "overdue_slack = soon\n",
                   ":3: [mta] overdue_slack: \"soon\" is not a duration (e.g. 30s, 5m, 1h30m, 250ms)" },
                 { MTA "unknown_alert_after = 0\n",
@@ -851,6 +864,16 @@ static void test_example_documents_every_key(void **state) {
  * parent's allocations are the child's too). */
 #define child_exit(code) ((void) syscall(SYS_exit_group, (code)))
 
+/* Repetitions within the limit, and braces that are not intervals, are fine. */
+static void test_regex_complexity_ok(void **state) {
+        Config *c = load_ok(MTA "activity_pattern = ((x|[a{]+){40}|b{3,}){60}\n"
+                            "error_pattern = \\{([]{}[:alpha:]]+){99}(\\{9999\\}|a{1,9})\n");
+
+        assert_string_equal(c->activity_pattern, "((x|[a{]+){40}|b{3,}){60}");
+        assert_string_equal(c->error_pattern, "\\{([]{}[:alpha:]]+){99}(\\{9999\\}|a{1,9})");
+        config_free(c);
+}
+
 /* Files the daemon's user cannot read: the error says who needs to read them.
  * Loaded in a child running as nobody (needs root to switch; skipped otherwise). */
 static void unreadable_case(const char *dir, const char *key, const char *file, const char *reason) {
@@ -1024,6 +1047,7 @@ int main(void) {
                 cmocka_unit_test(test_example_documents_every_key),
                 cmocka_unit_test(test_secret_file_and_headers),
                 cmocka_unit_test(test_unreadable_files),
+                cmocka_unit_test(test_regex_complexity_ok),
                 cmocka_unit_test(test_alert_config_equal),
         };
 

@@ -700,11 +700,108 @@ static void config_print_duration_auto(FILE *f, const void *data) {
                 config_print_duration(f, data);
 }
 
+#define REGEX_PARTS_MAX 10000U
+#define REGEX_NEST_MAX 32
+
+static uint64_t parts_mul(uint64_t a, uint64_t b) {
+        return a > 0 && b > UINT64_MAX / 1024 / a ? UINT64_MAX / 1024 : a * b;
+}
+
+/* How many parts the regex compiler builds for the ERE P (regex(7)), roughly: glibc's
+ * regcomp() copies a repeated atom for "+" (twice) and for "{m,n}" (max(m,n)+1 times),
+ * so stacked or nested repetitions multiply ("a++++...", "((a{99}){99}){99}") and can
+ * take gigabytes. Returns the estimate (saturating), or UINT64_MAX when groups nest
+ * deeper than REGEX_NEST_MAX. Syntax errors are left to regcomp(). */
+static uint64_t regex_parts(const char *p) {
+        struct { uint64_t total, last; } st[REGEX_NEST_MAX + 1] = {};
+        unsigned depth = 0;
+
+        for (; *p; p++) {
+                uint64_t atom = 1;
+
+                switch (*p) {
+                case '(':
+                        if (++depth > REGEX_NEST_MAX)
+                                return UINT64_MAX;
+                        st[depth].total = st[depth].last = 0;
+                        continue;
+                case ')':
+                        if (depth == 0)
+                                break;  /* a literal ")" */
+                        atom = MAX_OF(st[depth].total + st[depth].last, (uint64_t) 1);
+                        depth--;
+                        break;
+                case '|':
+                        st[depth].total += st[depth].last;
+                        st[depth].last = 0;
+                        continue;
+                case '*':
+                case '?':
+                        continue;
+                case '+':
+                        st[depth].last = parts_mul(st[depth].last, 2);
+                        continue;
+                case '{': {
+                        char *end;
+                        unsigned long m = strtoul(p + 1, &end, 10), n = m;
+
+                        if (end == p + 1)
+                                break;  /* not an interval: a literal "{" */
+                        if (*end == ',')
+                                n = end[1] == '}' ? m + 1 : strtoul(end + 1, &end, 10);
+                        st[depth].last = parts_mul(st[depth].last, (uint64_t) MAX_OF(m, n) + 1);
+                        p = strchrnul(p, '}');
+                        if (!*p)
+                                p--;
+                        continue;
+                }
+                case '\\':
+                        if (p[1])
+                                p++;
+                        break;
+                case '[':
+                        /* a bracket expression: "]" first (after "^") is a member */
+                        p++;
+                        if (*p == '^')
+                                p++;
+                        if (*p == ']')
+                                p++;
+                        for (; *p && *p != ']'; p++)
+                                if (*p == '[' && (p[1] == ':' || p[1] == '=' || p[1] == '.')) {
+                                        const char *close = strstr(p + 2, (char[]) { p[1], ']', 0 });
+                                        p = close ? close + 1 : p + 1;
+                                }
+                        if (!*p)
+                                p--;
+                        break;
+                default:
+                        break;
+                }
+                st[depth].total += st[depth].last;
+                st[depth].last = atom;
+                if (st[depth].total > UINT64_MAX / 2)
+                        return UINT64_MAX;
+        }
+        /* Groups left open: regcomp() rejects them, but only after building what
+         * came before the end, so they count as closed here. */
+        for (; depth > 0; depth--) {
+                uint64_t atom = MAX_OF(st[depth].total + st[depth].last, (uint64_t) 1);
+
+                st[depth - 1].total += st[depth - 1].last;
+                st[depth - 1].last = atom;
+        }
+        return st[0].total + st[0].last;
+}
+
 /* A POSIX extended regular expression (regex(7)) with at least one group. */
 static int config_parse_regex(ParseContext *ctx, const ConfigItem *item, const char *value, void *data) {
         regex_t re;
         int k;
 
+        if (regex_parts(value) > REGEX_PARTS_MAX)
+                return config_error(ctx, ctx->line, item->key,
+                                    "the regular expression is too complex (repetitions such as + and {m,n} "
+                                    "multiply it to more than %u parts)", REGEX_PARTS_MAX);
         k = regcomp(&re, value, REG_EXTENDED);
         if (k != 0) {
                 char err[128];

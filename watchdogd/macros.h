@@ -18,6 +18,13 @@
                 _a_ < _b_ ? _a_ : _b_;             \
         })
 
+#define MAX_OF(a, b)                                  \
+        ({                                         \
+                __typeof__(a) _a_ = (a);           \
+                __typeof__(b) _b_ = (b);           \
+                _a_ > _b_ ? _a_ : _b_;             \
+        })
+
 #define USEC_PER_SEC  ((uint64_t) 1000000ULL)
 #define USEC_PER_MSEC ((uint64_t) 1000ULL)
 #define USEC_INFINITY ((uint64_t) UINT64_MAX)

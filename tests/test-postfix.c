@@ -570,6 +570,19 @@ static void run_once(sd_event *e, Probe *p, Result *res) {
         assert_int_equal(res->calls, 1);
 }
 
+/* A new auto-slack probe (postconf answering as SCRIPT, or left as it is when
+ * NULL), run once and freed; its result in RES. */
+static void run_fresh(sd_event *e, const char *postconf, const char *script, Result *res) {
+        Probe *p;
+
+        if (script)
+                write_postconf(postconf, script);
+        p = new_probe_with(e, spool, 10 * USEC_PER_SEC, USEC_INFINITY, postconf);
+        run_once(e, p, res);
+        run_until_no_children(e);
+        probe_free(p);
+}
+
 static void test_probe_auto_slack(void **state) {
         char dir[] = "/tmp/test-postfix-postconf-XXXXXX", postconf[300], expect[600];
         sd_event *e = NULL;
@@ -596,18 +609,10 @@ static void test_probe_auto_slack(void **state) {
         p = probe_free(p);
 
         /* Minutes; no unit means seconds. */
-        write_postconf(postconf, "echo 2m");
-        p = new_probe_with(e, spool, 10 * USEC_PER_SEC, USEC_INFINITY, postconf);
-        run_once(e, p, &res);
+        run_fresh(e, postconf, "echo 2m", &res);
         assert_string_equal(res.r.reason, "backlog 6, oldest ABCDEF123, overdue 2 (slack 3m)");
-        run_until_no_children(e);
-        p = probe_free(p);
-        write_postconf(postconf, "echo 1000");
-        p = new_probe_with(e, spool, 10 * USEC_PER_SEC, USEC_INFINITY, postconf);
-        run_once(e, p, &res);
+        run_fresh(e, postconf, "echo 1000", &res);
         assert_string_equal(res.r.reason, "backlog 6, oldest ABCDEF123, overdue 2 (slack 17m40s)");
-        run_until_no_children(e);
-        p = probe_free(p);
 
         /* A failing postconf: Postfix's default 300s, said in the reason,
          * and asked again next run. */
@@ -633,27 +638,20 @@ static void test_probe_auto_slack(void **state) {
         const char *bad[] = { "echo soon", "echo 5x", "echo", "echo ' 5s'", "echo 5s5", "printf '5s\\n\\n'",
                               "echo 99999999999999999999" };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
-                write_postconf(postconf, bad[i]);
-                p = new_probe_with(e, spool, 10 * USEC_PER_SEC, USEC_INFINITY, postconf);
-                run_once(e, p, &res);
+                run_fresh(e, postconf, bad[i], &res);
                 (void) snprintf(expect, sizeof(expect),
                                 "backlog 6, oldest ABCDEF123, overdue 2 (slack 6m; queue_run_delay unknown, "
                                 "300s assumed: %s printed no valid time for queue_run_delay)", postconf);
                 assert_string_equal(res.r.reason, expect);
-                run_until_no_children(e);
-                p = probe_free(p);
         }
 
         /* No postconf at all. */
         assert_int_equal(unlink(postconf), 0);
-        p = new_probe_with(e, spool, 10 * USEC_PER_SEC, USEC_INFINITY, postconf);
-        run_once(e, p, &res);
+        run_fresh(e, postconf, NULL, &res);
         (void) snprintf(expect, sizeof(expect),
                         "backlog 6, oldest ABCDEF123, overdue 2 (slack 6m; queue_run_delay unknown, "
                         "300s assumed: %s: No such file or directory)", postconf);
         assert_string_equal(res.r.reason, expect);
-        run_until_no_children(e);
-        probe_free(p);
 
         sd_event_unref(e);
         assert_int_equal(nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);

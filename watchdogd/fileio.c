@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,9 @@ static int write_all(int fd, const void *data, size_t size) {
         return 0;
 }
 
-int write_file_atomic(const char *dir, const char *name, const void *data, size_t size, unsigned mode) {
+/* DURABLE: fsync(2) the file before and the directory after the rename. */
+static int write_file_replacing(const char *dir, const char *name, const void *data, size_t size, unsigned mode,
+                                bool durable) {
         _cleanup_free_ char *path = NULL, *tmp = NULL;
         _cleanup_close_ int fd = -EBADF, dfd = -EBADF;
         int r;
@@ -42,7 +45,7 @@ int write_file_atomic(const char *dir, const char *name, const void *data, size_
         r = write_all(fd, data, size);
         if (r >= 0 && fchmod(fd, mode) < 0)
                 r = negative_errno();
-        if (r >= 0 && fsync(fd) < 0)
+        if (r >= 0 && durable && fsync(fd) < 0)
                 r = negative_errno();
         if (r >= 0 && rename(tmp, path) < 0)
                 r = negative_errno();
@@ -50,12 +53,22 @@ int write_file_atomic(const char *dir, const char *name, const void *data, size_
                 (void) unlink(tmp);
                 return r;
         }
+        if (!durable)
+                return 0;
 
         /* The rename itself survives a crash once the directory is synced. */
         dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0 || fsync(dfd) < 0)
                 return negative_errno();
         return 0;
+}
+
+int write_file_atomic(const char *dir, const char *name, const void *data, size_t size, unsigned mode) {
+        return write_file_replacing(dir, name, data, size, mode, true);
+}
+
+int write_file_replace(const char *dir, const char *name, const void *data, size_t size, unsigned mode) {
+        return write_file_replacing(dir, name, data, size, mode, false);
 }
 
 int read_file_bounded(const char *path, size_t max, char **ret, size_t *ret_size) {

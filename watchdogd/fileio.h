@@ -13,6 +13,12 @@
  * on failure). */
 int write_file_atomic(const char *dir, const char *name, const void *data, size_t size, unsigned mode);
 
+/* The same without the fsync(2) calls: readers never see a torn file, but
+ * after a crash the file may be old or empty. For files rewritten every few
+ * seconds that need no durability (the metrics file), so that the event
+ * loop does not wait for the disk. Returns 0 or a negative errno. */
+int write_file_replace(const char *dir, const char *name, const void *data, size_t size, unsigned mode);
+
 /* Reads PATH whole if it holds at most MAX bytes. Returns 0 with a
  * NUL-terminated malloc'd buffer in *RET (and its length in *RET_SIZE if
  * not NULL), -ENOENT if it does not exist, -E2BIG if it is larger, or

@@ -176,8 +176,7 @@ static MtaView manager_view(Manager *m, const MetricsProbe *probes) {
         };
 }
 
-static void manager_update_status(Manager *m) {
-        _cleanup_free_ MetricsProbe *probes = manager_probe_results(m);
+static void manager_update_status(Manager *m, const MetricsProbe *probes) {
         _cleanup_free_ char *text = NULL;
         StatusInfo si = {
                 .view = manager_view(m, probes),
@@ -197,8 +196,7 @@ static void manager_update_status(Manager *m) {
 
 /* Writes the metrics file, if one is configured (README "Metrics"). A
  * failing write is logged at warning once, then at debug until it works. */
-static void manager_write_metrics(Manager *m) {
-        _cleanup_free_ MetricsProbe *probes = NULL;
+static void manager_write_metrics(Manager *m, const MetricsProbe *probes) {
         _cleanup_free_ MetricsReceiver *receivers = NULL;
         _cleanup_free_ char *text = NULL;
         size_t n_receivers = alerter_n_receivers(m->alerter);
@@ -207,7 +205,6 @@ static void manager_write_metrics(Manager *m) {
         if (!m->config->metrics_file || m->options.once)
                 return;
 
-        probes = manager_probe_results(m);
         receivers = calloc(n_receivers + 1, sizeof(MetricsReceiver));
         if (!probes || !receivers) {
                 log_debug("Out of memory collecting metrics, %s not updated", m->config->metrics_file);
@@ -241,6 +238,14 @@ static void manager_write_metrics(Manager *m) {
         if (m->metrics_failing)
                 log_info("Metrics file %s written again", m->config->metrics_file);
         m->metrics_failing = false;
+}
+
+/* After a round, a state change or a reload: the status line and the metrics file. */
+static void manager_publish(Manager *m) {
+        _cleanup_free_ MetricsProbe *probes = manager_probe_results(m);
+
+        manager_update_status(m, probes);
+        manager_write_metrics(m, probes);
 }
 
 /* Journal fields of an event or state line (README "Status and journal"). */
@@ -386,8 +391,7 @@ static void handle_output(Manager *m, const DetectorOutput *out) {
         if (out->act)
                 start_action(m, out->action);
 
-        manager_update_status(m);
-        manager_write_metrics(m);
+        manager_publish(m);
 }
 
 static void action_finished(Manager *m, bool ok, const char *detail) {
@@ -970,8 +974,7 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         log_notice("Reload: %s applied", m->config->path);
 done:
         (void) sd_notify(false, "READY=1");
-        manager_update_status(m);
-        manager_write_metrics(m);
+        manager_publish(m);
         return 0;
 }
 

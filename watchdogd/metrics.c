@@ -186,7 +186,7 @@ int metrics_write_file(const char *path, const char *text) {
         dir = slash == path ? strdup("/") : strndup(path, (size_t) (slash - path));
         if (!dir)
                 return -ENOMEM;
-        return write_file_atomic(dir, slash + 1, text, strlen(text), 0644);
+        return write_file_replace(dir, slash + 1, text, strlen(text), 0644);
 }
 
 int metrics_retire_file(const char *old, const char *new) {

@@ -61,8 +61,9 @@ int metrics_format(const MetricsSnapshot *s, char **ret);
  * backslash, double quote and line feed as \\, \" and \n. */
 void metrics_write_label_value(FILE *f, const char *s);
 
-/* Writes TEXT to PATH (absolute) with write_file_atomic() (fileio.h),
- * mode 0644. Returns 0 or a negative errno. */
+/* Writes TEXT to PATH (absolute) with write_file_replace() (fileio.h):
+ * renamed into place, never torn, not fsync'd (rewritten every round).
+ * Mode 0644. Returns 0 or a negative errno. */
 int metrics_write_file(const char *path, const char *text);
 
 /* A reload moved the metrics file from OLD to NEW (NULL: none): removes OLD,

@@ -2,41 +2,8 @@
 /* Classification of MTA log messages into delivery attempts and connection
  * errors (see activity.h).
  *
- * Postfix (smtp(8), lmtp(8), qmgr(8) logging; MESSAGE as journald stores
- * it, without the "postfix/smtp[PID]: " syslog prefix):
- *   "QUEUEID: to=<a@b>, relay=HOST[ADDR]:25, ..., status=sent (250 ...)"
- *   "QUEUEID: to=<a@b>, relay=none, ..., status=deferred (connect to HOST[ADDR]:25: Connection timed out)"
- *   "connect to HOST[ADDR]:25: Connection refused"   (smtp, before it tries the next MX)
- *   "QUEUEID: to=<a@b>, ..., status=deferred (delivery temporarily suspended: connect to ...)"
- *                                                    (qmgr's dead-destination cache: no attempt)
- *   "QUEUEID: from=<a@b>, status=expired, returned to sender"
- * Every "connect to HOST[ADDR]:PORT: REASON" is a connection error, also
- * inside a status=deferred line, because error_pattern is tried first.
- * "host HOST[ADDR] said: 450 ...", "host HOST[ADDR] refused to talk to me",
- * "lost connection with HOST[ADDR] while ..." and "conversation with
- * HOST[ADDR] timed out while ..." inside status=deferred are deferred
- * attempts: the TCP connection was made, so the network and the MTA both
- * worked and the remote side answered (or vanished after answering); that
- * is progress. The same "lost connection"/"conversation" texts on their own
- * line (smtp moving on to the next MX) are not counted: the status= line
- * that follows counts the attempt once per recipient.
- * "connect from HOST[ADDR]" and "lost connection after CMD from HOST[ADDR]"
- * are smtpd(8) (incoming) and match neither pattern.
- *
- * Exim (spec chapter "Log files", main log written to syslog with
- * log_file_path = syslog; a message id precedes the flags):
- *   "ID => a@b R=dnslookup T=remote_smtp H=mx [ADDR] ..."       sent
- *   "ID -> c@b ..."                                             sent (another address, same delivery)
- *   "ID ** a@b R=... : 550 ..."                                 bounced
- *   "ID == a@b R=r T=smtp defer (-44) H=mx [ADDR]: SMTP error from remote mail server ... 451 ..."
- *                                                               deferred (the remote answered)
- *   "ID H=mx [ADDR] Connection refused"                         connection error (smtp transport,
- *                                                               per host; also "Connection timed out")
- * A "==" line without "defer (N) H=" is not an attempt and counts as
- * nothing: "defer (111): Connection refused" repeats the per-host error
- * line above, "retry time not reached" is Exim waiting out its own retry
- * rules, "R=alias defer (-1)" is a router deferral. Message ids are the
- * old 6-6-2 form and the 6-11-4 form of Exim 4.97. */
+ * The built-in rules of each MTA live in its probe file (probes/postfix.c,
+ * probes/exim.c) as an ActivityRules, named by its profile (probes/mta.h). */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -48,59 +15,11 @@
 #include "activity.h"
 #include "log.h"
 #include "macros.h"
-
-/* Delivery lines start with the queue id: "ID: to=<...>, relay=..., ...,
- * status=sent (...)"; qmgr's expiry is "ID: from=<...>, status=expired". */
-#define POSTFIX_ACTIVITY "^[0-9A-Za-z]+: to=<.*, status=(sent|deferred|bounced|expired)([ ,]|$)|" \
-                         "^[0-9A-Za-z]+: from=<.*, status=(expired)([ ,]|$)"
-/* "connect to HOST[ADDR]:PORT: reason" on its own line or as the reason of
- * a deferral (also from qmgr's dead-destination cache: "delivery
- * temporarily suspended: connect to ..."), and a name that does not
- * resolve: "Name service error for name=HOST type=A". Anchored to the
- * start of delivery lines, so that most text quoted from elsewhere cannot
- * match; short enough for one ini line (--check-config prints it). */
-#define POSTFIX_PEER     "([^][ ]+\\[[^]]+\\]):"
-#define POSTFIX_ERROR    "^connect to " POSTFIX_PEER "|"                                      \
-                         "^[^ ]+: to=<.*, status=deferred \\([^(]*connect to " POSTFIX_PEER "|" \
-                         "^[^ ]+: to=<.*Name service error for name=([^ ]+) type="
-/* Deferrals that attempted nothing: the dead-destination cache of qmgr(8),
- * a transport that is not there. */
-#define POSTFIX_SKIP     "status=deferred \\((delivery temporarily suspended: |unknown mail transport error|mail transport unavailable)"
-
-static const char *const postfix_identifiers[] = {
-        "smtp", "lmtp", "local", "virtual", "pipe", "error", "retry", "discard", "qmgr", NULL
-};
-static const char *const exim_identifiers[] = { "exim", "exim4", NULL };
-
-#define EXIM_ID "[0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4}"
-#define EXIM_ACTIVITY                                           \
-        EXIM_ID " (=>|->|\\*\\*) |"                             \
-        EXIM_ID " (==) [^ ]+ .*defer \\([-0-9]+\\) H=[^ ]+ \\["
-#define EXIM_ERROR                                              \
-        EXIM_ID " H=([^ ]+ \\[[^]]+\\])(:[0-9]+)? "             \
-        "(Connection refused|Connection timed out|No route to host|Network is unreachable)"
+#include "strv.h"
 
 /* Capture groups examined per match; patterns with more still compile,
  * but only the first ones can name the outcome or the peer. */
 #define ACTIVITY_GROUPS_MAX 10
-
-static const struct {
-        const char *mta_type;
-        const char *activity;
-        const char *error;
-        const char *skip;
-        const char *const *identifiers;
-} builtin_patterns[] = {
-        { "postfix", POSTFIX_ACTIVITY, POSTFIX_ERROR, POSTFIX_SKIP, postfix_identifiers },
-        { "exim",    EXIM_ACTIVITY,    EXIM_ERROR,    NULL,         exim_identifiers    },
-};
-
-static ssize_t builtin_index(const char *mta_type) {
-        for (size_t i = 0; mta_type && i < ELEMENTSOF(builtin_patterns); i++)
-                if (strcmp(builtin_patterns[i].mta_type, mta_type) == 0)
-                        return (ssize_t) i;
-        return -1;
-}
 
 bool activity_identifier_relevant(const ActivityPatterns *p, const char *identifier) {
         const char *prog;
@@ -116,16 +35,6 @@ bool activity_identifier_relevant(const ActivityPatterns *p, const char *identif
                 if (strcmp(*i, prog) == 0)
                         return true;
         return false;
-}
-
-const char *activity_default_pattern(const char *mta_type) {
-        ssize_t b = builtin_index(mta_type);
-        return b >= 0 ? builtin_patterns[b].activity : NULL;
-}
-
-const char *activity_default_error_pattern(const char *mta_type) {
-        ssize_t b = builtin_index(mta_type);
-        return b >= 0 ? builtin_patterns[b].error : NULL;
 }
 
 /* Compiles PATTERN into RE. On error writes "WHAT pattern: reason" to ERR
@@ -154,14 +63,7 @@ static int compile_one(regex_t *re, const char *what, const char *pattern, char 
         return 0;
 }
 
-static char **strv_free(char **l) {
-        for (char **i = l; i && *i; i++)
-                free(*i);
-        free(l);
-        return NULL;
-}
-
-int activity_patterns_init(ActivityPatterns *p, const char *mta_type, const char *activity_pattern,
+int activity_patterns_init(ActivityPatterns *p, const ActivityRules *rules, const char *activity_pattern,
                            const char *error_pattern, const char *const *probed_hosts,
                            char *err, size_t err_size) {
         char dummy[1];
@@ -189,24 +91,23 @@ int activity_patterns_init(ActivityPatterns *p, const char *mta_type, const char
         }
 
         r = compile_one(&p->activity, "activity",
-                        activity_pattern ? activity_pattern : activity_default_pattern(mta_type), err, err_size);
+                        activity_pattern ? activity_pattern : rules ? rules->activity : NULL, err, err_size);
         if (r < 0) {
                 p->probed_hosts = strv_free(p->probed_hosts);
                 return r;
         }
         r = compile_one(&p->error, "error",
-                        error_pattern ? error_pattern : activity_default_error_pattern(mta_type), err, err_size);
+                        error_pattern ? error_pattern : rules ? rules->error : NULL, err, err_size);
         if (r < 0) {
                 regfree(&p->activity);
                 p->probed_hosts = strv_free(p->probed_hosts);
                 return r;
         }
 
-        ssize_t b = builtin_index(mta_type);
-        if (b >= 0) {
-                p->identifiers = builtin_patterns[b].identifiers;
-                if (builtin_patterns[b].skip) {
-                        r = compile_one(&p->skip, "skip", builtin_patterns[b].skip, err, err_size);
+        if (rules) {
+                p->identifiers = rules->identifiers;
+                if (rules->skip) {
+                        r = compile_one(&p->skip, "skip", rules->skip, err, err_size);
                         if (r < 0) {
                                 regfree(&p->activity);
                                 regfree(&p->error);

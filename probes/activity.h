@@ -37,6 +37,17 @@ typedef enum ActivityKind {
         _ACTIVITY_KIND_MAX,
 } ActivityKind;
 
+/* An MTA's built-in log rules, named by its profile (probes/mta.h) and
+ * kept in its probe file: the defaults of activity_pattern and
+ * error_pattern, a pattern for deferrals that attempted nothing, and the
+ * programs whose lines may tell of deliveries. */
+typedef struct ActivityRules {
+        const char *activity;                /* ERE, the outcome in its first group */
+        const char *error;                   /* ERE, the peer in its first group */
+        const char *skip;                    /* ERE or NULL: matching lines count as nothing */
+        const char *const *identifiers;      /* NULL-terminated, or NULL: every identifier */
+} ActivityRules;
+
 typedef struct ActivityPatterns {
         regex_t activity;
         regex_t error;
@@ -54,14 +65,11 @@ typedef struct ActivityPatterns {
  * clients send. Any identifier when the MTA type has no such list. */
 bool activity_identifier_relevant(const ActivityPatterns *p, const char *identifier);
 
-/* Built-in patterns for MTA_TYPE ("postfix", "exim"), or NULL if none. */
-const char *activity_default_pattern(const char *mta_type);
-const char *activity_default_error_pattern(const char *mta_type);
-
-/* Compiles the patterns (NULL: the built-in one for MTA_TYPE). Returns 0,
- * -EINVAL for a pattern that does not compile or lacks the capture group
- * (the regerror text is written to ERR), -ENOMEM. */
-int activity_patterns_init(ActivityPatterns *p, const char *mta_type, const char *activity_pattern,
+/* Compiles the patterns: ACTIVITY_PATTERN and ERROR_PATTERN, or where
+ * NULL the built-in ones of RULES (NULL: none). Returns 0, -EINVAL for a
+ * pattern that does not compile or lacks the capture group, or that is
+ * missing with no built-in one (the reason is written to ERR), -ENOMEM. */
+int activity_patterns_init(ActivityPatterns *p, const ActivityRules *rules, const char *activity_pattern,
                            const char *error_pattern, const char *const *probed_hosts,
                            char *err, size_t err_size);
 void activity_patterns_done(ActivityPatterns *p);

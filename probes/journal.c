@@ -6,7 +6,8 @@
  * counts every new message of the MTA's unit with activity_classify(); a
  * run only reports the counters so far, so start() completes at once.
  *
- * Which entries: _SYSTEMD_UNIT=<unit> only. journald attributes a syslog
+ * Which entries: _SYSTEMD_UNIT=<unit> only, unless the MTA's profile says
+ * its lines are found by SYSLOG_IDENTIFIER (JournalSettings). For Postfix: journald attributes a syslog
  * line to the unit of the sending process's cgroup (systemd-journald(8),
  * systemd.journal-fields(7)), and Postfix's delivery agents (smtp, lmtp,
  * local, qmgr, error, bounce) are children of master in
@@ -47,7 +48,9 @@
 #include "fileio.h"
 #include "log.h"
 #include "macros.h"
+#include "journal.h"
 #include "probe.h"
+#include "strv.h"
 
 #define JOURNAL_BATCH 1000          /* entries read per loop iteration */
 #define JOURNAL_CURSOR_FILE "journal.cursor"
@@ -55,6 +58,7 @@
 
 typedef struct JournalState {
         char *unit;
+        char **identifiers;         /* match these SYSLOG_IDENTIFIERs instead of the unit; NULL: the unit */
         char *directory;            /* NULL: the local system journal */
         char *state_dir;            /* NULL: the cursor is not kept */
         uint64_t since_usec;        /* without a cursor, start here (CLOCK_REALTIME); 0: the end */
@@ -320,13 +324,30 @@ static int journal_open(Probe *p) {
                 goto fail;
         }
 
-        if (asprintf(&match, "_SYSTEMD_UNIT=%s", st->unit) < 0) {
-                r = -ENOMEM;
-                goto fail;
+        /* Matches on one field are ORed (sd_journal_add_match(3)). */
+        if (st->identifiers)
+                for (char **i = st->identifiers; *i; i++) {
+                        free(match);
+                        match = NULL;
+                        if (asprintf(&match, "SYSLOG_IDENTIFIER=%s", *i) < 0) {
+                                match = NULL;
+                                r = -ENOMEM;
+                                goto fail;
+                        }
+                        r = sd_journal_add_match(st->journal, match, 0);
+                        if (r < 0)
+                                goto fail;
+                }
+        else {
+                if (asprintf(&match, "_SYSTEMD_UNIT=%s", st->unit) < 0) {
+                        match = NULL;
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                r = sd_journal_add_match(st->journal, match, 0);
+                if (r < 0)
+                        goto fail;
         }
-        r = sd_journal_add_match(st->journal, match, 0);
-        if (r < 0)
-                goto fail;
 
         events = sd_journal_get_events(st->journal);
         if (events < 0) {
@@ -375,6 +396,7 @@ static int journal_start(Probe *p) {
 
         if (st->error < 0) {
                 res.status = PROBE_UNKNOWN;
+                res.outcome = probe_outcome_from_errno(st->error);
                 (void) snprintf(res.reason, sizeof(res.reason), "journal: cannot read: %s", strerror(-st->error));
                 st->error = 0;
                 probe_complete_result(p, &res);
@@ -385,6 +407,7 @@ static int journal_start(Probe *p) {
                 r = journal_open(p);
                 if (r < 0) {
                         res.status = PROBE_UNKNOWN;
+                        res.outcome = probe_outcome_from_errno(r);
                         if (r == -EACCES && !st->directory)
                                 (void) snprintf(res.reason, sizeof(res.reason),
                                                 "journal: cannot open: no journal files found or readable "
@@ -401,6 +424,7 @@ static int journal_start(Probe *p) {
         journal_step(p);
         if (st->error < 0) {
                 res.status = PROBE_UNKNOWN;
+                res.outcome = probe_outcome_from_errno(st->error);
                 (void) snprintf(res.reason, sizeof(res.reason), "journal: cannot read: %s", strerror(-st->error));
                 st->error = 0;
                 probe_complete_result(p, &res);
@@ -445,22 +469,28 @@ static void journal_done(Probe *p) {
         journal_close(st);
         activity_patterns_done(&st->patterns);
         free(st->unit);
+        strv_free(st->identifiers);
         free(st->directory);
         free(st->state_dir);
         free(st->cursor);
         free(st->message);
 }
 
-static int journal_init(Probe *p, const ProbeSettings *s) {
+static int journal_init(Probe *p, const void *settings) {
+        const JournalSettings *s = settings;
         JournalState *st = p->state;
         char err[512];
         int r;
 
-        if (!s->unit || !s->unit[0]) {
+        if (!s || !s->unit || !s->unit[0]) {
                 log_error("probe %s: journal needs the MTA's unit", p->name);
                 return -EINVAL;
         }
-        r = activity_patterns_init(&st->patterns, s->mta_type, s->activity_pattern, s->error_pattern,
+        if (s->syslog_identifiers && !s->syslog_identifiers[0]) {
+                log_error("probe %s: journal: an empty list of syslog identifiers matches nothing", p->name);
+                return -EINVAL;
+        }
+        r = activity_patterns_init(&st->patterns, s->rules, s->activity_pattern, s->error_pattern,
                                    s->probed_hosts, err, sizeof(err));
         if (r == -EINVAL) {
                 log_error("probe %s: %s", p->name, err);
@@ -472,7 +502,21 @@ static int journal_init(Probe *p, const ProbeSettings *s) {
         st->unit = strdup(s->unit);
         if (!st->unit)
                 return -ENOMEM;
-        st->since_usec = s->journal_since_usec;
+        if (s->syslog_identifiers) {
+                size_t n = 0;
+
+                while (s->syslog_identifiers[n])
+                        n++;
+                st->identifiers = calloc(n + 1, sizeof(char *));
+                if (!st->identifiers)
+                        return -ENOMEM;
+                for (size_t i = 0; i < n; i++) {
+                        st->identifiers[i] = strdup(s->syslog_identifiers[i]);
+                        if (!st->identifiers[i])
+                                return -ENOMEM;
+                }
+        }
+        st->since_usec = s->since_usec;
         if (s->journal_directory) {
                 st->directory = strdup(s->journal_directory);
                 if (!st->directory)

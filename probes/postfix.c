@@ -44,7 +44,31 @@
  * The slack comes from settings, or for "auto" from `postconf -h -x
  * queue_run_delay` (postconf(1), postconf(5) "time" values) plus a minute;
  * -x expands a $parameter reference. When postconf cannot tell, Postfix's
- * default queue_run_delay (300s) is assumed and the reason says so. */
+ * default queue_run_delay (300s) is assumed and the reason says so.
+ *
+ * The log: the profile's rules (postfix_activity_rules, probes/activity.h).
+ * Postfix (smtp(8), lmtp(8), qmgr(8) logging; MESSAGE as journald stores
+ * it, without the "postfix/smtp[PID]: " syslog prefix):
+ *   "QUEUEID: to=<a@b>, relay=HOST[ADDR]:25, ..., status=sent (250 ...)"
+ *   "QUEUEID: to=<a@b>, relay=none, ..., status=deferred (connect to HOST[ADDR]:25: Connection timed out)"
+ *   "connect to HOST[ADDR]:25: Connection refused"   (smtp, before it tries the next MX)
+ *   "QUEUEID: to=<a@b>, ..., status=deferred (delivery temporarily suspended: connect to ...)"
+ *                                                    (qmgr's dead-destination cache: no attempt)
+ *   "QUEUEID: from=<a@b>, status=expired, returned to sender"
+ * Every "connect to HOST[ADDR]:PORT: REASON" is a connection error, also
+ * inside a status=deferred line, because error_pattern is tried first.
+ * "host HOST[ADDR] said: 450 ...", "host HOST[ADDR] refused to talk to me",
+ * "lost connection with HOST[ADDR] while ..." and "conversation with
+ * HOST[ADDR] timed out while ..." inside status=deferred are deferred
+ * attempts: the TCP connection was made, so the network and the MTA both
+ * worked and the remote side answered (or vanished after answering); that
+ * is progress. The same "lost connection"/"conversation" texts on their own
+ * line (smtp moving on to the next MX) are not counted: the status= line
+ * that follows counts the attempt once per recipient.
+ * "connect from HOST[ADDR]" and "lost connection after CMD from HOST[ADDR]"
+ * are smtpd(8) (incoming) and match neither pattern.
+ *
+ */
 
 #include <ctype.h>
 #include <dirent.h>
@@ -60,10 +84,12 @@
 #include <time.h>
 
 #include "config.h"
+#include "conf-parser.h"
 #include "exec.h"
 #include "log.h"
 #include "macros.h"
 #include "caps.h"
+#include "mta.h"
 #include "postfix.h"
 #include "probe.h"
 
@@ -76,6 +102,9 @@
 /* queue_run_delay when postconf cannot tell: Postfix's default (postconf(5)). */
 #define POSTFIX_DEFAULT_QUEUE_RUN_DELAY_USEC (300 * USEC_PER_SEC)
 #define POSTFIX_DEFAULT_POSTCONF "/usr/sbin/postconf"
+/* Exit codes of the scan child that printed a reason. */
+#define POSTFIX_SCAN_EXIT_ERROR 1
+#define POSTFIX_SCAN_EXIT_PERMISSION 2
 
 typedef struct PostfixScan {
         QueueStats *stats;
@@ -360,7 +389,7 @@ int postfix_parse_time(const char *s, size_t size, uint64_t *ret) {
         return 0;
 }
 
-/* In the child: one line, exit 0; or the reason, exit 1. */
+/* In the child: one line, exit 0; or the reason, exit POSTFIX_SCAN_EXIT_*. */
 static int postfix_scan_child(int out_fd, void *arg) {
         PostfixState *st = arg;
         QueueStats q;
@@ -375,7 +404,7 @@ static int postfix_scan_child(int out_fd, void *arg) {
                 r = postfix_format_scan_line(line, sizeof(line), &q);
         if (r < 0) {
                 (void) dprintf(out_fd, "%s\n", reason[0] ? reason : strerror(-r));
-                return 1;
+                return r == -EACCES || r == -EPERM ? POSTFIX_SCAN_EXIT_PERMISSION : POSTFIX_SCAN_EXIT_ERROR;
         }
         (void) dprintf(out_fd, "%s", line);
         return 0;
@@ -480,7 +509,8 @@ static void postfix_on_scanned(ExecRun *run, int status, const char *output, siz
 
         if (status == 0) {
                 if (postfix_parse_scan_line(output, size, &q) < 0) {
-                        probe_complete(p, PROBE_UNKNOWN, NULL, "queue scan of %s printed a malformed line",
+                        probe_complete(p, PROBE_UNKNOWN, PROBE_OUTCOME_PARSE_ERROR, NULL,
+                                       "queue scan of %s printed a malformed line",
                                        st->queue_directory);
                         return;
                 }
@@ -488,15 +518,18 @@ static void postfix_on_scanned(ExecRun *run, int status, const char *output, siz
                 if (st->slack_auto && !st->slack_known)
                         (void) snprintf(note, sizeof(note), "; queue_run_delay unknown, 300s assumed: %s",
                                         st->postconf_error);
-                probe_complete(p, PROBE_OK, &q, "backlog %u, oldest %s, overdue %u (slack %s%s)", q.backlog,
+                probe_complete(p, PROBE_OK, PROBE_OUTCOME_OK, &q, "backlog %u, oldest %s, overdue %u (slack %s%s)", q.backlog,
                                q.oldest_id[0] ? q.oldest_id : "none", q.overdue, slack, note);
                 return;
         }
-        if (status == 1 && size > 1 && output[size - 1] == '\n') {
-                probe_complete(p, PROBE_UNKNOWN, NULL, "%.*s", (int) (size - 1), output);
+        if ((status == POSTFIX_SCAN_EXIT_ERROR || status == POSTFIX_SCAN_EXIT_PERMISSION) &&
+            size > 1 && output[size - 1] == '\n') {
+                probe_complete(p, PROBE_UNKNOWN,
+                               status == POSTFIX_SCAN_EXIT_PERMISSION ? PROBE_OUTCOME_PERMISSION : PROBE_OUTCOME_LOCAL_ERROR,
+                               NULL, "%.*s", (int) (size - 1), output);
                 return;
         }
-        probe_complete(p, PROBE_UNKNOWN, NULL, "queue scan of %s ended with status %d",
+        probe_complete(p, PROBE_UNKNOWN, PROBE_OUTCOME_LOCAL_ERROR, NULL, "queue scan of %s ended with status %d",
                        st->queue_directory, status);
 }
 
@@ -560,7 +593,8 @@ static void postfix_on_postconf(ExecRun *run, int status, const char *output, si
 
         r = postfix_start_scan(p);
         if (r < 0)
-                probe_complete(p, PROBE_UNKNOWN, NULL, "cannot start queue scan: %s", strerror(-r));
+                probe_complete(p, PROBE_UNKNOWN, probe_outcome_from_errno(r), NULL,
+                               "cannot start queue scan: %s", strerror(-r));
 }
 
 static void postfix_cancel(Probe *p) {
@@ -594,10 +628,11 @@ static int postfix_start(Probe *p) {
         return 0;
 }
 
-static int postfix_init(Probe *p, const ProbeSettings *s) {
+static int postfix_init(Probe *p, const void *settings) {
+        const PostfixSettings *s = settings;
         PostfixState *st = p->state;
 
-        if (!s->queue_directory || s->queue_directory[0] != '/') {
+        if (!s || !s->queue_directory || s->queue_directory[0] != '/') {
                 log_error("probe %s: postfix needs an absolute queue_directory", p->name);
                 return -EINVAL;
         }
@@ -626,4 +661,72 @@ const struct probe_ops probe_postfix_ops = {
         .start = postfix_start,
         .cancel = postfix_cancel,
         .done = postfix_done,
+};
+
+/* The profile: [mta] type = postfix */
+
+/* Delivery lines start with the queue id: "ID: to=<...>, relay=..., ...,
+ * status=sent (...)"; qmgr's expiry is "ID: from=<...>, status=expired". */
+#define POSTFIX_ACTIVITY "^[0-9A-Za-z]+: to=<.*, status=(sent|deferred|bounced|expired)([ ,]|$)|" \
+                         "^[0-9A-Za-z]+: from=<.*, status=(expired)([ ,]|$)"
+/* "connect to HOST[ADDR]:PORT: reason" on its own line or as the reason of
+ * a deferral (also from qmgr's dead-destination cache: "delivery
+ * temporarily suspended: connect to ..."), and a name that does not
+ * resolve: "Name service error for name=HOST type=A". Anchored to the
+ * start of delivery lines, so that most text quoted from elsewhere cannot
+ * match; short enough for one ini line (--check-config prints it). */
+#define POSTFIX_PEER     "([^][ ]+\\[[^]]+\\]):"
+#define POSTFIX_ERROR    "^connect to " POSTFIX_PEER "|"                                      \
+                         "^[^ ]+: to=<.*, status=deferred \\([^(]*connect to " POSTFIX_PEER "|" \
+                         "^[^ ]+: to=<.*Name service error for name=([^ ]+) type="
+/* Deferrals that attempted nothing: the dead-destination cache of qmgr(8),
+ * a transport that is not there. */
+#define POSTFIX_SKIP     "status=deferred \\((delivery temporarily suspended: |unknown mail transport error|mail transport unavailable)"
+
+static const char *const postfix_identifiers[] = {
+        "smtp", "lmtp", "local", "virtual", "pipe", "error", "retry", "discard", "qmgr", NULL
+};
+
+const ActivityRules postfix_activity_rules = {
+        .activity = POSTFIX_ACTIVITY,
+        .error = POSTFIX_ERROR,
+        .skip = POSTFIX_SKIP,
+        .identifiers = postfix_identifiers,
+};
+
+static void postfix_settings_init(void *settings) {
+        *(PostfixSettings *) settings = (PostfixSettings) {
+                .overdue_slack_usec = USEC_INFINITY,
+        };
+        /* strdup() failing leaves it NULL; config_load() then reports "Out of memory". */
+        ((PostfixSettings *) settings)->queue_directory = strdup(POSTFIX_DEFAULT_QUEUE_DIRECTORY);
+}
+
+static void postfix_settings_done(void *settings) {
+        PostfixSettings *s = settings;
+
+        free(s->queue_directory);
+        free(s->postconf_path);
+        *s = (PostfixSettings) {};
+}
+
+/* The [mta] keys of type postfix (etc/mta-watchdog.ini). */
+static const ConfigItem postfix_config_items[] = {
+        CONFIG_ITEM("queue_directory", path,          string,        PostfixSettings, queue_directory,    0),
+        CONFIG_ITEM("overdue_slack",   duration_auto, duration_auto, PostfixSettings, overdue_slack_usec, 0),
+        {},
+};
+
+const MtaProfile mta_profile_postfix = {
+        .type = "postfix",
+        .queue_ops = &probe_postfix_ops,
+        .config_items = postfix_config_items,
+        .settings_size = sizeof(PostfixSettings),
+        .settings_init = postfix_settings_init,
+        .settings_done = postfix_settings_done,
+        /* Debian's postfix@-.service runs master(8) and its children in one
+         * cgroup: their lines carry the unit (probes/journal.c). */
+        .activity_source = ACTIVITY_SOURCE_JOURNAL_UNIT,
+        .activity_rules = &postfix_activity_rules,
+        .default_flush_command = "/usr/sbin/postqueue -f",
 };

@@ -4,12 +4,42 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "activity.h"
 #include "probe.h"
+
+typedef struct MtaProfile MtaProfile;
+
+/* [mta] type = postfix: the queue probe reads Postfix's spool
+ * (probes/postfix.c), the activity probe its journal lines by unit. */
+extern const MtaProfile mta_profile_postfix;
+extern const struct probe_ops probe_postfix_ops;   /* type "postfix", PROBE_KIND_QUEUE */
+extern const ActivityRules postfix_activity_rules;
+
+#define POSTFIX_DEFAULT_QUEUE_DIRECTORY "/var/spool/postfix"
+
+/* The settings of the postfix queue probe: the [mta] keys of the type. */
+typedef struct PostfixSettings {
+        char *queue_directory;            /* absolute, default /var/spool/postfix */
+        char *postconf_path;              /* NULL: /usr/sbin/postconf (tests set it) */
+        uint64_t overdue_slack_usec;      /* how long past its next attempt a message is
+                                           * overdue, microseconds; USEC_INFINITY = "auto":
+                                           * queue_run_delay (postconf -h) plus one minute */
+} PostfixSettings;
+
+/* Scans a Postfix queue_directory (see probes/postfix.c for what counts,
+ * how ages are estimated and when a message is overdue). Blocks on the
+ * filesystem: the probe runs it in a child; exported so that tests can
+ * call it directly. NOW is CLOCK_REALTIME in microseconds; SLACK is the
+ * overdue slack in microseconds (USEC_INFINITY: nothing is overdue).
+ * Returns 0 and fills RET (schedule_known set), or a negative errno with
+ * "scan PATH: error" written to REASON (may be NULL). */
+int postfix_scan_queue(const char *queue_directory, uint64_t now_realtime_usec, uint64_t slack_usec,
+                       QueueStats *ret, char *reason, size_t reason_size);
 
 /* What the Postfix queue probe reads back from other processes, as pure
  * functions on a buffer (no I/O), so that tests and fuzzers
  * (tests/fuzz/fuzz-spool.c) can call them. The spool scan itself is
- * postfix_scan_queue() in probe.h. */
+ * postfix_scan_queue() above. */
 
 /* The longest line postfix_format_scan_line() writes, NUL included. */
 #define POSTFIX_SCAN_LINE_MAX 512

@@ -8,7 +8,11 @@
 #include "config.h"
 #include "log.h"
 #include "macros.h"
+#include "journal.h"
+#include "postfix.h"
 #include "probe.h"
+#include "smtp.h"
+#include "unit.h"
 
 /* The public Probe plus what only this file needs: a result that
  * completed during ops->start() is delivered from a defer source, so that
@@ -36,17 +40,65 @@ const char *probe_status_to_string(ProbeStatus s) {
         return probe_status_table[s];
 }
 
-static const struct probe_ops *const probe_ops_table[] = {
+static const char *const probe_outcome_table[_PROBE_OUTCOME_MAX] = {
+        [PROBE_OUTCOME_OK]                = "ok",
+        [PROBE_OUTCOME_TIMEOUT]           = "timeout",
+        [PROBE_OUTCOME_REFUSED]           = "refused",
+        [PROBE_OUTCOME_UNREACHABLE]       = "unreachable",
+        [PROBE_OUTCOME_GREETING_REJECTED] = "greeting-rejected",
+        [PROBE_OUTCOME_PROTOCOL_ERROR]    = "protocol-error",
+        [PROBE_OUTCOME_DNS_FAILURE]       = "dns-failure",
+        [PROBE_OUTCOME_PERMISSION]        = "permission",
+        [PROBE_OUTCOME_PARSE_ERROR]       = "parse-error",
+        [PROBE_OUTCOME_LOCAL_ERROR]       = "local-error",
+        [PROBE_OUTCOME_OVERLAPPED]        = "overlapped",
+};
+
+const char *probe_outcome_to_string(ProbeOutcome o) {
+        if ((unsigned) o >= ELEMENTSOF(probe_outcome_table))
+                return NULL;
+        return probe_outcome_table[o];
+}
+
+ProbeOutcome probe_outcome_from_errno(int err) {
+        switch (err < 0 ? -err : err) {
+        case 0:
+                return PROBE_OUTCOME_OK;
+        case ETIMEDOUT:
+                return PROBE_OUTCOME_TIMEOUT;
+        case ECONNREFUSED:
+        case ECONNRESET:
+        case ECONNABORTED:
+                return PROBE_OUTCOME_REFUSED;
+        case EHOSTUNREACH:
+        case ENETUNREACH:
+        case ENETDOWN:
+        case EHOSTDOWN:
+        case EADDRNOTAVAIL:
+        case EAFNOSUPPORT:
+                return PROBE_OUTCOME_UNREACHABLE;
+        case EACCES:
+        case EPERM:
+                return PROBE_OUTCOME_PERMISSION;
+        case EBADMSG:
+                return PROBE_OUTCOME_PARSE_ERROR;
+        default:
+                return PROBE_OUTCOME_LOCAL_ERROR;
+        }
+}
+
+const struct probe_ops *const probe_ops_table[] = {
         &probe_smtp_ops,
         &probe_postfix_ops,
         &probe_unit_ops,
         &probe_journal_ops,
+        NULL,
 };
 
 const struct probe_ops *probe_ops_find(const char *type) {
         if (!type)
                 return NULL;
-        for (size_t i = 0; i < ELEMENTSOF(probe_ops_table); i++)
+        for (size_t i = 0; probe_ops_table[i]; i++)
                 if (strcmp(probe_ops_table[i]->type, type) == 0)
                         return probe_ops_table[i];
         return NULL;
@@ -96,6 +148,11 @@ void probe_complete_result(Probe *p, const ProbeResult *res) {
 
         r = *res;
         r.reason[sizeof(r.reason) - 1] = 0;
+        /* Every failure names a cause; success names none. */
+        if (r.status == PROBE_OK)
+                r.outcome = PROBE_OUTCOME_OK;
+        else if (r.outcome == PROBE_OUTCOME_OK)
+                r.outcome = PROBE_OUTCOME_LOCAL_ERROR;
 
         if (impl->starting) {
                 int k;
@@ -118,8 +175,9 @@ void probe_complete_result(Probe *p, const ProbeResult *res) {
         probe_deliver(p, &r);
 }
 
-void probe_complete(Probe *p, ProbeStatus status, const QueueStats *queue, const char *fmt, ...) {
-        ProbeResult r = { .status = status };
+void probe_complete(Probe *p, ProbeStatus status, ProbeOutcome outcome, const QueueStats *queue,
+                    const char *fmt, ...) {
+        ProbeResult r = { .status = status, .outcome = outcome };
         va_list ap;
 
         if (fmt) {
@@ -144,8 +202,8 @@ static int probe_on_deadline(sd_event_source *s, uint64_t usec, void *userdata) 
         /* A relay that does not answer in time is unreachable as far as the
          * MTA is concerned (packets dropped upstream look exactly like this);
          * any other observation that runs out of time simply is not known. */
-        probe_complete(p, p->ops->kind == PROBE_KIND_REACHABILITY ? PROBE_FAIL : PROBE_UNKNOWN, NULL,
-                       "timed out after %s", t);
+        probe_complete(p, p->ops->kind == PROBE_KIND_REACHABILITY ? PROBE_FAIL : PROBE_UNKNOWN,
+                       PROBE_OUTCOME_TIMEOUT, NULL, "timed out after %s", t);
         return 0;
 }
 
@@ -169,7 +227,7 @@ int probe_start(Probe *p, probe_done_fn cb, void *userdata) {
                 } else {
                         if (p->ops->cancel)
                                 p->ops->cancel(p);
-                        probe_complete(p, PROBE_UNKNOWN, NULL, "overlapped by the next run");
+                        probe_complete(p, PROBE_UNKNOWN, PROBE_OUTCOME_OVERLAPPED, NULL, "overlapped by the next run");
                 }
         }
         /* The previous owner's callback may have started a run itself. */
@@ -229,16 +287,15 @@ Probe *probe_free(Probe *p) {
         return NULL;
 }
 
-int probe_new(const struct probe_ops *ops, sd_event *e, const char *name,
-              const ProbeSettings *s, Probe **ret) {
+int probe_new(const struct probe_ops *ops, const ProbeCommon *common, const void *settings, Probe **ret) {
         _cleanup_(probe_freep) Probe *p = NULL;
         ProbeImpl *impl;
         int r;
 
-        if (!ops || !e || !name || !s || !ret || !ops->start)
+        if (!ops || !common || !common->event || !common->name || !ret || !ops->start)
                 return -EINVAL;
-        if (s->timeout_usec == 0 || s->timeout_usec == USEC_INFINITY) {
-                log_error("probe %s: a timeout is required", name);
+        if (common->timeout_usec == 0 || common->timeout_usec == USEC_INFINITY) {
+                log_error("probe %s: a timeout is required", common->name);
                 return -EINVAL;
         }
 
@@ -247,9 +304,9 @@ int probe_new(const struct probe_ops *ops, sd_event *e, const char *name,
                 return -ENOMEM;
         p = &impl->probe;
         p->ops = ops;
-        p->event = sd_event_ref(e);
-        p->timeout_usec = s->timeout_usec;
-        p->name = strdup(name);
+        p->event = sd_event_ref(common->event);
+        p->timeout_usec = common->timeout_usec;
+        p->name = strdup(common->name);
         if (!p->name)
                 return -ENOMEM;
         if (ops->state_size > 0) {
@@ -261,7 +318,7 @@ int probe_new(const struct probe_ops *ops, sd_event *e, const char *name,
         /* On failure, probe_free() calls ops->done on the partly set up
          * state, which must therefore cope with zeroed fields. */
         if (ops->init) {
-                r = ops->init(p, s);
+                r = ops->init(p, settings);
                 if (r < 0)
                         return r;
         }

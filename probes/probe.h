@@ -23,6 +23,34 @@ typedef enum ProbeStatus {
 
 const char *probe_status_to_string(ProbeStatus s);
 
+/* Why a run ended as it did, next to the free-text reason, so that logs,
+ * metrics and alerts can name causes uniformly (in the manner of relayd's
+ * `enum host_error`). */
+typedef enum ProbeOutcome {
+        PROBE_OUTCOME_OK,                 /* the run succeeded */
+        PROBE_OUTCOME_TIMEOUT,            /* no answer within the run's deadline */
+        PROBE_OUTCOME_REFUSED,            /* connection refused or reset by the peer */
+        PROBE_OUTCOME_UNREACHABLE,        /* no route, network unreachable, no address to try */
+        PROBE_OUTCOME_GREETING_REJECTED,  /* an SMTP greeting other than 220 (RFC 5321 4.2, 3.1) */
+        PROBE_OUTCOME_PROTOCOL_ERROR,     /* a malformed or over-long reply, or the peer closed early */
+        PROBE_OUTCOME_DNS_FAILURE,        /* the name did not resolve */
+        PROBE_OUTCOME_PERMISSION,         /* EACCES/EPERM on a file, or access denied on the bus */
+        PROBE_OUTCOME_PARSE_ERROR,        /* an answer or a helper's output we cannot read */
+        PROBE_OUTCOME_LOCAL_ERROR,        /* any other failure on our side (socket, fork, no bus) */
+        PROBE_OUTCOME_OVERLAPPED,         /* cancelled by the next run */
+        _PROBE_OUTCOME_MAX,
+} ProbeOutcome;
+
+/* "ok", "timeout", "refused", "unreachable", "greeting-rejected",
+ * "protocol-error", "dns-failure", "permission", "parse-error",
+ * "local-error", "overlapped"; NULL for a value out of range. */
+const char *probe_outcome_to_string(ProbeOutcome o);
+
+/* The outcome of a failed system call: ERR is a negative (or positive)
+ * errno value (ECONNREFUSED → refused, ETIMEDOUT → timeout, EACCES →
+ * permission, ...); anything unlisted is PROBE_OUTCOME_LOCAL_ERROR. */
+ProbeOutcome probe_outcome_from_errno(int err);
+
 typedef enum ProbeKind {
         PROBE_KIND_REACHABILITY,  /* fills only status and reason */
         PROBE_KIND_QUEUE,         /* fills ProbeResult.queue when OK */
@@ -59,6 +87,22 @@ typedef struct ActivityCounts {
                                            * probe watches (e.g. the relayhost) */
 } ActivityCounts;
 
+/* What the MTA's liveness allows the detector to conclude; the unit probe
+ * judges it from the unit's state and, where the MTA type has one, its
+ * PID file (probes/unit.c). */
+typedef enum UnitGate {
+        UNIT_GATE_UNKNOWN,      /* not observed (yet) */
+        UNIT_GATE_RUNNING,      /* active, and its MainPID (if it has one) and the daemon of its
+                                 * PID file (if it has one) exist */
+        UNIT_GATE_TRANSITION,   /* activating, deactivating, reloading, or MainPID gone: wait */
+        UNIT_GATE_STOPPED,      /* inactive: stopped by someone, not ours to restart */
+        UNIT_GATE_FAILED,       /* failed, or active with its daemon dead: reported, not restarted */
+        _UNIT_GATE_MAX,
+} UnitGate;
+
+/* "unknown", "running", "transition", "stopped", "failed". */
+const char *unit_gate_to_string(UnitGate g);
+
 /* State of the MTA's systemd unit (org.freedesktop.systemd1(5)). */
 #define UNIT_FIELD_MAX 32
 typedef struct UnitState {
@@ -71,42 +115,34 @@ typedef struct UnitState {
          * StartLimitIntervalSec=): at most burst starts per interval; 0: none. */
         uint32_t start_limit_burst;
         uint64_t start_limit_interval_usec;
+        /* The daemon's PID file (sysv-generated units have no MainPID): */
+        bool have_pid_file;                 /* the MTA type names one */
+        uint32_t pid_file_pid;              /* the PID read from it, 0: missing or unreadable */
+        bool pid_file_alive;                /* that process exists */
+        UnitGate gate;                      /* the judgement of all of the above */
 } UnitState;
 
 #define PROBE_REASON_MAX 256
 
 typedef struct ProbeResult {
         ProbeStatus status;
+        ProbeOutcome outcome;             /* the cause of FAIL or UNKNOWN, PROBE_OUTCOME_OK when OK */
         char reason[PROBE_REASON_MAX];    /* why FAIL or UNKNOWN; short detail when OK */
         QueueStats queue;                 /* PROBE_KIND_QUEUE and status OK only */
         ActivityCounts activity;          /* PROBE_KIND_ACTIVITY and status OK only */
         UnitState unit;                   /* PROBE_KIND_UNIT and status OK only */
 } ProbeResult;
 
-/* What a probe instance is told; fields not used by a type are ignored. */
-typedef struct sd_bus sd_bus;
+typedef struct ConfigItem ConfigItem;
 
-typedef struct ProbeSettings {
-        const char *host;                 /* smtp: host name or address literal */
-        uint16_t port;                    /* smtp: TCP port */
-        const char *queue_directory;      /* postfix: queue_directory */
-        const char *postconf_path;        /* postfix: postconf binary, default /usr/sbin/postconf */
-        uint64_t overdue_slack_usec;      /* postfix: USEC_INFINITY = "auto": queue_run_delay
-                                           * (postconf -h) plus one minute */
-        const char *unit;                 /* journal, unit: the MTA's systemd unit */
-        sd_bus *bus;                      /* unit: system bus attached to the loop (may be NULL:
-                                           * the probe then reports UNKNOWN) */
-        const char *mta_type;             /* journal: "postfix", "exim": built-in patterns */
-        const char *activity_pattern;     /* journal: ERE or NULL for the built-in one */
-        const char *error_pattern;        /* journal: ERE or NULL for the built-in one */
-        const char *const *probed_hosts;  /* journal: reachability probes' hosts, NULL-terminated */
-        const char *state_dir;            /* journal: where the cursor is kept (NULL: not kept) */
-        const char *journal_directory;    /* journal: read this directory instead of the
-                                           * system journal (tests) */
-        uint64_t journal_since_usec;      /* journal: without a saved cursor, count entries
-                                           * from this CLOCK_REALTIME time on (0: only new ones) */
-        uint64_t timeout_usec;            /* deadline of one run */
-} ProbeSettings;
+/* What every probe instance is told; what only its type needs comes in
+ * the type's own settings struct (SmtpSettings, UnitSettings, ...,
+ * declared by the probe's header), given to probe_new() as SETTINGS. */
+typedef struct ProbeCommon {
+        const char *name;                 /* for logs: "relay", "queue", ... */
+        sd_event *event;                  /* the loop the probe runs on */
+        uint64_t timeout_usec;            /* deadline of one run, microseconds */
+} ProbeCommon;
 
 typedef struct Probe Probe;
 typedef void (*probe_done_fn)(Probe *p, const ProbeResult *r, void *userdata);
@@ -115,8 +151,25 @@ struct probe_ops {
         const char *type;                 /* config name: "smtp", "postfix" */
         ProbeKind kind;
         size_t state_size;                /* bytes zero-allocated at Probe.state */
-        /* Checks settings and sets up state. Returns 0 or -EINVAL/-ENOMEM. */
-        int (*init)(Probe *p, const ProbeSettings *s);
+
+        /* The type's own settings, for types an admin configures in a
+         * [probe:NAME] section (reachability): a struct of settings_size
+         * bytes with the defaults from settings_init(), filled from the
+         * section by config_items (see watchdogd/conf-parser.h; NULL-key
+         * terminated), its allocations freed by settings_done(). 0/NULL
+         * for types the daemon sets up itself. */
+        size_t settings_size;
+        const ConfigItem *config_items;
+        void (*settings_init)(void *settings);
+        void (*settings_done)(void *settings);
+        /* Reachability: the host SETTINGS probe (name or address as
+         * configured), with which the MTA's connection errors are
+         * compared (probes/activity.h); NULL: none. */
+        const char *(*settings_host)(const void *settings);
+
+        /* Checks SETTINGS (the type's struct) and sets up state.
+         * Returns 0 or -EINVAL (logged)/-ENOMEM. */
+        int (*init)(Probe *p, const void *settings);
         /* Begins one run; must end with probe_complete() (possibly later on
          * the loop) or return a negative errno without having called it. */
         int (*start)(Probe *p);
@@ -141,10 +194,9 @@ struct Probe {
 /* Registry: the probe_ops for a type name, or NULL. */
 const struct probe_ops *probe_ops_find(const char *type);
 
-/* Creates a probe of OPS named NAME on event loop E.
- * Returns 0, -EINVAL (bad settings, logged), -ENOMEM. */
-int probe_new(const struct probe_ops *ops, sd_event *e, const char *name,
-              const ProbeSettings *s, Probe **ret);
+/* Creates a probe of OPS as COMMON says, with SETTINGS of the type's own
+ * settings struct. Returns 0, -EINVAL (bad settings, logged), -ENOMEM. */
+int probe_new(const struct probe_ops *ops, const ProbeCommon *common, const void *settings, Probe **ret);
 
 /* Starts one run with a deadline of timeout_usec from now (CLOCK_MONOTONIC).
  * CB is called exactly once with the result, from the event loop; a run
@@ -154,9 +206,10 @@ int probe_new(const struct probe_ops *ops, sd_event *e, const char *name,
 int probe_start(Probe *p, probe_done_fn cb, void *userdata);
 
 /* Called by implementations, once per run: ends the run, disarms the
- * deadline, and calls the owner's callback. QUEUE may be NULL. */
-void probe_complete(Probe *p, ProbeStatus status, const QueueStats *queue,
-                    const char *fmt, ...) _printf_(4, 5);
+ * deadline, and calls the owner's callback. OUTCOME is PROBE_OUTCOME_OK
+ * with PROBE_OK, else the cause. QUEUE may be NULL. */
+void probe_complete(Probe *p, ProbeStatus status, ProbeOutcome outcome, const QueueStats *queue,
+                    const char *fmt, ...) _printf_(5, 6);
 
 /* Like probe_complete(), with the whole result given (kinds whose result
  * is not QueueStats: activity, unit). */
@@ -166,17 +219,6 @@ void probe_complete_result(Probe *p, const ProbeResult *r);
 Probe *probe_free(Probe *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Probe *, probe_free);
 
-/* Scans a Postfix queue_directory (see probes/postfix.c for what counts,
- * how ages are estimated and when a message is overdue). Blocks on the
- * filesystem: the probe runs it in a child; exported so that tests can
- * call it directly. NOW is CLOCK_REALTIME in microseconds; SLACK is the
- * overdue slack in microseconds (USEC_INFINITY: nothing is overdue).
- * Returns 0 and fills RET (schedule_known set), or a negative errno with
- * "scan PATH: error" written to REASON (may be NULL). */
-int postfix_scan_queue(const char *queue_directory, uint64_t now_realtime_usec, uint64_t slack_usec,
-                       QueueStats *ret, char *reason, size_t reason_size);
-
-extern const struct probe_ops probe_smtp_ops;
-extern const struct probe_ops probe_journal_ops;   /* type "journal", PROBE_KIND_ACTIVITY */
-extern const struct probe_ops probe_unit_ops;      /* type "unit", PROBE_KIND_UNIT */
-extern const struct probe_ops probe_postfix_ops;
+/* Every registered type, NULL-terminated (for tests that run each type
+ * through the common rules). */
+extern const struct probe_ops *const probe_ops_table[];

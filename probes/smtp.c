@@ -25,10 +25,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "conf-parser.h"
 #include "exec.h"
 #include "log.h"
 #include "macros.h"
 #include "probe.h"
+#include "smtp.h"
 
 #define SMTP_ADDRESSES_MAX 16
 #define SMTP_LINE_MAX 1024      /* RFC 5321 allows 512 per reply line */
@@ -62,6 +64,7 @@ typedef struct SmtpState {
         size_t len;
         unsigned lines;               /* greeting lines seen this run */
         char last_error[PROBE_REASON_MAX];
+        int last_errno;          /* the errno of last_error */
 } SmtpState;
 
 /* Parses an address literal: "192.0.2.1", "2001:db8::1", "[2001:db8::1]",
@@ -174,16 +177,18 @@ static void smtp_connect_next(Probe *p) {
                 if (st->fd < 0) {
                         st->fd = -EBADF;
                         if (errno == EAFNOSUPPORT) {
+                                st->last_errno = errno;
                                 (void) snprintf(st->last_error, sizeof(st->last_error),
                                                 "connect to %s: %s", st->peer, strerror(errno));
                                 continue;
                         }
-                        probe_complete(p, PROBE_UNKNOWN, NULL, "socket: %s", strerror(errno));
+                        probe_complete(p, PROBE_UNKNOWN, PROBE_OUTCOME_LOCAL_ERROR, NULL, "socket: %s", strerror(errno));
                         return;
                 }
 
                 if (connect(st->fd, &a->sa, a->len) < 0) {
                         if (errno != EINPROGRESS) {
+                                st->last_errno = errno;
                                 (void) snprintf(st->last_error, sizeof(st->last_error),
                                                 "connect to %s: %s", st->peer, strerror(errno));
                                 smtp_close(st);
@@ -196,14 +201,15 @@ static void smtp_connect_next(Probe *p) {
                                     smtp_on_io, p);
                 if (r < 0) {
                         smtp_close(st);
-                        probe_complete(p, PROBE_UNKNOWN, NULL, "watch socket: %s", strerror(-r));
+                        probe_complete(p, PROBE_UNKNOWN, PROBE_OUTCOME_LOCAL_ERROR, NULL, "watch socket: %s", strerror(-r));
                         return;
                 }
                 (void) sd_event_source_set_description(st->io, "probe-smtp");
                 return;
         }
 
-        probe_complete(p, PROBE_FAIL, NULL, "%s", st->last_error[0] ? st->last_error : "no address to connect to");
+        probe_complete(p, PROBE_FAIL, st->last_error[0] ? probe_outcome_from_errno(st->last_errno) : PROBE_OUTCOME_UNREACHABLE,
+                       NULL, "%s", st->last_error[0] ? st->last_error : "no address to connect to");
 }
 
 /* Handles one reply line (CRLF stripped). Returns true when the run ended. */
@@ -215,7 +221,7 @@ static bool smtp_greeting_line(Probe *p, const char *line, size_t n) {
         if (n < 3 || line[0] < '0' || line[0] > '9' || line[1] < '0' || line[1] > '9' ||
             line[2] < '0' || line[2] > '9' || (n > 3 && line[3] != ' ' && line[3] != '-')) {
                 smtp_close(st);
-                probe_complete(p, PROBE_FAIL, NULL, "malformed greeting \"%s\" from %s", clean, st->peer);
+                probe_complete(p, PROBE_FAIL, PROBE_OUTCOME_PROTOCOL_ERROR, NULL, "malformed greeting \"%s\" from %s", clean, st->peer);
                 return true;
         }
         if (n > 3 && line[3] == '-')
@@ -223,14 +229,14 @@ static bool smtp_greeting_line(Probe *p, const char *line, size_t n) {
 
         if (memcmp(line, "220", 3) != 0) {
                 smtp_close(st);
-                probe_complete(p, PROBE_FAIL, NULL, "greeting %s", clean);
+                probe_complete(p, PROBE_FAIL, PROBE_OUTCOME_GREETING_REJECTED, NULL, "greeting %s", clean);
                 return true;
         }
 
         /* Polite but best-effort: never wait for the 221. */
         (void) send(st->fd, "QUIT\r\n", 6, MSG_NOSIGNAL | MSG_DONTWAIT);
         smtp_close(st);
-        probe_complete(p, PROBE_OK, NULL, "connected to %s, 220 greeting", st->peer);
+        probe_complete(p, PROBE_OK, PROBE_OUTCOME_OK, NULL, "connected to %s, 220 greeting", st->peer);
         return true;
 }
 
@@ -247,6 +253,7 @@ static int smtp_on_io(sd_event_source *s, int fd, uint32_t revents, void *userda
                 if (err == 0 && !(revents & EPOLLOUT))
                         err = ECONNRESET;
                 if (err != 0) {
+                        st->last_errno = err;
                         (void) snprintf(st->last_error, sizeof(st->last_error),
                                         "connect to %s: %s", st->peer, strerror(err));
                         smtp_close(st);
@@ -269,15 +276,16 @@ static int smtp_on_io(sd_event_source *s, int fd, uint32_t revents, void *userda
                 if (n < 0) {
                         if (errno == EINTR || errno == EAGAIN)
                                 return 0;
+                        st->last_errno = errno;
                         (void) snprintf(st->last_error, sizeof(st->last_error),
                                         "read from %s: %s", st->peer, strerror(errno));
                         smtp_close(st);
-                        probe_complete(p, PROBE_FAIL, NULL, "%s", st->last_error);
+                        probe_complete(p, PROBE_FAIL, probe_outcome_from_errno(st->last_errno), NULL, "%s", st->last_error);
                         return 0;
                 }
                 if (n == 0) {
                         smtp_close(st);
-                        probe_complete(p, PROBE_FAIL, NULL, "%s closed the connection before the greeting", st->peer);
+                        probe_complete(p, PROBE_FAIL, PROBE_OUTCOME_PROTOCOL_ERROR, NULL, "%s closed the connection before the greeting", st->peer);
                         return 0;
                 }
                 st->len += (size_t) n;
@@ -292,7 +300,7 @@ static int smtp_on_io(sd_event_source *s, int fd, uint32_t revents, void *userda
                                 return 0;
                         if (++st->lines >= SMTP_GREETING_LINES_MAX) {
                                 smtp_close(st);
-                                probe_complete(p, PROBE_FAIL, NULL, "greeting from %s longer than %u lines",
+                                probe_complete(p, PROBE_FAIL, PROBE_OUTCOME_PROTOCOL_ERROR, NULL, "greeting from %s longer than %u lines",
                                                st->peer, SMTP_GREETING_LINES_MAX);
                                 return 0;
                         }
@@ -301,7 +309,7 @@ static int smtp_on_io(sd_event_source *s, int fd, uint32_t revents, void *userda
                 }
                 if (st->len == sizeof(st->buf)) {
                         smtp_close(st);
-                        probe_complete(p, PROBE_FAIL, NULL, "greeting line from %s too long", st->peer);
+                        probe_complete(p, PROBE_FAIL, PROBE_OUTCOME_PROTOCOL_ERROR, NULL, "greeting line from %s too long", st->peer);
                         return 0;
                 }
         }
@@ -361,7 +369,7 @@ static void smtp_on_resolved(ExecRun *run, int status, const char *output, size_
         st->resolve = NULL;  /* freed by exec after we return */
 
         if (status != 0) {
-                probe_complete(p, PROBE_UNKNOWN, NULL, "resolver for %s ended with status %d", st->host, status);
+                probe_complete(p, PROBE_UNKNOWN, PROBE_OUTCOME_LOCAL_ERROR, NULL, "resolver for %s ended with status %d", st->host, status);
                 return;
         }
 
@@ -391,16 +399,16 @@ static void smtp_on_resolved(ExecRun *run, int status, const char *output, size_
                         if (!dup)
                                 st->addresses[st->n_addresses++] = a;
                 } else if (strncmp(buf, "fail ", 5) == 0) {
-                        probe_complete(p, PROBE_FAIL, NULL, "name resolution failed: %s: %s", st->host, buf + 5);
+                        probe_complete(p, PROBE_FAIL, PROBE_OUTCOME_DNS_FAILURE, NULL, "name resolution failed: %s: %s", st->host, buf + 5);
                         return;
                 } else if (strncmp(buf, "unknown ", 8) == 0) {
-                        probe_complete(p, PROBE_UNKNOWN, NULL, "name resolution failed: %s: %s", st->host, buf + 8);
+                        probe_complete(p, PROBE_UNKNOWN, PROBE_OUTCOME_DNS_FAILURE, NULL, "name resolution failed: %s: %s", st->host, buf + 8);
                         return;
                 }
         }
 
         if (st->n_addresses == 0) {
-                probe_complete(p, PROBE_FAIL, NULL, "name resolution failed: %s: no usable address", st->host);
+                probe_complete(p, PROBE_FAIL, PROBE_OUTCOME_DNS_FAILURE, NULL, "name resolution failed: %s: no usable address", st->host);
                 return;
         }
         smtp_connect_next(p);
@@ -413,6 +421,7 @@ static int smtp_start(Probe *p) {
         smtp_cancel(p);
         st->n_addresses = st->next = 0;
         st->last_error[0] = 0;
+        st->last_errno = 0;
         st->peer[0] = 0;
 
         if (st->literal) {
@@ -429,26 +438,54 @@ static int smtp_start(Probe *p) {
         return 0;
 }
 
-static int smtp_init(Probe *p, const ProbeSettings *s) {
+static int smtp_init(Probe *p, const void *settings) {
+        const SmtpSettings *s = settings;
         SmtpState *st = p->state;
 
         st->fd = -EBADF;
-        if (!s->host || !s->host[0]) {
+        if (!s || !s->host || !s->host[0]) {
                 log_error("probe %s: smtp needs a host", p->name);
                 return -EINVAL;
         }
         st->host = strdup(s->host);
         if (!st->host)
                 return -ENOMEM;
-        st->port = s->port != 0 ? s->port : 25;
+        st->port = s->port != 0 ? s->port : SMTP_DEFAULT_PORT;
         st->literal = smtp_parse_literal(st->host, st->port, &st->literal_address) >= 0;
         return 0;
 }
+
+static void smtp_settings_init(void *settings) {
+        *(SmtpSettings *) settings = (SmtpSettings) { .port = SMTP_DEFAULT_PORT };
+}
+
+static void smtp_settings_done(void *settings) {
+        SmtpSettings *s = settings;
+
+        free(s->host);
+        s->host = NULL;
+}
+
+static const char *smtp_settings_host(const void *settings) {
+        return ((const SmtpSettings *) settings)->host;
+}
+
+/* The keys of [probe:NAME] with type = smtp, besides type and timeout. */
+static const ConfigItem smtp_config_items[] = {
+        CONFIG_ITEM_REQUIRED("host", word, string, SmtpSettings, host, 0),
+        CONFIG_ITEM("port", port, port, SmtpSettings, port, 1),
+        {},
+};
 
 const struct probe_ops probe_smtp_ops = {
         .type = "smtp",
         .kind = PROBE_KIND_REACHABILITY,
         .state_size = sizeof(SmtpState),
+        .settings_size = sizeof(SmtpSettings),
+        .config_items = smtp_config_items,
+        .settings_init = smtp_settings_init,
+        .settings_done = smtp_settings_done,
+        .settings_host = smtp_settings_host,
         .init = smtp_init,
         .start = smtp_start,
         .cancel = smtp_cancel,

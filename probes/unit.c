@@ -9,6 +9,12 @@
  * GetAll with an error (UnknownInterface), older versions with an empty
  * dictionary. Either way Result is "" and MainPID 0, and the run is OK.
  *
+ * The result carries the liveness judgement (UnitState.gate, from
+ * unit_gate_from_state()): the unit's state, its MainPID, and where the
+ * MTA type names one, the daemon's PID file, needed for sysv-generated
+ * units (Debian's exim4.service, sendmail.service) whose MainPID is 0 and
+ * which stay "active (exited)" after the daemon died.
+ *
  * A unit that is inactive or failed is an observation like any other
  * (OK); only not being able to observe it is UNKNOWN: no bus, a D-Bus
  * error, a malformed reply, or the probe deadline. */
@@ -28,6 +34,7 @@
 #include "macros.h"
 #include "probe.h"
 #include "systemd.h"
+#include "unit.h"
 
 #define SD_DESTINATION "org.freedesktop.systemd1"
 #define SD_UNIT_IFACE "org.freedesktop.systemd1.Unit"
@@ -37,6 +44,7 @@
 typedef struct UnitProbe {
         sd_bus *bus;             /* NULL: every run is UNKNOWN */
         char *unit;
+        char *pid_file;          /* NULL: liveness from the unit alone */
         char *path;              /* the unit's object path */
         sd_bus_slot *slot;       /* the GetAll call in flight */
         UnitState state;         /* being filled by the run */
@@ -135,14 +143,81 @@ static bool pid_alive(uint32_t pid) {
         return kill((pid_t) pid, 0) == 0 || errno == EPERM;
 }
 
+static const char *const unit_gate_table[_UNIT_GATE_MAX] = {
+        [UNIT_GATE_UNKNOWN]    = "unknown",
+        [UNIT_GATE_RUNNING]    = "running",
+        [UNIT_GATE_TRANSITION] = "transition",
+        [UNIT_GATE_STOPPED]    = "stopped",
+        [UNIT_GATE_FAILED]     = "failed",
+};
+
+const char *unit_gate_to_string(UnitGate g) {
+        if ((unsigned) g >= ELEMENTSOF(unit_gate_table))
+                return NULL;
+        return unit_gate_table[g];
+}
+
+UnitGate unit_gate_from_state(const UnitState *u) {
+        if (strcmp(u->active_state, "active") == 0) {
+                if (u->main_pid != 0 && !u->main_pid_alive)
+                        return UNIT_GATE_TRANSITION;
+                /* A sysv-generated unit stays "active (exited)" when its daemon dies. */
+                if (u->have_pid_file && !u->pid_file_alive)
+                        return UNIT_GATE_FAILED;
+                return UNIT_GATE_RUNNING;
+        }
+        if (strcmp(u->active_state, "inactive") == 0)
+                return UNIT_GATE_STOPPED;
+        if (strcmp(u->active_state, "failed") == 0)
+                return UNIT_GATE_FAILED;
+        return UNIT_GATE_TRANSITION; /* activating, deactivating, reloading, maintenance, ... */
+}
+
+int unit_read_pid_file(const char *path, uint32_t *ret) {
+        _cleanup_fclose_ FILE *f = NULL;
+        char buf[32];
+        char *end;
+        unsigned long v;
+
+        f = fopen(path, "re");
+        if (!f)
+                return negative_errno();
+        if (!fgets(buf, sizeof(buf), f))
+                return ferror(f) ? -EIO : -EBADMSG;
+        errno = 0;
+        v = strtoul(buf, &end, 10);
+        if (errno != 0 || end == buf || (*end != '\0' && *end != '\n') || v == 0 || v > INT32_MAX)
+                return -EBADMSG;
+        *ret = (uint32_t) v;
+        return 0;
+}
+
 /* "active/running, MainPID 123", "failed/failed, result start-limit-hit,
- * no MainPID", "active/running, MainPID 123 gone". */
+ * no MainPID", "active/running, MainPID 123 gone", "active/exited, no
+ * MainPID, PID file /run/x.pid: 42 gone". */
 static void unit_complete_ok(Probe *p) {
         UnitProbe *st = p->state;
         ProbeResult r = { .status = PROBE_OK, .unit = st->state };
-        char result[UNIT_FIELD_MAX + 16] = "", pid[48];
+        char result[UNIT_FIELD_MAX + 16] = "", pid[48], pidfile[PROBE_REASON_MAX / 2] = "";
 
         r.unit.main_pid_alive = pid_alive(r.unit.main_pid);
+        if (st->pid_file) {
+                int k;
+
+                /* A few bytes in /run (tmpfs): read on the loop. */
+                r.unit.have_pid_file = true;
+                k = unit_read_pid_file(st->pid_file, &r.unit.pid_file_pid);
+                if (k < 0) {
+                        r.unit.pid_file_pid = 0;
+                        (void) snprintf(pidfile, sizeof(pidfile), ", PID file %s: %s", st->pid_file,
+                                        k == -EBADMSG ? "no PID in it" : strerror(-k));
+                } else {
+                        r.unit.pid_file_alive = pid_alive(r.unit.pid_file_pid);
+                        (void) snprintf(pidfile, sizeof(pidfile), ", PID file %s: %" PRIu32 "%s", st->pid_file,
+                                        r.unit.pid_file_pid, r.unit.pid_file_alive ? "" : " gone");
+                }
+        }
+        r.unit.gate = unit_gate_from_state(&r.unit);
         if (r.unit.result[0] && strcmp(r.unit.result, "success") != 0)
                 (void) snprintf(result, sizeof(result), ", result %s", r.unit.result);
         if (r.unit.main_pid == 0)
@@ -150,13 +225,17 @@ static void unit_complete_ok(Probe *p) {
         else
                 (void) snprintf(pid, sizeof(pid), "MainPID %" PRIu32 "%s", r.unit.main_pid,
                                 r.unit.main_pid_alive ? "" : " gone");
-        (void) snprintf(r.reason, sizeof(r.reason), "%s/%s%s, %s",
-                        r.unit.active_state, r.unit.sub_state, result, pid);
+        (void) snprintf(r.reason, sizeof(r.reason), "%s/%s%s, %s%.*s",
+                        r.unit.active_state, r.unit.sub_state, result, pid,
+                        (int) (sizeof(r.reason) - 3 * UNIT_FIELD_MAX - sizeof(pid) - 24), pidfile);
         probe_complete_result(p, &r);
 }
 
 static void unit_complete_bus_error(Probe *p, const sd_bus_error *e) {
-        probe_complete(p, PROBE_UNKNOWN, NULL, "unit: GetAll: %s",
+        probe_complete(p, PROBE_UNKNOWN,
+                       sd_bus_error_has_name(e, SD_BUS_ERROR_ACCESS_DENIED) ? PROBE_OUTCOME_PERMISSION :
+                       sd_bus_error_has_name(e, SD_BUS_ERROR_NO_REPLY) ? PROBE_OUTCOME_TIMEOUT : PROBE_OUTCOME_LOCAL_ERROR,
+                       NULL, "unit: GetAll: %s",
                        e->message ? e->message : e->name ? e->name : "unknown error");
 }
 
@@ -195,7 +274,7 @@ static int on_service_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret
         } else {
                 r = unit_read_properties(m, SD_SERVICE_IFACE, &st->state);
                 if (r < 0) {
-                        probe_complete(p, PROBE_UNKNOWN, NULL, "unit: GetAll %s: malformed reply: %s",
+                        probe_complete(p, PROBE_UNKNOWN, PROBE_OUTCOME_PARSE_ERROR, NULL, "unit: GetAll %s: malformed reply: %s",
                                        SD_SERVICE_IFACE, strerror(-r));
                         return 0;
                 }
@@ -218,14 +297,14 @@ static int on_unit_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_er
         }
         r = unit_read_properties(m, SD_UNIT_IFACE, &st->state);
         if (r < 0) {
-                probe_complete(p, PROBE_UNKNOWN, NULL, "unit: GetAll %s: malformed reply: %s",
+                probe_complete(p, PROBE_UNKNOWN, PROBE_OUTCOME_PARSE_ERROR, NULL, "unit: GetAll %s: malformed reply: %s",
                                SD_UNIT_IFACE, strerror(-r));
                 return 0;
         }
 
         r = unit_get_all(p, SD_SERVICE_IFACE, on_service_reply);
         if (r < 0)
-                probe_complete(p, PROBE_UNKNOWN, NULL, "unit: GetAll: %s", strerror(-r));
+                probe_complete(p, PROBE_UNKNOWN, probe_outcome_from_errno(r), NULL, "unit: GetAll: %s", strerror(-r));
         return 0;
 }
 
@@ -243,14 +322,14 @@ static int unit_start(Probe *p) {
         st->state = (UnitState) {};
 
         if (!st->bus) {
-                probe_complete(p, PROBE_UNKNOWN, NULL, "unit: no system bus");
+                probe_complete(p, PROBE_UNKNOWN, PROBE_OUTCOME_LOCAL_ERROR, NULL, "unit: no system bus");
                 return 0;
         }
         /* A bus that cannot send (closed, not connected) is an observation
          * that failed, not a probe that cannot start. */
         r = unit_get_all(p, SD_UNIT_IFACE, on_unit_reply);
         if (r < 0)
-                probe_complete(p, PROBE_UNKNOWN, NULL, "unit: GetAll: %s", strerror(-r));
+                probe_complete(p, PROBE_UNKNOWN, probe_outcome_from_errno(r), NULL, "unit: GetAll: %s", strerror(-r));
         return 0;
 }
 
@@ -261,13 +340,15 @@ static void unit_done(Probe *p) {
         st->bus = sd_bus_unref(st->bus);
         free(st->path);
         free(st->unit);
+        free(st->pid_file);
 }
 
-static int unit_init(Probe *p, const ProbeSettings *s) {
+static int unit_init(Probe *p, const void *settings) {
+        const UnitSettings *s = settings;
         UnitProbe *st = p->state;
         int r;
 
-        if (!s->unit || !s->unit[0]) {
+        if (!s || !s->unit || !s->unit[0]) {
                 log_error("probe %s: unit needs a unit name", p->name);
                 return -EINVAL;
         }
@@ -275,9 +356,18 @@ static int unit_init(Probe *p, const ProbeSettings *s) {
                 log_error("probe %s: the bus is not attached to an event loop", p->name);
                 return -EINVAL;
         }
+        if (s->pid_file && s->pid_file[0] != '/') {
+                log_error("probe %s: the PID file %s is not an absolute path", p->name, s->pid_file);
+                return -EINVAL;
+        }
         st->unit = strdup(s->unit);
         if (!st->unit)
                 return -ENOMEM;
+        if (s->pid_file) {
+                st->pid_file = strdup(s->pid_file);
+                if (!st->pid_file)
+                        return -ENOMEM;
+        }
         r = unit_object_path(s->unit, &st->path);
         if (r < 0)
                 return r;

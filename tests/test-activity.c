@@ -13,6 +13,9 @@
 #include <cmocka.h>
 
 #include "activity.h"
+#include "exim.h"
+#include "mta.h"
+#include "postfix.h"
 #include "macros.h"
 
 typedef struct Case {
@@ -25,7 +28,7 @@ static const char *const relay_by_name[] = { "RELAY.example.NET.", NULL };
 static const char *const relay_bracketed[] = { "[192.0.2.2]", NULL };
 static const char *const nothing_probed[] = { NULL };
 
-static void check_table(const char *mta, const char *const *probed, const Case *cases, size_t n) {
+static void check_table(const ActivityRules *mta, const char *const *probed, const Case *cases, size_t n) {
         ActivityPatterns p;
         char err[256];
 
@@ -107,7 +110,7 @@ static const Case postfix_relay_probed[] = {
 };
 
 static void test_postfix_relay_probed(void **state) {
-        check_table("postfix", relay_probed, postfix_relay_probed, ELEMENTSOF(postfix_relay_probed));
+        check_table(&postfix_activity_rules, relay_probed, postfix_relay_probed, ELEMENTSOF(postfix_relay_probed));
 }
 
 /* The same relay is not probed: its connect errors are ordinary ones. */
@@ -120,8 +123,8 @@ static void test_postfix_nothing_probed(void **state) {
                   "delays=0.1/0.01/0.2/0.21, dsn=2.0.0, status=sent (250 2.0.0 Ok)", ACTIVITY_SENT },
         };
 
-        check_table("postfix", nothing_probed, cases, ELEMENTSOF(cases));
-        check_table("postfix", NULL, cases, ELEMENTSOF(cases));
+        check_table(&postfix_activity_rules, nothing_probed, cases, ELEMENTSOF(cases));
+        check_table(&postfix_activity_rules, NULL, cases, ELEMENTSOF(cases));
 }
 
 /* Probed by name (any case, trailing dot) or by a bracketed literal. */
@@ -140,9 +143,9 @@ static void test_postfix_probed_forms(void **state) {
                 { "connect to mx2.example.com[2001:db8::25]:25: Network is unreachable", ACTIVITY_CONN_ERROR_PROBED },
         };
 
-        check_table("postfix", relay_by_name, by_name, ELEMENTSOF(by_name));
-        check_table("postfix", relay_bracketed, by_literal, ELEMENTSOF(by_literal));
-        check_table("postfix", v6, by_v6, ELEMENTSOF(by_v6));
+        check_table(&postfix_activity_rules, relay_by_name, by_name, ELEMENTSOF(by_name));
+        check_table(&postfix_activity_rules, relay_bracketed, by_literal, ELEMENTSOF(by_literal));
+        check_table(&postfix_activity_rules, v6, by_v6, ELEMENTSOF(by_v6));
 }
 
 static void test_exim(void **state) {
@@ -189,7 +192,7 @@ static void test_exim(void **state) {
                   "temporarily rejected RCPT <rrrr@remote.defer>: Over-quota", ACTIVITY_NONE },
         };
 
-        check_table("exim", probed, cases, ELEMENTSOF(cases));
+        check_table(&exim_activity_rules, probed, cases, ELEMENTSOF(cases));
 }
 
 /* Only Postfix's delivery agents and qmgr tell of deliveries. */
@@ -197,7 +200,7 @@ static void test_identifiers(void **state) {
         ActivityPatterns p;
         char err[256];
 
-        assert_int_equal(activity_patterns_init(&p, "postfix", NULL, NULL, relay_probed, err, sizeof(err)), 0);
+        assert_int_equal(activity_patterns_init(&p, &postfix_activity_rules, NULL, NULL, relay_probed, err, sizeof(err)), 0);
         assert_true(activity_identifier_relevant(&p, "postfix/smtp"));
         assert_true(activity_identifier_relevant(&p, "postfix-out/lmtp"));
         assert_true(activity_identifier_relevant(&p, "postfix/qmgr"));
@@ -209,14 +212,14 @@ static void test_identifiers(void **state) {
         assert_false(activity_identifier_relevant(&p, NULL));
         /* By name, the relay that does not resolve is the probed one. */
         activity_patterns_done(&p);
-        assert_int_equal(activity_patterns_init(&p, "postfix", NULL, NULL, relay_by_name, err, sizeof(err)), 0);
+        assert_int_equal(activity_patterns_init(&p, &postfix_activity_rules, NULL, NULL, relay_by_name, err, sizeof(err)), 0);
         assert_int_equal(activity_classify(&p, "6A7B8C9D0E: to=<g@example.org>, relay=none, delay=2, "
                                            "status=deferred (Host or domain name not found. Name service error "
                                            "for name=relay.example.net type=A: Host not found, try again)"),
                          ACTIVITY_CONN_ERROR_PROBED);
         activity_patterns_done(&p);
 
-        assert_int_equal(activity_patterns_init(&p, "exim", NULL, NULL, relay_probed, err, sizeof(err)), 0);
+        assert_int_equal(activity_patterns_init(&p, &exim_activity_rules, NULL, NULL, relay_probed, err, sizeof(err)), 0);
         assert_true(activity_identifier_relevant(&p, "exim"));
         assert_false(activity_identifier_relevant(&p, "postfix/smtp"));
         activity_patterns_done(&p);
@@ -240,12 +243,14 @@ static void test_count(void **state) {
 }
 
 static void test_defaults(void **state) {
-        assert_non_null(activity_default_pattern("postfix"));
-        assert_non_null(activity_default_error_pattern("postfix"));
-        assert_non_null(activity_default_pattern("exim"));
-        assert_non_null(activity_default_error_pattern("exim"));
-        assert_null(activity_default_pattern("sendmail"));
-        assert_null(activity_default_error_pattern(NULL));
+        /* Built-in rules come with the MTA's profile (probes/mta.h). */
+        assert_ptr_equal(mta_profile_find("postfix")->activity_rules, &postfix_activity_rules);
+        assert_non_null(postfix_activity_rules.activity);
+        assert_non_null(postfix_activity_rules.error);
+        assert_non_null(exim_activity_rules.activity);
+        assert_non_null(exim_activity_rules.error);
+        assert_null(mta_profile_find("sendmail"));
+        assert_null(mta_profile_find(NULL));
 }
 
 /* Own patterns: the first group that took part names the outcome/peer. */
@@ -254,7 +259,7 @@ static void test_custom_patterns(void **state) {
         ActivityPatterns p;
         char err[256];
 
-        assert_int_equal(activity_patterns_init(&p, "sendmail", "stat=(Sent)|(Deferred)",
+        assert_int_equal(activity_patterns_init(&p, NULL, "stat=(Sent)|(Deferred)",
                                                 "Connection refused by ([^ ]+)", probed, err, sizeof(err)), 0);
         /* "Sent" is not an outcome word: counts as nothing */
         assert_int_equal(activity_classify(&p, "xAB12: to=<a@b>, stat=Sent (ok)"), ACTIVITY_NONE);
@@ -278,21 +283,21 @@ static void test_bad_patterns(void **state) {
         ActivityPatterns p;
         char err[256];
 
-        assert_int_equal(activity_patterns_init(&p, "postfix", "status=(sent", NULL, NULL, err, sizeof(err)), -EINVAL);
+        assert_int_equal(activity_patterns_init(&p, &postfix_activity_rules, "status=(sent", NULL, NULL, err, sizeof(err)), -EINVAL);
         assert_non_null(strstr(err, "activity pattern \"status=(sent\": "));
         assert_true(strlen(err) > strlen("activity pattern \"status=(sent\": "));
 
-        assert_int_equal(activity_patterns_init(&p, "postfix", NULL, "connect to [", NULL, err, sizeof(err)), -EINVAL);
+        assert_int_equal(activity_patterns_init(&p, &postfix_activity_rules, NULL, "connect to [", NULL, err, sizeof(err)), -EINVAL);
         assert_non_null(strstr(err, "error pattern \"connect to [\": "));
 
-        assert_int_equal(activity_patterns_init(&p, "postfix", "status=sent", NULL, NULL, err, sizeof(err)), -EINVAL);
+        assert_int_equal(activity_patterns_init(&p, &postfix_activity_rules, "status=sent", NULL, NULL, err, sizeof(err)), -EINVAL);
         assert_string_equal(err, "activity pattern \"status=sent\": needs a capture group");
 
-        assert_int_equal(activity_patterns_init(&p, "postfix", NULL, "connect to [^ ]+", NULL, err, sizeof(err)),
+        assert_int_equal(activity_patterns_init(&p, &postfix_activity_rules, NULL, "connect to [^ ]+", NULL, err, sizeof(err)),
                          -EINVAL);
         assert_string_equal(err, "error pattern \"connect to [^ ]+\": needs a capture group");
 
-        assert_int_equal(activity_patterns_init(&p, "sendmail", NULL, NULL, NULL, err, sizeof(err)), -EINVAL);
+        assert_int_equal(activity_patterns_init(&p, NULL, NULL, NULL, NULL, err, sizeof(err)), -EINVAL);
         assert_string_equal(err, "activity pattern: none given and no built-in one");
 
         /* a failed init leaves nothing to free, and done accepts it */

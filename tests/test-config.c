@@ -18,6 +18,12 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "postfix.h"
+#include "smtp.h"
+
+/* The settings of the MTA type and of a probe type (their own structs). */
+#define POSTFIX(c) ((const PostfixSettings *) (c)->mta_settings)
+#define SMTP(p) ((const SmtpSettings *) (p)->settings)
 #include "macros.h"
 
 #define SEC  (1000000ULL)
@@ -121,7 +127,7 @@ static void test_defaults(void **state) {
         assert_string_equal(c->mta_name, "postfix");
         assert_string_equal(c->mta_type, "postfix");
         assert_string_equal(c->unit, "postfix@-.service");
-        assert_string_equal(c->queue_directory, "/var/spool/postfix");
+        assert_string_equal(POSTFIX(c)->queue_directory, "/var/spool/postfix");
         assert_string_equal(c->flush_command[0], "/usr/sbin/postqueue");
         assert_string_equal(c->flush_command[1], "-f");
         assert_null(c->flush_command[2]);
@@ -209,7 +215,7 @@ static void test_all_keys(void **state) {
         assert_string_equal(c->mta_name, "outbound");
         assert_string_equal(c->mta_type, "postfix");
         assert_string_equal(c->unit, "postfix@out.service");
-        assert_string_equal(c->queue_directory, "/var/spool/postfix-out");
+        assert_string_equal(POSTFIX(c)->queue_directory, "/var/spool/postfix-out");
         assert_string_equal(c->flush_command[0], "postqueue");
         assert_string_equal(c->flush_command[1], "-c");
         assert_string_equal(c->flush_command[2], "/etc/postfix-out");
@@ -229,7 +235,7 @@ static void test_all_keys(void **state) {
         assert_int_equal(c->restart_timeout_usec, 2 * MIN);
         assert_int_equal(c->max_restarts, 0);
         assert_int_equal(c->restart_window_usec, DAY);
-        assert_int_equal(c->overdue_slack_usec, 2 * MIN);
+        assert_int_equal(POSTFIX(c)->overdue_slack_usec, 2 * MIN);
         assert_string_equal(c->activity_pattern, "delivered: (ok|later|failed)");
         assert_string_equal(c->error_pattern, "cannot reach (.+)");
         assert_int_equal(c->unknown_alert_after_usec, 30 * MIN);
@@ -238,14 +244,14 @@ static void test_all_keys(void **state) {
         assert_int_equal(c->n_probes, 2);
         assert_string_equal(c->probes[0].name, "relay");
         assert_string_equal(c->probes[0].type, "smtp");
-        assert_string_equal(c->probes[0].host, "relay.example.net");
-        assert_int_equal(c->probes[0].port, 587);
+        assert_string_equal(SMTP(&c->probes[0])->host, "relay.example.net");
+        assert_int_equal(SMTP(&c->probes[0])->port, 587);
         assert_int_equal(c->probes[0].timeout_usec, 5 * SEC);
         assert_int_equal(c->probes[0].line, 32);
         assert_string_equal(c->probes[1].name, "backup");
         assert_string_equal(c->probes[1].type, "smtp");
-        assert_string_equal(c->probes[1].host, "192.0.2.25");
-        assert_int_equal(c->probes[1].port, 25);
+        assert_string_equal(SMTP(&c->probes[1])->host, "192.0.2.25");
+        assert_int_equal(SMTP(&c->probes[1])->port, 25);
         assert_int_equal(c->probes[1].timeout_usec, 5 * SEC);
         assert_int_equal(c->probes[1].line, 43);
 
@@ -332,8 +338,8 @@ static void test_limits(void **state) {
         assert_int_equal(c->fail_threshold, 4294967295U);
         assert_int_equal(c->n_actions, ACTIONS_MAX);
         assert_int_equal(c->actions[7], ACTION_RESTART);
-        assert_int_equal(c->probes[0].port, 65535);
-        assert_int_equal(c->probes[1].port, 1);
+        assert_int_equal(SMTP(&c->probes[0])->port, 65535);
+        assert_int_equal(SMTP(&c->probes[1])->port, 1);
         config_free(c);
 }
 
@@ -798,7 +804,7 @@ static void test_example_config(void **state) {
         assert_string_equal(c->mta_name, "postfix");
         assert_string_equal(c->mta_type, "postfix");
         assert_string_equal(c->unit, "postfix@-.service");
-        assert_string_equal(c->queue_directory, "/var/spool/postfix");
+        assert_string_equal(POSTFIX(c)->queue_directory, "/var/spool/postfix");
         assert_string_equal(c->flush_command[0], "/usr/sbin/postqueue");
         assert_string_equal(c->flush_command[1], "-f");
         assert_null(c->flush_command[2]);
@@ -819,8 +825,8 @@ static void test_example_config(void **state) {
         assert_int_equal(c->n_probes, 1);
         assert_string_equal(c->probes[0].name, "relay");
         assert_string_equal(c->probes[0].type, "smtp");
-        assert_string_equal(c->probes[0].host, "relay.example.net");
-        assert_int_equal(c->probes[0].port, 25);
+        assert_string_equal(SMTP(&c->probes[0])->host, "relay.example.net");
+        assert_int_equal(SMTP(&c->probes[0])->port, 25);
         assert_int_equal(c->probes[0].timeout_usec, 5 * SEC);
 
         assert_int_equal(c->n_alerts, 1);

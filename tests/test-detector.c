@@ -60,7 +60,7 @@ static void tl_account(Timeline *tl, uint64_t t) {
 
 /* The MTA's unit as most timelines see it: active, running, no MainPID
  * (Debian's postfix@-.service). */
-static const UnitState unit_running = { "active", "running", "success", 0, false, 0, 0 };
+static const UnitState unit_running = { "active", "running", "success", 0, false, 0, 0, false, 0, false, UNIT_GATE_RUNNING };
 
 static void step(Timeline *tl, uint64_t t, const Observation *o) {
         detector_step(&tl->d, &tl->p, o, S(t), &tl->out);
@@ -543,7 +543,7 @@ static void test_catalog_07_master_stopped_maildrop(void **state) {
 /* 8. An administrator stops the MTA's unit with mail queued: one
  * mta.stopped, never a restart; started again, it drains, still nothing. */
 static void test_catalog_08_admin_stop(void **state) {
-        static const UnitState stopped = { "inactive", "dead", "success", 0, false, 0, 0 };
+        static const UnitState stopped = { "inactive", "dead", "success", 0, false, 0, 0, false, 0, false, UNIT_GATE_STOPPED };
         Timeline tl;
         Round r;
         tl_init(&tl);
@@ -567,7 +567,7 @@ static void test_catalog_08_admin_stop(void **state) {
 /* 9. The unit failed with start-limit-hit: one critical mta.failed naming
  * the result, no restart (systemd's own limit is never hammered). */
 static void test_catalog_09_start_limit_hit(void **state) {
-        static const UnitState failed = { "failed", "failed", "start-limit-hit", 0, false, 0, 0 };
+        static const UnitState failed = { "failed", "failed", "start-limit-hit", 0, false, 0, 0, false, 0, false, UNIT_GATE_FAILED };
         Timeline tl;
         Round r;
         tl_init(&tl);
@@ -805,7 +805,7 @@ static void test_judge_once(void **state) {
         r = round_ok(20, "A"), r.overdue = 20, r.reach = UNK;
         JUDGE(ONCE_UNKNOWN, "unknown: a reachability probe did not answer");
         r = round_ok(20, "A"), r.overdue = 20;
-        r.unit = (UnitState) { "inactive", "dead", "success", 0, false, 0, 0 };
+        r.unit = (UnitState) { "inactive", "dead", "success", 0, false, 0, 0, false, 0, false, UNIT_GATE_STOPPED };
         JUDGE(ONCE_HEALTHY, "unit inactive/dead: not running, not ours to restart");
 #undef JUDGE
 }
@@ -936,10 +936,10 @@ static uint64_t stall_until_action(Timeline *tl) {
         return t;
 }
 
-static const UnitState unit_activating = { "activating", "start", "success", 0, false, 0, 0 };
-static const UnitState unit_deactivating __attribute__((unused)) = { "deactivating", "stop", "success", 0, false, 0, 0 };
-static const UnitState unit_inactive = { "inactive", "dead", "success", 0, false, 0, 0 };
-static const UnitState unit_failed = { "failed", "failed", "start-limit-hit", 0, false, 0, 0 };
+static const UnitState unit_activating = { "activating", "start", "success", 0, false, 0, 0, false, 0, false, UNIT_GATE_TRANSITION };
+static const UnitState unit_deactivating __attribute__((unused)) = { "deactivating", "stop", "success", 0, false, 0, 0, false, 0, false, UNIT_GATE_TRANSITION };
+static const UnitState unit_inactive = { "inactive", "dead", "success", 0, false, 0, 0, false, 0, false, UNIT_GATE_STOPPED };
+static const UnitState unit_failed = { "failed", "failed", "start-limit-hit", 0, false, 0, 0, false, 0, false, UNIT_GATE_FAILED };
 
 /* A. A connection error to the relay does not latch. Relay blips once at t=200 (Postfix
  * logs one "connect to relay: Connection refused"); the probe never sees 3

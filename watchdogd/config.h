@@ -7,6 +7,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "conf-parser.h"
+#include "duration.h"
+
 /* The typed configuration read from the ini file (see etc/mta-watchdog.ini
  * for every key, its default and its unit). All durations are stored in
  * microseconds (suffix _usec); counts are plain unsigned integers. */
@@ -24,13 +27,18 @@ ActionType action_type_from_string(const char *s); /* _ACTION_TYPE_INVALID if un
 #define ACTIONS_MAX 8
 #define MAX_RESTARTS_LIMIT 64 /* largest accepted max_restarts */
 
+struct probe_ops;
+typedef struct MtaProfile MtaProfile;
+
 typedef struct ProbeConfig {
         char *name;               /* NAME of [probe:NAME] */
         char *type;               /* "smtp" (see probes/probe.h registry) */
-        char *host;               /* host name or address literal */
-        uint16_t port;            /* TCP port, default 25 */
-        uint64_t timeout_usec;    /* one run's deadline, default 10s */
+        const struct probe_ops *ops; /* the type's, once the file is read */
+        void *settings;           /* the type's own settings struct (e.g. SmtpSettings in
+                                   * probes/smtp.h), filled from the section's other keys */
+        uint64_t timeout_usec;    /* one run's deadline, default 5s */
         unsigned line;            /* line of the section header, for messages */
+        ConfigPendingList pending;/* while reading: keys of the type, parsed once it is known */
 } ProbeConfig;
 
 typedef struct AlertConfig {
@@ -64,12 +72,14 @@ typedef struct Config {
                                           * absolute path; NULL (the default): none */
 
         /* [mta] */
-        char *mta_name;                  /* label in alerts and logs, default "postfix" */
-        char *mta_type;                  /* queue probe: "postfix" */
-        char *unit;                      /* systemd unit to restart, required */
-        char *queue_directory;           /* Postfix queue_directory, default /var/spool/postfix */
-        uint64_t overdue_slack_usec;     /* how long past its next attempt a message is overdue;
-                                          * USEC_INFINITY = "auto" (queue_run_delay + 1m), the default */
+        char *mta_name;                  /* label in alerts and logs, default: the type */
+        char *mta_type;                  /* the MTA profile (probes/mta.h): "postfix" */
+        const MtaProfile *profile;       /* its profile, once the file is read */
+        void *mta_settings;              /* the profile's own settings struct (e.g.
+                                          * PostfixSettings in probes/postfix.h), filled from
+                                          * its [mta] keys; handed to its queue probe */
+        char *unit;                      /* systemd unit to restart; required unless the
+                                          * profile has a default */
         char *activity_pattern;          /* ERE with one group: outcome; default built in per type */
         char *error_pattern;             /* ERE with one group: peer; default built in per type */
         uint64_t unknown_alert_after_usec; /* an observation unknown this long raises
@@ -96,6 +106,8 @@ typedef struct Config {
         size_t n_probes;
         AlertConfig *alerts;             /* [alert:NAME] sections, in file order */
         size_t n_alerts;
+
+        ConfigPendingList mta_pending;   /* while reading: [mta] keys of the type */
 } Config;
 
 /* Reads and validates FILE. On success *ret owns a new Config.
@@ -116,10 +128,3 @@ bool alert_config_equal(const AlertConfig *a, const AlertConfig *b);
 /* Prints the effective settings (all keys, defaults included) in ini form. */
 void config_dump(const Config *c, FILE *f);
 
-/* "30s", "5m", "1h", "2d", "250ms", "1h30m"; a bare number means seconds.
- * Returns 0 and *ret_usec, or -EINVAL for anything else (and -ERANGE on overflow). */
-int parse_duration(const char *s, uint64_t *ret_usec);
-
-/* Formats a duration as the shortest exact "1h30m", "45s", "250ms", "0". */
-const char *format_duration(char *buf, size_t size, uint64_t usec);
-#define FORMAT_DURATION_MAX 64

@@ -274,16 +274,6 @@ static bool recent_probed_error(const Detector *d, const DetectorParams *p, uint
                elapsed(now, d->last_probed_error_usec) < p->stall_after_usec;
 }
 
-UnitGate unit_gate_from_state(const UnitState *u) {
-        if (strcmp(u->active_state, "active") == 0)
-                return u->main_pid != 0 && !u->main_pid_alive ? UNIT_GATE_TRANSITION : UNIT_GATE_RUNNING;
-        if (strcmp(u->active_state, "inactive") == 0)
-                return UNIT_GATE_STOPPED;
-        if (strcmp(u->active_state, "failed") == 0)
-                return UNIT_GATE_FAILED;
-        return UNIT_GATE_TRANSITION; /* activating, deactivating, reloading, maintenance, ... */
-}
-
 ActivityCounts detector_incident_activity(const Detector *d, const Observation *last) {
         const ActivityCounts *a = &d->last_activity, *b = &d->incident_activity;
 
@@ -346,7 +336,7 @@ static void update_unit(Detector *d, const Observation *obs, uint64_t now, Detec
         d->start_limit_burst = obs->unit.start_limit_burst;
         d->start_limit_interval_usec = obs->unit.start_limit_interval_usec;
 
-        g = unit_gate_from_state(&obs->unit);
+        g = obs->unit.gate;
         if (g == d->unit_gate)
                 return;
 
@@ -639,7 +629,7 @@ OnceVerdict detector_judge_once(const DetectorParams *p, const Observation *obs,
                 (void) snprintf(reason, size, "outage: the relay does not answer; a restart would not help");
                 return ONCE_HEALTHY;
         }
-        g = unit_gate_from_state(&obs->unit);
+        g = obs->unit.gate;
         if (g != UNIT_GATE_RUNNING) {
                 (void) snprintf(reason, size, "unit %s/%s: not running, not ours to restart",
                                 obs->unit.active_state, obs->unit.sub_state);

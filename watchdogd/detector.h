@@ -74,21 +74,9 @@ typedef struct Observation {
         QueueStats queue;
         ProbeStatus activity_status;/* OK: `activity` is valid (counters since the probe began) */
         ActivityCounts activity;
-        ProbeStatus unit_status;    /* OK: `unit` is valid */
+        ProbeStatus unit_status;    /* OK: `unit` is valid; unit.gate is the liveness verdict */
         UnitState unit;
 } Observation;
-
-/* What the MTA's unit allows the detector to conclude. */
-typedef enum UnitGate {
-        UNIT_GATE_UNKNOWN,      /* not observed (yet) */
-        UNIT_GATE_RUNNING,      /* active, and its MainPID (if it has one) exists */
-        UNIT_GATE_TRANSITION,   /* activating, deactivating, reloading, or MainPID gone: wait */
-        UNIT_GATE_STOPPED,      /* inactive: stopped by someone, not ours to restart */
-        UNIT_GATE_FAILED,       /* failed: reported, not restarted */
-        _UNIT_GATE_MAX,
-} UnitGate;
-
-UnitGate unit_gate_from_state(const UnitState *u);
 
 typedef struct Detector {
         DetectorState state;

@@ -12,7 +12,10 @@
 
 #include "log.h"
 #include "manager.h"
+#include "journal.h"
+#include "mta.h"
 #include "state.h"
+#include "unit.h"
 
 static void manager_evaluate(Manager *m);
 
@@ -773,38 +776,41 @@ static int on_tick(sd_event_source *s, uint64_t usec, void *userdata) {
 typedef struct ProbeSet {
         ProbeSlot *slots;
         size_t n_slots, n_reach;
-        char **probed_hosts;
+        const char **probed_hosts;
 } ProbeSet;
 
 static void probe_set_done(ProbeSet *ps) {
         for (size_t i = 0; i < ps->n_slots; i++)
                 probe_free(ps->slots[i].probe);
         free(ps->slots);
-        free(ps->probed_hosts); /* the strings belong to the config */
+        free((void *) ps->probed_hosts); /* the strings belong to the config */
         *ps = (ProbeSet) {};
 }
 
 static int probe_set_add(Manager *m, ProbeSet *ps, const struct probe_ops *ops, const char *name,
-                         const ProbeSettings *s) {
+                         uint64_t timeout_usec, const void *settings) {
+        ProbeCommon common = { .name = name, .event = m->event, .timeout_usec = timeout_usec };
         int r;
 
-        r = probe_new(ops, m->event, name, s, &ps->slots[ps->n_slots].probe);
+        r = probe_new(ops, &common, settings, &ps->slots[ps->n_slots].probe);
         if (r < 0)
                 return log_error_errno(r, "Cannot set up probe %s: %m", name);
         ps->n_slots++;
         return 0;
 }
 
-/* Reachability probes of CONFIG, then queue, activity and unit. On error
+/* The probes of CONFIG: its reachability probes, then the MTA's queue,
+ * activity and unit probes as its profile (probes/mta.h) says. On error
  * nothing is left allocated. */
 static int probe_set_build(Manager *m, const Config *config, ProbeSet *ret) {
         _cleanup_(probe_set_done) ProbeSet ps = {};
-        const struct probe_ops *qops;
+        const MtaProfile *prof = config->profile;
+        /* The MTA's own probes each get most of one interval. */
+        uint64_t mta_timeout = config->interval_usec * 3 / 4;
         size_t n_hosts = 0;
         int r;
 
-        qops = probe_ops_find(config->mta_type);
-        if (!qops || qops->kind != PROBE_KIND_QUEUE)
+        if (!prof || !prof->queue_ops || prof->queue_ops->kind != PROBE_KIND_QUEUE)
                 return log_error_errno(-EINVAL, "No queue probe for MTA type %s", config->mta_type);
 
         ps.slots = calloc(config->n_probes + _SLOT_MTA_MAX, sizeof(ProbeSlot));
@@ -814,55 +820,45 @@ static int probe_set_build(Manager *m, const Config *config, ProbeSet *ret) {
 
         for (size_t i = 0; i < config->n_probes; i++) {
                 const ProbeConfig *pc = &config->probes[i];
-                const struct probe_ops *ops = probe_ops_find(pc->type);
-                ProbeSettings s = {
-                        .host = pc->host,
-                        .port = pc->port,
-                        .timeout_usec = pc->timeout_usec,
-                };
 
-                if (!ops || ops->kind != PROBE_KIND_REACHABILITY)
+                if (!pc->ops || pc->ops->kind != PROBE_KIND_REACHABILITY)
                         return log_error_errno(-EINVAL, "%s:%u: [probe:%s] type: not a reachability probe",
                                                config->path, pc->line, pc->name);
-                r = probe_set_add(m, &ps, ops, pc->name, &s);
+                r = probe_set_add(m, &ps, pc->ops, pc->name, pc->timeout_usec, pc->settings);
                 if (r < 0)
                         return r;
-                if (pc->host)
-                        ps.probed_hosts[n_hosts++] = pc->host;
+                /* The host the MTA's connection errors are compared with. */
+                if (pc->ops->settings_host && pc->ops->settings_host(pc->settings))
+                        ps.probed_hosts[n_hosts++] = pc->ops->settings_host(pc->settings);
                 ps.n_reach++;
         }
 
-        /* The MTA's own probes each get most of one interval. */
-        ProbeSettings qs = {
-                .queue_directory = config->queue_directory,
-                .overdue_slack_usec = config->overdue_slack_usec,
-                .timeout_usec = config->interval_usec * 3 / 4,
-        };
-        r = probe_set_add(m, &ps, qops, "queue", &qs);
+        r = probe_set_add(m, &ps, prof->queue_ops, "queue", mta_timeout, config->mta_settings);
         if (r < 0)
                 return r;
 
-        ProbeSettings as = {
+        JournalSettings as = {
                 .unit = config->unit,
-                .mta_type = config->mta_type,
+                .syslog_identifiers = prof->activity_source == ACTIVITY_SOURCE_JOURNAL_IDENTIFIER ?
+                                      prof->syslog_identifiers : NULL,
+                .rules = prof->activity_rules,
                 .activity_pattern = config->activity_pattern,
                 .error_pattern = config->error_pattern,
                 .probed_hosts = (const char *const *) ps.probed_hosts,
                 /* --once looks back over stall_after and leaves the daemon's cursor alone. */
                 .state_dir = m->options.once ? NULL : config->state_dir,
-                .journal_since_usec = m->options.once ? now_realtime(m) - MIN_OF(now_realtime(m), config->stall_after_usec) : 0,
-                .timeout_usec = config->interval_usec * 3 / 4,
+                .since_usec = m->options.once ? now_realtime(m) - MIN_OF(now_realtime(m), config->stall_after_usec) : 0,
         };
-        r = probe_set_add(m, &ps, &probe_journal_ops, "activity", &as);
+        r = probe_set_add(m, &ps, &probe_journal_ops, "activity", mta_timeout, &as);
         if (r < 0)
                 return r;
 
-        ProbeSettings us = {
+        UnitSettings us = {
                 .unit = config->unit,
                 .bus = m->bus,
-                .timeout_usec = config->interval_usec * 3 / 4,
+                .pid_file = prof->pid_file,
         };
-        r = probe_set_add(m, &ps, &probe_unit_ops, "unit", &us);
+        r = probe_set_add(m, &ps, &probe_unit_ops, "unit", mta_timeout, &us);
         if (r < 0)
                 return r;
 
@@ -1075,8 +1071,8 @@ int manager_run(Manager *m) {
         char iv[FORMAT_DURATION_MAX];
         int r;
 
-        log_info("mta-watchdogd %s watching %s (%s, queue %s), %zu reachability probe(s), %zu receiver(s), every %s%s",
-                 PACKAGE_VERSION, m->config->unit, m->config->mta_type, m->config->queue_directory,
+        log_info("mta-watchdogd %s watching %s (%s, queue probe %s), %zu reachability probe(s), %zu receiver(s), every %s%s",
+                 PACKAGE_VERSION, m->config->unit, m->config->mta_type, mta_slot(m, SLOT_QUEUE)->probe->ops->type,
                  n_reach_slots(m), m->config->n_alerts,
                  format_duration(iv, sizeof(iv), m->config->interval_usec),
                  m->config->dry_run ? ", dry run" : "");

@@ -49,7 +49,7 @@ typedef struct Manager {
         ProbeSlot *slots;        /* reachability probes, then queue, activity and unit */
         size_t n_slots;
         size_t n_reach;          /* reachability probes: slots[0..n_reach) */
-        char **probed_hosts;     /* their hosts, NULL-terminated, for the activity probe */
+        const char **probed_hosts; /* their hosts, NULL-terminated, for the activity probe */
         size_t pending;          /* probes of the current round still running */
         uint64_t round_started_usec;
         sd_event_source *tick;

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stddef.h>
+
+#include "activity.h"
+#include "probe.h"
+
+/* One MTA profile per [mta] type: all that the daemon knows of that MTA
+ * (in the spirit of keepalived's per-checker function tables). Each MTA's
+ * probe file exports its profile (probes/postfix.c: mta_profile_postfix);
+ * probes/mta.c lists them. The manager builds the MTA's probes from it,
+ * and the configuration applies its defaults once the file is read and
+ * the type is known. See README "Adding an MTA". */
+
+/* Where the MTA's delivery lines are read. */
+typedef enum ActivitySource {
+        ACTIVITY_SOURCE_JOURNAL_UNIT,        /* the journal, entries of the unit (_SYSTEMD_UNIT=) */
+        ACTIVITY_SOURCE_JOURNAL_IDENTIFIER,  /* the journal, entries by SYSLOG_IDENTIFIER= */
+} ActivitySource;
+
+typedef struct MtaProfile MtaProfile;
+
+struct MtaProfile {
+        const char *type;                    /* [mta] type = */
+
+        /* The queue probe, and the type's own [mta] keys: a struct of
+         * settings_size bytes with settings_init()'s defaults, filled by
+         * config_items (NULL-key terminated), handed to the queue probe as
+         * its settings, its allocations freed by settings_done(). */
+        const struct probe_ops *queue_ops;
+        const ConfigItem *config_items;
+        size_t settings_size;
+        void (*settings_init)(void *settings);
+        void (*settings_done)(void *settings);
+
+        /* Activity: where the delivery lines are, and how they read. */
+        ActivitySource activity_source;
+        const char *const *syslog_identifiers;   /* for ACTIVITY_SOURCE_JOURNAL_IDENTIFIER */
+        const ActivityRules *activity_rules;     /* built-in patterns and classifier */
+
+        /* Liveness: the unit's state, and the daemon's PID file where its
+         * unit has no MainPID (sysv-generated units); NULL: the unit alone. */
+        const char *pid_file;
+
+        /* Defaults of common [mta] keys. */
+        const char *default_unit;            /* NULL: [mta] unit is required */
+        const char *default_flush_command;   /* flush_command, split on blanks */
+};
+
+/* The profile of TYPE ("postfix"), or NULL. */
+const MtaProfile *mta_profile_find(const char *type);
+
+/* The registered profiles, NULL-terminated. */
+extern const MtaProfile *const mta_profiles[];

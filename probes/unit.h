@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdint.h>
+
+#include "probe.h"
+
+typedef struct sd_bus sd_bus;
+
+/* The MTA's systemd unit and the liveness judgement (type "unit",
+ * PROBE_KIND_UNIT). See probes/unit.c. */
+extern const struct probe_ops probe_unit_ops;
+
+typedef struct UnitSettings {
+        const char *unit;                 /* the MTA's unit, required */
+        sd_bus *bus;                      /* system bus attached to the loop (NULL: every run
+                                           * reports UNKNOWN) */
+        const char *pid_file;             /* absolute path of the daemon's PID file, or NULL
+                                           * when the unit's state (and MainPID) tell enough */
+} UnitSettings;
+
+/* What U allows the detector to conclude: active with its MainPID (if
+ * any) and the daemon of its PID file (if any) alive → RUNNING; active
+ * with MainPID gone → TRANSITION; active with the PID file's daemon gone
+ * or the file missing → FAILED; inactive → STOPPED; failed → FAILED; any
+ * other state (activating, deactivating, reloading) → TRANSITION. States
+ * as org.freedesktop.systemd1(5) names them. */
+UnitGate unit_gate_from_state(const UnitState *u);
+
+/* Reads a PID file (one decimal number, optionally followed by a newline).
+ * Returns 0 and the PID, -EBADMSG when it holds no valid PID, or the
+ * negative errno of opening or reading it (-ENOENT, -EACCES, ...). */
+int unit_read_pid_file(const char *path, uint32_t *ret);

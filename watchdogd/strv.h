@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdbool.h>
+
+#include "macros.h"
+
+/* NULL-terminated lists of strings (argv-like) and small string tests. */
+
+#define WHITESPACE " \t\n\r\f\v"
+
+/* Frees L and its strings. Accepts NULL; returns NULL. */
+char **strv_free(char **l);
+DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
+
+/* Splits S on whitespace into a new NULL-terminated list (no quoting: the
+ * words of an argv run without a shell). Returns 0, -ENOMEM. */
+int strv_split(const char *s, char ***ret);
+
+/* Number of strings in L (NULL: 0). */
+size_t strv_length(char *const *l);
+
+/* Whether S holds a control character (iscntrl(3)). */
+bool string_has_cc(const char *s);
+
+/* Whether S equals one of the strings of the NULL-terminated LIST. */
+bool string_in(const char *s, const char *const *list);
+
+/* strcmp() == 0 that accepts NULL (two NULLs are equal). */
+bool streq_ptr(const char *a, const char *b);

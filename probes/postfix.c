@@ -711,7 +711,7 @@ static void postfix_settings_done(void *settings) {
 }
 
 /* The [mta] keys of type postfix (etc/mta-watchdog.ini). */
-static const ConfigItem postfix_config_items[] = {
+static const ConfigItem postfix_mta_items[] = {
         CONFIG_ITEM("queue_directory", path,          string,        PostfixSettings, queue_directory,    0),
         CONFIG_ITEM("overdue_slack",   duration_auto, duration_auto, PostfixSettings, overdue_slack_usec, 0),
         {},
@@ -720,7 +720,7 @@ static const ConfigItem postfix_config_items[] = {
 const MtaProfile mta_profile_postfix = {
         .type = "postfix",
         .queue_ops = &probe_postfix_ops,
-        .config_items = postfix_config_items,
+        .config_items = postfix_mta_items,
         .settings_size = sizeof(PostfixSettings),
         .settings_init = postfix_settings_init,
         .settings_done = postfix_settings_done,

@@ -471,7 +471,7 @@ static const char *smtp_settings_host(const void *settings) {
 }
 
 /* The keys of [probe:NAME] with type = smtp, besides type and timeout. */
-static const ConfigItem smtp_config_items[] = {
+static const ConfigItem smtp_probe_items[] = {
         CONFIG_ITEM_REQUIRED("host", word, string, SmtpSettings, host, 0),
         CONFIG_ITEM("port", port, port, SmtpSettings, port, 1),
         {},
@@ -482,7 +482,7 @@ const struct probe_ops probe_smtp_ops = {
         .kind = PROBE_KIND_REACHABILITY,
         .state_size = sizeof(SmtpState),
         .settings_size = sizeof(SmtpSettings),
-        .config_items = smtp_config_items,
+        .config_items = smtp_probe_items,
         .settings_init = smtp_settings_init,
         .settings_done = smtp_settings_done,
         .settings_host = smtp_settings_host,

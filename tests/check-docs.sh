@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Checks that the documentation keeps up with the code:
-#  * every configuration key of watchdogd/config.c's key table (config_items[]:
-#    W("key", ...), M(...), P(...), A(...) and the { SECTION_X, "key", ... } rows)
+#  * every configuration key of the key tables (watchdogd/config.c, and each
+#    MTA or probe type's own in probes/*.c; see code_keys below)
 #    is documented, in its own section, in
 #      - etc/mta-watchdog.ini    as a "key = ..." line (commented out or not),
 #      - README.md               as a row of the configuration table,
@@ -38,33 +38,39 @@ done
 
 # "section key" pairs, one a line, sorted. Sections: watchdog, mta, probe, alert.
 
-# config.c: the rows of config_items[] up to its closing "};".
+# The key tables: in watchdogd/config.c watchdog_items[], mta_head_items[],
+# mta_tail_items[], probe_head_items[], probe_tail_items[], alert_items[]; in
+# probes/*.c each MTA type's NAME_mta_items[] and each probe type's
+# NAME_probe_items[]. The table's name gives the section; rows are W("key", ...),
+# P(...), A(...), CONFIG_ITEM("key", ...), CONFIG_ITEM_REQUIRED(...) and { "key", ... }.
 code_keys() {
         awk '
-                /^static const ConfigItem config_items\[\] = \{/ { intable = 1; next }
-                intable && /^\};/ { intable = 0; exit }
+                match($0, /^static const ConfigItem [a-z_]+\[\] = \{/) {
+                        name = $0; sub(/^static const ConfigItem /, "", name); sub(/\[.*/, "", name)
+                        if (match(name, /(^|_)(watchdog|mta|probe|alert)(_head|_tail)?_items$/)) {
+                                sec = name; sub(/(_head|_tail)?_items$/, "", sec); sub(/.*_/, "", sec)
+                                intable = 1
+                        }
+                        next
+                }
+                intable && /^\};/ { intable = 0; next }
                 !intable { next }
                 {
                         line = $0
                         sub(/^[ \t]+/, "", line)
-                        if (line == "" || line ~ /^\/[*\/]/ || line ~ /^\*/)
+                        if (line == "" || line == "{}," || line ~ /^\/[*\/]/ || line ~ /^\*/)
                                 next
-                        if (match(line, /^[WMPA]\("[a-z_]+"/)) {
-                                m = substr(line, 1, 1)
-                                sec = m == "W" ? "watchdog" : m == "M" ? "mta" : m == "P" ? "probe" : "alert"
-                                key = substr(line, 4, RLENGTH - 4)
-                        } else if (match(line, /^\{ *SECTION_[A-Z]+, *"[a-z_]+"/)) {
-                                row = substr(line, 1, RLENGTH)
-                                sec = row; sub(/^\{ *SECTION_/, "", sec); sub(/,.*/, "", sec)
-                                key = row; sub(/^[^"]*"/, "", key); sub(/"$/, "", key)
-                                sec = tolower(sec)
+                        if (match(line, /^([WPA]|CONFIG_ITEM|CONFIG_ITEM_REQUIRED)\("[a-z_]+"/) ||
+                            match(line, /^\{ *"[a-z_]+"/)) {
+                                key = substr(line, 1, RLENGTH)
+                                sub(/^[^"]*"/, "", key); sub(/"$/, "", key)
                         } else {
                                 # A row this script does not understand would be left unchecked.
                                 printf "UNPARSED %s\n", line
                                 next
                         }
                         print sec, key
-                }' "$config_c" | sort -u
+                }' "$config_c" probes/*.c | sort -u
 }
 
 # The example ini: "key = value" or "; key = value" under [section] or [section:NAME].
@@ -120,11 +126,11 @@ ini5_keys() {
 
 code=$(code_keys)
 if grep -q '^UNPARSED ' <<<"$code"; then
-        grep '^UNPARSED ' <<<"$code" | sed "s|^UNPARSED |check-docs: $config_c: cannot read this row of config_items[]: |" >&2
+        grep '^UNPARSED ' <<<"$code" | sed "s|^UNPARSED |check-docs: cannot read this row of a key table: |" >&2
         exit 2
 fi
 if [ "$(wc -l <<<"$code")" -lt 10 ]; then
-        echo "check-docs: $config_c: key table config_items[] not found (or nearly empty)" >&2
+        echo "check-docs: key tables not found (or nearly empty)" >&2
         exit 2
 fi
 
@@ -159,4 +165,4 @@ done
 if [ "$failed" -ne 0 ]; then
         exit 1
 fi
-echo "check-docs: $(wc -l <<<"$code") keys of $config_c documented in $ini, $readme and $ini5; man pages format cleanly"
+echo "check-docs: $(wc -l <<<"$code") keys of $config_c and probes/*.c documented in $ini, $readme and $ini5; man pages format cleanly"

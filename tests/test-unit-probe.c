@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The unit probe against a fake org.freedesktop.systemd1 on a direct
- * connection (socketpair), as in test-systemd.c: the real PID 1 is covered
- * by the e2e tests. */
+/* The unit probe against the fake org.freedesktop.systemd1 of
+ * fake-systemd.h. */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -19,139 +18,11 @@
 
 #include <cmocka.h>
 
-#include "bus-pair.h"
+#include "fake-systemd.h"
 #include "macros.h"
 #include "probe.h"
 #include "systemd.h"
-
-typedef enum FakeMode {
-        FAKE_ANSWER,
-        FAKE_DENY,           /* Unit GetAll: AccessDenied */
-        FAKE_HANG,           /* Unit GetAll: kept, answered only by fake_answer_late() */
-        FAKE_WRONG_TYPE,     /* ActiveState as a number */
-        FAKE_NO_SUB_STATE,   /* SubState missing */
-        FAKE_DENY_SERVICE,   /* Service GetAll: AccessDenied */
-} FakeMode;
-
-typedef struct FakeManager {
-        sd_bus *bus;
-        const char *unit;
-        FakeMode mode;
-        bool is_service;
-        bool service_empty;  /* old systemd: GetAll of a missing interface gives {} */
-        const char *active_state, *sub_state, *result;
-        uint32_t main_pid;
-        unsigned n_unit_calls, n_service_calls;
-        sd_bus_message *held;   /* FAKE_HANG: the call not answered yet */
-} FakeManager;
-
-static int reply_unit(FakeManager *f, sd_bus_message *m) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-
-        assert_true(sd_bus_message_new_method_return(m, &reply) >= 0);
-        assert_true(sd_bus_message_open_container(reply, 'a', "{sv}") >= 0);
-        /* Properties we do not read come first and in between: skipped. */
-        assert_true(sd_bus_message_append(reply, "{sv}", "Id", "s", f->unit) >= 0);
-        assert_true(sd_bus_message_append(reply, "{sv}", "Names", "as", 2, f->unit, "alias.service") >= 0);
-        if (f->mode == FAKE_WRONG_TYPE)
-                assert_true(sd_bus_message_append(reply, "{sv}", "ActiveState", "u", 1) >= 0);
-        else
-                assert_true(sd_bus_message_append(reply, "{sv}", "ActiveState", "s", f->active_state) >= 0);
-        assert_true(sd_bus_message_append(reply, "{sv}", "ActiveEnterTimestamp", "t", UINT64_C(1700000000000000)) >= 0);
-        assert_true(sd_bus_message_append(reply, "{sv}", "StartLimitBurst", "u", 5) >= 0);
-        assert_true(sd_bus_message_append(reply, "{sv}", "StartLimitIntervalUSec", "t", UINT64_C(10000000)) >= 0);
-        if (f->mode != FAKE_NO_SUB_STATE)
-                assert_true(sd_bus_message_append(reply, "{sv}", "SubState", "s", f->sub_state) >= 0);
-        assert_true(sd_bus_message_close_container(reply) >= 0);
-        return sd_bus_send(NULL, reply, NULL);
-}
-
-static int reply_service(FakeManager *f, sd_bus_message *m) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-
-        assert_true(sd_bus_message_new_method_return(m, &reply) >= 0);
-        assert_true(sd_bus_message_open_container(reply, 'a', "{sv}") >= 0);
-        if (!f->service_empty) {
-                assert_true(sd_bus_message_append(reply, "{sv}", "Type", "s", "forking") >= 0);
-                assert_true(sd_bus_message_append(reply, "{sv}", "MainPID", "u", f->main_pid) >= 0);
-                assert_true(sd_bus_message_append(reply, "{sv}", "ControlPID", "u", 4242) >= 0);
-                assert_true(sd_bus_message_append(reply, "{sv}", "Result", "s", f->result) >= 0);
-        }
-        assert_true(sd_bus_message_close_container(reply) >= 0);
-        return sd_bus_send(NULL, reply, NULL);
-}
-
-static int fake_method(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        FakeManager *f = userdata;
-        _cleanup_free_ char *unit_path = NULL;
-        const char *iface;
-
-        if (!sd_bus_message_is_method_call(m, "org.freedesktop.DBus.Properties", "GetAll"))
-                return 0;
-        assert_string_equal(sd_bus_message_get_destination(m), "org.freedesktop.systemd1");
-        assert_int_equal(unit_object_path(f->unit, &unit_path), 0);
-        assert_string_equal(sd_bus_message_get_path(m), unit_path);
-        assert_true(sd_bus_message_read(m, "s", &iface) >= 0);
-
-        if (strcmp(iface, "org.freedesktop.systemd1.Unit") == 0) {
-                f->n_unit_calls++;
-                if (f->mode == FAKE_DENY)
-                        return sd_bus_reply_method_errorf(m, SD_BUS_ERROR_ACCESS_DENIED, "Access denied");
-                if (f->mode == FAKE_HANG) {
-                        assert_null(f->held);
-                        f->held = sd_bus_message_ref(m);
-                        return 1;
-                }
-                return reply_unit(f, m);
-        }
-        if (strcmp(iface, "org.freedesktop.systemd1.Service") == 0) {
-                f->n_service_calls++;
-                if (f->mode == FAKE_DENY_SERVICE)
-                        return sd_bus_reply_method_errorf(m, SD_BUS_ERROR_ACCESS_DENIED, "Access denied");
-                if (!f->is_service && !f->service_empty)
-                        return sd_bus_reply_method_errorf(m, SD_BUS_ERROR_UNKNOWN_INTERFACE,
-                                                          "Unknown interface %s.", iface);
-                return reply_service(f, m);
-        }
-        return sd_bus_reply_method_errorf(m, SD_BUS_ERROR_UNKNOWN_INTERFACE, "Unknown interface %s.", iface);
-}
-
-typedef struct Harness {
-        sd_event *event;
-        sd_bus *client;
-        FakeManager fake;
-        sd_bus_slot *fallback;
-} Harness;
-
-static void harness_init(Harness *h, const char *unit) {
-        memset(h, 0, sizeof(*h));
-        assert_int_equal(sd_event_new(&h->event), 0);
-        bus_pair_open(h->event, &h->fake.bus, &h->client);
-        assert_int_equal(sd_bus_add_fallback(h->fake.bus, &h->fallback, "/", fake_method, &h->fake), 0);
-
-        h->fake.unit = unit;
-        h->fake.is_service = true;
-        h->fake.active_state = "active";
-        h->fake.sub_state = "running";
-        h->fake.result = "success";
-        h->fake.main_pid = (uint32_t) getpid();
-}
-
-static void harness_done(Harness *h) {
-        h->fake.held = sd_bus_message_unref(h->fake.held);
-        h->fallback = sd_bus_slot_unref(h->fallback);
-        h->client = sd_bus_flush_close_unref(h->client);
-        h->fake.bus = sd_bus_flush_close_unref(h->fake.bus);
-        h->event = sd_event_unref(h->event);
-}
-
-/* Runs the loop for USEC, whatever happens. */
-static void run_for(sd_event *e, uint64_t usec) {
-        uint64_t until = now_usec() + usec;
-
-        while (now_usec() < until)
-                assert_true(sd_event_run(e, 20 * USEC_PER_MSEC) >= 0);
-}
+#include "tests.h"
 
 typedef struct Result {
         unsigned calls;
@@ -368,7 +239,7 @@ static void test_error_reply(void **state) {
         Result res;
 
         harness_init(&h, "postfix.service");
-        h.fake.mode = FAKE_DENY;
+        h.fake.deny_unit = true;
         probe_once(&h, &res);
         assert_int_equal(res.r.status, PROBE_UNKNOWN);
         assert_string_equal(res.r.reason, "unit: GetAll: Access denied");
@@ -378,7 +249,7 @@ static void test_error_reply(void **state) {
 
         /* An error on the second call is no "not a service". */
         harness_init(&h, "postfix.service");
-        h.fake.mode = FAKE_DENY_SERVICE;
+        h.fake.deny_service = true;
         probe_once(&h, &res);
         assert_int_equal(res.r.status, PROBE_UNKNOWN);
         assert_string_equal(res.r.reason, "unit: GetAll: Access denied");
@@ -391,7 +262,7 @@ static void test_malformed_reply(void **state) {
         Result res;
 
         harness_init(&h, "postfix.service");
-        h.fake.mode = FAKE_WRONG_TYPE;
+        h.fake.active_state_wrong_type = true;
         probe_once(&h, &res);
         assert_int_equal(res.r.status, PROBE_UNKNOWN);
         assert_string_equal(res.r.reason,
@@ -399,7 +270,7 @@ static void test_malformed_reply(void **state) {
         harness_done(&h);
 
         harness_init(&h, "postfix.service");
-        h.fake.mode = FAKE_NO_SUB_STATE;
+        h.fake.no_sub_state = true;
         probe_once(&h, &res);
         assert_int_equal(res.r.status, PROBE_UNKNOWN);
         assert_string_equal(res.r.reason, "unit: GetAll org.freedesktop.systemd1.Unit: malformed reply: Bad message");
@@ -416,7 +287,7 @@ static void test_hanging_reply(void **state) {
         char expect[64];
 
         harness_init(&h, "postfix.service");
-        h.fake.mode = FAKE_HANG;
+        h.fake.hold_unit = true;
         p = new_probe(&h, h.client, 300 * USEC_PER_MSEC);
         run_probe(&h, p, &res);
 
@@ -426,14 +297,14 @@ static void test_hanging_reply(void **state) {
         assert_non_null(h.fake.held);
 
         /* The late answer: no second callback, nothing asked further. */
-        assert_true(reply_unit(&h.fake, h.fake.held) >= 0);
+        assert_true(fake_systemd_reply_unit(&h.fake, h.fake.held) >= 0);
         h.fake.held = sd_bus_message_unref(h.fake.held);
         run_for(h.event, 100 * USEC_PER_MSEC);
         assert_int_equal(res.calls, 1);
         assert_int_equal(h.fake.n_service_calls, 0);
 
         /* The next run works. */
-        h.fake.mode = FAKE_ANSWER;
+        h.fake.hold_unit = false;
         run_probe(&h, p, &res);
         assert_int_equal(res.r.status, PROBE_OK);
         (void) snprintf(expect, sizeof(expect), "active/running, MainPID %u", (unsigned) getpid());
@@ -452,14 +323,14 @@ static void test_free_while_pending(void **state) {
         Probe *p;
 
         harness_init(&h, "postfix.service");
-        h.fake.mode = FAKE_HANG;
+        h.fake.hold_unit = true;
         p = new_probe(&h, h.client, 200 * USEC_PER_MSEC);
         assert_int_equal(probe_start(p, on_probe_forbidden, NULL), 0);
         run_for(h.event, 50 * USEC_PER_MSEC);
         assert_non_null(h.fake.held);
         probe_free(p);
 
-        assert_true(reply_unit(&h.fake, h.fake.held) >= 0);
+        assert_true(fake_systemd_reply_unit(&h.fake, h.fake.held) >= 0);
         run_for(h.event, 300 * USEC_PER_MSEC);
         assert_int_equal(h.fake.n_service_calls, 0);
         harness_done(&h);

@@ -20,21 +20,9 @@
 
 #include "fake-systemd.h"
 #include "macros.h"
+#include "probe-harness.h"
 #include "probe.h"
 #include "systemd.h"
-#include "tests.h"
-
-typedef struct Result {
-        unsigned calls;
-        ProbeResult r;
-} Result;
-
-static void on_probe_done(Probe *p, const ProbeResult *r, void *userdata) {
-        Result *res = userdata;
-
-        res->calls++;
-        res->r = *r;
-}
 
 static Probe *new_probe(Harness *h, sd_bus *bus, uint64_t timeout_usec) {
         ProbeSettings s = { .unit = h->fake.unit, .bus = bus, .timeout_usec = timeout_usec };
@@ -45,24 +33,15 @@ static Probe *new_probe(Harness *h, sd_bus *bus, uint64_t timeout_usec) {
         return p;
 }
 
-/* One run: exactly one callback, never from inside probe_start(). */
-static void run_probe(Harness *h, Probe *p, Result *res) {
-        uint64_t deadline = now_usec() + 10 * USEC_PER_SEC;
-
-        *res = (Result) {};
-        assert_int_equal(probe_start(p, on_probe_done, res), 0);
-        assert_int_equal(res->calls, 0);
-        while (res->calls == 0) {
-                assert_true(now_usec() < deadline);
-                assert_true(sd_event_run(h->event, 50 * USEC_PER_MSEC) >= 0);
-        }
+/* One run, and no second callback after it. */
+static void run_probe(Harness *h, Probe *p, ProbeRun *res) {
+        probe_run(h->event, p, res);
         run_for(h->event, 50 * USEC_PER_MSEC);
         assert_int_equal(res->calls, 1);
-        assert_false(p->running);
 }
 
 /* Runs the probe once against the fake as set up. */
-static void probe_once(Harness *h, Result *res) {
+static void probe_once(Harness *h, ProbeRun *res) {
         Probe *p = new_probe(h, h->client, 5 * USEC_PER_SEC);
 
         run_probe(h, p, res);
@@ -77,7 +56,7 @@ static void test_registry(void **state) {
 
 static void test_active_running(void **state) {
         Harness h;
-        Result res;
+        ProbeRun res;
         char expect[64];
 
         harness_init(&h, "postfix@-.service");
@@ -101,7 +80,7 @@ static void test_active_running(void **state) {
 /* A MainPID that no longer exists: a child of ours, reaped. */
 static void test_main_pid_gone(void **state) {
         Harness h;
-        Result res;
+        ProbeRun res;
         char expect[64];
         pid_t pid;
 
@@ -127,7 +106,7 @@ static void test_main_pid_gone(void **state) {
  * means alive. */
 static void test_main_pid_other_user(void **state) {
         Harness h;
-        Result res;
+        ProbeRun res;
 
         harness_init(&h, "postfix.service");
         h.fake.main_pid = 1;
@@ -140,7 +119,7 @@ static void test_main_pid_other_user(void **state) {
 
 static void test_inactive_dead(void **state) {
         Harness h;
-        Result res;
+        ProbeRun res;
 
         harness_init(&h, "postfix@-.service");
         h.fake.active_state = "inactive";
@@ -160,7 +139,7 @@ static void test_inactive_dead(void **state) {
 
 static void test_failed_start_limit(void **state) {
         Harness h;
-        Result res;
+        ProbeRun res;
 
         harness_init(&h, "postfix@-.service");
         h.fake.active_state = "failed";
@@ -180,7 +159,7 @@ static void test_failed_start_limit(void **state) {
 
 static void test_activating(void **state) {
         Harness h;
-        Result res;
+        ProbeRun res;
         char expect[64];
 
         harness_init(&h, "postfix.service");
@@ -198,7 +177,7 @@ static void test_activating(void **state) {
 
 static void test_not_a_service(void **state) {
         Harness h;
-        Result res;
+        ProbeRun res;
 
         harness_init(&h, "mail-transport-agent.target");
         h.fake.is_service = false;
@@ -219,7 +198,7 @@ static void test_not_a_service(void **state) {
 /* Older systemd answers GetAll of a missing interface with {}. */
 static void test_not_a_service_empty(void **state) {
         Harness h;
-        Result res;
+        ProbeRun res;
 
         harness_init(&h, "mail-transport-agent.target");
         h.fake.is_service = false;
@@ -236,7 +215,7 @@ static void test_not_a_service_empty(void **state) {
 
 static void test_error_reply(void **state) {
         Harness h;
-        Result res;
+        ProbeRun res;
 
         harness_init(&h, "postfix.service");
         h.fake.deny_unit = true;
@@ -259,7 +238,7 @@ static void test_error_reply(void **state) {
 
 static void test_malformed_reply(void **state) {
         Harness h;
-        Result res;
+        ProbeRun res;
 
         harness_init(&h, "postfix.service");
         h.fake.active_state_wrong_type = true;
@@ -281,7 +260,7 @@ static void test_malformed_reply(void **state) {
  * comes after it is dropped with the call's slot. */
 static void test_hanging_reply(void **state) {
         Harness h;
-        Result res;
+        ProbeRun res;
         Probe *p;
         uint64_t t0 = now_usec();
         char expect[64];
@@ -338,7 +317,7 @@ static void test_free_while_pending(void **state) {
 
 static void test_no_bus(void **state) {
         Harness h;
-        Result res;
+        ProbeRun res;
         Probe *p;
 
         harness_init(&h, "postfix.service");
@@ -353,7 +332,7 @@ static void test_no_bus(void **state) {
 /* The connection is gone: UNKNOWN with the reason, never a start error. */
 static void test_closed_bus(void **state) {
         Harness h;
-        Result res;
+        ProbeRun res;
         Probe *p;
 
         harness_init(&h, "postfix.service");

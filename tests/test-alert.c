@@ -23,6 +23,7 @@
 #include "sign.h"
 #include "log.h"
 #include "macros.h"
+#include "tests.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(Alerter *, alerter_free)
 
@@ -225,25 +226,12 @@ static void records_free(Record *records, size_t n) {
         }
 }
 
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
-}
-
 /* Runs the loop until nothing is pending or MAX_USEC passed. */
 static void run_until_idle(sd_event *e, Alerter *a, uint64_t max_usec) {
         uint64_t deadline = now_usec() + max_usec;
 
         while (alerter_pending(a) > 0 && now_usec() < deadline)
                 assert_true(sd_event_run(e, 100 * USEC_PER_MSEC) >= 0);
-}
-
-static void run_for(sd_event *e, uint64_t usec) {
-        uint64_t deadline = now_usec() + usec;
-
-        while (now_usec() < deadline)
-                assert_true(sd_event_run(e, 50 * USEC_PER_MSEC) >= 0);
 }
 
 static Event test_event(EventKind kind) {

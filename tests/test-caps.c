@@ -25,10 +25,9 @@
 
 #include "caps.h"
 #include "macros.h"
+#include "tests.h"
 
 #define NOBODY 65534
-/* Leaves a forked child without the sanitizers' exit-time leak check. */
-#define child_exit(code) ((void) syscall(SYS_exit_group, (code)))
 #define BIT (1ULL << CAP_DAC_READ_SEARCH)
 
 /* The CapXxx: line of /proc/self/status as a number, or ~0 if missing. */

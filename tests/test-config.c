@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <grp.h>
 #include <fcntl.h>
@@ -25,6 +24,7 @@
 #define POSTFIX(c) ((const PostfixSettings *) (c)->mta_settings)
 #define SMTP(p) ((const SmtpSettings *) (p)->settings)
 #include "macros.h"
+#include "tests.h"
 
 #define SEC  (1000000ULL)
 #define MIN  (60 * SEC)
@@ -865,11 +865,6 @@ static void test_example_documents_every_key(void **state) {
         config_free(c);
 }
 
-/* The secret file must not be accessible by others; its content never shows. */
-/* Leaves a forked child without the sanitizers' exit-time leak check (the
- * parent's allocations are the child's too). */
-#define child_exit(code) ((void) syscall(SYS_exit_group, (code)))
-
 /* Repetitions within the limit, and braces that are not intervals, are fine. */
 static void test_regex_complexity_ok(void **state) {
         Config *c = load_ok(MTA "activity_pattern = ((x|[a{]+){40}|b{3,}){60}\n"
@@ -951,6 +946,7 @@ static void test_unreadable_files(void **state) {
         assert_int_equal(rmdir(dir), 0);
 }
 
+/* The secret file must not be accessible by others; its content never shows. */
 static void test_secret_file_and_headers(void **state) {
         _cleanup_free_ char *secret_path = NULL, *text = NULL, *ini = NULL, *bad = NULL, *log = NULL, *path = NULL;
         /* base64 -d of the Standard Webhooks test secret */
@@ -1026,11 +1022,7 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
-        _cleanup_free_ char *cmd = NULL;
-
-        if (asprintf(&cmd, "rm -rf '%s'", tmpdir) < 0)
-                return -1;
-        return system(cmd) == 0 ? 0 : -1;
+        return rm_rf(tmpdir);
 }
 
 int main(void) {

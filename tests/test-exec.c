@@ -17,6 +17,7 @@
 
 #include "exec.h"
 #include "macros.h"
+#include "tests.h"
 
 typedef struct Result {
         bool done;
@@ -25,12 +26,6 @@ typedef struct Result {
         char *output;
         size_t size;
 } Result;
-
-static uint64_t now_usec(void) {
-        struct timespec ts;
-        assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
-}
 
 static void on_done(ExecRun *run, int status, const char *output, size_t size, void *userdata) {
         Result *res = userdata;
@@ -43,16 +38,6 @@ static void on_done(ExecRun *run, int status, const char *output, size_t size, v
         res->output = malloc(size + 1);
         assert_non_null(res->output);
         memcpy(res->output, output, size + 1);
-}
-
-/* Runs the loop until *DONE, failing after MAX_USEC. */
-static void run_until(sd_event *e, const bool *done, uint64_t max_usec) {
-        uint64_t start = now_usec();
-
-        while (!*done) {
-                assert_true(now_usec() - start < max_usec);
-                assert_true(sd_event_run(e, 100 * USEC_PER_MSEC) >= 0);
-        }
 }
 
 static Result run_argv(char *const argv[], uint64_t timeout_usec) {
@@ -332,12 +317,8 @@ int main(void) {
                 cmocka_unit_test(test_invalid),
                 cmocka_unit_test(test_cancel_no_zombie),
         };
-        sigset_t ss;
 
         /* sd_event_add_child() requires SIGCHLD blocked. */
-        sigemptyset(&ss);
-        sigaddset(&ss, SIGCHLD);
-        assert_int_equal(sigprocmask(SIG_BLOCK, &ss, NULL), 0);
-
+        block_sigchld();
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "macros.h"
+#include "probe-harness.h"
 #include "probe.h"
 
 #define JOURNAL_REMOTE "/lib/systemd/systemd-journal-remote"
@@ -85,29 +86,6 @@ static void write_journal(const Entry *entries, size_t n) {
         assert_int_equal(WEXITSTATUS(status), 0);
 }
 
-typedef struct Run {
-        bool done;
-        ProbeResult result;
-} Run;
-
-static void on_done(Probe *p, const ProbeResult *r, void *userdata) {
-        Run *run = userdata;
-        run->result = *r;
-        run->done = true;
-}
-
-/* One probe run, to completion. */
-static ProbeResult run_probe(sd_event *e, Probe *p) {
-        Run run = {};
-
-        assert_int_equal(probe_start(p, on_done, &run), 0);
-        assert_false(run.done);  /* never from inside probe_start() */
-        for (int i = 0; i < 100 && !run.done; i++)
-                assert_true(sd_event_run(e, 50 * USEC_PER_MSEC) >= 0);
-        assert_true(run.done);
-        return run.result;
-}
-
 /* Runs the loop until nothing is left to dispatch. */
 static void run_idle(sd_event *e) {
         for (int i = 0; i < 1000; i++)
@@ -131,10 +109,14 @@ static Probe *new_probe(sd_event *e, const char *dir, const char *sdir) {
         return p;
 }
 
-static void assert_counts(const ProbeResult *r, uint64_t sent, uint64_t deferred, uint64_t bounced,
-                          uint64_t conn_errors, uint64_t conn_errors_probed) {
+/* Runs P once; it counts exactly these. */
+static void assert_run_counts(sd_event *e, Probe *p, uint64_t sent, uint64_t deferred, uint64_t bounced,
+                              uint64_t conn_errors, uint64_t conn_errors_probed) {
         char want[PROBE_REASON_MAX];
+        ProbeRun run;
+        const ProbeResult *r = &run.r;
 
+        probe_run(e, p, &run);
         assert_int_equal(r->status, PROBE_OK);
         assert_int_equal(r->activity.sent, sent);
         assert_int_equal(r->activity.deferred, deferred);
@@ -194,14 +176,10 @@ static const Entry third[] = {
           "mx.example.com[203.0.113.5] timed out while receiving the initial server greeting)" },
 };
 
-static void clean_dirs(void) {
-        char path[300];
-
-        (void) snprintf(path, sizeof(path), "rm -rf -- '%s'", base);
-        assert_int_equal(system(path), 0);
-}
-
+/* Fresh directories and an event loop (in STATE) for each test. */
 static int setup(void **state) {
+        sd_event *e = NULL;
+
         strcpy(base, "/tmp/test-journal-XXXXXX");
         if (!mkdtemp(base))
                 return -1;
@@ -210,53 +188,47 @@ static int setup(void **state) {
         if (mkdir(journal_dir, 0700) < 0 || mkdir(state_dir, 0700) < 0)
                 return -1;
         n_files = 0;
+        if (sd_event_new(&e) < 0)
+                return -1;
+        *state = e;
         return 0;
 }
 
 static int teardown(void **state) {
-        clean_dirs();
-        return 0;
+        sd_event_unref(*state);
+        return rm_rf(base);
 }
 
 /* From the tail: what was there before does not count; then exactly the
  * new entries of the unit, and a later file adds only its own. */
 static void test_counts_grow(void **state) {
-        sd_event *e = NULL;
+        sd_event *e = *state;
         Probe *p;
-        ProbeResult r;
 
-        assert_int_equal(sd_event_new(&e), 0);
         write_journal(before, ELEMENTSOF(before));
         p = new_probe(e, journal_dir, state_dir);
 
-        r = run_probe(e, p);
-        assert_counts(&r, 0, 0, 0, 0, 0);
+        assert_run_counts(e, p, 0, 0, 0, 0, 0);
 
         write_journal(first, ELEMENTSOF(first));
-        r = run_probe(e, p);
-        assert_counts(&r, 3, 1, 2, 1, 1);
+        assert_run_counts(e, p, 3, 1, 2, 1, 1);
 
-        r = run_probe(e, p);  /* nothing new */
-        assert_counts(&r, 3, 1, 2, 1, 1);
+        assert_run_counts(e, p, 3, 1, 2, 1, 1);  /* nothing new */
 
         write_journal(second, ELEMENTSOF(second));
         run_idle(e);          /* picked up by the io source this time */
-        r = run_probe(e, p);
-        assert_counts(&r, 4, 1, 2, 1, 2);
+        assert_run_counts(e, p, 4, 1, 2, 1, 2);
 
         probe_free(p);
-        sd_event_unref(e);
 }
 
 /* A look back (mta-watchdogd --once): without a cursor, entries from
  * journal_since_usec on are counted, older ones are not. */
 static void test_since(void **state) {
-        sd_event *e = NULL;
+        sd_event *e = *state;
         Probe *p = NULL;
-        ProbeResult r;
         uint64_t since;
 
-        assert_int_equal(sd_event_new(&e), 0);
         write_journal(before, ELEMENTSOF(before));
         since = 1764460800000000ULL + clock_usec + 500;
         write_journal(first, ELEMENTSOF(first));
@@ -270,29 +242,23 @@ static void test_since(void **state) {
                 .timeout_usec = 5 * USEC_PER_SEC,
         };
         assert_int_equal(probe_new(probe_ops_find("journal"), e, "activity", &s, &p), 0);
-        r = run_probe(e, p);
-        assert_counts(&r, 3, 1, 2, 1, 1);
+        assert_run_counts(e, p, 3, 1, 2, 1, 1);
 
         probe_free(p);
-        sd_event_unref(e);
 }
 
 /* A second probe with the same state_dir resumes after the saved cursor:
  * nothing counted twice, nothing missed. */
 static void test_cursor_resume(void **state) {
-        sd_event *e = NULL;
+        sd_event *e = *state;
         Probe *p;
-        ProbeResult r;
         char path[300], cursor[512] = "";
         FILE *f;
 
-        assert_int_equal(sd_event_new(&e), 0);
         p = new_probe(e, journal_dir, state_dir);
-        r = run_probe(e, p);
-        assert_counts(&r, 0, 0, 0, 0, 0);
+        assert_run_counts(e, p, 0, 0, 0, 0, 0);
         write_journal(first, ELEMENTSOF(first));
-        r = run_probe(e, p);
-        assert_counts(&r, 3, 1, 2, 1, 1);
+        assert_run_counts(e, p, 3, 1, 2, 1, 1);
         p = probe_free(p);
 
         (void) snprintf(path, sizeof(path), "%s/journal.cursor", state_dir);
@@ -307,64 +273,49 @@ static void test_cursor_resume(void **state) {
         write_journal(second, ELEMENTSOF(second));
 
         p = new_probe(e, journal_dir, state_dir);
-        r = run_probe(e, p);
-        assert_counts(&r, 1, 0, 0, 0, 1);
+        assert_run_counts(e, p, 1, 0, 0, 0, 1);
         write_journal(third, ELEMENTSOF(third));
-        r = run_probe(e, p);
-        assert_counts(&r, 1, 1, 0, 0, 1);
+        assert_run_counts(e, p, 1, 1, 0, 0, 1);
         p = probe_free(p);
 
         /* and once more, with nothing new at all */
         p = new_probe(e, journal_dir, state_dir);
-        r = run_probe(e, p);
-        assert_counts(&r, 0, 0, 0, 0, 0);
+        assert_run_counts(e, p, 0, 0, 0, 0, 0);
         probe_free(p);
-        sd_event_unref(e);
 }
 
 /* Entries read in the background after the last run are not counted
  * again by the next instance: freeing the probe saves the cursor. */
 static void test_cursor_saved_on_free(void **state) {
-        sd_event *e = NULL;
+        sd_event *e = *state;
         Probe *p;
-        ProbeResult r;
 
-        assert_int_equal(sd_event_new(&e), 0);
         p = new_probe(e, journal_dir, state_dir);
-        r = run_probe(e, p);
-        assert_counts(&r, 0, 0, 0, 0, 0);
+        assert_run_counts(e, p, 0, 0, 0, 0, 0);
         write_journal(first, ELEMENTSOF(first));
-        r = run_probe(e, p);  /* saves the cursor after "first" */
-        assert_counts(&r, 3, 1, 2, 1, 1);
+        assert_run_counts(e, p, 3, 1, 2, 1, 1);  /* saves the cursor after "first" */
         write_journal(second, ELEMENTSOF(second));
         run_idle(e);          /* read by the io source, no run */
         p = probe_free(p);
 
         p = new_probe(e, journal_dir, state_dir);
-        r = run_probe(e, p);
-        assert_counts(&r, 0, 0, 0, 0, 0);
+        assert_run_counts(e, p, 0, 0, 0, 0, 0);
         write_journal(third, ELEMENTSOF(third));
-        r = run_probe(e, p);
-        assert_counts(&r, 0, 1, 0, 0, 0);
+        assert_run_counts(e, p, 0, 1, 0, 0, 0);
         probe_free(p);
-        sd_event_unref(e);
 }
 
 /* The file holding the cursor's entry is gone (rotated, vacuumed): resume
  * at the first entry after where it was. */
 static void test_cursor_entry_gone(void **state) {
-        sd_event *e = NULL;
+        sd_event *e = *state;
         Probe *p;
-        ProbeResult r;
         char path[300];
 
-        assert_int_equal(sd_event_new(&e), 0);
         p = new_probe(e, journal_dir, state_dir);
-        r = run_probe(e, p);
-        assert_counts(&r, 0, 0, 0, 0, 0);
+        assert_run_counts(e, p, 0, 0, 0, 0, 0);
         write_journal(first, ELEMENTSOF(first));    /* remote-0 */
-        r = run_probe(e, p);
-        assert_counts(&r, 3, 1, 2, 1, 1);
+        assert_run_counts(e, p, 3, 1, 2, 1, 1);
         p = probe_free(p);
 
         write_journal(second, ELEMENTSOF(second));  /* remote-1 */
@@ -372,17 +323,14 @@ static void test_cursor_entry_gone(void **state) {
         assert_int_equal(unlink(path), 0);
 
         p = new_probe(e, journal_dir, state_dir);
-        r = run_probe(e, p);
-        assert_counts(&r, 1, 0, 0, 0, 1);
+        assert_run_counts(e, p, 1, 0, 0, 0, 1);
         probe_free(p);
-        sd_event_unref(e);
 }
 
 /* Garbage in the cursor file: warned about, started at the tail. */
 static void test_cursor_invalid(void **state) {
-        sd_event *e = NULL;
+        sd_event *e = *state;
         Probe *p;
-        ProbeResult r;
         char path[300];
         FILE *f;
 
@@ -393,33 +341,24 @@ static void test_cursor_invalid(void **state) {
         fputs("this is not a cursor\n", f);
         fclose(f);
 
-        assert_int_equal(sd_event_new(&e), 0);
         p = new_probe(e, journal_dir, state_dir);
-        r = run_probe(e, p);
-        assert_counts(&r, 0, 0, 0, 0, 0);
+        assert_run_counts(e, p, 0, 0, 0, 0, 0);
         write_journal(second, ELEMENTSOF(second));
-        r = run_probe(e, p);
-        assert_counts(&r, 1, 0, 0, 0, 1);
+        assert_run_counts(e, p, 1, 0, 0, 0, 1);
         probe_free(p);
-        sd_event_unref(e);
 }
 
 /* No state_dir: counts all the same, nothing written. */
 static void test_no_state_dir(void **state) {
-        sd_event *e = NULL;
+        sd_event *e = *state;
         Probe *p;
-        ProbeResult r;
         char path[300];
 
-        assert_int_equal(sd_event_new(&e), 0);
         p = new_probe(e, journal_dir, NULL);
-        r = run_probe(e, p);
-        assert_counts(&r, 0, 0, 0, 0, 0);
+        assert_run_counts(e, p, 0, 0, 0, 0, 0);
         write_journal(second, ELEMENTSOF(second));
-        r = run_probe(e, p);
-        assert_counts(&r, 1, 0, 0, 0, 1);
+        assert_run_counts(e, p, 1, 0, 0, 0, 1);
         probe_free(p);
-        sd_event_unref(e);
 
         (void) snprintf(path, sizeof(path), "%s/journal.cursor", state_dir);
         assert_int_equal(access(path, F_OK), -1);
@@ -429,24 +368,21 @@ static void test_no_state_dir(void **state) {
 /* A journal that cannot be opened is UNKNOWN, and opening is retried on
  * the next run. */
 static void test_cannot_open(void **state) {
-        sd_event *e = NULL;
+        sd_event *e = *state;
         Probe *p;
-        ProbeResult r;
+        ProbeRun run;
         char missing[300];
 
         (void) snprintf(missing, sizeof(missing), "%s/later", base);
-        assert_int_equal(sd_event_new(&e), 0);
         p = new_probe(e, missing, state_dir);
-        r = run_probe(e, p);
-        assert_int_equal(r.status, PROBE_UNKNOWN);
-        assert_string_equal(r.reason, "journal: cannot open: No such file or directory");
-        assert_int_equal(r.activity.sent, 0);
+        probe_run(e, p, &run);
+        assert_int_equal(run.r.status, PROBE_UNKNOWN);
+        assert_string_equal(run.r.reason, "journal: cannot open: No such file or directory");
+        assert_int_equal(run.r.activity.sent, 0);
 
         assert_int_equal(mkdir(missing, 0700), 0);
-        r = run_probe(e, p);
-        assert_counts(&r, 0, 0, 0, 0, 0);
+        assert_run_counts(e, p, 0, 0, 0, 0, 0);
         probe_free(p);
-        sd_event_unref(e);
 }
 
 /* 2500 entries: one batch of 1000 per loop iteration, the rest at idle
@@ -455,28 +391,22 @@ static void test_batches(void **state) {
         static const char sent[] = "6A2B3C4D5E: to=<l@example.org>, relay=192.0.2.2[192.0.2.2]:25, delay=0.5, "
                                    "delays=0.1/0/0.2/0.2, dsn=2.0.0, status=sent (250 2.0.0 Ok)";
         Entry *many = calloc(2500, sizeof(Entry));
-        sd_event *e = NULL;
+        sd_event *e = *state;
         Probe *p;
-        ProbeResult r;
 
         assert_non_null(many);
         for (size_t i = 0; i < 2500; i++)
                 many[i] = (Entry) { UNIT, "postfix/smtp", sent };
 
-        assert_int_equal(sd_event_new(&e), 0);
         p = new_probe(e, journal_dir, state_dir);
-        r = run_probe(e, p);
-        assert_counts(&r, 0, 0, 0, 0, 0);
+        assert_run_counts(e, p, 0, 0, 0, 0, 0);
 
         write_journal(many, 2500);
-        r = run_probe(e, p);
-        assert_counts(&r, 1000, 0, 0, 0, 0);
+        assert_run_counts(e, p, 1000, 0, 0, 0, 0);
         run_idle(e);
-        r = run_probe(e, p);
-        assert_counts(&r, 2500, 0, 0, 0, 0);
+        assert_run_counts(e, p, 2500, 0, 0, 0, 0);
 
         probe_free(p);
-        sd_event_unref(e);
         free(many);
 }
 

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "macros.h"
 #include "outbox.h"
+#include "tests.h"
 
 static char tmpdir[] = "/tmp/test-outbox-XXXXXX";
 
@@ -202,11 +203,7 @@ static int setup(void **state) {
 }
 
 static int teardown(void **state) {
-        _cleanup_free_ char *cmd = NULL;
-
-        if (asprintf(&cmd, "rm -rf '%s'", tmpdir) < 0)
-                return -1;
-        return system(cmd) == 0 ? 0 : -1;
+        return rm_rf(tmpdir);
 }
 
 int main(void) {

@@ -19,18 +19,13 @@
 
 #include "macros.h"
 #include "postfix.h"
+#include "probe-harness.h"
 #include "probe.h"
 
 #define HOUR (3600 * USEC_PER_SEC)
 
 static char spool[] = "/tmp/test-postfix-XXXXXX";
 static uint64_t t0;  /* CLOCK_REALTIME, whole seconds, when the fixture was made */
-
-static uint64_t mono_usec(void) {
-        struct timespec ts;
-        assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
-}
 
 static void mkdir_in(const char *rel) {
         char path[512];
@@ -383,39 +378,6 @@ static void test_scan_permission_denied(void **state) {
         assert_int_equal(nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
 }
 
-typedef struct Result {
-        int calls;
-        ProbeResult r;
-} Result;
-
-static void on_probe_done(Probe *p, const ProbeResult *r, void *userdata) {
-        Result *res = userdata;
-        res->calls++;
-        res->r = *r;
-}
-
-static void run_until_calls(sd_event *e, const Result *res, int calls, uint64_t max_usec) {
-        uint64_t start = mono_usec();
-
-        while (res->calls < calls) {
-                assert_true(mono_usec() - start < max_usec);
-                assert_true(sd_event_run(e, 100 * USEC_PER_MSEC) >= 0);
-        }
-}
-
-/* Runs the loop until our children are all reaped (no zombie left). */
-static void run_until_no_children(sd_event *e) {
-        uint64_t start = mono_usec();
-
-        for (;;) {
-                siginfo_t si = {};
-                if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD)
-                        return;
-                assert_true(mono_usec() - start < 5 * USEC_PER_SEC);
-                assert_true(sd_event_run(e, 50 * USEC_PER_MSEC) >= 0);
-        }
-}
-
 /* Slack 20m: A (3h) and F (30m) are overdue, the files that arrived at
  * t0 are not, however slowly the test runs. */
 #define FIXTURE_SLACK (20 * 60 * USEC_PER_SEC)
@@ -442,17 +404,12 @@ static Probe *new_probe(sd_event *e, const char *dir, uint64_t timeout_usec) {
 static void test_probe_fixture(void **state) {
         sd_event *e = NULL;
         Probe *p;
-        Result res = {};
+        ProbeRun res;
         uint64_t now;
 
         assert_int_equal(sd_event_new(&e), 0);
         p = new_probe(e, spool, 10 * USEC_PER_SEC);
-
-        assert_int_equal(probe_start(p, on_probe_done, &res), 0);
-        assert_int_equal(res.calls, 0);  /* never from inside probe_start() */
-        run_until_calls(e, &res, 1, 10 * USEC_PER_SEC);
-        assert_int_equal(res.calls, 1);
-        assert_false(p->running);
+        probe_run(e, p, &res);
 
         assert_int_equal(res.r.status, PROBE_OK);
         assert_string_equal(res.r.reason, "backlog 6, oldest ABCDEF123, overdue 2 (slack 20m)");
@@ -479,7 +436,7 @@ static void test_probe_fixture(void **state) {
 static void test_probe_missing_dir(void **state) {
         sd_event *e = NULL;
         Probe *p;
-        Result res = {};
+        ProbeRun res;
         char dir[512], expect[600];
 
         (void) snprintf(dir, sizeof(dir), "%s/nonexistent", spool);
@@ -487,8 +444,7 @@ static void test_probe_missing_dir(void **state) {
 
         assert_int_equal(sd_event_new(&e), 0);
         p = new_probe(e, dir, 10 * USEC_PER_SEC);
-        assert_int_equal(probe_start(p, on_probe_done, &res), 0);
-        run_until_calls(e, &res, 1, 10 * USEC_PER_SEC);
+        probe_run(e, p, &res);
         assert_int_equal(res.r.status, PROBE_UNKNOWN);
         assert_string_equal(res.r.reason, expect);
         assert_int_equal(res.r.queue.backlog, 0);
@@ -501,13 +457,12 @@ static void test_probe_missing_dir(void **state) {
 static void test_probe_timeout(void **state) {
         sd_event *e = NULL;
         Probe *p;
-        Result res = {};
+        ProbeRun res;
 
         assert_int_equal(sd_event_new(&e), 0);
         /* 1 µs: the deadline always fires before a forked scan can report. */
         p = new_probe(e, spool, 1);
-        assert_int_equal(probe_start(p, on_probe_done, &res), 0);
-        run_until_calls(e, &res, 1, 5 * USEC_PER_SEC);
+        probe_run(e, p, &res);
         assert_int_equal(res.r.status, PROBE_UNKNOWN);
         assert_string_equal(res.r.reason, "timed out after 1us");
 
@@ -521,25 +476,25 @@ static void test_probe_timeout(void **state) {
 static void test_probe_overlap_and_free(void **state) {
         sd_event *e = NULL;
         Probe *p;
-        Result first = {}, second = {}, third = {};
+        ProbeRun first, second, third;
 
         assert_int_equal(sd_event_new(&e), 0);
         p = new_probe(e, spool, 10 * USEC_PER_SEC);
 
-        assert_int_equal(probe_start(p, on_probe_done, &first), 0);
+        probe_run_start(p, &first);
         /* The next tick comes while the scan still runs. */
-        assert_int_equal(probe_start(p, on_probe_done, &second), 0);
+        probe_run_start(p, &second);
         assert_int_equal(first.calls, 1);
         assert_int_equal(first.r.status, PROBE_UNKNOWN);
         assert_string_equal(first.r.reason, "overlapped by the next run");
 
-        run_until_calls(e, &second, 1, 10 * USEC_PER_SEC);
+        probe_run_wait(e, &second, PROBE_RUN_MAX_USEC);
         assert_int_equal(second.r.status, PROBE_OK);
         assert_int_equal(second.r.queue.backlog, 6);
         assert_int_equal(first.calls, 1);
 
         /* Freed while running: no callback, the child is still reaped. */
-        assert_int_equal(probe_start(p, on_probe_done, &third), 0);
+        probe_run_start(p, &third);
         probe_free(p);
         run_until_no_children(e);
         assert_int_equal(third.calls, 0);
@@ -562,23 +517,15 @@ static void write_postconf(const char *path, const char *body) {
         assert_int_equal(rename(tmp, path), 0);
 }
 
-/* One run of an auto-slack probe; returns its result in RES. */
-static void run_once(sd_event *e, Probe *p, Result *res) {
-        *res = (Result) {};
-        assert_int_equal(probe_start(p, on_probe_done, res), 0);
-        run_until_calls(e, res, 1, 10 * USEC_PER_SEC);
-        assert_int_equal(res->calls, 1);
-}
-
 /* A new auto-slack probe (postconf answering as SCRIPT, or left as it is when
  * NULL), run once and freed; its result in RES. */
-static void run_fresh(sd_event *e, const char *postconf, const char *script, Result *res) {
+static void run_fresh(sd_event *e, const char *postconf, const char *script, ProbeRun *res) {
         Probe *p;
 
         if (script)
                 write_postconf(postconf, script);
         p = new_probe_with(e, spool, 10 * USEC_PER_SEC, USEC_INFINITY, postconf);
-        run_once(e, p, res);
+        probe_run(e, p, res);
         run_until_no_children(e);
         probe_free(p);
 }
@@ -587,7 +534,7 @@ static void test_probe_auto_slack(void **state) {
         char dir[] = "/tmp/test-postfix-postconf-XXXXXX", postconf[300], expect[600];
         sd_event *e = NULL;
         Probe *p;
-        Result res;
+        ProbeRun res;
 
         assert_non_null(mkdtemp(dir));
         (void) snprintf(postconf, sizeof(postconf), "%s/postconf", dir);
@@ -596,14 +543,14 @@ static void test_probe_auto_slack(void **state) {
         /* 10s + 60s: A and F are overdue, the rest arrived at t0. */
         write_postconf(postconf, "echo 10s");
         p = new_probe_with(e, spool, 10 * USEC_PER_SEC, USEC_INFINITY, postconf);
-        run_once(e, p, &res);
+        probe_run(e, p, &res);
         assert_int_equal(res.r.status, PROBE_OK);
         assert_string_equal(res.r.reason, "backlog 6, oldest ABCDEF123, overdue 2 (slack 1m10s)");
         assert_int_equal(res.r.queue.overdue, 2);
 
         /* Read once: a postconf that now fails is not asked again. */
         write_postconf(postconf, "exit 1");
-        run_once(e, p, &res);
+        probe_run(e, p, &res);
         assert_string_equal(res.r.reason, "backlog 6, oldest ABCDEF123, overdue 2 (slack 1m10s)");
         run_until_no_children(e);
         p = probe_free(p);
@@ -618,7 +565,7 @@ static void test_probe_auto_slack(void **state) {
          * and asked again next run. */
         write_postconf(postconf, "exit 1");
         p = new_probe_with(e, spool, 10 * USEC_PER_SEC, USEC_INFINITY, postconf);
-        run_once(e, p, &res);
+        probe_run(e, p, &res);
         assert_int_equal(res.r.status, PROBE_OK);
         (void) snprintf(expect, sizeof(expect),
                         "backlog 6, oldest ABCDEF123, overdue 2 (slack 6m; queue_run_delay unknown, "
@@ -628,7 +575,7 @@ static void test_probe_auto_slack(void **state) {
         assert_true(res.r.queue.most_overdue_usec >= 3 * HOUR);
 
         write_postconf(postconf, "echo 1h");
-        run_once(e, p, &res);
+        probe_run(e, p, &res);
         assert_string_equal(res.r.reason, "backlog 6, oldest ABCDEF123, overdue 1 (slack 1h1m)");
         assert_int_equal(res.r.queue.overdue, 1);
         run_until_no_children(e);
@@ -662,7 +609,7 @@ static void test_probe_auto_slack(void **state) {
 static unsigned count_logged(sd_event *e, Probe *p, unsigned runs, const char *needle) {
         char path[] = "/tmp/test-postfix-log-XXXXXX", line[1024];
         unsigned n = 0;
-        Result res;
+        ProbeRun res;
         FILE *f;
         int fd, saved;
 
@@ -673,7 +620,7 @@ static unsigned count_logged(sd_event *e, Probe *p, unsigned runs, const char *n
         assert_true(saved >= 0);
         assert_int_equal(dup2(fd, STDERR_FILENO), STDERR_FILENO);
         for (unsigned i = 0; i < runs; i++)
-                run_once(e, p, &res);
+                probe_run(e, p, &res);
         assert_int_equal(fflush(stderr), 0);
         assert_int_equal(dup2(saved, STDERR_FILENO), STDERR_FILENO);
         close(saved);
@@ -717,7 +664,7 @@ static void test_probe_postconf_hangs(void **state) {
         char dir[] = "/tmp/test-postfix-hang-XXXXXX", postconf[300];
         sd_event *e = NULL;
         Probe *p;
-        Result res;
+        ProbeRun res;
 
         assert_non_null(mkdtemp(dir));
         (void) snprintf(postconf, sizeof(postconf), "%s/postconf", dir);
@@ -725,13 +672,13 @@ static void test_probe_postconf_hangs(void **state) {
 
         write_postconf(postconf, "exec sleep 30");
         p = new_probe_with(e, spool, 300 * USEC_PER_MSEC, USEC_INFINITY, postconf);
-        run_once(e, p, &res);
+        probe_run(e, p, &res);
         assert_int_equal(res.r.status, PROBE_UNKNOWN);
         assert_string_equal(res.r.reason, "timed out after 300ms");
         run_until_no_children(e);
 
         write_postconf(postconf, "echo 10s");
-        run_once(e, p, &res);
+        probe_run(e, p, &res);
         assert_int_equal(res.r.status, PROBE_OK);
         assert_string_equal(res.r.reason, "backlog 6, oldest ABCDEF123, overdue 2 (slack 1m10s)");
         run_until_no_children(e);
@@ -850,11 +797,7 @@ int main(void) {
                 cmocka_unit_test(test_scan_line),
                 cmocka_unit_test(test_parse_time),
         };
-        sigset_t ss;
 
-        sigemptyset(&ss);
-        sigaddset(&ss, SIGCHLD);
-        assert_int_equal(sigprocmask(SIG_BLOCK, &ss, NULL), 0);
-
+        block_sigchld();
         return cmocka_run_group_tests(tests, setup_spool, teardown_spool);
 }

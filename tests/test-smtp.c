@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "macros.h"
+#include "probe-harness.h"
 #include "probe.h"
 
 typedef struct Server {
@@ -32,12 +33,6 @@ typedef struct Server {
         size_t n_received;
         pthread_t thread;
 } Server;
-
-static uint64_t mono_usec(void) {
-        struct timespec ts;
-        assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
-        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
-}
 
 /* A loopback socket bound to a free port; listening if LISTEN. */
 static int loopback_socket(bool listen_too, uint16_t *ret_port) {
@@ -95,46 +90,20 @@ static void server_stop(Server *s) {
         close(s->fd);
 }
 
-typedef struct Result {
-        int calls;
-        ProbeResult r;
-} Result;
-
-static void on_done(Probe *p, const ProbeResult *r, void *userdata) {
-        Result *res = userdata;
-        res->calls++;
-        res->r = *r;
-}
-
 /* Runs one probe to completion against HOST:PORT. */
-static Result probe_once(const char *host, uint16_t port, uint64_t timeout_usec) {
+static ProbeRun probe_once(const char *host, uint16_t port, uint64_t timeout_usec) {
         ProbeSettings s = { .host = host, .port = port, .timeout_usec = timeout_usec };
         sd_event *e = NULL;
         Probe *p = NULL;
-        Result res = {};
-        uint64_t start = mono_usec();
+        ProbeRun res;
 
         assert_int_equal(sd_event_new(&e), 0);
         assert_int_equal(probe_new(&probe_smtp_ops, e, "smtp-test", &s, &p), 0);
-        assert_int_equal(probe_start(p, on_done, &res), 0);
-        assert_int_equal(res.calls, 0);  /* never from inside probe_start() */
-        while (res.calls == 0) {
-                assert_true(mono_usec() - start < 10 * USEC_PER_SEC);
-                assert_true(sd_event_run(e, 100 * USEC_PER_MSEC) >= 0);
-        }
-        assert_int_equal(res.calls, 1);
-        assert_false(p->running);
+        probe_run(e, p, &res);
         probe_free(p);
 
         /* A resolver child, if any, is reaped. */
-        start = mono_usec();
-        for (;;) {
-                siginfo_t si = {};
-                if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD)
-                        break;
-                assert_true(mono_usec() - start < 5 * USEC_PER_SEC);
-                (void) sd_event_run(e, 50 * USEC_PER_MSEC);
-        }
+        run_until_no_children(e);
         sd_event_unref(e);
         return res;
 }
@@ -148,7 +117,7 @@ static Result probe_once(const char *host, uint16_t port, uint64_t timeout_usec)
 
 static void test_greeting_ok(void **state) {
         Server s = { .chunks = { "220 test ESMTP\r\n" } };
-        Result res;
+        ProbeRun res;
 
         server_start(&s);
         res = probe_once("127.0.0.1", s.port, 5 * USEC_PER_SEC);
@@ -162,7 +131,7 @@ static void test_greeting_ok(void **state) {
 static void test_greeting_multiline(void **state) {
         /* Split mid-line and across lines to exercise partial reads. */
         Server s = { .chunks = { "220-test.example ESMTP", " first\r\n220-second line\r\n", "220 ready\r\n" } };
-        Result res;
+        ProbeRun res;
 
         server_start(&s);
         res = probe_once("[127.0.0.1]", s.port, 5 * USEC_PER_SEC);
@@ -178,7 +147,7 @@ static void test_greeting_multiline(void **state) {
 static void test_greeting_endless_continuation(void **state) {
         static char flood[120 * 8 + 1];
         Server s = {};
-        Result res;
+        ProbeRun res;
 
         for (unsigned i = 0; i < 120; i++)
                 memcpy(flood + 8 * i, "220-xx\r\n", 8);
@@ -193,7 +162,7 @@ static void test_greeting_endless_continuation(void **state) {
 
 static void test_greeting_554(void **state) {
         Server s = { .chunks = { "554 no\r\n" } };
-        Result res;
+        ProbeRun res;
 
         server_start(&s);
         res = probe_once("127.0.0.1", s.port, 5 * USEC_PER_SEC);
@@ -206,7 +175,7 @@ static void test_greeting_554(void **state) {
 
 static void test_greeting_malformed(void **state) {
         Server s = { .chunks = { "HTTP/1.1 400 Bad Request\r\n" } };
-        Result res;
+        ProbeRun res;
 
         server_start(&s);
         res = probe_once("127.0.0.1", s.port, 5 * USEC_PER_SEC);
@@ -218,7 +187,7 @@ static void test_greeting_malformed(void **state) {
 
 static void test_eof_before_greeting(void **state) {
         Server s = { .close_at_once = true };
-        Result res;
+        ProbeRun res;
 
         server_start(&s);
         res = probe_once("127.0.0.1", s.port, 5 * USEC_PER_SEC);
@@ -236,7 +205,7 @@ static void test_eof_before_greeting(void **state) {
 static void test_connection_refused(void **state) {
         uint16_t port;
         int fd = loopback_socket(false, &port);  /* bound, never listening */
-        Result res;
+        ProbeRun res;
 
         res = probe_once("127.0.0.1", port, 5 * USEC_PER_SEC);
         close(fd);
@@ -247,12 +216,12 @@ static void test_connection_refused(void **state) {
 
 static void test_no_greeting_times_out(void **state) {
         Server s = {};  /* accepts, never says a word */
-        uint64_t start = mono_usec(), elapsed;
-        Result res;
+        uint64_t start = now_usec(), elapsed;
+        ProbeRun res;
 
         server_start(&s);
         res = probe_once("127.0.0.1", s.port, 300 * USEC_PER_MSEC);
-        elapsed = mono_usec() - start;
+        elapsed = now_usec() - start;
         server_stop(&s);
 
         assert_int_equal(res.r.status, PROBE_FAIL);
@@ -265,7 +234,7 @@ static void test_name_resolved(void **state) {
         /* "localhost" comes from /etc/hosts through the resolver child; no
          * packet leaves the machine. */
         Server s = { .chunks = { "220 test ESMTP\r\n" } };
-        Result res;
+        ProbeRun res;
 
         server_start(&s);
         res = probe_once("localhost", s.port, 5 * USEC_PER_SEC);
@@ -302,12 +271,7 @@ int main(void) {
                 cmocka_unit_test(test_name_resolved),
                 cmocka_unit_test(test_bad_settings),
         };
-        sigset_t ss;
 
-        /* Before any thread starts, so that all of them inherit it. */
-        sigemptyset(&ss);
-        sigaddset(&ss, SIGCHLD);
-        assert_int_equal(sigprocmask(SIG_BLOCK, &ss, NULL), 0);
-
+        block_sigchld();
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

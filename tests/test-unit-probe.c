@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* The unit probe against a fake org.freedesktop.systemd1 on a direct
- * connection (socketpair), as in test-systemd.c: the real PID 1 is covered
- * by the e2e tests. */
+/* The unit probe against the fake org.freedesktop.systemd1 of
+ * fake-systemd.h. */
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -19,151 +18,11 @@
 
 #include <cmocka.h>
 
-#include "bus-pair.h"
+#include "fake-systemd.h"
 #include "macros.h"
+#include "probe-harness.h"
 #include "probe.h"
 #include "systemd.h"
-
-typedef enum FakeMode {
-        FAKE_ANSWER,
-        FAKE_DENY,           /* Unit GetAll: AccessDenied */
-        FAKE_HANG,           /* Unit GetAll: kept, answered only by fake_answer_late() */
-        FAKE_WRONG_TYPE,     /* ActiveState as a number */
-        FAKE_NO_SUB_STATE,   /* SubState missing */
-        FAKE_DENY_SERVICE,   /* Service GetAll: AccessDenied */
-} FakeMode;
-
-typedef struct FakeManager {
-        sd_bus *bus;
-        const char *unit;
-        FakeMode mode;
-        bool is_service;
-        bool service_empty;  /* old systemd: GetAll of a missing interface gives {} */
-        const char *active_state, *sub_state, *result;
-        uint32_t main_pid;
-        unsigned n_unit_calls, n_service_calls;
-        sd_bus_message *held;   /* FAKE_HANG: the call not answered yet */
-} FakeManager;
-
-static int reply_unit(FakeManager *f, sd_bus_message *m) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-
-        assert_true(sd_bus_message_new_method_return(m, &reply) >= 0);
-        assert_true(sd_bus_message_open_container(reply, 'a', "{sv}") >= 0);
-        /* Properties we do not read come first and in between: skipped. */
-        assert_true(sd_bus_message_append(reply, "{sv}", "Id", "s", f->unit) >= 0);
-        assert_true(sd_bus_message_append(reply, "{sv}", "Names", "as", 2, f->unit, "alias.service") >= 0);
-        if (f->mode == FAKE_WRONG_TYPE)
-                assert_true(sd_bus_message_append(reply, "{sv}", "ActiveState", "u", 1) >= 0);
-        else
-                assert_true(sd_bus_message_append(reply, "{sv}", "ActiveState", "s", f->active_state) >= 0);
-        assert_true(sd_bus_message_append(reply, "{sv}", "ActiveEnterTimestamp", "t", UINT64_C(1700000000000000)) >= 0);
-        assert_true(sd_bus_message_append(reply, "{sv}", "StartLimitBurst", "u", 5) >= 0);
-        assert_true(sd_bus_message_append(reply, "{sv}", "StartLimitIntervalUSec", "t", UINT64_C(10000000)) >= 0);
-        if (f->mode != FAKE_NO_SUB_STATE)
-                assert_true(sd_bus_message_append(reply, "{sv}", "SubState", "s", f->sub_state) >= 0);
-        assert_true(sd_bus_message_close_container(reply) >= 0);
-        return sd_bus_send(NULL, reply, NULL);
-}
-
-static int reply_service(FakeManager *f, sd_bus_message *m) {
-        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
-
-        assert_true(sd_bus_message_new_method_return(m, &reply) >= 0);
-        assert_true(sd_bus_message_open_container(reply, 'a', "{sv}") >= 0);
-        if (!f->service_empty) {
-                assert_true(sd_bus_message_append(reply, "{sv}", "Type", "s", "forking") >= 0);
-                assert_true(sd_bus_message_append(reply, "{sv}", "MainPID", "u", f->main_pid) >= 0);
-                assert_true(sd_bus_message_append(reply, "{sv}", "ControlPID", "u", 4242) >= 0);
-                assert_true(sd_bus_message_append(reply, "{sv}", "Result", "s", f->result) >= 0);
-        }
-        assert_true(sd_bus_message_close_container(reply) >= 0);
-        return sd_bus_send(NULL, reply, NULL);
-}
-
-static int fake_method(sd_bus_message *m, void *userdata, sd_bus_error *error) {
-        FakeManager *f = userdata;
-        _cleanup_free_ char *unit_path = NULL;
-        const char *iface;
-
-        if (!sd_bus_message_is_method_call(m, "org.freedesktop.DBus.Properties", "GetAll"))
-                return 0;
-        assert_string_equal(sd_bus_message_get_destination(m), "org.freedesktop.systemd1");
-        assert_int_equal(unit_object_path(f->unit, &unit_path), 0);
-        assert_string_equal(sd_bus_message_get_path(m), unit_path);
-        assert_true(sd_bus_message_read(m, "s", &iface) >= 0);
-
-        if (strcmp(iface, "org.freedesktop.systemd1.Unit") == 0) {
-                f->n_unit_calls++;
-                if (f->mode == FAKE_DENY)
-                        return sd_bus_reply_method_errorf(m, SD_BUS_ERROR_ACCESS_DENIED, "Access denied");
-                if (f->mode == FAKE_HANG) {
-                        assert_null(f->held);
-                        f->held = sd_bus_message_ref(m);
-                        return 1;
-                }
-                return reply_unit(f, m);
-        }
-        if (strcmp(iface, "org.freedesktop.systemd1.Service") == 0) {
-                f->n_service_calls++;
-                if (f->mode == FAKE_DENY_SERVICE)
-                        return sd_bus_reply_method_errorf(m, SD_BUS_ERROR_ACCESS_DENIED, "Access denied");
-                if (!f->is_service && !f->service_empty)
-                        return sd_bus_reply_method_errorf(m, SD_BUS_ERROR_UNKNOWN_INTERFACE,
-                                                          "Unknown interface %s.", iface);
-                return reply_service(f, m);
-        }
-        return sd_bus_reply_method_errorf(m, SD_BUS_ERROR_UNKNOWN_INTERFACE, "Unknown interface %s.", iface);
-}
-
-typedef struct Harness {
-        sd_event *event;
-        sd_bus *client;
-        FakeManager fake;
-        sd_bus_slot *fallback;
-} Harness;
-
-static void harness_init(Harness *h, const char *unit) {
-        memset(h, 0, sizeof(*h));
-        assert_int_equal(sd_event_new(&h->event), 0);
-        bus_pair_open(h->event, &h->fake.bus, &h->client);
-        assert_int_equal(sd_bus_add_fallback(h->fake.bus, &h->fallback, "/", fake_method, &h->fake), 0);
-
-        h->fake.unit = unit;
-        h->fake.is_service = true;
-        h->fake.active_state = "active";
-        h->fake.sub_state = "running";
-        h->fake.result = "success";
-        h->fake.main_pid = (uint32_t) getpid();
-}
-
-static void harness_done(Harness *h) {
-        h->fake.held = sd_bus_message_unref(h->fake.held);
-        h->fallback = sd_bus_slot_unref(h->fallback);
-        h->client = sd_bus_flush_close_unref(h->client);
-        h->fake.bus = sd_bus_flush_close_unref(h->fake.bus);
-        h->event = sd_event_unref(h->event);
-}
-
-/* Runs the loop for USEC, whatever happens. */
-static void run_for(sd_event *e, uint64_t usec) {
-        uint64_t until = now_usec() + usec;
-
-        while (now_usec() < until)
-                assert_true(sd_event_run(e, 20 * USEC_PER_MSEC) >= 0);
-}
-
-typedef struct Result {
-        unsigned calls;
-        ProbeResult r;
-} Result;
-
-static void on_probe_done(Probe *p, const ProbeResult *r, void *userdata) {
-        Result *res = userdata;
-
-        res->calls++;
-        res->r = *r;
-}
 
 static Probe *new_probe(Harness *h, sd_bus *bus, uint64_t timeout_usec) {
         ProbeSettings s = { .unit = h->fake.unit, .bus = bus, .timeout_usec = timeout_usec };
@@ -174,24 +33,15 @@ static Probe *new_probe(Harness *h, sd_bus *bus, uint64_t timeout_usec) {
         return p;
 }
 
-/* One run: exactly one callback, never from inside probe_start(). */
-static void run_probe(Harness *h, Probe *p, Result *res) {
-        uint64_t deadline = now_usec() + 10 * USEC_PER_SEC;
-
-        *res = (Result) {};
-        assert_int_equal(probe_start(p, on_probe_done, res), 0);
-        assert_int_equal(res->calls, 0);
-        while (res->calls == 0) {
-                assert_true(now_usec() < deadline);
-                assert_true(sd_event_run(h->event, 50 * USEC_PER_MSEC) >= 0);
-        }
+/* One run, and no second callback after it. */
+static void run_probe(Harness *h, Probe *p, ProbeRun *res) {
+        probe_run(h->event, p, res);
         run_for(h->event, 50 * USEC_PER_MSEC);
         assert_int_equal(res->calls, 1);
-        assert_false(p->running);
 }
 
 /* Runs the probe once against the fake as set up. */
-static void probe_once(Harness *h, Result *res) {
+static void probe_once(Harness *h, ProbeRun *res) {
         Probe *p = new_probe(h, h->client, 5 * USEC_PER_SEC);
 
         run_probe(h, p, res);
@@ -206,7 +56,7 @@ static void test_registry(void **state) {
 
 static void test_active_running(void **state) {
         Harness h;
-        Result res;
+        ProbeRun res;
         char expect[64];
 
         harness_init(&h, "postfix@-.service");
@@ -230,7 +80,7 @@ static void test_active_running(void **state) {
 /* A MainPID that no longer exists: a child of ours, reaped. */
 static void test_main_pid_gone(void **state) {
         Harness h;
-        Result res;
+        ProbeRun res;
         char expect[64];
         pid_t pid;
 
@@ -256,7 +106,7 @@ static void test_main_pid_gone(void **state) {
  * means alive. */
 static void test_main_pid_other_user(void **state) {
         Harness h;
-        Result res;
+        ProbeRun res;
 
         harness_init(&h, "postfix.service");
         h.fake.main_pid = 1;
@@ -269,7 +119,7 @@ static void test_main_pid_other_user(void **state) {
 
 static void test_inactive_dead(void **state) {
         Harness h;
-        Result res;
+        ProbeRun res;
 
         harness_init(&h, "postfix@-.service");
         h.fake.active_state = "inactive";
@@ -289,7 +139,7 @@ static void test_inactive_dead(void **state) {
 
 static void test_failed_start_limit(void **state) {
         Harness h;
-        Result res;
+        ProbeRun res;
 
         harness_init(&h, "postfix@-.service");
         h.fake.active_state = "failed";
@@ -309,7 +159,7 @@ static void test_failed_start_limit(void **state) {
 
 static void test_activating(void **state) {
         Harness h;
-        Result res;
+        ProbeRun res;
         char expect[64];
 
         harness_init(&h, "postfix.service");
@@ -327,7 +177,7 @@ static void test_activating(void **state) {
 
 static void test_not_a_service(void **state) {
         Harness h;
-        Result res;
+        ProbeRun res;
 
         harness_init(&h, "mail-transport-agent.target");
         h.fake.is_service = false;
@@ -348,7 +198,7 @@ static void test_not_a_service(void **state) {
 /* Older systemd answers GetAll of a missing interface with {}. */
 static void test_not_a_service_empty(void **state) {
         Harness h;
-        Result res;
+        ProbeRun res;
 
         harness_init(&h, "mail-transport-agent.target");
         h.fake.is_service = false;
@@ -365,10 +215,10 @@ static void test_not_a_service_empty(void **state) {
 
 static void test_error_reply(void **state) {
         Harness h;
-        Result res;
+        ProbeRun res;
 
         harness_init(&h, "postfix.service");
-        h.fake.mode = FAKE_DENY;
+        h.fake.deny_unit = true;
         probe_once(&h, &res);
         assert_int_equal(res.r.status, PROBE_UNKNOWN);
         assert_string_equal(res.r.reason, "unit: GetAll: Access denied");
@@ -378,7 +228,7 @@ static void test_error_reply(void **state) {
 
         /* An error on the second call is no "not a service". */
         harness_init(&h, "postfix.service");
-        h.fake.mode = FAKE_DENY_SERVICE;
+        h.fake.deny_service = true;
         probe_once(&h, &res);
         assert_int_equal(res.r.status, PROBE_UNKNOWN);
         assert_string_equal(res.r.reason, "unit: GetAll: Access denied");
@@ -388,10 +238,10 @@ static void test_error_reply(void **state) {
 
 static void test_malformed_reply(void **state) {
         Harness h;
-        Result res;
+        ProbeRun res;
 
         harness_init(&h, "postfix.service");
-        h.fake.mode = FAKE_WRONG_TYPE;
+        h.fake.active_state_wrong_type = true;
         probe_once(&h, &res);
         assert_int_equal(res.r.status, PROBE_UNKNOWN);
         assert_string_equal(res.r.reason,
@@ -399,7 +249,7 @@ static void test_malformed_reply(void **state) {
         harness_done(&h);
 
         harness_init(&h, "postfix.service");
-        h.fake.mode = FAKE_NO_SUB_STATE;
+        h.fake.no_sub_state = true;
         probe_once(&h, &res);
         assert_int_equal(res.r.status, PROBE_UNKNOWN);
         assert_string_equal(res.r.reason, "unit: GetAll org.freedesktop.systemd1.Unit: malformed reply: Bad message");
@@ -410,13 +260,13 @@ static void test_malformed_reply(void **state) {
  * comes after it is dropped with the call's slot. */
 static void test_hanging_reply(void **state) {
         Harness h;
-        Result res;
+        ProbeRun res;
         Probe *p;
         uint64_t t0 = now_usec();
         char expect[64];
 
         harness_init(&h, "postfix.service");
-        h.fake.mode = FAKE_HANG;
+        h.fake.hold_unit = true;
         p = new_probe(&h, h.client, 300 * USEC_PER_MSEC);
         run_probe(&h, p, &res);
 
@@ -426,14 +276,14 @@ static void test_hanging_reply(void **state) {
         assert_non_null(h.fake.held);
 
         /* The late answer: no second callback, nothing asked further. */
-        assert_true(reply_unit(&h.fake, h.fake.held) >= 0);
+        assert_true(fake_systemd_reply_unit(&h.fake, h.fake.held) >= 0);
         h.fake.held = sd_bus_message_unref(h.fake.held);
         run_for(h.event, 100 * USEC_PER_MSEC);
         assert_int_equal(res.calls, 1);
         assert_int_equal(h.fake.n_service_calls, 0);
 
         /* The next run works. */
-        h.fake.mode = FAKE_ANSWER;
+        h.fake.hold_unit = false;
         run_probe(&h, p, &res);
         assert_int_equal(res.r.status, PROBE_OK);
         (void) snprintf(expect, sizeof(expect), "active/running, MainPID %u", (unsigned) getpid());
@@ -452,14 +302,14 @@ static void test_free_while_pending(void **state) {
         Probe *p;
 
         harness_init(&h, "postfix.service");
-        h.fake.mode = FAKE_HANG;
+        h.fake.hold_unit = true;
         p = new_probe(&h, h.client, 200 * USEC_PER_MSEC);
         assert_int_equal(probe_start(p, on_probe_forbidden, NULL), 0);
         run_for(h.event, 50 * USEC_PER_MSEC);
         assert_non_null(h.fake.held);
         probe_free(p);
 
-        assert_true(reply_unit(&h.fake, h.fake.held) >= 0);
+        assert_true(fake_systemd_reply_unit(&h.fake, h.fake.held) >= 0);
         run_for(h.event, 300 * USEC_PER_MSEC);
         assert_int_equal(h.fake.n_service_calls, 0);
         harness_done(&h);
@@ -467,7 +317,7 @@ static void test_free_while_pending(void **state) {
 
 static void test_no_bus(void **state) {
         Harness h;
-        Result res;
+        ProbeRun res;
         Probe *p;
 
         harness_init(&h, "postfix.service");
@@ -482,7 +332,7 @@ static void test_no_bus(void **state) {
 /* The connection is gone: UNKNOWN with the reason, never a start error. */
 static void test_closed_bus(void **state) {
         Harness h;
-        Result res;
+        ProbeRun res;
         Probe *p;
 
         harness_init(&h, "postfix.service");

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/* A fake org.freedesktop.systemd1 for the tests of the unit probe and of
+ * unit_restart(): the manager and one unit, served on one end of a
+ * socketpair connection (no bus broker, no PID 1). What it answers is
+ * chosen by the switches in FakeSystemd, set between harness_init() and
+ * the first call; the counters say what it was asked. The real manager is
+ * covered by the e2e tests. Include after <cmocka.h>. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-bus.h>
+#include <systemd/sd-event.h>
+
+typedef enum FakeJobMode {
+        FAKE_JOB_SIGNAL_AFTER_REPLY,   /* the usual order: JobRemoved 50ms after the reply */
+        FAKE_JOB_SIGNAL_BEFORE_REPLY,  /* the race the code must survive */
+        FAKE_JOB_NEVER_ENDS,
+} FakeJobMode;
+
+typedef struct FakeSystemd {
+        /* The unit and its properties (Get and GetAll). */
+        const char *unit;
+        const char *active_state, *sub_state, *result;
+        uint32_t main_pid;
+        uint32_t restart_main_pid;   /* MainPID once restarted; 0: the restart keeps it */
+        bool is_service;             /* has the Service interface */
+        bool service_empty;          /* old systemd: GetAll of a missing interface gives {} */
+
+        /* Unit GetAll replies that are wrong. */
+        bool active_state_wrong_type;  /* ActiveState as a number */
+        bool no_sub_state;             /* SubState missing */
+
+        /* Errors and silences. */
+        bool deny_unit;              /* Unit GetAll: AccessDenied */
+        bool deny_service;           /* Service GetAll: AccessDenied */
+        bool hold_unit;              /* Unit GetAll kept in held, for fake_systemd_reply_unit() */
+        bool deny_restart;           /* RestartUnit: AccessDenied */
+        bool already_subscribed;     /* Subscribe: AlreadySubscribed */
+        bool hang_status;            /* Get after RestartUnit: never answered */
+
+        /* Jobs and processes. */
+        FakeJobMode job_mode;
+        bool list_processes;         /* answer GetUnitProcesses (Debian's postfix@-: MainPID 0) */
+        bool survivor;               /* one old process outlives the restart */
+
+        /* What happened. */
+        unsigned n_unit_calls, n_service_calls, n_restart_calls;
+        bool restarted;
+        sd_bus_message *held;        /* hold_unit: the call not answered yet */
+
+        sd_bus *bus;
+        sd_bus_slot *fallback;
+        sd_event_source *job_timer;
+} FakeSystemd;
+
+/* The fake and the connection to it, on one event loop. */
+typedef struct Harness {
+        sd_event *event;
+        sd_bus *client;              /* for the code under test */
+        FakeSystemd fake;
+} Harness;
+
+/* Sets up the loop, the connection and the fake for UNIT: a service,
+ * active/running/success, whose MainPID is this process. */
+void harness_init(Harness *h, const char *unit);
+void harness_done(Harness *h);
+
+/* Answers M, a Unit GetAll, as the switches say. */
+int fake_systemd_reply_unit(FakeSystemd *f, sd_bus_message *m);

@@ -12,6 +12,15 @@
 /* How long a run may take before the test fails. */
 #define PROBE_RUN_MAX_USEC (10 * USEC_PER_SEC)
 
+/* probe_new() on loop E with NAME and a deadline of TIMEOUT_USEC;
+ * SETTINGS is the type's own settings struct. */
+static inline int probe_new_on(sd_event *e, const struct probe_ops *ops, const char *name, uint64_t timeout_usec,
+                               const void *settings, Probe **ret) {
+        ProbeCommon common = { .name = name, .event = e, .timeout_usec = timeout_usec };
+
+        return probe_new(ops, &common, settings, ret);
+}
+
 typedef struct ProbeRun {
         unsigned calls;
         ProbeResult r;

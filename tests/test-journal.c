@@ -3,7 +3,7 @@
  * written in the Journal Export Format (systemd.io/JOURNAL_EXPORT_FORMAT)
  * and turned into a journal file by systemd-journal-remote(8)
  * ("--output=DIR/NAME.journal FILE"), in the directory the probe reads
- * through ProbeSettings.journal_directory. All entries share one boot id
+ * through JournalSettings.journal_directory. All entries share one boot id
  * with growing monotonic timestamps, so sd-journal orders them across
  * files as journald's own would be. */
 #include <errno.h>
@@ -23,6 +23,9 @@
 
 #include "macros.h"
 #include "probe-harness.h"
+#include "exim.h"
+#include "journal.h"
+#include "postfix.h"
 #include "probe.h"
 
 #define JOURNAL_REMOTE "/lib/systemd/systemd-journal-remote"
@@ -95,17 +98,16 @@ static void run_idle(sd_event *e) {
 }
 
 static Probe *new_probe(sd_event *e, const char *dir, const char *sdir) {
-        ProbeSettings s = {
+        JournalSettings s = {
                 .unit = UNIT,
-                .mta_type = "postfix",
+                .rules = &postfix_activity_rules,
                 .probed_hosts = probed,
                 .state_dir = sdir,
                 .journal_directory = dir,
-                .timeout_usec = 5 * USEC_PER_SEC,
         };
         Probe *p = NULL;
 
-        assert_int_equal(probe_new(probe_ops_find("journal"), e, "activity", &s, &p), 0);
+        assert_int_equal(probe_new_on(e, probe_ops_find("journal"), "activity", 5 * USEC_PER_SEC, &s, &p), 0);
         return p;
 }
 
@@ -233,15 +235,14 @@ static void test_since(void **state) {
         since = 1764460800000000ULL + clock_usec + 500;
         write_journal(first, ELEMENTSOF(first));
 
-        ProbeSettings s = {
+        JournalSettings s = {
                 .unit = UNIT,
-                .mta_type = "postfix",
+                .rules = &postfix_activity_rules,
                 .probed_hosts = probed,
                 .journal_directory = journal_dir,
-                .journal_since_usec = since,
-                .timeout_usec = 5 * USEC_PER_SEC,
+                .since_usec = since,
         };
-        assert_int_equal(probe_new(probe_ops_find("journal"), e, "activity", &s, &p), 0);
+        assert_int_equal(probe_new_on(e, probe_ops_find("journal"), "activity", 5 * USEC_PER_SEC, &s, &p), 0);
         assert_run_counts(e, p, 3, 1, 2, 1, 1);
 
         probe_free(p);
@@ -413,23 +414,26 @@ static void test_batches(void **state) {
 static void test_bad_settings(void **state) {
         sd_event *e = NULL;
         Probe *p = NULL;
-        ProbeSettings s = {
+        JournalSettings s = {
                 .unit = UNIT,
-                .mta_type = "postfix",
+                .rules = &postfix_activity_rules,
                 .activity_pattern = "status=(sent",
-                .timeout_usec = USEC_PER_SEC,
         };
+        const struct probe_ops *ops = probe_ops_find("journal");
 
         assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(probe_new(probe_ops_find("journal"), e, "activity", &s, &p), -EINVAL);
+        assert_int_equal(probe_new_on(e, ops, "activity", USEC_PER_SEC, &s, &p), -EINVAL);
         s.activity_pattern = NULL;
         s.unit = NULL;
-        assert_int_equal(probe_new(probe_ops_find("journal"), e, "activity", &s, &p), -EINVAL);
+        assert_int_equal(probe_new_on(e, ops, "activity", USEC_PER_SEC, &s, &p), -EINVAL);
         s.unit = UNIT;
-        s.mta_type = "sendmail";
-        assert_int_equal(probe_new(probe_ops_find("journal"), e, "activity", &s, &p), -EINVAL);
-        s.mta_type = "exim";
-        assert_int_equal(probe_new(probe_ops_find("journal"), e, "activity", &s, &p), 0);
+        s.rules = NULL;  /* no built-in rules (an MTA without a profile) and no pattern */
+        assert_int_equal(probe_new_on(e, ops, "activity", USEC_PER_SEC, &s, &p), -EINVAL);
+        s.syslog_identifiers = (const char *const[]) { NULL };
+        s.rules = &exim_activity_rules;
+        assert_int_equal(probe_new_on(e, ops, "activity", USEC_PER_SEC, &s, &p), -EINVAL);
+        s.syslog_identifiers = NULL;
+        assert_int_equal(probe_new_on(e, ops, "activity", USEC_PER_SEC, &s, &p), 0);
         assert_int_equal(probe_ops_find("journal")->kind, PROBE_KIND_ACTIVITY);
         probe_free(p);
         sd_event_unref(e);

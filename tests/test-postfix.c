@@ -21,6 +21,7 @@
 #include "postfix.h"
 #include "probe-harness.h"
 #include "probe.h"
+#include "smtp.h"
 
 #define HOUR (3600 * USEC_PER_SEC)
 
@@ -384,15 +385,14 @@ static void test_scan_permission_denied(void **state) {
 
 static Probe *new_probe_with(sd_event *e, const char *dir, uint64_t timeout_usec, uint64_t slack_usec,
                              const char *postconf) {
-        ProbeSettings s = {
-                .queue_directory = dir,
-                .timeout_usec = timeout_usec,
+        PostfixSettings s = {
+                .queue_directory = (char *) dir,
                 .overdue_slack_usec = slack_usec,
-                .postconf_path = postconf,
+                .postconf_path = (char *) postconf,
         };
         Probe *p = NULL;
 
-        assert_int_equal(probe_new(&probe_postfix_ops, e, "postfix-test", &s, &p), 0);
+        assert_int_equal(probe_new_on(e, &probe_postfix_ops, "postfix-test", timeout_usec, &s, &p), 0);
         assert_non_null(p);
         return p;
 }
@@ -758,20 +758,19 @@ static void test_parse_time(void **state) {
 static void test_probe_bad_settings(void **state) {
         sd_event *e = NULL;
         Probe *p = NULL;
-        ProbeSettings relative = { .queue_directory = "var/spool/postfix", .timeout_usec = USEC_PER_SEC };
-        ProbeSettings no_timeout = { .queue_directory = "/var/spool/postfix" };
-        ProbeSettings relative_postconf = {
-                .queue_directory = "/var/spool/postfix",
-                .postconf_path = "postconf",
-                .timeout_usec = USEC_PER_SEC,
+        PostfixSettings relative = { .queue_directory = (char *) "var/spool/postfix" };
+        PostfixSettings no_timeout = { .queue_directory = (char *) "/var/spool/postfix" };
+        PostfixSettings relative_postconf = {
+                .queue_directory = (char *) "/var/spool/postfix",
+                .postconf_path = (char *) "postconf",
         };
 
         assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(probe_new(&probe_postfix_ops, e, "x", &relative, &p), -EINVAL);
+        assert_int_equal(probe_new_on(e, &probe_postfix_ops, "x", USEC_PER_SEC, &relative, &p), -EINVAL);
         assert_null(p);
-        assert_int_equal(probe_new(&probe_postfix_ops, e, "x", &no_timeout, &p), -EINVAL);
+        assert_int_equal(probe_new_on(e, &probe_postfix_ops, "x", 0, &no_timeout, &p), -EINVAL);
         assert_null(p);
-        assert_int_equal(probe_new(&probe_postfix_ops, e, "x", &relative_postconf, &p), -EINVAL);
+        assert_int_equal(probe_new_on(e, &probe_postfix_ops, "x", USEC_PER_SEC, &relative_postconf, &p), -EINVAL);
         assert_null(p);
         sd_event_unref(e);
 }

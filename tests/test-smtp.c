@@ -23,6 +23,7 @@
 #include "macros.h"
 #include "probe-harness.h"
 #include "probe.h"
+#include "smtp.h"
 
 typedef struct Server {
         int fd;
@@ -92,13 +93,13 @@ static void server_stop(Server *s) {
 
 /* Runs one probe to completion against HOST:PORT. */
 static ProbeRun probe_once(const char *host, uint16_t port, uint64_t timeout_usec) {
-        ProbeSettings s = { .host = host, .port = port, .timeout_usec = timeout_usec };
+        SmtpSettings s = { .host = (char *) host, .port = port };
         sd_event *e = NULL;
         Probe *p = NULL;
         ProbeRun res;
 
         assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(probe_new(&probe_smtp_ops, e, "smtp-test", &s, &p), 0);
+        assert_int_equal(probe_new_on(e, &probe_smtp_ops, "smtp-test", timeout_usec, &s, &p), 0);
         probe_run(e, p, &res);
         probe_free(p);
 
@@ -245,14 +246,14 @@ static void test_name_resolved(void **state) {
 }
 
 static void test_bad_settings(void **state) {
-        ProbeSettings none = { .timeout_usec = USEC_PER_SEC };
-        ProbeSettings empty = { .host = "", .timeout_usec = USEC_PER_SEC };
+        SmtpSettings none = {};
+        SmtpSettings empty = { .host = (char *) "" };
         sd_event *e = NULL;
         Probe *p = NULL;
 
         assert_int_equal(sd_event_new(&e), 0);
-        assert_int_equal(probe_new(&probe_smtp_ops, e, "x", &none, &p), -EINVAL);
-        assert_int_equal(probe_new(&probe_smtp_ops, e, "x", &empty, &p), -EINVAL);
+        assert_int_equal(probe_new_on(e, &probe_smtp_ops, "x", USEC_PER_SEC, &none, &p), -EINVAL);
+        assert_int_equal(probe_new_on(e, &probe_smtp_ops, "x", USEC_PER_SEC, &empty, &p), -EINVAL);
         assert_null(p);
         assert_int_equal(probe_smtp_ops.kind, PROBE_KIND_REACHABILITY);
         sd_event_unref(e);

@@ -23,12 +23,13 @@
 #include "probe-harness.h"
 #include "probe.h"
 #include "systemd.h"
+#include "unit.h"
 
 static Probe *new_probe(Harness *h, sd_bus *bus, uint64_t timeout_usec) {
-        ProbeSettings s = { .unit = h->fake.unit, .bus = bus, .timeout_usec = timeout_usec };
+        UnitSettings s = { .unit = h->fake.unit, .bus = bus };
         Probe *p = NULL;
 
-        assert_int_equal(probe_new(&probe_unit_ops, h->event, "unit-test", &s, &p), 0);
+        assert_int_equal(probe_new_on(h->event, &probe_unit_ops, "unit-test", timeout_usec, &s, &p), 0);
         assert_non_null(p);
         return p;
 }
@@ -351,16 +352,16 @@ static void test_bad_settings(void **state) {
         sd_bus *detached = NULL;
 
         harness_init(&h, "postfix.service");
-        ProbeSettings no_unit = { .bus = h.client, .timeout_usec = USEC_PER_SEC };
-        ProbeSettings empty_unit = { .unit = "", .bus = h.client, .timeout_usec = USEC_PER_SEC };
-        assert_int_equal(probe_new(&probe_unit_ops, h.event, "x", &no_unit, &p), -EINVAL);
+        UnitSettings no_unit = { .bus = h.client };
+        UnitSettings empty_unit = { .unit = "", .bus = h.client };
+        assert_int_equal(probe_new_on(h.event, &probe_unit_ops, "x", USEC_PER_SEC, &no_unit, &p), -EINVAL);
         assert_null(p);
-        assert_int_equal(probe_new(&probe_unit_ops, h.event, "x", &empty_unit, &p), -EINVAL);
+        assert_int_equal(probe_new_on(h.event, &probe_unit_ops, "x", USEC_PER_SEC, &empty_unit, &p), -EINVAL);
         assert_null(p);
 
         assert_int_equal(sd_bus_new(&detached), 0);
-        ProbeSettings not_attached = { .unit = "postfix.service", .bus = detached, .timeout_usec = USEC_PER_SEC };
-        assert_int_equal(probe_new(&probe_unit_ops, h.event, "x", &not_attached, &p), -EINVAL);
+        UnitSettings not_attached = { .unit = "postfix.service", .bus = detached };
+        assert_int_equal(probe_new_on(h.event, &probe_unit_ops, "x", USEC_PER_SEC, &not_attached, &p), -EINVAL);
         assert_null(p);
         sd_bus_unref(detached);
         /* Let the connection finish its handshake, or closing it waits for that. */

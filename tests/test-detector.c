@@ -378,7 +378,7 @@ static void test_restart_budget(void **state) {
 }
 
 
-/* ---- The case catalog (issue "Detection that never restarts a healthy MTA") ----
+/* ---- The case catalog (README "How it decides": when it restarts, and when it does not) ----
  * A timeline is a function of t: the test builds each round's observation
  * and feeds it every 10 s. Parameters as in tl_init() unless set:
  * fail 2, ok 2, restore_grace 60 s, stall_after 300 s, verify_after 120 s. */

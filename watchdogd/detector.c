@@ -72,8 +72,9 @@ static uint64_t elapsed(uint64_t now, uint64_t since) {
 /* Every transition the code below records, as (from, to, event); NO_EVENT: no
  * alert. Rows whose from and to are equal report something without a state
  * change. STALLED is never the state a call begins in (enter_stalled() moves
- * on at once), so it reports nothing of its own. tests/test-detector.c
- * takes every row and checks that nothing else happens. */
+ * on at once), so it reports nothing of its own. README "How it decides"
+ * shows this table; tests/test-detector.c takes every row and checks that
+ * nothing else happens. */
 static const DetectorTransitionRule transition_table[] = {
         /* update_unit(): a unit change that is not ours, in any state a
          * round begins in, except while our own action runs */

@@ -9,7 +9,8 @@
 #include "event.h"
 #include "probe.h"
 
-/* The detector: a pure state machine (DESIGN.md "Detector semantics").
+/* The detector: a pure state machine. What it decides, its states and its
+ * transitions are described in README "How it decides".
  * No I/O and no clock reads: every call takes `now`, a CLOCK_MONOTONIC
  * time in microseconds, and the caller turns the output into logs, alerts
  * and actions. The one exception is a bug: a transition missing from the

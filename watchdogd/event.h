@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 /* Events that leave the daemon as alerts. Names are the ones receivers see
- * in the "event" field; see README "Alert payload". */
+ * in the "event" field; see README "Formats" (the JSON payload). */
 typedef enum EventKind {
         EVENT_OUTAGE_STARTED,
         EVENT_OUTAGE_ENDED,

@@ -14,6 +14,12 @@
 
 enum { OK = PROBE_OK, FAIL = PROBE_FAIL, UNK = PROBE_UNKNOWN };
 
+#define TABLE_ROWS_MAX 128
+
+/* How often each row of the transition table was taken, over all timelines
+ * run so far (test_transition_table_covered() runs last and reads it). */
+static unsigned table_hits[TABLE_ROWS_MAX];
+
 typedef struct Timeline {
         Detector d;
         DetectorParams p;
@@ -22,6 +28,7 @@ typedef struct Timeline {
         unsigned n_actions, n_events[_EVENT_KIND_MAX];
         uint64_t first_action_at;
         unsigned incidents_opened, incidents_closed;
+        unsigned *hits;         /* per row of the transition table */
 } Timeline;
 
 static void tl_init(Timeline *tl) {
@@ -42,10 +49,33 @@ static void tl_init(Timeline *tl) {
                 .giveup_holddown_usec = S(3600),
         };
         tl->first_action_at = UINT64_MAX;
+        tl->hits = table_hits;
         detector_init(&tl->d, 0);
 }
 
+static const char *event_name(EventKind e) {
+        return event_kind_to_string(e) ?: "none";
+}
+
+/* The row of the transition table that T took; fails the test when none. */
+static size_t table_row(const Transition *t) {
+        const DetectorTransitionRule *rows;
+        size_t n;
+
+        rows = detector_transition_table(&n);
+        assert_true(n <= TABLE_ROWS_MAX);
+        for (size_t i = 0; i < n; i++)
+                if (rows[i].from == t->from && rows[i].to == t->to && rows[i].event == t->event)
+                        return i;
+        fail_msg("transition %s -> %s (%s) is not in the transition table: \"%s\"",
+                 detector_state_to_string(t->from), detector_state_to_string(t->to),
+                 event_name(t->event), t->reason);
+        return SIZE_MAX;
+}
+
 static void tl_account(Timeline *tl, uint64_t t) {
+        for (size_t i = 0; i < tl->out.n_transitions; i++)
+                tl->hits[table_row(&tl->out.transitions[i])]++;
         for (size_t i = 0; i < tl->out.n_transitions; i++)
                 if (tl->out.transitions[i].event >= 0)
                         tl->n_events[tl->out.transitions[i].event]++;
@@ -348,7 +378,7 @@ static void test_restart_budget(void **state) {
 }
 
 
-/* ---- The case catalog (issue "Detection that never restarts a healthy MTA") ----
+/* ---- The case catalog (README "How it decides": when it restarts, and when it does not) ----
  * A timeline is a function of t: the test builds each round's observation
  * and feeds it every 10 s. Parameters as in tl_init() unless set:
  * fail 2, ok 2, restore_grace 60 s, stall_after 300 s, verify_after 120 s. */
@@ -842,6 +872,7 @@ static void test_operator_reset(void **state) {
         detector_restore(&tl.d, DETECTOR_GAVE_UP, 0, true, restarts, 3, 0, &tl.p, S(400));
         assert_int_equal(tl.d.state, DETECTOR_GAVE_UP);
         detector_reset(&tl.d, S(410), &tl.out);
+        tl_account(&tl, S(410));
         assert_int_equal(tl.d.state, DETECTOR_HEALTHY);
         assert_true(tl.out.incident_closed);
         assert_int_equal(detector_restarts_in_window(&tl.d, &tl.p, S(410)), 0);
@@ -1110,6 +1141,360 @@ static void test_I_gave_up_admin_restart_no_false_recovered(void **state) {
 
 
 
+/* ---- Transitions the timelines above do not take ---- */
+
+/* Whether the last call output the transition FROM -> TO raising EV. */
+static bool took(const Timeline *tl, DetectorState from, DetectorState to, EventKind ev) {
+        for (size_t i = 0; i < tl->out.n_transitions; i++)
+                if (tl->out.transitions[i].from == from && tl->out.transitions[i].to == to &&
+                    tl->out.transitions[i].event == ev)
+                        return true;
+        return false;
+}
+
+/* The unit is stopped and fails behind our back during an outage and while
+ * recovering from it: reported in place, the state stays. */
+static void test_unit_changes_during_outage_and_recovery(void **state) {
+        Timeline tl;
+        Round r;
+        tl_init(&tl);
+
+        for (uint64_t t = 0; t <= 90; t += 10)
+                r = round_ok(0, NULL), feed(&tl, t, &r);
+        r = round_ok(20, "A"), r.reach = FAIL, feed(&tl, 100, &r);
+        r = round_ok(20, "A"), r.reach = FAIL, feed(&tl, 110, &r);
+        assert_int_equal(tl.d.state, DETECTOR_OUTAGE);
+        r = round_ok(20, "A"), r.reach = FAIL, r.unit = unit_inactive, feed(&tl, 120, &r);
+        assert_true(took(&tl, DETECTOR_OUTAGE, DETECTOR_OUTAGE, EVENT_MTA_STOPPED));
+        r = round_ok(20, "A"), r.reach = FAIL, r.unit = unit_failed, feed(&tl, 130, &r);
+        assert_true(took(&tl, DETECTOR_OUTAGE, DETECTOR_OUTAGE, EVENT_MTA_FAILED));
+        r = round_ok(20, "A"), r.reach = FAIL, feed(&tl, 140, &r);      /* started again */
+        r = round_ok(20, "A"), feed(&tl, 150, &r);
+        r = round_ok(20, "A"), feed(&tl, 160, &r);
+        assert_int_equal(tl.d.state, DETECTOR_RECOVERING);
+        r = round_ok(20, "A"), r.unit = unit_inactive, feed(&tl, 170, &r);
+        assert_true(took(&tl, DETECTOR_RECOVERING, DETECTOR_RECOVERING, EVENT_MTA_STOPPED));
+        r = round_ok(20, "A"), r.unit = unit_failed, feed(&tl, 180, &r);
+        assert_true(took(&tl, DETECTOR_RECOVERING, DETECTOR_RECOVERING, EVENT_MTA_FAILED));
+        assert_int_equal(tl.d.state, DETECTOR_RECOVERING);
+
+        assert_int_equal(tl.n_events[EVENT_MTA_STOPPED], 2);
+        assert_int_equal(tl.n_events[EVENT_MTA_FAILED], 2);
+        assert_int_equal(tl.n_actions, 0);
+}
+
+/* One observation.unknown per episode in whatever state it falls: the
+ * unit probe stops answering during an outage, while our restart runs,
+ * while verifying it and after giving up. */
+static void test_unknown_in_every_state(void **state) {
+        Timeline tl;
+        Round r;
+        uint64_t t;
+        tl_init(&tl);
+        tl.p.unknown_alert_after_usec = S(20);
+
+        for (t = 0; t <= 90; t += 10)
+                r = round_ok(0, NULL), feed(&tl, t, &r);
+        for (t = 100; t <= 140; t += 10) {
+                r = round_ok(20, "A"), r.reach = FAIL, r.unit_status = UNK, feed(&tl, t, &r);
+                if (t == 120)
+                        assert_true(took(&tl, DETECTOR_OUTAGE, DETECTOR_OUTAGE, EVENT_OBSERVATION_UNKNOWN));
+        }
+        for (t = 150; t <= 1000 && tl.n_actions == 0; t += 10)
+                r = round_ok(20, "A"), r.overdue = 20, feed(&tl, t, &r);
+        assert_int_equal(tl.d.state, DETECTOR_REMEDIATING);
+
+        /* The restart runs: the unit probe gets no answer. */
+        for (uint64_t u = t; u <= t + 30; u += 10) {
+                r = round_ok(20, "A"), r.overdue = 20, r.unit_status = UNK, feed(&tl, u, &r);
+                if (u == t + 20)
+                        assert_true(took(&tl, DETECTOR_REMEDIATING, DETECTOR_REMEDIATING,
+                                         EVENT_OBSERVATION_UNKNOWN));
+        }
+        action_done(&tl, t + 35, true);
+        assert_int_equal(tl.d.state, DETECTOR_VERIFYING);
+        r = round_ok(20, "A"), r.overdue = 20, feed(&tl, t + 40, &r);     /* the episode ends */
+        for (uint64_t u = t + 50; u <= t + 70; u += 10) {
+                r = round_ok(20, "A"), r.overdue = 20, r.unit_status = UNK, feed(&tl, u, &r);
+                if (u == t + 70)
+                        assert_true(took(&tl, DETECTOR_VERIFYING, DETECTOR_VERIFYING,
+                                         EVENT_OBSERVATION_UNKNOWN));
+        }
+        for (t += 80; t <= 2000 && tl.d.state != DETECTOR_GAVE_UP; t += 10)
+                r = round_ok(20, "A"), r.overdue = 20, feed(&tl, t, &r);
+        assert_int_equal(tl.d.state, DETECTOR_GAVE_UP);
+        for (uint64_t u = t; u <= t + 20; u += 10) {
+                r = round_ok(20, "A"), r.overdue = 20, r.unit_status = UNK, feed(&tl, u, &r);
+                if (u == t + 20)
+                        assert_true(took(&tl, DETECTOR_GAVE_UP, DETECTOR_GAVE_UP, EVENT_OBSERVATION_UNKNOWN));
+        }
+        assert_int_equal(tl.n_events[EVENT_OBSERVATION_UNKNOWN], 4);
+        assert_int_equal(tl.n_actions, 1);
+}
+
+/* The link comes back and goes down again before restore_grace is over:
+ * the first outage was announced and ended, so the second is announced
+ * again. */
+static void test_outage_again_while_recovering(void **state) {
+        Timeline tl;
+        tl_init(&tl);
+
+        ticks(&tl, 0, 90, OK, OK, 0, NULL);
+        ticks(&tl, 100, 200, FAIL, OK, 20, "A");
+        ticks(&tl, 210, 220, OK, OK, 20, "A");
+        assert_int_equal(tl.d.state, DETECTOR_RECOVERING);
+        ticks(&tl, 230, 240, FAIL, OK, 20, "A");
+        assert_true(took(&tl, DETECTOR_RECOVERING, DETECTOR_OUTAGE, EVENT_OUTAGE_STARTED));
+        assert_int_equal(tl.n_events[EVENT_OUTAGE_STARTED], 2);
+        assert_int_equal(tl.n_events[EVENT_OUTAGE_ENDED], 1);
+        assert_int_equal(tl.incidents_opened, 1);
+        assert_int_equal(tl.n_actions, 0);
+}
+
+/* The network goes down while a restart is being verified: OUTAGE, no
+ * verdict on the restart; with outage_alert_after the outage is announced
+ * only once it lasted that long. */
+static void test_outage_while_verifying(void **state) {
+        for (unsigned alert_after = 0; alert_after <= 60; alert_after += 60) {
+                Timeline tl;
+                uint64_t t;
+                tl_init(&tl);
+                tl.p.outage_alert_after_usec = S(alert_after);
+
+                t = stall_until_action(&tl);
+                action_done(&tl, t, true);
+                tick(&tl, t + 10, FAIL, OK, 20, "A");
+                tick(&tl, t + 20, FAIL, OK, 20, "A");
+                assert_int_equal(tl.d.state, DETECTOR_OUTAGE);
+                assert_true(took(&tl, DETECTOR_VERIFYING, DETECTOR_OUTAGE,
+                                 alert_after == 0 ? EVENT_OUTAGE_STARTED : _EVENT_KIND_INVALID));
+                ticks(&tl, t + 30, t + 90, FAIL, OK, 20, "A");
+                assert_int_equal(tl.n_events[EVENT_OUTAGE_STARTED], 1);
+                assert_int_equal(tl.n_events[EVENT_ACTION_SUCCEEDED], 0);
+                assert_int_equal(tl.n_events[EVENT_ACTION_FAILED], 0);
+                assert_int_equal(tl.n_actions, 1);
+        }
+}
+
+/* Ladder flush -> restart: the flush completes but the queue does not
+ * move within verify_after, so the restart follows. */
+static void test_ladder_flush_verified_then_restart(void **state) {
+        Timeline tl;
+        tl_init(&tl);
+        tl.p.actions[0] = ACTION_FLUSH;
+        tl.p.actions[1] = ACTION_RESTART;
+        tl.p.n_actions = 2;
+
+        ticks(&tl, 0, 300, OK, OK, 20, "A");
+        assert_int_equal(tl.out.action, ACTION_FLUSH);
+        action_done(&tl, 305, true);
+        ticks(&tl, 310, 420, OK, OK, 20, "A");
+        assert_int_equal(tl.d.state, DETECTOR_VERIFYING);
+        tick(&tl, 430, OK, OK, 20, "A");                  /* 125 s >= verify_after */
+        assert_true(took(&tl, DETECTOR_VERIFYING, DETECTOR_VERIFYING, EVENT_ACTION_FAILED));
+        assert_true(took(&tl, DETECTOR_VERIFYING, DETECTOR_REMEDIATING, EVENT_ACTION_STARTED));
+        assert_true(tl.out.act);
+        assert_int_equal(tl.out.action, ACTION_RESTART);
+        assert_int_equal(tl.n_actions, 2);
+}
+
+/* Given up, then an outage comes and goes: both are announced, and the
+ * detector stays GAVE_UP (the queue did not move). */
+static void test_outage_ends_while_gave_up(void **state) {
+        Timeline tl;
+        uint64_t t;
+        tl_init(&tl);
+
+        t = stall_until_action(&tl);
+        action_done(&tl, t, true);
+        for (t += 10; t <= 1500 && tl.d.state != DETECTOR_GAVE_UP; t += 10)
+                tick(&tl, t, OK, OK, 20, "A");
+        assert_int_equal(tl.d.state, DETECTOR_GAVE_UP);
+        ticks(&tl, t, t + 100, FAIL, OK, 20, "A");
+        assert_int_equal(tl.n_events[EVENT_OUTAGE_STARTED], 1);
+        ticks(&tl, t + 110, t + 120, OK, OK, 20, "A");
+        assert_true(took(&tl, DETECTOR_GAVE_UP, DETECTOR_GAVE_UP, EVENT_OUTAGE_ENDED));
+        assert_int_equal(tl.d.state, DETECTOR_GAVE_UP);
+        assert_int_equal(tl.n_events[EVENT_OUTAGE_ENDED], 1);
+}
+
+/* xorshift64*: the same sequence on every run. */
+static uint64_t rnd(uint64_t *x) {
+        *x ^= *x >> 12;
+        *x ^= *x << 25;
+        *x ^= *x >> 27;
+        return *x * UINT64_C(2685821657736338717);
+}
+
+/* True with probability 1/N. */
+static bool one_in(uint64_t *x, unsigned n) {
+        return rnd(x) % n == 0;
+}
+
+/* Random walks through everything the daemon can do to the detector: probe
+ * rounds whose parts change at random, actions that end well or not,
+ * reloads that change the ladder, operator resets, restarts of the daemon
+ * (detector_restore()), under random settings. tl_account() fails the test
+ * on any transition outside the table. The rows taken here are counted
+ * apart: the timelines above must cover the table on their own. */
+static void test_random_walks_stay_in_table(void **state) {
+        static const UnitState units[] = {
+                { "active", "running", "success", 0, false, 0, 0 },
+                { "active", "running", "success", 42, true, 0, 0 },
+                { "active", "running", "success", 42, false, 0, 0 },   /* MainPID gone */
+                { "activating", "start", "success", 0, false, 0, 0 },
+                { "inactive", "dead", "success", 0, false, 0, 0 },
+                { "failed", "failed", "start-limit-hit", 0, false, 0, 0 },
+        };
+        static const int statuses[] = { OK, OK, OK, FAIL, UNK };
+        unsigned hits[TABLE_ROWS_MAX] = {};
+        uint64_t x = UINT64_C(0x9e3779b97f4a7c15);
+        size_t n_rows, taken = 0;
+
+        (void) detector_transition_table(&n_rows);
+        for (unsigned walk = 0; walk < 300; walk++) {
+                Observation o = { .reach = PROBE_OK, .queue_status = PROBE_OK,
+                                  .activity_status = PROBE_OK, .unit_status = PROBE_OK,
+                                  .unit = units[0] };
+                unsigned next_id = 0;
+                Timeline tl;
+
+                tl_init(&tl);
+                tl.hits = hits;
+                tl.p.fail_threshold = 1 + rnd(&x) % 3;
+                tl.p.ok_threshold = 1 + rnd(&x) % 3;
+                tl.p.restore_grace_usec = S(rnd(&x) % 4 * 20);
+                tl.p.stall_after_usec = S(30 + rnd(&x) % 4 * 30);
+                tl.p.verify_after_usec = S(20 + rnd(&x) % 3 * 20);
+                tl.p.min_backlog = 1 + rnd(&x) % 3;
+                tl.p.n_actions = 1 + rnd(&x) % 3;
+                for (size_t i = 0; i < ACTIONS_MAX; i++)
+                        tl.p.actions[i] = one_in(&x, 2) ? ACTION_FLUSH : ACTION_RESTART;
+                tl.p.max_restarts = 1 + rnd(&x) % 4;
+                tl.p.restart_window_usec = S(300 + rnd(&x) % 3 * 600);
+                tl.p.unknown_alert_after_usec = S(10 + rnd(&x) % 3 * 30);
+                tl.p.outage_alert_after_usec = one_in(&x, 2) ? 0 : S(30);
+                tl.p.giveup_holddown_usec = S(100 + rnd(&x) % 3 * 200);
+                o.queue.schedule_known = one_in(&x, 2);
+
+                for (uint64_t t = 0; t < 6000; t += 10) {
+                        if (one_in(&x, 6))
+                                o.reach = (ProbeStatus) statuses[rnd(&x) % ELEMENTSOF(statuses)];
+                        if (one_in(&x, 15))
+                                o.queue_status = o.queue_status == PROBE_OK ? PROBE_UNKNOWN : PROBE_OK;
+                        if (one_in(&x, 20))
+                                o.activity_status = o.activity_status == PROBE_OK ? PROBE_UNKNOWN : PROBE_OK;
+                        if (one_in(&x, 20))
+                                o.unit_status = o.unit_status == PROBE_OK ? PROBE_UNKNOWN : PROBE_OK;
+                        if (one_in(&x, 25)) {
+                                o.unit = units[rnd(&x) % ELEMENTSOF(units)];
+                                if (one_in(&x, 3)) {
+                                        o.unit.start_limit_burst = 2 + rnd(&x) % 3;
+                                        o.unit.start_limit_interval_usec = S(600);
+                                }
+                        }
+
+                        /* The queue mostly stands still, sometimes moves. */
+                        switch (rnd(&x) % 24) {
+                        case 0:
+                                o.queue.backlog = 0;
+                                break;
+                        case 1:
+                        case 2:
+                                o.queue.backlog += 1 + rnd(&x) % 5;
+                                break;
+                        case 3:
+                                if (o.queue.backlog > 0)
+                                        o.queue.backlog--;
+                                break;
+                        case 4:
+                                next_id++;
+                                break;
+                        default:
+                                break;
+                        }
+                        if (o.queue.backlog == 0)
+                                o.queue.oldest_id[0] = '\0';
+                        else
+                                (void) snprintf(o.queue.oldest_id, sizeof(o.queue.oldest_id), "Q%u", next_id);
+                        o.queue.overdue = one_in(&x, 3) ? 0 : o.queue.backlog;
+
+                        /* The journal: an attempt now and then, errors to the
+                         * probed relay, a probe that starts over. */
+                        switch (rnd(&x) % 30) {
+                        case 0:
+                                o.activity.sent++;
+                                break;
+                        case 1:
+                                o.activity.deferred++;
+                                break;
+                        case 2:
+                        case 3:
+                                o.activity.conn_errors_probed++;
+                                break;
+                        case 4:
+                                if (one_in(&x, 4))
+                                        o.activity = (ActivityCounts) {};
+                                break;
+                        default:
+                                break;
+                        }
+
+                        step(&tl, t, &o);
+
+                        if (tl.d.state == DETECTOR_REMEDIATING && one_in(&x, 3))
+                                action_done(&tl, t + 5, !one_in(&x, 3));
+                        if (one_in(&x, 300))            /* a reload */
+                                tl.p.n_actions = 1 + rnd(&x) % 3;
+                        if (one_in(&x, 400)) {          /* the operator's reset */
+                                detector_reset(&tl.d, S(t + 5), &tl.out);
+                                tl_account(&tl, S(t + 5));
+                        }
+                        if (one_in(&x, 500)) {          /* the daemon restarts */
+                                Detector saved = tl.d;
+
+                                detector_restore(&tl.d, (DetectorState) (rnd(&x) % _DETECTOR_STATE_MAX),
+                                                 saved.step, saved.incident_open, saved.restarts_usec,
+                                                 saved.n_restarts, saved.gave_up_usec, &tl.p, S(t + 5));
+                        }
+                }
+        }
+
+        for (size_t i = 0; i < n_rows; i++)
+                taken += hits[i] > 0;
+        print_message("random walks took %zu of %zu rows of the transition table\n", taken, n_rows);
+}
+
+/* Every row of the transition table is well-formed, listed once, and was
+ * taken by some timeline above; runs last. */
+static void test_transition_table_covered(void **state) {
+        const DetectorTransitionRule *rows;
+        size_t n, missing = 0;
+
+        rows = detector_transition_table(&n);
+        assert_true(n > 0 && n <= TABLE_ROWS_MAX);
+        for (size_t i = 0; i < n; i++) {
+                assert_true(rows[i].from >= 0 && rows[i].from < _DETECTOR_STATE_MAX);
+                assert_true(rows[i].to >= 0 && rows[i].to < _DETECTOR_STATE_MAX);
+                assert_true(rows[i].event == _EVENT_KIND_INVALID ||
+                            (rows[i].event >= 0 && rows[i].event < _EVENT_KIND_MAX));
+                assert_true(detector_transition_allowed(rows[i].from, rows[i].to, rows[i].event));
+                for (size_t j = i + 1; j < n; j++)
+                        assert_false(rows[i].from == rows[j].from && rows[i].to == rows[j].to &&
+                                     rows[i].event == rows[j].event);
+        }
+        assert_false(detector_transition_allowed(DETECTOR_HEALTHY, DETECTOR_GAVE_UP, EVENT_GAVE_UP));
+
+        for (size_t i = 0; i < n; i++)
+                if (table_hits[i] == 0) {
+                        print_error("no timeline takes %s -> %s (%s)\n",
+                                    detector_state_to_string(rows[i].from),
+                                    detector_state_to_string(rows[i].to), event_name(rows[i].event));
+                        missing++;
+                }
+        assert_int_equal(missing, 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_outage_then_healthy_drain),
@@ -1157,6 +1542,14 @@ int main(void) {
                 cmocka_unit_test(test_catalog_11_flapping_link),
                 cmocka_unit_test(test_catalog_12_dns_outage_bounces),
                 cmocka_unit_test(test_catalog_13_conn_errors_to_reachable_relay),
+                cmocka_unit_test(test_unit_changes_during_outage_and_recovery),
+                cmocka_unit_test(test_unknown_in_every_state),
+                cmocka_unit_test(test_outage_again_while_recovering),
+                cmocka_unit_test(test_outage_while_verifying),
+                cmocka_unit_test(test_ladder_flush_verified_then_restart),
+                cmocka_unit_test(test_outage_ends_while_gave_up),
+                cmocka_unit_test(test_random_walks_stay_in_table),
+                cmocka_unit_test(test_transition_table_covered), /* last: counts the ones above */
         };
         return cmocka_run_group_tests_name("detector", tests, NULL, NULL);
 }

@@ -118,11 +118,14 @@ static void check_uuid(const char *u) {
 }
 
 static void test_uuid(void **state) {
-        char a[UUID_STRING_MAX], b[UUID_STRING_MAX];
+        char a[UUID_STRING_MAX], b[UUID_STRING_MAX], seen[64][UUID_STRING_MAX];
 
         for (int i = 0; i < 64; i++) {
                 assert_int_equal(uuid_random(a), 0);
                 check_uuid(a);
+                memcpy(seen[i], a, sizeof(a));
+                for (int j = 0; j < i; j++)
+                        assert_string_not_equal(seen[j], a);
         }
         assert_int_equal(uuid_random(b), 0);
         assert_string_not_equal(a, b);

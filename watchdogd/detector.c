@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
+#include <assert.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "detector.h"
+#include "log.h"
 
 static const char *const state_names[_DETECTOR_STATE_MAX] = {
         [DETECTOR_HEALTHY] = "HEALTHY",
@@ -65,6 +67,94 @@ static uint64_t elapsed(uint64_t now, uint64_t since) {
         return now > since ? now - since : 0;
 }
 
+#define NO_EVENT _EVENT_KIND_INVALID
+
+/* Every transition the code below records, as (from, to, event); NO_EVENT: no
+ * alert. Rows whose from and to are equal report something without a state
+ * change. STALLED is never the state a call begins in (enter_stalled() moves
+ * on at once), so it reports nothing of its own. README "How it decides"
+ * shows this table; tests/test-detector.c takes every row and checks that
+ * nothing else happens. */
+static const DetectorTransitionRule transition_table[] = {
+        /* update_unit(): a unit change that is not ours, in any state a
+         * round begins in, except while our own action runs */
+        { DETECTOR_HEALTHY,     DETECTOR_HEALTHY,     EVENT_MTA_STOPPED },
+        { DETECTOR_HEALTHY,     DETECTOR_HEALTHY,     EVENT_MTA_FAILED },
+        { DETECTOR_OUTAGE,      DETECTOR_OUTAGE,      EVENT_MTA_STOPPED },
+        { DETECTOR_OUTAGE,      DETECTOR_OUTAGE,      EVENT_MTA_FAILED },
+        { DETECTOR_RECOVERING,  DETECTOR_RECOVERING,  EVENT_MTA_STOPPED },
+        { DETECTOR_RECOVERING,  DETECTOR_RECOVERING,  EVENT_MTA_FAILED },
+        { DETECTOR_VERIFYING,   DETECTOR_VERIFYING,   EVENT_MTA_STOPPED },
+        { DETECTOR_VERIFYING,   DETECTOR_VERIFYING,   EVENT_MTA_FAILED },
+        { DETECTOR_GAVE_UP,     DETECTOR_GAVE_UP,     EVENT_MTA_STOPPED },
+        { DETECTOR_GAVE_UP,     DETECTOR_GAVE_UP,     EVENT_MTA_FAILED },
+
+        /* check_unknown(): in any state a round begins in */
+        { DETECTOR_HEALTHY,     DETECTOR_HEALTHY,     EVENT_OBSERVATION_UNKNOWN },
+        { DETECTOR_OUTAGE,      DETECTOR_OUTAGE,      EVENT_OBSERVATION_UNKNOWN },
+        { DETECTOR_RECOVERING,  DETECTOR_RECOVERING,  EVENT_OBSERVATION_UNKNOWN },
+        { DETECTOR_REMEDIATING, DETECTOR_REMEDIATING, EVENT_OBSERVATION_UNKNOWN },
+        { DETECTOR_VERIFYING,   DETECTOR_VERIFYING,   EVENT_OBSERVATION_UNKNOWN },
+        { DETECTOR_GAVE_UP,     DETECTOR_GAVE_UP,     EVENT_OBSERVATION_UNKNOWN },
+
+        /* detector_step(), HEALTHY and RECOVERING; enter_outage() alerts
+         * at once only with outage_alert_after = 0 */
+        { DETECTOR_HEALTHY,     DETECTOR_OUTAGE,      EVENT_OUTAGE_STARTED },
+        { DETECTOR_HEALTHY,     DETECTOR_OUTAGE,      NO_EVENT },
+        { DETECTOR_HEALTHY,     DETECTOR_STALLED,     EVENT_STALL_DETECTED },
+        { DETECTOR_RECOVERING,  DETECTOR_OUTAGE,      EVENT_OUTAGE_STARTED },
+        { DETECTOR_RECOVERING,  DETECTOR_OUTAGE,      NO_EVENT },
+        { DETECTOR_RECOVERING,  DETECTOR_STALLED,     EVENT_STALL_DETECTED },
+        { DETECTOR_RECOVERING,  DETECTOR_HEALTHY,     NO_EVENT },
+
+        /* detector_step(), OUTAGE: outage.ended only after outage.started */
+        { DETECTOR_OUTAGE,      DETECTOR_OUTAGE,      EVENT_OUTAGE_STARTED },
+        { DETECTOR_OUTAGE,      DETECTOR_RECOVERING,  EVENT_OUTAGE_ENDED },
+        { DETECTOR_OUTAGE,      DETECTOR_RECOVERING,  NO_EVENT },
+
+        /* begin_step() from enter_stalled(): the unit runs (stalled()
+         * requires it), so the step starts or the budget says no */
+        { DETECTOR_STALLED,     DETECTOR_REMEDIATING, EVENT_ACTION_STARTED },
+        { DETECTOR_STALLED,     DETECTOR_GAVE_UP,     EVENT_GAVE_UP },
+
+        /* detector_action_done(); then begin_step() for the next step (the
+         * unit is not looked at while an action runs) */
+        { DETECTOR_REMEDIATING, DETECTOR_VERIFYING,   NO_EVENT },
+        { DETECTOR_REMEDIATING, DETECTOR_REMEDIATING, EVENT_ACTION_FAILED },
+        { DETECTOR_REMEDIATING, DETECTOR_REMEDIATING, EVENT_ACTION_STARTED },
+        { DETECTOR_REMEDIATING, DETECTOR_GAVE_UP,     EVENT_GAVE_UP },
+
+        /* detector_step(), VERIFYING; after action.failed begin_step() goes
+         * on, or drops the incident when the unit stopped or failed */
+        { DETECTOR_VERIFYING,   DETECTOR_VERIFYING,   EVENT_ACTION_SUCCEEDED },
+        { DETECTOR_VERIFYING,   DETECTOR_HEALTHY,     EVENT_RECOVERED },
+        { DETECTOR_VERIFYING,   DETECTOR_OUTAGE,      EVENT_OUTAGE_STARTED },
+        { DETECTOR_VERIFYING,   DETECTOR_OUTAGE,      NO_EVENT },
+        { DETECTOR_VERIFYING,   DETECTOR_VERIFYING,   EVENT_ACTION_FAILED },
+        { DETECTOR_VERIFYING,   DETECTOR_REMEDIATING, EVENT_ACTION_STARTED },
+        { DETECTOR_VERIFYING,   DETECTOR_GAVE_UP,     EVENT_GAVE_UP },
+        { DETECTOR_VERIFYING,   DETECTOR_HEALTHY,     NO_EVENT },
+
+        /* detector_step(), GAVE_UP; detector_reset() */
+        { DETECTOR_GAVE_UP,     DETECTOR_GAVE_UP,     EVENT_OUTAGE_STARTED },
+        { DETECTOR_GAVE_UP,     DETECTOR_GAVE_UP,     EVENT_OUTAGE_ENDED },
+        { DETECTOR_GAVE_UP,     DETECTOR_HEALTHY,     EVENT_RECOVERED },
+        { DETECTOR_GAVE_UP,     DETECTOR_HEALTHY,     NO_EVENT },
+};
+
+const DetectorTransitionRule *detector_transition_table(size_t *n) {
+        *n = ELEMENTSOF(transition_table);
+        return transition_table;
+}
+
+bool detector_transition_allowed(DetectorState from, DetectorState to, EventKind event) {
+        for (size_t i = 0; i < ELEMENTSOF(transition_table); i++)
+                if (transition_table[i].from == from && transition_table[i].to == to &&
+                    transition_table[i].event == event)
+                        return true;
+        return false;
+}
+
 /* Durations in reasons are read by people: whole seconds are enough. */
 static void fmt_secs(char *buf, size_t size, uint64_t usec) {
         (void) format_duration(buf, size, usec - usec % USEC_PER_SEC);
@@ -78,6 +168,16 @@ static void transition(Detector *d, DetectorOutput *out, DetectorState to, Event
 
         if (out->n_transitions >= DETECTOR_TRANSITIONS_MAX)
                 return; /* cannot happen: at most three transitions per call */
+
+        if (!detector_transition_allowed(d->state, to, ev)) {
+                /* The code and transition_table[] disagree: a bug here. A
+                 * watchdog that aborts stops watching, so release builds
+                 * (NDEBUG) say so and record the transition all the same. */
+                log_error("detector: transition %s -> %s (%s) is not in the transition table",
+                          detector_state_to_string(d->state), detector_state_to_string(to),
+                          event_kind_to_string(ev) ?: "no event");
+                assert(!"detector transition missing from transition_table[]");
+        }
 
         t = &out->transitions[out->n_transitions++];
         *t = (Transition) {

@@ -9,10 +9,13 @@
 #include "event.h"
 #include "probe.h"
 
-/* The detector: a pure state machine (DESIGN.md "Detector semantics").
+/* The detector: a pure state machine. What it decides, its states and its
+ * transitions are described in README "How it decides".
  * No I/O and no clock reads: every call takes `now`, a CLOCK_MONOTONIC
  * time in microseconds, and the caller turns the output into logs, alerts
- * and actions. */
+ * and actions. The one exception is a bug: a transition missing from the
+ * transition table (below) is logged at error level (and asserted in builds
+ * without NDEBUG). */
 
 typedef enum DetectorState {
         DETECTOR_HEALTHY,
@@ -126,6 +129,21 @@ typedef struct Transition {
         bool closes_incident;           /* the incident ends with this transition */
         char reason[DETECTOR_REASON_MAX];
 } Transition;
+
+/* One allowed transition: FROM to TO, raising EVENT (_EVENT_KIND_INVALID:
+ * none). FROM equal to TO reports something without a state change. */
+typedef struct DetectorTransitionRule {
+        DetectorState from, to;
+        EventKind event;
+} DetectorTransitionRule;
+
+/* The table of every transition the detector records, read-only: returns
+ * its first row and sets *N to the number of rows. Each Transition in a
+ * DetectorOutput matches a row in from, to and event. */
+const DetectorTransitionRule *detector_transition_table(size_t *n);
+
+/* Whether (FROM, TO, EVENT) is a row of that table. */
+bool detector_transition_allowed(DetectorState from, DetectorState to, EventKind event);
 
 typedef struct DetectorOutput {
         Transition transitions[DETECTOR_TRANSITIONS_MAX];

@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-#include <errno.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 #include <syslog.h>
+#include <systemd/sd-id128.h>
 #include <time.h>
 
 #include "event.h"
@@ -91,29 +90,17 @@ const char *event_kind_severity(EventKind k) {
         return event_severity_table[k];
 }
 
+_Static_assert(UUID_STRING_MAX == SD_ID128_UUID_STRING_MAX, "UUID_STRING_MAX is libsystemd's size");
+
 int uuid_random(char buf[static UUID_STRING_MAX]) {
-        uint8_t u[16];
-        size_t done = 0;
+        sd_id128_t id;
+        int r;
 
-        while (done < sizeof(u)) {
-                ssize_t n = getrandom(u + done, sizeof(u) - done, 0);
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                done += (size_t) n;
-        }
-
-        /* RFC 4122 section 4.4: version 4 in the high nibble of octet 6,
-         * variant 10xx in the high bits of octet 8. */
-        u[6] = (u[6] & 0x0f) | 0x40;
-        u[8] = (u[8] & 0x3f) | 0x80;
-
-        (void) snprintf(buf, UUID_STRING_MAX,
-                        "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-                        u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7],
-                        u[8], u[9], u[10], u[11], u[12], u[13], u[14], u[15]);
+        /* sd_id128_randomize(3) sets the version 4 and variant bits itself. */
+        r = sd_id128_randomize(&id);
+        if (r < 0)
+                return r;
+        (void) sd_id128_to_uuid_string(id, buf);
         return 0;
 }
 

@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 /* Events that leave the daemon as alerts. Names are the ones receivers see
- * in the "event" field; see README "Alert payload". */
+ * in the "event" field; see README "Formats" (the JSON payload). */
 typedef enum EventKind {
         EVENT_OUTAGE_STARTED,
         EVENT_OUTAGE_ENDED,
@@ -65,8 +65,9 @@ typedef struct Event {
         int dry_run;
 } Event;
 
-/* Fills BUF with a random version-4 UUID (RFC 4122 section 4.4) from
- * getrandom(2). Returns 0 or a negative errno. */
+/* Fills BUF with a random version-4 UUID (RFC 4122 section 4.4) in lower
+ * case, from sd_id128_randomize(3) (getrandom(2) underneath). Returns 0, or
+ * the negative errno of sd_id128_randomize() with BUF untouched. */
 int uuid_random(char buf[static UUID_STRING_MAX]);
 
 /* Formats TIME_USEC (realtime) as RFC 3339 UTC with seconds:

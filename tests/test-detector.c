@@ -1339,12 +1339,12 @@ static bool one_in(uint64_t *x, unsigned n) {
  * apart: the timelines above must cover the table on their own. */
 static void test_random_walks_stay_in_table(void **state) {
         static const UnitState units[] = {
-                { "active", "running", "success", 0, false, 0, 0 },
-                { "active", "running", "success", 42, true, 0, 0 },
-                { "active", "running", "success", 42, false, 0, 0 },   /* MainPID gone */
-                { "activating", "start", "success", 0, false, 0, 0 },
-                { "inactive", "dead", "success", 0, false, 0, 0 },
-                { "failed", "failed", "start-limit-hit", 0, false, 0, 0 },
+                { "active", "running", "success", 0, false, 0, 0, false, 0, false, UNIT_GATE_RUNNING },
+                { "active", "running", "success", 42, true, 0, 0, false, 0, false, UNIT_GATE_RUNNING },
+                { "active", "running", "success", 42, false, 0, 0, false, 0, false, UNIT_GATE_TRANSITION }, /* MainPID gone */
+                { "activating", "start", "success", 0, false, 0, 0, false, 0, false, UNIT_GATE_TRANSITION },
+                { "inactive", "dead", "success", 0, false, 0, 0, false, 0, false, UNIT_GATE_STOPPED },
+                { "failed", "failed", "start-limit-hit", 0, false, 0, 0, false, 0, false, UNIT_GATE_FAILED },
         };
         static const int statuses[] = { OK, OK, OK, FAIL, UNK };
         unsigned hits[TABLE_ROWS_MAX] = {};

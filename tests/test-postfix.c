@@ -21,7 +21,6 @@
 #include "postfix.h"
 #include "probe-harness.h"
 #include "probe.h"
-#include "smtp.h"
 
 #define HOUR (3600 * USEC_PER_SEC)
 
@@ -84,17 +83,6 @@ static int teardown_spool(void **state) {
         return nftw(spool, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static void test_registry(void **state) {
-        assert_ptr_equal(probe_ops_find("postfix"), &probe_postfix_ops);
-        assert_ptr_equal(probe_ops_find("smtp"), &probe_smtp_ops);
-        assert_null(probe_ops_find("exim"));
-        assert_null(probe_ops_find(NULL));
-        assert_int_equal(probe_postfix_ops.kind, PROBE_KIND_QUEUE);
-        assert_string_equal(probe_status_to_string(PROBE_OK), "ok");
-        assert_string_equal(probe_status_to_string(PROBE_FAIL), "fail");
-        assert_string_equal(probe_status_to_string(PROBE_UNKNOWN), "unknown");
-        assert_null(probe_status_to_string(_PROBE_STATUS_MAX));
-}
 
 static void test_scan_fixture(void **state) {
         QueueStats q;
@@ -777,7 +765,6 @@ static void test_probe_bad_settings(void **state) {
 
 int main(void) {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_registry),
                 cmocka_unit_test(test_scan_fixture),
                 cmocka_unit_test(test_scan_unfinished_files),
                 cmocka_unit_test(test_scan_schedule_deferred),

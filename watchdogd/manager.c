@@ -283,17 +283,6 @@ static void manager_log_transition(Manager *m, const Transition *t) {
 
 static void start_action(Manager *m, ActionType a);
 
-/* Monotonic times of this boot <-> wall-clock times for the state file. */
-static uint64_t mono_to_real(Manager *m, uint64_t t) {
-        uint64_t mono = now_monotonic(m), real = now_realtime(m), ago = mono > t ? mono - t : 0;
-        return real > ago ? real - ago : 0;
-}
-
-static uint64_t real_to_mono(Manager *m, uint64_t t) {
-        uint64_t mono = now_monotonic(m), real = now_realtime(m), ago = real > t ? real - t : 0;
-        return mono > ago ? mono - ago : 0; /* before this boot: as old as it can be */
-}
-
 static void manager_save_state(Manager *m) {
         const Detector *d = &m->detector;
         SavedState st = {
@@ -309,9 +298,9 @@ static void manager_save_state(Manager *m) {
         if (d->incident_open)
                 (void) snprintf(st.incident, sizeof(st.incident), "%s", m->incident);
         for (size_t i = 0; i < d->n_restarts; i++)
-                st.restarts_realtime_usec[st.n_restarts++] = mono_to_real(m, d->restarts_usec[i]);
+                st.restarts_realtime_usec[st.n_restarts++] = state_mono_to_real(d->restarts_usec[i], now_monotonic(m), now_realtime(m));
         if (d->state == DETECTOR_GAVE_UP)
-                st.gave_up_realtime_usec = mono_to_real(m, d->gave_up_usec);
+                st.gave_up_realtime_usec = state_mono_to_real(d->gave_up_usec, now_monotonic(m), now_realtime(m));
 
         r = state_save(m->config->state_dir, &st);
         if (r < 0)
@@ -342,9 +331,9 @@ static void manager_restore_state(Manager *m) {
         }
 
         for (size_t i = 0; i < st.n_restarts; i++)
-                restarts[i] = real_to_mono(m, st.restarts_realtime_usec[i]);
+                restarts[i] = state_real_to_mono(st.restarts_realtime_usec[i], now_monotonic(m), now_realtime(m));
         detector_restore(&m->detector, st.state, st.step, st.incident[0] != '\0', restarts, st.n_restarts,
-                         st.gave_up_realtime_usec > 0 ? real_to_mono(m, st.gave_up_realtime_usec) : 0,
+                         st.gave_up_realtime_usec > 0 ? state_real_to_mono(st.gave_up_realtime_usec, now_monotonic(m), now_realtime(m)) : 0,
                          &m->params, now_monotonic(m));
         (void) snprintf(m->incident, sizeof(m->incident), "%s", st.incident);
         log_notice("%s: resuming: %u restart(s) in the last window%s%s, state %s",

@@ -130,7 +130,7 @@ int ensure_bus(Manager *m);
 
 /* manager-publish.c */
 
-/* Queues an alert of KIND for the detector's STATE, with ACTION (or -1)
+/* Queues an alert of KIND for the detector's STATE, with ACTION (negative: none)
  * and SUMMARY. A failure is logged, the alert is lost. */
 void send_event(Manager *m, EventKind kind, DetectorState state, ActionType action, const char *summary);
 

@@ -2,6 +2,7 @@
 /* --once: one round's observation and verdict, as text or JSON. */
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "log.h"
 #include "manager-internal.h"

@@ -12,6 +12,16 @@
 #define STATE_SCHEMA "mta-watchdog.state/1"
 #define STATE_FILE_MAX (64 * 1024)
 
+uint64_t state_mono_to_real(uint64_t t, uint64_t now_mono, uint64_t now_real) {
+        uint64_t ago = now_mono > t ? now_mono - t : 0;
+        return now_real > ago ? now_real - ago : 0;
+}
+
+uint64_t state_real_to_mono(uint64_t t, uint64_t now_mono, uint64_t now_real) {
+        uint64_t ago = now_real > t ? now_real - t : 0;
+        return now_mono > ago ? now_mono - ago : 0; /* before this boot: as old as it can be */
+}
+
 char *state_to_json(const SavedState *s) {
         json_t *root, *restarts;
         char *text;

@@ -33,6 +33,20 @@ int state_load(const char *dir, SavedState *ret);
 /* Writes S to DIR/state.json atomically. Returns 0 or a negative errno. */
 int state_save(const char *dir, const SavedState *s);
 
+/* The file keeps CLOCK_REALTIME times, the detector CLOCK_MONOTONIC ones of
+ * this boot. Both map T (microseconds) by its distance from now, given the
+ * two clocks read at the same moment: NOW_MONO (CLOCK_MONOTONIC) and
+ * NOW_REAL (CLOCK_REALTIME), both in microseconds. Pure.
+ *
+ * state_mono_to_real() returns CLOCK_REALTIME microseconds; a T after
+ * NOW_MONO maps to NOW_REAL, a result before the epoch to 0. */
+uint64_t state_mono_to_real(uint64_t t, uint64_t now_mono, uint64_t now_real);
+
+/* state_real_to_mono() returns CLOCK_MONOTONIC microseconds; a T after
+ * NOW_REAL maps to NOW_MONO, one before this boot to 0 (as old as it can
+ * be). */
+uint64_t state_real_to_mono(uint64_t t, uint64_t now_mono, uint64_t now_real);
+
 /* Serialises / parses the file's content (exposed for tests). */
 char *state_to_json(const SavedState *s);
 int state_from_json(const char *text, SavedState *ret);

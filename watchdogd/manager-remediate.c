@@ -1,0 +1,222 @@
+/* SPDX-License-Identifier: MIT */
+/* Remediation: the detector's output turned into incidents, alerts and
+ * actions (flush, restart through systemd), and their outcome. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "manager-internal.h"
+
+static void start_action(Manager *m, ActionType a);
+
+void handle_output(Manager *m, const DetectorOutput *out) {
+        int r;
+
+        for (size_t i = 0; i < out->n_transitions; i++) {
+                const Transition *t = &out->transitions[i];
+
+                if (t->opens_incident) {
+                        r = uuid_random(m->incident);
+                        if (r < 0) {
+                                log_warning_errno(r, "Cannot generate an incident id, using none: %m");
+                                m->incident[0] = '\0';
+                        }
+                }
+
+                if (t->opens_incident)
+                        m->incidents_total++;
+                if (t->to != t->from)
+                        m->state_since_usec = now_monotonic(m);
+
+                manager_log_transition(m, t);
+                if (t->event == EVENT_ACTION_STARTED && m->config->dry_run) {
+                        char would[DETECTOR_REASON_MAX + 64];
+
+                        (void) snprintf(would, sizeof(would), "dry run: would %s (%s)",
+                                        action_type_to_string(t->action), t->reason);
+                        send_event(m, t->event, t->to, t->action, would);
+                } else if (t->event >= 0)
+                        send_event(m, t->event, t->to, t->action, t->reason);
+
+                if (t->closes_incident)
+                        m->incident[0] = '\0';
+        }
+
+        /* Saved before the action starts: a restart that the daemon does
+         * not live to see still counts against the budget. */
+        if (out->n_transitions > 0 || out->act)
+                manager_save_state(m);
+
+        if (out->act)
+                start_action(m, out->action);
+
+        manager_publish(m);
+}
+
+static void action_finished(Manager *m, bool ok, const char *detail) {
+        const Observation *o = &m->last_obs;
+        ActionType a = m->running_action;
+        DetectorOutput out;
+        char backlog[16];
+
+        /* A dry run did nothing, so it counts nothing. */
+        if (!m->config->dry_run && a >= 0 && a < _ACTION_TYPE_MAX)
+                m->actions_total[a][ok ? 0 : 1]++;
+
+        m->running_action = _ACTION_TYPE_INVALID;
+        detector_action_done(&m->detector, &m->params, ok, detail, now_monotonic(m), &out);
+
+        /* Logged after the detector took it, so STATE is the state it leads
+         * to, and before the transitions it causes. */
+        (void) snprintf(backlog, sizeof(backlog), "%u", o->queue.backlog);
+        LogField fields[] = {
+                { "MTA", m->config->mta_name },
+                { "UNIT", m->config->unit },
+                { "STATE", detector_state_to_string(m->detector.state) },
+                { "BACKLOG", o->queue_status == PROBE_OK ? backlog : NULL },
+                { "INCIDENT", m->incident[0] ? m->incident : NULL },
+                { "ACTION", action_type_to_string(a) },
+                { "RESULT", ok ? "succeeded" : "failed" },
+        };
+        log_struct(ok ? LOG_INFO : LOG_WARNING, MESSAGE_ID_ACTION_FINISHED, fields, ELEMENTSOF(fields),
+                   "%s: %s %s%s%s", m->config->unit, action_type_to_string(a),
+                   ok ? "completed" : "failed", detail && *detail ? ": " : "", detail ? detail : "");
+        handle_output(m, &out);
+}
+
+static void on_flush_done(ExecRun *run, int status, const char *output, size_t size, void *userdata) {
+        Manager *m = userdata;
+        char detail[sizeof(m->action_detail)];
+
+        m->flush = NULL;
+        if (status == -ETIMEDOUT)
+                (void) snprintf(detail, sizeof(detail), "%s timed out", m->config->flush_command[0]);
+        else if (status < 0)
+                (void) snprintf(detail, sizeof(detail), "%s could not run: %s",
+                                m->config->flush_command[0], strerror(-status));
+        else
+                (void) snprintf(detail, sizeof(detail), "%s exited with %d", m->config->flush_command[0], status);
+
+        if (m->running_action == ACTION_FLUSH) {
+                action_finished(m, status == 0, detail);
+                return;
+        }
+
+        /* The flush that follows a successful restart: the restart stands
+         * either way, verification judges the result. */
+        if (status != 0)
+                log_warning("%s: flush after restart: %s, ignoring", m->config->unit, detail);
+        action_finished(m, true, m->action_detail);
+}
+
+static int run_flush(Manager *m) {
+        int r;
+
+        r = exec_argv(m->event, m->config->flush_command, m->config->flush_timeout_usec,
+                      on_flush_done, m, &m->flush);
+        if (r < 0)
+                return log_error_errno(r, "Cannot run %s: %m", m->config->flush_command[0]);
+        log_info("%s: running %s", m->config->unit, m->config->flush_command[0]);
+        return 0;
+}
+
+static void on_restart_done(const RestartOutcome *o, void *userdata) {
+        Manager *m = userdata;
+        char detail[sizeof(m->action_detail)];
+
+        if (unit_restart_refused(o))
+                /* The usual cause: [mta] unit is not in the polkit rule (README
+                 * "What it runs as"); the admin must be told where to look. */
+                (void) snprintf(detail, sizeof(detail),
+                                "refused by systemd: %s; the polkit rule 50-mta-watchdog.rules must allow restarting %s",
+                                o->error_message[0] ? o->error_message : strerror(-o->error), m->config->unit);
+        else if (o->error < 0)
+                (void) snprintf(detail, sizeof(detail), "%s (%s), job result \"%s\", MainPID %u -> %u, %s",
+                                o->error_message[0] ? o->error_message : strerror(-o->error),
+                                o->error == -ETIMEDOUT ? "no job result in time" : "D-Bus call failed",
+                                o->job_result, o->old_main_pid, o->after.main_pid,
+                                o->after.active_state[0] ? o->after.active_state : "state unknown");
+        else if (o->by_processes)
+                (void) snprintf(detail, sizeof(detail), "job result \"%s\", no MainPID, processes %u -> %u (%u survived), %s/%s%s%s",
+                                o->job_result, o->old_processes, o->new_processes, o->survivors,
+                                o->after.active_state, o->after.sub_state,
+                                o->after.result[0] && strcmp(o->after.result, "success") != 0 ? ", result " : "",
+                                o->after.result[0] && strcmp(o->after.result, "success") != 0 ? o->after.result : "");
+        else
+                (void) snprintf(detail, sizeof(detail), "job result \"%s\", MainPID %u -> %u, %s/%s%s%s",
+                                o->job_result, o->old_main_pid, o->after.main_pid,
+                                o->after.active_state, o->after.sub_state,
+                                o->after.result[0] && strcmp(o->after.result, "success") != 0 ? ", result " : "",
+                                o->after.result[0] && strcmp(o->after.result, "success") != 0 ? o->after.result : "");
+
+        /* The operation is done; it is freed when the next one starts or at exit. */
+        if (!o->success) {
+                action_finished(m, false, detail);
+                return;
+        }
+
+        (void) snprintf(m->action_detail, sizeof(m->action_detail), "%s", detail);
+        if (m->config->flush_after_restart && m->config->flush_command && run_flush(m) >= 0)
+                return;
+        action_finished(m, true, detail);
+}
+
+int ensure_bus(Manager *m) {
+        int r;
+
+        if (m->bus)
+                return 0;
+
+        r = sd_bus_open_system(&m->bus);
+        if (r < 0)
+                return log_error_errno(r, "Cannot connect to the system bus: %m");
+        r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
+        if (r < 0) {
+                m->bus = sd_bus_flush_close_unref(m->bus);
+                return log_error_errno(r, "Cannot attach the system bus to the event loop: %m");
+        }
+        return 0;
+}
+
+static void start_action(Manager *m, ActionType a) {
+        char detail[128];
+        int r;
+
+        m->running_action = a;
+
+        if (m->config->dry_run) {
+                log_notice("%s: dry run: would %s", m->config->unit, action_type_to_string(a));
+                action_finished(m, true, "dry run, nothing done");
+                return;
+        }
+
+        switch (a) {
+        case ACTION_RESTART:
+                m->restart = unit_restart_free(m->restart);
+                r = ensure_bus(m);
+                if (r >= 0)
+                        r = unit_restart(m->bus, m->config->unit, m->config->restart_timeout_usec,
+                                         on_restart_done, m, &m->restart);
+                if (r < 0) {
+                        (void) snprintf(detail, sizeof(detail), "cannot call RestartUnit: %s", strerror(-r));
+                        action_finished(m, false, detail);
+                        return;
+                }
+                m->restarts_total++;
+                log_notice("%s: restarting through systemd", m->config->unit);
+                break;
+
+        case ACTION_FLUSH:
+                r = run_flush(m);
+                if (r < 0) {
+                        (void) snprintf(detail, sizeof(detail), "cannot run %s: %s",
+                                        m->config->flush_command[0], strerror(-r));
+                        action_finished(m, false, detail);
+                }
+                break;
+
+        default:
+                action_finished(m, false, "unknown action");
+        }
+}

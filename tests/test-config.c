@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "mta.h"
 #include "postfix.h"
 #include "smtp.h"
 
@@ -325,6 +326,37 @@ static void test_booleans_and_levels(void **state) {
                 assert_int_equal(c->log_level, levels[i].expected);
                 config_free(c);
         }
+}
+
+/* Keys of a type may come before "type =" in their section: they are
+ * parsed once the type is known, against that type's own table. */
+static void test_type_keys_before_type(void **state) {
+        Config *c = load_ok("[mta]\nqueue_directory = /srv/spool\noverdue_slack = 90s\ntype = postfix\n"
+                            "unit = postfix@-.service\n"
+                            "[probe:relay]\nport = 2525\nhost = relay.test\ntype = smtp\ntimeout = 2s\n");
+
+        assert_ptr_equal(c->profile, &mta_profile_postfix);
+        assert_string_equal(POSTFIX(c)->queue_directory, "/srv/spool");
+        assert_int_equal(POSTFIX(c)->overdue_slack_usec, 90 * SEC);
+        assert_string_equal(c->mta_name, "postfix");
+        assert_ptr_equal(c->probes[0].ops, &probe_smtp_ops);
+        assert_string_equal(SMTP(&c->probes[0])->host, "relay.test");
+        assert_int_equal(SMTP(&c->probes[0])->port, 2525);
+        assert_int_equal(c->probes[0].timeout_usec, 2 * SEC);
+        config_free(c);
+
+        /* Errors in them still name their own line, the first one wins. */
+        check_error("[mta]\nqueue_directory = spool\nunit = postfix@-.service\n",
+                    ":2: [mta] queue_directory: \"spool\" is not an absolute path");
+        check_error(MTA "[probe:relay]\nport = 0\nhost = relay.test\ntype = smtp\n",
+                    ":4: [probe:relay] port: 0 is out of range (1..65535)");
+        check_error(MTA "[probe:relay]\nport = 25\ntype = smtp\n",
+                    ":3: [probe:relay] host: missing required key");
+        check_error(MTA "[probe:relay]\nhost = a\nhost = b\ntype = smtp\n",
+                    ":5: [probe:relay] host: duplicate key (first set on line 4)");
+        /* A key no type has is unknown at once, before later errors. */
+        check_error(MTA "[probe:relay]\nhots = a\n[nope]\n",
+                    ":4: [probe:relay] hots: unknown key");
 }
 
 static void test_limits(void **state) {
@@ -1031,6 +1063,7 @@ int main(void) {
                 cmocka_unit_test(test_all_keys),
                 cmocka_unit_test(test_syntax_variants),
                 cmocka_unit_test(test_booleans_and_levels),
+                cmocka_unit_test(test_type_keys_before_type),
                 cmocka_unit_test(test_limits),
                 cmocka_unit_test(test_errors),
                 cmocka_unit_test(test_line_too_long),

@@ -71,6 +71,8 @@ static void test_active_running(void **state) {
         assert_string_equal(res.r.unit.result, "success");
         assert_int_equal(res.r.unit.main_pid, getpid());
         assert_true(res.r.unit.main_pid_alive);
+        assert_int_equal(res.r.unit.gate, UNIT_GATE_RUNNING);
+        assert_false(res.r.unit.have_pid_file);
         assert_int_equal(res.r.unit.start_limit_burst, 5);
         assert_int_equal(res.r.unit.start_limit_interval_usec, 10 * USEC_PER_SEC);
         assert_int_equal(h.fake.n_unit_calls, 1);
@@ -100,6 +102,7 @@ static void test_main_pid_gone(void **state) {
         assert_string_equal(res.r.reason, expect);
         assert_int_equal(res.r.unit.main_pid, pid);
         assert_false(res.r.unit.main_pid_alive);
+        assert_int_equal(res.r.unit.gate, UNIT_GATE_TRANSITION);
         harness_done(&h);
 }
 
@@ -135,7 +138,78 @@ static void test_inactive_dead(void **state) {
         assert_string_equal(res.r.unit.result, "success");
         assert_int_equal(res.r.unit.main_pid, 0);
         assert_false(res.r.unit.main_pid_alive);
+        assert_int_equal(res.r.unit.gate, UNIT_GATE_STOPPED);
         harness_done(&h);
+}
+
+/* A sysv-generated unit (Debian's exim4.service): active/exited, no
+ * MainPID; the daemon's PID file says whether it runs. */
+static void run_with_pid_file(const char *content, ProbeRun *res) {
+        char dir[] = "/tmp/test-unit-pidfile-XXXXXX", path[64];
+        Harness h;
+        Probe *p = NULL;
+
+        assert_non_null(mkdtemp(dir));
+        (void) snprintf(path, sizeof(path), "%s/mta.pid", dir);
+        if (content) {
+                FILE *f = fopen(path, "we");
+
+                assert_non_null(f);
+                fputs(content, f);
+                assert_int_equal(fclose(f), 0);
+        }
+        harness_init(&h, "exim4.service");
+        h.fake.sub_state = "exited";
+        h.fake.main_pid = 0;
+        UnitSettings s = { .unit = h.fake.unit, .bus = h.client, .pid_file = path };
+        assert_int_equal(probe_new_on(h.event, &probe_unit_ops, "unit-test", 5 * USEC_PER_SEC, &s, &p), 0);
+        run_probe(&h, p, res);
+        probe_free(p);
+        harness_done(&h);
+        (void) unlink(path);
+        assert_int_equal(rmdir(dir), 0);
+        /* The path is in the reason: cut it off. */
+        char *at = strstr(res->r.reason, dir);
+        if (at)
+                memmove(at, at + strlen(dir), strlen(at + strlen(dir)) + 1);
+}
+
+static void test_pid_file(void **state) {
+        ProbeRun res;
+        char content[32], expect[128];
+        pid_t pid;
+
+        (void) snprintf(content, sizeof(content), "%u\n", (unsigned) getpid());
+        run_with_pid_file(content, &res);
+        (void) snprintf(expect, sizeof(expect), "active/exited, no MainPID, PID file /mta.pid: %u", (unsigned) getpid());
+        assert_string_equal(res.r.reason, expect);
+        assert_true(res.r.unit.have_pid_file);
+        assert_int_equal(res.r.unit.pid_file_pid, getpid());
+        assert_true(res.r.unit.pid_file_alive);
+        assert_int_equal(res.r.unit.gate, UNIT_GATE_RUNNING);
+
+        /* The daemon died; the unit stays active. */
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0)
+                _exit(0);
+        assert_int_equal(waitpid(pid, NULL, 0), pid);
+        (void) snprintf(content, sizeof(content), "%u", (unsigned) pid);
+        run_with_pid_file(content, &res);
+        (void) snprintf(expect, sizeof(expect), "active/exited, no MainPID, PID file /mta.pid: %u gone", (unsigned) pid);
+        assert_string_equal(res.r.reason, expect);
+        assert_int_equal(res.r.status, PROBE_OK);
+        assert_false(res.r.unit.pid_file_alive);
+        assert_int_equal(res.r.unit.gate, UNIT_GATE_FAILED);
+
+        run_with_pid_file(NULL, &res);
+        assert_string_equal(res.r.reason, "active/exited, no MainPID, PID file /mta.pid: No such file or directory");
+        assert_int_equal(res.r.unit.pid_file_pid, 0);
+        assert_int_equal(res.r.unit.gate, UNIT_GATE_FAILED);
+
+        run_with_pid_file("garbage\n", &res);
+        assert_string_equal(res.r.reason, "active/exited, no MainPID, PID file /mta.pid: no PID in it");
+        assert_int_equal(res.r.unit.gate, UNIT_GATE_FAILED);
 }
 
 static void test_failed_start_limit(void **state) {
@@ -376,6 +450,7 @@ int main(void) {
                 cmocka_unit_test(test_main_pid_gone),
                 cmocka_unit_test(test_main_pid_other_user),
                 cmocka_unit_test(test_inactive_dead),
+                cmocka_unit_test(test_pid_file),
                 cmocka_unit_test(test_failed_start_limit),
                 cmocka_unit_test(test_activating),
                 cmocka_unit_test(test_not_a_service),

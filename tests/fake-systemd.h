@@ -66,5 +66,10 @@ typedef struct Harness {
 void harness_init(Harness *h, const char *unit);
 void harness_done(Harness *h);
 
+/* The same as a cmocka setup and teardown: a Harness for "postfix.service"
+ * in STATE. */
+int harness_setup(void **state);
+int harness_teardown(void **state);
+
 /* Answers M, a Unit GetAll, as the switches say. */
 int fake_systemd_reply_unit(FakeSystemd *f, sd_bus_message *m);

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>

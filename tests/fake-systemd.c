@@ -2,6 +2,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -234,4 +235,20 @@ void harness_done(Harness *h) {
         h->client = sd_bus_flush_close_unref(h->client);
         f->bus = sd_bus_flush_close_unref(f->bus);
         h->event = sd_event_unref(h->event);
+}
+
+int harness_setup(void **state) {
+        Harness *h = malloc(sizeof(Harness));
+
+        if (!h)
+                return -1;
+        harness_init(h, "postfix.service");
+        *state = h;
+        return 0;
+}
+
+int harness_teardown(void **state) {
+        harness_done(*state);
+        free(*state);
+        return 0;
 }

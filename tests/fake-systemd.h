@@ -2,9 +2,9 @@
 /* A fake org.freedesktop.systemd1 for the tests of the unit probe and of
  * unit_restart(): the manager and one unit, served on one end of a
  * socketpair connection (no bus broker, no PID 1). What it answers is
- * chosen by the switches in FakeSystemd, set between harness_init() and
- * the first call; the counters say what it was asked. The real manager is
- * covered by the e2e tests. Include after <cmocka.h>. */
+ * chosen by the switches in FakeSystemd, set once the harness is up and
+ * before the first call; the counters say what it was asked. The real
+ * manager is covered by the e2e tests. Include after <cmocka.h>. */
 #pragma once
 
 #include <stdbool.h>
@@ -32,12 +32,12 @@ typedef struct FakeSystemd {
         bool no_sub_state;             /* SubState missing */
 
         /* Errors and silences. */
-        bool deny_unit;              /* Unit GetAll: AccessDenied */
-        bool deny_service;           /* Service GetAll: AccessDenied */
+        bool deny_unit;              /* Unit properties: AccessDenied */
+        bool deny_service;           /* Service properties: AccessDenied */
         bool hold_unit;              /* Unit GetAll kept in held, for fake_systemd_reply_unit() */
         bool deny_restart;           /* RestartUnit: AccessDenied */
         bool already_subscribed;     /* Subscribe: AlreadySubscribed */
-        bool hang_status;            /* Get after RestartUnit: never answered */
+        bool hang_status;            /* properties after RestartUnit: never answered */
 
         /* Jobs and processes. */
         FakeJobMode job_mode;
@@ -66,5 +66,10 @@ typedef struct Harness {
 void harness_init(Harness *h, const char *unit);
 void harness_done(Harness *h);
 
-/* Answers M, a Unit GetAll, as the switches say. */
+/* The same as a cmocka setup and teardown: a Harness for "postfix.service"
+ * in STATE. */
+int harness_setup(void **state);
+int harness_teardown(void **state);
+
+/* Answers M, a Unit GetAll (a held one, say), as the switches say now. */
 int fake_systemd_reply_unit(FakeSystemd *f, sd_bus_message *m);

@@ -226,12 +226,14 @@ static void records_free(Record *records, size_t n) {
         }
 }
 
-/* Runs the loop until nothing is pending or MAX_USEC passed. */
+/* Runs the loop until nothing is pending, failing after MAX_USEC. */
 static void run_until_idle(sd_event *e, Alerter *a, uint64_t max_usec) {
-        uint64_t deadline = now_usec() + max_usec;
+        uint64_t start = now_usec();
 
-        while (alerter_pending(a) > 0 && now_usec() < deadline)
+        while (alerter_pending(a) > 0) {
+                assert_true(now_usec() - start < max_usec);
                 assert_true(sd_event_run(e, 100 * USEC_PER_MSEC) >= 0);
+        }
 }
 
 static Event test_event(EventKind kind) {
@@ -300,7 +302,6 @@ static void test_retry_then_delivered(void **state) {
         assert_int_equal(alerter_send(a, &ev), 0);
         assert_int_equal(alerter_pending(a), 1);
         run_until_idle(fx.event, a, 20 * USEC_PER_SEC);
-        assert_int_equal(alerter_pending(a), 0);
         /* The retry waited out the first backoff step (1s plus jitter). */
         assert_true(now_usec() - t0 >= 1 * USEC_PER_SEC);
 
@@ -338,7 +339,6 @@ static void test_order_kept(void **state) {
         }
         assert_int_equal(alerter_pending(a), 3);
         run_until_idle(fx.event, a, 20 * USEC_PER_SEC);
-        assert_int_equal(alerter_pending(a), 0);
 
         assert_int_equal(server_finish(&srv, false, rec, ELEMENTSOF(rec)), 3);
         for (size_t i = 0; i < 3; i++) {
@@ -367,7 +367,6 @@ static void test_refused_is_dropped(void **state) {
         t0 = now_usec();
         assert_int_equal(alerter_send(a, &ev), 0);
         run_until_idle(fx.event, a, 20 * USEC_PER_SEC);
-        assert_int_equal(alerter_pending(a), 0);
         assert_true(now_usec() - t0 < 1 * USEC_PER_SEC);  /* no backoff for a 4xx */
 
         assert_int_equal(server_finish(&srv, false, rec, ELEMENTSOF(rec)), 1);
@@ -523,7 +522,6 @@ static void test_outbox_resume(void **state) {
         assert_int_equal(alerter_new(fx.event, &fx.config, &a), 0);
         assert_int_equal(alerter_pending(a), 3);
         run_until_idle(fx.event, a, 20 * USEC_PER_SEC);
-        assert_int_equal(alerter_pending(a), 0);
         assert_int_equal(count_files(outbox, ".json"), 0);
         a = alerter_free(a);
 
@@ -558,7 +556,6 @@ static void test_refused_goes_to_failed(void **state) {
         Event ev = test_event(EVENT_GAVE_UP);
         assert_int_equal(alerter_send(a, &ev), 0);
         run_until_idle(fx.event, a, 10 * USEC_PER_SEC);
-        assert_int_equal(alerter_pending(a), 0);
         assert_int_equal(count_files(outbox, ".json"), 0);
         assert_int_equal(count_files(failed, ".json"), 1);
         assert_int_equal(server_finish(&srv, false, rec, ELEMENTSOF(rec)), 1);
@@ -585,7 +582,6 @@ static void test_max_age(void **state) {
         Event ev = test_event(EVENT_GAVE_UP);
         assert_int_equal(alerter_send(a, &ev), 0);
         run_until_idle(fx.event, a, 5 * USEC_PER_SEC);
-        assert_int_equal(alerter_pending(a), 0);
         assert_int_equal(count_files(outbox, ".json"), 0);
         assert_int_equal(count_files(failed, ".json"), 1);
         a = alerter_free(a);
@@ -631,7 +627,6 @@ static void test_retry_after(void **state) {
         t0 = now_usec();
         assert_int_equal(alerter_send(a, &ev), 0);
         run_until_idle(fx.event, a, 10 * USEC_PER_SEC);
-        assert_int_equal(alerter_pending(a), 0);
         /* "Retry-After: 2", not the 1s first backoff step. */
         assert_true(now_usec() - t0 >= 2 * USEC_PER_SEC);
         assert_int_equal(server_finish(&srv, false, rec, ELEMENTSOF(rec)), 2);
@@ -663,7 +658,6 @@ static void test_signed_slack_with_headers(void **state) {
         Event ev = test_event(EVENT_STALL_DETECTED);
         assert_int_equal(alerter_send(a, &ev), 0);
         run_until_idle(fx.event, a, 10 * USEC_PER_SEC);
-        assert_int_equal(alerter_pending(a), 0);
 
         assert_int_equal(server_finish(&srv, false, rec, ELEMENTSOF(rec)), 1);
         assert_string_equal(rec[0].body,
@@ -784,7 +778,6 @@ static void test_alertmanager_incident(void **state) {
         ev.time_usec = 1795994535 * USEC_PER_SEC;  /* 23:22:15Z */
         assert_int_equal(alerter_send(a, &ev), 0);
         run_until_idle(fx.event, a, 10 * USEC_PER_SEC);
-        assert_int_equal(alerter_pending(a), 0);
         run_for(fx.event, 1200 * USEC_PER_MSEC);   /* resolved: no more re-posts */
         assert_int_equal(alerter_pending(a), 0);
         a = alerter_free(a);

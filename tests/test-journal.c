@@ -178,6 +178,17 @@ static const Entry third[] = {
           "mx.example.com[203.0.113.5] timed out while receiving the initial server greeting)" },
 };
 
+/* A probe on journal_dir and state_dir that started at the tail, then
+ * counted the entries of "first". */
+static Probe *new_probe_counted_first(sd_event *e) {
+        Probe *p = new_probe(e, journal_dir, state_dir);
+
+        assert_run_counts(e, p, 0, 0, 0, 0, 0);
+        write_journal(first, ELEMENTSOF(first));
+        assert_run_counts(e, p, 3, 1, 2, 1, 1);
+        return p;
+}
+
 /* Fresh directories and an event loop (in STATE) for each test. */
 static int setup(void **state) {
         sd_event *e = NULL;
@@ -256,11 +267,7 @@ static void test_cursor_resume(void **state) {
         char path[300], cursor[512] = "";
         FILE *f;
 
-        p = new_probe(e, journal_dir, state_dir);
-        assert_run_counts(e, p, 0, 0, 0, 0, 0);
-        write_journal(first, ELEMENTSOF(first));
-        assert_run_counts(e, p, 3, 1, 2, 1, 1);
-        p = probe_free(p);
+        probe_free(new_probe_counted_first(e));
 
         (void) snprintf(path, sizeof(path), "%s/journal.cursor", state_dir);
         f = fopen(path, "re");
@@ -291,10 +298,7 @@ static void test_cursor_saved_on_free(void **state) {
         sd_event *e = *state;
         Probe *p;
 
-        p = new_probe(e, journal_dir, state_dir);
-        assert_run_counts(e, p, 0, 0, 0, 0, 0);
-        write_journal(first, ELEMENTSOF(first));
-        assert_run_counts(e, p, 3, 1, 2, 1, 1);  /* saves the cursor after "first" */
+        p = new_probe_counted_first(e);  /* saves the cursor after "first" */
         write_journal(second, ELEMENTSOF(second));
         run_idle(e);          /* read by the io source, no run */
         p = probe_free(p);
@@ -313,11 +317,7 @@ static void test_cursor_entry_gone(void **state) {
         Probe *p;
         char path[300];
 
-        p = new_probe(e, journal_dir, state_dir);
-        assert_run_counts(e, p, 0, 0, 0, 0, 0);
-        write_journal(first, ELEMENTSOF(first));    /* remote-0 */
-        assert_run_counts(e, p, 3, 1, 2, 1, 1);
-        p = probe_free(p);
+        probe_free(new_probe_counted_first(e));  /* "first" is remote-0 */
 
         write_journal(second, ELEMENTSOF(second));  /* remote-1 */
         (void) snprintf(path, sizeof(path), "%s/remote-0.journal", journal_dir);

@@ -2,9 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <ftw.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -21,6 +19,7 @@
 #include "postfix.h"
 #include "probe-harness.h"
 #include "probe.h"
+#include "tests.h"
 
 #define HOUR (3600 * USEC_PER_SEC)
 
@@ -47,10 +46,6 @@ static void file_in(const char *rel, long age_sec) {
         ts[0].tv_sec = ts[1].tv_sec = (time_t) (t0 / USEC_PER_SEC) - age_sec;
         ts[0].tv_nsec = ts[1].tv_nsec = 0;
         assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path);
 }
 
 static int setup_spool(void **state) {
@@ -80,7 +75,7 @@ static int setup_spool(void **state) {
 }
 
 static int teardown_spool(void **state) {
-        return nftw(spool, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+        return rm_rf(spool);
 }
 
 
@@ -218,7 +213,7 @@ static void test_rename_updates_ctime(void **state) {
         c2 = ctime_usec(b);
         assert_true(c2 > c1);
 
-        assert_int_equal(nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+        assert_int_equal(rm_rf(dir), 0);
 }
 
 /* incoming, active and maildrop: the time spent in the directory (ctime)
@@ -274,7 +269,7 @@ static void test_scan_schedule_ctime(void **state) {
         assert_int_equal(q.overdue, 3);
         assert_int_equal(q.most_overdue_usec, cmax + 30 * 24 * HOUR - cmin);
 
-        assert_int_equal(nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+        assert_int_equal(rm_rf(dir), 0);
 }
 
 static void test_scan_empty_and_missing(void **state) {
@@ -320,7 +315,7 @@ static void test_scan_empty_and_missing(void **state) {
         (void) snprintf(expect, sizeof(expect), "scan %s/deferred: Not a directory", dir);
         assert_string_equal(reason, expect);
 
-        assert_int_equal(nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+        assert_int_equal(rm_rf(dir), 0);
 }
 
 /* As root a mode 000 directory is still readable, so the scan runs in a
@@ -364,7 +359,41 @@ static void test_scan_permission_denied(void **state) {
         assert_int_equal(WEXITSTATUS(status), 0);
         (void) snprintf(expect, sizeof(expect), "scan %s/active: Permission denied", dir);
         assert_string_equal(reason, expect);
-        assert_int_equal(nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+        assert_int_equal(rm_rf(dir), 0);
+}
+
+/* For the probe cases: a loop, and a directory for a stand-in postconf. */
+typedef struct Fixture {
+        sd_event *event;
+        char dir[sizeof("/tmp/test-postfix-postconf-XXXXXX")];
+        char postconf[sizeof("/tmp/test-postfix-postconf-XXXXXX/postconf")];
+} Fixture;
+
+static int setup_probe(void **state) {
+        _cleanup_free_ Fixture *f = calloc(1, sizeof(Fixture));
+
+        if (!f)
+                return -1;
+        strcpy(f->dir, "/tmp/test-postfix-postconf-XXXXXX");
+        if (!mkdtemp(f->dir))
+                return -1;
+        if (sd_event_new(&f->event) < 0) {
+                (void) rm_rf(f->dir);
+                return -1;
+        }
+        (void) snprintf(f->postconf, sizeof(f->postconf), "%s/postconf", f->dir);
+        *state = TAKE_PTR(f);
+        return 0;
+}
+
+static int teardown_probe(void **state) {
+        Fixture *f = *state;
+        int r;
+
+        sd_event_unref(f->event);
+        r = rm_rf(f->dir);
+        free(f);
+        return r;
 }
 
 /* Slack 20m: A (3h) and F (30m) are overdue, the files that arrived at
@@ -390,12 +419,12 @@ static Probe *new_probe(sd_event *e, const char *dir, uint64_t timeout_usec) {
 }
 
 static void test_probe_fixture(void **state) {
-        sd_event *e = NULL;
+        Fixture *f = *state;
+        sd_event *e = f->event;
         Probe *p;
         ProbeRun res;
         uint64_t now;
 
-        assert_int_equal(sd_event_new(&e), 0);
         p = new_probe(e, spool, 10 * USEC_PER_SEC);
         probe_run(e, p, &res);
 
@@ -418,11 +447,11 @@ static void test_probe_fixture(void **state) {
 
         run_until_no_children(e);
         probe_free(p);
-        sd_event_unref(e);
 }
 
 static void test_probe_missing_dir(void **state) {
-        sd_event *e = NULL;
+        Fixture *f = *state;
+        sd_event *e = f->event;
         Probe *p;
         ProbeRun res;
         char dir[512], expect[600];
@@ -430,7 +459,6 @@ static void test_probe_missing_dir(void **state) {
         (void) snprintf(dir, sizeof(dir), "%s/nonexistent", spool);
         (void) snprintf(expect, sizeof(expect), "scan %s: No such file or directory", dir);
 
-        assert_int_equal(sd_event_new(&e), 0);
         p = new_probe(e, dir, 10 * USEC_PER_SEC);
         probe_run(e, p, &res);
         assert_int_equal(res.r.status, PROBE_UNKNOWN);
@@ -439,15 +467,14 @@ static void test_probe_missing_dir(void **state) {
 
         run_until_no_children(e);
         probe_free(p);
-        sd_event_unref(e);
 }
 
 static void test_probe_timeout(void **state) {
-        sd_event *e = NULL;
+        Fixture *f = *state;
+        sd_event *e = f->event;
         Probe *p;
         ProbeRun res;
 
-        assert_int_equal(sd_event_new(&e), 0);
         /* 1 µs: the deadline always fires before a forked scan can report. */
         p = new_probe(e, spool, 1);
         probe_run(e, p, &res);
@@ -458,15 +485,14 @@ static void test_probe_timeout(void **state) {
         run_until_no_children(e);
         assert_int_equal(res.calls, 1);
         probe_free(p);
-        sd_event_unref(e);
 }
 
 static void test_probe_overlap_and_free(void **state) {
-        sd_event *e = NULL;
+        Fixture *f = *state;
+        sd_event *e = f->event;
         Probe *p;
         ProbeRun first, second, third;
 
-        assert_int_equal(sd_event_new(&e), 0);
         p = new_probe(e, spool, 10 * USEC_PER_SEC);
 
         probe_run_start(p, &first);
@@ -486,7 +512,6 @@ static void test_probe_overlap_and_free(void **state) {
         probe_free(p);
         run_until_no_children(e);
         assert_int_equal(third.calls, 0);
-        sd_event_unref(e);
 }
 
 /* A stand-in for postconf(1): a shell script that checks its arguments
@@ -519,14 +544,12 @@ static void run_fresh(sd_event *e, const char *postconf, const char *script, Pro
 }
 
 static void test_probe_auto_slack(void **state) {
-        char dir[] = "/tmp/test-postfix-postconf-XXXXXX", postconf[300], expect[600];
-        sd_event *e = NULL;
+        Fixture *f = *state;
+        sd_event *e = f->event;
+        const char *postconf = f->postconf;
+        char expect[600];
         Probe *p;
         ProbeRun res;
-
-        assert_non_null(mkdtemp(dir));
-        (void) snprintf(postconf, sizeof(postconf), "%s/postconf", dir);
-        assert_int_equal(sd_event_new(&e), 0);
 
         /* 10s + 60s: A and F are overdue, the rest arrived at t0. */
         write_postconf(postconf, "echo 10s");
@@ -587,9 +610,6 @@ static void test_probe_auto_slack(void **state) {
                         "backlog 6, oldest ABCDEF123, overdue 2 (slack 6m; queue_run_delay unknown, "
                         "300s assumed: %s: No such file or directory)", postconf);
         assert_string_equal(res.r.reason, expect);
-
-        sd_event_unref(e);
-        assert_int_equal(nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
 }
 
 /* Counts the lines with NEEDLE that the probe logs (to stderr) while it
@@ -626,13 +646,10 @@ static unsigned count_logged(sd_event *e, Probe *p, unsigned runs, const char *n
 
 /* A postconf that keeps failing is logged at warning once, not every run. */
 static void test_probe_postconf_warns_once(void **state) {
-        char dir[] = "/tmp/test-postfix-warn-XXXXXX", postconf[300];
-        sd_event *e = NULL;
+        Fixture *f = *state;
+        sd_event *e = f->event;
+        const char *postconf = f->postconf;
         Probe *p;
-
-        assert_non_null(mkdtemp(dir));
-        (void) snprintf(postconf, sizeof(postconf), "%s/postconf", dir);
-        assert_int_equal(sd_event_new(&e), 0);
 
         write_postconf(postconf, "exit 2");
         p = new_probe_with(e, spool, 10 * USEC_PER_SEC, USEC_INFINITY, postconf);
@@ -641,22 +658,16 @@ static void test_probe_postconf_warns_once(void **state) {
         assert_int_equal(count_logged(e, p, 2, "queue_run_delay read after all, overdue slack 360s"), 1);
         run_until_no_children(e);
         probe_free(p);
-
-        sd_event_unref(e);
-        assert_int_equal(nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
 }
 
 /* A postconf that hangs is cut off by the probe's deadline: UNKNOWN, and
  * the next run asks again. */
 static void test_probe_postconf_hangs(void **state) {
-        char dir[] = "/tmp/test-postfix-hang-XXXXXX", postconf[300];
-        sd_event *e = NULL;
+        Fixture *f = *state;
+        sd_event *e = f->event;
+        const char *postconf = f->postconf;
         Probe *p;
         ProbeRun res;
-
-        assert_non_null(mkdtemp(dir));
-        (void) snprintf(postconf, sizeof(postconf), "%s/postconf", dir);
-        assert_int_equal(sd_event_new(&e), 0);
 
         write_postconf(postconf, "exec sleep 30");
         p = new_probe_with(e, spool, 300 * USEC_PER_MSEC, USEC_INFINITY, postconf);
@@ -671,9 +682,6 @@ static void test_probe_postconf_hangs(void **state) {
         assert_string_equal(res.r.reason, "backlog 6, oldest ABCDEF123, overdue 2 (slack 1m10s)");
         run_until_no_children(e);
         probe_free(p);
-
-        sd_event_unref(e);
-        assert_int_equal(nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
 }
 
 /* The scan child's line and the parser agree, and the parser refuses
@@ -772,13 +780,13 @@ int main(void) {
                 cmocka_unit_test(test_scan_schedule_ctime),
                 cmocka_unit_test(test_scan_empty_and_missing),
                 cmocka_unit_test(test_scan_permission_denied),
-                cmocka_unit_test(test_probe_fixture),
-                cmocka_unit_test(test_probe_missing_dir),
-                cmocka_unit_test(test_probe_timeout),
-                cmocka_unit_test(test_probe_overlap_and_free),
-                cmocka_unit_test(test_probe_auto_slack),
-                cmocka_unit_test(test_probe_postconf_hangs),
-                cmocka_unit_test(test_probe_postconf_warns_once),
+                cmocka_unit_test_setup_teardown(test_probe_fixture, setup_probe, teardown_probe),
+                cmocka_unit_test_setup_teardown(test_probe_missing_dir, setup_probe, teardown_probe),
+                cmocka_unit_test_setup_teardown(test_probe_timeout, setup_probe, teardown_probe),
+                cmocka_unit_test_setup_teardown(test_probe_overlap_and_free, setup_probe, teardown_probe),
+                cmocka_unit_test_setup_teardown(test_probe_auto_slack, setup_probe, teardown_probe),
+                cmocka_unit_test_setup_teardown(test_probe_postconf_hangs, setup_probe, teardown_probe),
+                cmocka_unit_test_setup_teardown(test_probe_postconf_warns_once, setup_probe, teardown_probe),
                 cmocka_unit_test(test_probe_bad_settings),
                 cmocka_unit_test(test_scan_line),
                 cmocka_unit_test(test_parse_time),

@@ -7,7 +7,6 @@
 #include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -15,8 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -109,6 +106,16 @@ static ProbeRun probe_once(const char *host, uint16_t port, uint64_t timeout_use
         return res;
 }
 
+/* Runs one probe against HOST:S's port while S serves. */
+static ProbeRun probe_served(Server *s, const char *host, uint64_t timeout_usec) {
+        ProbeRun res;
+
+        server_start(s);
+        res = probe_once(host, s->port, timeout_usec);
+        server_stop(s);
+        return res;
+}
+
 #define expect_reason(res, fmt, port)                                          \
         do {                                                                   \
                 char _expect[PROBE_REASON_MAX];                                \
@@ -118,11 +125,7 @@ static ProbeRun probe_once(const char *host, uint16_t port, uint64_t timeout_use
 
 static void test_greeting_ok(void **state) {
         Server s = { .chunks = { "220 test ESMTP\r\n" } };
-        ProbeRun res;
-
-        server_start(&s);
-        res = probe_once("127.0.0.1", s.port, 5 * USEC_PER_SEC);
-        server_stop(&s);
+        ProbeRun res = probe_served(&s, "127.0.0.1", 5 * USEC_PER_SEC);
 
         assert_int_equal(res.r.status, PROBE_OK);
         expect_reason(&res, "connected to 127.0.0.1:%u, 220 greeting", s.port);
@@ -132,11 +135,7 @@ static void test_greeting_ok(void **state) {
 static void test_greeting_multiline(void **state) {
         /* Split mid-line and across lines to exercise partial reads. */
         Server s = { .chunks = { "220-test.example ESMTP", " first\r\n220-second line\r\n", "220 ready\r\n" } };
-        ProbeRun res;
-
-        server_start(&s);
-        res = probe_once("[127.0.0.1]", s.port, 5 * USEC_PER_SEC);
-        server_stop(&s);
+        ProbeRun res = probe_served(&s, "[127.0.0.1]", 5 * USEC_PER_SEC);
 
         assert_int_equal(res.r.status, PROBE_OK);
         expect_reason(&res, "connected to 127.0.0.1:%u, 220 greeting", s.port);
@@ -153,9 +152,7 @@ static void test_greeting_endless_continuation(void **state) {
         for (unsigned i = 0; i < 120; i++)
                 memcpy(flood + 8 * i, "220-xx\r\n", 8);
         s.chunks[0] = flood;
-        server_start(&s);
-        res = probe_once("127.0.0.1", s.port, 5 * USEC_PER_SEC);
-        server_stop(&s);
+        res = probe_served(&s, "127.0.0.1", 5 * USEC_PER_SEC);
 
         assert_int_equal(res.r.status, PROBE_FAIL);
         expect_reason(&res, "greeting from 127.0.0.1:%u longer than 100 lines", s.port);
@@ -163,11 +160,7 @@ static void test_greeting_endless_continuation(void **state) {
 
 static void test_greeting_554(void **state) {
         Server s = { .chunks = { "554 no\r\n" } };
-        ProbeRun res;
-
-        server_start(&s);
-        res = probe_once("127.0.0.1", s.port, 5 * USEC_PER_SEC);
-        server_stop(&s);
+        ProbeRun res = probe_served(&s, "127.0.0.1", 5 * USEC_PER_SEC);
 
         assert_int_equal(res.r.status, PROBE_FAIL);
         assert_string_equal(res.r.reason, "greeting 554 no");
@@ -176,11 +169,7 @@ static void test_greeting_554(void **state) {
 
 static void test_greeting_malformed(void **state) {
         Server s = { .chunks = { "HTTP/1.1 400 Bad Request\r\n" } };
-        ProbeRun res;
-
-        server_start(&s);
-        res = probe_once("127.0.0.1", s.port, 5 * USEC_PER_SEC);
-        server_stop(&s);
+        ProbeRun res = probe_served(&s, "127.0.0.1", 5 * USEC_PER_SEC);
 
         assert_int_equal(res.r.status, PROBE_FAIL);
         expect_reason(&res, "malformed greeting \"HTTP/1.1 400 Bad Request\" from 127.0.0.1:%u", s.port);
@@ -188,11 +177,7 @@ static void test_greeting_malformed(void **state) {
 
 static void test_eof_before_greeting(void **state) {
         Server s = { .close_at_once = true };
-        ProbeRun res;
-
-        server_start(&s);
-        res = probe_once("127.0.0.1", s.port, 5 * USEC_PER_SEC);
-        server_stop(&s);
+        ProbeRun res = probe_served(&s, "127.0.0.1", 5 * USEC_PER_SEC);
 
         assert_int_equal(res.r.status, PROBE_FAIL);
         /* Either the FIN or an RST (close with unread data) may come first. */
@@ -235,11 +220,7 @@ static void test_name_resolved(void **state) {
         /* "localhost" comes from /etc/hosts through the resolver child; no
          * packet leaves the machine. */
         Server s = { .chunks = { "220 test ESMTP\r\n" } };
-        ProbeRun res;
-
-        server_start(&s);
-        res = probe_once("localhost", s.port, 5 * USEC_PER_SEC);
-        server_stop(&s);
+        ProbeRun res = probe_served(&s, "localhost", 5 * USEC_PER_SEC);
 
         assert_int_equal(res.r.status, PROBE_OK);
         expect_reason(&res, "connected to 127.0.0.1:%u, 220 greeting", s.port);

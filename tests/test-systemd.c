@@ -8,8 +8,6 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
 
 #include <cmocka.h>
 
@@ -32,11 +30,25 @@ static void on_done(const RestartOutcome *o, void *userdata) {
         res->outcome = *o;
 }
 
-/* The fake for UNIT: a service whose MainPID is 100 and 200 once restarted. */
-static void harness_init_restartable(Harness *h, const char *unit) {
-        harness_init(h, unit);
+/* The fake's service has MainPID 100, and 200 once restarted. */
+static int setup(void **state) {
+        Harness *h;
+
+        if (harness_setup(state) < 0)
+                return -1;
+        h = *state;
         h->fake.main_pid = 100;
         h->fake.restart_main_pid = 200;
+        return 0;
+}
+
+/* Debian's postfix@-.service: Type=forking, GuessMainPID=no, MainPID 0.
+ * The restart is judged by the unit's processes. */
+static void fake_debian_postfix(Harness *h) {
+        h->fake.unit = "postfix@-.service";
+        h->fake.main_pid = 0;
+        h->fake.restart_main_pid = 0;
+        h->fake.list_processes = true;
 }
 
 /* Restarts with the harness as set up and returns the outcome. */
@@ -71,11 +83,11 @@ static void test_object_path(void **state) {
 }
 
 static void test_restart_ok(void **state) {
-        Harness h;
+        Harness *h = *state;
         Result res;
 
-        harness_init_restartable(&h, "postfix@-.service");
-        restart(&h, 5 * USEC_PER_SEC, &res);
+        h->fake.unit = "postfix@-.service";
+        restart(h, 5 * USEC_PER_SEC, &res);
 
         assert_int_equal(res.outcome.error, 0);
         assert_string_equal(res.outcome.error_message, "");
@@ -83,32 +95,28 @@ static void test_restart_ok(void **state) {
         assert_int_equal(res.outcome.old_main_pid, 100);
         assert_after_running(&res.outcome, 200);
         assert_true(res.outcome.success);
-        assert_int_equal(h.fake.n_restart_calls, 1);
-        harness_done(&h);
+        assert_int_equal(h->fake.n_restart_calls, 1);
 }
 
 static void test_signal_before_reply(void **state) {
-        Harness h;
+        Harness *h = *state;
         Result res;
 
-        harness_init_restartable(&h, "postfix.service");
-        h.fake.job_mode = FAKE_JOB_SIGNAL_BEFORE_REPLY;
-        h.fake.already_subscribed = true;   /* also: this error is not one */
-        restart(&h, 5 * USEC_PER_SEC, &res);
+        h->fake.job_mode = FAKE_JOB_SIGNAL_BEFORE_REPLY;
+        h->fake.already_subscribed = true;   /* also: this error is not one */
+        restart(h, 5 * USEC_PER_SEC, &res);
 
         assert_int_equal(res.outcome.error, 0);
         assert_string_equal(res.outcome.job_result, "done");
         assert_true(res.outcome.success);
-        harness_done(&h);
 }
 
 static void test_access_denied(void **state) {
-        Harness h;
+        Harness *h = *state;
         Result res;
 
-        harness_init_restartable(&h, "postfix.service");
-        h.fake.deny_restart = true;
-        restart(&h, 5 * USEC_PER_SEC, &res);
+        h->fake.deny_restart = true;
+        restart(h, 5 * USEC_PER_SEC, &res);
 
         assert_int_equal(res.outcome.error, -EACCES);
         assert_string_equal(res.outcome.error_message, "Access denied by test");
@@ -117,18 +125,16 @@ static void test_access_denied(void **state) {
         assert_int_equal(res.outcome.old_main_pid, 100);
         assert_after_running(&res.outcome, 100);   /* status still read */
         assert_false(res.outcome.success);
-        harness_done(&h);
 }
 
 static void test_timeout(void **state) {
-        Harness h;
+        Harness *h = *state;
         Result res;
         uint64_t t0 = now_usec();
 
-        harness_init_restartable(&h, "postfix.service");
-        h.fake.job_mode = FAKE_JOB_NEVER_ENDS;
-        h.fake.restart_main_pid = 0;
-        restart(&h, 300 * USEC_PER_MSEC, &res);
+        h->fake.job_mode = FAKE_JOB_NEVER_ENDS;
+        h->fake.restart_main_pid = 0;
+        restart(h, 300 * USEC_PER_MSEC, &res);
 
         assert_true(now_usec() - t0 >= 300 * USEC_PER_MSEC);
         assert_int_equal(res.outcome.error, -ETIMEDOUT);
@@ -136,33 +142,30 @@ static void test_timeout(void **state) {
         assert_string_equal(res.outcome.job_result, "");
         assert_after_running(&res.outcome, 100);
         assert_false(res.outcome.success);
-        harness_done(&h);
 }
 
 static void test_pid_unchanged(void **state) {
-        Harness h;
+        Harness *h = *state;
         Result res;
 
-        harness_init_restartable(&h, "postfix.service");
-        h.fake.restart_main_pid = 0;
-        restart(&h, 5 * USEC_PER_SEC, &res);
+        h->fake.restart_main_pid = 0;
+        restart(h, 5 * USEC_PER_SEC, &res);
 
         assert_int_equal(res.outcome.error, 0);
         assert_string_equal(res.outcome.job_result, "done");
         assert_int_equal(res.outcome.old_main_pid, 100);
         assert_after_running(&res.outcome, 100);
         assert_false(res.outcome.success);
-        harness_done(&h);
 }
 
 static void test_not_a_service(void **state) {
-        Harness h;
+        Harness *h = *state;
         Result res;
 
-        harness_init_restartable(&h, "mail.target");
-        h.fake.is_service = false;
-        h.fake.sub_state = "active";
-        restart(&h, 5 * USEC_PER_SEC, &res);
+        h->fake.unit = "mail.target";
+        h->fake.is_service = false;
+        h->fake.sub_state = "active";
+        restart(h, 5 * USEC_PER_SEC, &res);
 
         assert_int_equal(res.outcome.error, 0);
         assert_string_equal(res.outcome.job_result, "done");
@@ -171,20 +174,14 @@ static void test_not_a_service(void **state) {
         assert_string_equal(res.outcome.after.result, "");
         assert_int_equal(res.outcome.after.main_pid, 0);
         assert_false(res.outcome.success);
-        harness_done(&h);
 }
 
-/* Debian's postfix@-.service: Type=forking, GuessMainPID=no, MainPID 0.
- * The restart is judged by the unit's processes. */
 static void test_no_main_pid_processes_replaced(void **state) {
-        Harness h;
+        Harness *h = *state;
         Result res;
 
-        harness_init_restartable(&h, "postfix@-.service");
-        h.fake.main_pid = 0;
-        h.fake.restart_main_pid = 0;
-        h.fake.list_processes = true;
-        restart(&h, 5 * USEC_PER_SEC, &res);
+        fake_debian_postfix(h);
+        restart(h, 5 * USEC_PER_SEC, &res);
 
         assert_int_equal(res.outcome.error, 0);
         assert_int_equal(res.outcome.old_main_pid, 0);
@@ -194,35 +191,29 @@ static void test_no_main_pid_processes_replaced(void **state) {
         assert_int_equal(res.outcome.new_processes, 2);
         assert_int_equal(res.outcome.survivors, 0);
         assert_true(res.outcome.success);
-        harness_done(&h);
 }
 
 static void test_no_main_pid_process_survives(void **state) {
-        Harness h;
+        Harness *h = *state;
         Result res;
 
-        harness_init_restartable(&h, "postfix@-.service");
-        h.fake.main_pid = 0;
-        h.fake.restart_main_pid = 0;
-        h.fake.list_processes = true;
-        h.fake.survivor = true;
-        restart(&h, 5 * USEC_PER_SEC, &res);
+        fake_debian_postfix(h);
+        h->fake.survivor = true;
+        restart(h, 5 * USEC_PER_SEC, &res);
 
         assert_int_equal(res.outcome.error, 0);
         assert_true(res.outcome.by_processes);
         assert_int_equal(res.outcome.survivors, 1);
         assert_false(res.outcome.success);
-        harness_done(&h);
 }
 
 static void test_status_hangs(void **state) {
-        Harness h;
+        Harness *h = *state;
         Result res;
         uint64_t t0 = now_usec();
 
-        harness_init_restartable(&h, "postfix.service");
-        h.fake.hang_status = true;
-        restart(&h, 60 * USEC_PER_SEC, &res);
+        h->fake.hang_status = true;
+        restart(h, 60 * USEC_PER_SEC, &res);
 
         /* Bounded by the status deadline (5s), not the restart timeout. */
         assert_true(now_usec() - t0 < 8 * USEC_PER_SEC);
@@ -231,7 +222,6 @@ static void test_status_hangs(void **state) {
         assert_int_equal(res.outcome.old_main_pid, 100);
         assert_string_equal(res.outcome.after.active_state, "");
         assert_false(res.outcome.success);
-        harness_done(&h);
 }
 
 static void on_done_forbidden(const RestartOutcome *o, void *userdata) {
@@ -240,20 +230,18 @@ static void on_done_forbidden(const RestartOutcome *o, void *userdata) {
 
 static void test_free_cancels(void **state) {
         UnitRestart *op = NULL;
-        Harness h;
+        Harness *h = *state;
 
-        harness_init_restartable(&h, "postfix.service");
-        h.fake.job_mode = FAKE_JOB_NEVER_ENDS;
-        assert_int_equal(unit_restart(h.client, h.fake.unit, 200 * USEC_PER_MSEC, on_done_forbidden, NULL, &op), 0);
+        h->fake.job_mode = FAKE_JOB_NEVER_ENDS;
+        assert_int_equal(unit_restart(h->client, h->fake.unit, 200 * USEC_PER_MSEC, on_done_forbidden, NULL, &op), 0);
 
         /* Let it get as far as waiting for the job, then cancel. */
-        run_for(h.event, 100 * USEC_PER_MSEC);
-        assert_int_equal(h.fake.n_restart_calls, 1);
+        run_for(h->event, 100 * USEC_PER_MSEC);
+        assert_int_equal(h->fake.n_restart_calls, 1);
         op = unit_restart_free(op);
 
         /* Past the deadline: the timer must be gone too. */
-        run_for(h.event, 300 * USEC_PER_MSEC);
-        harness_done(&h);
+        run_for(h->event, 300 * USEC_PER_MSEC);
 }
 
 static void test_bad_args(void **state) {
@@ -270,16 +258,16 @@ static void test_bad_args(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_object_path),
-                cmocka_unit_test(test_restart_ok),
-                cmocka_unit_test(test_signal_before_reply),
-                cmocka_unit_test(test_access_denied),
-                cmocka_unit_test(test_timeout),
-                cmocka_unit_test(test_pid_unchanged),
-                cmocka_unit_test(test_not_a_service),
-                cmocka_unit_test(test_no_main_pid_processes_replaced),
-                cmocka_unit_test(test_no_main_pid_process_survives),
-                cmocka_unit_test(test_status_hangs),
-                cmocka_unit_test(test_free_cancels),
+                cmocka_unit_test_setup_teardown(test_restart_ok, setup, harness_teardown),
+                cmocka_unit_test_setup_teardown(test_signal_before_reply, setup, harness_teardown),
+                cmocka_unit_test_setup_teardown(test_access_denied, setup, harness_teardown),
+                cmocka_unit_test_setup_teardown(test_timeout, setup, harness_teardown),
+                cmocka_unit_test_setup_teardown(test_pid_unchanged, setup, harness_teardown),
+                cmocka_unit_test_setup_teardown(test_not_a_service, setup, harness_teardown),
+                cmocka_unit_test_setup_teardown(test_no_main_pid_processes_replaced, setup, harness_teardown),
+                cmocka_unit_test_setup_teardown(test_no_main_pid_process_survives, setup, harness_teardown),
+                cmocka_unit_test_setup_teardown(test_status_hangs, setup, harness_teardown),
+                cmocka_unit_test_setup_teardown(test_free_cancels, setup, harness_teardown),
                 cmocka_unit_test(test_bad_args),
         };
 

@@ -3,16 +3,13 @@
  * fake-systemd.h. */
 #include <errno.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #include <systemd/sd-bus.h>
 
@@ -22,7 +19,6 @@
 #include "macros.h"
 #include "probe-harness.h"
 #include "probe.h"
-#include "systemd.h"
 #include "unit.h"
 
 static Probe *new_probe(Harness *h, sd_bus *bus, uint64_t timeout_usec) {

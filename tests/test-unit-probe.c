@@ -52,12 +52,12 @@ static void test_registry(void **state) {
 }
 
 static void test_active_running(void **state) {
-        Harness h;
+        Harness *h = *state;
         ProbeRun res;
         char expect[64];
 
-        harness_init(&h, "postfix@-.service");
-        probe_once(&h, &res);
+        h->fake.unit = "postfix@-.service";
+        probe_once(h, &res);
 
         (void) snprintf(expect, sizeof(expect), "active/running, MainPID %u", (unsigned) getpid());
         assert_int_equal(res.r.status, PROBE_OK);
@@ -71,14 +71,13 @@ static void test_active_running(void **state) {
         assert_false(res.r.unit.have_pid_file);
         assert_int_equal(res.r.unit.start_limit_burst, 5);
         assert_int_equal(res.r.unit.start_limit_interval_usec, 10 * USEC_PER_SEC);
-        assert_int_equal(h.fake.n_unit_calls, 1);
-        assert_int_equal(h.fake.n_service_calls, 1);
-        harness_done(&h);
+        assert_int_equal(h->fake.n_unit_calls, 1);
+        assert_int_equal(h->fake.n_service_calls, 1);
 }
 
 /* A MainPID that no longer exists: a child of ours, reaped. */
 static void test_main_pid_gone(void **state) {
-        Harness h;
+        Harness *h = *state;
         ProbeRun res;
         char expect[64];
         pid_t pid;
@@ -89,9 +88,8 @@ static void test_main_pid_gone(void **state) {
                 _exit(0);
         assert_int_equal(waitpid(pid, NULL, 0), pid);
 
-        harness_init(&h, "postfix.service");
-        h.fake.main_pid = (uint32_t) pid;
-        probe_once(&h, &res);
+        h->fake.main_pid = (uint32_t) pid;
+        probe_once(h, &res);
 
         (void) snprintf(expect, sizeof(expect), "active/running, MainPID %u gone", (unsigned) pid);
         assert_int_equal(res.r.status, PROBE_OK);
@@ -99,33 +97,30 @@ static void test_main_pid_gone(void **state) {
         assert_int_equal(res.r.unit.main_pid, pid);
         assert_false(res.r.unit.main_pid_alive);
         assert_int_equal(res.r.unit.gate, UNIT_GATE_TRANSITION);
-        harness_done(&h);
 }
 
 /* PID 1 exists; as non-root kill(1, 0) fails with EPERM, which still
  * means alive. */
 static void test_main_pid_other_user(void **state) {
-        Harness h;
+        Harness *h = *state;
         ProbeRun res;
 
-        harness_init(&h, "postfix.service");
-        h.fake.main_pid = 1;
-        probe_once(&h, &res);
+        h->fake.main_pid = 1;
+        probe_once(h, &res);
 
         assert_string_equal(res.r.reason, "active/running, MainPID 1");
         assert_true(res.r.unit.main_pid_alive);
-        harness_done(&h);
 }
 
 static void test_inactive_dead(void **state) {
-        Harness h;
+        Harness *h = *state;
         ProbeRun res;
 
-        harness_init(&h, "postfix@-.service");
-        h.fake.active_state = "inactive";
-        h.fake.sub_state = "dead";
-        h.fake.main_pid = 0;
-        probe_once(&h, &res);
+        h->fake.unit = "postfix@-.service";
+        h->fake.active_state = "inactive";
+        h->fake.sub_state = "dead";
+        h->fake.main_pid = 0;
+        probe_once(h, &res);
 
         assert_int_equal(res.r.status, PROBE_OK);
         assert_string_equal(res.r.reason, "inactive/dead, no MainPID");
@@ -135,7 +130,6 @@ static void test_inactive_dead(void **state) {
         assert_int_equal(res.r.unit.main_pid, 0);
         assert_false(res.r.unit.main_pid_alive);
         assert_int_equal(res.r.unit.gate, UNIT_GATE_STOPPED);
-        harness_done(&h);
 }
 
 /* A sysv-generated unit (Debian's exim4.service): active/exited, no
@@ -209,15 +203,15 @@ static void test_pid_file(void **state) {
 }
 
 static void test_failed_start_limit(void **state) {
-        Harness h;
+        Harness *h = *state;
         ProbeRun res;
 
-        harness_init(&h, "postfix@-.service");
-        h.fake.active_state = "failed";
-        h.fake.sub_state = "failed";
-        h.fake.result = "start-limit-hit";
-        h.fake.main_pid = 0;
-        probe_once(&h, &res);
+        h->fake.unit = "postfix@-.service";
+        h->fake.active_state = "failed";
+        h->fake.sub_state = "failed";
+        h->fake.result = "start-limit-hit";
+        h->fake.main_pid = 0;
+        probe_once(h, &res);
 
         assert_int_equal(res.r.status, PROBE_OK);
         assert_string_equal(res.r.reason, "failed/failed, result start-limit-hit, no MainPID");
@@ -225,35 +219,32 @@ static void test_failed_start_limit(void **state) {
         assert_string_equal(res.r.unit.sub_state, "failed");
         assert_string_equal(res.r.unit.result, "start-limit-hit");
         assert_int_equal(res.r.unit.main_pid, 0);
-        harness_done(&h);
 }
 
 static void test_activating(void **state) {
-        Harness h;
+        Harness *h = *state;
         ProbeRun res;
         char expect[64];
 
-        harness_init(&h, "postfix.service");
-        h.fake.active_state = "activating";
-        h.fake.sub_state = "start";
-        probe_once(&h, &res);
+        h->fake.active_state = "activating";
+        h->fake.sub_state = "start";
+        probe_once(h, &res);
 
         (void) snprintf(expect, sizeof(expect), "activating/start, MainPID %u", (unsigned) getpid());
         assert_int_equal(res.r.status, PROBE_OK);
         assert_string_equal(res.r.reason, expect);
         assert_string_equal(res.r.unit.active_state, "activating");
         assert_string_equal(res.r.unit.sub_state, "start");
-        harness_done(&h);
 }
 
 static void test_not_a_service(void **state) {
-        Harness h;
+        Harness *h = *state;
         ProbeRun res;
 
-        harness_init(&h, "mail-transport-agent.target");
-        h.fake.is_service = false;
-        h.fake.sub_state = "active";
-        probe_once(&h, &res);
+        h->fake.unit = "mail-transport-agent.target";
+        h->fake.is_service = false;
+        h->fake.sub_state = "active";
+        probe_once(h, &res);
 
         assert_int_equal(res.r.status, PROBE_OK);
         assert_string_equal(res.r.reason, "active/active, no MainPID");
@@ -262,105 +253,95 @@ static void test_not_a_service(void **state) {
         assert_string_equal(res.r.unit.result, "");
         assert_int_equal(res.r.unit.main_pid, 0);
         assert_false(res.r.unit.main_pid_alive);
-        assert_int_equal(h.fake.n_service_calls, 1);
-        harness_done(&h);
+        assert_int_equal(h->fake.n_service_calls, 1);
 }
 
 /* Older systemd answers GetAll of a missing interface with {}. */
 static void test_not_a_service_empty(void **state) {
-        Harness h;
+        Harness *h = *state;
         ProbeRun res;
 
-        harness_init(&h, "mail-transport-agent.target");
-        h.fake.is_service = false;
-        h.fake.service_empty = true;
-        h.fake.sub_state = "active";
-        probe_once(&h, &res);
+        h->fake.unit = "mail-transport-agent.target";
+        h->fake.is_service = false;
+        h->fake.service_empty = true;
+        h->fake.sub_state = "active";
+        probe_once(h, &res);
 
         assert_int_equal(res.r.status, PROBE_OK);
         assert_string_equal(res.r.reason, "active/active, no MainPID");
         assert_string_equal(res.r.unit.result, "");
         assert_int_equal(res.r.unit.main_pid, 0);
-        harness_done(&h);
 }
 
 static void test_error_reply(void **state) {
-        Harness h;
+        Harness *h = *state;
         ProbeRun res;
 
-        harness_init(&h, "postfix.service");
-        h.fake.deny_unit = true;
-        probe_once(&h, &res);
+        h->fake.deny_unit = true;
+        probe_once(h, &res);
         assert_int_equal(res.r.status, PROBE_UNKNOWN);
         assert_string_equal(res.r.reason, "unit: GetAll: Access denied");
         assert_string_equal(res.r.unit.active_state, "");
-        assert_int_equal(h.fake.n_service_calls, 0);
-        harness_done(&h);
+        assert_int_equal(h->fake.n_service_calls, 0);
 
         /* An error on the second call is no "not a service". */
-        harness_init(&h, "postfix.service");
-        h.fake.deny_service = true;
-        probe_once(&h, &res);
+        h->fake.deny_unit = false;
+        h->fake.deny_service = true;
+        probe_once(h, &res);
         assert_int_equal(res.r.status, PROBE_UNKNOWN);
         assert_string_equal(res.r.reason, "unit: GetAll: Access denied");
         assert_string_equal(res.r.unit.active_state, "");
-        harness_done(&h);
 }
 
 static void test_malformed_reply(void **state) {
-        Harness h;
+        Harness *h = *state;
         ProbeRun res;
 
-        harness_init(&h, "postfix.service");
-        h.fake.active_state_wrong_type = true;
-        probe_once(&h, &res);
+        h->fake.active_state_wrong_type = true;
+        probe_once(h, &res);
         assert_int_equal(res.r.status, PROBE_UNKNOWN);
         assert_string_equal(res.r.reason,
                             "unit: GetAll org.freedesktop.systemd1.Unit: malformed reply: No such device or address");
-        harness_done(&h);
 
-        harness_init(&h, "postfix.service");
-        h.fake.no_sub_state = true;
-        probe_once(&h, &res);
+        h->fake.active_state_wrong_type = false;
+        h->fake.no_sub_state = true;
+        probe_once(h, &res);
         assert_int_equal(res.r.status, PROBE_UNKNOWN);
         assert_string_equal(res.r.reason, "unit: GetAll org.freedesktop.systemd1.Unit: malformed reply: Bad message");
-        harness_done(&h);
 }
 
 /* No answer: the probe deadline ends the run as UNKNOWN; the answer that
  * comes after it is dropped with the call's slot. */
 static void test_hanging_reply(void **state) {
-        Harness h;
+        Harness *h = *state;
         ProbeRun res;
         Probe *p;
         uint64_t t0 = now_usec();
         char expect[64];
 
-        harness_init(&h, "postfix.service");
-        h.fake.hold_unit = true;
-        p = new_probe(&h, h.client, 300 * USEC_PER_MSEC);
-        run_probe(&h, p, &res);
+        h->fake.hold_unit = true;
+        p = new_probe(h, h->client, 300 * USEC_PER_MSEC);
+        run_probe(h, p, &res);
 
         assert_true(now_usec() - t0 >= 300 * USEC_PER_MSEC);
         assert_int_equal(res.r.status, PROBE_UNKNOWN);
         assert_string_equal(res.r.reason, "timed out after 300ms");
-        assert_non_null(h.fake.held);
+        assert_non_null(h->fake.held);
 
         /* The late answer: no second callback, nothing asked further. */
-        assert_true(fake_systemd_reply_unit(&h.fake, h.fake.held) >= 0);
-        h.fake.held = sd_bus_message_unref(h.fake.held);
-        run_for(h.event, 100 * USEC_PER_MSEC);
+        assert_true(fake_systemd_reply_unit(&h->fake, h->fake.held) >= 0);
+        h->fake.held = sd_bus_message_unref(h->fake.held);
+        run_for(h->event, 100 * USEC_PER_MSEC);
         assert_int_equal(res.calls, 1);
-        assert_int_equal(h.fake.n_service_calls, 0);
+        assert_int_equal(h->fake.n_service_calls, 0);
 
         /* The next run works. */
-        h.fake.hold_unit = false;
-        run_probe(&h, p, &res);
+        h->fake.hold_unit = false;
+        run_probe(h, p, &res);
         assert_int_equal(res.r.status, PROBE_OK);
         (void) snprintf(expect, sizeof(expect), "active/running, MainPID %u", (unsigned) getpid());
         assert_string_equal(res.r.reason, expect);
         probe_free(p);
-        harness_done(&h);
 }
 
 static void on_probe_forbidden(Probe *p, const ProbeResult *r, void *userdata) {
@@ -369,95 +350,87 @@ static void on_probe_forbidden(Probe *p, const ProbeResult *r, void *userdata) {
 
 /* Freed while the call is pending: no callback, ever. */
 static void test_free_while_pending(void **state) {
-        Harness h;
+        Harness *h = *state;
         Probe *p;
 
-        harness_init(&h, "postfix.service");
-        h.fake.hold_unit = true;
-        p = new_probe(&h, h.client, 200 * USEC_PER_MSEC);
+        h->fake.hold_unit = true;
+        p = new_probe(h, h->client, 200 * USEC_PER_MSEC);
         assert_int_equal(probe_start(p, on_probe_forbidden, NULL), 0);
-        run_for(h.event, 50 * USEC_PER_MSEC);
-        assert_non_null(h.fake.held);
+        run_for(h->event, 50 * USEC_PER_MSEC);
+        assert_non_null(h->fake.held);
         probe_free(p);
 
-        assert_true(fake_systemd_reply_unit(&h.fake, h.fake.held) >= 0);
-        run_for(h.event, 300 * USEC_PER_MSEC);
-        assert_int_equal(h.fake.n_service_calls, 0);
-        harness_done(&h);
+        assert_true(fake_systemd_reply_unit(&h->fake, h->fake.held) >= 0);
+        run_for(h->event, 300 * USEC_PER_MSEC);
+        assert_int_equal(h->fake.n_service_calls, 0);
 }
 
 static void test_no_bus(void **state) {
-        Harness h;
+        Harness *h = *state;
         ProbeRun res;
         Probe *p;
 
-        harness_init(&h, "postfix.service");
-        p = new_probe(&h, NULL, USEC_PER_SEC);
-        run_probe(&h, p, &res);
+        p = new_probe(h, NULL, USEC_PER_SEC);
+        run_probe(h, p, &res);
         assert_int_equal(res.r.status, PROBE_UNKNOWN);
         assert_string_equal(res.r.reason, "unit: no system bus");
         probe_free(p);
-        harness_done(&h);
 }
 
 /* The connection is gone: UNKNOWN with the reason, never a start error. */
 static void test_closed_bus(void **state) {
-        Harness h;
+        Harness *h = *state;
         ProbeRun res;
         Probe *p;
 
-        harness_init(&h, "postfix.service");
-        p = new_probe(&h, h.client, USEC_PER_SEC);
-        sd_bus_close(h.client);
-        run_probe(&h, p, &res);
+        p = new_probe(h, h->client, USEC_PER_SEC);
+        sd_bus_close(h->client);
+        run_probe(h, p, &res);
         assert_int_equal(res.r.status, PROBE_UNKNOWN);
         assert_string_equal(res.r.reason, "unit: GetAll: Transport endpoint is not connected");
         probe_free(p);
-        harness_done(&h);
 }
 
 static void test_bad_settings(void **state) {
-        Harness h;
+        Harness *h = *state;
         Probe *p = NULL;
         sd_bus *detached = NULL;
 
-        harness_init(&h, "postfix.service");
-        UnitSettings no_unit = { .bus = h.client };
-        UnitSettings empty_unit = { .unit = "", .bus = h.client };
-        assert_int_equal(probe_new_on(h.event, &probe_unit_ops, "x", USEC_PER_SEC, &no_unit, &p), -EINVAL);
+        UnitSettings no_unit = { .bus = h->client };
+        UnitSettings empty_unit = { .unit = "", .bus = h->client };
+        assert_int_equal(probe_new_on(h->event, &probe_unit_ops, "x", USEC_PER_SEC, &no_unit, &p), -EINVAL);
         assert_null(p);
-        assert_int_equal(probe_new_on(h.event, &probe_unit_ops, "x", USEC_PER_SEC, &empty_unit, &p), -EINVAL);
+        assert_int_equal(probe_new_on(h->event, &probe_unit_ops, "x", USEC_PER_SEC, &empty_unit, &p), -EINVAL);
         assert_null(p);
 
         assert_int_equal(sd_bus_new(&detached), 0);
         UnitSettings not_attached = { .unit = "postfix.service", .bus = detached };
-        assert_int_equal(probe_new_on(h.event, &probe_unit_ops, "x", USEC_PER_SEC, &not_attached, &p), -EINVAL);
+        assert_int_equal(probe_new_on(h->event, &probe_unit_ops, "x", USEC_PER_SEC, &not_attached, &p), -EINVAL);
         assert_null(p);
         sd_bus_unref(detached);
         /* Let the connection finish its handshake, or closing it waits for that. */
-        run_for(h.event, 50 * USEC_PER_MSEC);
-        harness_done(&h);
+        run_for(h->event, 50 * USEC_PER_MSEC);
 }
 
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_registry),
-                cmocka_unit_test(test_active_running),
-                cmocka_unit_test(test_main_pid_gone),
-                cmocka_unit_test(test_main_pid_other_user),
-                cmocka_unit_test(test_inactive_dead),
+                cmocka_unit_test_setup_teardown(test_active_running, harness_setup, harness_teardown),
+                cmocka_unit_test_setup_teardown(test_main_pid_gone, harness_setup, harness_teardown),
+                cmocka_unit_test_setup_teardown(test_main_pid_other_user, harness_setup, harness_teardown),
+                cmocka_unit_test_setup_teardown(test_inactive_dead, harness_setup, harness_teardown),
                 cmocka_unit_test(test_pid_file),
-                cmocka_unit_test(test_failed_start_limit),
-                cmocka_unit_test(test_activating),
-                cmocka_unit_test(test_not_a_service),
-                cmocka_unit_test(test_not_a_service_empty),
-                cmocka_unit_test(test_error_reply),
-                cmocka_unit_test(test_malformed_reply),
-                cmocka_unit_test(test_hanging_reply),
-                cmocka_unit_test(test_free_while_pending),
-                cmocka_unit_test(test_no_bus),
-                cmocka_unit_test(test_closed_bus),
-                cmocka_unit_test(test_bad_settings),
+                cmocka_unit_test_setup_teardown(test_failed_start_limit, harness_setup, harness_teardown),
+                cmocka_unit_test_setup_teardown(test_activating, harness_setup, harness_teardown),
+                cmocka_unit_test_setup_teardown(test_not_a_service, harness_setup, harness_teardown),
+                cmocka_unit_test_setup_teardown(test_not_a_service_empty, harness_setup, harness_teardown),
+                cmocka_unit_test_setup_teardown(test_error_reply, harness_setup, harness_teardown),
+                cmocka_unit_test_setup_teardown(test_malformed_reply, harness_setup, harness_teardown),
+                cmocka_unit_test_setup_teardown(test_hanging_reply, harness_setup, harness_teardown),
+                cmocka_unit_test_setup_teardown(test_free_while_pending, harness_setup, harness_teardown),
+                cmocka_unit_test_setup_teardown(test_no_bus, harness_setup, harness_teardown),
+                cmocka_unit_test_setup_teardown(test_closed_bus, harness_setup, harness_teardown),
+                cmocka_unit_test_setup_teardown(test_bad_settings, harness_setup, harness_teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

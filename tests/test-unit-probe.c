@@ -45,6 +45,17 @@ static void probe_once(Harness *h, ProbeRun *res) {
         probe_free(p);
 }
 
+/* The run read the unit: OK, with REASON and these properties. */
+static void assert_unit(const ProbeRun *res, const char *reason, const char *active_state,
+                        const char *sub_state, const char *result, uint32_t main_pid) {
+        assert_int_equal(res->r.status, PROBE_OK);
+        assert_string_equal(res->r.reason, reason);
+        assert_string_equal(res->r.unit.active_state, active_state);
+        assert_string_equal(res->r.unit.sub_state, sub_state);
+        assert_string_equal(res->r.unit.result, result);
+        assert_int_equal(res->r.unit.main_pid, main_pid);
+}
+
 static void test_registry(void **state) {
         assert_ptr_equal(probe_ops_find("unit"), &probe_unit_ops);
         assert_int_equal(probe_unit_ops.kind, PROBE_KIND_UNIT);
@@ -60,12 +71,7 @@ static void test_active_running(void **state) {
         probe_once(h, &res);
 
         (void) snprintf(expect, sizeof(expect), "active/running, MainPID %u", (unsigned) getpid());
-        assert_int_equal(res.r.status, PROBE_OK);
-        assert_string_equal(res.r.reason, expect);
-        assert_string_equal(res.r.unit.active_state, "active");
-        assert_string_equal(res.r.unit.sub_state, "running");
-        assert_string_equal(res.r.unit.result, "success");
-        assert_int_equal(res.r.unit.main_pid, getpid());
+        assert_unit(&res, expect, "active", "running", "success", getpid());
         assert_true(res.r.unit.main_pid_alive);
         assert_int_equal(res.r.unit.gate, UNIT_GATE_RUNNING);
         assert_false(res.r.unit.have_pid_file);
@@ -92,9 +98,7 @@ static void test_main_pid_gone(void **state) {
         probe_once(h, &res);
 
         (void) snprintf(expect, sizeof(expect), "active/running, MainPID %u gone", (unsigned) pid);
-        assert_int_equal(res.r.status, PROBE_OK);
-        assert_string_equal(res.r.reason, expect);
-        assert_int_equal(res.r.unit.main_pid, pid);
+        assert_unit(&res, expect, "active", "running", "success", pid);
         assert_false(res.r.unit.main_pid_alive);
         assert_int_equal(res.r.unit.gate, UNIT_GATE_TRANSITION);
 }
@@ -122,12 +126,7 @@ static void test_inactive_dead(void **state) {
         h->fake.main_pid = 0;
         probe_once(h, &res);
 
-        assert_int_equal(res.r.status, PROBE_OK);
-        assert_string_equal(res.r.reason, "inactive/dead, no MainPID");
-        assert_string_equal(res.r.unit.active_state, "inactive");
-        assert_string_equal(res.r.unit.sub_state, "dead");
-        assert_string_equal(res.r.unit.result, "success");
-        assert_int_equal(res.r.unit.main_pid, 0);
+        assert_unit(&res, "inactive/dead, no MainPID", "inactive", "dead", "success", 0);
         assert_false(res.r.unit.main_pid_alive);
         assert_int_equal(res.r.unit.gate, UNIT_GATE_STOPPED);
 }
@@ -213,12 +212,8 @@ static void test_failed_start_limit(void **state) {
         h->fake.main_pid = 0;
         probe_once(h, &res);
 
-        assert_int_equal(res.r.status, PROBE_OK);
-        assert_string_equal(res.r.reason, "failed/failed, result start-limit-hit, no MainPID");
-        assert_string_equal(res.r.unit.active_state, "failed");
-        assert_string_equal(res.r.unit.sub_state, "failed");
-        assert_string_equal(res.r.unit.result, "start-limit-hit");
-        assert_int_equal(res.r.unit.main_pid, 0);
+        assert_unit(&res, "failed/failed, result start-limit-hit, no MainPID",
+                    "failed", "failed", "start-limit-hit", 0);
 }
 
 static void test_activating(void **state) {
@@ -231,10 +226,7 @@ static void test_activating(void **state) {
         probe_once(h, &res);
 
         (void) snprintf(expect, sizeof(expect), "activating/start, MainPID %u", (unsigned) getpid());
-        assert_int_equal(res.r.status, PROBE_OK);
-        assert_string_equal(res.r.reason, expect);
-        assert_string_equal(res.r.unit.active_state, "activating");
-        assert_string_equal(res.r.unit.sub_state, "start");
+        assert_unit(&res, expect, "activating", "start", "success", getpid());
 }
 
 static void test_not_a_service(void **state) {
@@ -246,12 +238,7 @@ static void test_not_a_service(void **state) {
         h->fake.sub_state = "active";
         probe_once(h, &res);
 
-        assert_int_equal(res.r.status, PROBE_OK);
-        assert_string_equal(res.r.reason, "active/active, no MainPID");
-        assert_string_equal(res.r.unit.active_state, "active");
-        assert_string_equal(res.r.unit.sub_state, "active");
-        assert_string_equal(res.r.unit.result, "");
-        assert_int_equal(res.r.unit.main_pid, 0);
+        assert_unit(&res, "active/active, no MainPID", "active", "active", "", 0);
         assert_false(res.r.unit.main_pid_alive);
         assert_int_equal(h->fake.n_service_calls, 1);
 }
@@ -267,10 +254,7 @@ static void test_not_a_service_empty(void **state) {
         h->fake.sub_state = "active";
         probe_once(h, &res);
 
-        assert_int_equal(res.r.status, PROBE_OK);
-        assert_string_equal(res.r.reason, "active/active, no MainPID");
-        assert_string_equal(res.r.unit.result, "");
-        assert_int_equal(res.r.unit.main_pid, 0);
+        assert_unit(&res, "active/active, no MainPID", "active", "active", "", 0);
 }
 
 static void test_error_reply(void **state) {

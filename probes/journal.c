@@ -325,21 +325,10 @@ static int journal_open(Probe *p) {
         }
 
         /* Matches on one field are ORed (sd_journal_add_match(3)). */
-        if (st->identifiers)
-                for (char **i = st->identifiers; *i; i++) {
-                        free(match);
-                        match = NULL;
-                        if (asprintf(&match, "SYSLOG_IDENTIFIER=%s", *i) < 0) {
-                                match = NULL;
-                                r = -ENOMEM;
-                                goto fail;
-                        }
-                        r = sd_journal_add_match(st->journal, match, 0);
-                        if (r < 0)
-                                goto fail;
-                }
-        else {
-                if (asprintf(&match, "_SYSTEMD_UNIT=%s", st->unit) < 0) {
+        for (size_t i = 0; st->identifiers ? st->identifiers[i] != NULL : i == 0; i++) {
+                free(match);
+                if (asprintf(&match, "%s=%s", st->identifiers ? "SYSLOG_IDENTIFIER" : "_SYSTEMD_UNIT",
+                             st->identifiers ? st->identifiers[i] : st->unit) < 0) {
                         match = NULL;
                         r = -ENOMEM;
                         goto fail;

@@ -259,6 +259,28 @@ static void test_since(void **state) {
         probe_free(p);
 }
 
+/* An MTA whose profile finds its lines by SYSLOG_IDENTIFIER, not by unit:
+ * exactly the entries of those identifiers count (here not postfix/local's
+ * delivery, nor "postfix" from another unit). */
+static void test_syslog_identifiers(void **state) {
+        static const char *const identifiers[] = { "postfix/smtp", "postfix/qmgr", NULL };
+        sd_event *e = *state;
+        Probe *p = NULL;
+        JournalSettings s = {
+                .unit = UNIT,
+                .syslog_identifiers = identifiers,
+                .rules = &postfix_activity_rules,
+                .probed_hosts = probed,
+                .journal_directory = journal_dir,
+        };
+
+        assert_int_equal(probe_new_on(e, probe_ops_find("journal"), "activity", 5 * USEC_PER_SEC, &s, &p), 0);
+        assert_run_counts(e, p, 0, 0, 0, 0, 0);
+        write_journal(first, ELEMENTSOF(first));
+        assert_run_counts(e, p, 2, 1, 2, 1, 1);
+        probe_free(p);
+}
+
 /* A second probe with the same state_dir resumes after the saved cursor:
  * nothing counted twice, nothing missed. */
 static void test_cursor_resume(void **state) {
@@ -442,6 +464,7 @@ static void test_bad_settings(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_since, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_syslog_identifiers, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_counts_grow, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_cursor_resume, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_cursor_saved_on_free, setup, teardown),

@@ -164,6 +164,7 @@ static void test_greeting_554(void **state) {
 
         assert_int_equal(res.r.status, PROBE_FAIL);
         assert_string_equal(res.r.reason, "greeting 554 no");
+        assert_int_equal(res.r.outcome, PROBE_OUTCOME_GREETING_REJECTED);
         assert_string_equal(s.received, "");  /* no QUIT to a server that refused us */
 }
 
@@ -173,6 +174,7 @@ static void test_greeting_malformed(void **state) {
 
         assert_int_equal(res.r.status, PROBE_FAIL);
         expect_reason(&res, "malformed greeting \"HTTP/1.1 400 Bad Request\" from 127.0.0.1:%u", s.port);
+        assert_int_equal(res.r.outcome, PROBE_OUTCOME_PROTOCOL_ERROR);
 }
 
 static void test_eof_before_greeting(void **state) {
@@ -198,6 +200,7 @@ static void test_connection_refused(void **state) {
 
         assert_int_equal(res.r.status, PROBE_FAIL);
         expect_reason(&res, "connect to 127.0.0.1:%u: Connection refused", port);
+        assert_int_equal(res.r.outcome, PROBE_OUTCOME_REFUSED);
 }
 
 static void test_no_greeting_times_out(void **state) {
@@ -212,6 +215,7 @@ static void test_no_greeting_times_out(void **state) {
 
         assert_int_equal(res.r.status, PROBE_FAIL);
         assert_string_equal(res.r.reason, "timed out after 300ms");
+        assert_int_equal(res.r.outcome, PROBE_OUTCOME_TIMEOUT);
         assert_true(elapsed >= 300 * USEC_PER_MSEC);
         assert_true(elapsed < 3 * USEC_PER_SEC);
 }

@@ -28,9 +28,10 @@ void manager_print_once(Manager *m, const Observation *obs) {
                 char *text;
 
                 for (size_t i = 0; probes && i < m->n_reach; i++)
-                        (void) json_array_append_new(probes, json_pack("{s:s, s:s, s:s}",
+                        (void) json_array_append_new(probes, json_pack("{s:s, s:s, s:s, s:s}",
                                                      "probe", m->slots[i].probe->name,
                                                      "status", probe_status_to_string(m->slots[i].result.status),
+                                                     "outcome", probe_outcome_to_string(m->slots[i].result.outcome),
                                                      "reason", m->slots[i].result.reason));
                 root = json_pack("{s:s, s:s, s:s, s:i, s:s, s:o, s:o, s:o, s:o}",
                                  "unit", m->config->unit,

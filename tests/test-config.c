@@ -360,6 +360,11 @@ static void test_type_keys_before_type(void **state) {
                     ":3: [probe:relay] host: missing required key");
         check_error(MTA "[probe:relay]\nhost = a\nhost = b\ntype = smtp\n",
                     ":5: [probe:relay] host: duplicate key (first set on line 4)");
+        /* A type key's error comes before the errors of later sections. */
+        check_error(MTA "queue_directory = relative\n[bogus]\n",
+                    ":3: [mta] queue_directory: \"relative\" is not an absolute path");
+        check_error(MTA "[probe:a]\ntype = smtp\nhost = r\nport = 99999\n[alert:b]\nurl = ftp://x\n",
+                    ":6: [probe:a] port: 99999 is out of range (1..65535)");
         /* A key no type has is unknown at once, before later errors. */
         check_error(MTA "[probe:relay]\nhots = a\n[nope]\n",
                     ":4: [probe:relay] hots: unknown key");

@@ -188,6 +188,19 @@ static size_t inline_comment(const char *s) {
         return strlen(s);
 }
 
+/* The section read so far is complete. */
+static int reader_section_end(ReaderState *st) {
+        bool in_section = st->in_section;
+        unsigned line = st->ctx->line;
+
+        st->in_section = false;
+        if (!in_section || !st->section.end || st->ctx->r < 0)
+                return st->ctx->r;
+        (void) st->section.end(st->ctx, st->section.base, st->userdata);
+        st->ctx->line = line;  /* the kept keys' lines were the current ones meanwhile */
+        return st->ctx->r;
+}
+
 static int reader_section_start(ReaderState *st, const char *name) {
         ConfigContext *ctx = st->ctx;
         int r;
@@ -216,7 +229,8 @@ static int reader_check_line(ReaderState *st, char *p) {
                 char *close = memchr(p, ']', end);
                 const char *rest;
 
-                st->in_section = false;
+                if (reader_section_end(st) < 0)
+                        return ctx->r;
                 (void) config_set_section(ctx, NULL);
                 if (!close)
                         return config_error(ctx, ctx->line, NULL, "section header without closing ']'");
@@ -383,6 +397,7 @@ int config_parse_file(ConfigContext *ctx, ConfigSectionStart section_start, void
         else if (ctx->r == 0 && r > 0)
                 /* A rule inih has and our reader does not know; should not happen. */
                 (void) config_error(ctx, (unsigned) r, NULL, "syntax error");
+        (void) reader_section_end(&st);
 
         reader_forget_keys(&st);
         free(st.buf);

@@ -67,6 +67,10 @@ typedef struct ConfigSection {
         /* With pending: whether KEY may belong to some type (a key no type
          * knows is "unknown key" at once); NULL: any key is kept. */
         bool (*pending_accepts)(const char *key);
+        /* Called once the section's last line was read (at the next
+         * header, or at the end of the file), with BASE: where the kept
+         * keys are parsed, so that errors come in file order. NULL: none. */
+        int (*end)(ConfigContext *ctx, void *base, void *userdata);
 } ConfigSection;
 
 /* Called at each section header with NAME, the text in the brackets.

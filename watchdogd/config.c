@@ -581,6 +581,9 @@ static bool section_name_valid(const char *s) {
                 s[strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")] == '\0';
 }
 
+static int config_mta_end(ConfigContext *ctx, void *base, void *userdata);
+static int config_probe_end(ConfigContext *ctx, void *base, void *userdata);
+
 static int config_section_start(ConfigContext *ctx, const char *name, ConfigSection *ret, void *userdata) {
         LoadState *ls = userdata;
         Config *c = ls->config;
@@ -599,6 +602,7 @@ static int config_section_start(ConfigContext *ctx, const char *name, ConfigSect
                                 .base = c,
                                 .pending = &c->mta_pending,
                                 .pending_accepts = mta_key_known,
+                                .end = config_mta_end,
                         };
                 else
                         *ret = (ConfigSection) { .tables = { watchdog_items }, .base = c };
@@ -636,6 +640,7 @@ static int config_section_start(ConfigContext *ctx, const char *name, ConfigSect
                         .base = p,
                         .pending = &p->pending,
                         .pending_accepts = probe_key_known,
+                        .end = config_probe_end,
                 };
         } else {
                 AlertConfig *a;
@@ -680,19 +685,16 @@ static int settings_new(size_t size, void (*init)(void *), void **ret) {
         return 0;
 }
 
-/* The MTA type's own keys and defaults. */
-static int config_apply_profile(ConfigContext *ctx, LoadState *ls) {
-        Config *c = ls->config;
+/* End of [mta]: the type is known, its own keys are parsed. */
+static int config_mta_end(ConfigContext *ctx, void *base, void *userdata) {
+        LoadState *ls = userdata;
+        Config *c = base;
         const MtaProfile *prof = mta_profile_find(c->mta_type);
         int r;
 
-        r = config_set_section(ctx, "mta");
-        if (r < 0)
-                return r;
         if (!prof)  /* config_parse_mta_type() lets only known types through */
                 return config_error(ctx, ls->mta_line, "type", "no profile for MTA type \"%s\"", c->mta_type);
         c->profile = prof;
-
         r = settings_new(prof->settings_size, prof->settings_init, &c->mta_settings);
         if (r < 0)
                 return config_oom(ctx);
@@ -700,7 +702,18 @@ static int config_apply_profile(ConfigContext *ctx, LoadState *ls) {
         if (r < 0)
                 return r;
         config_pending_list_done(&c->mta_pending);
+        return 0;
+}
 
+/* The MTA type's defaults of common keys. */
+static int config_apply_profile(ConfigContext *ctx, LoadState *ls) {
+        Config *c = ls->config;
+        const MtaProfile *prof = c->profile;
+        int r;
+
+        r = config_set_section(ctx, "mta");
+        if (r < 0)
+                return r;
         if (!c->unit && prof->default_unit) {
                 c->unit = strdup(prof->default_unit);
                 if (!c->unit)
@@ -730,20 +743,16 @@ static int config_apply_profile(ConfigContext *ctx, LoadState *ls) {
         return 0;
 }
 
-/* A probe type's own keys. */
-static int config_apply_probe(ConfigContext *ctx, const Config *c, ProbeConfig *p) {
-        char t[FORMAT_DURATION_MAX], iv[FORMAT_DURATION_MAX];
+/* End of [probe:NAME]: the type is known, its own keys are parsed. */
+static int config_probe_end(ConfigContext *ctx, void *base, void *userdata) {
+        ProbeConfig *p = base;
         int r;
 
-        r = config_section_name(ctx, "probe", p->name);
-        if (r < 0)
-                return r;
         if (!p->type)
                 return config_error(ctx, p->line, "type", "missing required key");
         p->ops = probe_ops_find(p->type);
         if (!p->ops)  /* config_parse_probe_type() lets only known types through */
                 return config_error(ctx, p->line, "type", "unknown probe type \"%s\"", p->type);
-
         r = settings_new(p->ops->settings_size, p->ops->settings_init, &p->settings);
         if (r < 0)
                 return config_oom(ctx);
@@ -751,13 +760,22 @@ static int config_apply_probe(ConfigContext *ctx, const Config *c, ProbeConfig *
         if (r < 0)
                 return r;
         config_pending_list_done(&p->pending);
-
-        /* A run still going at the next round would only ever be "overlapped". */
-        if (p->timeout_usec >= c->interval_usec)
-                return config_error(ctx, p->line, "timeout", "%s is not shorter than [watchdog] interval (%s)",
-                                    format_duration(t, sizeof t, p->timeout_usec),
-                                    format_duration(iv, sizeof iv, c->interval_usec));
         return 0;
+}
+
+/* A run still going at the next round would only ever be "overlapped". */
+static int config_check_probe(ConfigContext *ctx, const Config *c, const ProbeConfig *p) {
+        char t[FORMAT_DURATION_MAX], iv[FORMAT_DURATION_MAX];
+        int r;
+
+        if (p->timeout_usec < c->interval_usec)
+                return 0;
+        r = config_section_name(ctx, "probe", p->name);
+        if (r < 0)
+                return r;
+        return config_error(ctx, p->line, "timeout", "%s is not shorter than [watchdog] interval (%s)",
+                            format_duration(t, sizeof t, p->timeout_usec),
+                            format_duration(iv, sizeof iv, c->interval_usec));
 }
 
 static int config_validate(ConfigContext *ctx, LoadState *ls) {
@@ -774,7 +792,7 @@ static int config_validate(ConfigContext *ctx, LoadState *ls) {
                 return r;
 
         for (size_t i = 0; i < c->n_probes; i++) {
-                r = config_apply_probe(ctx, c, &c->probes[i]);
+                r = config_check_probe(ctx, c, &c->probes[i]);
                 if (r < 0)
                         return r;
         }

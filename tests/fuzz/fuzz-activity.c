@@ -14,14 +14,16 @@
 #include <string.h>
 
 #include "activity.h"
+#include "exim.h"
 #include "fuzz.h"
 #include "log.h"
+#include "postfix.h"
 
 static const char *const probed_hosts[] = {
         "relay.example.net", "192.0.2.2", "[2001:db8::25]", "mx.dead.example.", NULL
 };
 static ActivityPatterns patterns[2];
-static const char *const mta_types[2] = { "postfix", "exim" };
+static const ActivityRules *const mta_rules[2] = { &postfix_activity_rules, &exim_activity_rules };
 
 static void patterns_free(void) {
         for (size_t i = 0; i < 2; i++)
@@ -33,7 +35,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 
         log_set_max_level(-1);
         for (size_t i = 0; i < 2; i++)
-                if (activity_patterns_init(&patterns[i], mta_types[i], NULL, NULL, probed_hosts,
+                if (activity_patterns_init(&patterns[i], mta_rules[i], NULL, NULL, probed_hosts,
                                            err, sizeof(err)) < 0)
                         abort();
         (void) atexit(patterns_free);

@@ -527,9 +527,8 @@ int config_parse_number(ConfigContext *ctx, const ConfigItem *item, const char *
 
 int config_parse_unsigned(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data) {
         unsigned long long v;
-        int r;
+        int r = config_parse_number(ctx, item, value, UINT_MAX, &v);
 
-        r = config_parse_number(ctx, item, value, UINT_MAX, &v);
         if (r < 0)
                 return r;
         *(unsigned *) data = (unsigned) v;
@@ -543,9 +542,8 @@ bool config_print_unsigned(FILE *f, const void *data) {
 
 int config_parse_port(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data) {
         unsigned long long v;
-        int r;
+        int r = config_parse_number(ctx, item, value, UINT16_MAX, &v);
 
-        r = config_parse_number(ctx, item, value, UINT16_MAX, &v);
         if (r < 0)
                 return r;
         *(uint16_t *) data = (uint16_t) v;

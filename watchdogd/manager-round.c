@@ -70,8 +70,9 @@ int probe_set_build(Manager *m, const Config *config, ProbeSet *ret) {
                 if (r < 0)
                         return r;
                 /* The host the MTA's connection errors are compared with. */
-                if (pc->ops->settings_host && pc->ops->settings_host(pc->settings))
-                        ps.probed_hosts[n_hosts++] = pc->ops->settings_host(pc->settings);
+                const char *host = pc->ops->settings_host ? pc->ops->settings_host(pc->settings) : NULL;
+                if (host)
+                        ps.probed_hosts[n_hosts++] = host;
                 ps.n_reach++;
         }
 

@@ -63,6 +63,22 @@ static int compile_one(regex_t *re, const char *what, const char *pattern, char 
         return 0;
 }
 
+/* Compiles PATTERN, which needs no capture group. */
+static int compile_plain(regex_t *re, const char *what, const char *pattern, char *err, size_t err_size) {
+        char msg[256];
+        int k;
+
+        k = regcomp(re, pattern, REG_EXTENDED);
+        if (k == REG_ESPACE)
+                return -ENOMEM;
+        if (k != 0) {
+                (void) regerror(k, re, msg, sizeof(msg));
+                (void) snprintf(err, err_size, "%s pattern \"%s\": %s", what, pattern, msg);
+                return -EINVAL;
+        }
+        return 0;
+}
+
 int activity_patterns_init(ActivityPatterns *p, const ActivityRules *rules, const char *activity_pattern,
                            const char *error_pattern, const char *const *probed_hosts,
                            char *err, size_t err_size) {
@@ -75,60 +91,116 @@ int activity_patterns_init(ActivityPatterns *p, const ActivityRules *rules, cons
                 err_size = sizeof(dummy);
         }
         err[0] = 0;
-        *p = (ActivityPatterns) {};
+        *p = (ActivityPatterns) { .error_cause = CAUSE_CONNECT_FAILURE };
 
         for (const char *const *h = probed_hosts; h && *h; h++)
                 n++;
         p->probed_hosts = calloc(n + 1, sizeof(char *));
-        if (!p->probed_hosts)
-                return -ENOMEM;
+        p->probed_names = calloc(1, sizeof(char *));
+        if (!p->probed_hosts || !p->probed_names) {
+                r = -ENOMEM;
+                goto fail;
+        }
         for (size_t i = 0; i < n; i++) {
                 p->probed_hosts[i] = strdup(probed_hosts[i]);
                 if (!p->probed_hosts[i]) {
-                        p->probed_hosts = strv_free(p->probed_hosts);
-                        return -ENOMEM;
+                        r = -ENOMEM;
+                        goto fail;
                 }
         }
 
         r = compile_one(&p->activity, "activity",
                         activity_pattern ? activity_pattern : rules ? rules->activity : NULL, err, err_size);
-        if (r < 0) {
-                p->probed_hosts = strv_free(p->probed_hosts);
-                return r;
-        }
+        if (r < 0)
+                goto fail;
+        p->have_activity = true;
         r = compile_one(&p->error, "error",
                         error_pattern ? error_pattern : rules ? rules->error : NULL, err, err_size);
-        if (r < 0) {
-                regfree(&p->activity);
-                p->probed_hosts = strv_free(p->probed_hosts);
-                return r;
-        }
+        if (r < 0)
+                goto fail;
+        p->have_error = true;
 
-        if (rules) {
-                p->identifiers = rules->identifiers;
-                if (rules->skip) {
-                        r = compile_one(&p->skip, "skip", rules->skip, err, err_size);
-                        if (r < 0) {
-                                regfree(&p->activity);
-                                regfree(&p->error);
-                                p->probed_hosts = strv_free(p->probed_hosts);
-                                return r;
-                        }
-                        p->have_skip = true;
+        if (!rules)
+                return 0;
+        p->identifiers = rules->identifiers;
+        p->mta_log_identifiers = rules->mta_log_identifiers;
+        if (rules->error_cause != CAUSE_NONE)
+                p->error_cause = rules->error_cause;
+        if (rules->skip) {
+                r = compile_plain(&p->skip, "skip", rules->skip, err, err_size);
+                if (r < 0)
+                        goto fail;
+                p->have_skip = true;
+        }
+        if (rules->peer) {
+                r = compile_one(&p->peer, "peer", rules->peer, err, err_size);
+                if (r < 0)
+                        goto fail;
+                p->have_peer = true;
+        }
+        if (rules->mta_log) {
+                r = compile_plain(&p->mta_log, "mta_log", rules->mta_log, err, err_size);
+                if (r < 0)
+                        goto fail;
+                p->have_mta_log = true;
+        }
+        for (const CauseRule *c = rules->causes; c && c->pattern; c++) {
+                if (p->n_causes >= ACTIVITY_CAUSE_RULES_MAX) {
+                        (void) snprintf(err, err_size, "more than %d cause rules", ACTIVITY_CAUSE_RULES_MAX);
+                        r = -EINVAL;
+                        goto fail;
                 }
+                r = compile_plain(&p->causes[p->n_causes], failure_cause_to_string(c->cause) ?: "cause",
+                                  c->pattern, err, err_size);
+                if (r < 0)
+                        goto fail;
+                p->cause_of[p->n_causes++] = c->cause;
         }
         return 0;
+
+fail:
+        activity_patterns_done(p);
+        return r;
 }
 
 void activity_patterns_done(ActivityPatterns *p) {
-        if (!p || !p->probed_hosts)
-                return;  /* never initialised, or done already */
-        regfree(&p->activity);
-        regfree(&p->error);
+        if (!p)
+                return;
+        if (p->have_activity)
+                regfree(&p->activity);
+        if (p->have_error)
+                regfree(&p->error);
         if (p->have_skip)
                 regfree(&p->skip);
-        p->have_skip = false;
+        if (p->have_peer)
+                regfree(&p->peer);
+        if (p->have_mta_log)
+                regfree(&p->mta_log);
+        for (size_t i = 0; i < p->n_causes; i++)
+                regfree(&p->causes[i]);
         p->probed_hosts = strv_free(p->probed_hosts);
+        p->probed_names = strv_free(p->probed_names);
+        *p = (ActivityPatterns) {};
+}
+
+int activity_patterns_add_probed_name(ActivityPatterns *p, const char *name) {
+        size_t n = 0;
+        char **v;
+
+        if (!p->probed_names)
+                return 0;
+        for (; p->probed_names[n]; n++)
+                if (strcasecmp(p->probed_names[n], name) == 0)
+                        return 0;
+        v = realloc(p->probed_names, (n + 2) * sizeof(char *));
+        if (!v)
+                return -ENOMEM;
+        p->probed_names = v;
+        v[n] = strdup(name);
+        if (!v[n])
+                return -ENOMEM;
+        v[n + 1] = NULL;
+        return 0;
 }
 
 /* The first capture group that took part in the match, or false. */
@@ -186,7 +258,8 @@ static bool host_equal(const char *a, size_t an, const char *b) {
         return an == bn && strncasecmp(a, b, an) == 0;
 }
 
-/* PEER is "NAME[ADDR]" (Postfix), "NAME [ADDR]" (Exim) or a bare name. */
+/* PEER is "NAME[ADDR]" (Postfix), "NAME [ADDR]" (Exim) or a bare name;
+ * a bare name also counts when it is one of the probed names. */
 static bool peer_is_probed(const ActivityPatterns *p, const char *peer, size_t n) {
         const char *open = memchr(peer, '[', n);
         const char *name = peer, *addr = NULL;
@@ -204,6 +277,49 @@ static bool peer_is_probed(const ActivityPatterns *p, const char *peer, size_t n
 
         for (char **h = p->probed_hosts; h && *h; h++)
                 if (host_equal(name, name_len, *h) || (addr && host_equal(addr, addr_len, *h)))
+                        return true;
+        if (!addr)
+                for (char **h = p->probed_names; h && *h; h++)
+                        if (host_equal(name, name_len, *h))
+                                return true;
+        return false;
+}
+
+bool activity_address_probed(const ActivityPatterns *p, const char *address) {
+        unsigned char x[sizeof(struct in6_addr)];
+        char buf[INET6_ADDRSTRLEN + 2];
+        size_t n;
+
+        if (!p || !address)
+                return false;
+        n = strlen(address);
+        if (n >= 2 && address[0] == '[' && address[n - 1] == ']') {
+                address++;
+                n -= 2;
+        }
+        if (n == 0 || n >= sizeof(buf))
+                return false;
+        memcpy(buf, address, n);
+        buf[n] = 0;
+        if (inet_pton(AF_INET6, buf, x) != 1 && inet_pton(AF_INET, buf, x) != 1)
+                return false;
+        for (char **h = p->probed_hosts; h && *h; h++)
+                if (host_equal(buf, n, *h))
+                        return true;
+        return false;
+}
+
+bool activity_identifier_mta_log(const ActivityPatterns *p, const char *identifier) {
+        const char *prog;
+
+        if (activity_identifier_relevant(p, identifier))
+                return true;
+        if (!identifier)
+                return false;
+        prog = strrchr(identifier, '/');
+        prog = prog ? prog + 1 : identifier;
+        for (const char *const *i = p->mta_log_identifiers; i && *i; i++)
+                if (strcmp(*i, prog) == 0)
                         return true;
         return false;
 }
@@ -229,20 +345,89 @@ static ActivityKind outcome_kind(const char *s, size_t n) {
         return ACTIVITY_NONE;
 }
 
-ActivityKind activity_classify(const ActivityPatterns *p, const char *message) {
+static void set_peer(ActivityLine *l, const char *g, size_t n) {
+        if (n >= sizeof(l->peer))
+                n = sizeof(l->peer) - 1;
+        memcpy(l->peer, g, n);
+        l->peer[n] = 0;
+        l->peer_is_name = n > 0 && !memchr(g, '[', n);
+}
+
+/* The cause class of a failed line, and its peer when none is known. */
+static void classify_cause(const ActivityPatterns *p, const char *message, ActivityLine *l, FailureCause fallback) {
         const char *g;
         size_t n;
 
-        if (!p || !p->probed_hosts || !message)
-                return ACTIVITY_NONE;
+        l->cause = fallback;
+        for (size_t i = 0; i < p->n_causes; i++) {
+                if (!first_group(&p->causes[i], message, &g, &n))
+                        continue;
+                l->cause = p->cause_of[i];
+                if (!l->peer[0] && n > 0)
+                        set_peer(l, g, n);
+                return;
+        }
+}
 
-        if (first_group(&p->error, message, &g, &n))
-                return peer_is_probed(p, g, n) ? ACTIVITY_CONN_ERROR_PROBED : ACTIVITY_CONN_ERROR;
+void activity_classify_line(const ActivityPatterns *p, const char *message, ActivityLine *ret) {
+        const char *g;
+        size_t n;
+
+        *ret = (ActivityLine) { .kind = ACTIVITY_NONE, .cause = CAUSE_NONE };
+        if (!p || !p->probed_hosts || !message)
+                return;
+
+        if (first_group(&p->error, message, &g, &n)) {
+                ret->kind = peer_is_probed(p, g, n) ? ACTIVITY_CONN_ERROR_PROBED : ACTIVITY_CONN_ERROR;
+                set_peer(ret, g, n);
+                classify_cause(p, message, ret, p->error_cause);
+                /* a probed peer that the MTA cannot reach or resolve */
+                ret->fixable = ret->kind == ACTIVITY_CONN_ERROR_PROBED || ret->cause == CAUSE_MTA_INTERNAL;
+                return;
+        }
         if (p->have_skip && regexec(&p->skip, message, 0, NULL, 0) == 0)
-                return ACTIVITY_NONE;
-        if (first_group(&p->activity, message, &g, &n))
-                return outcome_kind(g, n);
-        return ACTIVITY_NONE;
+                return;
+        if (first_group(&p->activity, message, &g, &n)) {
+                ret->kind = outcome_kind(g, n);
+                if (ret->kind == ACTIVITY_DEFERRED || ret->kind == ACTIVITY_BOUNCED) {
+                        const char *pg;
+                        size_t pn;
+
+                        if (p->have_peer && first_group(&p->peer, message, &pg, &pn) && pn > 0 &&
+                            !(pn == 4 && strncasecmp(pg, "none", 4) == 0))
+                                set_peer(ret, pg, pn);
+                        classify_cause(p, message, ret, CAUSE_NONE);
+                        ret->fixable = ret->cause == CAUSE_MTA_INTERNAL ||
+                                       ((ret->cause == CAUSE_DNS_FAILURE || ret->cause == CAUSE_CONNECT_FAILURE) &&
+                                        ret->peer[0] && peer_is_probed(p, ret->peer, strlen(ret->peer)));
+                }
+                return;
+        }
+        if (p->have_mta_log && regexec(&p->mta_log, message, 0, NULL, 0) == 0)
+                ret->mta_log = true;
+}
+
+ActivityKind activity_classify(const ActivityPatterns *p, const char *message) {
+        ActivityLine l;
+
+        activity_classify_line(p, message, &l);
+        return l.kind;
+}
+
+void activity_count_line(ActivityCounts *counts, const ActivityLine *line) {
+        activity_count(counts, line->kind);
+        if (line->mta_log)
+                counts->mta_log++;
+        if (line->kind == ACTIVITY_DEFERRED || line->kind == ACTIVITY_BOUNCED ||
+            line->kind == ACTIVITY_CONN_ERROR || line->kind == ACTIVITY_CONN_ERROR_PROBED) {
+                FailureCause c = (unsigned) line->cause < _CAUSE_MAX ? line->cause : CAUSE_NONE;
+
+                counts->failures[c]++;
+                if (line->kind == ACTIVITY_BOUNCED)
+                        counts->bounced_by_cause[c]++;
+                if (line->fixable)
+                        counts->fixable[c]++;
+        }
 }
 
 void activity_count(ActivityCounts *counts, ActivityKind kind) {

@@ -37,25 +37,64 @@ typedef enum ActivityKind {
         _ACTIVITY_KIND_MAX,
 } ActivityKind;
 
+/* One rule of an MTA profile that gives a failed line its cause class:
+ * the first rule whose PATTERN (ERE) matches decides. When the pattern has
+ * a capture group, the first one that took part in the match names the
+ * peer (unless the profile's peer pattern found one already). */
+typedef struct CauseRule {
+        FailureCause cause;
+        const char *pattern;
+} CauseRule;
+
 /* An MTA's built-in log rules, named by its profile (probes/mta.h) and
  * kept in its probe file: the defaults of activity_pattern and
- * error_pattern, a pattern for deferrals that attempted nothing, and the
- * programs whose lines may tell of deliveries. */
+ * error_pattern, a pattern for deferrals that attempted nothing, the
+ * programs whose lines may tell of deliveries, the cause classes of
+ * failures and the MTA's own error lines. */
 typedef struct ActivityRules {
         const char *activity;                /* ERE, the outcome in its first group */
         const char *error;                   /* ERE, the peer in its first group */
         const char *skip;                    /* ERE or NULL: matching lines count as nothing */
         const char *const *identifiers;      /* NULL-terminated, or NULL: every identifier */
+        const char *peer;                    /* ERE or NULL: the peer of a delivery line in its
+                                              * first group (Postfix "relay=HOST[ADDR]:PORT") */
+        const CauseRule *causes;             /* ends with a NULL pattern; NULL: no classes */
+        FailureCause error_cause;            /* the class of an error_pattern line no rule names */
+        const char *mta_log;                 /* ERE or NULL: the MTA's own fatal/panic/warning lines */
+        const char *const *mta_log_identifiers; /* more programs whose mta_log lines count
+                                              * (Postfix: "master"); NULL-terminated or NULL */
 } ActivityRules;
+
+#define ACTIVITY_CAUSE_RULES_MAX 32
 
 typedef struct ActivityPatterns {
         regex_t activity;
         regex_t error;
+        bool have_activity, have_error;
         regex_t skip;                /* built in: deferrals without an attempt (Postfix) */
         bool have_skip;
+        regex_t peer, mta_log;
+        bool have_peer, have_mta_log;
+        regex_t causes[ACTIVITY_CAUSE_RULES_MAX];
+        FailureCause cause_of[ACTIVITY_CAUSE_RULES_MAX];
+        size_t n_causes;
+        FailureCause error_cause;
         const char *const *identifiers; /* built in: SYSLOG_IDENTIFIER programs that deliver */
+        const char *const *mta_log_identifiers;
         char **probed_hosts;         /* NULL-terminated copies */
+        char **probed_names;         /* names found to resolve to a probed host
+                                      * (activity_patterns_add_probed_name()), NULL-terminated */
 } ActivityPatterns;
+
+/* One classified line. */
+typedef struct ActivityLine {
+        ActivityKind kind;
+        FailureCause cause;          /* of a failure (deferred, bounced, connection error) */
+        bool fixable;                /* a failure a restart may fix (see ActivityCounts) */
+        bool mta_log;                /* one of the MTA's own fatal/panic/warning lines */
+        bool peer_is_name;           /* the peer is a bare name (no [address]) */
+        char peer[ACTIVITY_PEER_MAX];/* as the MTA names it, "" if none */
+} ActivityLine;
 
 /* Whether a journal entry logged under IDENTIFIER (SYSLOG_IDENTIFIER,
  * e.g. "postfix/smtp") may tell of deliveries: for Postfix only its
@@ -76,8 +115,31 @@ void activity_patterns_done(ActivityPatterns *p);
 
 /* Classifies MESSAGE (NUL-terminated). A connection error's peer counts as
  * probed when its name or its bracketed address equals a probed host
- * (case-insensitively). */
+ * (case-insensitively), or, for a bare name, when it is one of the probed
+ * names. */
 ActivityKind activity_classify(const ActivityPatterns *p, const char *message);
+
+/* The same with the cause class, the peer and whether a restart may fix
+ * it, into RET. Fixable: a connection or name-resolution error to a probed
+ * peer, and the class mta-internal. */
+void activity_classify_line(const ActivityPatterns *p, const char *message, ActivityLine *ret);
+
+/* Whether IDENTIFIER's mta_log lines count (a delivering program, or one of
+ * the rules' mta_log_identifiers). */
+bool activity_identifier_mta_log(const ActivityPatterns *p, const char *identifier);
+
+/* Adds NAME (a host name the MTA logs without an address) to the names
+ * that count as probed: the caller found that it resolves to a probed
+ * host. Returns 0 (also when known already) or -ENOMEM. */
+int activity_patterns_add_probed_name(ActivityPatterns *p, const char *name);
+
+/* Whether ADDRESS (an IPv4 or IPv6 literal, brackets allowed) equals one of
+ * the probed hosts. */
+bool activity_address_probed(const ActivityPatterns *p, const char *address);
 
 /* Adds one classified message to COUNTS. */
 void activity_count(ActivityCounts *counts, ActivityKind kind);
+
+/* Adds LINE to COUNTS: the outcome, and for a failure its cause (and
+ * fixable), or mta_log. */
+void activity_count_line(ActivityCounts *counts, const ActivityLine *line);

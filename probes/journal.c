@@ -34,8 +34,10 @@
  * where it would be; one of another journal may resume at its head and
  * count old lines once. */
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +47,7 @@
 #include <unistd.h>
 
 #include "activity.h"
+#include "exec.h"
 #include "fileio.h"
 #include "log.h"
 #include "macros.h"
@@ -55,6 +58,15 @@
 #define JOURNAL_BATCH 1000          /* entries read per loop iteration */
 #define JOURNAL_CURSOR_FILE "journal.cursor"
 #define JOURNAL_CURSOR_MAX 4096     /* bytes; real cursors are about 150 */
+#define JOURNAL_NAMES_MAX 16        /* peer names whose addresses are looked up */
+#define JOURNAL_RESOLVE_TIMEOUT_USEC (5ULL * USEC_PER_SEC)
+#define JOURNAL_RESOLVE_AGAIN_USEC (300ULL * USEC_PER_SEC) /* a name is looked up again after */
+
+/* A peer name the MTA could not reach or resolve, looked up by us. */
+typedef struct PeerName {
+        char name[ACTIVITY_PEER_MAX];
+        uint64_t looked_up_usec;    /* CLOCK_MONOTONIC; 0: not yet */
+} PeerName;
 
 typedef struct JournalState {
         char *unit;
@@ -69,6 +81,13 @@ typedef struct JournalState {
         int error;                  /* a read error since the last run, reported by it */
 
         ActivityCounts counts;      /* since this probe was created */
+        ActivitySamples samples;
+        uint64_t mta_log_seq;
+        char *identifier;           /* SYSLOG_IDENTIFIER of the entry being classified */
+        PeerName names[JOURNAL_NAMES_MAX];
+        size_t n_names;
+        ExecRun *resolve;           /* the lookup running, of names[resolving] */
+        size_t resolving;
         char *cursor;               /* after the last entry read; NULL before the first */
         bool cursor_unsaved;
         bool current_is_new;        /* seeking landed on an entry not counted yet */
@@ -189,28 +208,177 @@ static int journal_get_message(JournalState *st) {
         return 1;
 }
 
-/* Whether the current entry comes from a program that delivers (see
- * activity_identifier_relevant()): incoming SMTP and local submission log
- * text that outside clients choose. */
-static bool journal_entry_relevant(JournalState *st) {
+/* Whether the current entry may tell of deliveries (1; see
+ * activity_identifier_relevant()), only of the MTA's own errors (2;
+ * activity_identifier_mta_log()), or nothing (0): incoming SMTP and local
+ * submission log text that outside clients choose. */
+static int journal_entry_relevant(JournalState *st) {
         const void *data;
         char ident[128];
         size_t len;
 
+        free(st->identifier);
+        st->identifier = NULL;
         if (sd_journal_get_data(st->journal, "SYSLOG_IDENTIFIER", &data, &len) < 0 ||
             len < strlen("SYSLOG_IDENTIFIER="))
                 return activity_identifier_relevant(&st->patterns, NULL);
         len -= strlen("SYSLOG_IDENTIFIER=");
         if (len >= sizeof(ident))
-                return false;
+                return 0;
         memcpy(ident, (const char *) data + strlen("SYSLOG_IDENTIFIER="), len);
         ident[len] = '\0';
-        return activity_identifier_relevant(&st->patterns, ident);
+        st->identifier = strdup(ident); /* NULL on ENOMEM: the line is kept without it */
+        if (activity_identifier_relevant(&st->patterns, ident))
+                return 1;
+        return activity_identifier_mta_log(&st->patterns, ident) ? 2 : 0;
+}
+
+/* Copies at most SIZE-1 bytes of S, control characters replaced. */
+static void copy_line(char *buf, size_t size, const char *prefix, const char *s) {
+        size_t n;
+
+        (void) snprintf(buf, size, "%s%s%s", prefix ?: "", prefix ? ": " : "", s);
+        for (n = 0; buf[n]; n++)
+                if ((unsigned char) buf[n] < 0x20 || buf[n] == 0x7f)
+                        buf[n] = ' ';
+}
+
+static uint64_t journal_now(const Probe *p) {
+        uint64_t t = 0;
+
+        (void) sd_event_now(p->event, CLOCK_MONOTONIC, &t);
+        return t ? t : 1;
+}
+
+static void journal_resolve_next(Probe *p);
+
+/* Remembers a bare peer name the MTA could not resolve or reach and that
+ * is not probed, to look up whether it is one of the probed hosts under
+ * another name (the MTA relays to a name, the probe to its address). */
+static void journal_note_name(Probe *p, const ActivityLine *l) {
+        JournalState *st = p->state;
+
+        if (!l->peer_is_name || !l->peer[0] || l->fixable ||
+            (l->cause != CAUSE_DNS_FAILURE && l->cause != CAUSE_CONNECT_FAILURE))
+                return;
+        for (size_t i = 0; i < st->n_names; i++)
+                if (strcasecmp(st->names[i].name, l->peer) == 0) {
+                        if (st->names[i].looked_up_usec != 0 &&
+                            journal_now(p) - st->names[i].looked_up_usec >= JOURNAL_RESOLVE_AGAIN_USEC)
+                                st->names[i].looked_up_usec = 0;
+                        journal_resolve_next(p);
+                        return;
+                }
+        if (st->n_names >= JOURNAL_NAMES_MAX)
+                return;
+        (void) snprintf(st->names[st->n_names].name, sizeof(st->names[st->n_names].name), "%s", l->peer);
+        st->names[st->n_names++].looked_up_usec = 0;
+        journal_resolve_next(p);
+}
+
+/* The child: getaddrinfo(3) of the name, each address on a line. */
+static int journal_resolve_child(int out_fd, void *arg) {
+        const char *name = arg;
+        struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res = NULL;
+        char buf[INET6_ADDRSTRLEN];
+        FILE *f;
+
+        if (getaddrinfo(name, NULL, &hints, &res) != 0)
+                return 1;
+        f = fdopen(out_fd, "w");
+        if (!f) {
+                freeaddrinfo(res);
+                return 2;
+        }
+        for (struct addrinfo *a = res; a; a = a->ai_next) {
+                const void *addr = a->ai_family == AF_INET6 ?
+                        (const void *) &((const struct sockaddr_in6 *) a->ai_addr)->sin6_addr :
+                        (const void *) &((const struct sockaddr_in *) a->ai_addr)->sin_addr;
+
+                if ((a->ai_family == AF_INET || a->ai_family == AF_INET6) &&
+                    inet_ntop(a->ai_family, addr, buf, sizeof(buf)))
+                        fprintf(f, "%s\n", buf);
+        }
+        freeaddrinfo(res);
+        return fclose(f) == 0 ? 0 : 2;
+}
+
+static void journal_on_resolved(ExecRun *run, int status, const char *output, size_t size, void *userdata) {
+        Probe *p = userdata;
+        JournalState *st = p->state;
+        PeerName *n = &st->names[st->resolving];
+        bool probed = false;
+
+        st->resolve = NULL;
+        if (status == 0) {
+                _cleanup_free_ char *copy = strndup(output, size);
+                char *save = NULL;
+
+                for (char *a = copy ? strtok_r(copy, "\n", &save) : NULL; a; a = strtok_r(NULL, "\n", &save))
+                        if (activity_address_probed(&st->patterns, a))
+                                probed = true;
+        }
+        if (probed) {
+                if (activity_patterns_add_probed_name(&st->patterns, n->name) >= 0)
+                        log_info("probe %s: %s resolves to a probed host: the MTA's errors for it count as "
+                                 "errors to a probed peer", p->name, n->name);
+        } else
+                log_debug("probe %s: %s is not a probed host (lookup: %s)", p->name, n->name,
+                          status == 0 ? "no probed address" : status == -ETIMEDOUT ? "timed out" : "failed");
+        journal_resolve_next(p);
+}
+
+/* Starts the next lookup of a name not looked up yet (one at a time). */
+static void journal_resolve_next(Probe *p) {
+        JournalState *st = p->state;
+
+        if (st->resolve)
+                return;
+        for (size_t i = 0; i < st->n_names; i++) {
+                if (st->names[i].looked_up_usec != 0)
+                        continue;
+                st->names[i].looked_up_usec = journal_now(p);
+                st->resolving = i;
+                if (exec_fn(p->event, journal_resolve_child, st->names[i].name, JOURNAL_RESOLVE_TIMEOUT_USEC,
+                            journal_on_resolved, p, &st->resolve) < 0)
+                        st->resolve = NULL; /* tried again after JOURNAL_RESOLVE_AGAIN_USEC */
+                return;
+        }
+}
+
+/* Keeps the line behind a failure or an MTA error for alerts. */
+static void journal_sample(Probe *p, const ActivityLine *l) {
+        JournalState *st = p->state;
+        uint64_t now = journal_now(p);
+
+        if (l->mta_log) {
+                MtaLogLine *m = &st->samples.mta_log[st->mta_log_seq % ACTIVITY_MTA_LOG_MAX];
+
+                m->seq = ++st->mta_log_seq;
+                m->usec = now;
+                copy_line(m->line, sizeof(m->line), st->identifier, st->message);
+                return;
+        }
+        if (l->kind == ACTIVITY_DEFERRED || l->kind == ACTIVITY_BOUNCED ||
+            l->kind == ACTIVITY_CONN_ERROR || l->kind == ACTIVITY_CONN_ERROR_PROBED) {
+                CauseSample *c = &st->samples.causes[(unsigned) l->cause < _CAUSE_MAX ? l->cause : CAUSE_NONE];
+
+                if (c->last_usec == 0 || now - c->last_usec >= ACTIVITY_RUN_QUIET_USEC) {
+                        c->first_usec = now;
+                        copy_line(c->first, sizeof(c->first), NULL, st->message);
+                }
+                c->last_usec = now;
+                copy_line(c->last, sizeof(c->last), NULL, st->message);
+                (void) snprintf(c->peer, sizeof(c->peer), "%s", l->peer);
+                c->probed = l->fixable;
+                journal_note_name(p, l);
+        }
 }
 
 /* Reads and counts up to JOURNAL_BATCH new entries. Returns 1 when more
  * may be waiting, 0 at the end, or a negative errno. */
-static int journal_read_batch(JournalState *st) {
+static int journal_read_batch(Probe *p) {
+        JournalState *st = p->state;
         unsigned n;
         int r = 0;
 
@@ -222,13 +390,21 @@ static int journal_read_batch(JournalState *st) {
                         if (r <= 0)
                                 break;
                 }
-                if (!journal_entry_relevant(st))
+                int relevant = journal_entry_relevant(st);
+                ActivityLine line;
+
+                if (!relevant)
                         continue;
                 r = journal_get_message(st);
                 if (r < 0)
                         break;
-                if (r > 0)
-                        activity_count(&st->counts, activity_classify(&st->patterns, st->message));
+                if (r == 0)
+                        continue;
+                activity_classify_line(&st->patterns, st->message, &line);
+                if (relevant == 2 && !line.mta_log)
+                        continue;
+                activity_count_line(&st->counts, &line);
+                journal_sample(p, &line);
         }
 
         if (n > 0) {
@@ -269,7 +445,7 @@ static void journal_step(Probe *p) {
                 return;
         r = sd_journal_process(st->journal);
         if (r >= 0)
-                r = journal_read_batch(st);
+                r = journal_read_batch(p);
         if (r < 0) {
                 log_warning_errno(r, "probe %s: cannot read the journal: %m", p->name);
                 st->error = r;
@@ -434,6 +610,7 @@ static int journal_start(Probe *p) {
         }
 
         res.activity = st->counts;
+        res.samples = st->samples;
         (void) snprintf(res.reason, sizeof(res.reason),
                         "sent %" PRIu64 ", deferred %" PRIu64 ", bounced %" PRIu64
                         ", conn errors %" PRIu64 " (+%" PRIu64 " to probed hosts)",
@@ -456,7 +633,9 @@ static void journal_done(Probe *p) {
                                         p->name, st->state_dir);
         }
         journal_close(st);
+        st->resolve = exec_cancel(st->resolve);
         activity_patterns_done(&st->patterns);
+        free(st->identifier);
         free(st->unit);
         strv_free(st->identifiers);
         free(st->directory);

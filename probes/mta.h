@@ -43,6 +43,14 @@ struct MtaProfile {
          * unit has no MainPID (sysv-generated units); NULL: the unit alone. */
         const char *pid_file;
 
+        /* The MTA's own view of name resolution where it differs from the
+         * system's (a chrooted Postfix reads copies of resolv.conf and
+         * hosts under its queue directory): writes a one-line description
+         * of the difference to BUF and returns 1, returns 0 when they are
+         * the same (or the MTA has no view of its own: NULL), or a
+         * negative errno when a file cannot be read. SETTINGS: the type's. */
+        int (*resolver_view)(const void *settings, char *buf, size_t size);
+
         /* Defaults of common [mta] keys. */
         const char *default_unit;            /* NULL: [mta] unit is required */
         const char *default_flush_command;   /* flush_command, split on blanks */

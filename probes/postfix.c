@@ -86,6 +86,7 @@
 #include "config.h"
 #include "conf-parser.h"
 #include "exec.h"
+#include "fileio.h"
 #include "log.h"
 #include "macros.h"
 #include "caps.h"
@@ -679,19 +680,69 @@ const struct probe_ops probe_postfix_ops = {
 #define POSTFIX_ERROR    "^connect to " POSTFIX_PEER "|"                                      \
                          "^[^ ]+: to=<.*, status=deferred \\([^(]*connect to " POSTFIX_PEER "|" \
                          "^[^ ]+: to=<.*Name service error for name=([^ ]+) type="
-/* Deferrals that attempted nothing: the dead-destination cache of qmgr(8),
- * a transport that is not there. */
-#define POSTFIX_SKIP     "status=deferred \\((delivery temporarily suspended: |unknown mail transport error|mail transport unavailable)"
+/* Deferrals that attempted nothing: the dead-destination cache of qmgr(8). */
+#define POSTFIX_SKIP     "status=deferred \\(delivery temporarily suspended: "
 
 static const char *const postfix_identifiers[] = {
         "smtp", "lmtp", "local", "virtual", "pipe", "error", "retry", "discard", "qmgr", NULL
 };
+
+/* master(8) reports its children's deaths ("warning: process
+ * /usr/lib/postfix/sbin/smtp pid 123 exit status 1", "... bad command
+ * startup -- throttling"). */
+static const char *const postfix_mta_log_identifiers[] = { "master", NULL };
+
+/* Cause classes of failed delivery lines, tried in order; the texts are
+ * Postfix's (smtp(8), qmgr(8); the sources smtp_addr.c, smtp_connect.c,
+ * smtp_proto.c, qmgr_deliver.c). The peer comes from "relay=HOST[ADDR]:PORT"
+ * when the line has one (POSTFIX_PEER_FIELD), else from the rule's group. */
+static const CauseRule postfix_cause_rules[] = {
+        /* DNS lookups: "Host or domain name not found. Name service error
+         * for name=relay.example type=A: Host not found, try again";
+         * native lookups (smtp_host_lookup = native, getaddrinfo(3)):
+         * "relay.example: Temporary failure in name resolution" */
+        { CAUSE_DNS_FAILURE,      "Name service error for name=([^ ]+) type=" },
+        { CAUSE_DNS_FAILURE,      "[ (]([^ (]+): (Temporary failure in name resolution|Name or service not known|"
+                                  "No address associated with hostname)" },
+        { CAUSE_DNS_FAILURE,      "unable to look up host ([^ :]+)" },
+        { CAUSE_DNS_FAILURE,      "Host or domain name not found" },
+        { CAUSE_DNS_FAILURE,      "Host found but no data record" },
+        /* "TLS is required, but was not offered by host HOST[ADDR]",
+         * "Cannot start TLS: handshake failure", "Server certificate not
+         * trusted" / "not verified" */
+        { CAUSE_TLS_FAILURE,      "TLS is required, but was not offered by host ([^ ]+\\[[^]]*\\])" },
+        { CAUSE_TLS_FAILURE,      "TLS is required|Cannot start TLS|Server certificate not|TLS handshake" },
+        /* "conversation with HOST[ADDR] timed out while receiving the
+         * initial server greeting" / "while performing the EHLO handshake" */
+        { CAUSE_PROTOCOL_TIMEOUT, "conversation with ([^ ]+) timed out while" },
+        /* the peer answered: "host HOST[ADDR] said: 450 ...", "host
+         * HOST[ADDR] refused to talk to me: 421 ...", "lost connection with
+         * HOST[ADDR] while ..." */
+        { CAUSE_DEFERRED_REMOTE,  "host ([^ ]+) (said|refused to talk to me)" },
+        { CAUSE_DEFERRED_REMOTE,  "lost connection with ([^ ]+) while" },
+        { CAUSE_LOCAL_RESOURCE,   "No space left on device|insufficient system storage|Permission denied|"
+                                  "queue file write error|Out of memory" },
+        /* the delivery agent crashed or refuses to start: qmgr(8) defers
+         * with "unknown mail transport error" / "mail transport unavailable" */
+        { CAUSE_MTA_INTERNAL,     "unknown mail transport error|mail transport unavailable|"
+                                  "mail system configuration error" },
+        { CAUSE_CONNECT_FAILURE,  "connect to ([^ ]+):" },
+        {},
+};
+
+#define POSTFIX_PEER_FIELD "relay=([^ ,]+)"
+#define POSTFIX_MTA_LOG    "^(fatal|panic|warning): "
 
 const ActivityRules postfix_activity_rules = {
         .activity = POSTFIX_ACTIVITY,
         .error = POSTFIX_ERROR,
         .skip = POSTFIX_SKIP,
         .identifiers = postfix_identifiers,
+        .peer = POSTFIX_PEER_FIELD,
+        .causes = postfix_cause_rules,
+        .error_cause = CAUSE_CONNECT_FAILURE,
+        .mta_log = POSTFIX_MTA_LOG,
+        .mta_log_identifiers = postfix_mta_log_identifiers,
 };
 
 static void postfix_settings_init(void *settings) {
@@ -717,6 +768,75 @@ static const ConfigItem postfix_mta_items[] = {
         {},
 };
 
+/* "nameserver 192.0.2.53 nameserver ..." of a resolv.conf(5), at most SIZE bytes. */
+static void resolv_nameservers(const char *text, char *buf, size_t size) {
+        const char *line = text;
+        size_t n = 0;
+
+        buf[0] = 0;
+        while (line && *line) {
+                const char *end = strchr(line, '\n');
+                size_t len = end ? (size_t) (end - line) : strlen(line);
+
+                if (len > 11 && strncmp(line, "nameserver", 10) == 0 && (line[10] == ' ' || line[10] == '\t')) {
+                        int k = snprintf(buf + n, size - n, "%s%.*s", n ? ", " : "", (int) len, line);
+
+                        if (k < 0 || (size_t) k >= size - n)
+                                break;
+                        n += (size_t) k;
+                }
+                line = end ? end + 1 : NULL;
+        }
+        if (!buf[0])
+                (void) snprintf(buf, size, "no nameserver line");
+}
+
+/* The chroot's copies that smtp(8) and other chrooted programs read
+ * (master.cf chroot column; Debian's postfix start copies them, see
+ * /usr/lib/postfix/configure-instance.sh). */
+static int postfix_resolver_view(const void *settings, char *buf, size_t size) {
+        static const char *const files[] = { "etc/resolv.conf", "etc/hosts" };
+        static const char *const system_files[] = { "/etc/resolv.conf", "/etc/hosts" };
+        const PostfixSettings *s = settings;
+        size_t n = 0;
+
+        buf[0] = 0;
+        if (!s || !s->queue_directory)
+                return 0;
+        for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+                _cleanup_free_ char *sys = NULL, *mine = NULL, *path = NULL;
+                size_t a = 0, b = 0;
+                int r, k;
+
+                if (asprintf(&path, "%s/%s", s->queue_directory, files[i]) < 0)
+                        return -ENOMEM;
+                r = read_file_bounded(path, 64 * 1024, &mine, &b);
+                if (r == -ENOENT)
+                        continue; /* not chrooted: the system's files are used */
+                if (r < 0)
+                        return r;
+                r = read_file_bounded(system_files[i], 64 * 1024, &sys, &a);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+                if (r >= 0 && a == b && memcmp(sys, mine, a) == 0)
+                        continue;
+                if (i == 0) {
+                        char x[160], y[160];
+
+                        resolv_nameservers(sys ?: "", x, sizeof(x));
+                        resolv_nameservers(mine, y, sizeof(y));
+                        k = snprintf(buf + n, size - n, "%s/etc/resolv.conf (%s) differs from /etc/resolv.conf (%s)",
+                                     s->queue_directory, y, x);
+                } else
+                        k = snprintf(buf + n, size - n, "%s%s/etc/hosts differs from /etc/hosts",
+                                     n ? "; " : "", s->queue_directory);
+                if (k < 0 || (size_t) k >= size - n)
+                        return 1;
+                n += (size_t) k;
+        }
+        return n > 0;
+}
+
 const MtaProfile mta_profile_postfix = {
         .type = "postfix",
         .queue_ops = &probe_postfix_ops,
@@ -728,5 +848,6 @@ const MtaProfile mta_profile_postfix = {
          * cgroup: their lines carry the unit (probes/journal.c). */
         .activity_source = ACTIVITY_SOURCE_JOURNAL_UNIT,
         .activity_rules = &postfix_activity_rules,
+        .resolver_view = postfix_resolver_view,
         .default_flush_command = "/usr/sbin/postqueue -f",
 };

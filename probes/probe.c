@@ -60,6 +60,23 @@ const char *probe_outcome_to_string(ProbeOutcome o) {
         return probe_outcome_table[o];
 }
 
+static const char *const failure_cause_table[_CAUSE_MAX] = {
+        [CAUSE_NONE]             = "none",
+        [CAUSE_DEFERRED_REMOTE]  = "deferred-remote",
+        [CAUSE_CONNECT_FAILURE]  = "connect-failure",
+        [CAUSE_DNS_FAILURE]      = "dns-failure",
+        [CAUSE_TLS_FAILURE]      = "tls-failure",
+        [CAUSE_PROTOCOL_TIMEOUT] = "protocol-timeout",
+        [CAUSE_LOCAL_RESOURCE]   = "local-resource",
+        [CAUSE_MTA_INTERNAL]     = "mta-internal",
+};
+
+const char *failure_cause_to_string(FailureCause c) {
+        if ((unsigned) c >= ELEMENTSOF(failure_cause_table))
+                return NULL;
+        return failure_cause_table[c];
+}
+
 ProbeOutcome probe_outcome_from_errno(int err) {
         switch (err < 0 ? -err : err) {
         case 0:

@@ -76,16 +76,74 @@ typedef struct QueueStats {
         uint64_t most_overdue_usec;       /* how far past due the most overdue one is, 0 if none */
 } QueueStats;
 
+/* Why a delivery failed, as told by the MTA's log line (the cause
+ * class). The MTA profile's rules (probes/activity.h, ActivityRules.causes)
+ * map lines to classes; README "How it decides" says which a restart can
+ * fix. */
+typedef enum FailureCause {
+        CAUSE_NONE,                /* not a failure (delivered), or no rule matched */
+        CAUSE_DEFERRED_REMOTE,     /* the peer answered and refused: 4xx/5xx, dropped the line */
+        CAUSE_CONNECT_FAILURE,     /* connect refused, timed out, no route */
+        CAUSE_DNS_FAILURE,         /* the peer's name or MX did not resolve */
+        CAUSE_TLS_FAILURE,         /* the TLS handshake or certificate check failed */
+        CAUSE_PROTOCOL_TIMEOUT,    /* the peer went silent after the greeting */
+        CAUSE_LOCAL_RESOURCE,      /* disk full, permission denied, out of memory here */
+        CAUSE_MTA_INTERNAL,        /* the MTA's own agent crashed or is misconfigured */
+        _CAUSE_MAX,
+} FailureCause;
+
+/* "none", "deferred-remote", "connect-failure", "dns-failure",
+ * "tls-failure", "protocol-timeout", "local-resource", "mta-internal";
+ * NULL for a value out of range. */
+const char *failure_cause_to_string(FailureCause c);
+
 /* Delivery activity read from the MTA's log (journal), as counters that
- * only grow while the daemon runs. See probes/activity.h. */
+ * only grow while the daemon runs. See probes/activity.h. Every counted
+ * line adds to exactly one of sent, deferred, bounced, conn_errors and
+ * conn_errors_probed; a failure also to failures[its cause], and a failure
+ * a restart can fix (the peer is one our probes reach) also to fixable[]. */
 typedef struct ActivityCounts {
         uint64_t sent;                    /* delivered */
-        uint64_t deferred;                /* attempted, temporarily failed for a remote reason */
+        uint64_t deferred;                /* attempted, temporarily failed */
         uint64_t bounced;                 /* attempted, permanently failed (bounced/expired) */
         uint64_t conn_errors;             /* could not connect to a peer that is not probed */
         uint64_t conn_errors_probed;      /* could not connect to a peer that a reachability
                                            * probe watches (e.g. the relayhost) */
+        uint64_t failures[_CAUSE_MAX];    /* failed lines by cause ([CAUSE_NONE]: no rule matched) */
+        uint64_t bounced_by_cause[_CAUSE_MAX]; /* the bounced ones among them */
+        uint64_t fixable[_CAUSE_MAX];     /* the failures among them that a restart may fix:
+                                           * reaching or resolving a probed peer, the MTA's
+                                           * internal errors */
+        uint64_t mta_log;                 /* the MTA's own fatal/panic/warning lines */
 } ActivityCounts;
+
+/* What the activity source keeps of the lines behind the counters, for
+ * alerts: per cause the peer and the first and last line of its current
+ * run (a run ends after ACTIVITY_RUN_QUIET_USEC without such a line), and
+ * the MTA's last fatal/panic/warning lines. Times are CLOCK_MONOTONIC,
+ * microseconds, when the line was read. */
+#define ACTIVITY_LINE_MAX 240
+#define ACTIVITY_PEER_MAX 96
+#define ACTIVITY_MTA_LOG_MAX 4
+#define ACTIVITY_RUN_QUIET_USEC (600ULL * 1000000ULL)
+
+typedef struct CauseSample {
+        uint64_t first_usec, last_usec;   /* 0: none seen */
+        char peer[ACTIVITY_PEER_MAX];     /* of the last line, as the MTA names it ("" if none) */
+        bool probed;                      /* that peer is one our probes reach */
+        char first[ACTIVITY_LINE_MAX], last[ACTIVITY_LINE_MAX];
+} CauseSample;
+
+typedef struct MtaLogLine {
+        uint64_t seq;                     /* 1, 2, ... in the order read; 0: empty slot */
+        uint64_t usec;
+        char line[ACTIVITY_LINE_MAX];
+} MtaLogLine;
+
+typedef struct ActivitySamples {
+        CauseSample causes[_CAUSE_MAX];
+        MtaLogLine mta_log[ACTIVITY_MTA_LOG_MAX]; /* a ring, the newest at (seq - 1) % MAX */
+} ActivitySamples;
 
 /* What the MTA's liveness allows the detector to conclude; the unit probe
  * judges it from the unit's state and, where the MTA type has one, its
@@ -130,6 +188,7 @@ typedef struct ProbeResult {
         char reason[PROBE_REASON_MAX];    /* why FAIL or UNKNOWN; short detail when OK */
         QueueStats queue;                 /* PROBE_KIND_QUEUE and status OK only */
         ActivityCounts activity;          /* PROBE_KIND_ACTIVITY and status OK only */
+        ActivitySamples samples;          /* PROBE_KIND_ACTIVITY and status OK only */
         UnitState unit;                   /* PROBE_KIND_UNIT and status OK only */
 } ProbeResult;
 

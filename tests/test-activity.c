@@ -97,12 +97,13 @@ static const Case postfix_relay_probed[] = {
         { "NOQUEUE: reject: RCPT from unknown[198.51.100.20]: 554 5.7.1 <x@y.example>: Relay access denied; "
           "from=<\"connect to 192.0.2.2[192.0.2.2]: x\"@b.example> to=<x@y.example> proto=ESMTP helo=<a>",
           ACTIVITY_NONE },
-        /* Deferrals that attempted nothing. */
+        /* A deferral that attempted nothing (qmgr's dead-destination cache). */
         { "6A7B8C9D0E: to=<gina@example.org>, relay=none, delay=12, delays=12/0/0/0, dsn=4.4.2, "
           "status=deferred (delivery temporarily suspended: lost connection with 192.0.2.2[192.0.2.2] "
           "while receiving the initial server greeting)", ACTIVITY_NONE },
+        /* The delivery agent is missing or crashing: a deferral of class mta-internal. */
         { "6A7B8C9D0E: to=<gina@example.org>, relay=none, delay=1, delays=1/0/0/0, dsn=4.3.0, "
-          "status=deferred (mail transport unavailable)", ACTIVITY_NONE },
+          "status=deferred (mail transport unavailable)", ACTIVITY_DEFERRED },
         /* The relay's name does not resolve (a stale resolv.conf in the chroot): the name is the peer. */
         { "6A7B8C9D0E: to=<gina@example.org>, relay=none, delay=2, delays=0/0/2/0, dsn=4.4.3, "
           "status=deferred (Host or domain name not found. Name service error for name=relay.example.net "
@@ -225,6 +226,107 @@ static void test_identifiers(void **state) {
         activity_patterns_done(&p);
 }
 
+typedef struct CauseCase {
+        const char *message;
+        ActivityKind kind;
+        FailureCause cause;
+        bool fixable;
+        const char *peer;
+        bool mta_log;
+} CauseCase;
+
+/* Cause classes, peers and what a restart may fix, with the relay
+ * 192.0.2.2 probed and relay.example.net known to resolve to it. */
+static void test_postfix_causes(void **state) {
+        static const CauseCase cases[] = {
+                { "4F9D8E1A2B: to=<a@example.org>, relay=192.0.2.2[192.0.2.2]:25, delay=0.5, dsn=2.0.0, "
+                  "status=sent (250 2.0.0 Ok: queued as 7C1D2E3F4A)", ACTIVITY_SENT, CAUSE_NONE, false, "", false },
+                { "4F9D8E1A2B: to=<a@example.org>, relay=none, delay=30, dsn=4.4.1, "
+                  "status=deferred (connect to 192.0.2.2[192.0.2.2]:25: Connection timed out)",
+                  ACTIVITY_CONN_ERROR_PROBED, CAUSE_CONNECT_FAILURE, true, "192.0.2.2[192.0.2.2]", false },
+                { "connect to relay.example.net[2001:db8::2]:25: No route to host",
+                  ACTIVITY_CONN_ERROR, CAUSE_CONNECT_FAILURE, false, "relay.example.net[2001:db8::2]", false },
+                /* the chrooted smtp(8) cannot resolve the relay that our probe reaches */
+                { "6A7B8C9D0E: to=<g@example.org>, relay=none, delay=2, dsn=4.4.3, status=deferred "
+                  "(Host or domain name not found. Name service error for name=relay.example.net type=A: "
+                  "Host not found, try again)",
+                  ACTIVITY_CONN_ERROR_PROBED, CAUSE_DNS_FAILURE, true, "relay.example.net", false },
+                { "6A7B8C9D0E: to=<g@example.org>, relay=none, delay=2, dsn=4.4.3, status=deferred "
+                  "(relay.example.net: Temporary failure in name resolution)",
+                  ACTIVITY_DEFERRED, CAUSE_DNS_FAILURE, true, "relay.example.net", false },
+                /* a name nobody probes does not resolve: bounced, not fixable */
+                { "6A7B8C9D0E: to=<u@nxdomain.example>, relay=none, delay=0.1, dsn=5.4.4, status=bounced "
+                  "(Host or domain name not found. Name service error for name=nxdomain.example type=MX: "
+                  "Host not found)",
+                  ACTIVITY_CONN_ERROR, CAUSE_DNS_FAILURE, false, "nxdomain.example", false },
+                { "4F9D8E1A2B: to=<u@remote.example>, relay=127.0.0.1[127.0.0.1]:10025, delay=60, dsn=4.4.2, "
+                  "status=deferred (conversation with 127.0.0.1[127.0.0.1] timed out while performing the "
+                  "EHLO handshake)",
+                  ACTIVITY_DEFERRED, CAUSE_PROTOCOL_TIMEOUT, false, "127.0.0.1[127.0.0.1]:10025", false },
+                { "4F9D8E1A2B: to=<u@remote.example>, relay=192.0.2.2[192.0.2.2]:25, delay=0.4, dsn=4.3.2, "
+                  "status=deferred (host 192.0.2.2[192.0.2.2] refused to talk to me: 421 4.3.2 Service not "
+                  "available)",
+                  ACTIVITY_DEFERRED, CAUSE_DEFERRED_REMOTE, false, "192.0.2.2[192.0.2.2]:25", false },
+                { "4F9D8E1A2B: to=<u@remote.example>, relay=mx.example.com[203.0.113.5]:25, delay=1, dsn=4.7.5, "
+                  "status=deferred (Server certificate not trusted)",
+                  ACTIVITY_DEFERRED, CAUSE_TLS_FAILURE, false, "mx.example.com[203.0.113.5]:25", false },
+                { "4F9D8E1A2B: to=<u@remote.example>, relay=none, delay=1, dsn=4.7.4, status=deferred "
+                  "(TLS is required, but was not offered by host mx.example.com[203.0.113.5])",
+                  ACTIVITY_DEFERRED, CAUSE_TLS_FAILURE, false, "mx.example.com[203.0.113.5]", false },
+                { "4F9D8E1A2B: to=<u@remote.example>, relay=none, delay=1, dsn=4.3.0, status=deferred "
+                  "(unknown mail transport error)",
+                  ACTIVITY_DEFERRED, CAUSE_MTA_INTERNAL, true, "", false },
+                { "4F9D8E1A2B: to=<u@local.example>, relay=local, delay=1, dsn=4.3.0, status=deferred "
+                  "(cannot update mailbox /var/mail/u for user u. cannot open file: No space left on device)",
+                  ACTIVITY_DEFERRED, CAUSE_LOCAL_RESOURCE, false, "local", false },
+                { "fatal: bad numerical configuration: smtp_mx_address_limit = 5x",
+                  ACTIVITY_NONE, CAUSE_NONE, false, "", true },
+                { "warning: process /usr/lib/postfix/sbin/smtp pid 4242 exit status 1",
+                  ACTIVITY_NONE, CAUSE_NONE, false, "", true },
+        };
+        ActivityPatterns p;
+        ActivityCounts c = {};
+        char err[256];
+
+        assert_int_equal(activity_patterns_init(&p, &postfix_activity_rules, NULL, NULL, relay_probed, err, sizeof(err)), 0);
+        assert_int_equal(activity_patterns_add_probed_name(&p, "relay.example.net"), 0);
+        assert_int_equal(activity_patterns_add_probed_name(&p, "RELAY.example.net"), 0); /* once */
+        assert_true(activity_address_probed(&p, "192.0.2.2"));
+        assert_true(activity_address_probed(&p, "[192.0.2.2]"));
+        assert_false(activity_address_probed(&p, "192.0.2.3"));
+        assert_false(activity_address_probed(&p, "relay.example.net"));
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                ActivityLine l;
+
+                activity_classify_line(&p, cases[i].message, &l);
+                if (l.kind != cases[i].kind || l.cause != cases[i].cause || l.fixable != cases[i].fixable ||
+                    strcmp(l.peer, cases[i].peer) != 0 || l.mta_log != cases[i].mta_log)
+                        fail_msg("line %zu: got kind %d cause %s fixable %d peer \"%s\" mta_log %d", i,
+                                 (int) l.kind, failure_cause_to_string(l.cause), l.fixable, l.peer, l.mta_log);
+                activity_count_line(&c, &l);
+        }
+        assert_int_equal(c.sent, 1);
+        assert_int_equal(c.conn_errors_probed, 2);
+        assert_int_equal(c.conn_errors, 2);
+        assert_int_equal(c.deferred, 7);
+        assert_int_equal(c.failures[CAUSE_DNS_FAILURE], 3);
+        assert_int_equal(c.fixable[CAUSE_DNS_FAILURE], 2);
+        assert_int_equal(c.fixable[CAUSE_CONNECT_FAILURE], 1);
+        assert_int_equal(c.fixable[CAUSE_MTA_INTERNAL], 1);
+        assert_int_equal(c.failures[CAUSE_PROTOCOL_TIMEOUT], 1);
+        assert_int_equal(c.failures[CAUSE_TLS_FAILURE], 2);
+        assert_int_equal(c.failures[CAUSE_LOCAL_RESOURCE], 1);
+        assert_int_equal(c.failures[CAUSE_DEFERRED_REMOTE], 1);
+        assert_int_equal(c.bounced_by_cause[CAUSE_DNS_FAILURE], 0); /* a connection error first */
+        assert_int_equal(c.mta_log, 2);
+        assert_true(activity_identifier_mta_log(&p, "postfix/master"));
+        assert_true(activity_identifier_mta_log(&p, "postfix/smtp"));
+        assert_false(activity_identifier_mta_log(&p, "postfix/smtpd"));
+        activity_patterns_done(&p);
+        assert_string_equal(failure_cause_to_string(CAUSE_PROTOCOL_TIMEOUT), "protocol-timeout");
+        assert_null(failure_cause_to_string(_CAUSE_MAX));
+}
+
 static void test_count(void **state) {
         ActivityCounts c = {};
         static const ActivityKind kinds[] = {
@@ -308,6 +410,7 @@ static void test_bad_patterns(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_postfix_relay_probed),
+                cmocka_unit_test(test_postfix_causes),
                 cmocka_unit_test(test_postfix_nothing_probed),
                 cmocka_unit_test(test_postfix_probed_forms),
                 cmocka_unit_test(test_exim),

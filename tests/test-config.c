@@ -790,6 +790,7 @@ static void test_dump(void **state) {
                             "max_restarts = 3\n"
                             "restart_window = 1h\n"
                             "giveup_holddown = 1h\n"
+                            "degraded_after = 10m\n"
                             "\n"
                             "[probe:relay]\n"
                             "type = smtp\n"

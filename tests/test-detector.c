@@ -395,6 +395,14 @@ typedef struct Round {
         UnitState unit;
 } Round;
 
+/* As the activity probe counts them: a connection error to a probed peer
+ * is also a failure of class connect-failure that a restart may fix. */
+static ActivityCounts with_causes(ActivityCounts a) {
+        a.failures[CAUSE_CONNECT_FAILURE] += a.conn_errors + a.conn_errors_probed;
+        a.fixable[CAUSE_CONNECT_FAILURE] += a.conn_errors_probed;
+        return a;
+}
+
 static void feed(Timeline *tl, uint64_t t, const Round *r) {
         Observation o = {
                 .reach = (ProbeStatus) r->reach,
@@ -405,7 +413,7 @@ static void feed(Timeline *tl, uint64_t t, const Round *r) {
                         .overdue = r->overdue,
                 },
                 .activity_status = PROBE_OK,
-                .activity = r->act,
+                .activity = with_causes(r->act),
                 .unit_status = (ProbeStatus) r->unit_status,
                 .unit = r->unit,
         };
@@ -811,7 +819,7 @@ static void test_judge_once(void **state) {
                         .queue = { .backlog = r.backlog, .schedule_known = r.schedule,      \
                                    .overdue = r.overdue,                                    \
                                    .most_overdue_usec = r.overdue ? S(400) : 0 },           \
-                        .activity_status = PROBE_OK, .activity = r.act,                     \
+                        .activity_status = PROBE_OK, .activity = with_causes(r.act),        \
                         .unit_status = (ProbeStatus) r.unit_status, .unit = r.unit,         \
                 };                                                                          \
                 assert_int_equal(detector_judge_once(&tl.p, &o, why, sizeof(why)), expect); \
@@ -823,7 +831,7 @@ static void test_judge_once(void **state) {
         r.act.deferred = 2;
         JUDGE(ONCE_HEALTHY, "healthy: 2 delivery attempt(s) in the last 5m");
         r = round_ok(20, "A"), r.act.conn_errors_probed = 4;
-        JUDGE(ONCE_STALLED, "stalled: 4 connection error(s) to a relay that answers our probe in the last 5m");
+        JUDGE(ONCE_STALLED, "stalled: 4 failure(s) a restart may fix (connect-failure) in the last 5m");
         r = round_ok(20, "A");
         JUDGE(ONCE_HEALTHY, "healthy: backlog 20, nothing overdue by 5m yet (the MTA waits out its own schedule)");
         r = round_ok(0, NULL);
@@ -1465,6 +1473,333 @@ static void test_random_walks_stay_in_table(void **state) {
         print_message("random walks took %zu of %zu rows of the transition table\n", taken, n_rows);
 }
 
+/* Cause classes. A timeline keeps the activity probe's running totals in
+ * ACC; add_fail() adds N failed lines of cause C (a restart may fix them:
+ * FIXABLE; BOUNCED: permanent) as the probe counts them, and sets the
+ * cause's peer in the samples. */
+typedef struct CauseRun {
+        Timeline tl;
+        ActivityCounts acc;
+        ActivitySamples samples;
+} CauseRun;
+
+static void cr_init(CauseRun *cr) {
+        memset(cr, 0, sizeof(*cr));
+        tl_init(&cr->tl);
+        cr->tl.p.degraded_after_usec = S(60);
+}
+
+static void add_fail(CauseRun *cr, FailureCause c, uint64_t n, bool fixable, bool bounced, const char *peer) {
+        if (bounced)
+                cr->acc.bounced += n;
+        else if (fixable && c == CAUSE_CONNECT_FAILURE)
+                cr->acc.conn_errors_probed += n;
+        else if (c == CAUSE_CONNECT_FAILURE)
+                cr->acc.conn_errors += n;
+        else
+                cr->acc.deferred += n;
+        cr->acc.failures[c] += n;
+        if (fixable)
+                cr->acc.fixable[c] += n;
+        if (bounced)
+                cr->acc.bounced_by_cause[c] += n;
+        snprintf(cr->samples.causes[c].peer, sizeof(cr->samples.causes[c].peer), "%s", peer);
+}
+
+/* One round at T: reachability REACH, BACKLOG messages, OVERDUE of them overdue. */
+static void cr_tick(CauseRun *cr, uint64_t t, int reach, unsigned backlog, unsigned overdue) {
+        Observation o = {
+                .reach = (ProbeStatus) reach,
+                .queue_status = PROBE_OK,
+                .queue = { .backlog = backlog, .schedule_known = true, .overdue = overdue },
+                .activity_status = PROBE_OK,
+                .activity = cr->acc,
+                .samples = cr->samples,
+                .unit_status = PROBE_OK,
+                .unit = unit_running,
+        };
+        snprintf(o.queue.oldest_id, sizeof(o.queue.oldest_id), "%s", backlog ? "A" : "");
+        step(&cr->tl, t, &o);
+}
+
+/* The cause named by the last transition with event EV in the last output. */
+static const Transition *last_event(const CauseRun *cr, EventKind ev) {
+        for (size_t i = cr->tl.out.n_transitions; i > 0; i--)
+                if (cr->tl.out.transitions[i - 1].event == ev)
+                        return &cr->tl.out.transitions[i - 1];
+        return NULL;
+}
+
+/* Case "next hop hangs": a content filter answers the greeting and then
+ * nothing. The stall (mail overdue, nothing logged) gets one restart;
+ * during verification the MTA logs protocol timeouts to the next hop, a
+ * failure a restart cannot fix: gave_up names it, and its failures hold
+ * the hold-down for as long as they go on. No second restart, no second
+ * stall.detected, no delivery.degraded (the cause was named). */
+static void test_cause_protocol_timeout_after_restart(void **state) {
+        CauseRun cr;
+        const Transition *t;
+        cr_init(&cr);
+        cr.tl.p.actions[1] = ACTION_RESTART;
+        cr.tl.p.n_actions = 2;
+
+        for (uint64_t x = 0; x <= 290; x += 10)
+                cr_tick(&cr, x, OK, 5, 5);
+        cr_tick(&cr, 300, OK, 5, 5);
+        assert_int_equal(cr.tl.n_actions, 1);
+        t = last_event(&cr, EVENT_STALL_DETECTED);
+        assert_non_null(t);
+        assert_int_equal(t->cause, CAUSE_NONE);           /* nothing attempted at all */
+        action_done(&cr.tl, 305, true);
+        cr_tick(&cr, 310, OK, 5, 5);
+        add_fail(&cr, CAUSE_PROTOCOL_TIMEOUT, 5, false, false, "127.0.0.1[127.0.0.1]:10025");
+        cr_tick(&cr, 370, OK, 5, 5);
+        for (uint64_t x = 380; x < 420; x += 10)
+                cr_tick(&cr, x, OK, 5, 5);
+        assert_int_equal(cr.tl.d.state, DETECTOR_VERIFYING);
+        cr_tick(&cr, 430, OK, 5, 5);                      /* 305 + 120 */
+        assert_int_equal(cr.tl.d.state, DETECTOR_GAVE_UP);
+        t = last_event(&cr, EVENT_GAVE_UP);
+        assert_non_null(t);
+        assert_int_equal(t->cause, CAUSE_PROTOCOL_TIMEOUT);
+        assert_string_equal(t->peer, "127.0.0.1[127.0.0.1]:10025");
+        assert_string_equal(t->reason, "delivery fails for a reason a restart cannot fix: protocol-timeout at "
+                                       "127.0.0.1[127.0.0.1]:10025");
+        /* the next hop keeps hanging, every 80 s, for two hours */
+        for (uint64_t x = 440; x <= 7640; x += 10) {
+                if (x % 80 == 0)
+                        add_fail(&cr, CAUSE_PROTOCOL_TIMEOUT, 5, false, false, "127.0.0.1[127.0.0.1]:10025");
+                cr_tick(&cr, x, OK, 5, 5);
+        }
+        assert_int_equal(cr.tl.d.state, DETECTOR_GAVE_UP);
+        assert_int_equal(cr.tl.n_actions, 1);
+        assert_int_equal(cr.tl.n_events[EVENT_STALL_DETECTED], 1);
+        assert_int_equal(cr.tl.n_events[EVENT_ACTION_FAILED], 1);
+        assert_int_equal(cr.tl.n_events[EVENT_GAVE_UP], 1);
+        assert_int_equal(cr.tl.n_events[EVENT_DELIVERY_DEGRADED], 0);
+        assert_int_equal(cr.tl.n_events[EVENT_RECOVERED], 0);
+        assert_int_equal(cr.tl.incidents_opened, 1);
+        /* the filter is fixed: mail is delivered, the incident ends */
+        cr.acc.sent += 5;
+        cr_tick(&cr, 7650, OK, 0, 0);
+        assert_int_equal(cr.tl.n_events[EVENT_RECOVERED], 1);
+        assert_int_equal(cr.tl.d.state, DETECTOR_HEALTHY);
+}
+
+/* The same, but the timeouts come only after the ladder ended: the
+ * incident is in GAVE_UP without a cause, and delivery.degraded names it
+ * once when the failures have gone on for degraded_after. */
+static void test_cause_degraded_while_gave_up(void **state) {
+        CauseRun cr;
+        const Transition *t;
+        cr_init(&cr);
+
+        for (uint64_t x = 0; x <= 300; x += 10)
+                cr_tick(&cr, x, OK, 5, 5);
+        action_done(&cr.tl, 305, true);
+        for (uint64_t x = 310; x <= 430; x += 10)
+                cr_tick(&cr, x, OK, 5, 5);
+        assert_int_equal(cr.tl.d.state, DETECTOR_GAVE_UP);
+        assert_int_equal(last_event(&cr, EVENT_GAVE_UP)->cause, CAUSE_NONE);
+        for (uint64_t x = 440; x <= 1000; x += 10) {
+                if (x % 80 == 0)
+                        add_fail(&cr, CAUSE_PROTOCOL_TIMEOUT, 5, false, false, "127.0.0.1[127.0.0.1]:10025");
+                cr_tick(&cr, x, OK, 5, 5);
+                if ((t = last_event(&cr, EVENT_DELIVERY_DEGRADED))) {
+                        assert_int_equal(x, 560);         /* failures at 480 and 560 */
+                        assert_int_equal(t->from, DETECTOR_GAVE_UP);
+                        assert_int_equal(t->cause, CAUSE_PROTOCOL_TIMEOUT);
+                }
+        }
+        assert_int_equal(cr.tl.n_events[EVENT_DELIVERY_DEGRADED], 1);
+        assert_int_equal(cr.tl.n_actions, 1);
+}
+
+/* Case "the MTA's resolver view is broken": the chrooted MTA cannot resolve
+ * the relay's name, which resolves (for us) to the probed address: a
+ * failure a restart may fix. Nothing is overdue (each failure reschedules),
+ * but the stall is seen with the DNS cause; the restart heals it and the
+ * first sent line ends the incident. */
+static void test_cause_dns_fixable(void **state) {
+        CauseRun cr;
+        const Transition *t;
+        cr_init(&cr);
+
+        for (uint64_t x = 0; x <= 290; x += 10) {
+                if (x % 20 == 0)
+                        add_fail(&cr, CAUSE_DNS_FAILURE, 3, true, false, "relay.example.net");
+                cr_tick(&cr, x, OK, 3, 0);
+        }
+        assert_int_equal(cr.tl.n_actions, 0);
+        add_fail(&cr, CAUSE_DNS_FAILURE, 3, true, false, "relay.example.net");
+        cr_tick(&cr, 300, OK, 3, 0);
+        assert_int_equal(cr.tl.n_actions, 1);
+        t = last_event(&cr, EVENT_STALL_DETECTED);
+        assert_non_null(t);
+        assert_int_equal(t->cause, CAUSE_DNS_FAILURE);
+        assert_string_equal(t->peer, "relay.example.net");
+        assert_string_equal(t->reason, "no progress for 5m with backlog 3, 0 overdue while reachability has been "
+                                       "up for 4m50s; the MTA logs dns-failure at relay.example.net");
+        action_done(&cr.tl, 305, true);
+        cr.acc.sent += 3;
+        cr_tick(&cr, 320, OK, 0, 0);
+        assert_int_equal(cr.tl.n_events[EVENT_ACTION_SUCCEEDED], 1);
+        assert_int_equal(cr.tl.n_events[EVENT_RECOVERED], 1);
+        assert_int_equal(cr.tl.d.state, DETECTOR_HEALTHY);
+}
+
+/* Case "DNS bounces": a name that does not resolve for anybody bounces.
+ * Bounces are mail leaving the queue: no stall, no degraded, no action. */
+static void test_cause_dns_bounces(void **state) {
+        CauseRun cr;
+        cr_init(&cr);
+
+        cr_tick(&cr, 0, OK, 3, 0);
+        add_fail(&cr, CAUSE_DNS_FAILURE, 3, false, true, "nxdomain.example");
+        for (uint64_t x = 10; x <= 1200; x += 10)
+                cr_tick(&cr, x, OK, 0, 0);
+        assert_int_equal(cr.tl.n_actions, 0);
+        for (size_t e = 0; e < _EVENT_KIND_MAX; e++)
+                assert_int_equal(cr.tl.n_events[e], 0);
+}
+
+/* Case "the delivery agent crashes": qmgr defers with "unknown mail
+ * transport error" (mta-internal, may be fixed by a restart): stall,
+ * restart; the same cause comes back after the restart, so the ladder's
+ * second restart is not tried: gave_up with the cause. */
+static void test_cause_mta_internal_not_repeated(void **state) {
+        CauseRun cr;
+        const Transition *t;
+        cr_init(&cr);
+        cr.tl.p.actions[1] = ACTION_RESTART;
+        cr.tl.p.n_actions = 2;
+
+        for (uint64_t x = 0; x <= 600 && cr.tl.n_actions == 0; x += 10) {
+                if (x % 60 == 0)
+                        add_fail(&cr, CAUSE_MTA_INTERNAL, 2, true, false, "");
+                cr_tick(&cr, x, OK, 2, 0);
+        }
+        assert_int_equal(cr.tl.n_actions, 1);
+        assert_int_equal(last_event(&cr, EVENT_STALL_DETECTED)->cause, CAUSE_MTA_INTERNAL);
+        action_done(&cr.tl, 305, true);
+        for (uint64_t x = 310; x <= 1200; x += 10) {
+                if (x % 60 == 0)
+                        add_fail(&cr, CAUSE_MTA_INTERNAL, 2, true, false, "");
+                cr_tick(&cr, x, OK, 2, 0);
+                if ((t = last_event(&cr, EVENT_GAVE_UP))) {
+                        assert_int_equal(t->cause, CAUSE_MTA_INTERNAL);
+                        assert_string_equal(t->reason, "the stall came back after restart with the same cause: "
+                                                       "mta-internal");
+                }
+        }
+        assert_int_equal(cr.tl.n_actions, 1);
+        assert_int_equal(cr.tl.n_events[EVENT_GAVE_UP], 1);
+        assert_int_equal(cr.tl.d.state, DETECTOR_GAVE_UP);
+}
+
+/* Case "the relay refuses at the greeting" during an outage (our probe
+ * fails too), then TLS failures while reachability is recovering: one
+ * delivery.degraded for the run, in whichever state it is, never an action. */
+static void test_cause_degraded_outage_and_recovering(void **state) {
+        CauseRun cr;
+        const Transition *t;
+        cr_init(&cr);
+
+        for (uint64_t x = 0; x <= 20; x += 10)
+                cr_tick(&cr, x, OK, 0, 0);
+        for (uint64_t x = 30; x <= 200; x += 10) {
+                if (x % 15 == 0 && x <= 120)
+                        add_fail(&cr, CAUSE_DEFERRED_REMOTE, 1, false, false, "192.0.2.2[192.0.2.2]:25");
+                cr_tick(&cr, x, FAIL, 4, 0);
+                if (x == 90) {
+                        t = last_event(&cr, EVENT_DELIVERY_DEGRADED);
+                        assert_non_null(t);
+                        assert_int_equal(t->from, DETECTOR_OUTAGE);
+                        assert_int_equal(t->cause, CAUSE_DEFERRED_REMOTE);
+                }
+        }
+        assert_int_equal(cr.tl.d.state, DETECTOR_OUTAGE);
+        assert_int_equal(cr.tl.n_events[EVENT_DELIVERY_DEGRADED], 1);
+        /* the relay answers again and takes the mail (the run ends: quiet for
+         * degraded_after, deliveries since); then the peer's TLS breaks while
+         * reachability is still recovering: a new run */
+        cr.acc.sent += 4;
+        cr_tick(&cr, 210, OK, 0, 0);
+        cr_tick(&cr, 220, OK, 0, 0);
+        assert_int_equal(cr.tl.d.state, DETECTOR_RECOVERING);
+        cr.tl.p.degraded_after_usec = S(50);   /* the grace ends at 280 */
+        for (uint64_t x = 230; x <= 280; x += 10) {
+                add_fail(&cr, CAUSE_TLS_FAILURE, 1, false, false, "mx.example.com[203.0.113.5]:25");
+                cr_tick(&cr, x, OK, 1, 0);
+        }
+        t = last_event(&cr, EVENT_DELIVERY_DEGRADED);
+        assert_int_equal(cr.tl.n_events[EVENT_DELIVERY_DEGRADED], 2);
+        assert_non_null(t);
+        assert_int_equal(t->from, DETECTOR_RECOVERING);
+        assert_int_equal(t->cause, CAUSE_TLS_FAILURE);
+        assert_int_equal(cr.tl.n_actions, 0);
+}
+
+/* Case "IPv6 black-holed, IPv4 fine": every delivery first fails to
+ * connect over IPv6 (an address nobody probes), then succeeds over IPv4.
+ * One delivery.degraded after degraded_after; none for a short blip later;
+ * no action. A local resource failure during a verification is reported
+ * in VERIFYING. */
+static void test_cause_degraded_with_deliveries(void **state) {
+        CauseRun cr;
+        const Transition *t;
+        cr_init(&cr);
+
+        cr_tick(&cr, 0, OK, 0, 0);
+        for (uint64_t x = 10; x <= 200; x += 10) {
+                add_fail(&cr, CAUSE_CONNECT_FAILURE, 1, false, false, "relay.example.net[2001:db8::2]");
+                cr.acc.sent++;
+                cr_tick(&cr, x, OK, 1, 0);
+                if (x == 70) {
+                        t = last_event(&cr, EVENT_DELIVERY_DEGRADED);
+                        assert_non_null(t);
+                        assert_int_equal(t->from, DETECTOR_HEALTHY);
+                        assert_int_equal(t->cause, CAUSE_CONNECT_FAILURE);
+                        assert_string_equal(t->peer, "relay.example.net[2001:db8::2]");
+                }
+        }
+        assert_int_equal(cr.tl.n_events[EVENT_DELIVERY_DEGRADED], 1);
+        for (uint64_t x = 210; x <= 400; x += 10)
+                cr_tick(&cr, x, OK, 0, 0);
+        add_fail(&cr, CAUSE_CONNECT_FAILURE, 1, false, false, "relay.example.net[2001:db8::2]");
+        cr.acc.sent++;
+        for (uint64_t x = 410; x <= 600; x += 10)
+                cr_tick(&cr, x, OK, 0, 0);
+        assert_int_equal(cr.tl.n_events[EVENT_DELIVERY_DEGRADED], 1);
+        assert_int_equal(cr.tl.n_actions, 0);
+
+        /* stall (nothing attempted), restart, then the disk fills up */
+        for (uint64_t x = 610; x <= 910; x += 10)
+                cr_tick(&cr, x, OK, 2, 2);
+        assert_int_equal(cr.tl.n_actions, 1);
+        action_done(&cr.tl, 915, true);
+        for (uint64_t x = 920; x <= 1000; x += 10) {
+                add_fail(&cr, CAUSE_LOCAL_RESOURCE, 1, false, false, "local");
+                cr_tick(&cr, x, OK, 2, 2);
+        }
+        t = last_event(&cr, EVENT_DELIVERY_DEGRADED);
+        assert_int_equal(cr.tl.n_events[EVENT_DELIVERY_DEGRADED], 2);
+        assert_int_equal(cr.tl.d.state, DETECTOR_VERIFYING);
+        assert_int_equal(cr.tl.n_actions, 1);
+}
+
+/* Every transition names its cause class: the stall's, kept through the incident. */
+static void test_cause_names(void **state) {
+        static const char *const names[] = {
+                "none", "deferred-remote", "connect-failure", "dns-failure", "tls-failure",
+                "protocol-timeout", "local-resource", "mta-internal",
+        };
+
+        for (FailureCause c = 0; c < _CAUSE_MAX; c++)
+                assert_string_equal(failure_cause_to_string(c), names[c]);
+        assert_int_equal(ELEMENTSOF(names), _CAUSE_MAX);
+}
+
 /* Every row of the transition table is well-formed, listed once, and was
  * taken by some timeline above; runs last. */
 static void test_transition_table_covered(void **state) {
@@ -1549,6 +1884,14 @@ int main(void) {
                 cmocka_unit_test(test_ladder_flush_verified_then_restart),
                 cmocka_unit_test(test_outage_ends_while_gave_up),
                 cmocka_unit_test(test_random_walks_stay_in_table),
+                cmocka_unit_test(test_cause_protocol_timeout_after_restart),
+                cmocka_unit_test(test_cause_degraded_while_gave_up),
+                cmocka_unit_test(test_cause_dns_fixable),
+                cmocka_unit_test(test_cause_dns_bounces),
+                cmocka_unit_test(test_cause_mta_internal_not_repeated),
+                cmocka_unit_test(test_cause_degraded_outage_and_recovering),
+                cmocka_unit_test(test_cause_degraded_with_deliveries),
+                cmocka_unit_test(test_cause_names),
                 cmocka_unit_test(test_transition_table_covered), /* last: counts the ones above */
         };
         return cmocka_run_group_tests_name("detector", tests, NULL, NULL);

@@ -64,7 +64,46 @@ static void test_json_golden(void **state) {
                 "\"details\":{\"backlog\":42,\"oldest_age_seconds\":5400,\"overdue\":40,"
                 "\"reachability\":\"up\",\"restarts_in_window\":1,"
                 "\"activity\":{\"sent\":3,\"deferred\":7,\"bounced\":1,\"connection_errors\":2,"
-                "\"connection_errors_to_probed_hosts\":12}}}");
+                "\"connection_errors_to_probed_hosts\":12,\"by_cause\":{},\"bounced_by_cause\":{}},"
+                "\"cause\":null}}");
+}
+
+/* details.cause and the counts by cause, as the alert of a DNS stall has them. */
+static void test_json_cause(void **state) {
+        static const char *const log[] = { "postfix/smtp: fatal: bad numerical configuration: x = 5x" };
+        Event ev = fixed_event();
+
+        ev.failures_by_cause[CAUSE_DNS_FAILURE] = 4;
+        ev.failures_by_cause[CAUSE_CONNECT_FAILURE] = 12;
+        ev.bounced_by_cause[CAUSE_DNS_FAILURE] = 1;
+        ev.cause_class = "dns-failure";
+        ev.cause_peer = "relay.example.net";
+        ev.cause_count = 4;
+        ev.cause_first_line = "first";
+        ev.cause_last_line = "last";
+        ev.cause_resolver = "/var/spool/postfix/etc/resolv.conf (nameserver 192.0.2.53) differs from "
+                            "/etc/resolv.conf (nameserver 127.0.0.1)";
+        ev.mta_log = log;
+        ev.n_mta_log = 1;
+
+        _cleanup_free_ char *s = event_to_json(&ev);
+        assert_non_null(s);
+        assert_non_null(strstr(s,
+                "\"by_cause\":{\"connect-failure\":12,\"dns-failure\":4},\"bounced_by_cause\":{\"dns-failure\":1}},"
+                "\"cause\":{\"class\":\"dns-failure\",\"peer\":\"relay.example.net\",\"count\":4,"
+                "\"first_line\":\"first\",\"last_line\":\"last\","
+                "\"resolver\":\"/var/spool/postfix/etc/resolv.conf (nameserver 192.0.2.53) differs from "
+                "/etc/resolv.conf (nameserver 127.0.0.1)\","
+                "\"mta_log\":[\"postfix/smtp: fatal: bad numerical configuration: x = 5x\"]}}}"));
+
+        /* only MTA log lines: a cause object without a class */
+        ev.cause_class = NULL;
+        ev.cause_peer = ev.cause_first_line = ev.cause_last_line = ev.cause_resolver = NULL;
+        ev.cause_count = 0;
+        free(s);
+        s = event_to_json(&ev);
+        assert_non_null(strstr(s, "\"cause\":{\"class\":null,\"peer\":null,\"count\":0,\"first_line\":null,"
+                                  "\"last_line\":null,\"resolver\":null,\"mta_log\":[\"postfix/smtp: fatal: "));
 }
 
 static void test_json_nulls(void **state) {
@@ -96,7 +135,8 @@ static void test_json_nulls(void **state) {
                 "\"details\":{\"backlog\":42,\"oldest_age_seconds\":5400,\"overdue\":null,"
                 "\"reachability\":\"up\",\"restarts_in_window\":1,"
                 "\"activity\":{\"sent\":3,\"deferred\":7,\"bounced\":1,\"connection_errors\":2,"
-                "\"connection_errors_to_probed_hosts\":12}}}");
+                "\"connection_errors_to_probed_hosts\":12,\"by_cause\":{},\"bounced_by_cause\":{}},"
+                "\"cause\":null}}");
         assert_null(strchr(s, '\n'));
 
         /* An empty action is the same as none. */
@@ -153,6 +193,7 @@ static void test_kind_names(void **state) {
                 [EVENT_OBSERVATION_UNKNOWN] = { "observation.unknown", "warning" },
                 [EVENT_MTA_STOPPED]         = { "mta.stopped", "info" },
                 [EVENT_MTA_FAILED]          = { "mta.failed", "critical" },
+                [EVENT_DELIVERY_DEGRADED]   = { "delivery.degraded", "warning" },
         };
 
         for (EventKind k = 0; k < _EVENT_KIND_MAX; k++) {
@@ -254,6 +295,7 @@ static void test_catalog(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_json_golden),
+                cmocka_unit_test(test_json_cause),
                 cmocka_unit_test(test_json_nulls),
                 cmocka_unit_test(test_uuid),
                 cmocka_unit_test(test_rfc3339),

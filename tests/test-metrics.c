@@ -30,6 +30,13 @@ static void test_format_full(void **state) {
                         .overdue = 20,
                         .probes = probes,
                         .n_probes = ELEMENTSOF(probes),
+                        .activity_ok = true,
+                        .activity = {
+                                .sent = 5, .deferred = 2, .bounced = 3, .conn_errors = 1, .conn_errors_probed = 4,
+                                .failures = { [CAUSE_DNS_FAILURE] = 3, [CAUSE_CONNECT_FAILURE] = 5,
+                                              [CAUSE_DEFERRED_REMOTE] = 2 },
+                                .bounced_by_cause = { [CAUSE_DNS_FAILURE] = 3 },
+                        },
                 },
                 .restarts_total = 1,
                 .actions_total = { [ACTION_RESTART] = { 1, 0 } },
@@ -78,6 +85,31 @@ static void test_format_full(void **state) {
                 "mta_watchdog_probe_result{unit=\"postfix@-.service\",probe=\"dns\",result=\"up\"} 0\n"
                 "mta_watchdog_probe_result{unit=\"postfix@-.service\",probe=\"dns\",result=\"down\"} 1\n"
                 "mta_watchdog_probe_result{unit=\"postfix@-.service\",probe=\"dns\",result=\"unknown\"} 0\n"
+                "# HELP mta_watchdog_delivery_lines_total Delivery lines the MTA logged since the watchdog started, by outcome.\n"
+                "# TYPE mta_watchdog_delivery_lines_total counter\n"
+                "mta_watchdog_delivery_lines_total{unit=\"postfix@-.service\",outcome=\"sent\"} 5\n"
+                "mta_watchdog_delivery_lines_total{unit=\"postfix@-.service\",outcome=\"deferred\"} 2\n"
+                "mta_watchdog_delivery_lines_total{unit=\"postfix@-.service\",outcome=\"bounced\"} 3\n"
+                "mta_watchdog_delivery_lines_total{unit=\"postfix@-.service\",outcome=\"connection_error\"} 1\n"
+                "mta_watchdog_delivery_lines_total{unit=\"postfix@-.service\",outcome=\"connection_error_probed\"} 4\n"
+                "# HELP mta_watchdog_delivery_failures_total Failed delivery lines the MTA logged since the watchdog started, by outcome (deferred: tried again later, connection errors included; bounced) and cause class.\n"
+                "# TYPE mta_watchdog_delivery_failures_total counter\n"
+                "mta_watchdog_delivery_failures_total{unit=\"postfix@-.service\",outcome=\"deferred\",cause=\"none\"} 0\n"
+                "mta_watchdog_delivery_failures_total{unit=\"postfix@-.service\",outcome=\"bounced\",cause=\"none\"} 0\n"
+                "mta_watchdog_delivery_failures_total{unit=\"postfix@-.service\",outcome=\"deferred\",cause=\"deferred-remote\"} 2\n"
+                "mta_watchdog_delivery_failures_total{unit=\"postfix@-.service\",outcome=\"bounced\",cause=\"deferred-remote\"} 0\n"
+                "mta_watchdog_delivery_failures_total{unit=\"postfix@-.service\",outcome=\"deferred\",cause=\"connect-failure\"} 5\n"
+                "mta_watchdog_delivery_failures_total{unit=\"postfix@-.service\",outcome=\"bounced\",cause=\"connect-failure\"} 0\n"
+                "mta_watchdog_delivery_failures_total{unit=\"postfix@-.service\",outcome=\"deferred\",cause=\"dns-failure\"} 0\n"
+                "mta_watchdog_delivery_failures_total{unit=\"postfix@-.service\",outcome=\"bounced\",cause=\"dns-failure\"} 3\n"
+                "mta_watchdog_delivery_failures_total{unit=\"postfix@-.service\",outcome=\"deferred\",cause=\"tls-failure\"} 0\n"
+                "mta_watchdog_delivery_failures_total{unit=\"postfix@-.service\",outcome=\"bounced\",cause=\"tls-failure\"} 0\n"
+                "mta_watchdog_delivery_failures_total{unit=\"postfix@-.service\",outcome=\"deferred\",cause=\"protocol-timeout\"} 0\n"
+                "mta_watchdog_delivery_failures_total{unit=\"postfix@-.service\",outcome=\"bounced\",cause=\"protocol-timeout\"} 0\n"
+                "mta_watchdog_delivery_failures_total{unit=\"postfix@-.service\",outcome=\"deferred\",cause=\"local-resource\"} 0\n"
+                "mta_watchdog_delivery_failures_total{unit=\"postfix@-.service\",outcome=\"bounced\",cause=\"local-resource\"} 0\n"
+                "mta_watchdog_delivery_failures_total{unit=\"postfix@-.service\",outcome=\"deferred\",cause=\"mta-internal\"} 0\n"
+                "mta_watchdog_delivery_failures_total{unit=\"postfix@-.service\",outcome=\"bounced\",cause=\"mta-internal\"} 0\n"
                 "# HELP mta_watchdog_restarts_total Restarts of the unit started by the watchdog since it started.\n"
                 "# TYPE mta_watchdog_restarts_total counter\n"
                 "mta_watchdog_restarts_total{unit=\"postfix@-.service\"} 1\n"
@@ -147,6 +179,10 @@ static void test_format_empty(void **state) {
                 "mta_watchdog_queue_probe_ok{unit=\"exim4.service\"} 0\n"
                 "# HELP mta_watchdog_probe_result Reachability probe result of the last round: 1 for the current one, 0 for the others.\n"
                 "# TYPE mta_watchdog_probe_result gauge\n"
+                "# HELP mta_watchdog_delivery_lines_total Delivery lines the MTA logged since the watchdog started, by outcome.\n"
+                "# TYPE mta_watchdog_delivery_lines_total counter\n"
+                "# HELP mta_watchdog_delivery_failures_total Failed delivery lines the MTA logged since the watchdog started, by outcome (deferred: tried again later, connection errors included; bounced) and cause class.\n"
+                "# TYPE mta_watchdog_delivery_failures_total counter\n"
                 "# HELP mta_watchdog_restarts_total Restarts of the unit started by the watchdog since it started.\n"
                 "# TYPE mta_watchdog_restarts_total counter\n"
                 "mta_watchdog_restarts_total{unit=\"exim4.service\"} 0\n"

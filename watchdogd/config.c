@@ -41,6 +41,7 @@
 #define DEFAULT_RESTART_TIMEOUT_USEC   (90 * USEC_PER_SEC)
 #define DEFAULT_MAX_RESTARTS           3U
 #define DEFAULT_RESTART_WINDOW_USEC    USEC_PER_HOUR
+#define DEFAULT_DEGRADED_AFTER_USEC    (10 * USEC_PER_MINUTE)
 #define DEFAULT_PROBE_TIMEOUT_USEC     (5 * USEC_PER_SEC)
 #define DEFAULT_ALERT_FORMAT           "json"
 #define DEFAULT_ALERT_TIMEOUT_USEC     (10 * USEC_PER_SEC)
@@ -388,6 +389,7 @@ static const ConfigItem mta_tail_items[] = {
         W("max_restarts",        restart_count, unsigned, max_restarts,        0),
         W("restart_window",      duration,    duration,  restart_window_usec,  1),
         W("giveup_holddown",     duration,    duration,  giveup_holddown_usec, 1),
+        W("degraded_after",      duration,    duration,  degraded_after_usec,  1),
         {},
 };
 
@@ -541,6 +543,7 @@ static int config_new(const char *path, Config **ret) {
                 .unknown_alert_after_usec = DEFAULT_UNKNOWN_ALERT_AFTER_USEC,
                 .outage_alert_after_usec = DEFAULT_OUTAGE_ALERT_AFTER_USEC,
                 .giveup_holddown_usec = USEC_PER_HOUR,
+                .degraded_after_usec = DEFAULT_DEGRADED_AFTER_USEC,
                 .restart_window_usec = DEFAULT_RESTART_WINDOW_USEC,
         };
 

@@ -101,6 +101,7 @@ typedef struct Config {
         uint64_t restart_window_usec;    /* default 1h */
         uint64_t giveup_holddown_usec;   /* after gave_up, no action for this long unless the
                                           * queue moves, default 1h */
+        uint64_t degraded_after_usec;    /* failures a restart cannot fix for this long: delivery.degraded */
 
         ProbeConfig *probes;             /* [probe:NAME] sections, in file order */
         size_t n_probes;

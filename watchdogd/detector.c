@@ -50,6 +50,7 @@ void detector_params_from_config(DetectorParams *p, const Config *c) {
                 .unknown_alert_after_usec = c->unknown_alert_after_usec,
                 .outage_alert_after_usec = c->outage_alert_after_usec,
                 .giveup_holddown_usec = c->giveup_holddown_usec,
+                .degraded_after_usec = c->degraded_after_usec,
         };
         memcpy(p->actions, c->actions, sizeof(p->actions));
 }
@@ -60,6 +61,7 @@ void detector_init(Detector *d, uint64_t now_usec) {
                 .reach = REACH_UNKNOWN,
                 .reach_since_usec = now_usec,
                 .last_progress_usec = now_usec,
+                .last_delivery_usec = now_usec,
         };
 }
 
@@ -88,6 +90,13 @@ static const DetectorTransitionRule transition_table[] = {
         { DETECTOR_VERIFYING,   DETECTOR_VERIFYING,   EVENT_MTA_FAILED },
         { DETECTOR_GAVE_UP,     DETECTOR_GAVE_UP,     EVENT_MTA_STOPPED },
         { DETECTOR_GAVE_UP,     DETECTOR_GAVE_UP,     EVENT_MTA_FAILED },
+
+        /* check_degraded(): failures a restart cannot fix, once per run */
+        { DETECTOR_HEALTHY,     DETECTOR_HEALTHY,     EVENT_DELIVERY_DEGRADED },
+        { DETECTOR_OUTAGE,      DETECTOR_OUTAGE,      EVENT_DELIVERY_DEGRADED },
+        { DETECTOR_RECOVERING,  DETECTOR_RECOVERING,  EVENT_DELIVERY_DEGRADED },
+        { DETECTOR_VERIFYING,   DETECTOR_VERIFYING,   EVENT_DELIVERY_DEGRADED },
+        { DETECTOR_GAVE_UP,     DETECTOR_GAVE_UP,     EVENT_DELIVERY_DEGRADED },
 
         /* check_unknown(): in any state a round begins in */
         { DETECTOR_HEALTHY,     DETECTOR_HEALTHY,     EVENT_OBSERVATION_UNKNOWN },
@@ -160,6 +169,31 @@ static void fmt_secs(char *buf, size_t size, uint64_t usec) {
         (void) format_duration(buf, size, usec - usec % USEC_PER_SEC);
 }
 
+/* The time of the call being handled (set by each entry point). */
+static uint64_t now_of(const Detector *d) {
+        return d->now_usec;
+}
+
+/* Names CAUSE and PEER in the last transition of OUT. */
+static void set_cause(DetectorOutput *out, FailureCause cause, const char *peer) {
+        Transition *t;
+
+        if (out->n_transitions == 0)
+                return;
+        t = &out->transitions[out->n_transitions - 1];
+        t->cause = cause;
+        (void) snprintf(t->peer, sizeof(t->peer), "%s", peer ?: "");
+}
+
+/* "dns-failure at relay.example" or "dns-failure", for reasons. */
+static const char *cause_text(char *buf, size_t size, FailureCause c, const char *peer) {
+        if (peer && peer[0])
+                (void) snprintf(buf, size, "%s at %s", failure_cause_to_string(c), peer);
+        else
+                (void) snprintf(buf, size, "%s", failure_cause_to_string(c));
+        return buf;
+}
+
 _printf_(5, 6)
 static void transition(Detector *d, DetectorOutput *out, DetectorState to, EventKind ev,
                        const char *fmt, ...) {
@@ -185,7 +219,10 @@ static void transition(Detector *d, DetectorOutput *out, DetectorState to, Event
                 .to = to,
                 .event = ev,
                 .action = _ACTION_TYPE_INVALID,
+                .cause = d->incident_open ? d->incident_cause : CAUSE_NONE,
         };
+        if (d->incident_open)
+                (void) snprintf(t->peer, sizeof(t->peer), "%s", d->incident_peer);
         va_start(ap, fmt);
         (void) vsnprintf(t->reason, sizeof(t->reason), fmt, ap);
         va_end(ap);
@@ -193,6 +230,11 @@ static void transition(Detector *d, DetectorOutput *out, DetectorState to, Event
         if (!d->incident_open && to != DETECTOR_HEALTHY) {
                 d->incident_open = true;
                 d->incident_activity = d->last_activity;
+                d->incident_started_usec = now_of(d);
+                d->incident_cause = CAUSE_NONE;
+                d->incident_peer[0] = 0;
+                d->gave_up_cause = CAUSE_NONE;
+                d->n_incident_log = 0;
                 t->opens_incident = out->incident_opened = true;
         }
         if (to == DETECTOR_HEALTHY && d->incident_open) {
@@ -319,73 +361,206 @@ static void update_progress(Detector *d, const DetectorParams *p, const Observat
         if (q->backlog < p->min_backlog ||
             (d->have_queue && (q->backlog < d->last_backlog ||
                                (d->last_oldest_id[0] && strcmp(q->oldest_id, d->last_oldest_id) != 0))))
-                d->last_progress_usec = now;
+                d->last_progress_usec = d->last_delivery_usec = now;
 
         d->have_queue = true;
         d->last_backlog = q->backlog;
         (void) snprintf(d->last_oldest_id, sizeof(d->last_oldest_id), "%s", q->oldest_id);
 }
 
-/* Delivery attempts the MTA made: every outcome, and connection errors to
- * peers nobody probes (a dead destination). Connection errors to a probed
- * peer are left out: while the probe reaches that peer they are the stuck
- * pattern, not progress. */
+static uint64_t sum_causes(const uint64_t v[static _CAUSE_MAX]) {
+        uint64_t n = 0;
+
+        for (size_t i = 0; i < _CAUSE_MAX; i++)
+                n += v[i];
+        return n;
+}
+
+/* Signs of life of the MTA: every line counted, except the failures a
+ * restart may fix (the MTA cannot reach or resolve a peer that our probe
+ * reaches, or its own agent fails): while the probe reaches that peer they
+ * are the stuck pattern, not progress. Deferrals for a reason on the other
+ * side (a refusing or hanging peer, a destination nobody probes) are life:
+ * the MTA works, and a restart would not change what it is told. */
 static uint64_t attempts(const ActivityCounts *a) {
-        return a->sent + a->deferred + a->bounced + a->conn_errors;
+        return a->sent + a->deferred + a->bounced + a->conn_errors + a->conn_errors_probed - sum_causes(a->fixable);
+}
+
+/* Mail that left the queue according to the log. */
+static uint64_t deliveries(const ActivityCounts *a) {
+        return a->sent + a->bounced;
+}
+
+/* Failures a restart cannot fix that keep mail waiting (bounces do not:
+ * the mail is gone), by cause, from B to A. */
+static uint64_t unfixable_waiting(const ActivityCounts *a, const ActivityCounts *b, size_t c) {
+        uint64_t x = a->failures[c] - a->fixable[c] - a->bounced_by_cause[c];
+        uint64_t y = b->failures[c] - b->fixable[c] - b->bounced_by_cause[c];
+
+        return x > y ? x - y : 0;
+}
+
+/* The cause with the most failures from B to A: a restart may fix them
+ * (FIXABLE) or not; CAUSE_NONE when there were none. */
+static FailureCause dominant_cause(const ActivityCounts *a, const ActivityCounts *b, bool fixable) {
+        FailureCause best = CAUSE_NONE;
+        uint64_t most = 0;
+
+        for (size_t c = 0; c < _CAUSE_MAX; c++) {
+                uint64_t n = fixable ? a->fixable[c] - b->fixable[c] : unfixable_waiting(a, b, c);
+
+                if (n > most) {
+                        most = n;
+                        best = (FailureCause) c;
+                }
+        }
+        return best;
+}
+
+static bool counts_went_back(const ActivityCounts *a, const ActivityCounts *last) {
+        if (a->sent < last->sent || a->deferred < last->deferred || a->bounced < last->bounced ||
+            a->conn_errors < last->conn_errors || a->conn_errors_probed < last->conn_errors_probed ||
+            a->mta_log < last->mta_log)
+                return true;
+        for (size_t c = 0; c < _CAUSE_MAX; c++)
+                if (a->failures[c] < last->failures[c] || a->fixable[c] < last->fixable[c] ||
+                    a->bounced_by_cause[c] < last->bounced_by_cause[c])
+                        return true;
+        return false;
 }
 
 static void update_activity(Detector *d, const DetectorParams *p, const Observation *obs, uint64_t now) {
         const ActivityCounts *a = &obs->activity, *last = &d->last_activity;
+        FailureCause c;
 
         if (obs->activity_status != PROBE_OK)
                 return;
 
         /* Counters only grow; a smaller one means the probe started over:
          * new baselines, no progress read into it. */
-        if (d->have_activity &&
-            (a->sent < last->sent || a->deferred < last->deferred || a->bounced < last->bounced ||
-             a->conn_errors < last->conn_errors || a->conn_errors_probed < last->conn_errors_probed)) {
+        if (d->have_activity && counts_went_back(a, last)) {
                 d->incident_activity = (ActivityCounts) {};
+                d->step_activity = (ActivityCounts) {};
                 d->last_activity = *a;
                 return;
         }
 
         if (d->have_activity && attempts(a) > attempts(last))
                 d->last_progress_usec = now;
+        if (d->have_activity && deliveries(a) > deliveries(last))
+                d->last_delivery_usec = now;
 
-        /* The MTA cannot reach a peer that our probe has reached fine for
-         * restore_grace: the stuck pattern, whatever the schedule says.
-         * Errors from the first moments after an outage (connects timing
-         * out, Postfix's dead-destination cache) do not count. */
+        /* The MTA fails in a way a restart may fix while our probe has
+         * reached the peer fine for restore_grace: the stuck pattern,
+         * whatever the schedule says. Errors from the first moments after
+         * an outage (connects timing out, Postfix's dead-destination
+         * cache) do not count. */
         if (d->have_activity && d->reach == REACH_UP &&
             elapsed(now, d->reach_since_usec) >= p->restore_grace_usec &&
-            a->conn_errors_probed > last->conn_errors_probed)
-                d->last_probed_error_usec = now ? now : 1;
+            (c = dominant_cause(a, last, true)) != CAUSE_NONE) {
+                d->last_fixable_usec = now ? now : 1;
+                d->fixable_cause = c;
+                (void) snprintf(d->fixable_peer, sizeof(d->fixable_peer), "%s", obs->samples.causes[c].peer);
+        }
+
+        /* Failures a restart cannot fix: a run of them (delivery.degraded). */
+        if (d->have_activity && (c = dominant_cause(a, last, false)) != CAUSE_NONE) {
+                if (d->degraded_since_usec == 0)
+                        d->degraded_since_usec = now ? now : 1;
+                d->degraded_last_usec = now ? now : 1;
+                d->degraded_cause = c;
+                (void) snprintf(d->degraded_peer, sizeof(d->degraded_peer), "%s", obs->samples.causes[c].peer);
+                /* Given up on this cause: its failures hold us back. */
+                if (d->state == DETECTOR_GAVE_UP && d->gave_up_cause == c)
+                        d->gave_up_usec = now;
+        }
+        if (d->have_activity && d->state == DETECTOR_GAVE_UP && d->gave_up_cause != CAUSE_NONE &&
+            a->fixable[d->gave_up_cause] > last->fixable[d->gave_up_cause])
+                d->gave_up_usec = now;
 
         d->have_activity = true;
         d->last_activity = *a;
 }
 
-/* A connection error to a probed peer counts for stall_after after it was
- * logged, and only while reachability has stayed UP since. */
-static bool recent_probed_error(const Detector *d, const DetectorParams *p, uint64_t now) {
-        return d->last_probed_error_usec != 0 &&
-               d->last_probed_error_usec > d->reach_since_usec &&
-               elapsed(now, d->last_probed_error_usec) < p->stall_after_usec;
+/* A failure a restart may fix counts for stall_after after it was logged,
+ * and only while reachability has stayed UP since. */
+static bool recent_fixable(const Detector *d, const DetectorParams *p, uint64_t now) {
+        return d->last_fixable_usec != 0 &&
+               d->last_fixable_usec > d->reach_since_usec &&
+               elapsed(now, d->last_fixable_usec) < p->stall_after_usec;
 }
 
 ActivityCounts detector_incident_activity(const Detector *d, const Observation *last) {
         const ActivityCounts *a = &d->last_activity, *b = &d->incident_activity;
+        ActivityCounts r;
 
         if (!d->incident_open || !d->have_activity)
                 return (ActivityCounts) {};
-        return (ActivityCounts) {
+        r = (ActivityCounts) {
                 .sent = a->sent - b->sent,
                 .deferred = a->deferred - b->deferred,
                 .bounced = a->bounced - b->bounced,
                 .conn_errors = a->conn_errors - b->conn_errors,
                 .conn_errors_probed = a->conn_errors_probed - b->conn_errors_probed,
+                .mta_log = a->mta_log - b->mta_log,
         };
+        for (size_t c = 0; c < _CAUSE_MAX; c++) {
+                r.failures[c] = a->failures[c] - b->failures[c];
+                r.fixable[c] = a->fixable[c] - b->fixable[c];
+                r.bounced_by_cause[c] = a->bounced_by_cause[c] - b->bounced_by_cause[c];
+        }
+        return r;
+}
+
+/* A run of failures a restart cannot fix ends when none came for
+ * degraded_after and mail was delivered since, or nothing waits. */
+static void check_degraded(Detector *d, const DetectorParams *p, const Observation *obs,
+                           uint64_t now, DetectorOutput *out) {
+        char w[FORMAT_DURATION_MAX], ct[ACTIVITY_PEER_MAX + 32];
+
+        if (d->degraded_since_usec == 0)
+                return;
+        if (elapsed(now, d->degraded_last_usec) >= p->degraded_after_usec &&
+            (d->last_delivery_usec > d->degraded_last_usec ||
+             (obs->queue_status == PROBE_OK && obs->queue.backlog < p->min_backlog))) {
+                d->degraded_since_usec = d->degraded_last_usec = 0;
+                d->degraded_alerted = false;
+                return;
+        }
+        if (d->degraded_alerted || d->state == DETECTOR_STALLED || d->state == DETECTOR_REMEDIATING ||
+            elapsed(d->degraded_last_usec, d->degraded_since_usec) < p->degraded_after_usec)
+                return;
+        d->degraded_alerted = true;
+        fmt_secs(w, sizeof(w), elapsed(d->degraded_last_usec, d->degraded_since_usec));
+        transition(d, out, d->state, EVENT_DELIVERY_DEGRADED,
+                   "delivery failing for %s: %s; a restart cannot fix this, no action",
+                   w, cause_text(ct, sizeof(ct), d->degraded_cause, d->degraded_peer));
+        set_cause(out, d->degraded_cause, d->degraded_peer);
+}
+
+/* The first MTA error lines of the incident, from stall_after before it. */
+static void collect_incident_log(Detector *d, const DetectorParams *p, const Observation *obs) {
+        uint64_t from;
+
+        if (!d->incident_open || obs->activity_status != PROBE_OK)
+                return;
+        from = d->incident_started_usec > p->stall_after_usec ? d->incident_started_usec - p->stall_after_usec : 0;
+        /* oldest first: the ring's slots in seq order */
+        for (;;) {
+                const MtaLogLine *next = NULL;
+
+                for (size_t i = 0; i < ACTIVITY_MTA_LOG_MAX; i++) {
+                        const MtaLogLine *l = &obs->samples.mta_log[i];
+
+                        if (l->seq > d->incident_log_seq && (!next || l->seq < next->seq))
+                                next = l;
+                }
+                if (!next)
+                        return;
+                d->incident_log_seq = next->seq;
+                if (next->usec >= from && d->n_incident_log < DETECTOR_MTA_LOG_MAX)
+                        (void) snprintf(d->incident_log[d->n_incident_log++], ACTIVITY_LINE_MAX, "%s", next->line);
+        }
 }
 
 static void track_unknown(uint64_t *since, ProbeStatus s, uint64_t now) {
@@ -490,34 +665,87 @@ static bool stalled(const Detector *d, const DetectorParams *p, const Observatio
                obs->unit_status == PROBE_OK &&
                d->unit_gate == UNIT_GATE_RUNNING &&
                obs->queue.backlog >= p->min_backlog &&
-               (!obs->queue.schedule_known || obs->queue.overdue > 0 || recent_probed_error(d, p, now)) &&
+               (!obs->queue.schedule_known || obs->queue.overdue > 0 || recent_fixable(d, p, now)) &&
                elapsed(now, d->last_progress_usec) >= p->stall_after_usec;
 }
 
 static void enter_stalled(Detector *d, const DetectorParams *p, const Observation *obs,
                           uint64_t now, DetectorOutput *out) {
-        char s[FORMAT_DURATION_MAX], u[FORMAT_DURATION_MAX];
-
-        char o[64] = "";
+        char s[FORMAT_DURATION_MAX], u[FORMAT_DURATION_MAX], ct[ACTIVITY_PEER_MAX + 32];
+        char o[64] = "", why[ACTIVITY_PEER_MAX + 64] = "";
+        bool fixable = recent_fixable(d, p, now);
 
         fmt_secs(s, sizeof(s), elapsed(now, d->last_progress_usec));
         fmt_secs(u, sizeof(u), elapsed(now, d->reach_since_usec));
         if (obs->queue.schedule_known)
                 (void) snprintf(o, sizeof(o), ", %u overdue", obs->queue.overdue);
+        if (fixable)
+                (void) snprintf(why, sizeof(why), "; the MTA logs %s",
+                                cause_text(ct, sizeof(ct), d->fixable_cause, d->fixable_peer));
         transition(d, out, DETECTOR_STALLED, EVENT_STALL_DETECTED,
-                   "no progress for %s with backlog %u%s while reachability has been up for %s",
-                   s, obs->queue.backlog, o, u);
+                   "no progress for %s with backlog %u%s while reachability has been up for %s%s",
+                   s, obs->queue.backlog, o, u, why);
+        /* What made it stall: a failure a restart may fix, or none at all. */
+        d->incident_cause = fixable ? d->fixable_cause : CAUSE_NONE;
+        (void) snprintf(d->incident_peer, sizeof(d->incident_peer), "%s", fixable ? d->fixable_peer : "");
+        set_cause(out, d->incident_cause, d->incident_peer);
         d->step = 0;
         begin_step(d, p, now, out);
+}
+
+/* verify_after passed without a delivery. What the MTA logged instead
+ * decides: failures a restart cannot fix, or the stall's own cause back
+ * after a restart, end the ladder (gave_up with the cause); otherwise the
+ * next step runs. */
+static void verification_failed(Detector *d, const DetectorParams *p, uint64_t now, const Observation *obs,
+                                DetectorOutput *out) {
+        char w[FORMAT_DURATION_MAX], ct[ACTIVITY_PEER_MAX + 32];
+        ActionType a = p->actions[d->step];
+        FailureCause fixable = dominant_cause(&d->last_activity, &d->step_activity, true);
+        FailureCause unfixable = dominant_cause(&d->last_activity, &d->step_activity, false);
+        FailureCause cause = CAUSE_NONE;
+
+        fmt_secs(w, sizeof(w), p->verify_after_usec);
+        transition(d, out, DETECTOR_VERIFYING, EVENT_ACTION_FAILED, "%s: no delivery within %s",
+                   action_type_to_string(a), w);
+        out->transitions[out->n_transitions - 1].action = a;
+
+        if (fixable == CAUSE_NONE && unfixable != CAUSE_NONE)
+                cause = unfixable;
+        else if (a == ACTION_RESTART && fixable != CAUSE_NONE && fixable == d->incident_cause)
+                cause = fixable;
+        if (cause == CAUSE_NONE) {
+                d->step++;
+                begin_step(d, p, now, out);
+                return;
+        }
+
+        d->incident_cause = cause;
+        (void) snprintf(d->incident_peer, sizeof(d->incident_peer), "%s", obs->samples.causes[cause].peer);
+        set_cause(out, d->incident_cause, d->incident_peer);
+        d->gave_up_usec = now;
+        d->gave_up_cause = cause;
+        if (cause == unfixable && fixable == CAUSE_NONE) {
+                /* named here: no delivery.degraded for the same run */
+                d->degraded_alerted = true;
+                transition(d, out, DETECTOR_GAVE_UP, EVENT_GAVE_UP,
+                           "delivery fails for a reason a restart cannot fix: %s",
+                           cause_text(ct, sizeof(ct), cause, d->incident_peer));
+        } else
+                transition(d, out, DETECTOR_GAVE_UP, EVENT_GAVE_UP,
+                           "the stall came back after %s with the same cause: %s",
+                           action_type_to_string(a), cause_text(ct, sizeof(ct), cause, d->incident_peer));
+        set_cause(out, d->incident_cause, d->incident_peer);
 }
 
 void detector_step(Detector *d, const DetectorParams *p, const Observation *obs,
                    uint64_t now_usec, DetectorOutput *out) {
         char w[FORMAT_DURATION_MAX];
 
-        uint64_t progress_before = d->last_progress_usec;
+        uint64_t delivery_before = d->last_delivery_usec;
 
         *out = (DetectorOutput) { .action = _ACTION_TYPE_INVALID };
+        d->now_usec = now_usec;
 
         update_reachability(d, p, obs->reach, now_usec);
         update_progress(d, p, obs, now_usec);
@@ -527,6 +755,7 @@ void detector_step(Detector *d, const DetectorParams *p, const Observation *obs,
         track_unknown(&d->activity_unknown_since_usec, obs->activity_status, now_usec);
         update_unit(d, obs, now_usec, out);
         check_unknown(d, p, obs, now_usec, out);
+        check_degraded(d, p, obs, now_usec, out);
 
         switch (d->state) {
         case DETECTOR_HEALTHY:
@@ -579,9 +808,9 @@ void detector_step(Detector *d, const DetectorParams *p, const Observation *obs,
                         /* A reload shortened the ladder: what ran is no longer in it. */
                         d->step = p->n_actions - 1;
                 }
-                if (d->last_progress_usec > d->step_started_usec) {
+                if (d->last_delivery_usec > d->step_started_usec) {
                         transition(d, out, DETECTOR_VERIFYING, EVENT_ACTION_SUCCEEDED,
-                                   "%s: queue moving again (backlog %u)",
+                                   "%s: mail delivered again (backlog %u)",
                                    action_type_to_string(p->actions[d->step]), obs->queue.backlog);
                         out->transitions[out->n_transitions - 1].action = p->actions[d->step];
                         transition(d, out, DETECTOR_HEALTHY, EVENT_RECOVERED,
@@ -593,15 +822,8 @@ void detector_step(Detector *d, const DetectorParams *p, const Observation *obs,
                                      action_type_to_string(p->actions[d->step]));
                         break;
                 }
-                if (elapsed(now_usec, d->step_started_usec) >= p->verify_after_usec) {
-                        fmt_secs(w, sizeof(w), p->verify_after_usec);
-                        transition(d, out, DETECTOR_VERIFYING, EVENT_ACTION_FAILED,
-                                   "%s: no queue progress within %s",
-                                   action_type_to_string(p->actions[d->step]), w);
-                        out->transitions[out->n_transitions - 1].action = p->actions[d->step];
-                        d->step++;
-                        begin_step(d, p, now_usec, out);
-                }
+                if (elapsed(now_usec, d->step_started_usec) >= p->verify_after_usec)
+                        verification_failed(d, p, now_usec, obs, out);
                 break;
 
         case DETECTOR_GAVE_UP:
@@ -616,9 +838,9 @@ void detector_step(Detector *d, const DetectorParams *p, const Observation *obs,
                         transition(d, out, DETECTOR_GAVE_UP, EVENT_OUTAGE_ENDED,
                                    "reachability up after %u successful probe rounds in a row", d->ok_streak);
                 }
-                if (obs->queue_status == PROBE_OK && d->last_progress_usec > progress_before) {
+                if (d->last_delivery_usec > delivery_before) {
                         transition(d, out, DETECTOR_HEALTHY, EVENT_RECOVERED,
-                                   "queue moving again (backlog %u) after giving up",
+                                   "mail delivered again (backlog %u) after giving up",
                                    obs->queue.backlog);
                         break;
                 }
@@ -635,12 +857,15 @@ void detector_step(Detector *d, const DetectorParams *p, const Observation *obs,
         default:
                 break;
         }
+        collect_incident_log(d, p, obs);
 }
 
 void detector_restore(Detector *d, DetectorState state, size_t step, bool incident_open,
                       const uint64_t *restarts_usec, size_t n_restarts, uint64_t gave_up_usec,
                       const DetectorParams *p, uint64_t now_usec) {
         detector_init(d, now_usec);
+        d->now_usec = now_usec;
+        d->incident_started_usec = now_usec;
 
         for (size_t i = 0; i < n_restarts && d->n_restarts < DETECTOR_RESTARTS_MAX; i++)
                 d->restarts_usec[d->n_restarts++] = restarts_usec[i];
@@ -668,6 +893,7 @@ void detector_restore(Detector *d, DetectorState state, size_t step, bool incide
 
 void detector_reset(Detector *d, uint64_t now_usec, DetectorOutput *out) {
         *out = (DetectorOutput) { .action = _ACTION_TYPE_INVALID };
+        d->now_usec = now_usec;
 
         d->n_restarts = 0;
         if (d->state == DETECTOR_GAVE_UP) {
@@ -682,6 +908,7 @@ void detector_action_done(Detector *d, const DetectorParams *p, bool ok, const c
         ActionType a;
 
         *out = (DetectorOutput) { .action = _ACTION_TYPE_INVALID };
+        d->now_usec = now_usec;
 
         if (d->state != DETECTOR_REMEDIATING)
                 return;
@@ -697,6 +924,7 @@ void detector_action_done(Detector *d, const DetectorParams *p, bool ok, const c
         if (ok) {
                 /* Verification measures progress from here on. */
                 d->step_started_usec = now_usec;
+                d->step_activity = d->last_activity;
                 transition(d, out, DETECTOR_VERIFYING, _EVENT_KIND_INVALID,
                            "%s done%s%s; verifying", action_type_to_string(a),
                            detail && *detail ? ": " : "", detail ? detail : "");
@@ -744,9 +972,13 @@ OnceVerdict detector_judge_once(const DetectorParams *p, const Observation *obs,
                                 attempts(&obs->activity), w);
                 return ONCE_HEALTHY;
         }
-        if (obs->activity.conn_errors_probed > 0) {
-                (void) snprintf(reason, size, "stalled: %" PRIu64 " connection error(s) to a relay that answers our probe in the last %s",
-                                obs->activity.conn_errors_probed, w);
+        if (sum_causes(obs->activity.fixable) > 0) {
+                FailureCause c = dominant_cause(&obs->activity, &(ActivityCounts) {}, true);
+                char ct[ACTIVITY_PEER_MAX + 32];
+
+                (void) snprintf(reason, size, "stalled: %" PRIu64 " failure(s) a restart may fix (%s) in the last %s",
+                                sum_causes(obs->activity.fixable),
+                                cause_text(ct, sizeof(ct), c, obs->samples.causes[c].peer), w);
                 return ONCE_STALLED;
         }
         if (q->schedule_known ? q->most_overdue_usec >= p->stall_after_usec : q->oldest_age_usec >= p->stall_after_usec) {

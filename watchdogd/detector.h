@@ -64,6 +64,8 @@ typedef struct DetectorParams {
         uint64_t unknown_alert_after_usec; /* observation.unknown after this long unknown */
         uint64_t outage_alert_after_usec;  /* outage.* alerts only for outages at least this long */
         uint64_t giveup_holddown_usec;     /* GAVE_UP lasts at most this long without progress */
+        uint64_t degraded_after_usec;      /* failures a restart cannot fix, for this long in a
+                                            * row: delivery.degraded */
 } DetectorParams;
 
 /* Copies the detector's settings out of a loaded config. */
@@ -75,11 +77,14 @@ typedef struct Observation {
                                      * answered OK (or none is configured), else UNKNOWN */
         ProbeStatus queue_status;   /* OK: `queue` is valid; anything else: unknown this round */
         QueueStats queue;
-        ProbeStatus activity_status;/* OK: `activity` is valid (counters since the probe began) */
+        ProbeStatus activity_status;/* OK: `activity` and `samples` are valid (counters since the probe began) */
         ActivityCounts activity;
+        ActivitySamples samples;    /* the lines behind the counters (peers, sample lines) */
         ProbeStatus unit_status;    /* OK: `unit` is valid; unit.gate is the liveness verdict */
         UnitState unit;
 } Observation;
+
+#define DETECTOR_MTA_LOG_MAX 3
 
 typedef struct Detector {
         DetectorState state;
@@ -95,8 +100,35 @@ typedef struct Detector {
         bool have_activity;
         ActivityCounts last_activity;
         ActivityCounts incident_activity; /* counters when the incident began */
-        uint64_t last_probed_error_usec;  /* last connection error to a probed peer seen
-                                           * while reachability was UP (0: none) */
+        uint64_t last_delivery_usec;    /* last time mail left the queue: sent or bounced
+                                         * logged, the backlog shrank, or nothing to deliver */
+        uint64_t last_fixable_usec;     /* last failure a restart may fix (see ActivityCounts)
+                                         * seen while reachability was UP (0: none) */
+        FailureCause fixable_cause;     /* its cause class */
+        char fixable_peer[ACTIVITY_PEER_MAX];
+
+        /* The cause of the open incident: what made it stall (CAUSE_NONE:
+         * nothing attempted although mail was overdue), and after a failed
+         * verification what the MTA logged instead of deliveries. */
+        FailureCause incident_cause;
+        char incident_peer[ACTIVITY_PEER_MAX];
+        FailureCause gave_up_cause;     /* GAVE_UP for this cause: its failures extend the
+                                         * hold-down (CAUSE_NONE: none named) */
+        ActivityCounts step_activity;   /* counters when the action of `step` ended */
+        uint64_t incident_started_usec;
+
+        /* Failures a restart cannot fix, in a row (delivery.degraded). */
+        uint64_t degraded_since_usec, degraded_last_usec; /* 0: none going on */
+        FailureCause degraded_cause;
+        char degraded_peer[ACTIVITY_PEER_MAX];
+        bool degraded_alerted;
+
+        /* The MTA's own fatal/panic/warning lines of the open incident, the
+         * first DETECTOR_MTA_LOG_MAX of them (from stall_after before it
+         * opened). */
+        char incident_log[DETECTOR_MTA_LOG_MAX][ACTIVITY_LINE_MAX];
+        size_t n_incident_log;
+        uint64_t incident_log_seq;      /* the last MtaLogLine.seq looked at */
 
         UnitGate unit_gate;
         uint32_t start_limit_burst;         /* last seen from the unit, 0: unknown or none */
@@ -116,6 +148,7 @@ typedef struct Detector {
         size_t n_restarts;
 
         bool incident_open;
+        uint64_t now_usec;              /* of the call being handled */
 } Detector;
 
 #define DETECTOR_REASON_MAX 200
@@ -127,6 +160,8 @@ typedef struct Transition {
         ActionType action;              /* for action.* events, else _ACTION_TYPE_INVALID */
         bool opens_incident;            /* an incident begins with this transition */
         bool closes_incident;           /* the incident ends with this transition */
+        FailureCause cause;             /* what the event is about (CAUSE_NONE: no class known) */
+        char peer[ACTIVITY_PEER_MAX];   /* the peer of that cause, "" if none */
         char reason[DETECTOR_REASON_MAX];
 } Transition;
 

@@ -22,6 +22,7 @@ static const char *const event_kind_table[_EVENT_KIND_MAX] = {
         [EVENT_OBSERVATION_UNKNOWN] = "observation.unknown",
         [EVENT_MTA_STOPPED]         = "mta.stopped",
         [EVENT_MTA_FAILED]          = "mta.failed",
+        [EVENT_DELIVERY_DEGRADED]   = "delivery.degraded",
 };
 
 static const char *const event_severity_table[_EVENT_KIND_MAX] = {
@@ -36,6 +37,7 @@ static const char *const event_severity_table[_EVENT_KIND_MAX] = {
         [EVENT_OBSERVATION_UNKNOWN] = "warning",
         [EVENT_MTA_STOPPED]         = "info",
         [EVENT_MTA_FAILED]          = "critical",
+        [EVENT_DELIVERY_DEGRADED]   = "warning",
 };
 
 /* Never change one: journal queries and the catalog rely on them. */
@@ -51,6 +53,7 @@ static const char *const event_message_id_table[_EVENT_KIND_MAX] = {
         [EVENT_OBSERVATION_UNKNOWN] = "af7b3042d5c54cd49360dfc9f11e8ebc",
         [EVENT_MTA_STOPPED]         = "29b6d98618a34c01b2582315b569c93e",
         [EVENT_MTA_FAILED]          = "1e5ca29a5c6c4509910cf2a742dc700a",
+        [EVENT_DELIVERY_DEGRADED]   = "c4ed6a5347d44bc2b7f04bda5c0d1c17",
 };
 
 const char *event_kind_message_id(EventKind k) {
@@ -141,6 +144,45 @@ static json_t *json_string_or_null_if_empty(const char *s) {
         return json_string_or_null(s && s[0] ? s : NULL);
 }
 
+/* {"dns-failure": 3, ...}: the causes with a count, in the enum's order. */
+json_t *by_cause_object(const uint64_t counts[static _CAUSE_MAX]) {
+        json_t *o = json_object();
+
+        if (!o)
+                return NULL;
+        for (size_t c = 0; c < _CAUSE_MAX; c++)
+                if (counts[c] > 0 &&
+                    json_object_set_new(o, failure_cause_to_string((FailureCause) c),
+                                        json_integer((json_int_t) counts[c])) < 0) {
+                        json_decref(o);
+                        return NULL;
+                }
+        return o;
+}
+
+static json_t *cause_object(const Event *ev) {
+        json_t *log;
+
+        if (!ev->cause_class && ev->n_mta_log == 0)
+                return json_null();
+        log = json_array();
+        if (!log)
+                return NULL;
+        for (size_t i = 0; i < ev->n_mta_log; i++)
+                if (json_array_append_new(log, json_string_or_null(ev->mta_log[i])) < 0) {
+                        json_decref(log);
+                        return NULL;
+                }
+        return json_pack("{s:o, s:o, s:I, s:o, s:o, s:o, s:o}",
+                         "class", json_string_or_null(ev->cause_class),
+                         "peer", json_string_or_null_if_empty(ev->cause_peer),
+                         "count", (json_int_t) ev->cause_count,
+                         "first_line", json_string_or_null_if_empty(ev->cause_first_line),
+                         "last_line", json_string_or_null_if_empty(ev->cause_last_line),
+                         "resolver", json_string_or_null_if_empty(ev->cause_resolver),
+                         "mta_log", log);
+}
+
 /* The order of keys below is the order on the wire (jansson keeps insertion
  * order with JSON_PRESERVE_ORDER), which keeps golden tests and human
  * readers happy. */
@@ -151,7 +193,7 @@ json_t *event_to_json_object(const Event *ev) {
         if (!ev)
                 return NULL;
 
-        details = json_pack("{s:I, s:I, s:o, s:o, s:I, s:{s:I, s:I, s:I, s:I, s:I}}",
+        details = json_pack("{s:I, s:I, s:o, s:o, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:o, s:o}, s:o}",
                             "backlog", (json_int_t) ev->backlog,
                             "oldest_age_seconds", (json_int_t) (ev->oldest_age_usec / USEC_PER_SEC),
                             "overdue", ev->schedule_known ? json_integer((json_int_t) ev->overdue) : json_null(),
@@ -162,7 +204,10 @@ json_t *event_to_json_object(const Event *ev) {
                             "deferred", (json_int_t) ev->deferred,
                             "bounced", (json_int_t) ev->bounced,
                             "connection_errors", (json_int_t) ev->conn_errors,
-                            "connection_errors_to_probed_hosts", (json_int_t) ev->conn_errors_probed);
+                            "connection_errors_to_probed_hosts", (json_int_t) ev->conn_errors_probed,
+                            "by_cause", by_cause_object(ev->failures_by_cause),
+                            "bounced_by_cause", by_cause_object(ev->bounced_by_cause),
+                            "cause", cause_object(ev));
         if (!details)
                 return NULL;
 

@@ -2,7 +2,10 @@
 #pragma once
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
+
+#include "probe.h"
 
 /* Events that leave the daemon as alerts. Names are the ones receivers see
  * in the "event" field; see README "Formats" (the JSON payload). */
@@ -18,6 +21,7 @@ typedef enum EventKind {
         EVENT_OBSERVATION_UNKNOWN,
         EVENT_MTA_STOPPED,         /* the unit went inactive, not by our hand */
         EVENT_MTA_FAILED,          /* the unit failed (Result names why, e.g. start-limit-hit) */
+        EVENT_DELIVERY_DEGRADED,   /* deliveries fail for a reason a restart cannot fix */
         _EVENT_KIND_MAX,
         _EVENT_KIND_INVALID = -22,
 } EventKind;
@@ -62,6 +66,20 @@ typedef struct Event {
         /* Delivery activity logged by the MTA during the incident so far
          * (all zero outside one): counts of log lines. */
         uint64_t sent, deferred, bounced, conn_errors, conn_errors_probed;
+        uint64_t failures_by_cause[_CAUSE_MAX];   /* failed lines by cause class */
+        uint64_t bounced_by_cause[_CAUSE_MAX];
+        /* What the event is about (details.cause; null when cause_class is
+         * NULL and there are no mta_log lines): the cause class, its peer,
+         * failed lines of it in the incident, the first and last of them,
+         * a difference between the MTA's and the system's resolver
+         * configuration, and the MTA's own first fatal/panic/warning lines. */
+        const char *cause_class;
+        const char *cause_peer;
+        uint64_t cause_count;
+        const char *cause_first_line, *cause_last_line;
+        const char *cause_resolver;
+        const char *const *mta_log;
+        size_t n_mta_log;
         int dry_run;
 } Event;
 
@@ -80,3 +98,8 @@ char *event_to_json(const Event *ev);
 
 /* The same as a jansson object (a new reference), or NULL on ENOMEM. */
 json_t *event_to_json_object(const Event *ev);
+
+/* {"dns-failure": 3, ...}: the cause classes (failure_cause_to_string())
+ * with a non-zero count, in the order of FailureCause. A new reference, or
+ * NULL on ENOMEM. */
+json_t *by_cause_object(const uint64_t counts[static _CAUSE_MAX]);

@@ -133,6 +133,11 @@ int ensure_bus(Manager *m);
 /* Queues an alert of KIND for the detector's STATE, with ACTION (negative: none)
  * and SUMMARY. A failure is logged, the alert is lost. */
 void send_event(Manager *m, EventKind kind, DetectorState state, ActionType action, const char *summary);
+/* The same about CAUSE (CAUSE_NONE: none) at PEER (NULL: the cause's last
+ * peer): details.cause gets its class, sample lines and, for DNS, the
+ * MTA's resolver view (MtaProfile.resolver_view). */
+void send_event_cause(Manager *m, EventKind kind, DetectorState state, ActionType action, const char *summary,
+                      FailureCause cause, const char *peer);
 
 /* After a round, a state change or a reload: the status line and the
  * metrics file. */

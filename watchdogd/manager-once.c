@@ -8,10 +8,12 @@
 #include "manager-internal.h"
 
 static json_t *json_probe_counts(const ActivityCounts *a) {
-        return json_pack("{s:I, s:I, s:I, s:I, s:I}",
+        return json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:o}",
                          "sent", (json_int_t) a->sent, "deferred", (json_int_t) a->deferred,
                          "bounced", (json_int_t) a->bounced, "connection_errors", (json_int_t) a->conn_errors,
-                         "connection_errors_to_probed_hosts", (json_int_t) a->conn_errors_probed);
+                         "connection_errors_to_probed_hosts", (json_int_t) a->conn_errors_probed,
+                         "by_cause", by_cause_object(a->failures),
+                         "bounced_by_cause", by_cause_object(a->bounced_by_cause));
 }
 
 /* --once: the observation and the verdict, for people or (--json) programs. */

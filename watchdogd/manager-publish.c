@@ -2,6 +2,7 @@
 /* Publishing: alerts, the STATUS= line, the metrics file and the journal
  * lines of state changes. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,10 +10,19 @@
 
 #include "log.h"
 #include "manager-internal.h"
+#include "mta.h"
 
 void send_event(Manager *m, EventKind kind, DetectorState state, ActionType action, const char *summary) {
+        send_event_cause(m, kind, state, action, summary, CAUSE_NONE, NULL);
+}
+
+void send_event_cause(Manager *m, EventKind kind, DetectorState state, ActionType action, const char *summary,
+                      FailureCause cause, const char *peer) {
         const Config *c = m->config;
         const Observation *o = &m->last_obs;
+        const Detector *d = &m->detector;
+        const char *mta_log[DETECTOR_MTA_LOG_MAX];
+        char resolver[512] = "";
         Event ev = {
                 .kind = kind,
                 .host = c->hostname,
@@ -38,6 +48,28 @@ void send_event(Manager *m, EventKind kind, DetectorState state, ActionType acti
         ev.bounced = a.bounced;
         ev.conn_errors = a.conn_errors;
         ev.conn_errors_probed = a.conn_errors_probed;
+        memcpy(ev.failures_by_cause, a.failures, sizeof(ev.failures_by_cause));
+        memcpy(ev.bounced_by_cause, a.bounced_by_cause, sizeof(ev.bounced_by_cause));
+
+        /* details.cause: the class and its lines, and the MTA's own errors */
+        if (cause > CAUSE_NONE && cause < _CAUSE_MAX) {
+                const CauseSample *cs = &o->samples.causes[cause];
+
+                ev.cause_class = failure_cause_to_string(cause);
+                ev.cause_peer = peer && peer[0] ? peer : cs->peer;
+                ev.cause_count = d->incident_open ? a.failures[cause] : o->activity.failures[cause];
+                ev.cause_first_line = cs->first;
+                ev.cause_last_line = cs->last;
+                if (cause == CAUSE_DNS_FAILURE && c->profile && c->profile->resolver_view &&
+                    c->profile->resolver_view(c->mta_settings, resolver, sizeof(resolver)) > 0)
+                        ev.cause_resolver = resolver;
+        }
+        if (d->incident_open) {
+                for (size_t i = 0; i < d->n_incident_log; i++)
+                        mta_log[i] = d->incident_log[i];
+                ev.mta_log = mta_log;
+                ev.n_mta_log = d->n_incident_log;
+        }
 
         r = uuid_random(ev.id);
         if (r < 0) {
@@ -59,6 +91,23 @@ static const char *fmt_secs(char *buf, size_t size, uint64_t usec) {
                 return buf;
         }
         return format_duration(buf, size, usec - usec % USEC_PER_SEC);
+}
+
+/* ", WHAT N (cause n, ...)": the counts of COUNTS minus MINUS (or NULL) by cause. */
+static void status_by_cause(FILE *f, const char *what, uint64_t total, const uint64_t *counts, const uint64_t *minus) {
+        bool first = true;
+
+        fprintf(f, ", %s %" PRIu64, what, total);
+        for (FailureCause c = 0; c < _CAUSE_MAX; c++) {
+                uint64_t n = counts[c] - (minus ? minus[c] : 0);
+
+                if (n == 0)
+                        continue;
+                fprintf(f, "%s%s %" PRIu64, first ? " (" : ", ", failure_cause_to_string(c), n);
+                first = false;
+        }
+        if (!first)
+                fputc(')', f);
 }
 
 int manager_format_status(const StatusInfo *s, char **ret) {
@@ -84,6 +133,18 @@ int manager_format_status(const StatusInfo *s, char **ret) {
                         fprintf(f, " (%u overdue)", s->view.overdue);
                 if (s->view.backlog > 0)
                         fprintf(f, ", oldest %s", fmt_secs(d, sizeof(d), s->view.oldest_age_usec));
+        }
+
+        if (s->view.activity_ok) {
+                const ActivityCounts *a = &s->view.activity;
+                uint64_t failing = 0;
+
+                for (FailureCause c = 0; c < _CAUSE_MAX; c++)
+                        failing += a->failures[c] - a->bounced_by_cause[c];
+                if (failing > 0)
+                        status_by_cause(f, "failing", failing, a->failures, a->bounced_by_cause);
+                if (a->bounced > 0)
+                        status_by_cause(f, "bounced", a->bounced, a->bounced_by_cause, NULL);
         }
 
         if (s->view.n_probes == 0)
@@ -144,6 +205,8 @@ static MtaView manager_view(Manager *m, const MetricsProbe *probes) {
                 .overdue = o->queue.overdue,
                 .probes = probes,
                 .n_probes = probes ? m->n_reach : 0,
+                .activity_ok = o->activity_status == PROBE_OK,
+                .activity = o->activity,
         };
 }
 

@@ -35,9 +35,9 @@ void handle_output(Manager *m, const DetectorOutput *out) {
 
                         (void) snprintf(would, sizeof(would), "dry run: would %s (%s)",
                                         action_type_to_string(t->action), t->reason);
-                        send_event(m, t->event, t->to, t->action, would);
+                        send_event_cause(m, t->event, t->to, t->action, would, t->cause, t->peer);
                 } else if (t->event >= 0)
-                        send_event(m, t->event, t->to, t->action, t->reason);
+                        send_event_cause(m, t->event, t->to, t->action, t->reason, t->cause, t->peer);
 
                 if (t->closes_incident)
                         m->incident[0] = '\0';

@@ -156,8 +156,10 @@ static void manager_evaluate(Manager *m) {
 
         if (obs.queue_status == PROBE_OK)
                 obs.queue = qs->result.queue;
-        if (obs.activity_status == PROBE_OK)
+        if (obs.activity_status == PROBE_OK) {
                 obs.activity = as->result.activity;
+                obs.samples = as->result.samples;
+        }
         if (obs.unit_status == PROBE_OK)
                 obs.unit = us->result.unit;
 

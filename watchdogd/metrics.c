@@ -130,6 +130,41 @@ int metrics_format(const MetricsSnapshot *s, char **ret) {
                                 strcmp(results[j], probe_result(s->view.probes[i].status)) == 0);
                 }
 
+        family(f, "mta_watchdog_delivery_lines_total", "counter",
+               "Delivery lines the MTA logged since the watchdog started, by outcome.");
+        if (s->view.activity_ok) {
+                const ActivityCounts *a = &s->view.activity;
+                const struct {
+                        const char *outcome;
+                        uint64_t n;
+                } lines[] = {
+                        { "sent", a->sent },
+                        { "deferred", a->deferred },
+                        { "bounced", a->bounced },
+                        { "connection_error", a->conn_errors },
+                        { "connection_error_probed", a->conn_errors_probed },
+                };
+
+                for (size_t i = 0; i < ELEMENTSOF(lines); i++) {
+                        unit_labels(f, "mta_watchdog_delivery_lines_total", s);
+                        fprintf(f, ",outcome=\"%s\"} %" PRIu64 "\n", lines[i].outcome, lines[i].n);
+                }
+        }
+        family(f, "mta_watchdog_delivery_failures_total", "counter",
+               "Failed delivery lines the MTA logged since the watchdog started, by outcome "
+               "(deferred: tried again later, connection errors included; bounced) and cause class.");
+        if (s->view.activity_ok)
+                for (FailureCause c = 0; c < _CAUSE_MAX; c++) {
+                        const ActivityCounts *a = &s->view.activity;
+
+                        unit_labels(f, "mta_watchdog_delivery_failures_total", s);
+                        fprintf(f, ",outcome=\"deferred\",cause=\"%s\"} %" PRIu64 "\n",
+                                failure_cause_to_string(c), a->failures[c] - a->bounced_by_cause[c]);
+                        unit_labels(f, "mta_watchdog_delivery_failures_total", s);
+                        fprintf(f, ",outcome=\"bounced\",cause=\"%s\"} %" PRIu64 "\n",
+                                failure_cause_to_string(c), a->bounced_by_cause[c]);
+                }
+
         family(f, "mta_watchdog_restarts_total", "counter", "Restarts of the unit started by the watchdog since it started.");
         unit_sample(f, "mta_watchdog_restarts_total", s, s->restarts_total);
 

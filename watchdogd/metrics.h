@@ -37,6 +37,8 @@ typedef struct MtaView {
         unsigned overdue;               /* messages overdue (only with overdue_known) */
         const MetricsProbe *probes;     /* reachability probes by name */
         size_t n_probes;
+        bool activity_ok;               /* the MTA's log was read: `activity` is valid */
+        ActivityCounts activity;        /* its lines since the daemon started */
 } MtaView;
 
 typedef struct MetricsSnapshot {

@@ -65,7 +65,9 @@ char *payload_text(const json_t *event) {
         const char *action = json_string_value(json_object_get(event, "action"));
         json_int_t dropped = num(d, "alerts_dropped");
         const json_t *overdue = json_object_get(d, "overdue");
+        const json_t *cause = json_object_get(d, "cause");
         char age[32], act[64] = "", drop[96] = "", od[48] = "";
+        _cleanup_free_ char *why = NULL;
         char *s;
 
         if (!json_is_object(event))
@@ -80,10 +82,26 @@ char *payload_text(const json_t *event) {
                 (void) snprintf(drop, sizeof drop, "; %lld earlier informational alert(s) dropped, outbox full",
                                 (long long) dropped);
 
-        if (asprintf(&s, "[%s] %s: %s (%s) on %s%s: %s; backlog %lld%s, oldest %s, reachability %s, "
+        if (json_is_object(cause)) {
+                const json_t *log = json_object_get(cause, "mta_log");
+                const char *cls = json_string_value(json_object_get(cause, "class"));
+                const char *peer = json_string_value(json_object_get(cause, "peer"));
+                const char *last = json_string_value(json_object_get(cause, "last_line"));
+                const char *resolver = json_string_value(json_object_get(cause, "resolver"));
+                const char *first_log = json_string_value(json_array_get(log, 0));
+
+                if (asprintf(&why, "%s%s%s%s%s%s%s%s%s%s%s",
+                             cls ? "; cause " : "", cls ?: "", peer ? " at " : "", peer ?: "",
+                             last ? ": \"" : "", last ?: "", last ? "\"" : "",
+                             resolver ? "; " : "", resolver ?: "",
+                             first_log ? "; MTA log: " : "", first_log ?: "") < 0)
+                        return NULL;
+        }
+
+        if (asprintf(&s, "[%s] %s: %s (%s) on %s%s: %s%s; backlog %lld%s, oldest %s, reachability %s, "
                      "restarts in window %lld, state %s%s%s",
                      str(event, "severity"), str(event, "event"), str(event, "mta"), str(event, "unit"),
-                     str(event, "host"), act, str(event, "summary"),
+                     str(event, "host"), act, str(event, "summary"), why ?: "",
                      (long long) num(d, "backlog"), od, age, str(d, "reachability"),
                      (long long) num(d, "restarts_in_window"), str(event, "state"),
                      json_is_true(json_object_get(event, "dry_run")) ? " (dry run)" : "", drop) < 0)

@@ -27,6 +27,7 @@
 #include "journal.h"
 #include "postfix.h"
 #include "probe.h"
+#include "tests.h"
 
 #define JOURNAL_REMOTE "/lib/systemd/systemd-journal-remote"
 #define UNIT "postfix@-.service"
@@ -461,8 +462,74 @@ static void test_bad_settings(void **state) {
         sd_event_unref(e);
 }
 
+/* Cause classes and sample lines; a bare name that the MTA cannot resolve
+ * is looked up, and once it resolves to a probed host ("localhost" to
+ * 127.0.0.1, from /etc/hosts) its failures are fixable. The MTA's own
+ * warnings count from master too, never from smtpd. */
+static void test_causes_and_samples(void **state) {
+        static const char *const probed_lo[] = { "127.0.0.1", NULL };
+        static const Entry dns[] = {
+                { UNIT, "postfix/smtp", "7A2B3C4D5E: to=<a@example.org>, relay=none, delay=2, dsn=4.4.3, "
+                  "status=deferred (localhost: Temporary failure in name resolution)" },
+                { UNIT, "postfix/smtpd", "warning: hostname x.example does not resolve to address 192.0.2.9" },
+                { UNIT, "postfix/master", "warning: process /usr/lib/postfix/sbin/smtp pid 42 exit status 1" },
+                { UNIT, "postfix/smtp", "7B2B3C4D5E: to=<b@example.org>, relay=127.0.0.9[127.0.0.9]:10025, "
+                  "delay=60, dsn=4.4.2, status=deferred (conversation with 127.0.0.9[127.0.0.9] timed out "
+                  "while performing the EHLO handshake)" },
+        };
+        static const Entry again[] = {
+                { UNIT, "postfix/smtp", "7C2B3C4D5E: to=<c@example.org>, relay=none, delay=2, dsn=4.4.3, "
+                  "status=deferred (localhost: Temporary failure in name resolution)" },
+        };
+        sd_event *e = *state;
+        JournalSettings s = {
+                .unit = UNIT,
+                .rules = &postfix_activity_rules,
+                .probed_hosts = probed_lo,
+                .journal_directory = journal_dir,
+        };
+        const CauseSample *c;
+        Probe *p = NULL;
+        ProbeRun run;
+
+        assert_int_equal(probe_new_on(e, probe_ops_find("journal"), "activity", 5 * USEC_PER_SEC, &s, &p), 0);
+        probe_run(e, p, &run);
+        write_journal(dns, ELEMENTSOF(dns));
+        probe_run(e, p, &run);
+        assert_int_equal(run.r.status, PROBE_OK);
+        assert_int_equal(run.r.activity.deferred, 2);
+        assert_int_equal(run.r.activity.failures[CAUSE_DNS_FAILURE], 1);
+        assert_int_equal(run.r.activity.fixable[CAUSE_DNS_FAILURE], 0);     /* not known yet */
+        assert_int_equal(run.r.activity.failures[CAUSE_PROTOCOL_TIMEOUT], 1);
+        assert_int_equal(run.r.activity.mta_log, 1);
+        c = &run.r.samples.causes[CAUSE_PROTOCOL_TIMEOUT];
+        assert_string_equal(c->peer, "127.0.0.9[127.0.0.9]:10025");
+        assert_false(c->probed);
+        assert_string_equal(c->first, dns[3].message);
+        assert_string_equal(c->last, dns[3].message);
+        assert_true(c->first_usec > 0);
+        assert_int_equal(run.r.samples.mta_log[0].seq, 1);
+        assert_string_equal(run.r.samples.mta_log[0].line,
+                            "postfix/master: warning: process /usr/lib/postfix/sbin/smtp pid 42 exit status 1");
+        assert_int_equal(run.r.samples.mta_log[1].seq, 0);
+
+        run_until_no_children(e);                /* the lookup of "localhost" */
+        write_journal(again, ELEMENTSOF(again));
+        probe_run(e, p, &run);
+        assert_int_equal(run.r.activity.failures[CAUSE_DNS_FAILURE], 2);
+        assert_int_equal(run.r.activity.fixable[CAUSE_DNS_FAILURE], 1);
+        c = &run.r.samples.causes[CAUSE_DNS_FAILURE];
+        assert_string_equal(c->peer, "localhost");
+        assert_true(c->probed);
+        assert_string_equal(c->first, dns[0].message);
+        assert_string_equal(c->last, again[0].message);
+        probe_free(p);
+}
+
 int main(void) {
+        block_sigchld();
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup_teardown(test_causes_and_samples, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_since, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_syslog_identifiers, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_counts_grow, setup, teardown),

@@ -106,6 +106,24 @@ static void test_slack(void **state) {
         assert_golden("slack-action-dry-run.json", s2);
 }
 
+/* The text names the cause class, its peer, its last line, the resolver
+ * difference and the MTA's first error line. */
+static void test_slack_cause(void **state) {
+        static const char *const log[] = { "postfix/smtp: fatal: bad numerical configuration: x = 5x" };
+        Event ev = fixed_event(EVENT_GAVE_UP, "GAVE_UP", "delivery fails for a reason a restart cannot fix");
+        _cleanup_free_ char *s = NULL;
+
+        ev.cause_class = "dns-failure";
+        ev.cause_peer = "relay.example.net";
+        ev.cause_count = 4;
+        ev.cause_last_line = "1A: to=<a@b>, status=deferred (relay.example.net: Temporary failure in name resolution)";
+        ev.cause_resolver = "/var/spool/postfix/etc/hosts differs from /etc/hosts";
+        ev.mta_log = log;
+        ev.n_mta_log = 1;
+        s = render(ALERT_FORMAT_SLACK, &ev, NULL);
+        assert_golden("slack-cause.json", s);
+}
+
 static void test_alertmanager(void **state) {
         Event ev = fixed_event(EVENT_STALL_DETECTED, "STALLED", "no queue progress for 6m30s with backlog 20");
         _cleanup_free_ char *firing = NULL, *escalated = NULL, *resolved = NULL;
@@ -162,6 +180,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_json),
                 cmocka_unit_test(test_slack),
+                cmocka_unit_test(test_slack_cause),
                 cmocka_unit_test(test_alertmanager),
                 cmocka_unit_test(test_dropped_counter),
                 cmocka_unit_test(test_names),

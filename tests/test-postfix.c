@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "macros.h"
+#include "mta.h"
 #include "postfix.h"
 #include "probe-harness.h"
 #include "probe.h"
@@ -771,8 +772,36 @@ static void test_probe_bad_settings(void **state) {
         sd_event_unref(e);
 }
 
+/* The chroot's resolver files against the system's (MtaProfile.resolver_view). */
+static void test_resolver_view(void **state) {
+        char dir[] = "/tmp/test-postfix-resolv-XXXXXX", path[256], buf[512];
+        PostfixSettings s = {};
+        FILE *f;
+
+        assert_non_null(mkdtemp(dir));
+        s.queue_directory = dir;
+        /* not chrooted (no etc/ copies): no view of its own */
+        assert_int_equal(mta_profile_postfix.resolver_view(&s, buf, sizeof(buf)), 0);
+        assert_string_equal(buf, "");
+
+        (void) snprintf(path, sizeof(path), "%s/etc", dir);
+        assert_int_equal(mkdir(path, 0755), 0);
+        (void) snprintf(path, sizeof(path), "%s/etc/resolv.conf", dir);
+        f = fopen(path, "we");
+        assert_non_null(f);
+        fputs("# stale copy\nsearch example.org\nnameserver 192.0.2.53\nnameserver 192.0.2.54\n", f);
+        assert_int_equal(fclose(f), 0);
+        assert_int_equal(mta_profile_postfix.resolver_view(&s, buf, sizeof(buf)), 1);
+        (void) snprintf(path, sizeof(path), "%s/etc/resolv.conf (nameserver 192.0.2.53, nameserver 192.0.2.54) "
+                        "differs from /etc/resolv.conf (", dir);
+        assert_memory_equal(buf, path, strlen(path));
+
+        assert_int_equal(rm_rf(dir), 0);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_resolver_view),
                 cmocka_unit_test(test_scan_fixture),
                 cmocka_unit_test(test_scan_unfinished_files),
                 cmocka_unit_test(test_scan_schedule_deferred),

@@ -378,9 +378,19 @@ void activity_classify_line(const ActivityPatterns *p, const char *message, Acti
                 return;
 
         if (first_group(&p->error, message, &g, &n)) {
+                const char *o;
+                size_t on;
+
                 ret->kind = peer_is_probed(p, g, n) ? ACTIVITY_CONN_ERROR_PROBED : ACTIVITY_CONN_ERROR;
                 set_peer(ret, g, n);
                 classify_cause(p, message, ret, p->error_cause);
+                /* A bounce is final whatever its reason (Postfix bounces a
+                 * name that does not exist: "status=bounced (Host or domain
+                 * name not found. Name service error ...)"). */
+                if (first_group(&p->activity, message, &o, &on) && outcome_kind(o, on) == ACTIVITY_BOUNCED) {
+                        ret->kind = ACTIVITY_BOUNCED;
+                        return;
+                }
                 /* a probed peer that the MTA cannot reach or resolve */
                 ret->fixable = ret->kind == ACTIVITY_CONN_ERROR_PROBED || ret->cause == CAUSE_MTA_INTERNAL;
                 return;

@@ -258,7 +258,7 @@ static void test_postfix_causes(void **state) {
                 { "6A7B8C9D0E: to=<u@nxdomain.example>, relay=none, delay=0.1, dsn=5.4.4, status=bounced "
                   "(Host or domain name not found. Name service error for name=nxdomain.example type=MX: "
                   "Host not found)",
-                  ACTIVITY_CONN_ERROR, CAUSE_DNS_FAILURE, false, "nxdomain.example", false },
+                  ACTIVITY_BOUNCED, CAUSE_DNS_FAILURE, false, "nxdomain.example", false },
                 { "4F9D8E1A2B: to=<u@remote.example>, relay=127.0.0.1[127.0.0.1]:10025, delay=60, dsn=4.4.2, "
                   "status=deferred (conversation with 127.0.0.1[127.0.0.1] timed out while performing the "
                   "EHLO handshake)",
@@ -307,7 +307,8 @@ static void test_postfix_causes(void **state) {
         }
         assert_int_equal(c.sent, 1);
         assert_int_equal(c.conn_errors_probed, 2);
-        assert_int_equal(c.conn_errors, 2);
+        assert_int_equal(c.conn_errors, 1);
+        assert_int_equal(c.bounced, 1);
         assert_int_equal(c.deferred, 7);
         assert_int_equal(c.failures[CAUSE_DNS_FAILURE], 3);
         assert_int_equal(c.fixable[CAUSE_DNS_FAILURE], 2);
@@ -317,7 +318,7 @@ static void test_postfix_causes(void **state) {
         assert_int_equal(c.failures[CAUSE_TLS_FAILURE], 2);
         assert_int_equal(c.failures[CAUSE_LOCAL_RESOURCE], 1);
         assert_int_equal(c.failures[CAUSE_DEFERRED_REMOTE], 1);
-        assert_int_equal(c.bounced_by_cause[CAUSE_DNS_FAILURE], 0); /* a connection error first */
+        assert_int_equal(c.bounced_by_cause[CAUSE_DNS_FAILURE], 1);
         assert_int_equal(c.mta_log, 2);
         assert_true(activity_identifier_mta_log(&p, "postfix/master"));
         assert_true(activity_identifier_mta_log(&p, "postfix/smtp"));

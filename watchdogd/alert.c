@@ -996,8 +996,8 @@ static int receiver_init(Alerter *a, Receiver *rc, const AlertConfig *ac) {
                 rc->secret_size = ac->secret_size;
         }
 
-        /* Checked by the configuration already; compiled once here. */
-        /* NULL: the format's rule (config.h); "": none. */
+        /* Checked by the configuration already, compiled once here. A NULL
+         * success_body is the format's rule (config.h), "" none. */
         success_body = ac->success_body ?: (rc->format == ALERT_FORMAT_SLACK ? SLACK_SUCCESS_BODY : NULL);
         if (success_body && success_body[0]) {
                 if (regcomp(&rc->success_re, success_body, REG_EXTENDED | REG_NOSUB) != 0)

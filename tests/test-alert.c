@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <regex.h>
 
 #include "alert.h"
 #include "event.h"
@@ -127,14 +128,16 @@ static ssize_t read_request(int fd, char *buf, size_t size, size_t *ret_head_len
 }
 
 /* Answers one connection per entry of STATUSES, in order; status 0 means
- * "read the request, then never answer". Exits after the last one. */
-static _Noreturn void server_child(int lfd, int wfd, const int *statuses, size_t n) {
+ * "read the request, then never answer". The body of answer I is BODIES[I]
+ * when given, else "ok\n" (below 300) or "no such hook\n". Exits after the
+ * last one. */
+static _Noreturn void server_child(int lfd, int wfd, const int *statuses, const char *const *bodies, size_t n) {
         static char buf[65536];
 
         alarm(30);  /* never outlive a broken test */
         for (size_t i = 0; i < n; i++) {
                 size_t head_len, body_len;
-                char hdr[64], resp[256];
+                char hdr[64], resp[1024];
                 int c;
 
                 c = accept(lfd, NULL, NULL);
@@ -151,19 +154,19 @@ static _Noreturn void server_child(int lfd, int wfd, const int *statuses, size_t
                 if (statuses[i] == 0)
                         pause();
 
-                const char *body = statuses[i] < 300 ? "ok\n" : "no such hook\n";
+                const char *body = bodies && bodies[i] ? bodies[i] : statuses[i] < 300 ? "ok\n" : "no such hook\n";
                 k = snprintf(resp, sizeof(resp),
                              "HTTP/1.1 %d X\r\nContent-Type: text/plain\r\nContent-Length: %zu\r\n"
                              "%sConnection: close\r\n\r\n%s",
                              statuses[i], strlen(body), statuses[i] == 429 ? "Retry-After: 2\r\n" : "", body);
-                if (write(c, resp, (size_t) k) != k)
+                if (k < 0 || (size_t) k >= sizeof(resp) || write(c, resp, (size_t) k) != k)
                         _exit(5);
                 close(c);
         }
         _exit(0);
 }
 
-static void server_start(Server *s, const int *statuses, size_t n) {
+static void server_start_bodies(Server *s, const int *statuses, const char *const *bodies, size_t n) {
         struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
         socklen_t salen = sizeof(sa);
         int lfd, p[2];
@@ -180,12 +183,16 @@ static void server_start(Server *s, const int *statuses, size_t n) {
         assert_true(s->pid >= 0);
         if (s->pid == 0) {
                 close(p[0]);
-                server_child(lfd, p[1], statuses, n);
+                server_child(lfd, p[1], statuses, bodies, n);
         }
         close(lfd);
         close(p[1]);
         s->records_fd = p[0];
         s->port = ntohs(sa.sin_port);
+}
+
+static void server_start(Server *s, const int *statuses, size_t n) {
+        server_start_bodies(s, statuses, NULL, n);
 }
 
 typedef struct Record {
@@ -732,6 +739,331 @@ static void test_bounded(void **state) {
         fixture_done(&fx);
 }
 
+/* ---- 2xx bodies and rate limits ---- */
+
+static void test_classify_body(void **state) {
+        static const char teams[] =
+                "Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error 429";
+        regex_t slack, one, failure;
+        static const struct {
+                const char *body;
+                DeliveryVerdict slack;    /* format slack: the built-in success_body, Slack's codes */
+                DeliveryVerdict generic;  /* success_body = ^1$, failure_body = delivery failed|... */
+                DeliveryVerdict any;      /* no rule */
+        } table[] = {
+                { "ok",                         DELIVERY_OK,     DELIVERY_RETRY, DELIVERY_OK },
+                { "ok\n",                       DELIVERY_OK,     DELIVERY_RETRY, DELIVERY_OK },
+                { "ok\r\n",                     DELIVERY_OK,     DELIVERY_RETRY, DELIVERY_OK },
+                { "okay",                       DELIVERY_RETRY,  DELIVERY_RETRY, DELIVERY_OK },
+                { "",                           DELIVERY_RETRY,  DELIVERY_RETRY, DELIVERY_OK },
+                { "1",                          DELIVERY_RETRY,  DELIVERY_OK,    DELIVERY_OK },
+                { "invalid_payload",            DELIVERY_FAILED, DELIVERY_RETRY, DELIVERY_OK },
+                { "no_text\n",                  DELIVERY_FAILED, DELIVERY_RETRY, DELIVERY_OK },
+                { "channel_not_found",          DELIVERY_FAILED, DELIVERY_RETRY, DELIVERY_OK },
+                { "no_service",                 DELIVERY_FAILED, DELIVERY_RETRY, DELIVERY_OK },
+                { " invalid_token ",            DELIVERY_FAILED, DELIVERY_RETRY, DELIVERY_OK },
+                { "invalid_payload_x",          DELIVERY_RETRY,  DELIVERY_RETRY, DELIVERY_OK },
+                { "invalid_payload because",    DELIVERY_RETRY,  DELIVERY_RETRY, DELIVERY_OK },
+                { "rate_limited",               DELIVERY_RETRY,  DELIVERY_RETRY, DELIVERY_OK },
+                { "<html>Bad Gateway</html>",   DELIVERY_RETRY,  DELIVERY_RETRY, DELIVERY_OK },
+                { teams,                        DELIVERY_RETRY,  DELIVERY_RETRY, DELIVERY_OK },
+        };
+
+        assert_int_equal(regcomp(&slack, SLACK_SUCCESS_BODY, REG_EXTENDED | REG_NOSUB), 0);
+        assert_int_equal(regcomp(&one, "^1$", REG_EXTENDED | REG_NOSUB), 0);
+        assert_int_equal(regcomp(&failure, "delivery failed|returned HTTP error", REG_EXTENDED | REG_NOSUB), 0);
+        for (size_t i = 0; i < ELEMENTSOF(table); i++) {
+                DeliveryVerdict v;
+
+                v = delivery_classify_body(&slack, NULL, true, table[i].body);
+                if (v != table[i].slack)
+                        fail_msg("slack, body \"%s\": got %d, want %d", table[i].body, (int) v, (int) table[i].slack);
+                v = delivery_classify_body(&one, &failure, false, table[i].body);
+                if (v != table[i].generic)
+                        fail_msg("generic, body \"%s\": got %d, want %d", table[i].body, (int) v, (int) table[i].generic);
+                v = delivery_classify_body(NULL, NULL, false, table[i].body);
+                if (v != table[i].any)
+                        fail_msg("no rule, body \"%s\": got %d, want %d", table[i].body, (int) v, (int) table[i].any);
+        }
+        /* failure_body alone: a body it matches is retried, any other is delivered. */
+        assert_int_equal(delivery_classify_body(NULL, &failure, false, teams), DELIVERY_RETRY);
+        assert_int_equal(delivery_classify_body(NULL, &failure, false, "{\"ok\":true}"), DELIVERY_OK);
+        assert_int_equal(delivery_classify_body(NULL, &failure, false, NULL), DELIVERY_OK);
+        regfree(&slack);
+        regfree(&one);
+        regfree(&failure);
+}
+
+/* The spacing on a clock of our own: ticks of 100ms over 10s, with twenty
+ * requests waiting all along, let exactly one start per second. */
+static void test_rate_limit_ticks(void **state) {
+        const uint64_t t0 = 5000 * USEC_PER_SEC, tick = 100 * USEC_PER_MSEC;
+        RateLimit rl = { .interval_usec = USEC_PER_SEC };
+        RateLimit none = {};
+        unsigned started = 0, waiting = 20, unlimited = 0;
+
+        for (unsigned i = 0; i < 100; i++) {
+                uint64_t now = t0 + i * tick;
+                unsigned this_tick = 0;
+
+                /* As many as the limit lets through at this tick. */
+                for (unsigned k = 0; k < 5 && waiting > 0 && rate_limit_wait(&rl, now) == 0; k++) {
+                        rate_limit_note(&rl, now);
+                        waiting--;
+                        this_tick++;
+                }
+                assert_int_equal(this_tick, i % 10 == 0 ? 1 : 0);
+                if (this_tick == 0)
+                        assert_int_equal(rate_limit_wait(&rl, now), (10 - i % 10) * tick);
+                started += this_tick;
+
+                for (unsigned k = 0; k < 5 && rate_limit_wait(&none, now) == 0; k++) {
+                        rate_limit_note(&none, now);
+                        unlimited++;
+                }
+        }
+        assert_int_equal(started, 10);
+        assert_int_equal(waiting, 10);
+        assert_int_equal(unlimited, 500);  /* no limit: everything at once */
+
+        /* A request after a long pause does not earn a burst. */
+        assert_int_equal(rate_limit_wait(&rl, t0 + 3600 * USEC_PER_SEC), 0);
+        rate_limit_note(&rl, t0 + 3600 * USEC_PER_SEC);
+        assert_int_equal(rate_limit_wait(&rl, t0 + 3600 * USEC_PER_SEC), USEC_PER_SEC);
+}
+
+/* Runs FN(ARG) with stderr going to a file; returns what was logged. */
+static char *capture_stderr(void (*fn)(void *), void *arg) {
+        _cleanup_free_ char *path = NULL;
+        char *text = NULL;
+        size_t size = 0;
+        int saved, fd;
+        FILE *f;
+
+        assert_true(asprintf(&path, "%s/stderr.%d", tmpdir, (int) getpid()) > 0);
+        fflush(stderr);
+        saved = dup(STDERR_FILENO);
+        assert_true(saved >= 0);
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        assert_true(dup2(fd, STDERR_FILENO) >= 0);
+        close(fd);
+
+        fn(arg);
+
+        fflush(stderr);
+        assert_true(dup2(saved, STDERR_FILENO) >= 0);
+        close(saved);
+
+        f = fopen(path, "re");
+        assert_non_null(f);
+        assert_true(getdelim(&text, &size, '\0', f) >= 0);
+        fclose(f);
+        (void) unlink(path);
+        return text;
+}
+
+typedef struct BodyRun {
+        Fixture *fx;
+        Alerter *a;
+} BodyRun;
+
+static void body_run(void *userdata) {
+        BodyRun *b = userdata;
+
+        run_until_idle(b->fx->event, b->a, 20 * USEC_PER_SEC);
+}
+
+static void stats_of(Alerter *a, uint64_t *sent, uint64_t *failed) {
+        const char *name;
+
+        assert_int_equal(alerter_receiver_stats(a, 0, &name, sent, failed), 0);
+        assert_string_equal(name, "test");
+}
+
+/* Slack answers "ok": delivered; two alerts in a row are a second apart at least
+ * (rate_limit 1/1s, the slack default). */
+static void test_slack_ok_delivered(void **state) {
+        static const int statuses[] = { 200, 200 };
+        static const char *const bodies[] = { "ok", "ok" };
+        _cleanup_free_ char *sd = fresh_state_dir("slack-ok"), *outbox = NULL, *failed = NULL;
+        _cleanup_(alerter_freep) Alerter *a = NULL;
+        uint64_t t0, sent, nfailed;
+        Record rec[3] = {};
+        Server srv;
+        Fixture fx;
+
+        assert_true(asprintf(&outbox, "%s/outbox", sd) > 0);
+        assert_true(asprintf(&failed, "%s/outbox/failed", sd) > 0);
+        server_start_bodies(&srv, statuses, bodies, ELEMENTSOF(statuses));
+        fixture_init(&fx, srv.port, 5 * USEC_PER_SEC);
+        fx.config.state_dir = sd;
+        fx.ac.format = (char *) "slack";
+        assert_int_equal(alerter_new(fx.event, &fx.config, &a), 0);
+        Event ev1 = test_event(EVENT_STALL_DETECTED), ev2 = test_event(EVENT_ACTION_STARTED);
+        t0 = now_usec();
+        assert_int_equal(alerter_send(a, &ev1), 0);
+        assert_int_equal(alerter_send(a, &ev2), 0);
+        run_until_idle(fx.event, a, 20 * USEC_PER_SEC);
+        assert_true(now_usec() - t0 >= 1 * USEC_PER_SEC);
+
+        assert_int_equal(count_files(outbox, ".json"), 0);
+        assert_int_equal(count_files(failed, ".json"), 0);
+        stats_of(a, &sent, &nfailed);
+        assert_int_equal(sent, 2);
+        assert_int_equal(nfailed, 0);
+        assert_int_equal(server_finish(&srv, false, rec, ELEMENTSOF(rec)), 2);
+        assert_non_null(strstr(rec[0].body, "stall.detected"));
+        assert_non_null(strstr(rec[1].body, "action.started"));
+        records_free(rec, 2);
+        a = alerter_free(a);
+        fixture_done(&fx);
+}
+
+/* Slack answers 200 "invalid_payload": the post can never succeed, so it is
+ * set aside in failed/ at once (no retry), like a 4xx. */
+static void test_slack_invalid_payload_failed(void **state) {
+        static const int statuses[] = { 200 };
+        static const char *const bodies[] = { "invalid_payload" };
+        _cleanup_free_ char *sd = fresh_state_dir("slack-invalid"), *outbox = NULL, *failed = NULL, *log = NULL;
+        Alerter *a = NULL;
+        uint64_t sent, nfailed;
+        Record rec[2] = {};
+        Server srv;
+        Fixture fx;
+
+        assert_true(asprintf(&outbox, "%s/outbox", sd) > 0);
+        assert_true(asprintf(&failed, "%s/outbox/failed", sd) > 0);
+        server_start_bodies(&srv, statuses, bodies, ELEMENTSOF(statuses));
+        fixture_init(&fx, srv.port, 5 * USEC_PER_SEC);
+        fx.config.state_dir = sd;
+        fx.ac.format = (char *) "slack";
+        assert_int_equal(alerter_new(fx.event, &fx.config, &a), 0);
+        Event ev = test_event(EVENT_GAVE_UP);
+        assert_int_equal(alerter_send(a, &ev), 0);
+        log = capture_stderr(body_run, &(BodyRun) { &fx, a });
+
+        assert_int_equal(count_files(outbox, ".json"), 0);
+        assert_int_equal(count_files(failed, ".json"), 1);
+        stats_of(a, &sent, &nfailed);
+        assert_int_equal(sent, 0);
+        assert_int_equal(nfailed, 1);
+        _cleanup_free_ char *want = NULL;
+        assert_true(asprintf(&want, "alert test: gave_up %s refused with HTTP 200 and an error body, "
+                             "moved to failed/: invalid_payload\n", ev.id) > 0);
+        if (!strstr(log, want))
+                fail_msg("log lacks \"%s\": %s", want, log);
+        a = alerter_free(a);
+        assert_int_equal(server_finish(&srv, false, rec, ELEMENTSOF(rec)), 1);
+        records_free(rec, 1);
+        fixture_done(&fx);
+}
+
+/* A Teams relay answers 200 with its failure in the body: with success_body
+ * set, that is retried (and logged, sanitised), and delivered once the body is
+ * right. The same alert, the same id, both times. */
+static void test_success_body_retried_then_delivered(void **state) {
+        static const int statuses[] = { 200, 200, 200 };
+        static const char *const bodies[] = {
+                "Webhook message delivery failed with error: Microsoft Teams endpoint returned HTTP error 429",
+                "Webhook message delivery failed\r\nwith error: Microsoft Teams endpoint returned HTTP error 429\n",
+                "1",
+        };
+        _cleanup_free_ char *sd = fresh_state_dir("success-body"), *outbox = NULL, *failed = NULL, *log = NULL;
+        _cleanup_free_ char *want = NULL, *want_first = NULL, *want_second = NULL;
+        Alerter *a = NULL;
+        uint64_t sent, nfailed;
+        Record rec[4] = {};
+        Server srv;
+        Fixture fx;
+
+        assert_true(asprintf(&outbox, "%s/outbox", sd) > 0);
+        assert_true(asprintf(&failed, "%s/outbox/failed", sd) > 0);
+        server_start_bodies(&srv, statuses, bodies, ELEMENTSOF(statuses));
+        fixture_init(&fx, srv.port, 5 * USEC_PER_SEC);
+        fx.config.state_dir = sd;
+        fx.ac.success_body = (char *) "^1$";
+        fx.ac.retry_initial_usec = 100 * USEC_PER_MSEC;
+        fx.ac.retry_max_usec = 200 * USEC_PER_MSEC;
+        assert_int_equal(alerter_new(fx.event, &fx.config, &a), 0);
+        Event ev = test_event(EVENT_STALL_DETECTED);
+        want = event_to_json(&ev);
+        assert_int_equal(alerter_send(a, &ev), 0);
+        log = capture_stderr(body_run, &(BodyRun) { &fx, a });
+
+        assert_int_equal(count_files(outbox, ".json"), 0);
+        assert_int_equal(count_files(failed, ".json"), 0);
+        stats_of(a, &sent, &nfailed);
+        assert_int_equal(sent, 1);
+        assert_int_equal(nfailed, 0);
+        a = alerter_free(a);
+
+        assert_int_equal(server_finish(&srv, false, rec, ELEMENTSOF(rec)), 3);
+        for (size_t i = 0; i < 3; i++)
+                assert_string_equal(rec[i].body, want);
+        records_free(rec, 3);
+
+        /* The first refusal at warning, with the body; the repeat (at debug) with
+         * its control characters replaced. */
+        assert_true(asprintf(&want_first, "alert test: sending stall.detected %s to %s failed (HTTP 200 with an "
+                             "unexpected body: Webhook message delivery failed with error: Microsoft Teams "
+                             "endpoint returned HTTP error 429), retrying in ", ev.id, fx.url) > 0);
+        assert_true(asprintf(&want_second, "(HTTP 200 with an unexpected body: Webhook message delivery failed  "
+                             "with error: Microsoft Teams endpoint returned HTTP error 429), retrying in ") > 0);
+        if (!strstr(log, want_first))
+                fail_msg("log lacks \"%s\": %s", want_first, log);
+        if (!strstr(log, want_second))
+                fail_msg("log lacks \"%s\": %s", want_second, log);
+        assert_non_null(strstr(log, "alert test: delivered stall.detected"));
+        fixture_done(&fx);
+}
+
+/* failure_body alone: a body it matches is retried, an empty 200 delivers.
+ * rate_limit = 1/300ms spaces three alerts (retry included) in order. */
+static void test_failure_body_and_rate_limit(void **state) {
+        static const int statuses[] = { 200, 200, 200, 200 };
+        static const char *const bodies[] = { "delivery failed", "", "", "" };
+        static const EventKind kinds[] = { EVENT_STALL_DETECTED, EVENT_ACTION_STARTED, EVENT_RECOVERED };
+        _cleanup_(alerter_freep) Alerter *a = NULL;
+        char *want[3] = {};
+        uint64_t t0, sent, nfailed;
+        Record rec[5] = {};
+        Server srv;
+        Fixture fx;
+
+        server_start_bodies(&srv, statuses, bodies, ELEMENTSOF(statuses));
+        fixture_init(&fx, srv.port, 5 * USEC_PER_SEC);
+        fx.ac.failure_body = (char *) "delivery failed|returned HTTP error";
+        fx.ac.retry_initial_usec = 10 * USEC_PER_MSEC;  /* shorter than the limit: the limit wins */
+        fx.ac.rate_limit_requests = 1;
+        fx.ac.rate_limit_period_usec = 300 * USEC_PER_MSEC;
+        fx.ac.rate_limit_set = true;
+        assert_int_equal(alerter_new(fx.event, &fx.config, &a), 0);
+        t0 = now_usec();
+        for (size_t i = 0; i < 3; i++) {
+                Event ev = test_event(kinds[i]);
+                want[i] = event_to_json(&ev);
+                assert_int_equal(alerter_send(a, &ev), 0);
+        }
+        run_until_idle(fx.event, a, 20 * USEC_PER_SEC);
+        /* Four requests, each 300ms after the one before at the earliest. */
+        assert_true(now_usec() - t0 >= 900 * USEC_PER_MSEC);
+        stats_of(a, &sent, &nfailed);
+        assert_int_equal(sent, 3);
+        assert_int_equal(nfailed, 0);
+
+        assert_int_equal(server_finish(&srv, false, rec, ELEMENTSOF(rec)), 4);
+        assert_string_equal(rec[0].body, want[0]);
+        assert_string_equal(rec[1].body, want[0]);
+        assert_string_equal(rec[2].body, want[1]);
+        assert_string_equal(rec[3].body, want[2]);
+        for (size_t i = 0; i < 3; i++)
+                free(want[i]);
+        records_free(rec, 4);
+        a = alerter_free(a);
+        fixture_done(&fx);
+}
+
 static json_t *parse(const char *s) {
         json_error_t err;
         json_t *j = json_loads(s, 0, &err);
@@ -852,6 +1184,12 @@ int main(void) {
                 cmocka_unit_test(test_signed_slack_with_headers),
                 cmocka_unit_test(test_bounded),
                 cmocka_unit_test(test_alertmanager_incident),
+                cmocka_unit_test(test_classify_body),
+                cmocka_unit_test(test_rate_limit_ticks),
+                cmocka_unit_test(test_slack_ok_delivered),
+                cmocka_unit_test(test_slack_invalid_payload_failed),
+                cmocka_unit_test(test_success_body_retried_then_delivered),
+                cmocka_unit_test(test_failure_body_and_rate_limit),
         };
 
         /* The server child writes to a pipe we may close early. */

@@ -808,7 +808,10 @@ static void test_dump(void **state) {
                             "retry_max = 1m\n"
                             "max_age = 1h\n"
                             "max_queued = 1000\n"
-                            "resend_interval = 1m\n");
+                            "resend_interval = 1m\n"
+                            "; success_body = (not set)\n"
+                            "; failure_body = (not set)\n"
+                            "rate_limit = none\n");
         config_free(c);
 }
 
@@ -1016,6 +1019,9 @@ static void test_alert_config_equal(void **state) {
                 MTA "[alert:a]\nurl = http://h/\nheader = X-A: 1\nretry_max = 30s\n",
                 MTA "[alert:a]\nurl = http://h/\nheader = X-A: 1\nmax_queued = 5\n",
                 MTA "[alert:a]\nurl = http://h/\nheader = X-A: 1\nresend_interval = 2m\n",
+                MTA "[alert:a]\nurl = http://h/\nheader = X-A: 1\nsuccess_body = ^ok\n",
+                MTA "[alert:a]\nurl = http://h/\nheader = X-A: 1\nfailure_body = failed\n",
+                MTA "[alert:a]\nurl = http://h/\nheader = X-A: 1\nrate_limit = 2/1s\n",
         };
         Config *c = load_ok(base), *d = load_ok(base);
 
@@ -1029,6 +1035,78 @@ static void test_alert_config_equal(void **state) {
                 config_free(d);
         }
         config_free(c);
+}
+
+/* success_body, failure_body and rate_limit: the slack defaults, explicit
+ * values, "none" and "" to switch them off, and the errors. */
+static void test_body_checks_and_rate_limit(void **state) {
+        _cleanup_free_ char *text = NULL;
+        Config *c, *d;
+
+        c = load_ok(MTA "[alert:j]\nurl = http://h/\n"
+                    "[alert:s]\nurl = http://h/\nformat = slack\n"
+                    "[alert:t]\nurl = http://h/\nsuccess_body = ^1$\nfailure_body = delivery failed|HTTP error [0-9]+\n"
+                    "rate_limit = 30/1m\n"
+                    "[alert:s2]\nurl = http://h/\nsuccess_body =\nrate_limit = none\nformat = slack\n"
+                    "[alert:s3]\nrate_limit = 5/250ms\nurl = http://h/\nformat = slack\nsuccess_body = \"ok\"\n");
+        assert_int_equal(c->n_alerts, 5);
+        /* json: no body rule, no limit */
+        assert_null(c->alerts[0].success_body);
+        assert_null(c->alerts[0].failure_body);
+        assert_int_equal(c->alerts[0].rate_limit_requests, 0);
+        assert_false(c->alerts[0].rate_limit_set);
+        /* slack: "ok", one request per second */
+        assert_string_equal(c->alerts[1].success_body, "^ok[[:space:]]*$");
+        assert_null(c->alerts[1].failure_body);
+        assert_int_equal(c->alerts[1].rate_limit_requests, 1);
+        assert_int_equal(c->alerts[1].rate_limit_period_usec, 1 * SEC);
+        /* explicit */
+        assert_string_equal(c->alerts[2].success_body, "^1$");
+        assert_string_equal(c->alerts[2].failure_body, "delivery failed|HTTP error [0-9]+");
+        assert_int_equal(c->alerts[2].rate_limit_requests, 30);
+        assert_int_equal(c->alerts[2].rate_limit_period_usec, 60 * SEC);
+        /* slack with both switched off */
+        assert_string_equal(c->alerts[3].success_body, "");
+        assert_int_equal(c->alerts[3].rate_limit_requests, 0);
+        assert_true(c->alerts[3].rate_limit_set);
+        assert_string_equal(c->alerts[4].success_body, "\"ok\"");
+        assert_int_equal(c->alerts[4].rate_limit_requests, 5);
+        assert_int_equal(c->alerts[4].rate_limit_period_usec, 250 * SEC / 1000);
+
+        text = dump(c);
+        assert_non_null(strstr(text, "[alert:j]\n"));
+        assert_non_null(strstr(text, "; success_body = (not set)\n; failure_body = (not set)\nrate_limit = none\n\n[alert:s]"));
+        assert_non_null(strstr(text, "success_body = ^ok[[:space:]]*$\n; failure_body = (not set)\nrate_limit = 1/1s\n"));
+        assert_non_null(strstr(text, "success_body = ^1$\nfailure_body = delivery failed|HTTP error [0-9]+\n"
+                               "rate_limit = 30/1m\n"));
+        assert_non_null(strstr(text, "success_body = \n; failure_body = (not set)\nrate_limit = none\n"));
+        assert_non_null(strstr(text, "rate_limit = 5/250ms\n"));
+        /* ... and reads back the same. */
+        d = load_ok(text);
+        for (size_t i = 0; i < c->n_alerts; i++)
+                assert_true(alert_config_equal(&c->alerts[i], &d->alerts[i]));
+        config_free(d);
+        config_free(c);
+
+        check_error(MTA "[alert:a]\nurl = http://h/\nsuccess_body = (ok\n",
+                    ":5: [alert:a] success_body: bad regular expression: Unmatched ( or \\(");
+        check_error(MTA "[alert:a]\nurl = http://h/\nfailure_body = a{1,2\n",
+                    ":5: [alert:a] failure_body: bad regular expression: Unmatched \\{");
+        check_error(MTA "[alert:a]\nurl = http://h/\nfailure_body = ((a{99}){99}){99}\n",
+                    ":5: [alert:a] failure_body: the regular expression is too complex (repetitions such as + "
+                    "and {m,n} multiply it to more than 10000 parts)");
+        check_error(MTA "[alert:a]\nurl = http://h/\nrate_limit = 1s\n",
+                    ":5: [alert:a] rate_limit: \"1s\" is not N/DURATION (e.g. 1/1s, 30/1m) or none");
+        check_error(MTA "[alert:a]\nurl = http://h/\nrate_limit = 0/1s\n",
+                    ":5: [alert:a] rate_limit: 0 requests is out of range (1..10000)");
+        check_error(MTA "[alert:a]\nurl = http://h/\nrate_limit = 10001/1h\n",
+                    ":5: [alert:a] rate_limit: 10001 requests is out of range (1..10000)");
+        check_error(MTA "[alert:a]\nurl = http://h/\nrate_limit = 1/soon\n",
+                    ":5: [alert:a] rate_limit: \"soon\" is not a duration (e.g. 30s, 5m, 1h30m, 250ms)");
+        check_error(MTA "[alert:a]\nurl = http://h/\nrate_limit = 1001/1s\n",
+                    ":5: [alert:a] rate_limit: \"1001/1s\" allows more than one request per millisecond");
+        check_error(MTA "[alert:a]\nurl = http://h/\nrate_limit = 1/0\n",
+                    ":5: [alert:a] rate_limit: \"1/0\" allows more than one request per millisecond");
 }
 
 static int setup(void **state) {
@@ -1064,6 +1142,7 @@ int main(void) {
                 cmocka_unit_test(test_unreadable_files),
                 cmocka_unit_test(test_regex_complexity_ok),
                 cmocka_unit_test(test_alert_config_equal),
+                cmocka_unit_test(test_body_checks_and_rate_limit),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);

@@ -18,8 +18,6 @@
 #include "payload.h"
 #include "sign.h"
 
-/* Response bytes kept for the log line of a refused alert. */
-#define RESPONSE_EXCERPT_MAX 512
 /* Longest Retry-After we wait for; a receiver asking for more gets retried sooner. */
 #define RETRY_AFTER_MAX_USEC (3600 * USEC_PER_SEC)
 
@@ -58,6 +56,10 @@ typedef struct Receiver {
         uint8_t *secret;
         size_t secret_size;
         struct curl_slist *headers;    /* Content-Type, Expect and the configured ones */
+        regex_t success_re, failure_re;  /* success_body, failure_body */
+        bool has_success_re, has_failure_re;
+        RateLimit rate;                /* rate_limit */
+        sd_event_source *rate_timer;   /* the head waits for its turn under rate_limit */
 
         AlertEntry *head, *tail;       /* FIFO; head is the one being sent */
         size_t n_entries;
@@ -98,6 +100,49 @@ struct Alerter {
         size_t n_receivers;
 };
 
+/* Error codes of Slack's incoming webhooks that no retry of the same post
+ * can cure (api.slack.com/messaging/webhooks, "Handling errors"). */
+static const char *const slack_permanent_errors[] = {
+        "invalid_payload", "no_text", "user_not_found", "channel_not_found", "channel_is_archived",
+        "action_prohibited", "posting_to_general_channel_denied", "too_many_attachments",
+        "no_service", "no_service_id", "no_team", "team_disabled", "invalid_token",
+};
+
+static bool slack_error_is_permanent(const char *body) {
+        size_t n;
+
+        body += strspn(body, " \t\r\n");
+        n = strcspn(body, " \t\r\n");
+        if (body[n + strspn(body + n, " \t\r\n")] != '\0')
+                return false;  /* more than one word: not one of Slack's codes */
+        for (size_t i = 0; i < ELEMENTSOF(slack_permanent_errors); i++)
+                if (strlen(slack_permanent_errors[i]) == n && strncmp(body, slack_permanent_errors[i], n) == 0)
+                        return true;
+        return false;
+}
+
+DeliveryVerdict delivery_classify_body(const regex_t *success, const regex_t *failure, bool slack_errors,
+                                       const char *body) {
+        if (!body)
+                body = "";
+        if ((failure && regexec(failure, body, 0, NULL, 0) == 0) ||
+            (success && regexec(success, body, 0, NULL, 0) != 0))
+                return slack_errors && slack_error_is_permanent(body) ? DELIVERY_FAILED : DELIVERY_RETRY;
+        return DELIVERY_OK;
+}
+
+uint64_t rate_limit_wait(const RateLimit *rl, uint64_t now) {
+        if (rl->interval_usec == 0 || now >= rl->next_usec)
+                return 0;
+        return rl->next_usec - now;
+}
+
+void rate_limit_note(RateLimit *rl, uint64_t now) {
+        if (rl->interval_usec == 0)
+                return;
+        rl->next_usec = now > UINT64_MAX - rl->interval_usec ? UINT64_MAX : now + rl->interval_usec;
+}
+
 DeliveryVerdict delivery_classify(CURLcode code, long http_status) {
         if (code != CURLE_OK)
                 return DELIVERY_RETRY;
@@ -135,6 +180,15 @@ static uint64_t now_clock(Alerter *a, clockid_t clock) {
                 now = (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
         }
         return now;
+}
+
+/* The rate limit reads the clock itself: the loop's timestamp (sd_event_now())
+ * is that of the last wake-up, earlier than the request it would space. */
+static uint64_t mono_now(void) {
+        struct timespec ts;
+
+        (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
 }
 
 static void alert_entry_free(AlertEntry *e) {
@@ -401,7 +455,7 @@ static void log_given_up(const Receiver *r, const AlertEntry *e, const char *fmt
 
 /* One attempt of the head entry ended with VERDICT: drop it, set it aside or arm the retry. */
 static void receiver_attempt_done(Receiver *r, DeliveryVerdict verdict, CURLcode code, long status,
-                                  uint64_t retry_after_usec) {
+                                  bool body_refused, uint64_t retry_after_usec) {
         AlertEntry *e = r->head;
         uint64_t age, now, delay;
         int k;
@@ -417,8 +471,8 @@ static void receiver_attempt_done(Receiver *r, DeliveryVerdict verdict, CURLcode
 
         case DELIVERY_FAILED:
                 sanitize_excerpt(r->response);
-                log_given_up(r, e, "alert %s: %s %s refused with HTTP %ld, moved to failed/: %s",
-                             r->name, e->kind, e->id, status,
+                log_given_up(r, e, "alert %s: %s %s refused with HTTP %ld%s, moved to failed/: %s",
+                             r->name, e->kind, e->id, status, body_refused ? " and an error body" : "",
                              r->response[0] ? r->response : "(empty response)");
                 r->n_failed++;
                 r->failing = false;
@@ -427,14 +481,18 @@ static void receiver_attempt_done(Receiver *r, DeliveryVerdict verdict, CURLcode
 
         case DELIVERY_RETRY:
         default: {
-                char why[CURL_ERROR_SIZE + 128];
+                char why[CURL_ERROR_SIZE + RESPONSE_EXCERPT_MAX + 128];
 
                 if (code != CURLE_OK)
                         (void) snprintf(why, sizeof(why), "%s%s",
                                         r->errbuf[0] ? r->errbuf : curl_easy_strerror(code),
                                         curl_code_is_tls_trust(code) ?
                                         "; the receiver's TLS certificate is not trusted (see ca_file)" : "");
-                else
+                else if (body_refused) {
+                        sanitize_excerpt(r->response);
+                        (void) snprintf(why, sizeof(why), "HTTP %ld with an unexpected body: %s", status,
+                                        r->response[0] ? r->response : "(empty response)");
+                } else
                         (void) snprintf(why, sizeof(why), "HTTP %ld", status);
 
                 now = now_clock(r->alerter, CLOCK_REALTIME);
@@ -577,20 +635,47 @@ static int receiver_start(Receiver *r) {
         return 0;
 }
 
-/* Sends the head entry unless a transfer or a backoff is already running. */
+static int on_rate_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        Receiver *r = userdata;
+
+        r->rate_timer = sd_event_source_disable_unref(r->rate_timer);
+        receiver_kick(r);
+        return 0;
+}
+
+/* Sends the head entry unless a transfer, a backoff or the wait for the
+ * rate limit is already running. */
 static void receiver_kick(Receiver *r) {
+        uint64_t now, wait;
         int k;
 
-        if (r->easy || r->retry_timer || !r->head)
+        if (r->easy || r->retry_timer || r->rate_timer || !r->head)
                 return;
+
+        now = mono_now();
+        wait = rate_limit_wait(&r->rate, now);
+        if (wait > 0) {
+                k = sd_event_add_time(r->alerter->event, &r->rate_timer, CLOCK_MONOTONIC, now + wait,
+                                      USEC_PER_MSEC, on_rate_timer, r);
+                if (k >= 0) {
+                        (void) sd_event_source_set_description(r->rate_timer, "alert-rate-limit");
+                        log_debug("alert %s: rate limit, sending %s %s in %" PRIu64 "ms",
+                                  r->name, r->head->kind, r->head->id, wait / USEC_PER_MSEC);
+                        return;
+                }
+                /* Better a request too early than a queue that never moves. */
+                log_warning_errno(k, "alert %s: cannot wait for the rate limit, sending now: %m", r->name);
+        }
 
         k = receiver_start(r);
         if (k < 0) {
                 /* Treated as a transport error: retried with backoff. */
                 receiver_abort_transfer(r);
                 (void) snprintf(r->errbuf, sizeof(r->errbuf), "cannot set up transfer: %s", strerror(-k));
-                receiver_attempt_done(r, DELIVERY_RETRY, CURLE_FAILED_INIT, 0, 0);
+                receiver_attempt_done(r, DELIVERY_RETRY, CURLE_FAILED_INIT, 0, false, 0);
+                return;
         }
+        rate_limit_note(&r->rate, now);
 }
 
 static void curl_check_finished(Alerter *a) {
@@ -599,6 +684,8 @@ static void curl_check_finished(Alerter *a) {
 
         while ((msg = curl_multi_info_read(a->multi, &left))) {
                 Receiver *r = NULL;
+                DeliveryVerdict verdict;
+                bool body_refused = false;
                 CURLcode code;
                 long status = 0;
                 curl_off_t retry_after = 0;
@@ -619,7 +706,14 @@ static void curl_check_finished(Alerter *a) {
                 }
 
                 receiver_abort_transfer(r);  /* finished: just releases the handle */
-                receiver_attempt_done(r, delivery_classify(code, status), code, status,
+                verdict = delivery_classify(code, status);
+                if (verdict == DELIVERY_OK) {
+                        verdict = delivery_classify_body(r->has_success_re ? &r->success_re : NULL,
+                                                         r->has_failure_re ? &r->failure_re : NULL,
+                                                         r->format == ALERT_FORMAT_SLACK, r->response);
+                        body_refused = verdict != DELIVERY_OK;
+                }
+                receiver_attempt_done(r, verdict, code, status, body_refused,
                                       retry_after > 0 ? (uint64_t) retry_after * USEC_PER_SEC : 0);
         }
 }
@@ -871,6 +965,7 @@ static void on_outbox_entry(const char *receiver, uint64_t seq, json_t *entry, v
 /* ---- public API ---- */
 
 static int receiver_init(Alerter *a, Receiver *rc, const AlertConfig *ac) {
+        const char *success_body;
         struct curl_slist *h;
 
         rc->alerter = a;
@@ -883,6 +978,10 @@ static int receiver_init(Alerter *a, Receiver *rc, const AlertConfig *ac) {
         rc->max_age_usec = ac->max_age_usec ?: 3600 * USEC_PER_SEC;
         rc->max_queued = ac->max_queued ?: 1000;
         rc->resend_interval_usec = ac->resend_interval_usec ?: 60 * USEC_PER_SEC;
+        if (ac->rate_limit_requests > 0)
+                rc->rate.interval_usec = ac->rate_limit_period_usec / ac->rate_limit_requests;
+        else if (!ac->rate_limit_set && rc->format == ALERT_FORMAT_SLACK)
+                rc->rate.interval_usec = SLACK_RATE_LIMIT_PERIOD_USEC / SLACK_RATE_LIMIT_REQUESTS;
         rc->name = strdup(ac->name ?: "");
         rc->url = strdup(ac->url ?: "");
         if (!rc->name || !rc->url)
@@ -895,6 +994,20 @@ static int receiver_init(Alerter *a, Receiver *rc, const AlertConfig *ac) {
                         return -ENOMEM;
                 memcpy(rc->secret, ac->secret, ac->secret_size);
                 rc->secret_size = ac->secret_size;
+        }
+
+        /* Checked by the configuration already, compiled once here. A NULL
+         * success_body is the format's rule (config.h), "" none. */
+        success_body = ac->success_body ?: (rc->format == ALERT_FORMAT_SLACK ? SLACK_SUCCESS_BODY : NULL);
+        if (success_body && success_body[0]) {
+                if (regcomp(&rc->success_re, success_body, REG_EXTENDED | REG_NOSUB) != 0)
+                        return -EINVAL;
+                rc->has_success_re = true;
+        }
+        if (ac->failure_body && ac->failure_body[0]) {
+                if (regcomp(&rc->failure_re, ac->failure_body, REG_EXTENDED | REG_NOSUB) != 0)
+                        return -EINVAL;
+                rc->has_failure_re = true;
         }
 
         h = curl_slist_append(NULL, "Content-Type: application/json");
@@ -1082,6 +1195,11 @@ Alerter *alerter_free(Alerter *a) {
                 receiver_abort_transfer(r);
                 r->retry_timer = sd_event_source_disable_unref(r->retry_timer);
                 r->resend_timer = sd_event_source_disable_unref(r->resend_timer);
+                r->rate_timer = sd_event_source_disable_unref(r->rate_timer);
+                if (r->has_success_re)
+                        regfree(&r->success_re);
+                if (r->has_failure_re)
+                        regfree(&r->failure_re);
                 while (r->head) {
                         AlertEntry *e = r->head;
                         receiver_unlink(r, NULL, e);

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <curl/curl.h>
+#include <regex.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <systemd/sd-event.h>
@@ -14,7 +16,9 @@
  * loop but the fsync() of small outbox files.
  *
  * Each (event, receiver) is written to the outbox (outbox.h) in
- * state_dir/outbox/ before it is sent, and removed after a 2xx. Network
+ * state_dir/outbox/ before it is sent, and removed after a 2xx whose body
+ * passes the receiver's checks (success_body, failure_body; for format =
+ * slack the body must be "ok": delivery_classify_body()). Network
  * errors, timeouts, 408, 429 and 5xx are retried with capped exponential
  * backoff and jitter (retry_initial, retry_max; a Retry-After in seconds
  * is honoured) until the entry is max_age old; then, and at once for any
@@ -22,7 +26,9 @@
  * Events of one receiver go out one at a time, in order. A receiver holds
  * at most max_queued entries: the oldest "info" entry is dropped first,
  * then the oldest "warning"; "critical" never is. The next alert carries
- * the count as details.alerts_dropped.
+ * the count as details.alerts_dropped. With rate_limit = N/DURATION (slack:
+ * 1/1s unless set), two requests to a receiver, retries and re-posts
+ * included, start at least DURATION/N apart; what waits stays queued.
  *
  * Formats: payload.h. Signing: sign.h (when secret_file is set). For
  * format = alertmanager the alert of an incident is re-posted every
@@ -57,7 +63,8 @@ Alerter *alerter_free(Alerter *a);
 
 typedef enum DeliveryVerdict {
         DELIVERY_OK,      /* 2xx: delivered */
-        DELIVERY_RETRY,   /* transport error (any CURLcode but CURLE_OK), 408, 429, 5xx */
+        DELIVERY_RETRY,   /* transport error (any CURLcode but CURLE_OK), 408, 429, 5xx;
+                           * a 2xx whose body the receiver's checks refuse */
         DELIVERY_FAILED,  /* any other status: the receiver refused it for good */
         _DELIVERY_VERDICT_MAX,
 } DeliveryVerdict;
@@ -69,3 +76,31 @@ DeliveryVerdict delivery_classify(CURLcode code, long http_status);
 /* Delay before retry number ATTEMPT (0 = the first retry), without jitter:
  * INITIAL doubled per attempt, capped at MAX. Microseconds. */
 uint64_t retry_delay_usec(uint64_t initial, uint64_t max, unsigned attempt);
+
+/* Judges the body of a 2xx answer, BODY being its first bytes (at most
+ * RESPONSE_EXCERPT_MAX, NUL-terminated, as received). FAILURE and SUCCESS
+ * are compiled EREs (regex(7), searched anywhere in BODY) or NULL for none:
+ * a body FAILURE matches, or SUCCESS does not, is refused. A refused body is
+ * DELIVERY_FAILED when SLACK_ERRORS is set and the body is one of the error
+ * codes Slack's incoming webhooks answer for a post that can never succeed
+ * (api.slack.com/messaging/webhooks, "Handling errors": invalid_payload,
+ * channel_not_found, no_service, ...), else DELIVERY_RETRY. Otherwise
+ * DELIVERY_OK. Pure, for tests. */
+DeliveryVerdict delivery_classify_body(const regex_t *success, const regex_t *failure, bool slack_errors,
+                                       const char *body);
+
+/* Response bytes kept per attempt: for the body checks and the log. */
+#define RESPONSE_EXCERPT_MAX 512
+
+/* Request spacing of one receiver (rate_limit = N/DURATION: INTERVAL_USEC is
+ * DURATION/N, 0 for no limit). Times are CLOCK_MONOTONIC microseconds. */
+typedef struct RateLimit {
+        uint64_t interval_usec;
+        uint64_t next_usec;      /* no request starts before this */
+} RateLimit;
+
+/* How long a request that wants to start at NOW must wait: 0 = at once. */
+uint64_t rate_limit_wait(const RateLimit *rl, uint64_t now);
+
+/* Records a request started at NOW: the next one waits until NOW + interval. */
+void rate_limit_note(RateLimit *rl, uint64_t now);

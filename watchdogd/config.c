@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pwd.h>
+#include <regex.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "macros.h"
 #include "mta.h"
 #include "probe.h"
+#include "regex-util.h"
 #include "sign.h"
 #include "strv.h"
 
@@ -50,6 +52,7 @@
 #define DEFAULT_MAX_AGE_USEC           USEC_PER_HOUR
 #define DEFAULT_MAX_QUEUED             1000U
 #define DEFAULT_RESEND_INTERVAL_USEC   USEC_PER_MINUTE
+#define RATE_LIMIT_REQUESTS_MAX        10000U
 
 /* Bounds of the type lists offered in messages. */
 #define ELEMENTSOF_PROFILES_MAX        16
@@ -244,6 +247,87 @@ static bool config_print_secret_file(FILE *f, const void *data) {
         return true;
 }
 
+/* success_body, failure_body: a POSIX ERE (regex(7)) searched in the body of
+ * a 2xx answer; groups are not needed. Empty is kept as "" (no rule, which
+ * overrides the format's default). */
+static int config_parse_body_pattern(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data) {
+        char **s = data;
+        regex_t re;
+        int k;
+
+        if (*value == '\0') {
+                char *t = strdup("");
+
+                if (!t)
+                        return config_oom(ctx);
+                free(*s);
+                *s = t;
+                return 0;
+        }
+        if (regex_estimate_parts(value) > REGEX_PARTS_MAX)
+                return config_error(ctx, ctx->line, item->key,
+                                    "the regular expression is too complex (repetitions such as + and {m,n} "
+                                    "multiply it to more than %u parts)", REGEX_PARTS_MAX);
+        k = regcomp(&re, value, REG_EXTENDED | REG_NOSUB);
+        if (k != 0) {
+                char err[128];
+
+                (void) regerror(k, &re, err, sizeof err);
+                return config_error(ctx, ctx->line, item->key, "bad regular expression: %s", err);
+        }
+        regfree(&re);
+        return config_parse_string(ctx, item, value, data);
+}
+
+/* rate_limit: "N/DURATION" (at most N requests per DURATION, spaced evenly) or
+ * "none". Gets the whole AlertConfig. */
+static int config_parse_rate_limit(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data) {
+        AlertConfig *a = data;
+        const char *p = value;
+        uint64_t n, period;
+        int r;
+
+        if (strcmp(value, "none") == 0) {
+                a->rate_limit_requests = 0;
+                a->rate_limit_period_usec = 0;
+                a->rate_limit_set = true;
+                return 0;
+        }
+
+        r = parse_uint64(&p, &n);
+        if (r < 0 || *p != '/')
+                return config_error(ctx, ctx->line, item->key,
+                                    "\"%s\" is not N/DURATION (e.g. 1/1s, 30/1m) or none", value);
+        if (n < 1 || n > RATE_LIMIT_REQUESTS_MAX)
+                return config_error(ctx, ctx->line, item->key, "%" PRIu64 " requests is out of range (1..%u)",
+                                    n, RATE_LIMIT_REQUESTS_MAX);
+        r = config_parse_duration(ctx, item, p + 1, &period);
+        if (r < 0)
+                return r;
+        if (period / n < USEC_PER_MSEC)
+                return config_error(ctx, ctx->line, item->key,
+                                    "\"%s\" allows more than one request per millisecond", value);
+
+        a->rate_limit_requests = (unsigned) n;
+        a->rate_limit_period_usec = period;
+        a->rate_limit_set = true;
+        return 0;
+}
+
+static bool config_print_rate_limit(FILE *f, const void *data) {
+        const AlertConfig *a = data;
+        char buf[FORMAT_DURATION_MAX];
+        const char *d;
+
+        if (a->rate_limit_requests == 0) {
+                fputs("none", f);
+                return true;
+        }
+        d = format_duration(buf, sizeof buf, a->rate_limit_period_usec);
+        fprintf(f, "%u/%s", a->rate_limit_requests, d ? d : "?");
+        return true;
+}
+
 static int config_parse_unit(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data) {
         static const char suffix[] = ".service";
         size_t len = strlen(value);
@@ -417,6 +501,10 @@ static const ConfigItem alert_items[] = {
         A("max_age",             duration,    duration,  max_age_usec,         1),
         A("max_queued",          unsigned,    unsigned,  max_queued,           1),
         A("resend_interval",     duration,    duration,  resend_interval_usec, 1),
+        A("success_body",        body_pattern, string,   success_body,         0),
+        A("failure_body",        body_pattern, string,   failure_body,         0),
+        /* Sets the count, the period and whether it was given: gets the whole AlertConfig. */
+        { "rate_limit", config_parse_rate_limit, config_print_rate_limit, 0, 0, false, NULL },
         {},
 };
 
@@ -469,6 +557,8 @@ static void alert_config_done(AlertConfig *a) {
         if (a->secret)
                 explicit_bzero(a->secret, a->secret_size);
         free(a->secret);
+        free(a->success_body);
+        free(a->failure_body);
 }
 
 bool alert_config_equal(const AlertConfig *a, const AlertConfig *b) {
@@ -480,7 +570,10 @@ bool alert_config_equal(const AlertConfig *a, const AlertConfig *b) {
             (a->secret_size > 0 && memcmp(a->secret, b->secret, a->secret_size) != 0) ||
             a->retry_initial_usec != b->retry_initial_usec || a->retry_max_usec != b->retry_max_usec ||
             a->max_age_usec != b->max_age_usec || a->max_queued != b->max_queued ||
-            a->resend_interval_usec != b->resend_interval_usec)
+            a->resend_interval_usec != b->resend_interval_usec ||
+            !streq_ptr(a->success_body, b->success_body) || !streq_ptr(a->failure_body, b->failure_body) ||
+            a->rate_limit_requests != b->rate_limit_requests ||
+            a->rate_limit_period_usec != b->rate_limit_period_usec)
                 return false;
 
         for (i = 0; a->headers && a->headers[i]; i++)
@@ -810,6 +903,16 @@ static int config_validate(ConfigContext *ctx, LoadState *ls) {
                         return config_error(ctx, a->line, "url", "missing required key");
                 if (a->retry_initial_usec > a->retry_max_usec)
                         return config_error(ctx, a->line, "retry_initial", "larger than retry_max");
+
+                /* The format's own rules, unless the section says otherwise. */
+                if (streq_ptr(a->format, "slack")) {
+                        if (!a->success_body && !(a->success_body = strdup(SLACK_SUCCESS_BODY)))
+                                return config_oom(ctx);
+                        if (!a->rate_limit_set) {
+                                a->rate_limit_requests = SLACK_RATE_LIMIT_REQUESTS;
+                                a->rate_limit_period_usec = SLACK_RATE_LIMIT_PERIOD_USEC;
+                        }
+                }
         }
 
         if (!c->hostname) {

@@ -56,8 +56,24 @@ typedef struct AlertConfig {
         uint64_t max_age_usec;          /* give up on an entry this old, default 1h */
         unsigned max_queued;            /* outbox bound per receiver, default 1000 */
         uint64_t resend_interval_usec;  /* alertmanager re-post period, default 1m */
+        char *success_body;             /* ERE (regex(7)) a 2xx body must match to count as
+                                         * delivered; "": any body; default: the format's
+                                         * (slack: SLACK_SUCCESS_BODY, others: "") */
+        char *failure_body;             /* ERE that makes a 2xx a failure, retried; NULL: none */
+        unsigned rate_limit_requests;   /* at most this many requests per rate_limit_period,
+                                         * spaced evenly; 0: no limit; default: the format's
+                                         * (slack: 1 per 1s, others: none) */
+        uint64_t rate_limit_period_usec;
+        bool rate_limit_set;            /* rate_limit given in the file */
         unsigned line;
 } AlertConfig;
+
+/* Slack's incoming webhooks answer a post they took with the body "ok"
+ * (api.slack.com/messaging/webhooks), and take about one post per second
+ * per webhook (api.slack.com/apis/rate-limits, "Incoming webhooks"). */
+#define SLACK_SUCCESS_BODY "^ok[[:space:]]*$"
+#define SLACK_RATE_LIMIT_REQUESTS 1U
+#define SLACK_RATE_LIMIT_PERIOD_USEC USEC_PER_SEC
 
 typedef struct Config {
         char *path;                      /* file this was read from */

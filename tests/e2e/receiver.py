@@ -14,6 +14,9 @@ over "id.timestamp.body", key from the file's "whsec_<base64>", read at each req
 a request that fails is answered 401 and logged to requests.jsonl with "signature":
 "invalid" and its reason, one that passes is recorded with "signature": "valid".
 With --tls-cert and --tls-key it serves HTTPS.
+With --body-flag FILE, while FILE exists the answer is 200 with FILE's content as its body,
+as a receiver (or a proxy in front of one) does that says "refused" in a 200: the body is not
+recorded in LOG, only in requests.jsonl with "refused": true. Otherwise a 200 says "ok".
 """
 import argparse
 import base64
@@ -58,6 +61,7 @@ def main() -> int:
     ap.add_argument("--secret-file")
     ap.add_argument("--tls-cert")
     ap.add_argument("--tls-key")
+    ap.add_argument("--body-flag")
     args = ap.parse_args()
     host, port = args.listen.rsplit(":", 1)
     requests_log = os.path.join(os.path.dirname(args.log), "requests.jsonl")
@@ -71,6 +75,15 @@ def main() -> int:
             return None
         return int(text) if text.isdigit() else 503
 
+    def refusal_body():
+        if not args.body_flag:
+            return None
+        try:
+            with open(args.body_flag, "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
     def append(path, line):
         with open(path, "a", encoding="utf-8") as f:
             f.write(line + "\n")
@@ -80,6 +93,17 @@ def main() -> int:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length > 0 else b""
             status = failing_status()
+            refusal = refusal_body() if status is None else None
+            if refusal is not None:
+                append(requests_log, json.dumps(
+                    {"path": self.path, "body": body.decode("utf-8", "replace"), "refused": True},
+                    separators=(",", ":")))
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(refusal)))
+                self.end_headers()
+                self.wfile.write(refusal)
+                return
             signature = None
             if status is None and args.secret_file:
                 reason = verify(args.secret_file, self.headers, body)

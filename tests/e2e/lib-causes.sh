@@ -101,7 +101,7 @@ ipv6_link_up() { # 2001:db8::1 here, 2001:db8::2 in the relay netns; an smtp-sin
         /usr/sbin/smtp-sink -u nobody -h relay.test -d '/var/lib/e2e/relay/%H%M%S.' "[$CS_RELAY6]:25" 1000 ||
         fail "cannot start smtp-sink on [$CS_RELAY6]:25"
     wait_until 15 _tcp_listening relay 25 "[$CS_RELAY6]:25" || fail "smtp-sink not listening on [$CS_RELAY6]:25"
-    wait_until 15 ipv6_reachable || fail "$CS_RELAY6 does not answer ping"
+    wait_until 15 ipv6_reachable || fail "no TCP connection to [$CS_RELAY6]:25"
     e2e_log "IPv6 on the relay link: $CS_MTA6 <-> $CS_RELAY6 (smtp-sink on [$CS_RELAY6]:25)"
 }
 ipv6_blackhole() { # the relay's IPv6 address vanishes: neighbour discovery fails, IPv4 still works
@@ -109,7 +109,10 @@ ipv6_blackhole() { # the relay's IPv6 address vanishes: neighbour discovery fail
         fail "cannot remove $CS_RELAY6"
     e2e_log "IPv6 towards the relay black-holed ($CS_RELAY6 removed; IPv4 192.0.2.2 still up)"
 }
-ipv6_reachable() { e2e_exec ping -6 -c1 -W1 "$CS_RELAY6" >/dev/null 2>&1; }
+ipv6_reachable() { # a TCP connection to [2001:db8::2]:25 succeeds within 2 s (the rootfs has no ping)
+    e2e_exec python3 -c 'import socket, sys; socket.create_connection((sys.argv[1], 25), timeout=2).close()' \
+        "$CS_RELAY6" >/dev/null 2>&1
+}
 _ipv6_cleanup() {
     e2e_exec systemctl stop e2e-stub-relay6 2>/dev/null || true
     e2e_exec sh -c 'ip -6 addr del "$1/64" dev veth-mta 2>/dev/null
@@ -126,7 +129,8 @@ queue_mail_quiet() { # N RCPT: like queue_mail, but no delivery status notificat
 postfix_log() { # [GREP]: Postfix's journal lines since the scenario began, "IDENTIFIER: MESSAGE"
     e2e_exec journalctl -u "$E2E_MTA_UNIT" --since "@${E2E_T0:-0}" -o json --no-pager 2>/dev/null |
         python3 -c '
-import json, sys
+import json, signal, sys
+signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 want = sys.argv[1].lower()
 for line in sys.stdin:
     try:

@@ -30,7 +30,7 @@ e2e_exec grep -q 'relay\.test' /etc/hosts || fail "setup: /etc/hosts lost relay.
 chroot_has_relay_name && fail "setup: the chroot's hosts still has relay.test"
 e2e_log "chroot's hosts without relay.test, its resolv.conf -> 192.0.2.53 (no such host); /etc untouched"
 queue_mail 5
-_deferred_by_name() { all_deferred 5 && postfix_logged "name=relay.test"; }
+_deferred_by_name() { all_deferred 5 && postfix_logged "unable to look up host relay.test"; }
 wait_until 90 _deferred_by_name ||
     fail "setup: mail not deferred for relay.test's name (deferred $(deferred_count), queue $(queue_count))"
 e2e_log "5 messages deferred: relay.test not found by Postfix"

@@ -27,7 +27,7 @@ track_master_pid
 queue_mail_quiet 3 user@nxdomain.test
 _bounced() { queue_empty && [ "$(postfix_log_count "status=bounced")" -ge 3 ]; }
 wait_until 60 _bounced || fail "setup: 3 bounces expected, Postfix logged $(postfix_log_count "status=bounced") (queue $(queue_count))"
-assert_eq "setup: bounces for nxdomain.test" 3 "$(postfix_log_count "type=MX: Host not found")"
+assert_eq "setup: bounces for nxdomain.test" 3 "$(postfix_log_count "name=nxdomain.test type=A: Host not found")"
 stub_journal dns | grep -q 'nxdomain.test MX -> NXDOMAIN' || fail "setup: the dns stub saw no MX query for nxdomain.test"
 observe $((E2E_INTERVAL * 3))
 

@@ -1588,7 +1588,7 @@ static void test_cause_protocol_timeout_after_restart(void **state) {
 
 /* The same, but the timeouts come only after the ladder ended: the
  * incident is in GAVE_UP without a cause, and delivery.degraded names it
- * once when the failures have gone on for degraded_after. */
+ * at the first of them, once; from then on they hold the hold-down. */
 static void test_cause_degraded_while_gave_up(void **state) {
         CauseRun cr;
         const Transition *t;
@@ -1606,12 +1606,24 @@ static void test_cause_degraded_while_gave_up(void **state) {
                         add_fail(&cr, CAUSE_PROTOCOL_TIMEOUT, 5, false, false, "127.0.0.1[127.0.0.1]:10025");
                 cr_tick(&cr, x, OK, 5, 5);
                 if ((t = last_event(&cr, EVENT_DELIVERY_DEGRADED))) {
-                        assert_int_equal(x, 560);         /* failures at 480 and 560 */
+                        assert_int_equal(x, 480);         /* the first failure */
                         assert_int_equal(t->from, DETECTOR_GAVE_UP);
                         assert_int_equal(t->cause, CAUSE_PROTOCOL_TIMEOUT);
                 }
         }
         assert_int_equal(cr.tl.n_events[EVENT_DELIVERY_DEGRADED], 1);
+        assert_int_equal(cr.tl.n_actions, 1);
+        assert_int_equal(cr.tl.d.gave_up_cause, CAUSE_PROTOCOL_TIMEOUT);
+        /* an hour after the last failure, not after gave_up */
+        for (uint64_t x = 1010; x <= 4600; x += 10) {
+                if (x <= 1200 && x % 80 == 0)
+                        add_fail(&cr, CAUSE_PROTOCOL_TIMEOUT, 5, false, false, "127.0.0.1[127.0.0.1]:10025");
+                cr_tick(&cr, x, OK, 5, 5);
+        }
+        assert_int_equal(cr.tl.d.state, DETECTOR_GAVE_UP);    /* last failure at 1200 */
+        for (uint64_t x = 4610; x <= 4810; x += 10)
+                cr_tick(&cr, x, OK, 5, 5);
+        assert_int_equal(cr.tl.d.state, DETECTOR_HEALTHY);
         assert_int_equal(cr.tl.n_actions, 1);
 }
 

@@ -513,7 +513,9 @@ ActivityCounts detector_incident_activity(const Detector *d, const Observation *
 }
 
 /* A run of failures a restart cannot fix ends when none came for
- * degraded_after and mail was delivered since, or nothing waits. */
+ * degraded_after and mail was delivered since, or nothing waits. It is
+ * alerted once it has lasted degraded_after, or at once after giving up
+ * without a cause. */
 static void check_degraded(Detector *d, const DetectorParams *p, const Observation *obs,
                            uint64_t now, DetectorOutput *out) {
         char w[FORMAT_DURATION_MAX], ct[ACTIVITY_PEER_MAX + 32];
@@ -527,8 +529,13 @@ static void check_degraded(Detector *d, const DetectorParams *p, const Observati
                 d->degraded_alerted = false;
                 return;
         }
-        if (d->degraded_alerted || d->state == DETECTOR_STALLED || d->state == DETECTOR_REMEDIATING ||
-            elapsed(d->degraded_last_usec, d->degraded_since_usec) < p->degraded_after_usec)
+        if (d->degraded_alerted || d->state == DETECTOR_STALLED || d->state == DETECTOR_REMEDIATING)
+                return;
+        /* Given up without knowing why, the first such failures say why at
+         * once, and from then on they hold the hold-down. */
+        if (d->state == DETECTOR_GAVE_UP && d->gave_up_cause == CAUSE_NONE)
+                d->gave_up_cause = d->degraded_cause;
+        else if (elapsed(d->degraded_last_usec, d->degraded_since_usec) < p->degraded_after_usec)
                 return;
         d->degraded_alerted = true;
         fmt_secs(w, sizeof(w), elapsed(d->degraded_last_usec, d->degraded_since_usec));

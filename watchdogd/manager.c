@@ -95,7 +95,7 @@ static void manager_restore_state(Manager *m) {
 static void on_clock_step(int64_t step_usec, void *userdata) {
         Manager *m = userdata;
         char w[FORMAT_DURATION_MAX];
-        uint64_t a = step_usec < 0 ? (uint64_t) -step_usec : (uint64_t) step_usec;
+        uint64_t a = step_usec < 0 ? (uint64_t) 0 - (uint64_t) step_usec : (uint64_t) step_usec;
 
         /* People read seconds; below one, milliseconds. */
         a -= a >= USEC_PER_SEC ? a % USEC_PER_SEC : a % USEC_PER_MSEC;

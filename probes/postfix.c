@@ -515,6 +515,7 @@ static void postfix_on_scanned(ExecRun *run, int status, const char *output, siz
                                        st->queue_directory);
                         return;
                 }
+                q.slack_usec = st->slack_usec;
                 (void) format_duration(slack, sizeof(slack), st->slack_usec);
                 if (st->slack_auto && !st->slack_known)
                         (void) snprintf(note, sizeof(note), "; queue_run_delay unknown, 300s assumed: %s",

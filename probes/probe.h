@@ -74,6 +74,11 @@ typedef struct QueueStats {
         bool schedule_known;              /* the probe reads a schedule: overdue is meaningful */
         unsigned overdue;                 /* overdue messages */
         uint64_t most_overdue_usec;       /* how far past due the most overdue one is, 0 if none */
+        /* The overdue_slack this scan used. The schedule is read against
+         * CLOCK_REALTIME, which a clock step moves: the detector counts
+         * overdue messages only once it has seen some for this long on
+         * CLOCK_MONOTONIC (README "How it decides"). */
+        uint64_t slack_usec;
 } QueueStats;
 
 /* Why a delivery failed, as told by the MTA's log line (the cause

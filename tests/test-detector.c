@@ -390,6 +390,7 @@ typedef struct Round {
         const char *oldest;
         bool schedule;           /* the queue probe reads a schedule */
         unsigned overdue;
+        uint64_t slack;          /* the probe's overdue_slack, µs (0: overdue counts at once) */
         ActivityCounts act;
         int unit_status;
         UnitState unit;
@@ -411,6 +412,7 @@ static void feed(Timeline *tl, uint64_t t, const Round *r) {
                         .backlog = r->backlog,
                         .schedule_known = r->schedule,
                         .overdue = r->overdue,
+                        .slack_usec = r->slack,
                 },
                 .activity_status = PROBE_OK,
                 .activity = with_causes(r->act),
@@ -737,7 +739,115 @@ static void test_catalog_13_conn_errors_to_reachable_relay(void **state) {
                 feed(&tl, t, &r);
         }
         assert_int_equal(tl.n_actions, 1);
+
         assert_true(tl.first_action_at == S(520));
+}
+/* 14. A realtime clock step (or anything else that moves the schedule's
+ * time stamps: here 20 deferred messages due in hours suddenly look 10
+ * minutes overdue) on a healthy Postfix with a slack of 120 s. The stall
+ * clock ran out long ago and nothing else holds a restart back: overdue
+ * counts only once it has been seen for the slack on the monotonic clock.
+ * Postfix picks the messages up within queue_run_delay and the queue
+ * drains before that: no restart, ever. */
+static void test_catalog_14_overdue_at_once_drains(void **state) {
+        Timeline tl;
+        Round r;
+        tl_init(&tl);
+
+        for (uint64_t t = 0; t <= 1000; t += 10)         /* due in 3 h: waiting */
+                r = round_ok(20, "A"), r.slack = S(120), feed(&tl, t, &r);
+        for (uint64_t t = 1010; t <= 1120; t += 10)      /* overdue, not seen for 120 s yet */
+                r = round_ok(20, "A"), r.slack = S(120), r.overdue = 20, feed(&tl, t, &r);
+        assert_int_equal(tl.n_actions, 0);
+        assert_int_equal(tl.d.overdue_since_usec, S(1010));
+        r = round_ok(0, NULL), r.slack = S(120), r.act.sent = 20, feed(&tl, 1130, &r);
+        for (uint64_t t = 1140; t <= 3000; t += 10)
+                r = round_ok(0, NULL), r.slack = S(120), r.act.sent = 20, feed(&tl, t, &r);
+        assert_int_equal(tl.d.overdue_since_usec, 0);
+        assert_int_equal(tl.n_actions, 0);
+        assert_int_equal(tl.n_events[EVENT_STALL_DETECTED], 0);
+        assert_int_equal(tl.d.state, DETECTOR_HEALTHY);
+}
+
+/* 15. The same, but the MTA really is stuck: the messages stay overdue, and
+ * the restart comes at exactly the slack after they were first seen
+ * overdue (1010 s + 120 s); an unknown queue round in between neither
+ * restarts nor breaks that clock. A known round with nothing overdue does
+ * break it (1050 s): then 1060 s + 120 s. */
+static void test_catalog_15_overdue_seen_for_slack(void **state) {
+        Timeline tl;
+        Round r;
+        tl_init(&tl);
+
+        for (uint64_t t = 0; t <= 1000; t += 10)
+                r = round_ok(20, "A"), r.slack = S(120), feed(&tl, t, &r);
+        for (uint64_t t = 1010; t <= 1120; t += 10) {
+                r = round_ok(20, "A"), r.slack = S(120), r.overdue = 20;
+                if (t == 1060)
+                        r.qs = UNK;
+                feed(&tl, t, &r);
+        }
+        assert_int_equal(tl.n_actions, 0);
+        r = round_ok(20, "A"), r.slack = S(120), r.overdue = 20, feed(&tl, 1130, &r);
+        assert_int_equal(tl.n_actions, 1);
+        assert_true(tl.first_action_at == S(1130));
+        assert_string_equal(tl.out.transitions[0].reason,
+                            "no progress for 18m50s with backlog 20, 20 overdue while reachability has been up for 18m40s");
+
+        tl_init(&tl);
+        for (uint64_t t = 0; t <= 1000; t += 10)
+                r = round_ok(20, "A"), r.slack = S(120), feed(&tl, t, &r);
+        for (uint64_t t = 1010; t <= 1100; t += 10)
+                r = round_ok(20, "A"), r.slack = S(120), r.overdue = (t == 1050 ? 0 : 20), feed(&tl, t, &r);
+        assert_int_equal(tl.d.overdue_since_usec, S(1060));
+        for (uint64_t t = 1110; t <= 1170; t += 10)
+                r = round_ok(20, "A"), r.slack = S(120), r.overdue = 20, feed(&tl, t, &r);
+        assert_int_equal(tl.n_actions, 0);
+        r = round_ok(20, "A"), r.slack = S(120), r.overdue = 20, feed(&tl, 1180, &r);
+        assert_int_equal(tl.n_actions, 1);
+        assert_true(tl.first_action_at == S(1180));
+}
+
+/* 16. The realtime clock is set while messages look overdue: the clock of
+ * "seen overdue" starts again at the step (1100 s), so the restart waits
+ * until 1100 s + 120 s instead of 1010 s + 120 s. A step while nothing is
+ * overdue changes nothing. */
+static void test_catalog_16_clock_step_restarts_overdue_clock(void **state) {
+        Timeline tl;
+        Round r;
+        tl_init(&tl);
+
+        for (uint64_t t = 0; t <= 1000; t += 10)
+                r = round_ok(20, "A"), r.slack = S(120), feed(&tl, t, &r);
+        detector_clock_stepped(&tl.d, S(1005));
+        assert_int_equal(tl.d.overdue_since_usec, 0);
+        for (uint64_t t = 1010; t <= 1100; t += 10)
+                r = round_ok(20, "A"), r.slack = S(120), r.overdue = 20, feed(&tl, t, &r);
+        assert_int_equal(tl.d.overdue_since_usec, S(1010));
+        detector_clock_stepped(&tl.d, S(1105));
+        assert_int_equal(tl.d.overdue_since_usec, S(1105));
+        for (uint64_t t = 1110; t <= 1220; t += 10)
+                r = round_ok(20, "A"), r.slack = S(120), r.overdue = 20, feed(&tl, t, &r);
+        assert_int_equal(tl.n_actions, 0);
+        r = round_ok(20, "A"), r.slack = S(120), r.overdue = 20, feed(&tl, 1230, &r);
+        assert_int_equal(tl.n_actions, 1);
+        assert_true(tl.first_action_at == S(1230));
+        assert_int_equal(tl.n_events[EVENT_STALL_DETECTED], 1);
+}
+
+/* 17. Connection errors to the relay that our probe reaches need no
+ * schedule: they still count at once, however fresh the overdue clock. */
+static void test_catalog_17_probed_errors_need_no_overdue_clock(void **state) {
+        Timeline tl;
+        Round r;
+        tl_init(&tl);
+
+        for (uint64_t t = 0; t <= 1000; t += 10)
+                r = round_ok(20, "A"), r.slack = S(120), feed(&tl, t, &r);
+        detector_clock_stepped(&tl.d, S(1005));
+        r = round_ok(20, "A"), r.slack = S(120), r.overdue = 20, r.act.conn_errors_probed = 1, feed(&tl, 1010, &r);
+        assert_int_equal(tl.n_actions, 1);
+        assert_true(tl.first_action_at == S(1010));
 }
 
 /* The daemon was killed while verifying its restart: it resumes verifying
@@ -1889,6 +1999,10 @@ int main(void) {
                 cmocka_unit_test(test_catalog_11_flapping_link),
                 cmocka_unit_test(test_catalog_12_dns_outage_bounces),
                 cmocka_unit_test(test_catalog_13_conn_errors_to_reachable_relay),
+                cmocka_unit_test(test_catalog_14_overdue_at_once_drains),
+                cmocka_unit_test(test_catalog_15_overdue_seen_for_slack),
+                cmocka_unit_test(test_catalog_16_clock_step_restarts_overdue_clock),
+                cmocka_unit_test(test_catalog_17_probed_errors_need_no_overdue_clock),
                 cmocka_unit_test(test_unit_changes_during_outage_and_recovery),
                 cmocka_unit_test(test_unknown_in_every_state),
                 cmocka_unit_test(test_outage_again_while_recovering),

@@ -445,6 +445,7 @@ static void test_probe_fixture(void **state) {
         assert_int_equal(res.r.queue.overdue, 2);
         assert_true(res.r.queue.most_overdue_usec >= 3 * HOUR);
         assert_true(res.r.queue.most_overdue_usec <= 3 * HOUR + (now - t0) + USEC_PER_SEC);
+        assert_int_equal(res.r.queue.slack_usec, FIXTURE_SLACK);   /* for the detector */
 
         run_until_no_children(e);
         probe_free(p);
@@ -559,6 +560,7 @@ static void test_probe_auto_slack(void **state) {
         assert_int_equal(res.r.status, PROBE_OK);
         assert_string_equal(res.r.reason, "backlog 6, oldest ABCDEF123, overdue 2 (slack 1m10s)");
         assert_int_equal(res.r.queue.overdue, 2);
+        assert_int_equal(res.r.queue.slack_usec, 70 * USEC_PER_SEC);
 
         /* Read once: a postconf that now fails is not asked again. */
         write_postconf(postconf, "exit 1");

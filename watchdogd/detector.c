@@ -363,6 +363,11 @@ static void update_progress(Detector *d, const DetectorParams *p, const Observat
                                (d->last_oldest_id[0] && strcmp(q->oldest_id, d->last_oldest_id) != 0))))
                 d->last_progress_usec = d->last_delivery_usec = now;
 
+        if (!q->schedule_known || q->overdue == 0)
+                d->overdue_since_usec = 0;
+        else if (d->overdue_since_usec == 0)
+                d->overdue_since_usec = now ? now : 1;
+
         d->have_queue = true;
         d->last_backlog = q->backlog;
         (void) snprintf(d->last_oldest_id, sizeof(d->last_oldest_id), "%s", q->oldest_id);
@@ -663,6 +668,21 @@ static void enter_outage(Detector *d, const DetectorParams *p, DetectorOutput *o
         transition(d, out, DETECTOR_OUTAGE, ev, "%s", reason);
 }
 
+/* Overdue messages count once the queue has had some for the probe's
+ * slack on CLOCK_MONOTONIC: the probe reads the schedule against
+ * CLOCK_REALTIME, and a step of that clock makes messages look overdue
+ * that the MTA (due within queue_run_delay, which the slack covers) is
+ * about to pick up. */
+static bool overdue_seen(const Detector *d, const Observation *obs, uint64_t now) {
+        return obs->queue.overdue > 0 && d->overdue_since_usec != 0 &&
+               elapsed(now, d->overdue_since_usec) >= obs->queue.slack_usec;
+}
+
+void detector_clock_stepped(Detector *d, uint64_t now_usec) {
+        if (d->overdue_since_usec != 0)
+                d->overdue_since_usec = now_usec ? now_usec : 1;
+}
+
 static bool stalled(const Detector *d, const DetectorParams *p, const Observation *obs, uint64_t now) {
         return d->reach == REACH_UP &&
                obs->reach == PROBE_OK &&
@@ -672,7 +692,7 @@ static bool stalled(const Detector *d, const DetectorParams *p, const Observatio
                obs->unit_status == PROBE_OK &&
                d->unit_gate == UNIT_GATE_RUNNING &&
                obs->queue.backlog >= p->min_backlog &&
-               (!obs->queue.schedule_known || obs->queue.overdue > 0 || recent_fixable(d, p, now)) &&
+               (!obs->queue.schedule_known || overdue_seen(d, obs, now) || recent_fixable(d, p, now)) &&
                elapsed(now, d->last_progress_usec) >= p->stall_after_usec;
 }
 

@@ -129,6 +129,9 @@ typedef struct Detector {
         char incident_log[DETECTOR_MTA_LOG_MAX][ACTIVITY_LINE_MAX];
         size_t n_incident_log;
         uint64_t incident_log_seq;      /* the last MtaLogLine.seq looked at */
+        uint64_t overdue_since_usec;    /* since when every answer of the queue probe has
+                                         * reported overdue messages (0: the last did not);
+                                         * restarted by detector_clock_stepped() */
 
         UnitGate unit_gate;
         uint32_t start_limit_burst;         /* last seen from the unit, 0: unknown or none */
@@ -202,6 +205,13 @@ void detector_step(Detector *d, const DetectorParams *p, const Observation *obs,
  * ladder moves on. Ignored unless in REMEDIATING. */
 void detector_action_done(Detector *d, const DetectorParams *p, bool ok, const char *detail,
                           uint64_t now_usec, DetectorOutput *out);
+
+/* The realtime clock was set (a step, not a slew: timerfd_create(2),
+ * TFD_TIMER_CANCEL_ON_SET). The MTA's schedule is read against that clock,
+ * so messages that look overdue now may only look so: they count for a
+ * stall once they have been seen overdue for the queue probe's slack
+ * after NOW, as if they had just become overdue. */
+void detector_clock_stepped(Detector *d, uint64_t now_usec);
 
 /* Activity since the current incident began (all zero outside an incident). */
 ActivityCounts detector_incident_activity(const Detector *d, const Observation *last);

@@ -12,6 +12,7 @@
 #include <systemd/sd-event.h>
 
 #include "alert.h"
+#include "clock-watch.h"
 #include "config.h"
 #include "detector.h"
 #include "exec.h"
@@ -44,6 +45,7 @@ struct Manager {
         size_t pending;          /* probes of the current round still running */
         uint64_t round_started_usec;
         sd_event_source *tick;
+        ClockWatch *clock_watch;   /* steps of the realtime clock (not with --once) */
 
         Detector detector;
         DetectorParams params;

@@ -89,6 +89,22 @@ static void manager_restore_state(Manager *m) {
                    detector_state_to_string(m->detector.state));
 }
 
+/* The realtime clock was set. The queue probe reads the MTA's schedule
+ * against it: messages it now calls overdue count for a stall only after
+ * the slack, measured from here (detector_clock_stepped()). */
+static void on_clock_step(int64_t step_usec, void *userdata) {
+        Manager *m = userdata;
+        char w[FORMAT_DURATION_MAX];
+        uint64_t a = step_usec < 0 ? (uint64_t) 0 - (uint64_t) step_usec : (uint64_t) step_usec;
+
+        /* People read seconds; below one, milliseconds. */
+        a -= a >= USEC_PER_SEC ? a % USEC_PER_SEC : a % USEC_PER_MSEC;
+        log_notice("%s: the realtime clock was set (%s%s against the monotonic clock); "
+                   "messages overdue by the MTA's schedule count again only after the slack",
+                   m->config->unit, step_usec < 0 ? "back by " : "forward by ", format_duration(w, sizeof(w), a));
+        detector_clock_stepped(&m->detector, now_monotonic(m));
+}
+
 static bool alerts_equal(const Config *a, const Config *b) {
         if (a->n_alerts != b->n_alerts)
                 return false;
@@ -262,6 +278,14 @@ int manager_new(Config *config, const ManagerOptions *options, Manager **ret) {
                 manager_restore_state(m);
         m->state_since_usec = now_monotonic(m);
 
+        /* Without it the daemon still watches; only a clock step may then
+         * pass for overdue mail (README "How it decides"). */
+        if (!m->options.once) {
+                r = clock_watch_new(m->event, on_clock_step, m, &m->clock_watch);
+                if (r < 0)
+                        log_warning_errno(r, "Cannot watch the realtime clock for steps, ignoring: %m");
+        }
+
         r = sd_event_add_time(m->event, &m->tick, CLOCK_MONOTONIC, 0, USEC_PER_MSEC, on_tick, m);
         if (r < 0)
                 return log_error_errno(r, "Cannot add the probe timer: %m");
@@ -302,6 +326,7 @@ Manager *manager_free(Manager *m) {
         exec_cancel(m->flush);
         alerter_free(m->alerter);
         sd_event_source_unref(m->tick);
+        clock_watch_free(m->clock_watch);
         sd_bus_flush_close_unref(m->bus);
         sd_event_unref(m->event);
         if (m->lock_fd >= 0)

@@ -55,8 +55,21 @@ E2E_VERIFY_AFTER=$(secs "$(ini_get mta verify_after)")
 E2E_RESTART_TIMEOUT=$(secs "$(ini_get mta restart_timeout)")
 E2E_OK_THRESHOLD=$(ini_get mta ok_threshold)
 
+# --- clocks ----------------------------------------------------------------------------
+# Waits and the log's offsets run on a monotonic clock: the kernel's uptime (/proc/uptime,
+# CLOCK_BOOTTIME, shared with the container), never `date` or bash's SECONDS, which follow
+# the realtime clock and jump when it is set. The daemon's journal is read from a cursor
+# saved when the scenario began (E2E_CURSOR), not "--since" a wall-clock time.
+e2e_uptime() { local u; read -r u _ < /proc/uptime; echo "${u%.*}"; }   # whole seconds
+e2e_journal_cursor() { # the cursor of the container journal's last entry ("" if it has none)
+    e2e_exec journalctl -q -n1 -o export --no-pager 2>/dev/null | sed -n 's/^__CURSOR=//p' | head -n1
+}
+journal_since_begin() { # JOURNALCTL_ARGS...: the container's journal since the scenario began
+    e2e_exec journalctl ${E2E_CURSOR:+--after-cursor="$E2E_CURSOR"} "$@"
+}
+
 # --- logging and failing ------------------------------------------------------------
-e2e_now() { echo $(( $(date +%s) - ${E2E_T0:-$(date +%s)} )); }
+e2e_now() { echo $(( $(e2e_uptime) - ${E2E_T0:-$(e2e_uptime)} )); }
 e2e_log() { printf '[+%4ss] %s\n' "$(e2e_now)" "$*" >&2; }
 fail() { # REASON: record it (run.sh prints it) and end the scenario
     e2e_log "FAIL: $*"
@@ -101,7 +114,7 @@ e2e_boot() {
     local rootfs
     rootfs=$(bash "$E2E_DIR/rootfs.sh")
     E2E_OWNER=$$
-    E2E_T0=${E2E_T0:-$(date +%s)}
+    E2E_T0=${E2E_T0:-$(e2e_uptime)}
     E2E_TMP=$(mktemp -d /tmp/mta-e2e.XXXXXX)
     E2E_MACHINE=mtae2e-$$
     export E2E_OWNER E2E_T0 E2E_TMP E2E_MACHINE
@@ -135,9 +148,9 @@ e2e_boot() {
     E2E_NSPAWN_PID=$!
     export E2E_NSPAWN_PID
 
-    local deadline=$((SECONDS + E2E_BOOT_TIMEOUT)) pid state=
+    local deadline=$(($(e2e_uptime) + E2E_BOOT_TIMEOUT)) pid state=
     E2E_LEADER=
-    while [ "$SECONDS" -lt "$deadline" ]; do
+    while [ "$(e2e_uptime)" -lt "$deadline" ]; do
         if ! kill -0 "$E2E_NSPAWN_PID" 2>/dev/null; then
             tail -n 30 "$E2E_TMP/boot.log" >&2
             fail "systemd-nspawn exited during boot"
@@ -239,12 +252,12 @@ _e2e_wait_gone() { # SECONDS: until systemd-nspawn has exited
 # --- waiting ----------------------------------------------------------------------------
 # Every poll of wait_until/observe runs the hooks: master PID sampling and the timeline.
 wait_until() { # TIMEOUT_SEC CMD...: poll CMD every E2E_POLL s; 1 if it never succeeded
-    local deadline=$((SECONDS + $1))
+    local deadline=$(($(e2e_uptime) + $1))
     shift
     while :; do
         _e2e_poll_hooks
         if "$@"; then _e2e_final_tick; return 0; fi
-        if [ "$SECONDS" -ge "$deadline" ]; then _e2e_final_tick; return 1; fi
+        if [ "$(e2e_uptime)" -ge "$deadline" ]; then _e2e_final_tick; return 1; fi
         sleep "$E2E_POLL"
     done
 }
@@ -381,7 +394,7 @@ events_of() { # NAME [events.py ARGS...]: events.py over receiver NAME's log
 # Adds TEXT (e.g. a whole [alert:NAME] section) to the daemon's config; e2e_reset restores it.
 config_append() { e2e_exec sh -c 'printf "\n%s\n" "$1" >> /etc/mta-watchdog/mta-watchdog.ini' sh "$1"; }
 daemon_logged() { # TEXT: how many journal lines of the daemon since the scenario began contain TEXT
-    e2e_exec journalctl -u "$E2E_DAEMON_UNIT" --since "@${E2E_T0:-0}" -o cat --no-pager 2>/dev/null |
+    journal_since_begin -u "$E2E_DAEMON_UNIT" -o cat --no-pager 2>/dev/null |
         grep -cF -- "$1" || true
 }
 has_logged() { [ "$(daemon_logged "$1")" -gt 0 ]; }
@@ -462,7 +475,8 @@ e2e_scenario_begin() {
     else
         trap '_e2e_scenario_cleanup' EXIT
     fi
-    E2E_T0=$(date +%s)
+    E2E_T0=$(e2e_uptime)
+    E2E_CURSOR=$(e2e_journal_cursor)
     e2e_log "scenario $E2E_SCENARIO"
 }
 e2e_on_exit() { E2E_CLEANUP=$1; }   # FUNCTION: run when the scenario ends, passed or failed

@@ -15,8 +15,8 @@ track_master_pid
 
 duration=$((E2E_RESTORE_GRACE + E2E_STALL_AFTER + 40))
 e2e_log "mail for remote.test and dead.test every 5s for ${duration}s"
-end=$((SECONDS + duration)) sent=0
-while [ "$SECONDS" -lt "$end" ]; do
+end=$(($(e2e_uptime) + duration)) sent=0
+while [ "$(e2e_uptime)" -lt "$end" ]; do
     queue_mail 1 user@remote.test
     queue_mail 1 user@dead.test
     sent=$((sent + 1))

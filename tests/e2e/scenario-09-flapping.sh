@@ -15,7 +15,8 @@ e2e_on_exit rm_cleanup
 max_restarts=2
 flaps=0
 flap_burst() { # N: N flaps, alternately short (2s down, 3s up) and long (5s down, 4s up)
-    local i down up t=$SECONDS
+    local i down up t
+    t=$(e2e_uptime)
     for ((i = 0; i < $1; i++)); do
         if [ $((flaps % 2)) = 0 ]; then down=2 up=3; else down=5 up=4; fi
         e2e_exec ip link set veth-mta down
@@ -25,7 +26,7 @@ flap_burst() { # N: N flaps, alternately short (2s down, 3s up) and long (5s dow
         sleep "$up"
         master_pid_changes >/dev/null   # sample the master PID
     done
-    e2e_log "$1 link flaps in $((SECONDS - t))s ($flaps so far); restarts so far: $(event_count action.started restart)"
+    e2e_log "$1 link flaps in $(($(e2e_uptime) - t))s ($flaps so far); restarts so far: $(event_count action.started restart)"
 }
 quiet_until_restart() { # N: the link stays up until the Nth restart was alerted (+ its start)
     wait_until $((E2E_RESTORE_GRACE + E2E_STALL_AFTER + 30)) event_count_ge action.started "$1" restart ||
@@ -40,7 +41,7 @@ rm_config_check
 start_daemon
 track_master_pid
 stuck_after_outage 20 qmgr_refreeze_on
-t_flaps=$SECONDS
+t_flaps=$(e2e_uptime)
 
 flap_burst 7
 assert_eq "restarts while the link flapped" 0 "$(event_count action.started)"
@@ -48,7 +49,7 @@ quiet_until_restart 1
 flap_burst 7            # interrupts the verification of restart #1
 quiet_until_restart 2
 flap_burst 6            # interrupts the verification of restart #2
-e2e_log "$flaps flaps over $((SECONDS - t_flaps))s; now the link stays up"
+e2e_log "$flaps flaps over $(($(e2e_uptime) - t_flaps))s; now the link stays up"
 wait_until $((E2E_RESTORE_GRACE + E2E_STALL_AFTER + 30)) has_event gave_up ||
     fail "no gave_up after the budget was spent; alerts: $(events | paste -sd, -)"
 observe $((E2E_INTERVAL * 5))

@@ -32,8 +32,8 @@ observe 5
 assert_eq "alerts over TLS (only the receiver with ca_file)" "outage.started outage.ended" "$(events_of tls | paste -sd' ' -)"
 assert_ge "refusals logged as an untrusted certificate" 1 \
     "$(daemon_logged "not trusted (see ca_file)")"
-case $(e2e_exec journalctl -u "$E2E_DAEMON_UNIT" --since "@$E2E_T0" -o cat --no-pager | grep "alert tlsnoca: sending .* failed" | head -n1) in
+case $(journal_since_begin -u "$E2E_DAEMON_UNIT" -o cat --no-pager | grep "alert tlsnoca: sending .* failed" | head -n1) in
     *"SSL certificate problem"*"not trusted (see ca_file)"*) e2e_log "ok: the refusal names the certificate problem" ;;
-    *) fail "refusal not logged clearly: $(e2e_exec journalctl -u "$E2E_DAEMON_UNIT" --since "@$E2E_T0" -o cat --no-pager | grep "alert tlsnoca" | head -n1)" ;;
+    *) fail "refusal not logged clearly: $(journal_since_begin -u "$E2E_DAEMON_UNIT" -o cat --no-pager | grep "alert tlsnoca" | head -n1)" ;;
 esac
 assert_eq "tlsnoca alerts still waiting" 2 "$(e2e_exec sh -c 'ls "$1/outbox" | grep -c "^tlsnoca\."' sh "$E2E_STATE_DIR")"

@@ -114,7 +114,7 @@ e2e_log "systemctl status: Status: $shown"
 case $shown in "\"$unit: HEALTHY"*) ;; *) fail "systemctl status shows no HEALTHY status line: '$shown'" ;; esac
 
 jfield() { # EVENT FIELD: FIELD of the daemon's journal entry for EVENT (the last one)
-    e2e_exec journalctl -u "$E2E_DAEMON_UNIT" --since "@$E2E_T0" "EVENT=$1" -o export --no-pager |
+    journal_since_begin -u "$E2E_DAEMON_UNIT" "EVENT=$1" -o export --no-pager |
         sed -n "s/^$2=//p" | tail -n1
 }
 assert_eq "journal: stall.detected MTA" postfix "$(jfield stall.detected MTA)"
@@ -127,7 +127,7 @@ stall_id=$(jfield stall.detected MESSAGE_ID)
 recovered_id=$(jfield recovered MESSAGE_ID)
 [ "${#stall_id}" -eq 32 ] || fail "stall.detected has no MESSAGE_ID: '$stall_id'"
 [ "$stall_id" != "$recovered_id" ] || fail "stall.detected and recovered share MESSAGE_ID $stall_id"
-explained=$(e2e_exec journalctl -x -u "$E2E_DAEMON_UNIT" --since "@$E2E_T0" "MESSAGE_ID=$stall_id" --no-pager 2>&1 |
+explained=$(journal_since_begin -x -u "$E2E_DAEMON_UNIT" "MESSAGE_ID=$stall_id" --no-pager 2>&1 |
     grep -c '^░░ Subject:' || true)
 assert_eq "journalctl -x explains stall.detected" 1 "$explained"
 

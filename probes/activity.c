@@ -144,6 +144,12 @@ int activity_patterns_init(ActivityPatterns *p, const ActivityRules *rules, cons
                         goto fail;
                 p->have_mta_log = true;
         }
+        if (rules->mta_error) {
+                r = compile_plain(&p->mta_error, "mta_error", rules->mta_error, err, err_size);
+                if (r < 0)
+                        goto fail;
+                p->have_mta_error = true;
+        }
         for (const CauseRule *c = rules->causes; c && c->pattern; c++) {
                 if (p->n_causes >= ACTIVITY_CAUSE_RULES_MAX) {
                         (void) snprintf(err, err_size, "more than %d cause rules", ACTIVITY_CAUSE_RULES_MAX);
@@ -176,6 +182,8 @@ void activity_patterns_done(ActivityPatterns *p) {
                 regfree(&p->peer);
         if (p->have_mta_log)
                 regfree(&p->mta_log);
+        if (p->have_mta_error)
+                regfree(&p->mta_error);
         for (size_t i = 0; i < p->n_causes; i++)
                 regfree(&p->causes[i]);
         p->probed_hosts = strv_free(p->probed_hosts);
@@ -413,8 +421,14 @@ void activity_classify_line(const ActivityPatterns *p, const char *message, Acti
                 }
                 return;
         }
-        if (p->have_mta_log && regexec(&p->mta_log, message, 0, NULL, 0) == 0)
+        if (p->have_mta_log && regexec(&p->mta_log, message, 0, NULL, 0) == 0) {
                 ret->mta_log = true;
+                if (p->have_mta_error && regexec(&p->mta_error, message, 0, NULL, 0) == 0) {
+                        ret->mta_error = true;
+                        ret->cause = CAUSE_MTA_INTERNAL;
+                        ret->fixable = true;
+                }
+        }
 }
 
 ActivityKind activity_classify(const ActivityPatterns *p, const char *message) {
@@ -428,6 +442,8 @@ void activity_count_line(ActivityCounts *counts, const ActivityLine *line) {
         activity_count(counts, line->kind);
         if (line->mta_log)
                 counts->mta_log++;
+        if (line->mta_error)
+                counts->mta_errors++;
         if (line->kind == ACTIVITY_DEFERRED || line->kind == ACTIVITY_BOUNCED ||
             line->kind == ACTIVITY_CONN_ERROR || line->kind == ACTIVITY_CONN_ERROR_PROBED) {
                 FailureCause c = (unsigned) line->cause < _CAUSE_MAX ? line->cause : CAUSE_NONE;

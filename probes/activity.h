@@ -61,6 +61,8 @@ typedef struct ActivityRules {
         const CauseRule *causes;             /* ends with a NULL pattern; NULL: no classes */
         FailureCause error_cause;            /* the class of an error_pattern line no rule names */
         const char *mta_log;                 /* ERE or NULL: the MTA's own fatal/panic/warning lines */
+        const char *mta_error;               /* ERE or NULL: those of them that tell of its own agent
+                                              * failing (a crash, a fatal error): class mta-internal */
         const char *const *mta_log_identifiers; /* more programs whose mta_log lines count
                                               * (Postfix: "master"); NULL-terminated or NULL */
 } ActivityRules;
@@ -73,8 +75,8 @@ typedef struct ActivityPatterns {
         bool have_activity, have_error;
         regex_t skip;                /* built in: deferrals without an attempt (Postfix) */
         bool have_skip;
-        regex_t peer, mta_log;
-        bool have_peer, have_mta_log;
+        regex_t peer, mta_log, mta_error;
+        bool have_peer, have_mta_log, have_mta_error;
         regex_t causes[ACTIVITY_CAUSE_RULES_MAX];
         FailureCause cause_of[ACTIVITY_CAUSE_RULES_MAX];
         size_t n_causes;
@@ -92,6 +94,7 @@ typedef struct ActivityLine {
         FailureCause cause;          /* of a failure (deferred, bounced, connection error) */
         bool fixable;                /* a failure a restart may fix (see ActivityCounts) */
         bool mta_log;                /* one of the MTA's own fatal/panic/warning lines */
+        bool mta_error;              /* ... that tells of its own agent failing (mta-internal) */
         bool peer_is_name;           /* the peer is a bare name (no [address]) */
         char peer[ACTIVITY_PEER_MAX];/* as the MTA names it, "" if none */
 } ActivityLine;

@@ -357,6 +357,20 @@ static void journal_sample(Probe *p, const ActivityLine *l) {
                 m->seq = ++st->mta_log_seq;
                 m->usec = now;
                 copy_line(m->line, sizeof(m->line), st->identifier, st->message);
+                if (!l->mta_error)
+                        return;
+        }
+        if (l->mta_error) {
+                CauseSample *c = &st->samples.causes[CAUSE_MTA_INTERNAL];
+
+                if (c->last_usec == 0 || now - c->last_usec >= ACTIVITY_RUN_QUIET_USEC) {
+                        c->first_usec = now;
+                        copy_line(c->first, sizeof(c->first), st->identifier, st->message);
+                }
+                c->last_usec = now;
+                copy_line(c->last, sizeof(c->last), st->identifier, st->message);
+                (void) snprintf(c->peer, sizeof(c->peer), "%s", st->identifier ?: "");
+                c->probed = true;
                 return;
         }
         if (l->kind == ACTIVITY_DEFERRED || l->kind == ACTIVITY_BOUNCED ||

@@ -733,6 +733,8 @@ static const CauseRule postfix_cause_rules[] = {
 
 #define POSTFIX_PEER_FIELD "relay=([^ ,]+)"
 #define POSTFIX_MTA_LOG    "^(fatal|panic|warning): "
+/* A program that dies (its own fatal:/panic:, master(8) on its exit) */
+#define POSTFIX_MTA_ERROR  "^(fatal|panic): |^warning: process [^ ]+ pid [0-9]+ (exit status|killed by signal)"
 
 const ActivityRules postfix_activity_rules = {
         .activity = POSTFIX_ACTIVITY,
@@ -743,6 +745,7 @@ const ActivityRules postfix_activity_rules = {
         .causes = postfix_cause_rules,
         .error_cause = CAUSE_CONNECT_FAILURE,
         .mta_log = POSTFIX_MTA_LOG,
+        .mta_error = POSTFIX_MTA_ERROR,
         .mta_log_identifiers = postfix_mta_log_identifiers,
 };
 

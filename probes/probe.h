@@ -120,6 +120,8 @@ typedef struct ActivityCounts {
                                            * reaching or resolving a probed peer, the MTA's
                                            * internal errors */
         uint64_t mta_log;                 /* the MTA's own fatal/panic/warning lines */
+        uint64_t mta_errors;              /* those among them that say its own agent failed
+                                           * (class mta-internal; a restart may fix it) */
 } ActivityCounts;
 
 /* What the activity source keeps of the lines behind the counters, for

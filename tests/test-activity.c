@@ -280,9 +280,14 @@ static void test_postfix_causes(void **state) {
                   "(cannot update mailbox /var/mail/u for user u. cannot open file: No space left on device)",
                   ACTIVITY_DEFERRED, CAUSE_LOCAL_RESOURCE, false, "local", false },
                 { "fatal: bad numerical configuration: smtp_mx_address_limit = 5x",
-                  ACTIVITY_NONE, CAUSE_NONE, false, "", true },
+                  ACTIVITY_NONE, CAUSE_MTA_INTERNAL, true, "", true },
                 { "warning: process /usr/lib/postfix/sbin/smtp pid 4242 exit status 1",
+                  ACTIVITY_NONE, CAUSE_MTA_INTERNAL, true, "", true },
+                { "warning: /usr/lib/postfix/sbin/smtp: bad command startup -- throttling",
                   ACTIVITY_NONE, CAUSE_NONE, false, "", true },
+                { "6A7B8C9D0E: to=<g@example.org>, relay=none, delay=6.1, delays=0/0.01/6.1/0, dsn=4.4.4, "
+                  "status=deferred (unable to look up host relay.example.net: Temporary failure in name resolution)",
+                  ACTIVITY_DEFERRED, CAUSE_DNS_FAILURE, true, "relay.example.net", false },
         };
         ActivityPatterns p;
         ActivityCounts c = {};
@@ -300,6 +305,7 @@ static void test_postfix_causes(void **state) {
 
                 activity_classify_line(&p, cases[i].message, &l);
                 if (l.kind != cases[i].kind || l.cause != cases[i].cause || l.fixable != cases[i].fixable ||
+                    l.mta_error != (cases[i].mta_log && cases[i].cause == CAUSE_MTA_INTERNAL) ||
                     strcmp(l.peer, cases[i].peer) != 0 || l.mta_log != cases[i].mta_log)
                         fail_msg("line %zu: got kind %d cause %s fixable %d peer \"%s\" mta_log %d", i,
                                  (int) l.kind, failure_cause_to_string(l.cause), l.fixable, l.peer, l.mta_log);
@@ -309,9 +315,9 @@ static void test_postfix_causes(void **state) {
         assert_int_equal(c.conn_errors_probed, 2);
         assert_int_equal(c.conn_errors, 1);
         assert_int_equal(c.bounced, 1);
-        assert_int_equal(c.deferred, 7);
-        assert_int_equal(c.failures[CAUSE_DNS_FAILURE], 3);
-        assert_int_equal(c.fixable[CAUSE_DNS_FAILURE], 2);
+        assert_int_equal(c.deferred, 8);
+        assert_int_equal(c.failures[CAUSE_DNS_FAILURE], 4);
+        assert_int_equal(c.fixable[CAUSE_DNS_FAILURE], 3);
         assert_int_equal(c.fixable[CAUSE_CONNECT_FAILURE], 1);
         assert_int_equal(c.fixable[CAUSE_MTA_INTERNAL], 1);
         assert_int_equal(c.failures[CAUSE_PROTOCOL_TIMEOUT], 1);
@@ -319,7 +325,8 @@ static void test_postfix_causes(void **state) {
         assert_int_equal(c.failures[CAUSE_LOCAL_RESOURCE], 1);
         assert_int_equal(c.failures[CAUSE_DEFERRED_REMOTE], 1);
         assert_int_equal(c.bounced_by_cause[CAUSE_DNS_FAILURE], 1);
-        assert_int_equal(c.mta_log, 2);
+        assert_int_equal(c.mta_log, 3);
+        assert_int_equal(c.mta_errors, 2);
         assert_true(activity_identifier_mta_log(&p, "postfix/master"));
         assert_true(activity_identifier_mta_log(&p, "postfix/smtp"));
         assert_false(activity_identifier_mta_log(&p, "postfix/smtpd"));

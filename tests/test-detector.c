@@ -1819,6 +1819,38 @@ static void test_cause_mta_internal_not_repeated(void **state) {
         assert_int_equal(cr.tl.d.state, DETECTOR_GAVE_UP);
 }
 
+/* The same with Postfix's real shape of it: no deferral at all, only the
+ * agent's "fatal:" and master's "warning: process ... exit status 1" (the
+ * MTA's own error lines, counted as mta-internal): one restart, gave_up
+ * with the cause. */
+static void test_cause_mta_errors_only(void **state) {
+        CauseRun cr;
+        Transition t = { .event = _EVENT_KIND_INVALID };
+        cr_init(&cr);
+        cr.tl.p.actions[1] = ACTION_RESTART;
+        cr.tl.p.n_actions = 2;
+
+        for (uint64_t x = 0; x <= 300; x += 10) {
+                if (x % 60 == 0)
+                        cr.acc.mta_errors += 2, cr.acc.mta_log += 3;
+                cr_tick(&cr, x, OK, 5, 5);
+        }
+        assert_int_equal(cr.tl.n_actions, 1);
+        action_done(&cr.tl, 305, true);
+        for (uint64_t x = 310; x <= 1200; x += 10) {
+                if (x % 60 == 0)
+                        cr.acc.mta_errors += 2, cr.acc.mta_log += 3;
+                cr_tick(&cr, x, OK, 5, 5);
+                if (t.event < 0 && last_event(&cr, EVENT_GAVE_UP))
+                        t = *last_event(&cr, EVENT_GAVE_UP);
+        }
+        assert_int_equal(t.event, EVENT_GAVE_UP);
+        assert_int_equal(t.cause, CAUSE_MTA_INTERNAL);
+        assert_string_equal(t.reason, "the stall came back after restart with the same cause: mta-internal");
+        assert_int_equal(cr.tl.n_actions, 1);
+        assert_int_equal(cr.tl.d.state, DETECTOR_GAVE_UP);
+}
+
 /* Case "the relay refuses at the greeting" during an outage (our probe
  * fails too), then TLS failures while reachability is recovering: one
  * delivery.degraded for the run, in whichever state it is, never an action. */
@@ -2015,6 +2047,7 @@ int main(void) {
                 cmocka_unit_test(test_cause_dns_fixable),
                 cmocka_unit_test(test_cause_dns_bounces),
                 cmocka_unit_test(test_cause_mta_internal_not_repeated),
+                cmocka_unit_test(test_cause_mta_errors_only),
                 cmocka_unit_test(test_cause_degraded_outage_and_recovering),
                 cmocka_unit_test(test_cause_degraded_with_deliveries),
                 cmocka_unit_test(test_cause_names),

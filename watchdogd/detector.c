@@ -405,6 +405,12 @@ static uint64_t unfixable_waiting(const ActivityCounts *a, const ActivityCounts 
         return x > y ? x - y : 0;
 }
 
+/* Failures a restart may fix, of cause C, from B to A: failed delivery
+ * lines, and for mta-internal the MTA's own error lines. */
+static uint64_t fixable_delta(const ActivityCounts *a, const ActivityCounts *b, size_t c) {
+        return a->fixable[c] - b->fixable[c] + (c == CAUSE_MTA_INTERNAL ? a->mta_errors - b->mta_errors : 0);
+}
+
 /* The cause with the most failures from B to A: a restart may fix them
  * (FIXABLE) or not; CAUSE_NONE when there were none. */
 static FailureCause dominant_cause(const ActivityCounts *a, const ActivityCounts *b, bool fixable) {
@@ -412,7 +418,7 @@ static FailureCause dominant_cause(const ActivityCounts *a, const ActivityCounts
         uint64_t most = 0;
 
         for (size_t c = 0; c < _CAUSE_MAX; c++) {
-                uint64_t n = fixable ? a->fixable[c] - b->fixable[c] : unfixable_waiting(a, b, c);
+                uint64_t n = fixable ? fixable_delta(a, b, c) : unfixable_waiting(a, b, c);
 
                 if (n > most) {
                         most = n;
@@ -425,7 +431,7 @@ static FailureCause dominant_cause(const ActivityCounts *a, const ActivityCounts
 static bool counts_went_back(const ActivityCounts *a, const ActivityCounts *last) {
         if (a->sent < last->sent || a->deferred < last->deferred || a->bounced < last->bounced ||
             a->conn_errors < last->conn_errors || a->conn_errors_probed < last->conn_errors_probed ||
-            a->mta_log < last->mta_log)
+            a->mta_log < last->mta_log || a->mta_errors < last->mta_errors)
                 return true;
         for (size_t c = 0; c < _CAUSE_MAX; c++)
                 if (a->failures[c] < last->failures[c] || a->fixable[c] < last->fixable[c] ||
@@ -480,7 +486,7 @@ static void update_activity(Detector *d, const DetectorParams *p, const Observat
                         d->gave_up_usec = now;
         }
         if (d->have_activity && d->state == DETECTOR_GAVE_UP && d->gave_up_cause != CAUSE_NONE &&
-            a->fixable[d->gave_up_cause] > last->fixable[d->gave_up_cause])
+            fixable_delta(a, last, d->gave_up_cause) > 0)
                 d->gave_up_usec = now;
 
         d->have_activity = true;
@@ -508,6 +514,7 @@ ActivityCounts detector_incident_activity(const Detector *d, const Observation *
                 .conn_errors = a->conn_errors - b->conn_errors,
                 .conn_errors_probed = a->conn_errors_probed - b->conn_errors_probed,
                 .mta_log = a->mta_log - b->mta_log,
+                .mta_errors = a->mta_errors - b->mta_errors,
         };
         for (size_t c = 0; c < _CAUSE_MAX; c++) {
                 r.failures[c] = a->failures[c] - b->failures[c];
@@ -999,12 +1006,12 @@ OnceVerdict detector_judge_once(const DetectorParams *p, const Observation *obs,
                                 attempts(&obs->activity), w);
                 return ONCE_HEALTHY;
         }
-        if (sum_causes(obs->activity.fixable) > 0) {
+        if (sum_causes(obs->activity.fixable) + obs->activity.mta_errors > 0) {
                 FailureCause c = dominant_cause(&obs->activity, &(ActivityCounts) {}, true);
                 char ct[ACTIVITY_PEER_MAX + 32];
 
                 (void) snprintf(reason, size, "stalled: %" PRIu64 " failure(s) a restart may fix (%s) in the last %s",
-                                sum_causes(obs->activity.fixable),
+                                sum_causes(obs->activity.fixable) + obs->activity.mta_errors,
                                 cause_text(ct, sizeof(ct), c, obs->samples.causes[c].peer), w);
                 return ONCE_STALLED;
         }

@@ -58,6 +58,8 @@ void send_event_cause(Manager *m, EventKind kind, DetectorState state, ActionTyp
                 ev.cause_class = failure_cause_to_string(cause);
                 ev.cause_peer = peer && peer[0] ? peer : cs->peer;
                 ev.cause_count = d->incident_open ? a.failures[cause] : o->activity.failures[cause];
+                if (cause == CAUSE_MTA_INTERNAL)
+                        ev.cause_count += d->incident_open ? a.mta_errors : o->activity.mta_errors;
                 ev.cause_first_line = cs->first;
                 ev.cause_last_line = cs->last;
                 if (cause == CAUSE_DNS_FAILURE && c->profile && c->profile->resolver_view &&

@@ -127,7 +127,7 @@ queue_mail_quiet() { # N RCPT: like queue_mail, but no delivery status notificat
     e2e_log "queued $1 messages to $2 (no DSN)"
 }
 postfix_log() { # [GREP]: Postfix's journal lines since the scenario began, "IDENTIFIER: MESSAGE"
-    e2e_exec journalctl -u "$E2E_MTA_UNIT" --since "@${E2E_T0:-0}" -o json --no-pager 2>/dev/null |
+    journal_since_begin -u "$E2E_MTA_UNIT" -o json --no-pager 2>/dev/null |
         python3 -c '
 import json, signal, sys
 signal.signal(signal.SIGPIPE, signal.SIG_DFL)

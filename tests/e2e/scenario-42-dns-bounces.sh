@@ -36,7 +36,8 @@ once=$(once_json 'd["activity"]["bounced_by_cause"]["dns-failure"]')
 e2e_log "--once --json activity: $(once_json 'd["activity"]')"
 status=$(daemon_status_text)
 e2e_log "StatusText: $status"
-series='mta_watchdog_delivery_failures_total{unit="postfix@-.service",outcome="bounced",cause="dns-failure"}'
+# promparse.py names a series with its labels sorted
+series='mta_watchdog_delivery_failures_total{cause="dns-failure",outcome="bounced",unit="postfix@-.service"}'
 value=$(e2e_exec python3 /e2e/promparse.py "$metrics" "$series" 2>&1 || true)
 e2e_log "metrics: $series = $value"
 observe $((CS_DEGRADED_AFTER + 10))

@@ -14,13 +14,13 @@ e2e_on_exit cleanup
 
 start_daemon
 track_master_pid
-refuse_start=$SECONDS
+refuse_start=$(e2e_uptime)
 relay_refuse_start greeting
 queue_mail 5
 _refused() { all_deferred 5 && postfix_logged "421 4.3.2"; }
 wait_until 60 _refused || fail "setup: mail not deferred with the relay's 421 (deferred $(deferred_count), queue $(queue_count))"
 e2e_log "5 messages deferred: $(postfix_log "421 4.3.2" | head -n1)"
-left=$((60 - (SECONDS - refuse_start)))
+left=$((60 - ($(e2e_uptime) - refuse_start)))
 if [ "$left" -lt $((CS_DEGRADED_AFTER + 10)) ]; then left=$((CS_DEGRADED_AFTER + 10)); fi
 observe "$left"
 relay_refuse_stop

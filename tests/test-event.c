@@ -153,6 +153,7 @@ static void test_kind_names(void **state) {
                 [EVENT_OBSERVATION_UNKNOWN] = { "observation.unknown", "warning" },
                 [EVENT_MTA_STOPPED]         = { "mta.stopped", "info" },
                 [EVENT_MTA_FAILED]          = { "mta.failed", "critical" },
+                [EVENT_ACTION_SLOW]         = { "action.slow", "warning" },
         };
 
         for (EventKind k = 0; k < _EVENT_KIND_MAX; k++) {

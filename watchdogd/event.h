@@ -18,6 +18,7 @@ typedef enum EventKind {
         EVENT_OBSERVATION_UNKNOWN,
         EVENT_MTA_STOPPED,         /* the unit went inactive, not by our hand */
         EVENT_MTA_FAILED,          /* the unit failed (Result names why, e.g. start-limit-hit) */
+        EVENT_ACTION_SLOW,         /* a job of the unit outlived restart_timeout; still waited for */
         _EVENT_KIND_MAX,
         _EVENT_KIND_INVALID = -22,
 } EventKind;

@@ -18,7 +18,7 @@
 #define MANAGER_IFACE "org.freedesktop.systemd1.Manager"
 #define UNIT_IFACE    "org.freedesktop.systemd1.Unit"
 #define SERVICE_IFACE "org.freedesktop.systemd1.Service"
-#define JOB_PATH      "/org/freedesktop/systemd1/job/42"
+#define JOB_PATH      FAKE_JOB_PATH
 
 int fake_systemd_reply_unit(FakeSystemd *f, sd_bus_message *m) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -56,9 +56,34 @@ static int reply_service(FakeSystemd *f, sd_bus_message *m) {
         return sd_bus_send(NULL, reply, NULL);
 }
 
+static int emit_job_removed(FakeSystemd *f, uint32_t id, const char *job, const char *unit, const char *result) {
+        return sd_bus_emit_signal(f->bus, MANAGER_PATH, MANAGER_IFACE, "JobRemoved", "uoss", id, job, unit, result);
+}
+
+static int on_pending_timer(sd_event_source *s, uint64_t usec, void *userdata) {
+        FakeSystemd *f = userdata;
+        uint32_t id = f->pending_job_id;
+        const char *path = f->pending_job;
+
+        f->pending_job_id = 0;
+        f->pending_job = NULL;
+        if (!f->job_silent)
+                assert_true(emit_job_removed(f, id, path, f->unit, f->pending_job_result ?: "done") >= 0);
+        return 0;
+}
+
 /* Properties.Get for the few properties unit_restart() reads. */
 static int reply_property(FakeSystemd *f, sd_bus_message *m, const char *iface, const char *name) {
         if (strcmp(iface, UNIT_IFACE) == 0) {
+                if (strcmp(name, "Job") == 0) {
+                        f->n_job_reads++;
+                        if (f->pending_job_id != 0 && f->pending_job_usec > 0 && !f->pending_timer)
+                                assert_true(sd_event_add_time_relative(sd_bus_get_event(f->bus), &f->pending_timer,
+                                                                       CLOCK_MONOTONIC, f->pending_job_usec, 0,
+                                                                       on_pending_timer, f) >= 0);
+                        return sd_bus_reply_method_return(m, "v", "(uo)", f->pending_job_id,
+                                                          f->pending_job_id != 0 ? f->pending_job : "/");
+                }
                 if (strcmp(name, "ActiveState") == 0)
                         return sd_bus_reply_method_return(m, "v", "s", f->active_state);
                 if (strcmp(name, "SubState") == 0)
@@ -68,6 +93,10 @@ static int reply_property(FakeSystemd *f, sd_bus_message *m, const char *iface, 
                         return sd_bus_reply_method_return(m, "v", "u", f->main_pid);
                 if (strcmp(name, "Result") == 0)
                         return sd_bus_reply_method_return(m, "v", "s", f->result);
+                if (strcmp(name, "TimeoutStartUSec") == 0)
+                        return sd_bus_reply_method_return(m, "v", "t", f->timeout_start_usec);
+                if (strcmp(name, "TimeoutStopUSec") == 0)
+                        return sd_bus_reply_method_return(m, "v", "t", f->timeout_stop_usec);
         }
         return sd_bus_reply_method_errorf(m, SD_BUS_ERROR_UNKNOWN_PROPERTY, "Unknown property %s.", name);
 }
@@ -113,14 +142,14 @@ static int on_properties(FakeSystemd *f, sd_bus_message *m, bool get_all) {
         return sd_bus_reply_method_errorf(m, SD_BUS_ERROR_UNKNOWN_INTERFACE, "Unknown interface %s.", iface);
 }
 
-static int emit_job_removed(FakeSystemd *f, uint32_t id, const char *job, const char *unit, const char *result) {
-        return sd_bus_emit_signal(f->bus, MANAGER_PATH, MANAGER_IFACE, "JobRemoved", "uoss", id, job, unit, result);
-}
-
 static void finish_job(FakeSystemd *f) {
         f->restarted = true;
+        f->pending_job_id = 0;
+        f->pending_job = NULL;
         if (f->restart_main_pid != 0)
                 f->main_pid = f->restart_main_pid;
+        if (f->job_silent)
+                return;
         /* Noise first: another unit's job, and an older job of our unit. */
         assert_true(emit_job_removed(f, 7, "/org/freedesktop/systemd1/job/7", "other.service", "failed") >= 0);
         assert_true(emit_job_removed(f, 41, "/org/freedesktop/systemd1/job/41", f->unit, "canceled") >= 0);
@@ -139,14 +168,21 @@ static int on_restart_unit(FakeSystemd *f, sd_bus_message *m) {
         assert_string_equal(unit, f->unit);
         assert_string_equal(mode, "replace");
         f->n_restart_calls++;
+        if (f->pending_job_id != 0)
+                f->n_restart_while_pending++;
         if (f->deny_restart)
                 return sd_bus_reply_method_errorf(m, SD_BUS_ERROR_ACCESS_DENIED, "Access denied by test");
+        /* "replace": whatever was pending is replaced by our job. */
+        f->pending_timer = sd_event_source_disable_unref(f->pending_timer);
+        f->pending_job_id = 42;
+        f->pending_job = JOB_PATH;
         if (f->job_mode == FAKE_JOB_SIGNAL_BEFORE_REPLY)
                 finish_job(f);
         assert_true(sd_bus_reply_method_return(m, "o", JOB_PATH) >= 0);
         if (f->job_mode == FAKE_JOB_SIGNAL_AFTER_REPLY)
                 assert_true(sd_event_add_time_relative(sd_bus_get_event(f->bus), &f->job_timer,
-                                                       CLOCK_MONOTONIC, 50 * USEC_PER_MSEC, 0,
+                                                       CLOCK_MONOTONIC,
+                                                       f->job_delay_usec ?: 50 * USEC_PER_MSEC, 0,
                                                        on_job_timer, f) >= 0);
         return 1;
 }
@@ -224,6 +260,8 @@ void harness_init(Harness *h, const char *unit) {
         h->fake.sub_state = "running";
         h->fake.result = "success";
         h->fake.main_pid = (uint32_t) getpid();
+        h->fake.timeout_start_usec = 90 * USEC_PER_SEC;
+        h->fake.timeout_stop_usec = 90 * USEC_PER_SEC;
 }
 
 void harness_done(Harness *h) {
@@ -231,6 +269,7 @@ void harness_done(Harness *h) {
 
         f->held = sd_bus_message_unref(f->held);
         f->job_timer = sd_event_source_disable_unref(f->job_timer);
+        f->pending_timer = sd_event_source_disable_unref(f->pending_timer);
         f->fallback = sd_bus_slot_unref(f->fallback);
         h->client = sd_bus_flush_close_unref(h->client);
         f->bus = sd_bus_flush_close_unref(f->bus);

@@ -41,18 +41,34 @@ typedef struct FakeSystemd {
 
         /* Jobs and processes. */
         FakeJobMode job_mode;
+        uint64_t job_delay_usec;     /* FAKE_JOB_SIGNAL_AFTER_REPLY: the job takes this long (0: 50ms) */
+        bool job_silent;             /* jobs end without a JobRemoved signal (a lost signal) */
+        uint64_t timeout_start_usec, timeout_stop_usec; /* Service properties, default 90s each */
+        /* A job of the unit pending when the test begins (the unit's Job
+         * property names it): another client's, or one of ours from before.
+         * It ends PENDING_JOB_USEC after the first read of Job, with
+         * PENDING_JOB_RESULT (0: never). */
+        uint32_t pending_job_id;     /* 0: none */
+        const char *pending_job;
+        uint64_t pending_job_usec;
+        const char *pending_job_result;
         bool list_processes;         /* answer GetUnitProcesses (Debian's postfix@-: MainPID 0) */
         bool survivor;               /* one old process outlives the restart */
 
         /* What happened. */
         unsigned n_unit_calls, n_service_calls, n_restart_calls;
+        unsigned n_job_reads;            /* Get of the unit's Job property */
+        unsigned n_restart_while_pending;/* RestartUnit while a job of the unit was pending */
         bool restarted;
         sd_bus_message *held;        /* hold_unit: the call not answered yet */
 
         sd_bus *bus;
         sd_bus_slot *fallback;
         sd_event_source *job_timer;
+        sd_event_source *pending_timer;
 } FakeSystemd;
+
+#define FAKE_JOB_PATH "/org/freedesktop/systemd1/job/42"   /* the job RestartUnit queues */
 
 /* The fake and the connection to it, on one event loop. */
 typedef struct Harness {

@@ -142,7 +142,7 @@ static void assert_defaults(const Config *c) {
         assert_int_equal(c->actions[0], ACTION_RESTART);
         assert_true(c->flush_after_restart);
         assert_int_equal(c->verify_after_usec, 2 * MIN);
-        assert_int_equal(c->restart_timeout_usec, 90 * SEC);
+        assert_true(c->restart_timeout_usec == USEC_INFINITY);   /* auto: from the unit */
         assert_int_equal(c->max_restarts, 3);
         assert_int_equal(c->restart_window_usec, HOUR);
 }
@@ -334,6 +334,17 @@ static void test_booleans_and_levels(void **state) {
         }
 }
 
+/* restart_timeout: "auto" (the unit's own timeouts) or a duration that wins. */
+static void test_restart_timeout(void **state) {
+        Config *c = load_ok(MTA "restart_timeout = auto\n");
+        assert_true(c->restart_timeout_usec == USEC_INFINITY);
+        config_free(c);
+
+        c = load_ok(MTA "restart_timeout = 75s\n");
+        assert_int_equal(c->restart_timeout_usec, 75 * SEC);
+        config_free(c);
+}
+
 /* Keys of a type may come before "type =" in their section: they are
  * parsed once the type is known, against that type's own table. */
 static void test_type_keys_before_type(void **state) {
@@ -497,6 +508,8 @@ static void test_errors(void **state) {
                   "and {m,n} multiply it to more than 10000 parts)" },
                 { MTA "overdue_slack = soon\n",
                   ":3: [mta] overdue_slack: \"soon\" is not a duration (e.g. 30s, 5m, 1h30m, 250ms)" },
+                { MTA "restart_timeout = later\n",
+                  ":3: [mta] restart_timeout: \"later\" is not a duration (e.g. 30s, 5m, 1h30m, 250ms)" },
                 { MTA "unknown_alert_after = 0\n",
                   ":3: [mta] unknown_alert_after: duration must be greater than 0" },
                 { MTA "stall_after = 366d\n",
@@ -786,7 +799,7 @@ static void test_dump(void **state) {
                             "actions = restart\n"
                             "flush_after_restart = yes\n"
                             "verify_after = 2m\n"
-                            "restart_timeout = 1m30s\n"
+                            "restart_timeout = auto\n"
                             "max_restarts = 3\n"
                             "restart_window = 1h\n"
                             "giveup_holddown = 1h\n"
@@ -1125,6 +1138,7 @@ int main(void) {
                 cmocka_unit_test(test_all_keys),
                 cmocka_unit_test(test_syntax_variants),
                 cmocka_unit_test(test_booleans_and_levels),
+                cmocka_unit_test(test_restart_timeout),
                 cmocka_unit_test(test_type_keys_before_type),
                 cmocka_unit_test(test_limits),
                 cmocka_unit_test(test_errors),

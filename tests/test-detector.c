@@ -871,6 +871,108 @@ static void test_restore_verifying(void **state) {
         assert_int_equal(tl.incidents_closed, 1);
 }
 
+static void action_slow(Timeline *tl, uint64_t t) {
+        detector_action_slow(&tl->d, &tl->p, "job /org/freedesktop/systemd1/job/42 after 1m", S(t), &tl->out);
+        tl_account(tl, S(t));
+}
+
+/* A slow start (ladder restart restart): the restart job outlives
+ * restart_timeout. action.slow once, the state stays REMEDIATING through
+ * the rounds (no second step, no action.failed), and the job's end is
+ * judged as usual: success -> verifying -> recovered. */
+static void test_slow_restart_job(void **state) {
+        Timeline tl;
+        tl_init(&tl);
+        tl.p.actions[1] = ACTION_RESTART;
+        tl.p.n_actions = 2;
+
+        ticks(&tl, 0, 290, OK, OK, 20, "A");
+        tick(&tl, 300, OK, OK, 20, "A");
+        assert_int_equal(tl.n_actions, 1);
+        assert_int_equal(tl.d.state, DETECTOR_REMEDIATING);
+
+        action_slow(&tl, 360);
+        assert_int_equal(tl.out.n_transitions, 1);
+        assert_int_equal(tl.out.transitions[0].from, DETECTOR_REMEDIATING);
+        assert_int_equal(tl.out.transitions[0].to, DETECTOR_REMEDIATING);
+        assert_int_equal(tl.out.transitions[0].event, EVENT_ACTION_SLOW);
+        assert_int_equal(tl.out.transitions[0].action, ACTION_RESTART);
+        assert_string_equal(tl.out.transitions[0].reason,
+                            "restart still pending: job /org/freedesktop/systemd1/job/42 after 1m");
+        assert_false(tl.out.act);
+
+        /* Reported once per step; rounds meanwhile change nothing (the unit
+         * is activating: not looked at while the action runs). */
+        action_slow(&tl, 370);
+        assert_int_equal(tl.out.n_transitions, 0);
+        ticks(&tl, 370, 450, OK, OK, 20, "A");
+        assert_int_equal(tl.d.state, DETECTOR_REMEDIATING);
+        assert_int_equal(tl.n_actions, 1);
+        assert_int_equal(tl.n_events[EVENT_ACTION_SLOW], 1);
+        assert_int_equal(tl.n_events[EVENT_ACTION_FAILED], 0);
+
+        action_done(&tl, 455, true);
+        assert_int_equal(tl.d.state, DETECTOR_VERIFYING);
+        tick(&tl, 460, OK, OK, 5, "Q");
+        assert_int_equal(tl.n_events[EVENT_ACTION_SUCCEEDED], 1);
+        assert_int_equal(tl.n_events[EVENT_RECOVERED], 1);
+        assert_int_equal(tl.n_actions, 1);
+        assert_int_equal(detector_restarts_in_window(&tl.d, &tl.p, S(460)), 1);
+
+        /* Outside REMEDIATING it is ignored. */
+        action_slow(&tl, 470);
+        assert_int_equal(tl.out.n_transitions, 0);
+        assert_int_equal(tl.n_events[EVENT_ACTION_SLOW], 1);
+}
+
+/* A slow job that then fails: action.failed after all, then the next step;
+ * that step may be slow again (once). */
+static void test_slow_restart_job_fails(void **state) {
+        Timeline tl;
+        tl_init(&tl);
+        tl.p.actions[1] = ACTION_RESTART;
+        tl.p.n_actions = 2;
+
+        ticks(&tl, 0, 300, OK, OK, 20, "A");
+        action_slow(&tl, 360);
+        action_done(&tl, 400, false);
+        assert_int_equal(tl.out.n_transitions, 2);
+        assert_int_equal(tl.out.transitions[0].event, EVENT_ACTION_FAILED);
+        assert_int_equal(tl.out.transitions[1].event, EVENT_ACTION_STARTED);
+        assert_true(tl.out.act);
+        action_slow(&tl, 460);
+        assert_int_equal(tl.out.n_transitions, 1);
+        assert_int_equal(tl.n_events[EVENT_ACTION_SLOW], 2);
+}
+
+/* The daemon restarted while its restart job was pending: it resumes
+ * REMEDIATING (waiting for that job) instead of verifying, with action.slow
+ * not sent again when it was sent before. */
+static void test_restore_pending_job(void **state) {
+        Timeline tl;
+        uint64_t restarts[] = { S(950) };
+        tl_init(&tl);
+
+        detector_restore(&tl.d, DETECTOR_REMEDIATING, 0, true, restarts, 1, 0, &tl.p, S(1000));
+        detector_resume_action(&tl.d, true);
+        assert_int_equal(tl.d.state, DETECTOR_REMEDIATING);
+        action_slow(&tl, 1005);
+        assert_int_equal(tl.out.n_transitions, 0);
+        ticks(&tl, 1010, 1200, OK, OK, 20, "A");
+        assert_int_equal(tl.d.state, DETECTOR_REMEDIATING);
+        assert_int_equal(tl.n_actions, 0);
+        action_done(&tl, 1205, true);
+        assert_int_equal(tl.d.state, DETECTOR_VERIFYING);
+        tick(&tl, 1210, OK, OK, 5, "Q");
+        assert_int_equal(tl.n_events[EVENT_RECOVERED], 1);
+        assert_int_equal(tl.incidents_opened, 0);
+
+        /* Nothing to resume outside an incident. */
+        detector_restore(&tl.d, DETECTOR_HEALTHY, 0, false, restarts, 1, 0, &tl.p, S(1300));
+        detector_resume_action(&tl.d, false);
+        assert_int_equal(tl.d.state, DETECTOR_HEALTHY);
+}
+
 /* Killed and restarted in a loop: the persisted budget still holds. With
  * max_restarts restarts already in the window, the next stall gives up. */
 static void test_restore_budget_spent(void **state) {
@@ -1560,6 +1662,8 @@ static void test_random_walks_stay_in_table(void **state) {
 
                         step(&tl, t, &o);
 
+                        if (tl.d.state == DETECTOR_REMEDIATING && one_in(&x, 4))
+                                action_slow(&tl, t + 2);
                         if (tl.d.state == DETECTOR_REMEDIATING && one_in(&x, 3))
                                 action_done(&tl, t + 5, !one_in(&x, 3));
                         if (one_in(&x, 300))            /* a reload */
@@ -2018,6 +2122,9 @@ int main(void) {
                 cmocka_unit_test(test_I_gave_up_admin_restart_no_false_recovered),
                 cmocka_unit_test(test_restore_verifying),
                 cmocka_unit_test(test_restore_budget_spent),
+                cmocka_unit_test(test_slow_restart_job),
+                cmocka_unit_test(test_slow_restart_job_fails),
+                cmocka_unit_test(test_restore_pending_job),
                 cmocka_unit_test(test_catalog_01_backoff),
                 cmocka_unit_test(test_catalog_02_greylisting),
                 cmocka_unit_test(test_catalog_03_dead_domain),

@@ -194,6 +194,7 @@ static void test_kind_names(void **state) {
                 [EVENT_MTA_STOPPED]         = { "mta.stopped", "info" },
                 [EVENT_MTA_FAILED]          = { "mta.failed", "critical" },
                 [EVENT_DELIVERY_DEGRADED]   = { "delivery.degraded", "warning" },
+                [EVENT_ACTION_SLOW]         = { "action.slow", "warning" },
         };
 
         for (EventKind k = 0; k < _EVENT_KIND_MAX; k++) {

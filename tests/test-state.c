@@ -51,6 +51,25 @@ static void test_json_round_trip(void **state) {
         assert_int_equal(state_from_json(text, &t), 0);
         assert_string_equal(t.incident, "");
         assert_true(t.gave_up_realtime_usec == 1795996135000000ULL);
+        assert_string_equal(t.job, "");
+        assert_false(t.action_slow);
+        free(text);
+
+        /* A restart job still pending, reported slow. */
+        s = sample();
+        s.state = DETECTOR_REMEDIATING;
+        (void) snprintf(s.job, sizeof(s.job), "/org/freedesktop/systemd1/job/1234");
+        s.action_slow = true;
+        text = state_to_json(&s);
+        assert_string_equal(text,
+                "{\"schema\":\"mta-watchdog.state/1\",\"state\":\"REMEDIATING\",\"step\":1,"
+                "\"incident\":\"9f8e7d6c-5b4a-4c3d-8e2f-1a0b9c8d7e6f\","
+                "\"restarts_usec\":[1795994535000000,1795995135000000],\"gave_up_usec\":0,"
+                "\"job\":\"/org/freedesktop/systemd1/job/1234\",\"action_slow\":true}");
+        assert_int_equal(state_from_json(text, &t), 0);
+        assert_int_equal(t.state, DETECTOR_REMEDIATING);
+        assert_string_equal(t.job, "/org/freedesktop/systemd1/job/1234");
+        assert_true(t.action_slow);
         free(text);
 }
 
@@ -69,6 +88,8 @@ static void test_damaged(void **state) {
                 "{\"schema\":\"mta-watchdog.state/1\",\"state\":\"HEALTHY\",\"step\":0,\"incident\":null,\"restarts_usec\":[-5]}",
                 "{\"schema\":\"mta-watchdog.state/1\",\"state\":\"HEALTHY\",\"step\":0,\"incident\":null,\"restarts_usec\":\"x\"}",
                 "{\"schema\":\"mta-watchdog.state/1\",\"state\":\"HEALTHY\",\"step\":0,\"incident\":null}",
+                "{\"schema\":\"mta-watchdog.state/1\",\"state\":\"REMEDIATING\",\"step\":0,\"incident\":null,\"restarts_usec\":[],\"job\":7}",
+                "{\"schema\":\"mta-watchdog.state/1\",\"state\":\"REMEDIATING\",\"step\":0,\"incident\":null,\"restarts_usec\":[],\"job\":\"/j\",\"action_slow\":\"yes\"}",
                 "{\"schema\":\"mta-watchdog.state/1\",\"schema\":\"mta-watchdog.state/1\",\"state\":\"HEALTHY\",\"step\":0,\"incident\":null,\"restarts_usec\":[]}",
         };
         SavedState t = sample();

@@ -40,7 +40,7 @@
 #define DEFAULT_STALL_AFTER_USEC       (10 * USEC_PER_MINUTE)
 #define DEFAULT_MIN_BACKLOG            1U
 #define DEFAULT_VERIFY_AFTER_USEC      (2 * USEC_PER_MINUTE)
-#define DEFAULT_RESTART_TIMEOUT_USEC   (90 * USEC_PER_SEC)
+#define DEFAULT_RESTART_TIMEOUT_USEC   USEC_INFINITY   /* auto: from the unit (watchdogd/systemd.h) */
 #define DEFAULT_MAX_RESTARTS           3U
 #define DEFAULT_RESTART_WINDOW_USEC    USEC_PER_HOUR
 #define DEFAULT_DEGRADED_AFTER_USEC    (10 * USEC_PER_MINUTE)
@@ -469,7 +469,7 @@ static const ConfigItem mta_tail_items[] = {
         { "actions", config_parse_actions, config_print_actions, 0, 0, false, NULL },
         W("flush_after_restart", bool,        bool,      flush_after_restart,  0),
         W("verify_after",        duration,    duration,  verify_after_usec,    1),
-        W("restart_timeout",     duration,    duration,  restart_timeout_usec, 1),
+        W("restart_timeout",     duration_auto, duration_auto, restart_timeout_usec, 1),
         W("max_restarts",        restart_count, unsigned, max_restarts,        0),
         W("restart_window",      duration,    duration,  restart_window_usec,  1),
         W("giveup_holddown",     duration,    duration,  giveup_holddown_usec, 1),

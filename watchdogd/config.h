@@ -112,7 +112,9 @@ typedef struct Config {
         size_t n_actions;
         bool flush_after_restart;        /* run flush_command after a restart, default yes */
         uint64_t verify_after_usec;      /* time after a step to look for progress, default 2m */
-        uint64_t restart_timeout_usec;   /* wait for the restart job, default 90s */
+        uint64_t restart_timeout_usec;   /* a job of the unit pending longer is reported slow
+                                          * (action.slow); USEC_INFINITY: "auto" (the default),
+                                          * the unit's TimeoutStopUSec + TimeoutStartUSec */
         unsigned max_restarts;           /* restarts allowed per restart_window, default 3 */
         uint64_t restart_window_usec;    /* default 1h */
         uint64_t giveup_holddown_usec;   /* after gave_up, no action for this long unless the

@@ -132,6 +132,8 @@ static const DetectorTransitionRule transition_table[] = {
         { DETECTOR_REMEDIATING, DETECTOR_REMEDIATING, EVENT_ACTION_FAILED },
         { DETECTOR_REMEDIATING, DETECTOR_REMEDIATING, EVENT_ACTION_STARTED },
         { DETECTOR_REMEDIATING, DETECTOR_GAVE_UP,     EVENT_GAVE_UP },
+        /* detector_action_slow(): once per step, the job is still awaited */
+        { DETECTOR_REMEDIATING, DETECTOR_REMEDIATING, EVENT_ACTION_SLOW },
 
         /* detector_step(), VERIFYING; after action.failed begin_step() goes
          * on, or drops the incident when the unit stopped or failed */
@@ -318,6 +320,7 @@ static void begin_step(Detector *d, const DetectorParams *p, uint64_t now, Detec
         }
 
         d->step_started_usec = now;
+        d->action_slow = false;
         transition(d, out, DETECTOR_REMEDIATING, EVENT_ACTION_STARTED,
                    "step %zu of %zu: %s", d->step + 1, p->n_actions, action_type_to_string(a));
         out->transitions[out->n_transitions - 1].action = a;
@@ -970,6 +973,28 @@ void detector_action_done(Detector *d, const DetectorParams *p, bool ok, const c
         out->transitions[out->n_transitions - 1].action = a;
         d->step++;
         begin_step(d, p, now_usec, out);
+}
+
+void detector_action_slow(Detector *d, const DetectorParams *p, const char *detail,
+                          uint64_t now_usec, DetectorOutput *out) {
+        ActionType a;
+
+        *out = (DetectorOutput) { .action = _ACTION_TYPE_INVALID };
+
+        if (d->state != DETECTOR_REMEDIATING || d->action_slow || d->step >= p->n_actions)
+                return;
+        d->action_slow = true;
+        a = p->actions[d->step];
+        transition(d, out, DETECTOR_REMEDIATING, EVENT_ACTION_SLOW, "%s still pending%s%s",
+                   action_type_to_string(a), detail && *detail ? ": " : "", detail ? detail : "");
+        out->transitions[out->n_transitions - 1].action = a;
+}
+
+void detector_resume_action(Detector *d, bool slow_reported) {
+        if (d->state != DETECTOR_VERIFYING || !d->incident_open)
+                return;
+        d->state = DETECTOR_REMEDIATING;
+        d->action_slow = slow_reported;
 }
 
 OnceVerdict detector_judge_once(const DetectorParams *p, const Observation *obs, char *reason, size_t size) {

@@ -146,6 +146,7 @@ typedef struct Detector {
 
         size_t step;                    /* ladder index of the action running or verified */
         uint64_t step_started_usec;
+        bool action_slow;               /* action.slow was sent for the running step */
 
         uint64_t restarts_usec[DETECTOR_RESTARTS_MAX]; /* times of restarts, oldest first */
         size_t n_restarts;
@@ -212,6 +213,19 @@ void detector_action_done(Detector *d, const DetectorParams *p, bool ok, const c
  * stall once they have been seen overdue for the queue probe's slack
  * after NOW, as if they had just become overdue. */
 void detector_clock_stepped(Detector *d, uint64_t now_usec);
+
+/* Reports that the running action's job outlived restart_timeout and is
+ * still awaited (DETAIL says which job): action.slow, once per step, no
+ * change of state; detector_action_done() follows when the job ends.
+ * Ignored unless in REMEDIATING. */
+void detector_action_slow(Detector *d, const DetectorParams *p, const char *detail,
+                          uint64_t now_usec, DetectorOutput *out);
+
+/* After detector_restore() of a REMEDIATING state whose job is still
+ * pending (the caller waits for it again): stays REMEDIATING instead of
+ * VERIFYING, SLOW_REPORTED: action.slow was sent already. No transition.
+ * Ignored unless the restore gave VERIFYING in an open incident. */
+void detector_resume_action(Detector *d, bool slow_reported);
 
 /* Activity since the current incident began (all zero outside an incident). */
 ActivityCounts detector_incident_activity(const Detector *d, const Observation *last);

@@ -23,6 +23,7 @@ static const char *const event_kind_table[_EVENT_KIND_MAX] = {
         [EVENT_MTA_STOPPED]         = "mta.stopped",
         [EVENT_MTA_FAILED]          = "mta.failed",
         [EVENT_DELIVERY_DEGRADED]   = "delivery.degraded",
+        [EVENT_ACTION_SLOW]         = "action.slow",
 };
 
 static const char *const event_severity_table[_EVENT_KIND_MAX] = {
@@ -38,6 +39,7 @@ static const char *const event_severity_table[_EVENT_KIND_MAX] = {
         [EVENT_MTA_STOPPED]         = "info",
         [EVENT_MTA_FAILED]          = "critical",
         [EVENT_DELIVERY_DEGRADED]   = "warning",
+        [EVENT_ACTION_SLOW]         = "warning",
 };
 
 /* Never change one: journal queries and the catalog rely on them. */
@@ -54,6 +56,7 @@ static const char *const event_message_id_table[_EVENT_KIND_MAX] = {
         [EVENT_MTA_STOPPED]         = "29b6d98618a34c01b2582315b569c93e",
         [EVENT_MTA_FAILED]          = "1e5ca29a5c6c4509910cf2a742dc700a",
         [EVENT_DELIVERY_DEGRADED]   = "c4ed6a5347d44bc2b7f04bda5c0d1c17",
+        [EVENT_ACTION_SLOW]         = "70d1c964235147cd84e90d73d7597e2b",
 };
 
 const char *event_kind_message_id(EventKind k) {

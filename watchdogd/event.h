@@ -22,6 +22,7 @@ typedef enum EventKind {
         EVENT_MTA_STOPPED,         /* the unit went inactive, not by our hand */
         EVENT_MTA_FAILED,          /* the unit failed (Result names why, e.g. start-limit-hit) */
         EVENT_DELIVERY_DEGRADED,   /* deliveries fail for a reason a restart cannot fix */
+        EVENT_ACTION_SLOW,         /* a job of the unit outlived restart_timeout; still waited for */
         _EVENT_KIND_MAX,
         _EVENT_KIND_INVALID = -22,
 } EventKind;

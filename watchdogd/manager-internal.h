@@ -51,10 +51,13 @@ struct Manager {
         DetectorParams params;
         Observation last_obs;
 
-        UnitRestart *restart;    /* action in progress, at most one */
+        UnitRestart *restart;    /* action in progress, at most one (restart, or the wait for
+                                  * no pending job before a flush) */
         ExecRun *flush;
         ActionType running_action;
         char action_detail[640];
+        char restart_job[UNIT_JOB_PATH_MAX]; /* our restart job while it is pending, "" else:
+                                              * saved, so a restarted daemon waits for it */
 
         char incident[UUID_STRING_MAX];
         uint64_t state_since_usec;   /* CLOCK_MONOTONIC: when the detector entered its state */
@@ -125,6 +128,13 @@ int on_tick(sd_event_source *s, uint64_t usec, void *userdata);
 /* Acts on what the detector decided: incident ids, journal lines, alerts,
  * the state file, the action to start, then the status and metrics. */
 void handle_output(Manager *m, const DetectorOutput *out);
+
+/* After a restart of the daemon whose state file names a pending restart
+ * job (JOB, a systemd job object path; SLOW: action.slow was sent): waits
+ * for that job instead of verifying or restarting again, and the detector
+ * stays REMEDIATING. Returns 0, or a negative errno (logged) and nothing
+ * changed: the detector verifies as after any restart of the daemon. */
+int manager_resume_restart(Manager *m, const char *job, bool slow);
 
 /* Connects to the system bus once. Returns 0, or the negative errno of
  * sd_bus_open_system() or sd_bus_attach_event() (logged). */

@@ -121,10 +121,40 @@ static int run_flush(Manager *m) {
         return 0;
 }
 
+/* A job of the unit: ours queued, another waited for, or slow. */
+static void on_unit_job(UnitJobEvent what, const RestartOutcome *o, void *userdata) {
+        Manager *m = userdata;
+        char detail[512], w[FORMAT_DURATION_MAX];
+        DetectorOutput out;
+
+        (void) format_duration(w, sizeof(w), o->deadline_usec);
+        switch (what) {
+        case UNIT_JOB_QUEUED:
+                (void) snprintf(m->restart_job, sizeof(m->restart_job), "%s", o->job_path);
+                log_info("%s: restart job %s queued; slow after %s (%s)", m->config->unit, o->job_path, w,
+                         o->deadline_from_unit ? "the unit's TimeoutStopSec= + TimeoutStartSec=" : "restart_timeout");
+                manager_save_state(m);   /* a restarted daemon waits for this job */
+                return;
+        case UNIT_JOB_WAITING:
+                return;  /* logged where it is seen; the action simply waits */
+        case UNIT_JOB_SLOW:
+                if (o->job_path[0])
+                        (void) snprintf(detail, sizeof(detail), "job %s still running after %s, waiting for its result",
+                                        o->job_path, w);
+                else
+                        (void) snprintf(detail, sizeof(detail), "job %s of the unit (not ours) still running after %s, waiting for it before acting",
+                                        o->other_job_path, w);
+                detector_action_slow(&m->detector, &m->params, detail, now_monotonic(m), &out);
+                handle_output(m, &out);
+                return;
+        }
+}
+
 static void on_restart_done(const RestartOutcome *o, void *userdata) {
         Manager *m = userdata;
         char detail[sizeof(m->action_detail)];
 
+        m->restart_job[0] = '\0';
         if (unit_restart_refused(o))
                 /* The usual cause: [mta] unit is not in the polkit rule (README
                  * "What it runs as"); the admin must be told where to look. */
@@ -137,6 +167,10 @@ static void on_restart_done(const RestartOutcome *o, void *userdata) {
                                 o->error == -ETIMEDOUT ? "no job result in time" : "D-Bus call failed",
                                 o->job_result, o->old_main_pid, o->after.main_pid,
                                 o->after.active_state[0] ? o->after.active_state : "state unknown");
+        else if (o->adopted)
+                (void) snprintf(detail, sizeof(detail), "job %s, issued before mta-watchdogd restarted, ended%s%s; %s/%s",
+                                o->job_path[0] ? o->job_path : "(gone)", o->job_result[0] ? " with " : "",
+                                o->job_result, o->after.active_state, o->after.sub_state);
         else if (o->by_processes)
                 (void) snprintf(detail, sizeof(detail), "job result \"%s\", no MainPID, processes %u -> %u (%u survived), %s/%s%s%s",
                                 o->job_result, o->old_processes, o->new_processes, o->survivors,
@@ -179,6 +213,49 @@ int ensure_bus(Manager *m) {
         return 0;
 }
 
+int manager_resume_restart(Manager *m, const char *job, bool slow) {
+        int r;
+
+        if (m->config->dry_run || m->detector.state != DETECTOR_VERIFYING ||
+            m->detector.step >= m->params.n_actions || m->params.actions[m->detector.step] != ACTION_RESTART)
+                return -ESTALE;
+        r = ensure_bus(m);
+        if (r < 0)
+                return r;
+        m->restart = unit_restart_free(m->restart);
+        r = unit_restart_full(m->bus, m->config->unit,
+                              &(UnitRestartOptions) {
+                                      .timeout_usec = m->config->restart_timeout_usec,
+                                      .adopt_job = job,
+                                      .slow_reported = slow,
+                                      .on_job = on_unit_job,
+                              }, on_restart_done, m, &m->restart);
+        if (r < 0)
+                return log_warning_errno(r, "%s: cannot wait for the restart job %s again, verifying instead: %m",
+                                         m->config->unit, job);
+        (void) snprintf(m->restart_job, sizeof(m->restart_job), "%s", job);
+        m->running_action = ACTION_RESTART;
+        detector_resume_action(&m->detector, slow);
+        log_notice("%s: waiting for restart job %s, issued before this daemon restarted", m->config->unit, job);
+        return 0;
+}
+
+static void on_flush_wait_done(const RestartOutcome *o, void *userdata) {
+        Manager *m = userdata;
+        char detail[512];
+
+        if (!o->success) {
+                (void) snprintf(detail, sizeof(detail), "cannot tell whether a job of the unit is pending: %s",
+                                o->error_message[0] ? o->error_message : strerror(-o->error));
+                action_finished(m, false, detail);
+                return;
+        }
+        if (run_flush(m) < 0) {
+                (void) snprintf(detail, sizeof(detail), "cannot run %s", m->config->flush_command[0]);
+                action_finished(m, false, detail);
+        }
+}
+
 static void start_action(Manager *m, ActionType a) {
         char detail[128];
         int r;
@@ -196,8 +273,11 @@ static void start_action(Manager *m, ActionType a) {
                 m->restart = unit_restart_free(m->restart);
                 r = ensure_bus(m);
                 if (r >= 0)
-                        r = unit_restart(m->bus, m->config->unit, m->config->restart_timeout_usec,
-                                         on_restart_done, m, &m->restart);
+                        r = unit_restart_full(m->bus, m->config->unit,
+                                              &(UnitRestartOptions) {
+                                                      .timeout_usec = m->config->restart_timeout_usec,
+                                                      .on_job = on_unit_job,
+                                              }, on_restart_done, m, &m->restart);
                 if (r < 0) {
                         (void) snprintf(detail, sizeof(detail), "cannot call RestartUnit: %s", strerror(-r));
                         action_finished(m, false, detail);
@@ -208,6 +288,19 @@ static void start_action(Manager *m, ActionType a) {
                 break;
 
         case ACTION_FLUSH:
+                /* Not while a job of the unit is pending (a start would
+                 * not take the flush yet); without the bus, flush anyway. */
+                m->restart = unit_restart_free(m->restart);
+                r = ensure_bus(m);
+                if (r >= 0)
+                        r = unit_restart_full(m->bus, m->config->unit,
+                                              &(UnitRestartOptions) {
+                                                      .timeout_usec = m->config->restart_timeout_usec,
+                                                      .wait_only = true,
+                                                      .on_job = on_unit_job,
+                                              }, on_flush_wait_done, m, &m->restart);
+                if (r >= 0)
+                        break;
                 r = run_flush(m);
                 if (r < 0) {
                         (void) snprintf(detail, sizeof(detail), "cannot run %s: %s",

@@ -46,6 +46,10 @@ void manager_save_state(Manager *m) {
                 (void) snprintf(st.incident, sizeof(st.incident), "%s", m->incident);
         for (size_t i = 0; i < d->n_restarts; i++)
                 st.restarts_realtime_usec[st.n_restarts++] = state_mono_to_real(d->restarts_usec[i], now_monotonic(m), now_realtime(m));
+        if (d->state == DETECTOR_REMEDIATING && m->restart_job[0]) {
+                (void) snprintf(st.job, sizeof(st.job), "%s", m->restart_job);
+                st.action_slow = d->action_slow;
+        }
         if (d->state == DETECTOR_GAVE_UP)
                 st.gave_up_realtime_usec = state_mono_to_real(d->gave_up_usec, now_monotonic(m), now_realtime(m));
 
@@ -83,6 +87,9 @@ static void manager_restore_state(Manager *m) {
                          st.gave_up_realtime_usec > 0 ? state_real_to_mono(st.gave_up_realtime_usec, now_monotonic(m), now_realtime(m)) : 0,
                          &m->params, now_monotonic(m));
         (void) snprintf(m->incident, sizeof(m->incident), "%s", st.incident);
+        /* Our restart job may still run: wait for it, never restart over it. */
+        if (st.state == DETECTOR_REMEDIATING && st.job[0])
+                (void) manager_resume_restart(m, st.job, st.action_slow);
         log_notice("%s: resuming: %u restart(s) in the last window%s%s, state %s",
                    m->config->unit, detector_restarts_in_window(&m->detector, &m->params, now_monotonic(m)),
                    st.incident[0] ? ", incident " : "", st.incident,

@@ -44,6 +44,13 @@ char *state_to_json(const SavedState *s) {
                          "gave_up_usec", (json_int_t) s->gave_up_realtime_usec);
         if (!root)
                 return NULL;
+        /* Only while a restart job is pending (new fields, see state_from_json()). */
+        if (s->job[0] &&
+            (json_object_set_new(root, "job", json_string(s->job)) < 0 ||
+             json_object_set_new(root, "action_slow", json_boolean(s->action_slow)) < 0)) {
+                json_decref(root);
+                return NULL;
+        }
         text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(root);
         return text;
@@ -51,7 +58,8 @@ char *state_to_json(const SavedState *s) {
 
 int state_from_json(const char *text, SavedState *ret) {
         SavedState s = {};
-        json_t *root, *restarts, *incident = NULL, *v;
+        json_t *root, *restarts, *incident = NULL, *job = NULL, *v;
+        int action_slow = 0;
         const char *schema, *state;
         json_int_t step, gave_up = 0;
         json_error_t err;
@@ -61,9 +69,11 @@ int state_from_json(const char *text, SavedState *ret) {
         root = json_loads(text, JSON_REJECT_DUPLICATES, &err);
         if (!root)
                 return -EBADMSG;
-        if (json_unpack(root, "{s:s, s:s, s:I, s:o, s:o, s?I}",
+        /* "job" and "action_slow" are newer: a file without them is fine. */
+        if (json_unpack(root, "{s:s, s:s, s:I, s:o, s:o, s?I, s?o, s?b}",
                         "schema", &schema, "state", &state, "step", &step,
-                        "incident", &incident, "restarts_usec", &restarts, "gave_up_usec", &gave_up) < 0)
+                        "incident", &incident, "restarts_usec", &restarts, "gave_up_usec", &gave_up,
+                        "job", &job, "action_slow", &action_slow) < 0)
                 goto finish;
         if (strcmp(schema, STATE_SCHEMA) != 0 || step < 0 || gave_up < 0 || !json_is_array(restarts))
                 goto finish;
@@ -83,6 +93,14 @@ int state_from_json(const char *text, SavedState *ret) {
                 (void) snprintf(s.incident, sizeof(s.incident), "%s", json_string_value(incident));
         } else if (!json_is_null(incident))
                 goto finish;
+
+        if (job && json_is_string(job)) {
+                if (strlen(json_string_value(job)) >= sizeof(s.job))
+                        goto finish;
+                (void) snprintf(s.job, sizeof(s.job), "%s", json_string_value(job));
+        } else if (job && !json_is_null(job))
+                goto finish;
+        s.action_slow = action_slow;
 
         json_array_foreach(restarts, i, v) {
                 if (!json_is_integer(v) || json_integer_value(v) < 0)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "detector.h"
@@ -13,6 +14,8 @@
  * atomically (fileio.h). Times are CLOCK_REALTIME microseconds, since the
  * monotonic clock of one boot means nothing to the next. */
 
+#define STATE_JOB_MAX 96
+
 typedef struct SavedState {
         DetectorState state;                       /* as saved; see detector_restore() */
         size_t step;                               /* ladder step of REMEDIATING/VERIFYING */
@@ -20,6 +23,10 @@ typedef struct SavedState {
         uint64_t restarts_realtime_usec[DETECTOR_RESTARTS_MAX];
         size_t n_restarts;
         uint64_t gave_up_realtime_usec;            /* when GAVE_UP began, 0 if not given up */
+        /* REMEDIATING with a restart job still pending: its systemd job
+         * object path ("" none) and whether action.slow was sent for it. */
+        char job[STATE_JOB_MAX];
+        bool action_slow;
 } SavedState;
 
 #define STATE_FILE "state.json"

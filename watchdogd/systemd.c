@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +22,15 @@
  * like), but a hung PID 1 must not hold the callback back for long. */
 #define STATUS_TIMEOUT_USEC (5 * USEC_PER_SEC)
 
+/* Once a job is slow, the unit's Job property is read this often (at most):
+ * a JobRemoved signal that got lost must not leave us waiting forever. */
+#define JOB_POLL_MAX_USEC (30 * USEC_PER_SEC)
+
 typedef enum RestartPhase {
-        PHASE_OLD_PID,      /* Subscribe sent, reading MainPID before the restart */
+        PHASE_TIMEOUTS,     /* restart_timeout = auto: reading the unit's TimeoutStart/StopUSec */
+        PHASE_JOB_CHECK,    /* reading the unit's Job property: is a job pending? */
+        PHASE_WAIT_OTHER,   /* a job of the unit (not ours) is pending: waiting for its end */
+        PHASE_OLD_PID,      /* reading MainPID before the restart */
         PHASE_OLD_PROCS,    /* MainPID is 0: listing the unit's processes before the restart */
         PHASE_RESTART,      /* RestartUnit sent, waiting for its reply */
         PHASE_WAIT_JOB,     /* job path known, waiting for JobRemoved */
@@ -62,6 +70,12 @@ struct UnitRestart {
         char *unit_path;
         unit_restart_fn cb;
         void *userdata;
+        unit_job_fn on_job;
+        char *adopt_job;              /* UnitRestartOptions.adopt_job */
+        bool wait_only;
+        uint64_t timeout_usec;        /* as asked: a duration or RESTART_TIMEOUT_AUTO */
+        uint64_t timeout_start_usec;  /* PHASE_TIMEOUTS: the unit's TimeoutStartUSec */
+        unsigned n_waits;             /* other jobs waited for */
 
         RestartPhase phase;
         sd_bus_slot *match_slot;      /* JobRemoved */
@@ -69,7 +83,6 @@ struct UnitRestart {
         sd_bus_slot *call_slot;       /* the one method call of the current phase */
         sd_event_source *timer;       /* overall deadline until JobRemoved */
 
-        char *job_path;
         /* JobRemoved signals for our unit that arrived while the RestartUnit
          * reply was still pending: signals and replies travel separately,
          * so the job's end may be seen before we learn its path. */
@@ -130,11 +143,18 @@ static void restart_done(UnitRestart *r) {
         r->phase = PHASE_DONE;
         restart_drop_sources(r);
 
-        o->success = o->error == 0 &&
-                strcmp(o->after.active_state, "active") == 0 &&
-                (o->old_main_pid != 0 ?
-                 o->after.main_pid != 0 && o->after.main_pid != o->old_main_pid :
-                 o->by_processes && o->new_processes > 0 && o->survivors == 0);
+        if (r->wait_only)
+                o->success = o->error == 0;
+        else if (o->adopted)
+                /* The MainPID and processes before that restart are not
+                 * known here: the job ended and the unit runs. */
+                o->success = o->error == 0 && strcmp(o->after.active_state, "active") == 0;
+        else
+                o->success = o->error == 0 &&
+                        strcmp(o->after.active_state, "active") == 0 &&
+                        (o->old_main_pid != 0 ?
+                         o->after.main_pid != 0 && o->after.main_pid != o->old_main_pid :
+                         o->by_processes && o->new_processes > 0 && o->survivors == 0);
 
         log_debug("%s: restart finished: error=%d job=%s active=%s/%s result=%s MainPID %u -> %u, processes %u -> %u (%u survived)%s",
                   r->unit, o->error, o->job_result[0] ? o->job_result : "-",
@@ -165,8 +185,10 @@ static int restart_arm_timer(UnitRestart *r, uint64_t timeout_usec) {
         return 0;
 }
 
-/* Sends Properties.Get(INTERFACE, NAME) on the unit's object. */
-static int restart_get_property(UnitRestart *r, const char *interface, const char *name) {
+/* Sends Properties.Get(INTERFACE, NAME) on the unit's object; the reply goes
+ * to HANDLER (NULL: on_get_reply). */
+static int restart_get_property(UnitRestart *r, const char *interface, const char *name,
+                                sd_bus_message_handler_t handler) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL;
         int k;
 
@@ -180,7 +202,7 @@ static int restart_get_property(UnitRestart *r, const char *interface, const cha
 
         r->call_slot = sd_bus_slot_unref(r->call_slot);
         /* sd-bus default call timeout (25s); the phase deadline (r->timer) is what bounds it. */
-        return sd_bus_call_async(r->bus, &r->call_slot, m, on_get_reply, r, 0);
+        return sd_bus_call_async(r->bus, &r->call_slot, m, handler ?: on_get_reply, r, 0);
 }
 
 static int on_procs_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error);
@@ -224,6 +246,9 @@ static int read_pids(sd_bus_message *m, uint32_t **ret, unsigned *ret_n) {
 
 static int restart_send_restart(UnitRestart *r);
 static void restart_fail(UnitRestart *r, int error, const sd_bus_error *e);
+static void restart_job_ended(UnitRestart *r, const char *result);
+static bool bus_error_is_no_service(const sd_bus_error *e);
+static void restart_notify(UnitRestart *r, UnitJobEvent what);
 
 static int on_procs_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
         UnitRestart *r = userdata;
@@ -303,7 +328,7 @@ static void restart_read_status(UnitRestart *r) {
                 return;
         }
 
-        k = restart_get_property(r, status_props[r->prop].interface, status_props[r->prop].name);
+        k = restart_get_property(r, status_props[r->prop].interface, status_props[r->prop].name, NULL);
         if (k < 0) {
                 restart_set_error(r, k, NULL);
                 restart_done(r);
@@ -345,30 +370,204 @@ static int on_restart_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret
                 return 0;
         }
 
-        r->job_path = strdup(path);
-        if (!r->job_path) {
-                restart_fail(r, -ENOMEM, NULL);
+        if (strlen(path) >= sizeof(r->outcome.job_path)) {
+                restart_fail(r, -ENAMETOOLONG, NULL);
                 return 0;
         }
+        strscpy(r->outcome.job_path, sizeof(r->outcome.job_path), path);
 
-        log_debug("%s: restart job %s queued", r->unit, r->job_path);
+        log_debug("%s: restart job %s queued", r->unit, path);
 
         for (size_t i = 0; i < r->n_seen; i++)
-                if (strcmp(r->seen[i].path, r->job_path) == 0) {
+                if (strcmp(r->seen[i].path, path) == 0) {
                         restart_job_ended(r, r->seen[i].result);
                         return 0;
                 }
 
         r->phase = PHASE_WAIT_JOB;
+        restart_notify(r, UNIT_JOB_QUEUED);
         return 0;
 }
 
 static int restart_send_restart(UnitRestart *r) {
+        int k;
+
         r->phase = PHASE_RESTART;
         r->call_slot = sd_bus_slot_unref(r->call_slot);
+        /* The job's deadline counts from here. */
+        k = restart_arm_timer(r, r->outcome.deadline_usec);
+        if (k < 0)
+                return k;
+        log_debug("%s: calling RestartUnit(%s, replace)", r->unit, r->unit);
         return sd_bus_call_method_async(r->bus, &r->call_slot, SD_DESTINATION, SD_MANAGER_PATH,
                                         SD_MANAGER_IFACE, "RestartUnit", on_restart_reply, r,
                                         "ss", r->unit, "replace");
+}
+
+static void restart_notify(UnitRestart *r, UnitJobEvent what) {
+        if (r->on_job)
+                r->on_job(what, &r->outcome, r->userdata);
+}
+
+static int on_job_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error);
+
+/* Reads the unit's Job property, "(uo)": the id and object path of its
+ * pending job, or 0 and "/" (org.freedesktop.systemd1(5)). */
+static int restart_get_job(UnitRestart *r) {
+        return restart_get_property(r, SD_UNIT_IFACE, "Job", on_job_reply);
+}
+
+/* Asks whether a job of the unit is pending, under the deadline. */
+static void restart_check_job(UnitRestart *r) {
+        int k;
+
+        r->phase = PHASE_JOB_CHECK;
+        k = restart_arm_timer(r, r->outcome.deadline_usec);
+        if (k >= 0)
+                k = restart_get_job(r);
+        if (k < 0)
+                restart_fail(r, k, NULL);
+}
+
+/* No job of the unit is pending: act (or, adopting or only waiting, end). */
+static void restart_no_job_pending(UnitRestart *r) {
+        int k;
+
+        if (r->wait_only) {
+                restart_done(r);
+                return;
+        }
+        if (r->adopt_job) {
+                /* Our job ended while nobody watched; the status tells the rest. */
+                log_debug("%s: job %s is gone", r->unit, r->adopt_job);
+                restart_job_ended(r, NULL);
+                return;
+        }
+        r->phase = PHASE_OLD_PID;
+        k = restart_get_property(r, SD_SERVICE_IFACE, "MainPID", NULL);
+        if (k < 0)
+                restart_fail(r, k, NULL);
+}
+
+/* The one poll period once a job is slow: the deadline, at most JOB_POLL_MAX_USEC. */
+static uint64_t restart_poll_usec(const UnitRestart *r) {
+        return r->outcome.deadline_usec < JOB_POLL_MAX_USEC ? r->outcome.deadline_usec : JOB_POLL_MAX_USEC;
+}
+
+static int on_job_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        UnitRestart *r = userdata;
+        RestartOutcome *o = &r->outcome;
+        const char *path;
+        uint32_t id;
+        int k;
+
+        r->call_slot = sd_bus_slot_unref(r->call_slot);
+
+        if (sd_bus_message_is_method_error(m, NULL)) {
+                const sd_bus_error *e = sd_bus_message_get_error(m);
+
+                if (r->phase == PHASE_JOB_CHECK)
+                        /* Whether a job is pending is not known: act on nothing. */
+                        restart_fail(r, bus_error_to_errno(e), e);
+                else
+                        log_debug("%s: cannot read the unit's Job property, still waiting: %s",
+                                  r->unit, e->message ?: e->name);
+                return 0;
+        }
+        k = sd_bus_message_read(m, "v", "(uo)", &id, &path);
+        if (k < 0) {
+                if (r->phase == PHASE_JOB_CHECK)
+                        restart_fail(r, k, NULL);
+                else
+                        log_debug_errno(k, "%s: cannot parse the unit's Job property, still waiting: %m", r->unit);
+                return 0;
+        }
+
+        switch (r->phase) {
+
+        case PHASE_WAIT_JOB:
+                if (id == 0 || strcmp(path, o->job_path) != 0) {
+                        log_debug("%s: job %s ended without a JobRemoved signal seen", r->unit, o->job_path);
+                        restart_job_ended(r, NULL);
+                }
+                return 0;
+
+        case PHASE_JOB_CHECK:
+        case PHASE_WAIT_OTHER:
+                if (id == 0) {
+                        restart_no_job_pending(r);
+                        return 0;
+                }
+                if (r->adopt_job && !o->job_path[0] && strcmp(path, r->adopt_job) == 0) {
+                        strscpy(o->job_path, sizeof(o->job_path), path);
+                        r->phase = PHASE_WAIT_JOB;
+                        log_debug("%s: waiting for job %s, issued before", r->unit, path);
+                        if (o->slow) {
+                                k = restart_arm_timer(r, restart_poll_usec(r));
+                                if (k < 0)
+                                        restart_fail(r, k, NULL);
+                        }
+                        return 0;
+                }
+                if (r->phase == PHASE_WAIT_OTHER && strcmp(path, o->other_job_path) == 0)
+                        return 0;  /* still the same */
+                o->other_job_id = id;
+                strscpy(o->other_job_path, sizeof(o->other_job_path), path);
+                r->phase = PHASE_WAIT_OTHER;
+                /* Logged once; more jobs in a row are a detail. */
+                log_full(r->n_waits++ == 0 ? LOG_NOTICE : LOG_DEBUG,
+                         "%s: job %" PRIu32 " (%s) of the unit is pending; waiting for it to end before acting",
+                         r->unit, id, path);
+                restart_notify(r, UNIT_JOB_WAITING);
+                return 0;
+
+        default:
+                return 0;
+        }
+}
+
+static int on_timeout_prop_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        UnitRestart *r = userdata;
+        RestartOutcome *o = &r->outcome;
+        bool start = r->prop == 0;
+        uint64_t v = 0;
+        int k;
+
+        r->call_slot = sd_bus_slot_unref(r->call_slot);
+
+        if (sd_bus_message_is_method_error(m, NULL)) {
+                const sd_bus_error *e = sd_bus_message_get_error(m);
+
+                o->deadline_usec = bus_error_is_no_service(e) ? RESTART_TIMEOUT_AUTO_OTHER_USEC :
+                                                                RESTART_TIMEOUT_AUTO_MAX_USEC;
+                log_debug("%s: cannot read %s (%s); restart deadline %llus", r->unit,
+                          start ? "TimeoutStartUSec" : "TimeoutStopUSec", e->message ?: e->name,
+                          (unsigned long long) (o->deadline_usec / USEC_PER_SEC));
+                restart_check_job(r);
+                return 0;
+        }
+        k = sd_bus_message_read(m, "v", "t", &v);
+        if (k < 0) {
+                o->deadline_usec = RESTART_TIMEOUT_AUTO_MAX_USEC;
+                restart_check_job(r);
+                return 0;
+        }
+        if (start) {
+                r->timeout_start_usec = v;
+                r->prop = 1;
+                k = restart_get_property(r, SD_SERVICE_IFACE, "TimeoutStopUSec", on_timeout_prop_reply);
+                if (k < 0)
+                        restart_fail(r, k, NULL);
+                return 0;
+        }
+        o->deadline_usec = restart_timeout_from_unit(r->timeout_start_usec, v);
+        o->deadline_from_unit = true;
+        log_debug("%s: restart deadline %llus (TimeoutStartUSec %llus + TimeoutStopUSec %llus)", r->unit,
+                  (unsigned long long) (o->deadline_usec / USEC_PER_SEC),
+                  (unsigned long long) (r->timeout_start_usec / USEC_PER_SEC),
+                  (unsigned long long) (v / USEC_PER_SEC));
+        restart_check_job(r);
+        return 0;
 }
 
 /* Stores the value of the property just read into the outcome. */
@@ -536,8 +735,15 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
         }
 
         case PHASE_WAIT_JOB:
-                if (strcmp(path, r->job_path) == 0)
+                if (strcmp(path, r->outcome.job_path) == 0)
                         restart_job_ended(r, result);
+                return 0;
+
+        case PHASE_WAIT_OTHER:
+                if (strcmp(path, r->outcome.other_job_path) == 0) {
+                        log_debug("%s: job %s ended (%s)", r->unit, path, result);
+                        restart_check_job(r);   /* another may be queued meanwhile */
+                }
                 return 0;
 
         default:
@@ -548,6 +754,7 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
 
 static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
         UnitRestart *r = userdata;
+        int k;
 
         r->timer = sd_event_source_disable_unref(r->timer);
 
@@ -560,19 +767,54 @@ static int on_timeout(sd_event_source *s, uint64_t usec, void *userdata) {
                 return 0;
         }
 
-        log_debug("%s: restart timed out waiting for %s", r->unit,
-                  r->job_path ? r->job_path : "the RestartUnit reply");
+        if (r->phase == PHASE_WAIT_JOB || r->phase == PHASE_WAIT_OTHER) {
+                /* Slow, not failed: systemd ends the job by its own timeouts,
+                 * and acting over it would cancel it and start over. */
+                if (!r->outcome.slow) {
+                        r->outcome.slow = true;
+                        log_debug("%s: job %s still pending after %llus", r->unit,
+                                  r->phase == PHASE_WAIT_JOB ? r->outcome.job_path : r->outcome.other_job_path,
+                                  (unsigned long long) (r->outcome.deadline_usec / USEC_PER_SEC));
+                        restart_notify(r, UNIT_JOB_SLOW);
+                }
+                k = restart_arm_timer(r, restart_poll_usec(r));
+                if (k >= 0 && !r->call_slot)
+                        k = restart_get_job(r);
+                if (k < 0)
+                        restart_fail(r, k, NULL);
+                return 0;
+        }
+
+        log_debug("%s: timed out waiting for %s", r->unit,
+                  r->phase == PHASE_RESTART ? "the RestartUnit reply" : "systemd's answer");
         restart_fail(r, -ETIMEDOUT, NULL);
         return 0;
 }
 
+uint64_t restart_timeout_from_unit(uint64_t timeout_start_usec, uint64_t timeout_stop_usec) {
+        uint64_t sum;
+
+        if (timeout_start_usec == USEC_INFINITY || timeout_stop_usec == USEC_INFINITY ||
+            timeout_start_usec > RESTART_TIMEOUT_AUTO_MAX_USEC || timeout_stop_usec > RESTART_TIMEOUT_AUTO_MAX_USEC)
+                return RESTART_TIMEOUT_AUTO_MAX_USEC;
+        sum = timeout_start_usec + timeout_stop_usec + RESTART_TIMEOUT_AUTO_SLACK_USEC;
+        return sum < RESTART_TIMEOUT_AUTO_MAX_USEC ? sum : RESTART_TIMEOUT_AUTO_MAX_USEC;
+}
+
 int unit_restart(sd_bus *bus, const char *unit, uint64_t timeout_usec,
                  unit_restart_fn cb, void *userdata, UnitRestart **ret) {
+        return unit_restart_full(bus, unit, &(UnitRestartOptions) { .timeout_usec = timeout_usec },
+                                 cb, userdata, ret);
+}
+
+int unit_restart_full(sd_bus *bus, const char *unit, const UnitRestartOptions *opts,
+                      unit_restart_fn cb, void *userdata, UnitRestart **ret) {
         UnitRestart *r;
         sd_event *e;
         int k;
 
-        if (!bus || !unit || !cb || !ret)
+        if (!bus || !unit || !opts || !cb || !ret || opts->timeout_usec == 0 ||
+            (opts->adopt_job && (opts->wait_only || strlen(opts->adopt_job) >= UNIT_JOB_PATH_MAX)))
                 return -EINVAL;
 
         e = sd_bus_get_event(bus);
@@ -586,12 +828,25 @@ int unit_restart(sd_bus *bus, const char *unit, uint64_t timeout_usec,
         r->bus = sd_bus_ref(bus);
         r->cb = cb;
         r->userdata = userdata;
-        r->phase = PHASE_OLD_PID;
+        r->on_job = opts->on_job;
+        r->wait_only = opts->wait_only;
+        r->timeout_usec = opts->timeout_usec;
+        r->outcome.adopted = !!opts->adopt_job;
+        r->outcome.slow = opts->adopt_job && opts->slow_reported;
+        r->outcome.deadline_usec = opts->timeout_usec == RESTART_TIMEOUT_AUTO ?
+                RESTART_TIMEOUT_AUTO_MAX_USEC : opts->timeout_usec;
 
         r->unit = strdup(unit);
         if (!r->unit) {
                 k = -ENOMEM;
                 goto fail;
+        }
+        if (opts->adopt_job) {
+                r->adopt_job = strdup(opts->adopt_job);
+                if (!r->adopt_job) {
+                        k = -ENOMEM;
+                        goto fail;
+                }
         }
         k = unit_object_path(unit, &r->unit_path);
         if (k < 0)
@@ -619,16 +874,25 @@ int unit_restart(sd_bus *bus, const char *unit, uint64_t timeout_usec,
         if (k < 0)
                 goto fail;
 
-        k = restart_get_property(r, SD_SERVICE_IFACE, "MainPID");
+        if (opts->timeout_usec == RESTART_TIMEOUT_AUTO) {
+                r->phase = PHASE_TIMEOUTS;
+                r->prop = 0;
+                k = restart_get_property(r, SD_SERVICE_IFACE, "TimeoutStartUSec", on_timeout_prop_reply);
+        } else {
+                r->phase = PHASE_JOB_CHECK;
+                k = restart_get_job(r);
+        }
         if (k < 0)
                 goto fail;
 
-        k = restart_arm_timer(r, timeout_usec);
+        /* Bounds the calls before RestartUnit; re-armed for the job. */
+        k = restart_arm_timer(r, r->outcome.deadline_usec);
         if (k < 0)
                 goto fail;
 
-        log_debug("%s: restarting (timeout %llus)", unit,
-                  (unsigned long long) (timeout_usec / USEC_PER_SEC));
+        log_debug("%s: %s (deadline %s)", unit,
+                  r->wait_only ? "waiting until no job is pending" : r->adopt_job ? "resuming the wait for a restart job" : "restarting",
+                  opts->timeout_usec == RESTART_TIMEOUT_AUTO ? "from the unit's timeouts" : "restart_timeout");
         *ret = r;
         return 0;
 
@@ -646,7 +910,7 @@ UnitRestart *unit_restart_free(UnitRestart *r) {
                 free(r->seen[i].path);
         free(r->seen);
         free(r->old_pids);
-        free(r->job_path);
+        free(r->adopt_job);
         free(r->unit_path);
         free(r->unit);
         sd_bus_unref(r->bus);

@@ -126,29 +126,25 @@ int activity_patterns_init(ActivityPatterns *p, const ActivityRules *rules, cons
         p->mta_log_identifiers = rules->mta_log_identifiers;
         if (rules->error_cause != CAUSE_NONE)
                 p->error_cause = rules->error_cause;
-        if (rules->skip) {
-                r = compile_plain(&p->skip, "skip", rules->skip, err, err_size);
+        const struct {
+                regex_t *re;
+                bool *have;
+                const char *what, *pattern;
+                bool group;             /* needs a capture group */
+        } optional[] = {
+                { &p->skip,      &p->have_skip,      "skip",      rules->skip,      false },
+                { &p->peer,      &p->have_peer,      "peer",      rules->peer,      true  },
+                { &p->mta_log,   &p->have_mta_log,   "mta_log",   rules->mta_log,   false },
+                { &p->mta_error, &p->have_mta_error, "mta_error", rules->mta_error, false },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(optional); i++) {
+                if (!optional[i].pattern)
+                        continue;
+                r = (optional[i].group ? compile_one : compile_plain)(optional[i].re, optional[i].what,
+                                                                      optional[i].pattern, err, err_size);
                 if (r < 0)
                         goto fail;
-                p->have_skip = true;
-        }
-        if (rules->peer) {
-                r = compile_one(&p->peer, "peer", rules->peer, err, err_size);
-                if (r < 0)
-                        goto fail;
-                p->have_peer = true;
-        }
-        if (rules->mta_log) {
-                r = compile_plain(&p->mta_log, "mta_log", rules->mta_log, err, err_size);
-                if (r < 0)
-                        goto fail;
-                p->have_mta_log = true;
-        }
-        if (rules->mta_error) {
-                r = compile_plain(&p->mta_error, "mta_error", rules->mta_error, err, err_size);
-                if (r < 0)
-                        goto fail;
-                p->have_mta_error = true;
+                *optional[i].have = true;
         }
         for (const CauseRule *c = rules->causes; c && c->pattern; c++) {
                 if (p->n_causes >= ACTIVITY_CAUSE_RULES_MAX) {

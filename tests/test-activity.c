@@ -335,6 +335,86 @@ static void test_postfix_causes(void **state) {
         assert_null(failure_cause_to_string(_CAUSE_MAX));
 }
 
+/* Text that others choose: a sender picks the addresses (to=<...>,
+ * orig_to=<...>, from=<...>, quoted local parts may hold spaces, commas and
+ * parentheses), the remote server picks what follows "said: ". Neither may
+ * make a line a delivery, a failure a restart can fix, or name the peer:
+ * only Postfix's own words count (probes/postfix.c, postfix_own_text()). */
+static void test_postfix_foreign_text(void **state) {
+        static const CauseCase cases[] = {
+                /* the remote's reply quotes a connect error to our relay */
+                { "4F9D8E1A2B: to=<a@example.org>, relay=mx.evil.example[203.0.113.66]:25, delay=1, "
+                  "delays=0/0/0.5/0.5, dsn=4.0.0, status=deferred (host mx.evil.example[203.0.113.66] said: "
+                  "451 connect to 192.0.2.2[192.0.2.2]:25: Connection timed out (in reply to RCPT TO command))",
+                  ACTIVITY_DEFERRED, CAUSE_DEFERRED_REMOTE, false, "mx.evil.example[203.0.113.66]:25", false },
+                /* ... or a name service error for the relay's name */
+                { "4F9D8E1A2B: to=<a@example.org>, relay=mx.evil.example[203.0.113.66]:25, delay=1, "
+                  "delays=0/0/0.5/0.5, dsn=4.0.0, status=deferred (host mx.evil.example[203.0.113.66] said: "
+                  "450 Name service error for name=relay.example.net type=A (in reply to RCPT TO command))",
+                  ACTIVITY_DEFERRED, CAUSE_DEFERRED_REMOTE, false, "mx.evil.example[203.0.113.66]:25", false },
+                /* ... or a status of its own: still a deferral, never a delivery */
+                { "4F9D8E1A2B: to=<a@example.org>, relay=mx.evil.example[203.0.113.66]:25, delay=1, "
+                  "delays=0/0/0.5/0.5, dsn=4.0.0, status=deferred (host mx.evil.example[203.0.113.66] said: "
+                  "450 x, status=sent y (in reply to RCPT TO command))",
+                  ACTIVITY_DEFERRED, CAUSE_DEFERRED_REMOTE, false, "mx.evil.example[203.0.113.66]:25", false },
+                { "4F9D8E1A2B: to=<a@example.org>, relay=mx.evil.example[203.0.113.66]:25, delay=1, "
+                  "delays=0/0/0.5/0.5, dsn=4.0.0, status=deferred (host mx.evil.example[203.0.113.66] refused "
+                  "to talk to me: 421 connect to 192.0.2.2[192.0.2.2]:25: Connection refused)",
+                  ACTIVITY_DEFERRED, CAUSE_DEFERRED_REMOTE, false, "mx.evil.example[203.0.113.66]:25", false },
+                /* a recipient that spells out a fixable cause */
+                { "4F9D8E1A2B: to=<\"unknown mail transport error\"@evil.example>, relay=none, delay=1, "
+                  "delays=0/0/0.5/0.5, dsn=4.4.1, status=deferred (connect to mx.evil.example[203.0.113.66]:25: "
+                  "Connection refused)",
+                  ACTIVITY_CONN_ERROR, CAUSE_CONNECT_FAILURE, false, "mx.evil.example[203.0.113.66]", false },
+                /* ... or a whole connect error to the relay, and a relay= field */
+                { "4F9D8E1A2B: to=<\"x, relay=192.0.2.2[192.0.2.2]:25, status=deferred (connect to "
+                  "192.0.2.2[192.0.2.2]:25: y\"@evil.example>, relay=mx.evil.example[203.0.113.66]:25, delay=1, "
+                  "delays=0/0/0.5/0.5, dsn=4.0.0, status=deferred (host mx.evil.example[203.0.113.66] said: "
+                  "450 greylisted (in reply to RCPT TO command))",
+                  ACTIVITY_DEFERRED, CAUSE_DEFERRED_REMOTE, false, "mx.evil.example[203.0.113.66]:25", false },
+                /* quotes with an escaped quote and a '>' inside */
+                { "4F9D8E1A2B: to=<\"a\\\"> , status=sent (\"@evil.example>, orig_to=<\"connect to "
+                  "192.0.2.2[192.0.2.2]:25: \"@example.org>, relay=local, delay=1, delays=0/0/0.5/0.5, "
+                  "dsn=4.3.0, status=deferred (temporary failure)",
+                  ACTIVITY_DEFERRED, CAUSE_NONE, false, "local", false },
+                /* a sender that spells out an expiry on qmgr's "queue active" line */
+                { "4F9D8E1A2B: from=<\"x, status=expired \"@evil.example>, size=100, nrcpt=1 (queue active)",
+                  ACTIVITY_NONE, CAUSE_NONE, false, "", false },
+                /* a pipe's command output is not Postfix's either */
+                { "4F9D8E1A2B: to=<a@example.org>, relay=filter, delay=1, delays=0/0/0/1, dsn=4.3.0, "
+                  "status=deferred (temporary failure. Command output: unknown mail transport error )",
+                  ACTIVITY_DEFERRED, CAUSE_NONE, false, "filter", false },
+                /* an unterminated address: nothing after it is Postfix's */
+                { "4F9D8E1A2B: to=<\"x, status=deferred (connect to 192.0.2.2[192.0.2.2]:25: y",
+                  ACTIVITY_NONE, CAUSE_NONE, false, "", false },
+                /* what Postfix itself says still counts */
+                { "4F9D8E1A2B: to=<\"a b\"@example.org>, orig_to=<c@example.org>, relay=none, delay=30, "
+                  "delays=0.01/0/30/0, dsn=4.4.1, status=deferred (connect to 192.0.2.2[192.0.2.2]:25: "
+                  "Connection timed out)",
+                  ACTIVITY_CONN_ERROR_PROBED, CAUSE_CONNECT_FAILURE, true, "192.0.2.2[192.0.2.2]", false },
+                { "4F9D8E1A2B: to=<a@example.org>, relay=192.0.2.2[192.0.2.2]:25, delay=1, delays=0/0/0.5/0.5, "
+                  "dsn=2.0.0, status=sent (250 2.0.0 Ok: queued as 7C1D2E3F4A)",
+                  ACTIVITY_SENT, CAUSE_NONE, false, "", false },
+                { "4F9D8E1A2B: from=<a@example.org>, status=expired, returned to sender",
+                  ACTIVITY_BOUNCED, CAUSE_NONE, false, "", false },
+        };
+        ActivityPatterns p;
+        char err[256];
+
+        assert_int_equal(activity_patterns_init(&p, &postfix_activity_rules, NULL, NULL, relay_probed, err, sizeof(err)), 0);
+        assert_int_equal(activity_patterns_add_probed_name(&p, "relay.example.net"), 0);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                ActivityLine l;
+
+                activity_classify_line(&p, cases[i].message, &l);
+                if (l.kind != cases[i].kind || l.cause != cases[i].cause || l.fixable != cases[i].fixable ||
+                    strcmp(l.peer, cases[i].peer) != 0 || l.mta_log != cases[i].mta_log)
+                        fail_msg("line %zu: got kind %d cause %s fixable %d peer \"%s\" mta_log %d", i,
+                                 (int) l.kind, failure_cause_to_string(l.cause), l.fixable, l.peer, l.mta_log);
+        }
+        activity_patterns_done(&p);
+}
+
 static void test_count(void **state) {
         ActivityCounts c = {};
         static const ActivityKind kinds[] = {
@@ -419,6 +499,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_postfix_relay_probed),
                 cmocka_unit_test(test_postfix_causes),
+                cmocka_unit_test(test_postfix_foreign_text),
                 cmocka_unit_test(test_postfix_nothing_probed),
                 cmocka_unit_test(test_postfix_probed_forms),
                 cmocka_unit_test(test_exim),

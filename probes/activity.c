@@ -124,6 +124,7 @@ int activity_patterns_init(ActivityPatterns *p, const ActivityRules *rules, cons
                 return 0;
         p->identifiers = rules->identifiers;
         p->mta_log_identifiers = rules->mta_log_identifiers;
+        p->own_text = rules->own_text;
         if (rules->error_cause != CAUSE_NONE)
                 p->error_cause = rules->error_cause;
         const struct {
@@ -374,12 +375,20 @@ static void classify_cause(const ActivityPatterns *p, const char *message, Activ
 }
 
 void activity_classify_line(const ActivityPatterns *p, const char *message, ActivityLine *ret) {
+        _cleanup_free_ char *own = NULL;
         const char *g;
         size_t n;
 
         *ret = (ActivityLine) { .kind = ACTIVITY_NONE, .cause = CAUSE_NONE };
         if (!p || !p->probed_hosts || !message)
                 return;
+        if (p->own_text) {
+                own = strdup(message);
+                if (!own)
+                        return;  /* out of memory: one line undercounted */
+                p->own_text(own);
+                message = own;
+        }
 
         if (first_group(&p->error, message, &g, &n)) {
                 const char *o;
@@ -395,8 +404,12 @@ void activity_classify_line(const ActivityPatterns *p, const char *message, Acti
                         ret->kind = ACTIVITY_BOUNCED;
                         return;
                 }
-                /* a probed peer that the MTA cannot reach or resolve */
-                ret->fixable = ret->kind == ACTIVITY_CONN_ERROR_PROBED || ret->cause == CAUSE_MTA_INTERNAL;
+                /* a probed peer that the MTA cannot reach or resolve; a
+                 * line that a rule gives another class (the peer answered)
+                 * is no such failure, whatever error_pattern matched */
+                ret->fixable = ret->cause == CAUSE_MTA_INTERNAL ||
+                               (ret->kind == ACTIVITY_CONN_ERROR_PROBED &&
+                                (ret->cause == CAUSE_CONNECT_FAILURE || ret->cause == CAUSE_DNS_FAILURE));
                 return;
         }
         if (p->have_skip && regexec(&p->skip, message, 0, NULL, 0) == 0)
@@ -411,9 +424,10 @@ void activity_classify_line(const ActivityPatterns *p, const char *message, Acti
                             !(pn == 4 && strncasecmp(pg, "none", 4) == 0))
                                 set_peer(ret, pg, pn);
                         classify_cause(p, message, ret, CAUSE_NONE);
-                        ret->fixable = ret->cause == CAUSE_MTA_INTERNAL ||
+                        /* a bounce is final: nothing left for a restart to fix */
+                        ret->fixable = ret->kind == ACTIVITY_DEFERRED && (ret->cause == CAUSE_MTA_INTERNAL ||
                                        ((ret->cause == CAUSE_DNS_FAILURE || ret->cause == CAUSE_CONNECT_FAILURE) &&
-                                        ret->peer[0] && peer_is_probed(p, ret->peer, strlen(ret->peer)));
+                                        ret->peer[0] && peer_is_probed(p, ret->peer, strlen(ret->peer))));
                 }
                 return;
         }

@@ -65,6 +65,11 @@ typedef struct ActivityRules {
                                               * failing (a crash, a fatal error): class mta-internal */
         const char *const *mta_log_identifiers; /* more programs whose mta_log lines count
                                               * (Postfix: "master"); NULL-terminated or NULL */
+        void (*own_text)(char *message);     /* NULL, or keeps in MESSAGE (a writable copy) only
+                                              * the MTA's own words: overwrites the addresses and
+                                              * cuts off the text it quotes from others, so that
+                                              * no pattern above can match what a sender or a
+                                              * remote server wrote */
 } ActivityRules;
 
 #define ACTIVITY_CAUSE_RULES_MAX 32
@@ -83,6 +88,7 @@ typedef struct ActivityPatterns {
         FailureCause error_cause;
         const char *const *identifiers; /* built in: SYSLOG_IDENTIFIER programs that deliver */
         const char *const *mta_log_identifiers;
+        void (*own_text)(char *message);
         char **probed_hosts;         /* NULL-terminated copies */
         char **probed_names;         /* names found to resolve to a probed host
                                       * (activity_patterns_add_probed_name()), NULL-terminated */
@@ -116,7 +122,8 @@ int activity_patterns_init(ActivityPatterns *p, const ActivityRules *rules, cons
                            char *err, size_t err_size);
 void activity_patterns_done(ActivityPatterns *p);
 
-/* Classifies MESSAGE (NUL-terminated). A connection error's peer counts as
+/* Classifies MESSAGE (NUL-terminated), as the rules' own_text() leaves it
+ * (a line that cannot be copied for that counts as nothing). A connection error's peer counts as
  * probed when its name or its bracketed address equals a probed host
  * (case-insensitively), or, for a bare name, when it is one of the probed
  * names. */

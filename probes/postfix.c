@@ -679,8 +679,8 @@ const struct probe_ops probe_postfix_ops = {
  * match; short enough for one ini line (--check-config prints it). */
 #define POSTFIX_PEER     "([^][ ]+\\[[^]]+\\]):"
 #define POSTFIX_ERROR    "^connect to " POSTFIX_PEER "|"                                      \
-                         "^[^ ]+: to=<.*, status=deferred \\([^(]*connect to " POSTFIX_PEER "|" \
-                         "^[^ ]+: to=<.*Name service error for name=([^ ]+) type="
+                         "^[0-9A-Za-z]+: to=<.*, status=deferred \\([^(]*connect to " POSTFIX_PEER "|" \
+                         "^[0-9A-Za-z]+: to=<.*Name service error for name=([^ ]+) type="
 /* Deferrals that attempted nothing: the dead-destination cache of qmgr(8). */
 #define POSTFIX_SKIP     "status=deferred \\(delivery temporarily suspended: "
 
@@ -736,6 +736,68 @@ static const CauseRule postfix_cause_rules[] = {
 /* A program that dies (its own fatal:/panic:, master(8) on its exit) */
 #define POSTFIX_MTA_ERROR  "^(fatal|panic): |^warning: process [^ ]+ pid [0-9]+ (exit status|killed by signal)"
 
+/* Keeps only Postfix's own words of a delivery line "ID: to=<RCPT>,
+ * [orig_to=<ADDR>,] relay=..., status=WORD (REASON)" (qmgr: "ID: from=<ADDR>,
+ * ..."). The addresses are the sender's choice: in the external form that
+ * Postfix logs (postconf(5) info_log_address_format) a quoted local part
+ * may hold spaces, commas, parentheses and '>' (RFC 5321 section 4.1.2),
+ * so each is overwritten up to its closing '>' outside quotes (all of the
+ * rest when there is none). In REASON, what follows "said: " and
+ * "refused to talk to me: " is the remote server's reply (smtp(8),
+ * smtp_proto.c, smtp_connect.c), and what follows "Command output: " a
+ * pipe(8) command's; it is cut off. */
+static void postfix_own_text(char *m) {
+        static const char *const address_fields[] = { "to=<", "orig_to=<", "from=<" };
+        static const char *const quoting[] = { " said: ", " refused to talk to me: ", "Command output: " };
+        char *s = m, *reason, *cut = NULL;
+        bool any = false;
+
+        s += strspn(s, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
+        if (s == m || strncmp(s, ": ", 2) != 0)
+                return;
+        s += 2;
+        for (;;) {
+                size_t i;
+                bool quoted = false;
+
+                for (i = 0; i < ELEMENTSOF(address_fields); i++)
+                        if (strncmp(s, address_fields[i], strlen(address_fields[i])) == 0)
+                                break;
+                if (i == ELEMENTSOF(address_fields))
+                        break;
+                any = true;
+                for (s += strlen(address_fields[i]); *s; s++) {
+                        if (quoted && *s == '\\' && s[1]) {
+                                *s++ = 'x';
+                        } else if (*s == '"')
+                                quoted = !quoted;
+                        else if (!quoted && *s == '>')
+                                break;
+                        *s = 'x';
+                }
+                if (!*s)
+                        return;
+                s++;
+                if (strncmp(s, ", ", 2) != 0)
+                        break;
+                s += 2;
+        }
+        if (!any)
+                return;
+        reason = strstr(s, "status=");
+        reason = reason ? strstr(reason, " (") : NULL;
+        if (!reason)
+                return;
+        for (size_t i = 0; i < ELEMENTSOF(quoting); i++) {
+                char *q = strstr(reason, quoting[i]);
+
+                if (q && (!cut || q < cut))
+                        cut = q + strlen(quoting[i]);
+        }
+        if (cut)
+                *cut = '\0';
+}
+
 const ActivityRules postfix_activity_rules = {
         .activity = POSTFIX_ACTIVITY,
         .error = POSTFIX_ERROR,
@@ -747,6 +809,7 @@ const ActivityRules postfix_activity_rules = {
         .mta_log = POSTFIX_MTA_LOG,
         .mta_error = POSTFIX_MTA_ERROR,
         .mta_log_identifiers = postfix_mta_log_identifiers,
+        .own_text = postfix_own_text,
 };
 
 static void postfix_settings_init(void *settings) {

@@ -397,6 +397,14 @@ static void test_postfix_foreign_text(void **state) {
                   ACTIVITY_SENT, CAUSE_NONE, false, "", false },
                 { "4F9D8E1A2B: from=<a@example.org>, status=expired, returned to sender",
                   ACTIVITY_BOUNCED, CAUSE_NONE, false, "", false },
+                /* a bounce is final, whatever its class */
+                { "4F9D8E1A2B: to=<a@example.org>, relay=none, delay=1, delays=1/0/0/0, dsn=5.3.0, "
+                  "status=bounced (mail transport unavailable)",
+                  ACTIVITY_BOUNCED, CAUSE_MTA_INTERNAL, false, "", false },
+                /* not a queue id: not a delivery line */
+                { "4F9D8E1A(B: to=<a@example.org>, relay=none, delay=1, delays=0/0/0.5/0.5, dsn=4.4.1, "
+                  "status=deferred (connect to 192.0.2.2[192.0.2.2]:25: Connection timed out)",
+                  ACTIVITY_NONE, CAUSE_NONE, false, "", false },
         };
         ActivityPatterns p;
         char err[256];
@@ -412,6 +420,28 @@ static void test_postfix_foreign_text(void **state) {
                         fail_msg("line %zu: got kind %d cause %s fixable %d peer \"%s\" mta_log %d", i,
                                  (int) l.kind, failure_cause_to_string(l.cause), l.fixable, l.peer, l.mta_log);
         }
+        activity_patterns_done(&p);
+}
+
+/* An error_pattern match to a probed peer that a cause rule puts in a
+ * class a restart cannot fix (the peer answered) is not fixable. */
+static void test_error_pattern_other_class(void **state) {
+        ActivityPatterns p;
+        ActivityLine l;
+        char err[256];
+
+        assert_int_equal(activity_patterns_init(&p, &postfix_activity_rules, NULL, "([0-9.]+\\[[0-9.]+\\])",
+                                                relay_probed, err, sizeof(err)), 0);
+        activity_classify_line(&p, "4F9D8E1A2B: to=<a@example.org>, relay=192.0.2.2[192.0.2.2]:25, delay=1, "
+                               "delays=0/0/0.5/0.5, dsn=4.4.2, status=deferred (lost connection with "
+                               "192.0.2.2[192.0.2.2] while receiving the initial server greeting)", &l);
+        assert_int_equal(l.kind, ACTIVITY_CONN_ERROR_PROBED);
+        assert_int_equal(l.cause, CAUSE_DEFERRED_REMOTE);
+        assert_false(l.fixable);
+        activity_classify_line(&p, "connect to 192.0.2.2[192.0.2.2]:25: Connection refused", &l);
+        assert_int_equal(l.kind, ACTIVITY_CONN_ERROR_PROBED);
+        assert_int_equal(l.cause, CAUSE_CONNECT_FAILURE);
+        assert_true(l.fixable);
         activity_patterns_done(&p);
 }
 
@@ -500,6 +530,7 @@ int main(void) {
                 cmocka_unit_test(test_postfix_relay_probed),
                 cmocka_unit_test(test_postfix_causes),
                 cmocka_unit_test(test_postfix_foreign_text),
+                cmocka_unit_test(test_error_pattern_other_class),
                 cmocka_unit_test(test_postfix_nothing_probed),
                 cmocka_unit_test(test_postfix_probed_forms),
                 cmocka_unit_test(test_exim),

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* libFuzzer target: activity_classify() with the built-in Postfix and Exim
- * patterns on one journal MESSAGE (the input, cut at its first NUL as the
- * journal field is read as a C string), and
+/* libFuzzer target: activity_classify() and activity_classify_line() with
+ * the built-in Postfix and Exim patterns on one journal MESSAGE (the input,
+ * cut at its first NUL as the journal field is read as a C string), the
+ * invariants of a classified line (a cause class in range, a peer that is a
+ * string of its buffer, fixable only for a failure or the MTA's own error),
+ * and
  * activity_identifier_relevant() on the same bytes as SYSLOG_IDENTIFIER.
  *
  * The patterns are compiled once and only read afterwards; nothing else
@@ -9,6 +12,7 @@
  * regcomp() is not what this project has to harden, and arbitrary EREs
  * can take it exponential time. */
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,10 +58,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         for (size_t i = 0; i < 2; i++) {
                 ActivityKind k = activity_classify(&patterns[i], msg);
+                ActivityCounts c = {};
+                ActivityLine l;
+                bool failure;
+                uint64_t sum = 0;
 
                 FUZZ_CHECK(k >= ACTIVITY_NONE && k < _ACTIVITY_KIND_MAX);
                 activity_count(&counts, k);
                 (void) activity_identifier_relevant(&patterns[i], msg);
+                (void) activity_identifier_mta_log(&patterns[i], msg);
+                (void) activity_address_probed(&patterns[i], msg);
+
+                activity_classify_line(&patterns[i], msg, &l);
+                FUZZ_CHECK(l.kind == k);
+                FUZZ_CHECK((unsigned) l.cause < _CAUSE_MAX);
+                FUZZ_CHECK(memchr(l.peer, 0, sizeof(l.peer)) != NULL);
+                FUZZ_CHECK(!l.peer_is_name || l.peer[0]);
+                FUZZ_CHECK(!l.mta_error || l.mta_log);
+                failure = k == ACTIVITY_DEFERRED || k == ACTIVITY_BOUNCED || k == ACTIVITY_CONN_ERROR ||
+                          k == ACTIVITY_CONN_ERROR_PROBED;
+                FUZZ_CHECK(!l.fixable || failure || l.mta_error);
+                FUZZ_CHECK(!l.fixable || l.cause == CAUSE_MTA_INTERNAL || l.cause == CAUSE_CONNECT_FAILURE ||
+                           l.cause == CAUSE_DNS_FAILURE);
+                FUZZ_CHECK(!l.fixable || k != ACTIVITY_BOUNCED);
+                activity_count_line(&c, &l);
+                for (size_t j = 0; j < _CAUSE_MAX; j++) {
+                        FUZZ_CHECK(c.fixable[j] <= c.failures[j] && c.bounced_by_cause[j] <= c.failures[j]);
+                        sum += c.failures[j];
+                }
+                FUZZ_CHECK(sum == (failure ? 1 : 0));
         }
         FUZZ_CHECK(counts.sent + counts.deferred + counts.bounced + counts.conn_errors +
                counts.conn_errors_probed <= 2);

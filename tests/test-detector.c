@@ -1923,6 +1923,65 @@ static void test_cause_mta_internal_not_repeated(void **state) {
         assert_int_equal(cr.tl.d.state, DETECTOR_GAVE_UP);
 }
 
+/* The daemon restarts while the restart for mta-internal is verified, and
+ * again while it has given up on it: the cause survives in the saved state
+ * (detector_restore_cause()), so the restart is not repeated and the cause's
+ * failures keep extending the hold-down. The new journal probe counts from 0. */
+static void test_cause_survives_daemon_restart(void **state) {
+        CauseRun cr;
+        Detector saved;
+        cr_init(&cr);
+        cr.tl.p.actions[1] = ACTION_RESTART;
+        cr.tl.p.n_actions = 2;
+
+        for (uint64_t x = 0; x <= 600 && cr.tl.n_actions == 0; x += 10) {
+                if (x % 60 == 0)
+                        add_fail(&cr, CAUSE_MTA_INTERNAL, 2, true, false, "postfix/smtp");
+                cr_tick(&cr, x, OK, 2, 0);
+        }
+        assert_int_equal(cr.tl.n_actions, 1);
+        action_done(&cr.tl, 305, true);
+        cr_tick(&cr, 310, OK, 2, 0);
+        assert_int_equal(cr.tl.d.state, DETECTOR_VERIFYING);
+
+        saved = cr.tl.d;
+        detector_restore(&cr.tl.d, saved.state, saved.step, saved.incident_open, saved.restarts_usec,
+                         saved.n_restarts, saved.gave_up_usec, &cr.tl.p, S(315));
+        detector_restore_cause(&cr.tl.d, saved.incident_cause, saved.incident_peer, saved.gave_up_cause);
+        cr.acc = (ActivityCounts) {};
+        for (uint64_t x = 320; x <= 600; x += 10) {
+                if (x % 60 == 0)
+                        add_fail(&cr, CAUSE_MTA_INTERNAL, 2, true, false, "postfix/smtp");
+                cr_tick(&cr, x, OK, 2, 0);
+        }
+        assert_int_equal(cr.tl.n_actions, 1);
+        assert_int_equal(cr.tl.d.state, DETECTOR_GAVE_UP);
+        assert_int_equal(last_event(&cr, EVENT_GAVE_UP)->cause, CAUSE_MTA_INTERNAL);
+
+        saved = cr.tl.d;
+        detector_restore(&cr.tl.d, saved.state, saved.step, saved.incident_open, saved.restarts_usec,
+                         saved.n_restarts, saved.gave_up_usec, &cr.tl.p, S(605));
+        detector_restore_cause(&cr.tl.d, saved.incident_cause, saved.incident_peer, saved.gave_up_cause);
+        cr.acc = (ActivityCounts) {};
+        /* two hours of the same failures: held, never restarted again */
+        for (uint64_t x = 610; x <= 7800; x += 10) {
+                if (x % 60 == 0)
+                        add_fail(&cr, CAUSE_MTA_INTERNAL, 2, true, false, "postfix/smtp");
+                cr_tick(&cr, x, OK, 2, 0);
+        }
+        assert_int_equal(cr.tl.d.state, DETECTOR_GAVE_UP);
+        assert_int_equal(cr.tl.n_actions, 1);
+        assert_int_equal(cr.tl.n_events[EVENT_GAVE_UP], 1);
+        assert_int_equal(cr.tl.d.incident_cause, CAUSE_MTA_INTERNAL);
+        assert_string_equal(cr.tl.d.incident_peer, "postfix/smtp");
+
+        /* without an open incident there is nothing to restore */
+        detector_restore(&cr.tl.d, DETECTOR_HEALTHY, 0, false, NULL, 0, 0, &cr.tl.p, S(7810));
+        detector_restore_cause(&cr.tl.d, CAUSE_MTA_INTERNAL, "x", CAUSE_MTA_INTERNAL);
+        assert_int_equal(cr.tl.d.incident_cause, CAUSE_NONE);
+        assert_int_equal(cr.tl.d.gave_up_cause, CAUSE_NONE);
+}
+
 /* The same with Postfix's real shape of it: no deferral at all, only the
  * agent's "fatal:" and master's "warning: process ... exit status 1" (the
  * MTA's own error lines, counted as mta-internal): one restart, gave_up
@@ -2107,6 +2166,7 @@ int main(void) {
                 cmocka_unit_test(test_operator_reset),
                 cmocka_unit_test(test_budget_window_edges),
                 cmocka_unit_test(test_restore_gave_up_keeps_holddown),
+                cmocka_unit_test(test_cause_survives_daemon_restart),
                 cmocka_unit_test(test_reload_shrinks_ladder),
                 cmocka_unit_test(test_incident_opened_by_later_transition),
                 cmocka_unit_test(test_A_probed_error_does_not_latch),

@@ -928,6 +928,10 @@ void detector_restore(Detector *d, DetectorState state, size_t step, bool incide
         }
 }
 
+void detector_restore_cause(Detector *d, FailureCause incident_cause, const char *peer,
+                            FailureCause gave_up_cause) {
+}
+
 void detector_reset(Detector *d, uint64_t now_usec, DetectorOutput *out) {
         *out = (DetectorOutput) { .action = _ACTION_TYPE_INVALID };
         d->now_usec = now_usec;

@@ -241,6 +241,15 @@ void detector_restore(Detector *d, DetectorState state, size_t step, bool incide
                       const uint64_t *restarts_usec, size_t n_restarts, uint64_t gave_up_usec,
                       const DetectorParams *p, uint64_t now_usec);
 
+/* After detector_restore() of an open incident: what a previous run of the
+ * daemon knew of its cause. INCIDENT_CAUSE and PEER (NULL: "") name what
+ * made it stall or what the MTA logged instead of deliveries, so that a
+ * restart is still not repeated for the same cause; GAVE_UP_CAUSE (GAVE_UP
+ * only) is the cause whose failures keep extending the hold-down. CAUSE_NONE:
+ * none known. Ignored without an open incident. */
+void detector_restore_cause(Detector *d, FailureCause incident_cause, const char *peer,
+                            FailureCause gave_up_cause);
+
 /* The verdict of one probe round without history (mta-watchdogd --once);
  * the values are the command's exit codes. */
 typedef enum OnceVerdict {

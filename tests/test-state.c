@@ -70,6 +70,25 @@ static void test_json_round_trip(void **state) {
         assert_int_equal(t.state, DETECTOR_REMEDIATING);
         assert_string_equal(t.job, "/org/freedesktop/systemd1/job/1234");
         assert_true(t.action_slow);
+        assert_int_equal(t.cause, CAUSE_NONE);
+        free(text);
+
+        /* Given up on a cause: the class, its peer and the hold-down's class. */
+        s = sample();
+        s.state = DETECTOR_GAVE_UP;
+        s.gave_up_realtime_usec = 1795996135000000ULL;
+        s.cause = s.gave_up_cause = CAUSE_MTA_INTERNAL;
+        (void) snprintf(s.peer, sizeof(s.peer), "postfix/smtp \"x\"");
+        text = state_to_json(&s);
+        assert_string_equal(text,
+                "{\"schema\":\"mta-watchdog.state/1\",\"state\":\"GAVE_UP\",\"step\":1,"
+                "\"incident\":\"9f8e7d6c-5b4a-4c3d-8e2f-1a0b9c8d7e6f\","
+                "\"restarts_usec\":[1795994535000000,1795995135000000],\"gave_up_usec\":1795996135000000,"
+                "\"cause\":\"mta-internal\",\"peer\":\"postfix/smtp \\\"x\\\"\",\"gave_up_cause\":\"mta-internal\"}");
+        assert_int_equal(state_from_json(text, &t), 0);
+        assert_int_equal(t.cause, CAUSE_MTA_INTERNAL);
+        assert_int_equal(t.gave_up_cause, CAUSE_MTA_INTERNAL);
+        assert_string_equal(t.peer, "postfix/smtp \"x\"");
         free(text);
 }
 
@@ -90,6 +109,8 @@ static void test_damaged(void **state) {
                 "{\"schema\":\"mta-watchdog.state/1\",\"state\":\"HEALTHY\",\"step\":0,\"incident\":null}",
                 "{\"schema\":\"mta-watchdog.state/1\",\"state\":\"REMEDIATING\",\"step\":0,\"incident\":null,\"restarts_usec\":[],\"job\":7}",
                 "{\"schema\":\"mta-watchdog.state/1\",\"state\":\"REMEDIATING\",\"step\":0,\"incident\":null,\"restarts_usec\":[],\"job\":\"/j\",\"action_slow\":\"yes\"}",
+                "{\"schema\":\"mta-watchdog.state/1\",\"state\":\"GAVE_UP\",\"step\":0,\"incident\":null,\"restarts_usec\":[],\"cause\":\"bad-luck\"}",
+                "{\"schema\":\"mta-watchdog.state/1\",\"state\":\"GAVE_UP\",\"step\":0,\"incident\":null,\"restarts_usec\":[],\"gave_up_cause\":3}",
                 "{\"schema\":\"mta-watchdog.state/1\",\"schema\":\"mta-watchdog.state/1\",\"state\":\"HEALTHY\",\"step\":0,\"incident\":null,\"restarts_usec\":[]}",
         };
         SavedState t = sample();

@@ -930,6 +930,12 @@ void detector_restore(Detector *d, DetectorState state, size_t step, bool incide
 
 void detector_restore_cause(Detector *d, FailureCause incident_cause, const char *peer,
                             FailureCause gave_up_cause) {
+        if (!d->incident_open)
+                return;
+        d->incident_cause = (unsigned) incident_cause < _CAUSE_MAX ? incident_cause : CAUSE_NONE;
+        (void) snprintf(d->incident_peer, sizeof(d->incident_peer), "%s", peer ?: "");
+        if (d->state == DETECTOR_GAVE_UP && (unsigned) gave_up_cause < _CAUSE_MAX)
+                d->gave_up_cause = gave_up_cause;
 }
 
 void detector_reset(Detector *d, uint64_t now_usec, DetectorOutput *out) {

@@ -52,6 +52,12 @@ void manager_save_state(Manager *m) {
         }
         if (d->state == DETECTOR_GAVE_UP)
                 st.gave_up_realtime_usec = state_mono_to_real(d->gave_up_usec, now_monotonic(m), now_realtime(m));
+        if (d->incident_open) {
+                st.cause = d->incident_cause;
+                (void) snprintf(st.peer, sizeof(st.peer), "%s", d->incident_peer);
+                if (d->state == DETECTOR_GAVE_UP)
+                        st.gave_up_cause = d->gave_up_cause;
+        }
 
         r = state_save(m->config->state_dir, &st);
         if (r < 0)
@@ -86,6 +92,7 @@ static void manager_restore_state(Manager *m) {
         detector_restore(&m->detector, st.state, st.step, st.incident[0] != '\0', restarts, st.n_restarts,
                          st.gave_up_realtime_usec > 0 ? state_real_to_mono(st.gave_up_realtime_usec, now_monotonic(m), now_realtime(m)) : 0,
                          &m->params, now_monotonic(m));
+        detector_restore_cause(&m->detector, st.cause, st.peer, st.gave_up_cause);
         (void) snprintf(m->incident, sizeof(m->incident), "%s", st.incident);
         /* Our restart job may still run: wait for it, never restart over it. */
         if (st.state == DETECTOR_REMEDIATING && st.job[0])

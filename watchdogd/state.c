@@ -51,16 +51,39 @@ char *state_to_json(const SavedState *s) {
                 json_decref(root);
                 return NULL;
         }
+        /* Only when known (new fields, see state_from_json()). */
+        if ((s->cause != CAUSE_NONE && failure_cause_to_string(s->cause) &&
+             (json_object_set_new(root, "cause", json_string(failure_cause_to_string(s->cause))) < 0 ||
+              json_object_set_new(root, "peer", json_string(s->peer)) < 0)) ||
+            (s->gave_up_cause != CAUSE_NONE && failure_cause_to_string(s->gave_up_cause) &&
+             json_object_set_new(root, "gave_up_cause", json_string(failure_cause_to_string(s->gave_up_cause))) < 0)) {
+                json_decref(root);
+                return NULL;
+        }
         text = json_dumps(root, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(root);
         return text;
+}
+
+/* A cause class by its name (failure_cause_to_string()); NULL is
+ * CAUSE_NONE. Returns 0, or -EBADMSG for a name of no class. */
+static int cause_from_string(const char *name, FailureCause *ret) {
+        *ret = CAUSE_NONE;
+        if (!name)
+                return 0;
+        for (int c = 0; c < _CAUSE_MAX; c++)
+                if (failure_cause_to_string(c) && strcmp(name, failure_cause_to_string(c)) == 0) {
+                        *ret = c;
+                        return 0;
+                }
+        return -EBADMSG;
 }
 
 int state_from_json(const char *text, SavedState *ret) {
         SavedState s = {};
         json_t *root, *restarts, *incident = NULL, *job = NULL, *v;
         int action_slow = 0;
-        const char *schema, *state;
+        const char *schema, *state, *cause = NULL, *peer = NULL, *gave_up_cause = NULL;
         json_int_t step, gave_up = 0;
         json_error_t err;
         size_t i;
@@ -69,12 +92,18 @@ int state_from_json(const char *text, SavedState *ret) {
         root = json_loads(text, JSON_REJECT_DUPLICATES, &err);
         if (!root)
                 return -EBADMSG;
-        /* "job" and "action_slow" are newer: a file without them is fine. */
-        if (json_unpack(root, "{s:s, s:s, s:I, s:o, s:o, s?I, s?o, s?b}",
+        /* "job", "action_slow", "cause", "peer" and "gave_up_cause" are
+         * newer: a file without them is fine. */
+        if (json_unpack(root, "{s:s, s:s, s:I, s:o, s:o, s?I, s?o, s?b, s?s, s?s, s?s}",
                         "schema", &schema, "state", &state, "step", &step,
                         "incident", &incident, "restarts_usec", &restarts, "gave_up_usec", &gave_up,
-                        "job", &job, "action_slow", &action_slow) < 0)
+                        "job", &job, "action_slow", &action_slow, "cause", &cause, "peer", &peer,
+                        "gave_up_cause", &gave_up_cause) < 0)
                 goto finish;
+        if (cause_from_string(cause, &s.cause) < 0 || cause_from_string(gave_up_cause, &s.gave_up_cause) < 0 ||
+            (peer && strlen(peer) >= sizeof(s.peer)))
+                goto finish;
+        (void) snprintf(s.peer, sizeof(s.peer), "%s", peer ?: "");
         if (strcmp(schema, STATE_SCHEMA) != 0 || step < 0 || gave_up < 0 || !json_is_array(restarts))
                 goto finish;
         s.gave_up_realtime_usec = (uint64_t) gave_up;

@@ -27,6 +27,11 @@ typedef struct SavedState {
          * object path ("" none) and whether action.slow was sent for it. */
         char job[STATE_JOB_MAX];
         bool action_slow;
+        /* The open incident's cause class and peer, and the class GAVE_UP is
+         * for (detector_restore_cause()); CAUSE_NONE when none is known.
+         * Fields "cause", "peer" and "gave_up_cause", written only when set. */
+        FailureCause cause, gave_up_cause;
+        char peer[ACTIVITY_PEER_MAX];
 } SavedState;
 
 #define STATE_FILE "state.json"

@@ -1595,6 +1595,7 @@ static void test_random_walks_stay_in_table(void **state) {
                 tl.p.unknown_alert_after_usec = S(10 + rnd(&x) % 3 * 30);
                 tl.p.outage_alert_after_usec = one_in(&x, 2) ? 0 : S(30);
                 tl.p.giveup_holddown_usec = S(100 + rnd(&x) % 3 * 200);
+                tl.p.degraded_after_usec = S(1 + rnd(&x) % 4 * 60);
                 o.queue.schedule_known = one_in(&x, 2);
 
                 for (uint64_t t = 0; t < 6000; t += 10) {
@@ -1651,10 +1652,34 @@ static void test_random_walks_stay_in_table(void **state) {
                         case 2:
                         case 3:
                                 o.activity.conn_errors_probed++;
+                                o.activity.failures[CAUSE_CONNECT_FAILURE]++;
+                                o.activity.fixable[CAUSE_CONNECT_FAILURE]++;
                                 break;
                         case 4:
                                 if (one_in(&x, 4))
                                         o.activity = (ActivityCounts) {};
+                                break;
+                        case 5: {               /* a failure of a random class */
+                                FailureCause c = (FailureCause) (1 + rnd(&x) % (_CAUSE_MAX - 1));
+
+                                o.activity.deferred++;
+                                o.activity.failures[c]++;
+                                if (c == CAUSE_MTA_INTERNAL)
+                                        o.activity.fixable[c]++;
+                                (void) snprintf(o.samples.causes[c].peer, sizeof(o.samples.causes[c].peer),
+                                                "peer%u", (unsigned) c);
+                                break;
+                        }
+                        case 6:                 /* the MTA's own error line */
+                                o.activity.mta_log++;
+                                o.activity.mta_errors++;
+                                o.activity.failures[CAUSE_MTA_INTERNAL]++;
+                                o.activity.fixable[CAUSE_MTA_INTERNAL]++;
+                                break;
+                        case 7:                 /* a bounce for a name nobody resolves */
+                                o.activity.bounced++;
+                                o.activity.failures[CAUSE_DNS_FAILURE]++;
+                                o.activity.bounced_by_cause[CAUSE_DNS_FAILURE]++;
                                 break;
                         default:
                                 break;
@@ -1678,7 +1703,12 @@ static void test_random_walks_stay_in_table(void **state) {
                                 detector_restore(&tl.d, (DetectorState) (rnd(&x) % _DETECTOR_STATE_MAX),
                                                  saved.step, saved.incident_open, saved.restarts_usec,
                                                  saved.n_restarts, saved.gave_up_usec, &tl.p, S(t + 5));
+                                if (one_in(&x, 2))
+                                        detector_restore_cause(&tl.d, saved.incident_cause, saved.incident_peer,
+                                                               saved.gave_up_cause);
                         }
+                        if (one_in(&x, 300))            /* a reload of degraded_after */
+                                tl.p.degraded_after_usec = one_in(&x, 2) ? S(1) : S(365 * 24 * 3600);
                 }
         }
 

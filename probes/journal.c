@@ -66,6 +66,7 @@
 typedef struct PeerName {
         char name[ACTIVITY_PEER_MAX];
         uint64_t looked_up_usec;    /* CLOCK_MONOTONIC; 0: not yet */
+        uint64_t seen_usec;         /* when the MTA last logged it */
 } PeerName;
 
 typedef struct JournalState {
@@ -261,18 +262,32 @@ static void journal_note_name(Probe *p, const ActivityLine *l) {
         if (!l->peer_is_name || !l->peer[0] || l->fixable ||
             (l->cause != CAUSE_DNS_FAILURE && l->cause != CAUSE_CONNECT_FAILURE))
                 return;
+        size_t slot;
+
         for (size_t i = 0; i < st->n_names; i++)
                 if (strcasecmp(st->names[i].name, l->peer) == 0) {
+                        st->names[i].seen_usec = journal_now(p);
                         if (st->names[i].looked_up_usec != 0 &&
                             journal_now(p) - st->names[i].looked_up_usec >= JOURNAL_RESOLVE_AGAIN_USEC)
                                 st->names[i].looked_up_usec = 0;
                         journal_resolve_next(p);
                         return;
                 }
-        if (st->n_names >= JOURNAL_NAMES_MAX)
-                return;
-        (void) snprintf(st->names[st->n_names].name, sizeof(st->names[st->n_names].name), "%s", l->peer);
-        st->names[st->n_names++].looked_up_usec = 0;
+        if (st->n_names < JOURNAL_NAMES_MAX)
+                slot = st->n_names++;
+        else {
+                /* Full (many destinations that do not resolve): the name
+                 * seen longest ago makes room, never the one being looked up. */
+                slot = SIZE_MAX;
+                for (size_t i = 0; i < st->n_names; i++)
+                        if (!(st->resolve && i == st->resolving) &&
+                            (slot == SIZE_MAX || st->names[i].seen_usec < st->names[slot].seen_usec))
+                                slot = i;
+                if (slot == SIZE_MAX)
+                        return;
+        }
+        st->names[slot] = (PeerName) { .seen_usec = journal_now(p) };
+        (void) snprintf(st->names[slot].name, sizeof(st->names[slot].name), "%s", l->peer);
         journal_resolve_next(p);
 }
 

@@ -514,6 +514,7 @@ static void test_causes_and_samples(void **state) {
         assert_int_equal(run.r.samples.mta_log[1].seq, 0);
 
         run_until_no_children(e);                /* the lookup of "localhost" */
+        run_idle(e);                             /* and its output read */
         write_journal(again, ELEMENTSOF(again));
         probe_run(e, p, &run);
         assert_int_equal(run.r.activity.failures[CAUSE_DNS_FAILURE], 2);
@@ -526,10 +527,62 @@ static void test_causes_and_samples(void **state) {
         probe_free(p);
 }
 
+/* The table of looked-up names is bounded: when it is full, the name seen
+ * longest ago makes room, so a relay name logged after many destinations
+ * that do not resolve is still found to be probed. (Address literals and
+ * "localhost" resolve without any DNS traffic.) */
+static void test_name_table_full(void **state) {
+        static const char *const probed_lo[] = { "127.0.0.1", NULL };
+        sd_event *e = *state;
+        JournalSettings s = {
+                .unit = UNIT,
+                .rules = &postfix_activity_rules,
+                .probed_hosts = probed_lo,
+                .journal_directory = journal_dir,
+        };
+        char msgs[18][200];
+        Entry entries[18];
+        Probe *p = NULL;
+        ProbeRun run;
+
+        for (size_t i = 0; i < 18; i++) {
+                if (i < 17)
+                        (void) snprintf(msgs[i], sizeof(msgs[i]), "8A2B3C4D%02zu: to=<a@example.org>, relay=none, "
+                                        "delay=2, dsn=4.4.3, status=deferred (192.0.2.%zu: Temporary failure in "
+                                        "name resolution)", i, i + 10);
+                else
+                        (void) snprintf(msgs[i], sizeof(msgs[i]), "8A2B3C4D99: to=<a@example.org>, relay=none, "
+                                        "delay=2, dsn=4.4.3, status=deferred (localhost: Temporary failure in "
+                                        "name resolution)");
+                entries[i] = (Entry) { UNIT, "postfix/smtp", msgs[i] };
+        }
+        assert_int_equal(probe_new_on(e, probe_ops_find("journal"), "activity", 5 * USEC_PER_SEC, &s, &p), 0);
+        probe_run(e, p, &run);
+        write_journal(entries, 17);             /* 17 names: one more than the table */
+        probe_run(e, p, &run);
+        for (int i = 0; i < 20; i++) {
+                run_until_no_children(e);
+                run_idle(e);
+        }
+        write_journal(entries + 17, 1);          /* then the relay's name */
+        probe_run(e, p, &run);
+        assert_int_equal(run.r.activity.failures[CAUSE_DNS_FAILURE], 18);
+        assert_int_equal(run.r.activity.fixable[CAUSE_DNS_FAILURE], 0);
+        for (int i = 0; i < 20; i++) {          /* the lookups run one after the other */
+                run_until_no_children(e);
+                run_idle(e);
+        }
+        write_journal(entries + 17, 1);
+        probe_run(e, p, &run);
+        assert_int_equal(run.r.activity.fixable[CAUSE_DNS_FAILURE], 1);
+        probe_free(p);
+}
+
 int main(void) {
         block_sigchld();
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_causes_and_samples, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_name_table_full, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_since, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_syslog_identifiers, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_counts_grow, setup, teardown),

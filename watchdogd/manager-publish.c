@@ -144,7 +144,7 @@ int manager_format_status(const StatusInfo *s, char **ret) {
                 for (FailureCause c = 0; c < _CAUSE_MAX; c++)
                         failing += a->failures[c] - a->bounced_by_cause[c];
                 if (failing > 0)
-                        status_by_cause(f, "failing", failing, a->failures, a->bounced_by_cause);
+                        status_by_cause(f, "deferred", failing, a->failures, a->bounced_by_cause);
                 if (a->bounced > 0)
                         status_by_cause(f, "bounced", a->bounced, a->bounced_by_cause, NULL);
         }

@@ -2,7 +2,9 @@
 # One destination is dead (a transport map sends dead.test to an address on the link that
 # nobody answers) while other mail flows to the relay, and mail for both keeps coming for
 # longer than restore_grace + stall_after. Postfix keeps trying the dead one and delivering
-# the rest: progress. The watchdog must not restart anything.
+# the rest: progress. The watchdog must not restart anything; the dead destination's connect
+# failures (a peer nobody probes: a restart cannot fix them) go on for longer than
+# degraded_after, so one delivery.degraded names them.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -31,5 +33,7 @@ assert_eq "dead.test mail still queued" "$sent" "$(queue_count)"
 assert_ge "dead.test deliveries tried" 1 "$(e2e_exec journalctl -u "$E2E_MTA_UNIT" -o cat --no-pager | grep -c 'to=<user@dead.test>.*status=deferred')"
 assert_eq "stall.detected alerts" 0 "$(event_count stall.detected)"
 assert_eq "action.started alerts" 0 "$(event_count action.started)"
-assert_eq "alerts" "" "$(events | paste -sd' ' -)"
+assert_eq "alerts" "delivery.degraded" "$(events | paste -sd' ' -)"
+assert_eq "degraded cause class" connect-failure "$(events --event delivery.degraded --field details.cause.class)"
+assert_eq "degraded cause peer" "192.0.2.99[192.0.2.99]" "$(events --event delivery.degraded --field details.cause.peer)"
 assert_eq "watchdog still running" active "$(daemon_state)"

@@ -38,7 +38,7 @@ observe "$quiet"
 
 assert_eq "master PID changes" "$max_restarts" "$(master_pid_changes)"
 assert_eq "restart action.started alerts" "$max_restarts" "$(event_count action.started restart)"
-assert_eq "action.failed alerts (verification)" "$max_restarts" "$(event_count action.failed "no queue progress")"
+assert_eq "action.failed alerts (verification)" "$max_restarts" "$(event_count action.failed "no delivery within")"
 assert_eq "action.succeeded alerts" 0 "$(event_count action.succeeded)"
 assert_eq "gave_up alerts" 1 "$(event_count gave_up)"
 assert_eq "gave_up because of the budget" 1 "$(event_count gave_up "restart budget spent: $max_restarts of $max_restarts")"

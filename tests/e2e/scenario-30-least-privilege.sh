@@ -113,8 +113,13 @@ shown=$(e2e_exec systemctl status --no-pager "$E2E_DAEMON_UNIT" 2>&1 | sed -n 's
 e2e_log "systemctl status: Status: $shown"
 case $shown in "\"$unit: HEALTHY"*) ;; *) fail "systemctl status shows no HEALTHY status line: '$shown'" ;; esac
 
+# The daemon's entries of this run of its unit (its invocation id): a field match next to
+# --after-cursor can miss entries in journalctl 252.
+daemon_run_journal() { # JOURNALCTL_ARGS...
+    e2e_exec journalctl "_SYSTEMD_INVOCATION_ID=$(e2e_exec systemctl show -p InvocationID --value "$E2E_DAEMON_UNIT")" "$@"
+}
 jfield() { # EVENT FIELD: FIELD of the daemon's journal entry for EVENT (the last one)
-    journal_since_begin -u "$E2E_DAEMON_UNIT" "EVENT=$1" -o export --no-pager |
+    daemon_run_journal "EVENT=$1" -o export --no-pager |
         sed -n "s/^$2=//p" | tail -n1
 }
 assert_eq "journal: stall.detected MTA" postfix "$(jfield stall.detected MTA)"
@@ -127,7 +132,7 @@ stall_id=$(jfield stall.detected MESSAGE_ID)
 recovered_id=$(jfield recovered MESSAGE_ID)
 [ "${#stall_id}" -eq 32 ] || fail "stall.detected has no MESSAGE_ID: '$stall_id'"
 [ "$stall_id" != "$recovered_id" ] || fail "stall.detected and recovered share MESSAGE_ID $stall_id"
-explained=$(journal_since_begin -x -u "$E2E_DAEMON_UNIT" "MESSAGE_ID=$stall_id" --no-pager 2>&1 |
+explained=$(daemon_run_journal -x "MESSAGE_ID=$stall_id" --no-pager 2>&1 |
     grep -c '^░░ Subject:' || true)
 assert_eq "journalctl -x explains stall.detected" 1 "$explained"
 

@@ -46,6 +46,22 @@
  * -x expands a $parameter reference. When postconf cannot tell, Postfix's
  * default queue_run_delay (300s) is assumed and the reason says so.
  *
+ * Incremental tracking (full_scan_interval > 0, the default; README
+ * "Incremental queue tracking"): the walk above also adds an inotify(7)
+ * watch on each queue directory before listing it (postfix_follow_scan()),
+ * and writes a record per directory and counted message to a memfd; the
+ * daemon keeps them in a table (probes/spool-index.c) and reads the
+ * inotify queue on the loop, recording only the names that changed. The
+ * next round forks a child that statx()es those names (and walks a hashed
+ * directory that appeared: postfix_follow_read()), or none when nothing
+ * changed, and computes QueueStats from the table with the rules above
+ * (queue_file_facts(), spool_index_stats()). Every file system access is
+ * in a child under the probe's deadline: a hung file system stalls a
+ * child, never the loop, which only reads the inotify queue and the memfd
+ * (memory). The whole spool is walked again at start, after IN_Q_OVERFLOW,
+ * after a watch could not be added, when a directory moved away, after a
+ * round that did not finish, and every full_scan_interval.
+ *
  * The log: the profile's rules (postfix_activity_rules, probes/activity.h).
  * Postfix (smtp(8), lmtp(8), qmgr(8) logging; MESSAGE as journald stores
  * it, without the "postfix/smtp[PID]: " syslog prefix):

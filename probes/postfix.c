@@ -46,6 +46,22 @@
  * -x expands a $parameter reference. When postconf cannot tell, Postfix's
  * default queue_run_delay (300s) is assumed and the reason says so.
  *
+ * Incremental tracking (full_scan_interval > 0, the default; README
+ * "Incremental queue tracking"): the walk above also adds an inotify(7)
+ * watch on each queue directory before listing it (postfix_follow_scan()),
+ * and writes a record per directory and counted message to a memfd; the
+ * daemon keeps them in a table (probes/spool-index.c) and reads the
+ * inotify queue on the loop, recording only the names that changed. The
+ * next round forks a child that statx()es those names (and walks a hashed
+ * directory that appeared: postfix_follow_read()), or none when nothing
+ * changed, and computes QueueStats from the table with the rules above
+ * (queue_file_facts(), spool_index_stats()). Every file system access is
+ * in a child under the probe's deadline: a hung file system stalls a
+ * child, never the loop, which only reads the inotify queue and the memfd
+ * (memory). The whole spool is walked again at start, after IN_Q_OVERFLOW,
+ * after a watch could not be added, when a directory moved away, after a
+ * round that did not finish, and every full_scan_interval.
+ *
  * The log: the profile's rules (postfix_activity_rules, probes/activity.h).
  * Postfix (smtp(8), lmtp(8), qmgr(8) logging; MESSAGE as journald stores
  * it, without the "postfix/smtp[PID]: " syslog prefix):
@@ -80,7 +96,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "config.h"
@@ -93,6 +112,7 @@
 #include "mta.h"
 #include "postfix.h"
 #include "probe.h"
+#include "spool-index.h"
 
 /* Levels of subdirectories below each queue. hash_queue_depth is one or
  * two in practice; deeper trees are not Postfix's and are not walked. */
@@ -107,14 +127,26 @@
 #define POSTFIX_SCAN_EXIT_ERROR 1
 #define POSTFIX_SCAN_EXIT_PERMISSION 2
 
+/* What a walk that follows the spool does besides counting (the
+ * incremental tracking's children): DIR is called for each directory
+ * before it is listed and returns its watch descriptor in *RET_WD (-1:
+ * none); FILE for each counted message. Both return 0 or a negative errno
+ * that ends the walk. */
+typedef struct PostfixScanHooks {
+        int (*dir)(void *userdata, const char *path, unsigned queue, unsigned depth, int *ret_wd);
+        int (*file)(void *userdata, int wd, const char *name, uint64_t arrival_usec, uint64_t due_usec);
+        void *userdata;
+} PostfixScanHooks;
+
 typedef struct PostfixScan {
         QueueStats *stats;
         uint64_t now_usec;
         uint64_t slack_usec;
-        bool due_at_mtime;       /* the queue being scanned is deferred */
-        bool ready_mode_only;    /* incoming, maildrop: count only finished files */
+        unsigned queue;          /* SpoolQueue being scanned */
         bool have_oldest;
         uint64_t oldest_usec;    /* CLOCK_REALTIME of the oldest message */
+        char oldest_name[NAME_MAX + 1]; /* its file name, for ties */
+        const PostfixScanHooks *hooks;
         char *reason;
         size_t reason_size;
 } PostfixScan;
@@ -150,9 +182,22 @@ static uint64_t queue_file_arrival_usec(const struct statx *stx) {
         return t;
 }
 
+/* Whether a regular file in QUEUE counts as a message, and when it
+ * arrived and is due (see the top of this file). A file still being
+ * written (by cleanup(8) or postdrop(1)) to incoming or maildrop lacks the
+ * owner-execute bits that mark it finished; the queue manager and showq(8)
+ * skip it (MAIL_QUEUE_STAT_READY, 0700), and so do we: it may vanish
+ * without a delivery. Shared by the full scan and the incremental tracking. */
+static bool queue_file_facts(const struct statx *stx, unsigned queue, uint64_t *ret_arrival, uint64_t *ret_due) {
+        if ((queue == SPOOL_INCOMING || queue == SPOOL_MAILDROP) && (stx->stx_mode & 0700) != 0700)
+                return false;
+        *ret_arrival = queue_file_arrival_usec(stx);
+        *ret_due = timestamp_usec(queue == SPOOL_DEFERRED ? &stx->stx_mtime : &stx->stx_ctime);
+        return true;
+}
+
 /* Counts the message as overdue when it is more than the slack past DUE. */
-static void scan_schedule(PostfixScan *sc, const struct statx *stx) {
-        uint64_t due = timestamp_usec(sc->due_at_mtime ? &stx->stx_mtime : &stx->stx_ctime);
+static void scan_schedule(PostfixScan *sc, uint64_t due) {
         uint64_t late;
 
         if (sc->now_usec <= due)
@@ -186,8 +231,17 @@ static void scan_set_oldest_id(QueueStats *stats, const char *name) {
 static int scan_dir(int dir_fd, const char *path, unsigned depth, unsigned *count, PostfixScan *sc) {
         DIR *d;
         struct dirent *de;
-        int r = 0;
+        int wd = -1, r = 0;
 
+        /* Followed before it is listed: what changes after the listing is reported. */
+        if (sc->hooks && sc->hooks->dir) {
+                r = sc->hooks->dir(sc->hooks->userdata, path, sc->queue, depth, &wd);
+                if (r < 0) {
+                        (void) close(dir_fd);
+                        scan_fail(sc, path, -r);
+                        return r;
+                }
+        }
         d = fdopendir(dir_fd);
         if (!d) {
                 r = negative_errno();
@@ -247,23 +301,26 @@ static int scan_dir(int dir_fd, const char *path, unsigned depth, unsigned *coun
                                 break;
                         continue;
                 }
-                if (!S_ISREG(stx.stx_mode))
-                        continue;
-                /* A file still being written (by cleanup(8) or postdrop(1))
-                 * lacks the owner-execute bits that mark it finished; the
-                 * queue manager and showq(8) skip it (MAIL_QUEUE_STAT_READY,
-                 * 0700), and so do we: it may vanish without a delivery. */
-                if (sc->ready_mode_only && (stx.stx_mode & 0700) != 0700)
+                uint64_t t, due;
+
+                if (!S_ISREG(stx.stx_mode) || !queue_file_facts(&stx, sc->queue, &t, &due))
                         continue;
 
                 (*count)++;
-                scan_schedule(sc, &stx);
-                uint64_t t = queue_file_arrival_usec(&stx);
+                scan_schedule(sc, due);
                 if (!sc->have_oldest || t < sc->oldest_usec ||
-                    (t == sc->oldest_usec && strcmp(de->d_name, sc->stats->oldest_id) < 0)) {
+                    (t == sc->oldest_usec && strcmp(de->d_name, sc->oldest_name) < 0)) {
                         sc->have_oldest = true;
                         sc->oldest_usec = t;
+                        (void) snprintf(sc->oldest_name, sizeof(sc->oldest_name), "%s", de->d_name);
                         scan_set_oldest_id(sc->stats, de->d_name);
+                }
+                if (sc->hooks && sc->hooks->file && wd >= 0) {
+                        r = sc->hooks->file(sc->hooks->userdata, wd, de->d_name, t, due);
+                        if (r < 0) {
+                                scan_fail(sc, path, -r);
+                                break;
+                        }
                 }
         }
 
@@ -271,25 +328,25 @@ static int scan_dir(int dir_fd, const char *path, unsigned depth, unsigned *coun
         return r;
 }
 
-int postfix_scan_queue(const char *queue_directory, uint64_t now_realtime_usec, uint64_t slack_usec,
-                       QueueStats *ret, char *reason, size_t reason_size) {
+static int scan_queues(const char *queue_directory, uint64_t now_realtime_usec, uint64_t slack_usec,
+                       const PostfixScanHooks *hooks, QueueStats *ret, char *reason, size_t reason_size) {
         static const struct {
                 const char *name;
                 size_t offset;
                 bool optional;
-                bool due_at_mtime;
-                bool ready_mode_only;
+                unsigned queue;
         } queues[] = {
-                { "incoming", offsetof(QueueStats, incoming), false, false, true  },
-                { "active",   offsetof(QueueStats, active),   false, false, false },
-                { "deferred", offsetof(QueueStats, deferred), false, true,  false },
-                { "maildrop", offsetof(QueueStats, maildrop), true,  false, true  },
+                { "incoming", offsetof(QueueStats, incoming), false, SPOOL_INCOMING },
+                { "active",   offsetof(QueueStats, active),   false, SPOOL_ACTIVE   },
+                { "deferred", offsetof(QueueStats, deferred), false, SPOOL_DEFERRED },
+                { "maildrop", offsetof(QueueStats, maildrop), true,  SPOOL_MAILDROP },
         };
         QueueStats stats = { .schedule_known = true };
         PostfixScan sc = {
                 .stats = &stats,
                 .now_usec = now_realtime_usec,
                 .slack_usec = slack_usec,
+                .hooks = hooks,
                 .reason = reason,
                 .reason_size = reason_size,
         };
@@ -323,8 +380,7 @@ int postfix_scan_queue(const char *queue_directory, uint64_t now_realtime_usec, 
                         scan_fail(&sc, path, -r);
                         return r;
                 }
-                sc.due_at_mtime = queues[i].due_at_mtime;
-                sc.ready_mode_only = queues[i].ready_mode_only;
+                sc.queue = queues[i].queue;
                 r = scan_dir(fd, path, 0, count, &sc);
                 if (r < 0)
                         return r;
@@ -337,6 +393,208 @@ int postfix_scan_queue(const char *queue_directory, uint64_t now_realtime_usec, 
         return 0;
 }
 
+int postfix_scan_queue(const char *queue_directory, uint64_t now_realtime_usec, uint64_t slack_usec,
+                       QueueStats *ret, char *reason, size_t reason_size) {
+        return scan_queues(queue_directory, now_realtime_usec, slack_usec, NULL, ret, reason, reason_size);
+}
+
+/* Incremental tracking, the reading side (runs in a child; see
+ * "Incremental tracking" at the top of this file). */
+
+/* What a queue directory is watched for: every change of a name or of an
+ * inode's times and mode (inotify(7)). */
+#define POSTFIX_WATCH_MASK (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ATTRIB | IN_MODIFY | \
+                            IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+/* queue_directory itself: queues that appear, vanish or move. */
+#define POSTFIX_WATCH_TOP_MASK (IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | \
+                                IN_MOVE_SELF | IN_ONLYDIR)
+
+typedef struct FollowWriter {
+        int inotify_fd;
+        int fd;                  /* where records go */
+        size_t skip;             /* strlen(queue_directory) + 1: makes paths relative */
+        size_t n;
+        char buf[16384];
+} FollowWriter;
+
+static int writer_flush(FollowWriter *w) {
+        size_t off = 0;
+
+        while (off < w->n) {
+                ssize_t k = write(w->fd, w->buf + off, w->n - off);
+
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                off += (size_t) k;
+        }
+        w->n = 0;
+        return 0;
+}
+
+static int writer_record(FollowWriter *w, const SpoolRecord *rec, const char *name) {
+        int r;
+
+        if (w->n + sizeof(*rec) + rec->name_len > sizeof(w->buf)) {
+                r = writer_flush(w);
+                if (r < 0)
+                        return r;
+        }
+        memcpy(w->buf + w->n, rec, sizeof(*rec));
+        memcpy(w->buf + w->n + sizeof(*rec), name, rec->name_len);
+        w->n += sizeof(*rec) + rec->name_len;
+        return 0;
+}
+
+static int follow_hook_dir(void *userdata, const char *path, unsigned queue, unsigned depth, int *ret_wd) {
+        FollowWriter *w = userdata;
+        const char *rel = strlen(path) > w->skip ? path + w->skip : "";
+        size_t len = strlen(rel);
+        SpoolRecord rec = { .type = SPOOL_RECORD_DIR, .queue = (uint8_t) queue, .depth = (uint8_t) depth };
+        int wd;
+
+        *ret_wd = -1;
+        /* A subdirectory that is a symlink is not walked (scan_dir()), nor followed. */
+        wd = inotify_add_watch(w->inotify_fd, path, POSTFIX_WATCH_MASK | (depth > 0 ? IN_DONT_FOLLOW : 0));
+        if (wd < 0 || len == 0 || len > 255) {
+                rec = (SpoolRecord) { .type = SPOOL_RECORD_FAILED, .arrival_usec = wd < 0 ? (uint64_t) errno : E2BIG };
+                return writer_record(w, &rec, "");
+        }
+        rec.wd = wd;
+        rec.name_len = (uint8_t) len;
+        *ret_wd = wd;
+        return writer_record(w, &rec, rel);
+}
+
+static int follow_hook_file(void *userdata, int wd, const char *name, uint64_t arrival_usec, uint64_t due_usec) {
+        FollowWriter *w = userdata;
+        size_t len = strlen(name);
+        SpoolRecord rec = {
+                .type = SPOOL_RECORD_MSG,
+                .wd = wd,
+                .name_len = (uint8_t) len,
+                .arrival_usec = arrival_usec,
+                .due_usec = due_usec,
+        };
+
+        if (len == 0 || len > 255)
+                return -ENAMETOOLONG;
+        return writer_record(w, &rec, name);
+}
+
+int postfix_follow_scan(const char *queue_directory, int inotify_fd, int records_fd, uint64_t now_realtime_usec,
+                        uint64_t slack_usec, QueueStats *ret, char *reason, size_t reason_size) {
+        _cleanup_free_ FollowWriter *w = NULL;
+        PostfixScanHooks hooks = { .dir = follow_hook_dir, .file = follow_hook_file };
+        SpoolRecord top = { .type = SPOOL_RECORD_TOP };
+        int r;
+
+        if (!queue_directory || !ret)
+                return -EINVAL;
+        w = calloc(1, sizeof(*w));
+        if (!w)
+                return -ENOMEM;
+        *w = (FollowWriter) { .inotify_fd = inotify_fd, .fd = records_fd, .skip = strlen(queue_directory) + 1 };
+        hooks.userdata = w;
+
+        top.wd = inotify_add_watch(inotify_fd, queue_directory, POSTFIX_WATCH_TOP_MASK);
+        if (top.wd < 0)
+                top = (SpoolRecord) { .type = SPOOL_RECORD_FAILED, .arrival_usec = (uint64_t) errno };
+        r = writer_record(w, &top, "");
+        if (r >= 0)
+                r = scan_queues(queue_directory, now_realtime_usec, slack_usec, &hooks, ret, reason, reason_size);
+        if (r >= 0) {
+                r = writer_flush(w);
+                if (r < 0 && reason && reason_size > 0)
+                        (void) snprintf(reason, reason_size, "cannot write the spool records: %s", strerror(-r));
+        }
+        return r;
+}
+
+int postfix_follow_read(const char *queue_directory, const SpoolFollow *f, const SpoolDirtyList *names,
+                        int inotify_fd, int records_fd, char *reason, size_t reason_size) {
+        _cleanup_free_ FollowWriter *w = NULL;
+        PostfixScanHooks hooks = { .dir = follow_hook_dir, .file = follow_hook_file };
+        int r = 0;
+
+        if (reason && reason_size > 0)
+                reason[0] = 0;
+        w = calloc(1, sizeof(*w));
+        if (!w)
+                return -ENOMEM;
+        *w = (FollowWriter) { .inotify_fd = inotify_fd, .fd = records_fd, .skip = strlen(queue_directory) + 1 };
+        hooks.userdata = w;
+
+        for (size_t i = 0; i < names->n && r >= 0; i++) {
+                const SpoolDirty *e = &names->v[i];
+                const char *name = spool_dirty_name(names, e);
+                int d = spool_index_find_dir(&f->idx, e->wd);
+                _cleanup_free_ char *path = NULL;
+                SpoolRecord rec = { .type = SPOOL_RECORD_GONE, .wd = e->wd, .name_len = e->name_len };
+                struct statx stx;
+                uint64_t t, due;
+
+                if (d < 0)
+                        return -ESTALE;  /* the parent checks before: not reached */
+                if (asprintf(&path, "%s/%s/%s", queue_directory, f->idx.dirs[d].path, name) < 0)
+                        return -ENOMEM;
+                if (statx(AT_FDCWD, path, AT_SYMLINK_NOFOLLOW | AT_STATX_DONT_SYNC,
+                          STATX_TYPE | STATX_MODE | STATX_MTIME | STATX_CTIME | STATX_BTIME, &stx) < 0) {
+                        r = negative_errno();
+                        if (r != -ENOENT && r != -ENOTDIR) {
+                                if (reason && reason_size > 0)
+                                        (void) snprintf(reason, reason_size, "scan %s: %s", path, strerror(-r));
+                                return r;
+                        }
+                        r = writer_record(w, &rec, name);
+                        continue;
+                }
+                if (S_ISDIR(stx.stx_mode)) {
+                        /* A new hashed subdirectory: followed and walked as a full scan would. */
+                        QueueStats dummy = {};
+                        PostfixScan sc = {
+                                .stats = &dummy,
+                                .queue = f->idx.dirs[d].queue,
+                                .slack_usec = USEC_INFINITY,
+                                .hooks = &hooks,
+                                .reason = reason,
+                                .reason_size = reason_size,
+                        };
+                        unsigned count = 0;
+                        int fd;
+
+                        r = writer_record(w, &rec, name);
+                        if (r < 0 || f->idx.dirs[d].depth >= POSTFIX_SCAN_DEPTH_MAX)
+                                continue;
+                        fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (fd < 0) {
+                                r = negative_errno();
+                                if (r == -ENOENT || r == -ENOTDIR || r == -ELOOP) {
+                                        r = 0;
+                                        continue;
+                                }
+                                scan_fail(&sc, path, -r);
+                                return r;
+                        }
+                        r = scan_dir(fd, path, f->idx.dirs[d].depth + 1u, &count, &sc);
+                        continue;
+                }
+                if (S_ISREG(stx.stx_mode) && queue_file_facts(&stx, f->idx.dirs[d].queue, &t, &due)) {
+                        rec.type = SPOOL_RECORD_MSG;
+                        rec.arrival_usec = t;
+                        rec.due_usec = due;
+                }
+                r = writer_record(w, &rec, name);
+        }
+        if (r >= 0)
+                r = writer_flush(w);
+        if (r < 0 && reason && reason_size > 0 && !reason[0])
+                (void) snprintf(reason, reason_size, "cannot write the spool records: %s", strerror(-r));
+        return r;
+}
+
 typedef struct PostfixState {
         char *queue_directory;
         char *postconf_path;
@@ -347,6 +605,17 @@ typedef struct PostfixState {
         uint64_t slack_usec;     /* the slack of the scan in progress */
         uint64_t now_usec;       /* CLOCK_REALTIME at the start of the scan */
         ExecRun *run;            /* postconf or the scan */
+        /* Incremental tracking (full_scan_interval > 0): */
+        uint64_t full_scan_interval_usec;
+        int inotify_fd;          /* -EBADF: not set up (yet) */
+        int records_fd;          /* memfd the reading child writes SpoolRecords to */
+        sd_event_source *inotify_source;
+        SpoolFollow follow;
+        SpoolDirtyList reading;  /* the names the running child reads */
+        enum { RUN_SCAN, RUN_FOLLOW_SCAN, RUN_FOLLOW_READ } run_kind;
+        uint64_t last_full_usec; /* CLOCK_MONOTONIC at the start of the last full walk */
+        unsigned full_scans;     /* full walks so far (for the log) */
+        bool follow_warned;      /* a reason to walk that is worth a warning was logged */
 } PostfixState;
 
 
@@ -408,6 +677,41 @@ static int postfix_scan_child(int out_fd, void *arg) {
                 return r == -EACCES || r == -EPERM ? POSTFIX_SCAN_EXIT_PERMISSION : POSTFIX_SCAN_EXIT_ERROR;
         }
         (void) dprintf(out_fd, "%s", line);
+        return 0;
+}
+
+/* In the child: the full walk that also follows; the records go to fd 5. */
+static int postfix_follow_scan_child(int out_fd, void *arg) {
+        PostfixState *st = arg;
+        QueueStats q;
+        char reason[PROBE_REASON_MAX], line[POSTFIX_SCAN_LINE_MAX];
+        int r;
+
+        (void) caps_raise_read_search();
+        r = postfix_follow_scan(st->queue_directory, 4, 5, st->now_usec, st->slack_usec, &q, reason, sizeof(reason));
+        if (r >= 0)
+                r = postfix_format_scan_line(line, sizeof(line), &q);
+        if (r < 0) {
+                (void) dprintf(out_fd, "%s\n", reason[0] ? reason : strerror(-r));
+                return r == -EACCES || r == -EPERM ? POSTFIX_SCAN_EXIT_PERMISSION : POSTFIX_SCAN_EXIT_ERROR;
+        }
+        (void) dprintf(out_fd, "%s", line);
+        return 0;
+}
+
+/* In the child: reads the changed names; "ok" or the reason. */
+static int postfix_follow_read_child(int out_fd, void *arg) {
+        PostfixState *st = arg;
+        char reason[PROBE_REASON_MAX] = "";
+        int r;
+
+        (void) caps_raise_read_search();
+        r = postfix_follow_read(st->queue_directory, &st->follow, &st->reading, 4, 5, reason, sizeof(reason));
+        if (r < 0) {
+                (void) dprintf(out_fd, "%s\n", reason[0] ? reason : strerror(-r));
+                return r == -EACCES || r == -EPERM ? POSTFIX_SCAN_EXIT_PERMISSION : POSTFIX_SCAN_EXIT_ERROR;
+        }
+        (void) dprintf(out_fd, "ok\n");
         return 0;
 }
 
@@ -500,13 +804,88 @@ int postfix_parse_scan_line(const char *s, size_t size, QueueStats *ret) {
         return 0;
 }
 
+/* Reads what the child wrote to the memfd into the table, and empties the
+ * memfd. Memory only: never blocks on the spool. */
+static int postfix_apply_records(PostfixState *st) {
+        struct stat sb;
+        void *m;
+        int r;
+
+        if (fstat(st->records_fd, &sb) < 0)
+                return negative_errno();
+        if (sb.st_size > 0) {
+                m = mmap(NULL, (size_t) sb.st_size, PROT_READ, MAP_PRIVATE, st->records_fd, 0);
+                if (m == MAP_FAILED)
+                        return negative_errno();
+                r = spool_follow_apply(&st->follow, m, (size_t) sb.st_size);
+                (void) munmap(m, (size_t) sb.st_size);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int postfix_records_reset(PostfixState *st) {
+        if (ftruncate(st->records_fd, 0) < 0 || lseek(st->records_fd, 0, SEEK_SET) < 0)
+                return negative_errno();
+        return 0;
+}
+
+static void postfix_complete_ok(Probe *p, QueueStats *q) {
+        PostfixState *st = p->state;
+        char slack[32], note[160] = "";
+
+        q->slack_usec = st->slack_usec;
+        (void) format_duration(slack, sizeof(slack), st->slack_usec);
+        if (st->slack_auto && !st->slack_known)
+                (void) snprintf(note, sizeof(note), "; queue_run_delay unknown, 300s assumed: %s",
+                                st->postconf_error);
+        probe_complete(p, PROBE_OK, PROBE_OUTCOME_OK, q, "backlog %u, oldest %s, overdue %u (slack %s%s)", q->backlog,
+                       q->oldest_id[0] ? q->oldest_id : "none", q->overdue, slack, note);
+}
+
+/* After a follow child: the table takes its records (a failure means a
+ * full walk next round), and the names it read are done. */
+static void postfix_follow_done(Probe *p, int status) {
+        PostfixState *st = p->state;
+        int r;
+
+        if (status == 0) {
+                r = postfix_apply_records(st);
+                if (r < 0)
+                        spool_follow_invalidate(&st->follow, "cannot read the records of the reading child");
+        } else
+                spool_follow_invalidate(&st->follow, "the reading child failed");
+        (void) postfix_records_reset(st);
+        spool_dirty_clear(&st->reading);
+        if (st->follow.need_full && strstr(st->follow.why, "watch") && !st->follow_warned) {
+                log_warning("probe %s: %s (fs.inotify.max_user_watches?): the whole spool is walked every round "
+                            "until it can be", p->name, st->follow.why);
+                st->follow_warned = true;
+        }
+}
+
 static void postfix_on_scanned(ExecRun *run, int status, const char *output, size_t size, void *userdata) {
         Probe *p = userdata;
         PostfixState *st = p->state;
-        char slack[32], note[160] = "";
         QueueStats q;
 
         st->run = NULL;  /* freed by exec after we return */
+
+        if (st->run_kind != RUN_SCAN)
+                postfix_follow_done(p, status);
+
+        if (status == 0 && st->run_kind == RUN_FOLLOW_READ) {
+                if (size != 3 || strcmp(output, "ok\n") != 0) {
+                        spool_follow_invalidate(&st->follow, "the reading child printed a malformed line");
+                        probe_complete(p, PROBE_UNKNOWN, PROBE_OUTCOME_PARSE_ERROR, NULL,
+                                       "queue read of %s printed a malformed line", st->queue_directory);
+                        return;
+                }
+                spool_index_stats(&st->follow.idx, st->now_usec, st->slack_usec, &q);
+                postfix_complete_ok(p, &q);
+                return;
+        }
 
         if (status == 0) {
                 if (postfix_parse_scan_line(output, size, &q) < 0) {
@@ -515,13 +894,7 @@ static void postfix_on_scanned(ExecRun *run, int status, const char *output, siz
                                        st->queue_directory);
                         return;
                 }
-                q.slack_usec = st->slack_usec;
-                (void) format_duration(slack, sizeof(slack), st->slack_usec);
-                if (st->slack_auto && !st->slack_known)
-                        (void) snprintf(note, sizeof(note), "; queue_run_delay unknown, 300s assumed: %s",
-                                        st->postconf_error);
-                probe_complete(p, PROBE_OK, PROBE_OUTCOME_OK, &q, "backlog %u, oldest %s, overdue %u (slack %s%s)", q.backlog,
-                               q.oldest_id[0] ? q.oldest_id : "none", q.overdue, slack, note);
+                postfix_complete_ok(p, &q);
                 return;
         }
         if ((status == POSTFIX_SCAN_EXIT_ERROR || status == POSTFIX_SCAN_EXIT_PERMISSION) &&
@@ -535,6 +908,129 @@ static void postfix_on_scanned(ExecRun *run, int status, const char *output, siz
                        st->queue_directory, status);
 }
 
+/* Reads what inotify has queued (never blocks: IN_NONBLOCK). */
+static void postfix_inotify_drain(Probe *p) {
+        PostfixState *st = p->state;
+        union {
+                struct inotify_event ev;
+                char buf[8192];
+        } u;
+
+        for (unsigned i = 0; i < 4096; i++) {
+                ssize_t n = read(st->inotify_fd, u.buf, sizeof(u.buf));
+
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno != EAGAIN)
+                                spool_follow_invalidate(&st->follow, "cannot read the inotify queue");
+                        return;
+                }
+                if (n == 0)
+                        return;
+                (void) spool_follow_events(&st->follow, u.buf, (size_t) n);
+        }
+}
+
+static int postfix_on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
+        postfix_inotify_drain(userdata);
+        return 0;
+}
+
+/* Sets up the inotify instance and the records memfd once. */
+static int postfix_follow_setup(Probe *p) {
+        PostfixState *st = p->state;
+        int r;
+
+        if (st->inotify_fd >= 0)
+                return 0;
+        st->records_fd = memfd_create("mta-watchdog-spool", MFD_CLOEXEC);
+        if (st->records_fd < 0)
+                return negative_errno();
+        st->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (st->inotify_fd < 0)
+                return negative_errno();
+        r = sd_event_add_io(p->event, &st->inotify_source, st->inotify_fd, EPOLLIN, postfix_on_inotify, p);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_description(st->inotify_source, "postfix-inotify");
+        return 0;
+}
+
+static void postfix_follow_teardown(PostfixState *st) {
+        st->inotify_source = sd_event_source_disable_unref(st->inotify_source);
+        closep(&st->inotify_fd);
+        closep(&st->records_fd);
+        st->inotify_fd = st->records_fd = -EBADF;
+        spool_follow_done(&st->follow);
+        spool_dirty_free(&st->reading);
+}
+
+/* One round of incremental tracking: a full walk when the table cannot be
+ * trusted or is due for one, a child that reads the changed names, or
+ * (nothing changed) the answer from memory at once. Returns 0, 1 (not
+ * following: scan as usual) or a negative errno. */
+static int postfix_start_follow(Probe *p) {
+        PostfixState *st = p->state;
+        int fds[2];
+        uint64_t mono;
+        QueueStats q;
+        int r;
+
+        if (st->full_scan_interval_usec == 0)
+                return 1;
+        r = postfix_follow_setup(p);
+        if (r < 0) {
+                log_warning_errno(r, "probe %s: cannot follow the spool with inotify (%m): the whole spool is "
+                                  "walked every round", p->name);
+                postfix_follow_teardown(st);
+                st->full_scan_interval_usec = 0;
+                return 1;
+        }
+        r = sd_event_now(p->event, CLOCK_MONOTONIC, &mono);
+        if (r < 0)
+                return r;
+        postfix_inotify_drain(p);
+        if (st->full_scans > 0 && mono - st->last_full_usec >= st->full_scan_interval_usec)
+                spool_follow_invalidate(&st->follow, "periodic full scan");
+        fds[0] = st->inotify_fd;
+        fds[1] = st->records_fd;
+        r = postfix_records_reset(st);
+        if (r < 0)
+                return r;
+        if (spool_follow_check(&st->follow)) {
+                log_debug("probe %s: walking the whole spool: %s", p->name, st->follow.why);
+                spool_follow_begin_full(&st->follow);
+                st->last_full_usec = mono;
+                st->full_scans++;
+                st->run_kind = RUN_FOLLOW_SCAN;
+                r = exec_fn_fds(p->event, postfix_follow_scan_child, st, fds, 2, USEC_INFINITY,
+                                postfix_on_scanned, p, &st->run);
+                if (r < 0)
+                        spool_follow_invalidate(&st->follow, "cannot start the walk");
+                return r;
+        }
+        if (st->follow.dirty.n == 0) {
+                spool_index_stats(&st->follow.idx, st->now_usec, st->slack_usec, &q);
+                postfix_complete_ok(p, &q);
+                return 0;
+        }
+        spool_dirty_unique(&st->follow.dirty);
+        {
+                SpoolDirtyList t = st->reading;
+
+                st->reading = st->follow.dirty;
+                st->follow.dirty = t;
+                spool_dirty_clear(&st->follow.dirty);
+        }
+        st->run_kind = RUN_FOLLOW_READ;
+        r = exec_fn_fds(p->event, postfix_follow_read_child, st, fds, 2, USEC_INFINITY, postfix_on_scanned, p,
+                        &st->run);
+        if (r < 0)
+                spool_follow_invalidate(&st->follow, "cannot start the reading child");
+        return r;
+}
+
 /* Starts the scan with the slack in st->slack_usec. Returns 0 or a negative errno. */
 static int postfix_start_scan(Probe *p) {
         PostfixState *st = p->state;
@@ -543,6 +1039,13 @@ static int postfix_start_scan(Probe *p) {
         r = sd_event_now(p->event, CLOCK_REALTIME, &st->now_usec);
         if (r < 0)
                 return log_warning_errno(r, "probe %s: cannot read the clock: %m", p->name);
+
+        r = postfix_start_follow(p);
+        if (r < 0)
+                return log_warning_errno(r, "probe %s: cannot start queue scan: %m", p->name);
+        if (r == 0)
+                return 0;
+        st->run_kind = RUN_SCAN;
 
         /* No deadline of its own: the probe's deadline cancels it. The child
          * gets a copy of st, so later changes here do not matter to it. */
@@ -602,6 +1105,11 @@ static void postfix_on_postconf(ExecRun *run, int status, const char *output, si
 static void postfix_cancel(Probe *p) {
         PostfixState *st = p->state;
 
+        if (st->run && st->run_kind != RUN_SCAN) {
+                /* What the child did (watches it added) is unknown. */
+                spool_follow_invalidate(&st->follow, "the previous round was cancelled");
+                spool_dirty_clear(&st->reading);
+        }
         st->run = exec_cancel(st->run);
 }
 
@@ -609,6 +1117,7 @@ static void postfix_done(Probe *p) {
         PostfixState *st = p->state;
 
         postfix_cancel(p);
+        postfix_follow_teardown(st);
         free(st->queue_directory);
         free(st->postconf_path);
 }
@@ -634,6 +1143,8 @@ static int postfix_init(Probe *p, const void *settings) {
         const PostfixSettings *s = settings;
         PostfixState *st = p->state;
 
+        st->inotify_fd = st->records_fd = -EBADF;
+        spool_follow_init(&st->follow);
         if (!s || !s->queue_directory || s->queue_directory[0] != '/') {
                 log_error("probe %s: postfix needs an absolute queue_directory", p->name);
                 return -EINVAL;
@@ -648,6 +1159,7 @@ static int postfix_init(Probe *p, const void *settings) {
         st->postconf_path = strdup(s->postconf_path ? s->postconf_path : POSTFIX_DEFAULT_POSTCONF);
         if (!st->postconf_path)
                 return -ENOMEM;
+        st->full_scan_interval_usec = s->full_scan_interval_usec;
         st->slack_auto = s->overdue_slack_usec == USEC_INFINITY;
         st->slack_known = !st->slack_auto;
         if (!st->slack_auto)
@@ -815,6 +1327,7 @@ const ActivityRules postfix_activity_rules = {
 static void postfix_settings_init(void *settings) {
         *(PostfixSettings *) settings = (PostfixSettings) {
                 .overdue_slack_usec = USEC_INFINITY,
+                .full_scan_interval_usec = POSTFIX_DEFAULT_FULL_SCAN_INTERVAL_USEC,
         };
         /* strdup() failing leaves it NULL; config_load() then reports "Out of memory". */
         ((PostfixSettings *) settings)->queue_directory = strdup(POSTFIX_DEFAULT_QUEUE_DIRECTORY);
@@ -832,6 +1345,7 @@ static void postfix_settings_done(void *settings) {
 static const ConfigItem postfix_mta_items[] = {
         CONFIG_ITEM("queue_directory", path,          string,        PostfixSettings, queue_directory,    0),
         CONFIG_ITEM("overdue_slack",   duration_auto, duration_auto, PostfixSettings, overdue_slack_usec, 0),
+        CONFIG_ITEM("full_scan_interval", duration,   duration,      PostfixSettings, full_scan_interval_usec, 0),
         {},
 };
 

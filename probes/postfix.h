@@ -6,6 +6,7 @@
 
 #include "activity.h"
 #include "probe.h"
+#include "spool-index.h"
 
 typedef struct MtaProfile MtaProfile;
 
@@ -24,7 +25,12 @@ typedef struct PostfixSettings {
         uint64_t overdue_slack_usec;      /* how long past its next attempt a message is
                                            * overdue, microseconds; USEC_INFINITY = "auto":
                                            * queue_run_delay (postconf -h) plus one minute */
+        uint64_t full_scan_interval_usec; /* incremental tracking: walk the whole spool at
+                                           * least this often, microseconds; 0: every round
+                                           * (no tracking). Default POSTFIX_DEFAULT_FULL_SCAN_INTERVAL */
 } PostfixSettings;
+
+#define POSTFIX_DEFAULT_FULL_SCAN_INTERVAL_USEC (600ULL * 1000000ULL)
 
 /* Scans a Postfix queue_directory (see probes/postfix.c for what counts,
  * how ages are estimated and when a message is overdue). Blocks on the
@@ -35,6 +41,23 @@ typedef struct PostfixSettings {
  * "scan PATH: error" written to REASON (may be NULL). */
 int postfix_scan_queue(const char *queue_directory, uint64_t now_realtime_usec, uint64_t slack_usec,
                        QueueStats *ret, char *reason, size_t reason_size);
+
+/* Incremental tracking, the two walks of the reading child (exported for
+ * tests; they block on the file system like postfix_scan_queue()).
+ *
+ * postfix_follow_scan(): postfix_scan_queue() that also adds a watch on
+ * INOTIFY_FD (inotify(7)) for queue_directory and every queue directory
+ * before listing it, and writes SpoolRecords (spool-index.h) for them and
+ * each counted message to RECORDS_FD. Same return values and RET.
+ *
+ * postfix_follow_read(): for each name of NAMES (directories of F's
+ * table), writes what it is now: a counted message, gone, or a new
+ * subdirectory (followed and walked). Returns 0, or a negative errno with
+ * the reason in REASON. */
+int postfix_follow_scan(const char *queue_directory, int inotify_fd, int records_fd, uint64_t now_realtime_usec,
+                        uint64_t slack_usec, QueueStats *ret, char *reason, size_t reason_size);
+int postfix_follow_read(const char *queue_directory, const SpoolFollow *f, const SpoolDirtyList *names,
+                        int inotify_fd, int records_fd, char *reason, size_t reason_size);
 
 /* What the Postfix queue probe reads back from other processes, as pure
  * functions on a buffer (no I/O), so that tests and fuzzers

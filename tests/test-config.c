@@ -782,6 +782,7 @@ static void test_dump(void **state) {
                             "unit = postfix@-.service\n"
                             "queue_directory = /var/spool/postfix\n"
                             "overdue_slack = auto\n"
+                            "full_scan_interval = 10m\n"
                             "activity_pattern = ^[0-9A-Za-z]+: to=<.*, status=(sent|deferred|bounced|expired)([ ,]|$)|"
                             "^[0-9A-Za-z]+: from=<.*, status=(expired)([ ,]|$)\n"
                             "error_pattern = ^connect to ([^][ ]+\\[[^]]+\\]):|^[0-9A-Za-z]+: to=<.*, status=deferred "

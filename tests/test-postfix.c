@@ -451,6 +451,69 @@ static void test_probe_fixture(void **state) {
         probe_free(p);
 }
 
+/* full_scan_interval > 0 (the daemon's default): the first round walks
+ * the spool, later rounds read only what changed (a round without changes
+ * starts no child), and give what a full scan gives. */
+static void test_probe_follow(void **state) {
+        Fixture *f = *state;
+        sd_event *e = f->event;
+        PostfixSettings s = {
+                .queue_directory = spool,
+                .overdue_slack_usec = FIXTURE_SLACK,
+                .full_scan_interval_usec = 600 * USEC_PER_SEC,
+        };
+        char path[512];
+        Probe *p = NULL;
+        ProbeRun res;
+        int fd;
+
+        assert_int_equal(probe_new_on(e, &probe_postfix_ops, "postfix-follow", 10 * USEC_PER_SEC, &s, &p), 0);
+        probe_run(e, p, &res);
+        assert_int_equal(res.r.status, PROBE_OK);
+        assert_string_equal(res.r.reason, "backlog 6, oldest ABCDEF123, overdue 2 (slack 20m)");
+        run_until_no_children(e);
+
+        /* nothing changed: answered from memory */
+        probe_run(e, p, &res);
+        assert_string_equal(res.r.reason, "backlog 6, oldest ABCDEF123, overdue 2 (slack 20m)");
+
+        /* the oldest leaves, a message arrives in a new hashed directory */
+        (void) snprintf(path, sizeof(path), "%s/deferred/A/ABCDEF123", spool);
+        {
+                char to[512];
+
+                (void) snprintf(to, sizeof(to), "%s/hold/ABCDEF123", spool);
+                assert_int_equal(rename(path, to), 0);
+        }
+        mkdir_in("active/E");
+        (void) snprintf(path, sizeof(path), "%s/active/E/E0001", spool);
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0700);
+        assert_true(fd >= 0);
+        close(fd);
+        probe_run(e, p, &res);
+        assert_int_equal(res.r.status, PROBE_OK);
+        assert_string_equal(res.r.reason, "backlog 6, oldest 5B2C3D4E, overdue 1 (slack 20m)");
+        assert_int_equal(res.r.queue.active, 2);
+        assert_int_equal(res.r.queue.deferred, 2);
+        run_until_no_children(e);
+
+        /* put back as the fixture was */
+        assert_int_equal(unlink(path), 0);
+        (void) snprintf(path, sizeof(path), "%s/active/E", spool);
+        assert_int_equal(rmdir(path), 0);
+        {
+                char from[512], to[512];
+
+                (void) snprintf(from, sizeof(from), "%s/hold/ABCDEF123", spool);
+                (void) snprintf(to, sizeof(to), "%s/deferred/A/ABCDEF123", spool);
+                assert_int_equal(rename(from, to), 0);
+        }
+        probe_run(e, p, &res);
+        assert_string_equal(res.r.reason, "backlog 6, oldest ABCDEF123, overdue 2 (slack 20m)");
+        run_until_no_children(e);
+        probe_free(p);
+}
+
 static void test_probe_missing_dir(void **state) {
         Fixture *f = *state;
         sd_event *e = f->event;
@@ -812,6 +875,7 @@ int main(void) {
                 cmocka_unit_test(test_scan_empty_and_missing),
                 cmocka_unit_test(test_scan_permission_denied),
                 cmocka_unit_test_setup_teardown(test_probe_fixture, setup_probe, teardown_probe),
+                cmocka_unit_test_setup_teardown(test_probe_follow, setup_probe, teardown_probe),
                 cmocka_unit_test_setup_teardown(test_probe_missing_dir, setup_probe, teardown_probe),
                 cmocka_unit_test_setup_teardown(test_probe_timeout, setup_probe, teardown_probe),
                 cmocka_unit_test_setup_teardown(test_probe_overlap_and_free, setup_probe, teardown_probe),

@@ -296,8 +296,10 @@ static void exec_search(char *const argv[]) {
 /* In the child, after fork(): only async-signal-safe calls. Reports a
  * failure by writing errno to ERR_FD and exiting with 127. */
 _Noreturn static void exec_child(int out_fd, int err_fd, char *const argv[],
-                                 int (*fn)(int out_fd, void *arg), void *arg) {
+                                 int (*fn)(int out_fd, void *arg), void *arg,
+                                 const int *keep_fds, size_t n_keep) {
         struct sigaction sa = { .sa_handler = SIG_DFL };
+        int keep[EXEC_KEEP_FDS_MAX];
         sigset_t ss;
         int null_fd, r;
 
@@ -311,6 +313,12 @@ _Noreturn static void exec_child(int out_fd, int err_fd, char *const argv[],
         sigemptyset(&ss);
         (void) sigprocmask(SIG_SETMASK, &ss, NULL);
 
+        /* Out of the way of 0..4+n_keep first; placed at 4, 5, ... below. */
+        for (size_t i = 0; i < n_keep; i++) {
+                keep[i] = fcntl(keep_fds[i], F_DUPFD, 4 + EXEC_KEEP_FDS_MAX);
+                if (keep[i] < 0)
+                        goto fail_nofd;
+        }
         out_fd = fd_move_above_stdio(out_fd);
         err_fd = fd_move_above_stdio(err_fd);
         if (out_fd < 0 || err_fd < 0)
@@ -326,8 +334,11 @@ _Noreturn static void exec_child(int out_fd, int err_fd, char *const argv[],
                         goto fail;
                 err_fd = 3;
         }
-        if (close_range(4, ~0U, 0) < 0)
-                for (int fd = 4; fd < 65536; fd++)
+        for (size_t i = 0; i < n_keep; i++)
+                if (dup2(keep[i], 4 + (int) i) < 0)
+                        goto fail;
+        if (close_range(4 + (unsigned) n_keep, ~0U, 0) < 0)
+                for (int fd = 4 + (int) n_keep; fd < 65536; fd++)
                         (void) close(fd);
 
         if (fn) {
@@ -346,13 +357,13 @@ fail_nofd:
 
 static int exec_spawn(sd_event *e, char *const argv[],
                       int (*fn)(int out_fd, void *arg), void *arg,
-                      uint64_t timeout_usec, exec_done_fn cb, void *userdata, ExecRun **ret) {
+                      const int *keep_fds, size_t n_keep, uint64_t timeout_usec, exec_done_fn cb, void *userdata, ExecRun **ret) {
         int out_pipe[2] = { -EBADF, -EBADF }, err_pipe[2] = { -EBADF, -EBADF };
         ExecRun *run = NULL;
         sigset_t ss;
         int r;
 
-        if (!e || !cb)
+        if (!e || !cb || n_keep > EXEC_KEEP_FDS_MAX)
                 return -EINVAL;
 
         /* sd_event_add_child() refuses otherwise; find out before forking. */
@@ -381,7 +392,7 @@ static int exec_spawn(sd_event *e, char *const argv[],
                 goto fail;
         }
         if (run->pid == 0)
-                exec_child(out_pipe[1], err_pipe[1], argv, fn, arg);
+                exec_child(out_pipe[1], err_pipe[1], argv, fn, arg, keep_fds, n_keep);
 
         /* Also here, so that a kill of the group right away cannot miss. */
         (void) setpgid(run->pid, run->pid);
@@ -433,12 +444,19 @@ int exec_argv(sd_event *e, char *const argv[], uint64_t timeout_usec,
               exec_done_fn cb, void *userdata, ExecRun **ret) {
         if (!argv || !argv[0] || !argv[0][0])
                 return -EINVAL;
-        return exec_spawn(e, argv, NULL, NULL, timeout_usec, cb, userdata, ret);
+        return exec_spawn(e, argv, NULL, NULL, NULL, 0, timeout_usec, cb, userdata, ret);
 }
 
 int exec_fn(sd_event *e, int (*fn)(int out_fd, void *arg), void *arg, uint64_t timeout_usec,
             exec_done_fn cb, void *userdata, ExecRun **ret) {
         if (!fn)
                 return -EINVAL;
-        return exec_spawn(e, NULL, fn, arg, timeout_usec, cb, userdata, ret);
+        return exec_spawn(e, NULL, fn, arg, NULL, 0, timeout_usec, cb, userdata, ret);
+}
+
+int exec_fn_fds(sd_event *e, int (*fn)(int out_fd, void *arg), void *arg, const int *fds, size_t n_fds,
+                uint64_t timeout_usec, exec_done_fn cb, void *userdata, ExecRun **ret) {
+        if (!fn || (n_fds > 0 && !fds))
+                return -EINVAL;
+        return exec_spawn(e, NULL, fn, arg, fds, n_fds, timeout_usec, cb, userdata, ret);
 }

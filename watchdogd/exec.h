@@ -34,6 +34,14 @@ int exec_argv(sd_event *e, char *const argv[], uint64_t timeout_usec,
 int exec_fn(sd_event *e, int (*fn)(int out_fd, void *arg), void *arg, uint64_t timeout_usec,
             exec_done_fn cb, void *userdata, ExecRun **ret);
 
+/* Like exec_fn(), and FDS[0..N_FDS) stay open in the child as file
+ * descriptors 4, 5, ... (an inotify instance shared with the parent, a
+ * memfd for output longer than EXEC_OUTPUT_MAX). N_FDS is at most
+ * EXEC_KEEP_FDS_MAX; -EINVAL otherwise. */
+#define EXEC_KEEP_FDS_MAX 4
+int exec_fn_fds(sd_event *e, int (*fn)(int out_fd, void *arg), void *arg, const int *fds, size_t n_fds,
+                uint64_t timeout_usec, exec_done_fn cb, void *userdata, ExecRun **ret);
+
 /* Kills the process group of a run still going, reaps it later without a
  * callback, and frees the run. Accepts NULL; returns NULL. */
 ExecRun *exec_cancel(ExecRun *run);

@@ -190,6 +190,7 @@ def cmd_probe(case, reps, config):
             sample("probe", case, name, "wall", "ms", wall)
             sample("probe", case, name, "cpu", "ms", cpu)
             sample("probe", case, name, "mta_cpu", "ms", mta)
+            sample("probe", case, name, "cpu_total", "ms", cpu + mta)
         say("probe %s: repetition %d of %d (%.1fs)" % (case, rep, reps, time.monotonic() - t0))
 
 
@@ -306,6 +307,20 @@ def fmt(v):
     return "%.2f" % v
 
 
+LABELS = {
+    "wall": "wall %s",
+    "cpu": "CPU %s, own",
+    "mta_cpu": "CPU %s, MTA (showq)",
+    "cpu_total": "CPU %s, all",
+    "cpu_per_round": "CPU %s per round",
+    "cpu_per_hour": "CPU %s per hour",
+    "rss": "RSS %s",
+    "pss": "PSS %s",
+    "private": "private %s",
+    "latency": "%s",
+}
+
+
 def cmd_summary():
     groups, order = {}, []
     for line in sys.stdin:
@@ -338,7 +353,7 @@ def cmd_summary():
             if r and r[0] > 0:
                 ratio = "%.1fx" % (med / r[0])
         cell = "%s [%s-%s]" % (fmt(med), fmt(lo), fmt(hi))
-        rows.append((section, case, subject, "%s %s" % (metric, unit), cell, str(n),
+        rows.append((section, case, subject, LABELS.get(metric, metric) % unit, cell, str(n),
                      ("%s %s" % (ratio, ratio_to)) if ratio else ""))
         csv.append(",".join([section, case, subject, metric, unit, "%.3f" % med, "%.3f" % lo,
                              "%.3f" % hi, str(n), ratio.rstrip("x"), ratio_to or ""]))
@@ -362,9 +377,10 @@ def cmd_summary():
                 if subj in steady:
                     continue
                 row(section, case, subj, "wall")
-                row(section, case, subj, "cpu", "of the watchdog's round", ref)
                 if subj in ("postqueue -j", "mailq"):
-                    row(section, case, subj, "mta_cpu", "of the watchdog's round", ref)
+                    row(section, case, subj, "cpu")
+                    row(section, case, subj, "mta_cpu")
+                row(section, case, subj, "cpu_total", "of the watchdog's round", ref)
             for subj in steady:
                 for metric in ("rss", "pss", "private"):
                     row(section, case, subj, metric)

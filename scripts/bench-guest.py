@@ -72,6 +72,19 @@ def cgroup_usage_usec(unit):
     return None
 
 
+def first_pid(unit):
+    """The first process of UNIT's cgroup, for a unit whose MainPID systemd does not know."""
+    cg = unit_show(unit, "ControlGroup")
+    for root in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified"):
+        try:
+            with open(root + cg + "/cgroup.procs", encoding="ascii") as f:
+                pids = [int(p) for p in f.read().split()]
+            return pids[0] if pids else 0
+        except (OSError, ValueError):
+            continue
+    return 0
+
+
 def smaps_rollup(pid):
     """(rss, pss, private) in KiB of PID."""
     vals = {}
@@ -247,7 +260,7 @@ def cmd_window(section, case, seconds, units):
             rounds = sum(1 for t, e in journal(u, m0) if t <= m1 and ": round: " in e["MESSAGE"])
             if rounds:
                 sample(section, case, name, "cpu_per_round", "ms", used * 1000 / rounds)
-        pid = int(unit_show(u, "MainPID") or 0)
+        pid = int(unit_show(u, "MainPID") or 0) or first_pid(u)
         if pid:
             rss, pss, priv = smaps_rollup(pid)
             sample(section, case, name, "rss", "KiB", rss)

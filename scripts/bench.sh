@@ -23,7 +23,8 @@
 #   BENCH_LAT_REPS=3      stuck-MTA incidents for the latencies
 #   BENCH_CPU_REPS=3      windows per cost measurement
 #   BENCH_WINDOW_10S=40 BENCH_WINDOW_1S=20   seconds per window at interval 10s / 1s
-#   BENCH_STEADY=15       seconds of steady-state rounds (interval 1s) per size and mode
+#   BENCH_STEADY=10       seconds per window of steady-state rounds (interval 1s; BENCH_CPU_REPS
+#                         windows per size and mode)
 #   BENCH_OUT=build/bench where the CSV files go
 #   BENCH_BUILD=yes       build the package first (as scripts/demo.sh); "no": use build/ as is
 #   BENCH_MODE_KEY=mta.queue_tracking BENCH_MODES="scan inotify"
@@ -45,7 +46,7 @@ LAT_REPS=${BENCH_LAT_REPS:-3}
 CPU_REPS=${BENCH_CPU_REPS:-3}
 WINDOW_10S=${BENCH_WINDOW_10S:-40}
 WINDOW_1S=${BENCH_WINDOW_1S:-20}
-STEADY=${BENCH_STEADY:-15}
+STEADY=${BENCH_STEADY:-10}
 OUT=${BENCH_OUT:-build/bench}
 MODE_KEY=${BENCH_MODE_KEY:-mta.queue_tracking}
 IFS=, read -r -a sizes <<< "$SIZES"
@@ -198,9 +199,11 @@ for n in "${sizes[@]}"; do
         # shellcheck disable=SC2046
         daemon_config watchdog.interval=1s watchdog.dry_run=yes watchdog.log_level=debug $(mode_override "$mode")
         daemon_restart
-        say "steady state, $n messages, $mode: ${STEADY}s at interval 1s"
+        say "steady state, $n messages, $mode: $CPU_REPS windows of ${STEADY}s at interval 1s"
         sleep 3
-        record window probe "$n" "$STEADY" "$E2E_DAEMON_UNIT=mta-watchdogd round ($mode)"
+        for ((r = 1; r <= CPU_REPS; r++)); do
+            record window probe "$n" "$STEADY" "$E2E_DAEMON_UNIT=mta-watchdogd round ($mode)"
+        done
     done
     e2e_exec systemctl stop "$E2E_DAEMON_UNIT"
     if [ "$n" = "$stuck" ]; then cost "stuck $n"; fi

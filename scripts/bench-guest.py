@@ -364,7 +364,8 @@ def cmd_summary():
         if ref:
             r = stat(*ref)
             if r and r[0] > 0:
-                ratio = "%.1fx" % (med / r[0])
+                q = med / r[0]
+                ratio = ("%.1fx" if q >= 0.1 else "%.3fx") % q
         cell = "%s [%s-%s]" % (fmt(med), fmt(lo), fmt(hi))
         rows.append((section, case, subject, LABELS.get(metric, metric) % unit, cell, str(n),
                      ("%s %s" % (ratio, ratio_to)) if ratio else ""))

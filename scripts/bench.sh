@@ -27,10 +27,11 @@
 #                         windows per size and mode)
 #   BENCH_OUT=build/bench where the CSV files go
 #   BENCH_BUILD=yes       build the package first (as scripts/demo.sh); "no": use build/ as is
-#   BENCH_MODE_KEY=mta.queue_tracking BENCH_MODES="scan inotify"
+#   BENCH_MODE_KEY=mta.full_scan_interval BENCH_MODES="0 10m"
 #                         when the daemon knows that key (mta-watchdogd --check-config), the
-#                         steady-state rounds run once per value; otherwise one mode, "scan"
-#                         (the full spool walk in a child every round)
+#                         steady-state rounds run once per value: "0" walks the whole spool in
+#                         a child every round, "10m" (the default) follows it with inotify and
+#                         reads only what changed (README "Incremental queue tracking")
 # Needs root (systemd-nspawn). Everything it starts is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -48,7 +49,7 @@ WINDOW_10S=${BENCH_WINDOW_10S:-40}
 WINDOW_1S=${BENCH_WINDOW_1S:-20}
 STEADY=${BENCH_STEADY:-10}
 OUT=${BENCH_OUT:-build/bench}
-MODE_KEY=${BENCH_MODE_KEY:-mta.queue_tracking}
+MODE_KEY=${BENCH_MODE_KEY:-mta.full_scan_interval}
 IFS=, read -r -a sizes <<< "$SIZES"
 for n in "${sizes[@]}"; do
     case $n in ''|*[!0-9]*) echo "bench: BENCH_SIZES: numbers separated by commas, not '$SIZES'" >&2; exit 2 ;; esac
@@ -124,11 +125,11 @@ chmod 0600 /etc/monit/monitrc && monit -t >/dev/null && systemctl restart monit.
 }
 
 # The queue-probe modes the daemon offers (see BENCH_MODE_KEY above).
-modes=(scan)
+modes=(0)
 mode_key_sec=${MODE_KEY%%.*}
 mode_key=${MODE_KEY#*.}
 if e2e_exec "$E2E_SBIN" -c "$CFG" --check-config 2>/dev/null | grep -qE "^[[:space:]]*${mode_key}[[:space:]]*="; then
-    read -r -a modes <<< "${BENCH_MODES:-scan inotify}"
+    read -r -a modes <<< "${BENCH_MODES:-0 10m}"
     say "the daemon has $MODE_KEY: steady-state rounds for each of: ${modes[*]}"
 fi
 mode_override() { # MODE -> the override for daemon_config, or nothing for the only mode

@@ -526,7 +526,7 @@ int config_parse_number(ConfigContext *ctx, const ConfigItem *item, const char *
 }
 
 int config_parse_unsigned(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data) {
-        unsigned long long v;
+        unsigned long long v = 0;
         int r = config_parse_number(ctx, item, value, UINT_MAX, &v);
 
         if (r < 0)
@@ -541,7 +541,7 @@ bool config_print_unsigned(FILE *f, const void *data) {
 }
 
 int config_parse_port(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data) {
-        unsigned long long v;
+        unsigned long long v = 0;
         int r = config_parse_number(ctx, item, value, UINT16_MAX, &v);
 
         if (r < 0)

@@ -27,7 +27,7 @@
 #                         windows per size and mode)
 #   BENCH_OUT=build/bench where the CSV files go
 #   BENCH_BUILD=yes       build the package first (as scripts/demo.sh); "no": use build/ as is
-#   BENCH_MODE_KEY=mta.full_scan_interval BENCH_MODES="0 10m"
+#   BENCH_MODE_KEY=mta.full_scan_interval BENCH_MODES="10m 0"
 #                         when the daemon knows that key (mta-watchdogd --check-config), the
 #                         steady-state rounds run once per value: "0" walks the whole spool in
 #                         a child every round, "10m" (the default) follows it with inotify and
@@ -129,7 +129,7 @@ modes=(0)
 mode_key_sec=${MODE_KEY%%.*}
 mode_key=${MODE_KEY#*.}
 if e2e_exec "$E2E_SBIN" -c "$CFG" --check-config 2>/dev/null | grep -qE "^[[:space:]]*${mode_key}[[:space:]]*="; then
-    read -r -a modes <<< "${BENCH_MODES:-0 10m}"
+    read -r -a modes <<< "${BENCH_MODES:-10m 0}"
     say "the daemon has $MODE_KEY: steady-state rounds for each of: ${modes[*]}"
 fi
 mode_override() { # MODE -> the override for daemon_config, or nothing for the only mode

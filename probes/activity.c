@@ -37,9 +37,8 @@ bool activity_identifier_relevant(const ActivityPatterns *p, const char *identif
         return false;
 }
 
-/* Compiles PATTERN into RE. On error writes "WHAT pattern: reason" to ERR
- * and returns -EINVAL (RE is then not compiled) or -ENOMEM. */
-static int compile_one(regex_t *re, const char *what, const char *pattern, char *err, size_t err_size) {
+/* Compiles PATTERN, which needs no capture group. */
+static int compile_plain(regex_t *re, const char *what, const char *pattern, char *err, size_t err_size) {
         char msg[256];
         int k;
 
@@ -55,25 +54,20 @@ static int compile_one(regex_t *re, const char *what, const char *pattern, char 
                 (void) snprintf(err, err_size, "%s pattern \"%s\": %s", what, pattern, msg);
                 return -EINVAL;
         }
-        if (re->re_nsub == 0) {
-                regfree(re);
-                (void) snprintf(err, err_size, "%s pattern \"%s\": needs a capture group", what, pattern);
-                return -EINVAL;
-        }
         return 0;
 }
 
-/* Compiles PATTERN, which needs no capture group. */
-static int compile_plain(regex_t *re, const char *what, const char *pattern, char *err, size_t err_size) {
-        char msg[256];
-        int k;
+/* Compiles PATTERN into RE; it needs a capture group. On error writes
+ * "WHAT pattern: reason" to ERR and returns -EINVAL (RE is then not
+ * compiled) or -ENOMEM. */
+static int compile_one(regex_t *re, const char *what, const char *pattern, char *err, size_t err_size) {
+        int r = compile_plain(re, what, pattern, err, err_size);
 
-        k = regcomp(re, pattern, REG_EXTENDED);
-        if (k == REG_ESPACE)
-                return -ENOMEM;
-        if (k != 0) {
-                (void) regerror(k, re, msg, sizeof(msg));
-                (void) snprintf(err, err_size, "%s pattern \"%s\": %s", what, pattern, msg);
+        if (r < 0)
+                return r;
+        if (re->re_nsub == 0) {
+                regfree(re);
+                (void) snprintf(err, err_size, "%s pattern \"%s\": needs a capture group", what, pattern);
                 return -EINVAL;
         }
         return 0;

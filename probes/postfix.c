@@ -659,19 +659,13 @@ int postfix_parse_time(const char *s, size_t size, uint64_t *ret) {
         return 0;
 }
 
-/* In the child: one line, exit 0; or the reason, exit POSTFIX_SCAN_EXIT_*. */
-static int postfix_scan_child(int out_fd, void *arg) {
-        PostfixState *st = arg;
-        QueueStats q;
-        char reason[PROBE_REASON_MAX], line[POSTFIX_SCAN_LINE_MAX];
-        int r;
+/* In the child, after a scan that returned R: the one-line result of Q and
+ * exit 0, or REASON (else R's text) and exit POSTFIX_SCAN_EXIT_*. */
+static int scan_child_answer(int out_fd, int r, const QueueStats *q, const char *reason) {
+        char line[POSTFIX_SCAN_LINE_MAX];
 
-        /* The queue directories are 0700 postfix: the one place the daemon's capability
-         * is used (caps.h). Without it the scan says which directory it cannot read. */
-        (void) caps_raise_read_search();
-        r = postfix_scan_queue(st->queue_directory, st->now_usec, st->slack_usec, &q, reason, sizeof(reason));
         if (r >= 0)
-                r = postfix_format_scan_line(line, sizeof(line), &q);
+                r = postfix_format_scan_line(line, sizeof(line), q);
         if (r < 0) {
                 (void) dprintf(out_fd, "%s\n", reason[0] ? reason : strerror(-r));
                 return r == -EACCES || r == -EPERM ? POSTFIX_SCAN_EXIT_PERMISSION : POSTFIX_SCAN_EXIT_ERROR;
@@ -680,23 +674,30 @@ static int postfix_scan_child(int out_fd, void *arg) {
         return 0;
 }
 
+/* In the child: one line, exit 0; or the reason, exit POSTFIX_SCAN_EXIT_*. */
+static int postfix_scan_child(int out_fd, void *arg) {
+        PostfixState *st = arg;
+        QueueStats q;
+        char reason[PROBE_REASON_MAX];
+        int r;
+
+        /* The queue directories are 0700 postfix: the one place the daemon's capability
+         * is used (caps.h). Without it the scan says which directory it cannot read. */
+        (void) caps_raise_read_search();
+        r = postfix_scan_queue(st->queue_directory, st->now_usec, st->slack_usec, &q, reason, sizeof(reason));
+        return scan_child_answer(out_fd, r, &q, reason);
+}
+
 /* In the child: the full walk that also follows; the records go to fd 5. */
 static int postfix_follow_scan_child(int out_fd, void *arg) {
         PostfixState *st = arg;
         QueueStats q;
-        char reason[PROBE_REASON_MAX], line[POSTFIX_SCAN_LINE_MAX];
+        char reason[PROBE_REASON_MAX];
         int r;
 
         (void) caps_raise_read_search();
         r = postfix_follow_scan(st->queue_directory, 4, 5, st->now_usec, st->slack_usec, &q, reason, sizeof(reason));
-        if (r >= 0)
-                r = postfix_format_scan_line(line, sizeof(line), &q);
-        if (r < 0) {
-                (void) dprintf(out_fd, "%s\n", reason[0] ? reason : strerror(-r));
-                return r == -EACCES || r == -EPERM ? POSTFIX_SCAN_EXIT_PERMISSION : POSTFIX_SCAN_EXIT_ERROR;
-        }
-        (void) dprintf(out_fd, "%s", line);
-        return 0;
+        return scan_child_answer(out_fd, r, &q, reason);
 }
 
 /* In the child: reads the changed names; "ok" or the reason. */

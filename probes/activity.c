@@ -77,7 +77,6 @@ int activity_patterns_init(ActivityPatterns *p, const ActivityRules *rules, cons
                            const char *error_pattern, const char *const *probed_hosts,
                            char *err, size_t err_size) {
         char dummy[1];
-        size_t n = 0;
         int r;
 
         if (!err || err_size == 0) {
@@ -87,21 +86,11 @@ int activity_patterns_init(ActivityPatterns *p, const ActivityRules *rules, cons
         err[0] = 0;
         *p = (ActivityPatterns) { .error_cause = CAUSE_CONNECT_FAILURE };
 
-        for (const char *const *h = probed_hosts; h && *h; h++)
-                n++;
-        p->probed_hosts = calloc(n + 1, sizeof(char *));
-        p->probed_names = calloc(1, sizeof(char *));
-        if (!p->probed_hosts || !p->probed_names) {
-                r = -ENOMEM;
+        r = strv_copy(probed_hosts, &p->probed_hosts);
+        if (r >= 0)
+                r = strv_copy(NULL, &p->probed_names);
+        if (r < 0)
                 goto fail;
-        }
-        for (size_t i = 0; i < n; i++) {
-                p->probed_hosts[i] = strdup(probed_hosts[i]);
-                if (!p->probed_hosts[i]) {
-                        r = -ENOMEM;
-                        goto fail;
-                }
-        }
 
         r = compile_one(&p->activity, "activity",
                         activity_pattern ? activity_pattern : rules ? rules->activity : NULL, err, err_size);
@@ -183,23 +172,12 @@ void activity_patterns_done(ActivityPatterns *p) {
 }
 
 int activity_patterns_add_probed_name(ActivityPatterns *p, const char *name) {
-        size_t n = 0;
-        char **v;
-
         if (!p->probed_names)
                 return 0;
-        for (; p->probed_names[n]; n++)
-                if (strcasecmp(p->probed_names[n], name) == 0)
+        for (char **n = p->probed_names; *n; n++)
+                if (strcasecmp(*n, name) == 0)
                         return 0;
-        v = realloc(p->probed_names, (n + 2) * sizeof(char *));
-        if (!v)
-                return -ENOMEM;
-        p->probed_names = v;
-        v[n] = strdup(name);
-        if (!v[n])
-                return -ENOMEM;
-        v[n + 1] = NULL;
-        return 0;
+        return strv_push(&p->probed_names, strdup(name));
 }
 
 /* The first capture group that took part in the match, or false. */

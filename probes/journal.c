@@ -699,20 +699,8 @@ static int journal_init(Probe *p, const void *settings) {
         st->unit = strdup(s->unit);
         if (!st->unit)
                 return -ENOMEM;
-        if (s->syslog_identifiers) {
-                size_t n = 0;
-
-                while (s->syslog_identifiers[n])
-                        n++;
-                st->identifiers = calloc(n + 1, sizeof(char *));
-                if (!st->identifiers)
-                        return -ENOMEM;
-                for (size_t i = 0; i < n; i++) {
-                        st->identifiers[i] = strdup(s->syslog_identifiers[i]);
-                        if (!st->identifiers[i])
-                                return -ENOMEM;
-                }
-        }
+        if (s->syslog_identifiers && strv_copy(s->syslog_identifiers, &st->identifiers) < 0)
+                return -ENOMEM;
         st->since_usec = s->since_usec;
         if (s->journal_directory) {
                 st->directory = strdup(s->journal_directory);

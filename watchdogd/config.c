@@ -135,8 +135,8 @@ static int config_parse_alert_format(ConfigContext *ctx, const ConfigItem *item,
  * CR and LF are refused so a value cannot smuggle further headers. */
 static int config_parse_header(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data) {
         static const char tchar[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-.^_`|~";
-        char ***l = data, **t;
-        size_t name_len = strspn(value, tchar), n = 0;
+        char ***l = data, *line;
+        size_t name_len = strspn(value, tchar);
         const char *v;
 
         if (name_len == 0 || value[name_len] != ':')
@@ -152,17 +152,10 @@ static int config_parse_header(ConfigContext *ctx, const ConfigItem *item, const
                 return config_error(ctx, ctx->line, item->key, "header \"%.*s\" is set by the daemon",
                                     (int) name_len, value);
 
-        while (*l && (*l)[n])
-                n++;
-        t = reallocarray(*l, n + 2, sizeof(char *));
-        if (!t)
+        if (asprintf(&line, "%.*s: %s", (int) name_len, value, v) < 0)
+                line = NULL;
+        if (strv_push(l, line) < 0)
                 return config_oom(ctx);
-        *l = t;
-        if (asprintf(&t[n], "%.*s: %s", (int) name_len, value, v) < 0) {
-                t[n] = NULL;
-                return config_oom(ctx);
-        }
-        t[n + 1] = NULL;
         return 0;
 }
 

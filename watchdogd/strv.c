@@ -15,9 +15,37 @@ char **strv_free(char **l) {
         return NULL;
 }
 
+int strv_push(char ***l, char *s) {
+        size_t n = strv_length(*l);
+        char **t;
+
+        if (!s)
+                return -ENOMEM;
+        t = reallocarray(*l, n + 2, sizeof(char *));
+        if (!t) {
+                free(s);
+                return -ENOMEM;
+        }
+        t[n] = s;
+        t[n + 1] = NULL;
+        *l = t;
+        return 0;
+}
+
+int strv_copy(const char *const *l, char ***ret) {
+        _cleanup_(strv_freep) char **c = calloc(1, sizeof(char *));
+
+        if (!c)
+                return -ENOMEM;
+        for (const char *const *i = l; i && *i; i++)
+                if (strv_push(&c, strdup(*i)) < 0)
+                        return -ENOMEM;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
 int strv_split(const char *s, char ***ret) {
         _cleanup_(strv_freep) char **l = NULL;
-        size_t n = 0;
 
         l = calloc(1, sizeof(char *));
         if (!l)
@@ -25,21 +53,14 @@ int strv_split(const char *s, char ***ret) {
 
         for (;;) {
                 size_t len;
-                char **t;
 
                 s += strspn(s, WHITESPACE);
                 if (*s == '\0')
                         break;
                 len = strcspn(s, WHITESPACE);
 
-                t = reallocarray(l, n + 2, sizeof(char *));
-                if (!t)
+                if (strv_push(&l, strndup(s, len)) < 0)
                         return -ENOMEM;
-                l = t;
-                l[n] = strndup(s, len);
-                if (!l[n])
-                        return -ENOMEM;
-                l[++n] = NULL;
                 s += len;
         }
 

@@ -17,6 +17,14 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
  * words of an argv run without a shell). Returns 0, -ENOMEM. */
 int strv_split(const char *s, char ***ret);
 
+/* Appends S to the list *L (NULL: an empty one), taking S over; S is freed
+ * when it cannot be appended. Returns 0, -ENOMEM (S NULL counts as one). */
+int strv_push(char ***l, char *s);
+
+/* A copy of the NULL-terminated list L (NULL: an empty list) into *RET.
+ * Returns 0, -ENOMEM. */
+int strv_copy(const char *const *l, char ***ret);
+
 /* Number of strings in L (NULL: 0). */
 size_t strv_length(char *const *l);
 

@@ -256,6 +256,24 @@ static void on_flush_wait_done(const RestartOutcome *o, void *userdata) {
         }
 }
 
+/* The unit's side of an action: RestartUnit, or with WAIT_ONLY only the
+ * wait for a job of the unit that is pending; DONE gets the outcome.
+ * Returns 0 or a negative errno (no bus, the call failed). */
+static int start_unit_job(Manager *m, bool wait_only, unit_restart_fn done) {
+        int r;
+
+        m->restart = unit_restart_free(m->restart);
+        r = ensure_bus(m);
+        if (r < 0)
+                return r;
+        return unit_restart_full(m->bus, m->config->unit,
+                                 &(UnitRestartOptions) {
+                                         .timeout_usec = m->config->restart_timeout_usec,
+                                         .wait_only = wait_only,
+                                         .on_job = on_unit_job,
+                                 }, done, m, &m->restart);
+}
+
 static void start_action(Manager *m, ActionType a) {
         char detail[128];
         int r;
@@ -270,14 +288,7 @@ static void start_action(Manager *m, ActionType a) {
 
         switch (a) {
         case ACTION_RESTART:
-                m->restart = unit_restart_free(m->restart);
-                r = ensure_bus(m);
-                if (r >= 0)
-                        r = unit_restart_full(m->bus, m->config->unit,
-                                              &(UnitRestartOptions) {
-                                                      .timeout_usec = m->config->restart_timeout_usec,
-                                                      .on_job = on_unit_job,
-                                              }, on_restart_done, m, &m->restart);
+                r = start_unit_job(m, false, on_restart_done);
                 if (r < 0) {
                         (void) snprintf(detail, sizeof(detail), "cannot call RestartUnit: %s", strerror(-r));
                         action_finished(m, false, detail);
@@ -290,15 +301,7 @@ static void start_action(Manager *m, ActionType a) {
         case ACTION_FLUSH:
                 /* Not while a job of the unit is pending (a start would
                  * not take the flush yet); without the bus, flush anyway. */
-                m->restart = unit_restart_free(m->restart);
-                r = ensure_bus(m);
-                if (r >= 0)
-                        r = unit_restart_full(m->bus, m->config->unit,
-                                              &(UnitRestartOptions) {
-                                                      .timeout_usec = m->config->restart_timeout_usec,
-                                                      .wait_only = true,
-                                                      .on_job = on_unit_job,
-                                              }, on_flush_wait_done, m, &m->restart);
+                r = start_unit_job(m, true, on_flush_wait_done);
                 if (r >= 0)
                         break;
                 r = run_flush(m);

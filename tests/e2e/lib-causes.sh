@@ -1,29 +1,29 @@
 # shellcheck shell=bash disable=SC2016
 # (SC2016: sh -c scripts are single-quoted on purpose)
-# Helpers of the scenarios of failure causes (scenario-4x): misbehaving peers (stub.py as
-# transient units e2e-stub-NAME), Postfix's resolver view (its chroot's copies of hosts and
+# Helpers of the scenarios of failure causes (scenario-4x): misbehaving peers (peer.py as
+# transient units e2e-peer-NAME), Postfix's resolver view (its chroot's copies of hosts and
 # resolv.conf), an IPv6 relay link that can be black-holed. Sourced after lib.sh;
 # causes_cleanup undoes all of it (a scenario registers it with e2e_on_exit; e2e_reset stops
-# the stubs too).
+# the stand-ins too).
 
 CS_CHROOT_ETC=$E2E_SPOOL/etc            # where Debian's postfix@.service copies /etc files (configure-instance.sh)
 CS_SAVED=/var/lib/e2e/causes-saved      # the sandbox's hosts/resolv.conf, while a scenario changes them
 CS_RELAY6=2001:db8::2
 CS_MTA6=2001:db8::1
 
-# --- stubs (stub.py) ---------------------------------------------------------------------
-stub_start() { # NAME [--netns relay] stub.py ARGS...: transient unit e2e-stub-NAME
+# --- stand-ins (peer.py) ---------------------------------------------------------------------
+peer_start() { # NAME [--netns relay] peer.py ARGS...: transient unit e2e-peer-NAME
     local name=$1
     shift
     local -a props=(--property=Restart=no)
     if [ "${1:-}" = --netns ]; then props+=("--property=NetworkNamespacePath=/run/netns/$2"); shift 2; fi
-    e2e_exec systemctl reset-failed "e2e-stub-$name" 2>/dev/null || true
-    e2e_exec systemd-run --quiet --unit="e2e-stub-$name" "${props[@]}" \
-        /usr/bin/python3 /e2e/stub.py "$@" || fail "cannot start stub $name ($*)"
+    e2e_exec systemctl reset-failed "e2e-peer-$name" 2>/dev/null || true
+    e2e_exec systemd-run --quiet --unit="e2e-peer-$name" "${props[@]}" \
+        /usr/bin/python3 /e2e/peer.py "$@" || fail "cannot start stand-in $name ($*)"
 }
-stub_stop() { e2e_exec systemctl stop "e2e-stub-$1" 2>/dev/null || true; }   # NAME
-stub_running() { [ "$(e2e_exec systemctl is-active "e2e-stub-$1" 2>/dev/null)" = active ]; }
-stub_journal() { e2e_exec journalctl -u "e2e-stub-$1" -o cat --no-pager 2>/dev/null || true; }
+peer_stop() { e2e_exec systemctl stop "e2e-peer-$1" 2>/dev/null || true; }   # NAME
+peer_running() { [ "$(e2e_exec systemctl is-active "e2e-peer-$1" 2>/dev/null)" = active ]; }
+peer_journal() { e2e_exec journalctl -u "e2e-peer-$1" -o cat --no-pager 2>/dev/null || true; }
 _tcp_listening() { # NETNS|- PORT [ADDR]
     local -a ns=()
     if [ "$1" != - ]; then ns=(ip netns exec "$1"); fi
@@ -31,32 +31,32 @@ _tcp_listening() { # NETNS|- PORT [ADDR]
 }
 _udp_listening() { [ -n "$(e2e_exec ss -Hlun "sport = :$1" 2>/dev/null)" ]; }   # PORT
 
-smtp_hang_start() { # PORT: the smtp-hang stub on 127.0.0.1:PORT (220, then silence)
-    stub_start hang smtp-hang --listen "127.0.0.1:$1"
-    wait_until 15 _tcp_listening - "$1" || fail "smtp-hang stub not listening on 127.0.0.1:$1"
-    e2e_log "smtp-hang stub on 127.0.0.1:$1"
+smtp_hang_start() { # PORT: the smtp-hang stand-in on 127.0.0.1:PORT (220, then silence)
+    peer_start hang smtp-hang --listen "127.0.0.1:$1"
+    wait_until 15 _tcp_listening - "$1" || fail "smtp-hang stand-in not listening on 127.0.0.1:$1"
+    e2e_log "smtp-hang stand-in on 127.0.0.1:$1"
 }
 
 relay_refuse_start() { # [greeting|ehlo]: the relay (192.0.2.2:25) answers 421 instead of smtp-sink
     e2e_exec systemctl stop e2e-relay.service || fail "cannot stop e2e-relay.service"
     wait_until 15 _relay_closed || fail "smtp-sink still listening on 192.0.2.2:25"
-    stub_start relay421 --netns relay smtp-421 --listen 192.0.2.2:25 --when "${1:-greeting}"
-    wait_until 15 _tcp_listening relay 25 192.0.2.2:25 || fail "smtp-421 stub not listening on 192.0.2.2:25"
+    peer_start relay421 --netns relay smtp-421 --listen 192.0.2.2:25 --when "${1:-greeting}"
+    wait_until 15 _tcp_listening relay 25 192.0.2.2:25 || fail "smtp-421 stand-in not listening on 192.0.2.2:25"
     e2e_log "relay 192.0.2.2:25 answers 421 (${1:-greeting})"
 }
 _relay_closed() { ! _tcp_listening relay 25 192.0.2.2:25; }
 relay_refuse_stop() { # smtp-sink back on 192.0.2.2:25
-    stub_stop relay421
-    wait_until 15 _relay_closed || fail "smtp-421 stub still listening"
+    peer_stop relay421
+    wait_until 15 _relay_closed || fail "smtp-421 stand-in still listening"
     e2e_exec systemctl start e2e-relay.service || fail "cannot start e2e-relay.service"
     wait_until 15 _tcp_listening relay 25 192.0.2.2:25 || fail "smtp-sink not back on 192.0.2.2:25"
     e2e_log "relay 192.0.2.2:25 accepts mail again (smtp-sink)"
 }
 
-dns_stub_start() { # stub.py dns ARGS (--a NAME=ADDR ...): a DNS server on 127.0.0.1:53 (udp)
-    stub_start dns dns --listen 127.0.0.1:53 "$@"
-    wait_until 15 _udp_listening 53 || fail "dns stub not listening on 127.0.0.1:53"
-    e2e_log "dns stub on 127.0.0.1:53 ($*; NXDOMAIN for anything else)"
+dns_peer_start() { # peer.py dns ARGS (--a NAME=ADDR ...): a DNS server on 127.0.0.1:53 (udp)
+    peer_start dns dns --listen 127.0.0.1:53 "$@"
+    wait_until 15 _udp_listening 53 || fail "dns stand-in not listening on 127.0.0.1:53"
+    e2e_log "dns stand-in on 127.0.0.1:53 ($*; NXDOMAIN for anything else)"
 }
 
 # --- the resolver view: /etc and Postfix's chroot copies --------------------------------------
@@ -96,7 +96,7 @@ ipv6_link_up() { # 2001:db8::1 here, 2001:db8::2 in the relay netns; an smtp-sin
         ip -6 addr add "$1/64" dev veth-mta nodad &&
         ip -n relay -6 addr add "$2/64" dev veth-relay nodad' sh "$CS_MTA6" "$CS_RELAY6" ||
         fail "cannot set up IPv6 on the relay link"
-    e2e_exec systemd-run --quiet --unit=e2e-stub-relay6 --property=Restart=no \
+    e2e_exec systemd-run --quiet --unit=e2e-peer-relay6 --property=Restart=no \
         --property=NetworkNamespacePath=/run/netns/relay \
         /usr/sbin/smtp-sink -u nobody -h relay.test -d '/var/lib/e2e/relay/%H%M%S.' "[$CS_RELAY6]:25" 1000 ||
         fail "cannot start smtp-sink on [$CS_RELAY6]:25"
@@ -114,7 +114,7 @@ ipv6_reachable() { # a TCP connection to [2001:db8::2]:25 succeeds within 2 s (t
         "$CS_RELAY6" >/dev/null 2>&1
 }
 _ipv6_cleanup() {
-    e2e_exec systemctl stop e2e-stub-relay6 2>/dev/null || true
+    e2e_exec systemctl stop e2e-peer-relay6 2>/dev/null || true
     e2e_exec sh -c 'ip -6 addr del "$1/64" dev veth-mta 2>/dev/null
         ip -n relay -6 addr del "$2/64" dev veth-relay 2>/dev/null; true' sh "$CS_MTA6" "$CS_RELAY6"
 }
@@ -175,8 +175,8 @@ print(v if isinstance(v, str) else json.dumps(v))' "$1"
 }
 
 # --- cleanup -------------------------------------------------------------------------------------
-causes_cleanup() { # stubs stopped, smtp-sink back, /etc files and the chroot's copies restored, IPv6 off
-    e2e_exec sh -c 'systemctl stop "e2e-stub-*" 2>/dev/null; systemctl reset-failed "e2e-stub-*" 2>/dev/null; true'
+causes_cleanup() { # stand-ins stopped, smtp-sink back, /etc files and the chroot's copies restored, IPv6 off
+    e2e_exec sh -c 'systemctl stop "e2e-peer-*" 2>/dev/null; systemctl reset-failed "e2e-peer-*" 2>/dev/null; true'
     e2e_exec systemctl start e2e-relay.service 2>/dev/null || true
     _ipv6_cleanup
     _cs_restore

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The next hop hangs: Postfix hands all mail to a content filter at [127.0.0.1]:10025 (an
-# smtp(8) next hop), which greets with 220 and then never answers EHLO (stub.py smtp-hang);
+# smtp(8) next hop), which greets with 220 and then never answers EHLO (peer.py smtp-hang);
 # smtp_helo_timeout = 60s. The relay the watchdog probes is fine. The stall is seen while the
 # delivery agents hang, before any failure is logged, so the watchdog restarts Postfix once;
 # verify_after ends before smtp_helo_timeout, so nothing is logged by then and the ladder ends
@@ -21,9 +21,9 @@ postfix_conf 'content_filter = smtp:[127.0.0.1]:10025' 'smtp_helo_timeout = 60s'
 start_daemon
 track_master_pid
 queue_mail 5
-_hung() { all_active 5 && [ "$(stub_journal hang | grep -c 'connection from')" -ge 1 ]; }
+_hung() { all_active 5 && [ "$(peer_journal hang | grep -c 'connection from')" -ge 1 ]; }
 wait_until 30 _hung ||
-    fail "mail not hanging at the next hop (active $(active_count), queue $(queue_count), stub connections $(stub_journal hang | grep -c 'connection from'))"
+    fail "mail not hanging at the next hop (active $(active_count), queue $(queue_count), stand-in connections $(peer_journal hang | grep -c 'connection from'))"
 e2e_log "5 messages in active/, smtp(8) hangs after the 220 of [127.0.0.1]:10025"
 
 budget=$((E2E_STALL_AFTER + E2E_VERIFY_AFTER + 90))

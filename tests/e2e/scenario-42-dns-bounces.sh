@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # DNS bounces: direct MX delivery (no relayhost, DNS lookups) through a nameserver that
-# answers NXDOMAIN for nxdomain.test (stub.py dns). Postfix bounces the 3 messages ("Host or
+# answers NXDOMAIN for nxdomain.test (peer.py dns). Postfix bounces the 3 messages ("Host or
 # domain name not found"). Nothing a restart can fix and nothing stuck: no restart, no alert,
 # but the failures are counted by cause: --once --json, STATUS= and the metrics file.
 set -euo pipefail
@@ -17,7 +17,7 @@ e2e_on_exit cleanup
 metrics=/run/mta-watchdog/metrics.prom
 rm_config_set watchdog metrics_file "$metrics"
 rm_config_check
-dns_stub_start --a relay.test=192.0.2.2
+dns_peer_start --a relay.test=192.0.2.2
 cs_write /etc/resolv.conf "nameserver 127.0.0.1"
 cs_write "$CS_CHROOT_ETC/resolv.conf" "nameserver 127.0.0.1"
 postfix_conf 'relayhost =' 'smtp_host_lookup = dns' 'disable_dns_lookups = no'
@@ -28,7 +28,7 @@ queue_mail_quiet 3 user@nxdomain.test
 _bounced() { queue_empty && [ "$(postfix_log_count "status=bounced")" -ge 3 ]; }
 wait_until 60 _bounced || fail "setup: 3 bounces expected, Postfix logged $(postfix_log_count "status=bounced") (queue $(queue_count))"
 assert_eq "setup: bounces for nxdomain.test" 3 "$(postfix_log_count "name=nxdomain.test type=A: Host not found")"
-stub_journal dns | grep -q 'nxdomain.test MX -> NXDOMAIN' || fail "setup: the dns stub saw no MX query for nxdomain.test"
+peer_journal dns | grep -q 'nxdomain.test MX -> NXDOMAIN' || fail "setup: the dns stand-in saw no MX query for nxdomain.test"
 observe $((E2E_INTERVAL * 3))
 
 # --once reads the journal back over stall_after: right after the bounces

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The relay refuses at the greeting: for a minute 192.0.2.2:25 answers "421 4.3.2 Service not
-# available, try later" (stub.py smtp-421 in place of smtp-sink), then accepts mail again.
+# available, try later" (peer.py smtp-421 in place of smtp-sink), then accepts mail again.
 # The peer's 4xx (cause class deferred-remote) is nothing a restart can fix: no restart,
 # one delivery.degraded; after the relay is back the queue drains.
 set -euo pipefail

@@ -3,14 +3,14 @@
 lib-causes.sh starts and stops them). Standard library only.
 
 usage:
-  stub.py smtp-hang --listen ADDR:PORT
+  peer.py smtp-hang --listen ADDR:PORT
       Answers every connection with a 220 greeting, then reads and ignores what the
       client sends (EHLO, ...) and never answers; holds the connection until the client
       closes it. A next hop that hangs after the greeting (RFC 5321 4.5.3.2 timeouts).
-  stub.py smtp-421 --listen ADDR:PORT [--when greeting|ehlo]
+  peer.py smtp-421 --listen ADDR:PORT [--when greeting|ehlo]
       Answers "421 4.3.2 Service not available, try later" at the greeting (default), or
       a 220 greeting and the 421 to the first command (ehlo), and closes (RFC 5321 3.8).
-  stub.py dns --listen ADDR:PORT [--a NAME=IPV4]... [--aaaa NAME=IPV6]...
+  peer.py dns --listen ADDR:PORT [--a NAME=IPV4]... [--aaaa NAME=IPV6]...
       A UDP DNS responder (RFC 1035 4.1): A/AAAA answers from the table, NOERROR without
       answers for other types of a known name, NXDOMAIN (RCODE 3) for every other name.
       Every query is printed to stdout (the unit's journal): "dns: NAME TYPE -> RCODE".

@@ -17,6 +17,9 @@
 typedef enum ActivitySource {
         ACTIVITY_SOURCE_JOURNAL_UNIT,        /* the journal, entries of the unit (_SYSTEMD_UNIT=) */
         ACTIVITY_SOURCE_JOURNAL_IDENTIFIER,  /* the journal, entries by SYSLOG_IDENTIFIER= */
+        ACTIVITY_SOURCE_LOGFILE,             /* a plain log file (probes/logfile.c), the path from
+                                              * log_file(); where that returns NULL (the MTA logs
+                                              * to syslog), the journal by SYSLOG_IDENTIFIER= */
 } ActivitySource;
 
 typedef struct MtaProfile MtaProfile;
@@ -38,10 +41,18 @@ struct MtaProfile {
         ActivitySource activity_source;
         const char *const *syslog_identifiers;   /* for ACTIVITY_SOURCE_JOURNAL_IDENTIFIER */
         const ActivityRules *activity_rules;     /* built-in patterns and classifier */
+        /* ACTIVITY_SOURCE_LOGFILE: the absolute path of the log file to
+         * follow, from the type's SETTINGS (Exim: log_file_path with "%s"
+         * → "main"), or NULL when the MTA logs to syslog. */
+        const char *(*log_file)(const void *settings);
 
         /* Liveness: the unit's state, and the daemon's PID file where its
          * unit has no MainPID (sysv-generated units); NULL: the unit alone. */
         const char *pid_file;
+        /* The executable the PID file's process must be (Exim:
+         * "/usr/sbin/exim4", compared with /proc/PID/exe), so that a PID
+         * reused by another program does not pass for the daemon; NULL: any. */
+        const char *daemon_exe;
 
         /* The MTA's own view of name resolution where it differs from the
          * system's (a chrooted Postfix reads copies of resolv.conf and

@@ -79,6 +79,21 @@ typedef struct QueueStats {
          * overdue messages only once it has seen some for this long on
          * CLOCK_MONOTONIC (README "How it decides"). */
         uint64_t slack_usec;
+        /* Where the schedule came from, for status and alerts: "file-times"
+         * (Postfix: deferred files' mtimes), "retry-db" (Exim's retry hints
+         * database), "msglog" (Exim without the database: per-message log
+         * mtimes); "" when schedule_known is false. */
+        char schedule_source[16];
+        /* Frozen messages (Exim: a "-frozen" line in the -H file): not in
+         * backlog, the MTA does not try them until an admin thaws them. */
+        unsigned frozen;
+        /* Deliveries that have held a message's lock longer than the
+         * hung-delivery threshold (Exim: the -D file's fcntl lock, holder
+         * from F_GETLK): how many, and the longest-running one. */
+        unsigned hung;
+        uint32_t hung_pid;                /* its process, 0 if none */
+        char hung_id[QUEUE_ID_MAX];       /* the message it holds, "" if none */
+        uint64_t hung_age_usec;           /* how long it has run, microseconds */
 } QueueStats;
 
 /* Why a delivery failed, as told by the MTA's log line (the cause

@@ -21,14 +21,25 @@ install -d -m 0755 /var/lib/e2e
 install -d -m 0755 -o nobody /var/lib/e2e/relay
 : > /var/lib/e2e/webhook.jsonl
 
-# --- relay: smtp-sink in the relay netns, one file per received message -----------
-cat > /etc/systemd/system/e2e-relay.service <<'EOF'
+# --- relay: one file per received message in /var/lib/e2e/relay, in the relay netns ---
+# Postfix's smtp-sink where Postfix is installed; in the Exim sandbox (postfix and exim4
+# conflict) sink.py, an SMTP sink of our own.
+if [ "${E2E_MTA:-postfix}" = exim ]; then
+    relay_exec='/usr/bin/python3 /e2e/sink.py --listen 192.0.2.2:25 --dir /var/lib/e2e/relay'
+    relay_user='User=nobody
+AmbientCapabilities=CAP_NET_BIND_SERVICE'
+else
+    relay_exec='/usr/sbin/smtp-sink -u nobody -h relay.test -d /var/lib/e2e/relay/%%H%%M%%S. 192.0.2.2:25 1000'
+    relay_user=
+fi
+cat > /etc/systemd/system/e2e-relay.service <<EOF
 [Unit]
-Description=e2e relay: smtp-sink on 192.0.2.2:25 in netns relay
+Description=e2e relay: an SMTP sink on 192.0.2.2:25 in netns relay
 
 [Service]
 NetworkNamespacePath=/run/netns/relay
-ExecStart=/usr/sbin/smtp-sink -u nobody -h relay.test -d /var/lib/e2e/relay/%%H%%M%%S. 192.0.2.2:25 1000
+ExecStart=$relay_exec
+$relay_user
 Restart=on-failure
 EOF
 
@@ -42,7 +53,24 @@ ExecStart=/usr/bin/python3 /e2e/receiver.py --listen 127.0.0.1:9000 --log /var/l
 Restart=on-failure
 EOF
 
+# --- Exim (E2E_MTA=exim): debconf made it a smarthost to 192.0.2.2::25 (rootfs-exim.sh);
+# here only the timers are shortened, as for Postfix below: a queue runner every 10 s
+# (/etc/default/exim4, read by /etc/init.d/exim4) and one retry rule, every 10 s for an
+# hour, instead of Debian's "F,2h,15m; ..." (exim4.conf.template, "begin retry").
+setup_exim() {
+    sed -i "s/^QUEUEINTERVAL=.*/QUEUEINTERVAL='10s'/" /etc/default/exim4
+    sed -i 's/^\*[[:space:]]\+\*[[:space:]]\+F,2h,15m; G,16h,1h,1.5; F,4d,6h$/*                      *           F,1h,10s/' \
+        /etc/exim4/exim4.conf.template
+    grep -q '^\*  *\*  *F,1h,10s$' /etc/exim4/exim4.conf.template
+    # e2e_reset (lib.sh) restores these after scenarios that change Exim's configuration
+    cp /etc/default/exim4 /var/lib/e2e/exim4.default
+    cp /etc/exim4/exim4.conf.template /var/lib/e2e/exim4.conf.template.default
+    systemctl enable exim4.service >/dev/null 2>&1 || true
+}
+
 # --- Postfix: relay everything to the relay, short timers -------------------------
+# (Postfix: everything up to the "fi" below, unindented)
+if [ "${E2E_MTA:-postfix}" = exim ]; then setup_exim; else
 postconf -e \
     'relayhost = [192.0.2.2]:25' \
     'myhostname = mta-e2e.test' \
@@ -67,6 +95,7 @@ if [ "${E2E_POSTFIX_PIDFILE:-no}" = yes ]; then
     printf '[Service]\nPIDFile=/var/spool/postfix/pid/master.pid\n' \
         > /etc/systemd/system/postfix@-.service.d/e2e-pidfile.conf
 fi
+fi
 
 # --- mta-watchdogd, installed as an admin would (E2E_INSTALL, see lib.sh): the .deb, or
 # the files `cmake --install` put here from the host, followed by what its install step
@@ -79,10 +108,14 @@ case ${E2E_INSTALL:-deb} in
         ;;
 esac
 id mta-watchdog
-python3 /e2e/mkconfig.py /src/etc/mta-watchdog.ini /e2e/mta-watchdog.e2e.ini \
+python3 /e2e/mkconfig.py /src/etc/mta-watchdog.ini "/e2e/${E2E_INI:-mta-watchdog.e2e.ini}" \
     > /etc/mta-watchdog/mta-watchdog.ini.new
 mv /etc/mta-watchdog/mta-watchdog.ini.new /etc/mta-watchdog/mta-watchdog.ini
 
 systemctl daemon-reload
-systemctl restart postfix@-.service
+if [ "${E2E_MTA:-postfix}" = exim ]; then
+    systemctl restart exim4.service
+else
+    systemctl restart postfix@-.service
+fi
 systemctl start e2e-relay.service e2e-receiver.service

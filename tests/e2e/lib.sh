@@ -23,6 +23,16 @@ E2E_POLL=${E2E_POLL:-2}                     # seconds between two polls of wait_
 E2E_BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-120}
 E2E_TIMELINE=${E2E_TIMELINE:-0}             # 1: print a timeline line while waiting
 E2E_TIMELINE_EVERY=${E2E_TIMELINE_EVERY:-5}
+# The MTA a sandbox boots (one per sandbox: postfix and exim4 conflict): "postfix" (rootfs.sh)
+# or "exim" (rootfs-exim.sh, helpers in lib-exim.sh). A scenario that needs Exim is named
+# scenario-*-exim-*.sh and sets E2E_MTA=exim before sourcing this file; run.sh shards by it.
+E2E_MTA=${E2E_MTA:-postfix}
+case $E2E_MTA in
+    postfix) E2E_INI=${E2E_INI:-mta-watchdog.e2e.ini} ;;
+    exim) E2E_INI=${E2E_INI:-mta-watchdog.e2e-exim.ini} ;;
+    *) echo "lib.sh: E2E_MTA is postfix or exim, not '$E2E_MTA'" >&2; exit 2 ;;
+esac
+export E2E_MTA E2E_INI
 E2E_SPOOL=/var/spool/postfix
 E2E_WEBHOOK_LOG=/var/lib/e2e/webhook.jsonl
 E2E_MTA_UNIT=postfix@-.service
@@ -35,7 +45,7 @@ ini_get() { # SECTION KEY -> value in mta-watchdog.e2e.ini
         /^[[:space:]]*\[/ { gsub(/[[:space:]]/, ""); cur = $0; next }
         cur == s && $0 ~ "^[[:space:]]*" k "[[:space:]]*=" {
             sub(/^[^=]*=[[:space:]]*/, ""); sub(/[[:space:]]+$/, ""); print; exit }' \
-        "$E2E_DIR/mta-watchdog.e2e.ini"
+        "$E2E_DIR/$E2E_INI"
 }
 secs() { # "40s" | "2m" | "1h" | "7" -> seconds
     local v=$1
@@ -112,7 +122,11 @@ _e2e_cgroup_dirs() { # the cgroup directories (one per hierarchy) the container 
 e2e_boot() {
     if [ -n "${E2E_LEADER:-}" ]; then return 0; fi   # a parent process booted it
     local rootfs
-    rootfs=$(bash "$E2E_DIR/rootfs.sh")
+    if [ "$E2E_MTA" = exim ]; then
+        rootfs=$(bash "$E2E_DIR/rootfs-exim.sh")
+    else
+        rootfs=$(bash "$E2E_DIR/rootfs.sh")
+    fi
     E2E_OWNER=$$
     E2E_T0=${E2E_T0:-$(e2e_uptime)}
     E2E_TMP=$(mktemp -d /tmp/mta-e2e.XXXXXX)
@@ -178,11 +192,12 @@ e2e_boot() {
         DESTDIR=/proc/$E2E_LEADER/root cmake --install "$E2E_BUILD" >"$E2E_TMP/install.log" 2>&1 ||
             { tail -n 20 "$E2E_TMP/install.log" >&2; fail "cmake --install into the container failed"; }
     fi
-    e2e_exec E2E_POSTFIX_PIDFILE="${E2E_POSTFIX_PIDFILE:-no}" E2E_INSTALL="$E2E_INSTALL" bash /e2e/guest-setup.sh >"$E2E_TMP/setup.log" 2>&1 ||
+    e2e_exec E2E_POSTFIX_PIDFILE="${E2E_POSTFIX_PIDFILE:-no}" E2E_INSTALL="$E2E_INSTALL" \
+        E2E_MTA="$E2E_MTA" E2E_INI="$E2E_INI" bash /e2e/guest-setup.sh >"$E2E_TMP/setup.log" 2>&1 ||
         { tail -n 30 "$E2E_TMP/setup.log" >&2; fail "guest setup failed"; }
-    wait_until 30 _e2e_ready || fail "relay, receiver or postfix not up: $(e2e_exec systemctl --failed --no-legend 2>&1)"
+    wait_until 30 _e2e_ready || fail "relay, receiver or $E2E_MTA not up: $(e2e_exec systemctl --failed --no-legend 2>&1)"
     e2e_log "mta-watchdog installed ($E2E_INSTALL): $(e2e_exec $E2E_SBIN --version 2>&1 | head -n1)"
-    e2e_log "sandbox ready: relay 192.0.2.2:25 (netns relay), receiver 127.0.0.1:9000, postfix master $(master_pid)"
+    e2e_log "sandbox ready: relay 192.0.2.2:25 (netns relay), receiver 127.0.0.1:9000, $E2E_MTA master $(master_pid)"
 }
 
 _e2e_ready() {
@@ -436,10 +451,7 @@ stop_daemon() { e2e_exec timeout 60 systemctl stop "$E2E_DAEMON_UNIT" || true; }
 daemon_state() { e2e_exec systemctl is-active "$E2E_DAEMON_UNIT" 2>/dev/null || true; }
 
 # --- between scenarios --------------------------------------------------------------------------
-e2e_reset() {
-    stop_daemon
-    e2e_exec systemctl reset-failed "$E2E_DAEMON_UNIT" 2>/dev/null || true
-    e2e_exec sh -c 'find "$1" -mindepth 1 -delete 2>/dev/null || true' sh "$E2E_STATE_DIR"
+e2e_reset_mta() { # the MTA as guest-setup.sh left it, running, with an empty queue and the link up
     thaw_qmgr
     thaw_smtp
     e2e_exec ip link set veth-mta up
@@ -451,6 +463,12 @@ e2e_reset() {
     e2e_exec timeout 60 systemctl start postfix.service || fail "reset: postfix.service start failed"
     e2e_exec postsuper -d ALL >/dev/null 2>&1 || true
     wait_until 30 queue_empty || fail "reset: queue not empty ($(queue_count))"
+}
+e2e_reset() {
+    stop_daemon
+    e2e_exec systemctl reset-failed "$E2E_DAEMON_UNIT" 2>/dev/null || true
+    e2e_exec sh -c 'find "$1" -mindepth 1 -delete 2>/dev/null || true' sh "$E2E_STATE_DIR"
+    e2e_reset_mta
     e2e_exec sh -c ': > /var/lib/e2e/webhook.jsonl; : > /var/lib/e2e/requests.jsonl;
         find /var/lib/e2e/relay -mindepth 1 -delete'
     # what alert scenarios change: extra receivers, the config, the default receiver stopped
@@ -549,3 +567,9 @@ for a in alerts:
 _am_ready() { e2e_exec python3 -c 'import urllib.request; urllib.request.urlopen("http://127.0.0.1:9093/api/v2/status", timeout=5)' 2>/dev/null; }
 _am_firing() { _am_alerts | grep -q '^active '; }
 _am_resolved() { [ -z "$(_am_alerts)" ]; }
+
+# --- the Exim sandbox: its helpers replace the Postfix ones above (same names) ----------------
+if [ "$E2E_MTA" = exim ]; then
+    # shellcheck source-path=SCRIPTDIR source=lib-exim.sh
+    . "$E2E_DIR/lib-exim.sh"
+fi

@@ -1,0 +1,104 @@
+# shellcheck shell=bash disable=SC2016,SC2034
+# (SC2016: sh -c scripts are single-quoted on purpose; SC2034: settings used by scenarios)
+# The Exim sandbox (E2E_MTA=exim): sourced at the end of lib.sh, it replaces the helpers that
+# know Postfix with ones of the same name for Debian's Exim 4 (exim4-daemon-light, configured
+# by debconf as a smarthost to the relay, rootfs-exim.sh; timers shortened by guest-setup.sh),
+# and adds Exim's own. Facts used here (checked on the sandbox's Exim 4.96):
+# - exim4.service is generated from /etc/init.d/exim4 by systemd-sysv-generator: MainPID 0,
+#   the daemon's pid in /run/exim4/exim.pid, "active (exited)" once the daemon died;
+# - the queue is <spool>/input/<id>-H (+ -D), the per-message log <spool>/msglog/<id>,
+#   the main log /var/log/exim4/mainlog (Exim spec, chapters "Format of spool files" and
+#   "Log files"); a delivery holds an fcntl write lock on its message's -D file.
+
+E2E_SPOOL=/var/spool/exim4
+E2E_MTA_UNIT=exim4.service
+E2E_EXIM_PIDFILE=/run/exim4/exim.pid
+E2E_EXIM_MAINLOG=/var/log/exim4/mainlog
+
+# The running daemon's PID, from Exim's pid file (checked against /proc: the process must be
+# /usr/sbin/exim4), 0 if none. Named master_pid like Postfix's, so that track_master_pid and
+# master_pid_changes (lib.sh) count Exim daemon restarts.
+master_pid() {
+    e2e_exec sh -c 'p=$(tr -dc 0-9 < "$1" 2>/dev/null)
+        if [ -n "$p" ] && [ "$(readlink "/proc/$p/exe" 2>/dev/null)" = /usr/sbin/exim4 ]; then echo "$p"; else echo 0; fi' \
+        sh "$E2E_EXIM_PIDFILE" 2>/dev/null || echo 0
+}
+mta_sub_state() { e2e_exec systemctl show -p SubState --value "$E2E_MTA_UNIT" 2>/dev/null || true; }
+
+# --- the queue --------------------------------------------------------------------------------
+queue_count() { # messages in the queue: <id>-H files under input/ (split spool included)
+    e2e_exec sh -c 'find "$1/input" -name "*-H" 2>/dev/null | wc -l' sh "$E2E_SPOOL"
+}
+deferred_count() { # messages in the queue whose own log records a deferral ("==")
+    e2e_exec sh -c 'n=0; for h in $(find "$1/input" -name "*-H" 2>/dev/null); do
+            id=$(basename "$h" -H)
+            if grep -q " == " "$1/msglog/$id" 2>/dev/null; then n=$((n + 1)); fi
+        done; echo "$n"' sh "$E2E_SPOOL"
+}
+frozen_count() { # messages whose -H file carries the -frozen flag
+    e2e_exec sh -c 'find "$1/input" -name "*-H" -exec grep -l "^-frozen " {} + 2>/dev/null | wc -l' sh "$E2E_SPOOL"
+}
+maildrop_count() { echo 0; }   # Exim has no maildrop: mail submitted with the daemon down is in input/
+active_count() { echo 0; }
+queue_ids() { # the ids of the queued messages, oldest first (the id begins with the arrival time)
+    e2e_exec sh -c 'find "$1/input" -name "*-H" 2>/dev/null | sed "s|.*/||; s|-H$||" | sort' sh "$E2E_SPOOL"
+}
+# Exim's main log: lines that contain TEXT since the scenario began (MAINLOG_MARK, set by
+# exim_log_mark; rotated files included, so that a logrotate in between loses nothing)
+exim_log_mark() {
+    E2E_MAINLOG_MARK=$(e2e_exec date '+%Y-%m-%d %H:%M:%S')
+}
+exim_logged() { # TEXT: how many main log lines since exim_log_mark (or since the boot) contain it
+    e2e_exec sh -c 'for f in "$1".1 "$1"; do [ -f "$f" ] && cat "$f"; done |
+        awk -v m="$2" "\$1 \" \" \$2 >= m" | grep -cF -- "$3" || true' \
+        sh "$E2E_EXIM_MAINLOG" "${E2E_MAINLOG_MARK:-0}" "$1"
+}
+exim_has_logged() { [ "$(exim_logged "$1")" -gt 0 ]; }
+
+# --- freezing and killing the daemon ----------------------------------------------------------
+freeze_exim() { # the listening daemon stopped (SIGSTOP): alive, but it starts no queue runner
+    local p
+    p=$(master_pid)
+    [ "$p" != 0 ] || fail "no exim daemon to freeze"
+    e2e_exec kill -STOP "$p" || fail "cannot stop the exim daemon $p"
+    e2e_log "exim daemon frozen (SIGSTOP, pid $p)"
+}
+thaw_exim() { # every stopped exim process continues (the daemon, deliveries, queue runners)
+    e2e_exec pkill -CONT -x exim4 || true
+}
+freeze_qmgr() { freeze_exim; }    # lib.sh's stuck_after_outage freezes "the queue manager"
+thaw_qmgr() { thaw_exim; }
+thaw_smtp() { :; }
+kill_exim_daemon() { # SIGKILL to the listening daemon (its queue runners and deliveries live on)
+    local p
+    p=$(master_pid)
+    [ "$p" != 0 ] || fail "no exim daemon to kill"
+    e2e_exec kill -KILL "$p" || fail "cannot kill the exim daemon $p"
+    e2e_log "exim daemon killed (SIGKILL, pid $p)"
+}
+
+# --- configuration ----------------------------------------------------------------------------
+exim_retry() { # RULE: the one retry rule (e.g. "F,1h,2m"), then Exim restarted to read it
+    e2e_exec sh -c 'sed -i "s/^\*[[:space:]]\+\*[[:space:]]\+F,.*$/*                      *           $1/" \
+        /etc/exim4/exim4.conf.template && grep -q "^\*  *\*  *$1\$" /etc/exim4/exim4.conf.template' sh "$1" ||
+        fail "cannot set the retry rule $1"
+    e2e_exec timeout 60 systemctl restart "$E2E_MTA_UNIT" || fail "exim4 restart failed"
+    e2e_log "exim: retry rule $1 (restarted)"
+}
+
+# --- between scenarios --------------------------------------------------------------------------
+e2e_reset_mta() { # Exim as guest-setup.sh left it, running, with an empty queue and the link up
+    thaw_exim
+    e2e_exec ip link set veth-mta up
+    receiver_ok
+    e2e_exec sh -c 'cp /var/lib/e2e/exim4.default /etc/default/exim4
+        cp /var/lib/e2e/exim4.conf.template.default /etc/exim4/exim4.conf.template'
+    # the daemon's children (queue runners, deliveries) outlive a restart (KillMode=process):
+    # end them all, then an empty spool and a fresh start
+    e2e_exec timeout 60 systemctl stop "$E2E_MTA_UNIT" || true
+    e2e_exec sh -c 'pkill -KILL -x exim4; rm -rf "$1"/input/* "$1"/msglog/* "$1"/db/*; true' sh "$E2E_SPOOL"
+    e2e_exec timeout 60 systemctl start "$E2E_MTA_UNIT" || fail "reset: exim4 start failed"
+    wait_until 30 queue_empty || fail "reset: queue not empty ($(queue_count))"
+    wait_until 30 _exim_up || fail "reset: exim daemon not running"
+}
+_exim_up() { [ "$(master_pid)" != 0 ]; }

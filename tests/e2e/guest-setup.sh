@@ -25,7 +25,7 @@ install -d -m 0755 -o nobody /var/lib/e2e/relay
 # Postfix's smtp-sink where Postfix is installed; in the Exim sandbox (postfix and exim4
 # conflict) sink.py, an SMTP sink of our own.
 if [ "${E2E_MTA:-postfix}" = exim ]; then
-    relay_exec='/usr/bin/python3 /e2e/sink.py --listen 192.0.2.2:25 --dir /var/lib/e2e/relay'
+    relay_exec='/usr/bin/python3 /e2e/sink.py --listen 192.0.2.2:25 --dir /var/lib/e2e/relay --hold-flag /var/lib/e2e/relay-hold'
     relay_user='User=nobody
 AmbientCapabilities=CAP_NET_BIND_SERVICE'
 else

@@ -48,10 +48,14 @@ queue_ids() { # the ids of the queued messages, oldest first (the id begins with
 exim_log_mark() {
     E2E_MAINLOG_MARK=$(e2e_exec date '+%Y-%m-%d %H:%M:%S')
 }
-exim_logged() { # TEXT: how many main log lines since exim_log_mark (or since the boot) contain it
+exim_log_lines() { # TEXT: the main log lines since exim_log_mark (or since the boot) that contain it
     e2e_exec sh -c 'for f in "$1".1 "$1"; do [ -f "$f" ] && cat "$f"; done |
-        awk -v m="$2" "\$1 \" \" \$2 >= m" | grep -cF -- "$3" || true' \
+        awk -v m="$2" "\$1 \" \" \$2 >= m" | grep -F -- "$3" || true' \
         sh "$E2E_EXIM_MAINLOG" "${E2E_MAINLOG_MARK:-0}" "$1"
+}
+exim_logged() { exim_log_lines "$1" | grep -c . || true; }   # TEXT: how many such lines
+forced_queue_runs() { # queue runs started by "exim4 -qf" since exim_log_mark
+    exim_log_lines "Start queue run: pid=" | grep -cE 'Start queue run: pid=[0-9]+ -qf$' || true
 }
 exim_has_logged() { [ "$(exim_logged "$1")" -gt 0 ]; }
 
@@ -88,6 +92,7 @@ exim_retry() { # RULE: the one retry rule (e.g. "F,1h,2m"), then Exim restarted 
 
 # --- between scenarios --------------------------------------------------------------------------
 e2e_reset_mta() { # Exim as guest-setup.sh left it, running, with an empty queue and the link up
+    relay_release
     thaw_exim
     e2e_exec ip link set veth-mta up
     receiver_ok
@@ -102,3 +107,38 @@ e2e_reset_mta() { # Exim as guest-setup.sh left it, running, with an empty queue
     wait_until 30 _exim_up || fail "reset: exim daemon not running"
 }
 _exim_up() { [ "$(master_pid)" != 0 ]; }
+
+# --- submission and hung deliveries -------------------------------------------------------------
+queue_mail_only() { # N: N messages queued without a delivery attempt (sendmail -odq, exim4(8))
+    e2e_exec sh -c 'i=0; while [ "$i" -lt "$1" ]; do i=$((i + 1));
+        printf "Subject: e2e message %s\n\nmessage %s\n" "$i" "$i" |
+            sendmail -odq -f e2e@mta-e2e.test user@remote.test || exit 1; done' sh "$1"
+    e2e_log "queued $1 messages (-odq: no delivery attempt)"
+}
+relay_hold() { e2e_exec touch /var/lib/e2e/relay-hold; }     # the relay's answer to DATA waits
+relay_release() { e2e_exec rm -f /var/lib/e2e/relay-hold; }
+delivery_pids() { # the processes of Exim deliveries ("exim4 -Mc ID"), one a line
+    e2e_exec pgrep -f '^/usr/sbin/exim4 -Mc ' || true
+}
+lock_holder() { # ID: the pid holding the write lock on the message's -D file (/proc/locks), or nothing
+    e2e_exec sh -c 'ino=$(stat -c %i "$1/input/$2-D" 2>/dev/null) || exit 0
+        awk -v i=":$ino" "\$2 == \"POSIX\" && \$4 == \"WRITE\" && substr(\$6, length(\$6) - length(i) + 1) == i { print \$5 }" /proc/locks' \
+        sh "$E2E_SPOOL" "$1"
+}
+_holds_lock() { [ -n "$(lock_holder "$1")" ]; }
+hung_delivery() { # a delivery of one message stopped (SIGSTOP) while it holds the message:
+    # the relay holds its answer to DATA, the delivery process and its transport child are
+    # stopped, the relay is released (its greeting never stopped). Prints the message id.
+    local id pids
+    relay_hold
+    queue_mail 1 >&2
+    id=$(queue_ids | head -n1)
+    [ -n "$id" ] || { relay_release; fail "no message queued"; }
+    E2E_POLL=0.2 wait_until 30 _holds_lock "$id" || { relay_release; fail "no delivery holds $id"; }
+    pids=$(delivery_pids | paste -sd' ' -)
+    # shellcheck disable=SC2086
+    e2e_exec kill -STOP $pids || { relay_release; fail "cannot stop the delivery ($pids)"; }
+    relay_release
+    e2e_log "delivery of $id stopped (SIGSTOP, pids $pids; -D lock held by $(lock_holder "$id"))"
+    echo "$id"
+}

@@ -3,7 +3,10 @@
 # webhook receiver, mta-watchdogd), runs every scenario-*.sh in order with a reset in
 # between, prints "PASS name" / "FAIL name: reason" per scenario and "N passed, M failed".
 # Usage: tests/e2e/run.sh [PATTERN]   (only scenarios whose file name contains PATTERN)
-#        E2E_JOBS=N (default 3): that many sandboxes side by side, 1 for one after the other.
+#        E2E_JOBS=N (default 3): that many Postfix sandboxes side by side, 1 for one sandbox
+#        at a time (all of them one after the other).
+#        E2E_EXIM_JOBS=N (default 1): that many Exim sandboxes for the scenario-*-exim-*.sh
+#        scenarios (a sandbox boots one MTA: postfix and exim4 conflict), beside the others.
 #        E2E_INSTALL=deb|cmake: how mta-watchdog is installed in every sandbox (lib.sh).
 #        Unset: from the .deb, except in the last of several sandboxes, which uses
 #        `cmake --install`, so that both install paths run the scenarios.
@@ -24,26 +27,56 @@ for scenario in "$here"/scenario-*.sh; do
 done
 
 # Scenarios mostly wait on timers, so several sandboxes side by side (E2E_JOBS, default 3)
-# cut the wall time; each shard boots its own container and runs its share in order.
-jobs=${E2E_JOBS:-3}
-if [ -z "${E2E_SHARD_LIST:-}" ] && [ "$jobs" -gt 1 ] && [ "${#selected[@]}" -gt 1 ]; then
-    [ "$jobs" -le "${#selected[@]}" ] || jobs=${#selected[@]}
+# cut the wall time; each shard boots its own container and runs its share in order. A
+# shard runs one MTA type: Postfix scenarios in E2E_JOBS sandboxes, the Exim ones
+# (scenario-*-exim-*.sh) in E2E_EXIM_JOBS more.
+if [ -z "${E2E_SHARD_LIST:-}" ]; then
+    postfix_sel=() exim_sel=()
+    for name in ${selected[@]+"${selected[@]}"}; do
+        case $name in *-exim-*) exim_sel+=("$name") ;; *) postfix_sel+=("$name") ;; esac
+    done
+    jobs=${E2E_JOBS:-3}
+    exim_jobs=${E2E_EXIM_JOBS:-1}
+    [ "$jobs" -le "${#postfix_sel[@]}" ] || jobs=${#postfix_sel[@]}
+    [ "$exim_jobs" -le "${#exim_sel[@]}" ] || exim_jobs=${#exim_sel[@]}
+    [ "$exim_jobs" -ge 1 ] || [ "${#exim_sel[@]}" -eq 0 ] || exim_jobs=1
+    [ "$jobs" -ge 1 ] || [ "${#postfix_sel[@]}" -eq 0 ] || jobs=1
+    shard_mta=() shard_mode=() shard_list=()
+    for ((i = 0; i < jobs; i++)); do
+        list=()
+        for ((k = i; k < ${#postfix_sel[@]}; k += jobs)); do list+=("${postfix_sel[k]}"); done
+        mode=${install_mode:-deb}
+        if [ -z "$install_mode" ] && [ "$jobs" -gt 1 ] && [ "$i" -eq $((jobs - 1)) ]; then mode=cmake; fi
+        shard_mta+=(postfix) shard_mode+=("$mode") shard_list+=("${list[*]}")
+    done
+    for ((i = 0; i < exim_jobs; i++)); do
+        list=()
+        for ((k = i; k < ${#exim_sel[@]}; k += exim_jobs)); do list+=("${exim_sel[k]}"); done
+        shard_mta+=(exim) shard_mode+=("${install_mode:-deb}") shard_list+=("${list[*]}")
+    done
+    if [ "${#shard_list[@]}" -le 1 ]; then   # one sandbox: run here, output as it comes
+        if [ "${#shard_list[@]}" -eq 0 ]; then echo "no scenario matches '${1:-}'"; echo "0 passed, 0 failed"; exit 0; fi
+        export E2E_MTA=${shard_mta[0]}
+        E2E_INI='' E2E_INSTALL=${shard_mode[0]} E2E_SHARD_LIST="${shard_list[0]}" E2E_ARTIFACTS="$artifacts" exec bash "$0"
+    fi
+    # the cached rootfs(es) first, once, rather than by several shards at the same time
+    if [ "${#postfix_sel[@]}" -gt 0 ]; then bash "$here/rootfs.sh" >/dev/null; fi
+    if [ "${#exim_sel[@]}" -gt 0 ]; then bash "$here/rootfs-exim.sh" >/dev/null; fi
     out=$(mktemp -d /tmp/mta-e2e-shards.XXXXXX)
     pids=()
     trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait; rm -rf "$out"; exit 130' INT TERM
-    for ((i = 0; i < jobs; i++)); do
-        list=()
-        for ((k = i; k < ${#selected[@]}; k += jobs)); do list+=("${selected[k]}"); done
-        mode=${install_mode:-deb}
-        if [ -z "$install_mode" ] && [ "$i" -eq $((jobs - 1)) ]; then mode=cmake; fi
-        E2E_INSTALL=$mode E2E_SHARD_LIST="${list[*]}" E2E_ARTIFACTS="$artifacts" bash "$0" > "$out/$i.log" 2>&1 &
+    n=${#shard_list[@]}
+    for ((i = 0; i < n; i++)); do
+        E2E_MTA=${shard_mta[i]} E2E_INI='' E2E_INSTALL=${shard_mode[i]} E2E_SHARD_LIST="${shard_list[i]}" \
+            E2E_ARTIFACTS="$artifacts" bash "$0" > "$out/$i.log" 2>&1 &
         pids+=($!)
+        if [ "${E2E_JOBS:-3}" -le 1 ]; then wait "$!" || true; fi   # one sandbox at a time
     done
-    echo "running ${#selected[@]} scenarios in $jobs sandboxes side by side"
+    echo "running ${#selected[@]} scenarios in $n sandboxes (${#postfix_sel[@]} Postfix in $jobs, ${#exim_sel[@]} Exim in $exim_jobs)"
     wait "${pids[@]}" || true
     passed=0 failed=0
-    for ((i = 0; i < jobs; i++)); do
-        echo "---- sandbox $((i + 1)) of $jobs ($(sed -n 's/.*mta-watchdog installed (\([a-z]*\)).*/\1/p' "$out/$i.log" | head -n1))"
+    for ((i = 0; i < n; i++)); do
+        echo "---- sandbox $((i + 1)) of $n (${shard_mta[i]}, $(sed -n 's/.*mta-watchdog installed (\([a-z]*\)).*/\1/p' "$out/$i.log" | head -n1))"
         cat "$out/$i.log"
         line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out/$i.log" | tail -n1)
         if [ -z "$line" ]; then

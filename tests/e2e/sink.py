@@ -3,12 +3,14 @@
 stores each in its own file, like Postfix's smtp-sink -d in the Postfix sandbox (postfix
 and exim4 cannot be installed together). Standard library only.
 
-usage: sink.py --listen ADDR:PORT --dir DIR [--hostname NAME]
+usage: sink.py --listen ADDR:PORT --dir DIR [--hostname NAME] [--hold-flag FILE]
 
 Answers EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT (no extensions advertised but
 PIPELINING and 8BITMIME, so clients send plain SMTP); every accepted message is written to
 DIR/<time>.<n> (written to a temporary name first, then renamed). Each delivery is printed
-to stdout (the unit's journal).
+to stdout (the unit's journal). While FILE (--hold-flag) exists, the answer to DATA waits:
+a client's delivery is then in progress (Exim holds its message's -D lock) while greetings,
+and so the watchdog's SMTP probe, are answered as usual.
 """
 import argparse
 import os
@@ -61,6 +63,8 @@ def session(conn, peer, args):
                 if rcpts == 0:
                     reply("503 5.5.1 Error: need RCPT command")
                     continue
+                while args.hold_flag and os.path.exists(args.hold_flag):
+                    time.sleep(0.1)
                 reply("354 End data with <CR><LF>.<CR><LF>")
                 data = bytearray()
                 while True:
@@ -93,6 +97,7 @@ def main():
     p.add_argument("--listen", required=True)
     p.add_argument("--dir", required=True)
     p.add_argument("--hostname", default="relay.test")
+    p.add_argument("--hold-flag")
     args = p.parse_args()
     host, _, port = args.listen.rpartition(":")
     srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -29,10 +29,10 @@ mta_sub_state() { e2e_exec systemctl show -p SubState --value "$E2E_MTA_UNIT" 2>
 queue_count() { # messages in the queue: <id>-H files under input/ (split spool included)
     e2e_exec sh -c 'find "$1/input" -name "*-H" 2>/dev/null | wc -l' sh "$E2E_SPOOL"
 }
-deferred_count() { # messages in the queue whose own log records a deferral ("==")
+deferred_count() { # messages in the queue whose own log (msglog, no "==" flag there) records a deferral
     e2e_exec sh -c 'n=0; for h in $(find "$1/input" -name "*-H" 2>/dev/null); do
             id=$(basename "$h" -H)
-            if grep -q " == " "$1/msglog/$id" 2>/dev/null; then n=$((n + 1)); fi
+            if grep -q " defer (" "$1/msglog/$id" 2>/dev/null; then n=$((n + 1)); fi
         done; echo "$n"' sh "$E2E_SPOOL"
 }
 frozen_count() { # messages whose -H file carries the -frozen flag

@@ -6,7 +6,6 @@
 # message id, after hung_delivery_after); with kill_hung_deliveries = yes it ends the process,
 # and the next queue run delivers the message.
 set -euo pipefail
-# shellcheck disable=SC2016  # (sh -c scripts are single-quoted on purpose)
 E2E_MTA=exim
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -35,6 +34,6 @@ stop_daemon
 rm_config_set mta kill_hung_deliveries yes
 start_daemon
 wait_until $((hung_after + 60)) queue_empty || fail "the hung delivery was not ended: $(queue_count) left, holder $(lock_holder "$id"); alerts: $(events | paste -sd, -)"
-assert_eq "holder process gone" no "$(e2e_exec sh -c '[ -d "/proc/$1" ] && echo yes || echo no' sh "$holder")"
+assert_eq "holder process gone" no "$(e2e_exec test -d "/proc/$holder" && echo yes || echo no)"
 assert_eq "messages at the relay" 1 "$(relay_count)"
 assert_eq "watchdog still running" active "$(daemon_state)"

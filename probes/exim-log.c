@@ -52,12 +52,15 @@ static const char *const exim_identifiers[] = { "exim", "exim4", NULL };
 
 /* The outcome in the first group: "=>", "->", "**", "==", "Completed",
  * "Start queue run" (probes/activity.c outcome_kind()). The address is
- * overwritten with 'x' by then; "Q=name" follows it with named queues. */
+ * overwritten with 'x' by then; "Q=name" follows it with named queues.
+ * At most ACTIVITY_GROUPS_MAX (10) groups in all: only those are looked at. */
+#define EXIM_DEFER_ROUTER "^" EXIM_ID " (==) [^ ]+ [^:]*R=[^ ]+ defer \\(-?[0-9]+\\): "
 #define EXIM_ACTIVITY                                                                                   \
         "^" EXIM_ID " (=>|->|\\*\\*) |"                                                                 \
-        "^" EXIM_ID " (==) [^ ]+ (Q=[^ ]+ )?(R=[^ ]+ )?T=[^ ]+ defer \\(|"                              \
-        "^" EXIM_ID " (==) [^ ]+ (Q=[^ ]+ )?R=[^ ]+ defer \\(-?[0-9]+\\): (host lookup (for [^ ]+ )?"   \
-        "did not complete|lookup of host |all relevant MX records point to non-existent hosts)|"        \
+        "^" EXIM_ID " (==) [^ ]+ [^:]*T=[^ ]+ defer \\(|"                                                \
+        EXIM_DEFER_ROUTER "host lookup [^:]*did not complete|"                                         \
+        EXIM_DEFER_ROUTER "lookup of host |"                                                           \
+        EXIM_DEFER_ROUTER "all relevant MX records point to non-existent hosts|"                       \
         "^" EXIM_ID " (Completed)( |$)|"                                                                \
         "^(Start queue run): "
 
@@ -84,7 +87,9 @@ static const char *const exim_identifiers[] = { "exim", "exim4", NULL };
  * spool and journal files it cannot handle (deliver.c, spool_in.c), its
  * transport processes dying (deliver.c "%s transport process returned
  * non-zero status 0x%04x: ..."), configuration errors (readconf.c), a
- * router whose MX points back at this host (routers/rf_self_action.c). */
+ * router whose MX points back at this host (routers/rf_self_action.c:
+ * "ID lowest numbered MX record points to local host: DOMAIN", then the
+ * address's "==" line with the same words). */
 #define EXIM_MTA_LOG                                                                                   \
         "^(" EXIM_ID " )?(Exim configuration error|Failed to get (write|read) lock for |"                \
         "Failed to open |failed to open |Couldn't (open|fdopen|create|read|set perms on) |"               \
@@ -93,6 +98,7 @@ static const char *const exim_identifiers[] = { "exim", "exim4", NULL };
         "[^ ]+ transport process (returned non-zero status|vanished unexpectedly)|"                      \
         "Process [0-9]+ (\\(parent [0-9]+\\) failed|finished: not found)|[Ff]ork failed|"                \
         "internal error|socket bind\\(\\) to port|Error in system filter|"                               \
+        "lowest numbered MX record points to local host|remote host address is the local host|"          \
         "== [^ ]+ (Q=[^ ]+ )?R=[^ ]+ defer \\(-?[0-9]+\\): lowest numbered MX record points to local host)"
 /* ... those a restart may fix (class mta-internal, once): its delivery
  * processes failing, a configuration Debian's start rebuilds
@@ -105,7 +111,7 @@ static const char *const exim_identifiers[] = { "exim", "exim4", NULL };
         "Process [0-9]+ \\(parent [0-9]+\\) failed)"
 
 /* Cause classes of failed lines, tried in order (the peer from EXIM_PEER,
- * else from a rule's group). Texts: transports/smtp.c check_response(),
+ * else from a rule's group: a rule without a peer has no group). Texts: transports/smtp.c check_response(),
  * smtp_setup_conn(); routers/rf_lookup_hostlist.c, routers/dnslookup.c;
  * the errnos of src/macros.h. */
 static const CauseRule exim_cause_rules[] = {
@@ -128,7 +134,7 @@ static const CauseRule exim_cause_rules[] = {
         { CAUSE_LOCAL_RESOURCE,   "No space left on device|Permission denied|mailbox is full|defer \\(-22\\)|"
                                   "Cannot allocate memory|Too many open files" },
         /* ERRNO_EXPANDFAIL (-27), ERRNO_GIDFAIL, ERRNO_UIDFAIL, ERRNO_BADTRANSPORT (-30) */
-        { CAUSE_MTA_INTERNAL,     "defer \\(-(2[789]|30)\\)" },
+        { CAUSE_MTA_INTERNAL,     "defer \\(-2[789]\\)|defer \\(-30\\)" },
         { CAUSE_CONNECT_FAILURE,  EXIM_CONNECT_ERRNO },
         {},
 };

@@ -418,7 +418,8 @@ static int logfile_step(Probe *p) {
 
         if (!st->started) {
                 r = logfile_begin(p);
-                return r < 0 ? r : 1;
+                if (r < 0)
+                        return r;
         }
         if (st->fd < 0) {
                 /* the name was missing: a new file is read from its start */

@@ -3,7 +3,7 @@
  * errors (see activity.h).
  *
  * The built-in rules of each MTA live in its probe file (probes/postfix.c,
- * probes/exim.c) as an ActivityRules, named by its profile (probes/mta.h). */
+ * probes/exim-log.c) as an ActivityRules, named by its profile (probes/mta.h). */
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -314,6 +314,8 @@ static ActivityKind outcome_kind(const char *s, size_t n) {
                 { "bounced",  ACTIVITY_BOUNCED  },
                 { "expired",  ACTIVITY_BOUNCED  },
                 { "**",       ACTIVITY_BOUNCED  },
+                { "Completed", ACTIVITY_COMPLETED },
+                { "Start queue run", ACTIVITY_QUEUE_RUN },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++)
@@ -454,6 +456,12 @@ void activity_count(ActivityCounts *counts, ActivityKind kind) {
                 break;
         case ACTIVITY_CONN_ERROR_PROBED:
                 counts->conn_errors_probed++;
+                break;
+        case ACTIVITY_COMPLETED:
+                counts->completed++;
+                break;
+        case ACTIVITY_QUEUE_RUN:
+                counts->queue_runs++;
                 break;
         default:
                 break;

@@ -18,8 +18,9 @@
  *  - activity_pattern: a match is a delivery attempt; its first capture
  *    group names the outcome: "sent", "deferred", "bounced" or "expired"
  *    (Postfix "status=..."), or Exim's "=>" "->" (sent), "==" (deferred),
- *    "**" (bounced), per Exim's spec chapter "Log files". Other text in
- *    that group makes the line count as nothing.
+ *    "**" (bounced), per Exim's spec chapter "Log files"; Exim's
+ *    "Completed" and "Start queue run" (ActivityCounts.completed,
+ *    queue_runs). Other text in that group makes the line count as nothing.
  *
  * "First capture group" means the first one that took part in the match,
  * so that a pattern may be an alternation of branches with one group each
@@ -34,6 +35,8 @@ typedef enum ActivityKind {
         ACTIVITY_BOUNCED,
         ACTIVITY_CONN_ERROR,         /* to a peer that is not probed */
         ACTIVITY_CONN_ERROR_PROBED,  /* to a peer that a reachability probe watches */
+        ACTIVITY_COMPLETED,          /* a message left the queue (Exim "Completed") */
+        ACTIVITY_QUEUE_RUN,          /* a queue runner started (Exim "Start queue run") */
         _ACTIVITY_KIND_MAX,
 } ActivityKind;
 

@@ -119,8 +119,8 @@ const char *failure_cause_to_string(FailureCause c);
 
 /* Delivery activity read from the MTA's log (journal), as counters that
  * only grow while the daemon runs. See probes/activity.h. Every counted
- * line adds to exactly one of sent, deferred, bounced, conn_errors and
- * conn_errors_probed; a failure also to failures[its cause], and a failure
+ * line adds to exactly one of sent, deferred, bounced, conn_errors,
+ * conn_errors_probed, completed and queue_runs; a failure also to failures[its cause], and a failure
  * a restart can fix (the peer is one our probes reach) also to fixable[]. */
 typedef struct ActivityCounts {
         uint64_t sent;                    /* delivered */
@@ -137,6 +137,10 @@ typedef struct ActivityCounts {
         uint64_t mta_log;                 /* the MTA's own fatal/panic/warning lines */
         uint64_t mta_errors;              /* those among them that say its own agent failed
                                            * (class mta-internal; a restart may fix it) */
+        uint64_t completed;               /* messages that left the queue (Exim "Completed"):
+                                           * mail delivered, like sent and bounced */
+        uint64_t queue_runs;              /* queue runners started (Exim "Start queue run"): the
+                                           * runner is alive; no attempt, not progress */
 } ActivityCounts;
 
 /* What the activity source keeps of the lines behind the counters, for

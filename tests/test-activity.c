@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "activity.h"
-#include "exim.h"
+#include "exim-log.h"
 #include "mta.h"
 #include "postfix.h"
 #include "macros.h"
@@ -187,8 +187,8 @@ static void test_exim(void **state) {
                 /* arrivals, completion, incoming SMTP */
                 { "1999-03-02 09:44:33 10HmaX-000000005vi-0000 <= CALLER@test.ex U=CALLER P=local S=sss",
                   ACTIVITY_NONE },
-                { "1999-03-02 09:44:33 10HmbC-000000005vi-0000 Completed", ACTIVITY_NONE },
-                { "1999-03-02 09:44:33 Start queue run: pid=p1237", ACTIVITY_NONE },
+                { "1999-03-02 09:44:33 10HmbC-000000005vi-0000 Completed", ACTIVITY_COMPLETED },
+                { "1999-03-02 09:44:33 Start queue run: pid=p1237", ACTIVITY_QUEUE_RUN },
                 { "1999-03-02 09:44:33 H=localhost (the.local.host.name) [127.0.0.1] F=<CALLER@test.ex> "
                   "temporarily rejected RCPT <rrrr@remote.defer>: Over-quota", ACTIVITY_NONE },
         };

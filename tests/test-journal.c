@@ -23,7 +23,7 @@
 
 #include "macros.h"
 #include "probe-harness.h"
-#include "exim.h"
+#include "exim-log.h"
 #include "journal.h"
 #include "postfix.h"
 #include "probe.h"

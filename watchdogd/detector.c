@@ -391,12 +391,14 @@ static uint64_t sum_causes(const uint64_t v[static _CAUSE_MAX]) {
  * side (a refusing or hanging peer, a destination nobody probes) are life:
  * the MTA works, and a restart would not change what it is told. */
 static uint64_t attempts(const ActivityCounts *a) {
-        return a->sent + a->deferred + a->bounced + a->conn_errors + a->conn_errors_probed - sum_causes(a->fixable);
+        return a->sent + a->deferred + a->bounced + a->conn_errors + a->conn_errors_probed + a->completed -
+               sum_causes(a->fixable);
 }
 
-/* Mail that left the queue according to the log. */
+/* Mail that left the queue according to the log (Exim's "Completed" too;
+ * a started queue run is no delivery). */
 static uint64_t deliveries(const ActivityCounts *a) {
-        return a->sent + a->bounced;
+        return a->sent + a->bounced + a->completed;
 }
 
 /* Failures a restart cannot fix that keep mail waiting (bounces do not:
@@ -434,7 +436,8 @@ static FailureCause dominant_cause(const ActivityCounts *a, const ActivityCounts
 static bool counts_went_back(const ActivityCounts *a, const ActivityCounts *last) {
         if (a->sent < last->sent || a->deferred < last->deferred || a->bounced < last->bounced ||
             a->conn_errors < last->conn_errors || a->conn_errors_probed < last->conn_errors_probed ||
-            a->mta_log < last->mta_log || a->mta_errors < last->mta_errors)
+            a->mta_log < last->mta_log || a->mta_errors < last->mta_errors ||
+            a->completed < last->completed || a->queue_runs < last->queue_runs)
                 return true;
         for (size_t c = 0; c < _CAUSE_MAX; c++)
                 if (a->failures[c] < last->failures[c] || a->fixable[c] < last->fixable[c] ||
@@ -518,6 +521,8 @@ ActivityCounts detector_incident_activity(const Detector *d, const Observation *
                 .conn_errors_probed = a->conn_errors_probed - b->conn_errors_probed,
                 .mta_log = a->mta_log - b->mta_log,
                 .mta_errors = a->mta_errors - b->mta_errors,
+                .completed = a->completed - b->completed,
+                .queue_runs = a->queue_runs - b->queue_runs,
         };
         for (size_t c = 0; c < _CAUSE_MAX; c++) {
                 r.failures[c] = a->failures[c] - b->failures[c];

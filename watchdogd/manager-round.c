@@ -10,6 +10,7 @@
 #include "log.h"
 #include "manager-internal.h"
 #include "journal.h"
+#include "logfile.h"
 #include "mta.h"
 #include "unit.h"
 
@@ -80,21 +81,44 @@ int probe_set_build(Manager *m, const Config *config, ProbeSet *ret) {
         if (r < 0)
                 return r;
 
+        /* --once looks back over stall_after and leaves the daemon's position alone. */
+        uint64_t since = m->options.once ? now_realtime(m) - MIN_OF(now_realtime(m), config->stall_after_usec) : 0;
+        const char *log_file = prof->activity_source == ACTIVITY_SOURCE_LOGFILE && prof->log_file ?
+                               prof->log_file(config->mta_settings) : NULL;
+
+        if (log_file) {
+                LogfileSettings ls = {
+                        .path = log_file,
+                        .rules = prof->activity_rules,
+                        .activity_pattern = config->activity_pattern,
+                        .error_pattern = config->error_pattern,
+                        .probed_hosts = (const char *const *) ps.probed_hosts,
+                        .state_dir = m->options.once ? NULL : config->state_dir,
+                        .since_usec = since,
+                };
+                r = probe_set_add(m, &ps, &probe_logfile_ops, "activity", mta_timeout, &ls);
+                if (r < 0)
+                        return r;
+        }
+
+        /* The journal: of the unit, or by the MTA's syslog identifiers
+         * (also a log file source whose MTA logs to syslog). */
         JournalSettings as = {
                 .unit = config->unit,
-                .syslog_identifiers = prof->activity_source == ACTIVITY_SOURCE_JOURNAL_IDENTIFIER ?
+                .syslog_identifiers = prof->activity_source != ACTIVITY_SOURCE_JOURNAL_UNIT ?
                                       prof->syslog_identifiers : NULL,
                 .rules = prof->activity_rules,
                 .activity_pattern = config->activity_pattern,
                 .error_pattern = config->error_pattern,
                 .probed_hosts = (const char *const *) ps.probed_hosts,
-                /* --once looks back over stall_after and leaves the daemon's cursor alone. */
                 .state_dir = m->options.once ? NULL : config->state_dir,
-                .since_usec = m->options.once ? now_realtime(m) - MIN_OF(now_realtime(m), config->stall_after_usec) : 0,
+                .since_usec = since,
         };
-        r = probe_set_add(m, &ps, &probe_journal_ops, "activity", mta_timeout, &as);
-        if (r < 0)
-                return r;
+        if (!log_file) {
+                r = probe_set_add(m, &ps, &probe_journal_ops, "activity", mta_timeout, &as);
+                if (r < 0)
+                        return r;
+        }
 
         UnitSettings us = {
                 .unit = config->unit,

@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "activity.h"
-#include "exim.h"
+#include "exim-log.h"
 #include "fuzz.h"
 #include "log.h"
 #include "postfix.h"

@@ -460,6 +460,9 @@ int exim_read_retry_db(const char *spool, uint64_t now_sec, EximSchedule *s, cha
                 (void) snprintf(reason, reason_size, "retry database: %s", db_strerror(k));
                 return -ENOMEM;
         }
+        /* Errors come back as codes and go to REASON; libdb would print them on stderr. */
+        db->set_errcall(db, NULL);
+        db->set_errfile(db, NULL);
         k = db->open(db, NULL, dbpath, NULL, DB_UNKNOWN, DB_RDONLY, 0);
         if (k == ENOENT) {
                 (void) db->close(db, 0);
@@ -1013,8 +1016,8 @@ int exim_process_age(pid_t pid, uint64_t boottime_usec, uint64_t *ret_usec) {
         if (!p || hz <= 0)
                 return -EBADMSG;
         p++;
-        /* fields 3..22; starttime is field 22 */
-        for (int field = 2; field < 22; field++) {
+        /* P is at the blank before field 3 (state); starttime is field 22 */
+        for (int field = 3; field < 22; field++) {
                 p = strchr(p + 1, ' ');
                 if (!p)
                         return -EBADMSG;

@@ -86,12 +86,17 @@ const ActivityRules exim_activity_rules = {
  * spool is walked; a busy lock makes the round UNKNOWN, never a guess, and
  * neither file is created (Exim creates them; our fcntl lock on a file we
  * opened read-only is enough for Exim's writers to wait on). Measured on
- * this project's build host (2 CPUs, libdb 5.3.28, Exim 4.96's exim_dumpdb
- * from Debian's exim4-base; see README "Exim"): a 3-record database read
- * in-process in 0.1 ms against 4 ms for a fork/exec of `exim_dumpdb
- * <spool> retry`; 50 000 records in 60 ms against 0.7 s, and exim_dumpdb
- * takes the lock with F_SETLKW and a 60 s alarm, so it must run under a
- * timeout and cannot tell "busy" from "slow". Hence libdb.
+ * the build host (2 CPUs shared with other jobs, best of 5, the library
+ * built with ASan+UBSan; databases written with libdb 5.3.28 in Exim's
+ * layout, which Debian's exim_dumpdb 4.96 decodes to the same times):
+ *      records   in-process (libdb)   fork/exec of `exim_dumpdb SPOOL retry`
+ *            3        0.07 ms               2.5 ms
+ *        1 000        0.71 ms               9.1 ms
+ *       50 000       25.6 ms              313 ms
+ * Besides being 10-35 times slower, exim_dumpdb waits for the lock with
+ * F_SETLKW and a 60 s alarm: it needs a timeout and cannot tell "busy"
+ * from "slow", and its text output (local times) would need parsing.
+ * Hence libdb.
  *
  * Hung deliveries: a delivery process holds an fcntl write lock on the
  * message's -D file while it works (spool_in.c spool_open_datafile()).

@@ -370,8 +370,9 @@ int exim_schedule_add(EximSchedule *s, const void *key, size_t key_size, const v
         s->records++;
         if (exim_retry_decode(data, data_size, &rec) < 0)
                 return 0;
-        /* Exim ignores a record not written for retry_data_expire (retry.c). */
-        if (rec.time_stamp < 0 || (rec.time_stamp < (int64_t) now_sec &&
+        /* Exim ignores a record not written for retry_data_expire (retry.c);
+         * a time before the epoch is no record Exim wrote. */
+        if (rec.next_try < 0 || rec.time_stamp < 0 || (rec.time_stamp < (int64_t) now_sec &&
                                    now_sec - (uint64_t) rec.time_stamp > EXIM_RETRY_DATA_EXPIRE_SEC))
                 return 0;
         k = exim_retry_key(key, key_size, id);

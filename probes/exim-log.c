@@ -43,7 +43,7 @@
 #include "exim-log.h"
 #include "macros.h"
 
-static const char *const exim_identifiers[] = { "exim", "exim4", NULL };
+const char *const exim_syslog_identifiers[] = { "exim", "exim4", NULL };
 
 #define EXIM_ID "[0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4}"
 #define EXIM_HOST "([^ ()]+ \\[[^]]+\\])"
@@ -302,7 +302,7 @@ const ActivityRules exim_activity_rules = {
         .activity = EXIM_ACTIVITY,
         .error = EXIM_ERROR,
         .skip = EXIM_SKIP,
-        .identifiers = exim_identifiers,
+        .identifiers = exim_syslog_identifiers,
         .peer = EXIM_PEER,
         .causes = exim_cause_rules,
         .error_cause = CAUSE_CONNECT_FAILURE,

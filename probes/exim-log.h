@@ -12,6 +12,10 @@
  * syslog's "[n/m] " prefix of long lines. */
 extern const ActivityRules exim_activity_rules;
 
+/* The SYSLOG_IDENTIFIER= values of Exim's lines when it logs to syslog
+ * (syslog_processname, spec chapter "Log files"), NULL-terminated. */
+extern const char *const exim_syslog_identifiers[];
+
 /* Keeps in LINE (a writable, NUL-terminated copy of one log line) only
  * Exim's own words, as the rules' own_text: drops the time stamp, the
  * "[pid]" of +pid and the syslog "[1/m] " prefix (later pieces "[k/m] ",

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 #include <string.h>
 
+#include "exim.h"
 #include "mta.h"
 #include "postfix.h"
 
 /* One line per MTA type (README "Adding an MTA"). */
 const MtaProfile *const mta_profiles[] = {
         &mta_profile_postfix,
+        &mta_profile_exim,
         NULL,
 };
 

@@ -36,6 +36,12 @@ struct MtaProfile {
         size_t settings_size;
         void (*settings_init)(void *settings);
         void (*settings_done)(void *settings);
+        /* Called once the type's keys are parsed: fills in the defaults
+         * that depend on the host (Exim: the spool and log paths its
+         * binary reports, probes/exim.c), quickly (a bounded wait at
+         * most). Returns 0, -ENOMEM, or -EINVAL with ERROR saying which
+         * key to set. NULL: nothing to do. */
+        int (*settings_finish)(void *settings, char *error, size_t error_size);
 
         /* Activity: where the delivery lines are, and how they read. */
         ActivitySource activity_source;

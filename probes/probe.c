@@ -8,6 +8,7 @@
 #include "config.h"
 #include "log.h"
 #include "macros.h"
+#include "exim.h"
 #include "journal.h"
 #include "postfix.h"
 #include "probe.h"
@@ -107,6 +108,7 @@ ProbeOutcome probe_outcome_from_errno(int err) {
 const struct probe_ops *const probe_ops_table[] = {
         &probe_smtp_ops,
         &probe_postfix_ops,
+        &probe_exim_ops,
         &probe_unit_ops,
         &probe_journal_ops,
         NULL,

@@ -261,7 +261,7 @@ static int name_cmp(const SpoolMsg *a, const SpoolMsg *b) {
 }
 
 void spool_index_stats(const SpoolIndex *idx, uint64_t now_usec, uint64_t slack_usec, QueueStats *ret) {
-        QueueStats q = { .schedule_known = true };
+        QueueStats q = { .schedule_known = true, .schedule_source = "file-times", .slack_usec = slack_usec };
         unsigned *count[_SPOOL_QUEUE_MAX] = { &q.incoming, &q.active, &q.deferred, &q.maildrop };
         const SpoolMsg *oldest = NULL;
 

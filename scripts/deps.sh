@@ -7,6 +7,7 @@ pkgs=(
   # build
   build-essential cmake pkg-config
   libsystemd-dev libcurl4-openssl-dev libinih-dev libjansson-dev libssl-dev
+  libdb-dev               # Berkeley DB 5.3: Exim's retry hints database (probes/exim.c)
   # unit tests
   libcmocka-dev
   groff-base              # tests/check-docs.sh formats the man pages

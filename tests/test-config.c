@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "exim.h"
 #include "mta.h"
 #include "postfix.h"
 #include "smtp.h"
@@ -522,8 +523,18 @@ static void test_errors(void **state) {
                   ":3: [mta] max_restarts: \"-1\" is not a number" },
                 { MTA "max_restarts = 3 times\n",
                   ":3: [mta] max_restarts: \"3 times\" is not a number" },
-                { MTA "type = exim\n",
-                  ":3: [mta] type: unsupported value \"exim\" (supported: postfix)" },
+                { MTA "type = sendmail\n",
+                  ":3: [mta] type: unsupported value \"sendmail\" (supported: postfix, exim)" },
+                /* The keys of type exim: a log file is a path or syslog, the
+                 * spool absolute, a delay a duration; not for type postfix. */
+                { MTA "type = exim\nlog_file = mainlog\n",
+                  ":4: [mta] log_file: \"mainlog\" is neither an absolute path nor \"syslog\"" },
+                { MTA "type = exim\nspool_directory = spool\n",
+                  ":4: [mta] spool_directory: \"spool\" is not an absolute path" },
+                { MTA "type = exim\nqueue_interval = 30 minutes\n",
+                  ":4: [mta] queue_interval: \"30 minutes\" is not a duration (e.g. 30s, 5m, 1h30m, 250ms)" },
+                { MTA "log_file = /var/log/exim4/mainlog\n",
+                  ":3: [mta] log_file: unknown key" },
                 { "[mta]\nunit = postfix\n",
                   ":2: [mta] unit: \"postfix\" is not a service unit name (e.g. postfix@-.service)" },
                 { "[mta]\nunit = postfix@-.socket\n",
@@ -845,6 +856,40 @@ static void test_dump_round_trip(void **state) {
         config_free(d);
 }
 
+/* type = exim: the Debian defaults (here without exim4 installed: the
+ * built-in ones), and its keys. */
+static void test_exim_type(void **state) {
+        Config *c;
+        const EximSettings *s;
+
+        if (access(EXIM_DEFAULT_BINARY, X_OK) == 0)
+                skip();  /* the defaults would come from this host's exim4 -bP */
+        c = load_ok("[mta]\ntype = exim\n");
+        assert_string_equal(c->unit, "exim4.service");
+        assert_string_equal(c->mta_name, "exim");
+        assert_string_equal(c->flush_command[0], "/usr/sbin/exim4");
+        assert_string_equal(c->flush_command[1], "-qf");
+        assert_null(c->flush_command[2]);
+        s = c->mta_settings;
+        assert_string_equal(s->spool_directory, "/var/spool/exim4");
+        assert_string_equal(s->log_file, "/var/log/exim4/mainlog");
+        assert_int_equal(s->queue_interval_usec, USEC_INFINITY);
+        assert_int_equal(s->overdue_slack_usec, USEC_INFINITY);
+        assert_int_equal(s->hung_delivery_after_usec, 30 * MIN);
+        config_free(c);
+
+        c = load_ok("[mta]\ntype = exim\nspool_directory = /srv/exim\nlog_file = syslog\nqueue_interval = 0\n"
+                    "overdue_slack = 2m\nhung_delivery_after = 0\n");
+        s = c->mta_settings;
+        assert_string_equal(s->spool_directory, "/srv/exim");
+        assert_string_equal(s->log_file, "syslog");
+        assert_null(c->profile->log_file(s));
+        assert_int_equal(s->queue_interval_usec, 0);
+        assert_int_equal(s->overdue_slack_usec, 2 * MIN);
+        assert_int_equal(s->hung_delivery_after_usec, 0);
+        config_free(c);
+}
+
 static void test_example_config(void **state) {
         _cleanup_free_ char *path = NULL, *log = NULL;
         const char *srcdir = getenv("TEST_SRCDIR");
@@ -1151,6 +1196,7 @@ int main(void) {
                 cmocka_unit_test(test_metrics_file),
                 cmocka_unit_test(test_dump),
                 cmocka_unit_test(test_dump_round_trip),
+                cmocka_unit_test(test_exim_type),
                 cmocka_unit_test(test_example_config),
                 cmocka_unit_test(test_example_documents_every_key),
                 cmocka_unit_test(test_secret_file_and_headers),

@@ -23,6 +23,7 @@
 #include "tests.h"
 
 #define HOUR (3600 * USEC_PER_SEC)
+#define MIN (60 * USEC_PER_SEC)
 
 static char spool[] = "/tmp/test-postfix-XXXXXX";
 static uint64_t t0;  /* CLOCK_REALTIME, whole seconds, when the fixture was made */
@@ -757,6 +758,7 @@ static void test_scan_line(void **state) {
                 .backlog = 6, .incoming = 1, .active = 2, .deferred = 3, .maildrop = 0,
                 .oldest_age_usec = 3 * HOUR, .oldest_id = "ABCDEF123",
                 .schedule_known = true, .overdue = 2, .most_overdue_usec = HOUR,
+                .slack_usec = 6 * MIN, .schedule_source = "file-times",
         }, r;
         char line[POSTFIX_SCAN_LINE_MAX], small[16];
         int n;
@@ -764,7 +766,8 @@ static void test_scan_line(void **state) {
         n = postfix_format_scan_line(line, sizeof(line), &q);
         assert_true(n > 0);
         assert_string_equal(line, "backlog=6 incoming=1 active=2 deferred=3 maildrop=0 oldest_age_usec=10800000000"
-                                  " overdue=2 most_overdue_usec=3600000000 oldest_id=ABCDEF123\n");
+                                  " overdue=2 most_overdue_usec=3600000000 slack_usec=360000000 frozen=0 hung=0"
+                                  " hung_pid=0 hung_age_usec=0 schedule=file-times hung_id= oldest_id=ABCDEF123\n");
         assert_int_equal(postfix_parse_scan_line(line, (size_t) n, &r), 0);
         assert_int_equal(r.backlog, 6);
         assert_int_equal(r.incoming, 1);
@@ -774,25 +777,73 @@ static void test_scan_line(void **state) {
         assert_int_equal(r.oldest_age_usec, 3 * HOUR);
         assert_string_equal(r.oldest_id, "ABCDEF123");
         assert_true(r.schedule_known);
+        assert_string_equal(r.schedule_source, "file-times");
         assert_int_equal(r.overdue, 2);
         assert_int_equal(r.most_overdue_usec, HOUR);
+        assert_int_equal(r.slack_usec, 6 * MIN);
+        assert_int_equal(r.frozen, 0);
+        assert_int_equal(r.hung, 0);
         assert_int_equal(postfix_format_scan_line(small, sizeof(small), &q), -ENOBUFS);
 
+        /* Exim's fields: frozen, a hung delivery, ids with '-', another schedule. */
+        q = (QueueStats) {
+                .backlog = 2, .deferred = 2, .oldest_age_usec = HOUR, .oldest_id = "1s2AbC-000Xyz-Ab",
+                .schedule_known = true, .schedule_source = "retry-db", .slack_usec = 31 * MIN,
+                .frozen = 4, .hung = 1, .hung_pid = 4242, .hung_id = "1s2AbD-0000000000A-0000",
+                .hung_age_usec = 2 * HOUR,
+        };
+        n = postfix_format_scan_line(line, sizeof(line), &q);
+        assert_string_equal(line, "backlog=2 incoming=0 active=0 deferred=2 maildrop=0 oldest_age_usec=3600000000"
+                                  " overdue=0 most_overdue_usec=0 slack_usec=1860000000 frozen=4 hung=1"
+                                  " hung_pid=4242 hung_age_usec=7200000000 schedule=retry-db"
+                                  " hung_id=1s2AbD-0000000000A-0000 oldest_id=1s2AbC-000Xyz-Ab\n");
+        assert_int_equal(postfix_parse_scan_line(line, (size_t) n, &r), 0);
+        assert_int_equal(r.frozen, 4);
+        assert_int_equal(r.hung, 1);
+        assert_int_equal(r.hung_pid, 4242);
+        assert_int_equal(r.hung_age_usec, 2 * HOUR);
+        assert_string_equal(r.hung_id, "1s2AbD-0000000000A-0000");
+        assert_string_equal(r.oldest_id, "1s2AbC-000Xyz-Ab");
+        assert_string_equal(r.schedule_source, "retry-db");
+        /* No schedule: "none", and no overdue with it; an unknown source is refused. */
+        q.schedule_known = false;
+        n = postfix_format_scan_line(line, sizeof(line), &q);
+        assert_true(strstr(line, " schedule=none ") != NULL);
+        assert_int_equal(postfix_parse_scan_line(line, (size_t) n, &r), 0);
+        assert_false(r.schedule_known);
+        assert_string_equal(r.schedule_source, "");
+        q.schedule_known = true;
+        strcpy(q.schedule_source, "guess");
+        assert_int_equal(postfix_format_scan_line(line, sizeof(line), &q), -EINVAL);
+
+#define TAIL0 " slack_usec=0 frozen=0 hung=0 hung_pid=0 hung_age_usec=0 schedule=file-times hung_id="
         static const char *const bad[] = {
                 "",
                 "\n",
                 /* no newline, two lines */
-                "backlog=0 incoming=0 active=0 deferred=0 maildrop=0 oldest_age_usec=0 overdue=0 most_overdue_usec=0 oldest_id=",
-                "backlog=0 incoming=0 active=0 deferred=0 maildrop=0 oldest_age_usec=0 overdue=0 most_overdue_usec=0 oldest_id=\n\n",
+                "backlog=0 incoming=0 active=0 deferred=0 maildrop=0 oldest_age_usec=0 overdue=0 most_overdue_usec=0" TAIL0 " oldest_id=",
+                "backlog=0 incoming=0 active=0 deferred=0 maildrop=0 oldest_age_usec=0 overdue=0 most_overdue_usec=0" TAIL0 " oldest_id=\n\n",
                 /* counts that do not add up, an id without backlog, overdue without lateness */
-                "backlog=2 incoming=1 active=0 deferred=0 maildrop=0 oldest_age_usec=0 overdue=0 most_overdue_usec=0 oldest_id=A\n",
-                "backlog=0 incoming=0 active=0 deferred=0 maildrop=0 oldest_age_usec=0 overdue=0 most_overdue_usec=0 oldest_id=A\n",
-                "backlog=1 incoming=1 active=0 deferred=0 maildrop=0 oldest_age_usec=0 overdue=1 most_overdue_usec=0 oldest_id=A\n",
+                "backlog=2 incoming=1 active=0 deferred=0 maildrop=0 oldest_age_usec=0 overdue=0 most_overdue_usec=0" TAIL0 " oldest_id=A\n",
+                "backlog=0 incoming=0 active=0 deferred=0 maildrop=0 oldest_age_usec=0 overdue=0 most_overdue_usec=0" TAIL0 " oldest_id=A\n",
+                "backlog=1 incoming=1 active=0 deferred=0 maildrop=0 oldest_age_usec=0 overdue=1 most_overdue_usec=0" TAIL0 " oldest_id=A\n",
                 /* out of range, signed, bad id */
-                "backlog=4294967296 incoming=4294967296 active=0 deferred=0 maildrop=0 oldest_age_usec=0 overdue=0 most_overdue_usec=0 oldest_id=A\n",
-                "backlog=1 incoming=1 active=0 deferred=0 maildrop=0 oldest_age_usec=-1 overdue=0 most_overdue_usec=0 oldest_id=A\n",
-                "backlog=1 incoming=1 active=0 deferred=0 maildrop=0 oldest_age_usec=0 overdue=0 most_overdue_usec=0 oldest_id=A-B\n",
+                "backlog=4294967296 incoming=4294967296 active=0 deferred=0 maildrop=0 oldest_age_usec=0 overdue=0 most_overdue_usec=0" TAIL0 " oldest_id=A\n",
+                "backlog=1 incoming=1 active=0 deferred=0 maildrop=0 oldest_age_usec=-1 overdue=0 most_overdue_usec=0" TAIL0 " oldest_id=A\n",
+                "backlog=1 incoming=1 active=0 deferred=0 maildrop=0 oldest_age_usec=0 overdue=0 most_overdue_usec=0" TAIL0 " oldest_id=A/B\n",
+                /* the old line without the new fields */
+                "backlog=1 incoming=1 active=0 deferred=0 maildrop=0 oldest_age_usec=0 overdue=0 most_overdue_usec=0 oldest_id=A\n",
+                /* a hung delivery without its pid or id, overdue without a schedule, an unknown source */
+                "backlog=1 incoming=1 active=0 deferred=0 maildrop=0 oldest_age_usec=0 overdue=0 most_overdue_usec=0"
+                " slack_usec=0 frozen=0 hung=1 hung_pid=0 hung_age_usec=0 schedule=retry-db hung_id=X oldest_id=A\n",
+                "backlog=1 incoming=1 active=0 deferred=0 maildrop=0 oldest_age_usec=0 overdue=0 most_overdue_usec=0"
+                " slack_usec=0 frozen=0 hung=1 hung_pid=7 hung_age_usec=0 schedule=retry-db hung_id= oldest_id=A\n",
+                "backlog=1 incoming=1 active=0 deferred=0 maildrop=0 oldest_age_usec=0 overdue=1 most_overdue_usec=5"
+                " slack_usec=0 frozen=0 hung=0 hung_pid=0 hung_age_usec=0 schedule=none hung_id= oldest_id=A\n",
+                "backlog=1 incoming=1 active=0 deferred=0 maildrop=0 oldest_age_usec=0 overdue=0 most_overdue_usec=0"
+                " slack_usec=0 frozen=0 hung=0 hung_pid=0 hung_age_usec=0 schedule=guess hung_id= oldest_id=A\n",
         };
+#undef TAIL0
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
                 assert_int_equal(postfix_parse_scan_line(bad[i], strlen(bad[i]), &r), -EBADMSG);
 }

@@ -22,6 +22,7 @@
 #include <systemd/sd-bus.h>
 
 #include "activity.h"
+#include "exim.h"
 #include "journal.h"
 #include "mta.h"
 #include "postfix.h"
@@ -43,6 +44,8 @@ typedef struct Fixture {
         char postconf[96];
         SmtpSettings smtp;
         PostfixSettings postfix;
+        char fifo[96];                   /* exim: /etc/default/exim4 as a FIFO nobody writes */
+        EximSettings exim;
         UnitSettings unit;
         JournalSettings journal;
 } Fixture;
@@ -91,6 +94,18 @@ static int fixture_setup(void **state) {
                 .overdue_slack_usec = USEC_INFINITY,
         };
 
+        /* exim: no daemon's PID file in dir, so the child reads the
+         * defaults file, which blocks like a hung file system. */
+        (void) snprintf(f->fifo, sizeof(f->fifo), "%s/exim4", f->dir);
+        assert_int_equal(mkfifo(f->fifo, 0600), 0);
+        f->exim = (EximSettings) {
+                .spool_directory = f->dir,
+                .queue_interval_usec = USEC_INFINITY,
+                .overdue_slack_usec = USEC_INFINITY,
+                .defaults_file = f->fifo,
+                .run_directory = f->dir,
+        };
+
         f->unit = (UnitSettings) { .unit = "postfix@-.service", .bus = f->silent_bus };
         f->journal = (JournalSettings) {
                 .unit = "postfix@-.service",
@@ -108,6 +123,7 @@ static int fixture_teardown(void **state) {
         sd_bus_close_unref(f->silent_bus);
         (void) close(f->silent_fd);
         (void) unlink(f->postconf);
+        (void) unlink(f->fifo);
         (void) rmdir(f->dir);
         sd_event_unref(f->event);
         free(f);
@@ -122,6 +138,8 @@ static const void *settings_of(Fixture *f, const struct probe_ops *ops, bool *ha
                 return &f->smtp;
         if (ops == &probe_postfix_ops)
                 return &f->postfix;
+        if (ops == &probe_exim_ops)
+                return &f->exim;
         if (ops == &probe_unit_ops)
                 return &f->unit;
         if (ops == &probe_journal_ops) {
@@ -141,7 +159,7 @@ static size_t n_types(void) {
 }
 
 static void test_registry(void **state) {
-        assert_int_equal(n_types(), 4);
+        assert_int_equal(n_types(), 5);
         for (size_t i = 0; probe_ops_table[i]; i++) {
                 const struct probe_ops *ops = probe_ops_table[i];
 
@@ -162,7 +180,8 @@ static void test_registry(void **state) {
         }
         assert_ptr_equal(probe_ops_find("smtp"), &probe_smtp_ops);
         assert_ptr_equal(probe_ops_find("postfix"), &probe_postfix_ops);
-        assert_null(probe_ops_find("exim"));
+        assert_ptr_equal(probe_ops_find("exim"), &probe_exim_ops);
+        assert_null(probe_ops_find("sendmail"));
         assert_null(probe_ops_find(NULL));
         assert_string_equal(probe_status_to_string(PROBE_OK), "ok");
         assert_string_equal(probe_status_to_string(PROBE_FAIL), "fail");
@@ -318,14 +337,19 @@ static void test_profiles(void **state) {
                 assert_non_null(prof->default_flush_command);
                 assert_true(prof->activity_source != ACTIVITY_SOURCE_JOURNAL_IDENTIFIER ||
                             (prof->syslog_identifiers && prof->syslog_identifiers[0]));
+                /* A log file, or (the MTA logs to syslog) the journal by identifier. */
+                assert_true(prof->activity_source != ACTIVITY_SOURCE_LOGFILE ||
+                            (prof->log_file && prof->syslog_identifiers && prof->syslog_identifiers[0]));
+                assert_true(!prof->daemon_exe || (prof->daemon_exe[0] == '/' && prof->pid_file));
                 assert_true(!prof->pid_file || prof->pid_file[0] == '/');
                 assert_non_null(prof->activity_rules);
                 assert_int_equal(activity_patterns_init(&pat, prof->activity_rules, NULL, NULL, NULL, err, sizeof(err)), 0);
                 activity_patterns_done(&pat);
         }
-        assert_int_equal(n, 1);
+        assert_int_equal(n, 2);
         assert_ptr_equal(mta_profile_find("postfix"), &mta_profile_postfix);
-        assert_null(mta_profile_find("exim"));
+        assert_ptr_equal(mta_profile_find("exim"), &mta_profile_exim);
+        assert_null(mta_profile_find("sendmail"));
 }
 
 int main(void) {

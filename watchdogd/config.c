@@ -791,6 +791,15 @@ static int config_mta_end(ConfigContext *ctx, void *base, void *userdata) {
         if (r < 0)
                 return r;
         config_pending_list_done(&c->mta_pending);
+        if (prof->settings_finish) {
+                char error[256] = "";
+
+                r = prof->settings_finish(c->mta_settings, error, sizeof(error));
+                if (r == -ENOMEM)
+                        return config_oom(ctx);
+                if (r < 0)
+                        return config_error(ctx, ls->mta_line, NULL, "%s", error[0] ? error : strerror(-r));
+        }
         return 0;
 }
 

@@ -16,6 +16,14 @@ static json_t *json_probe_counts(const ActivityCounts *a) {
                          "bounced_by_cause", by_cause_object(a->bounced_by_cause));
 }
 
+/* The longest hung delivery (probes/probe.h QueueStats.hung*), or null. */
+static json_t *json_hung(const QueueStats *q) {
+        if (q->hung == 0)
+                return json_null();
+        return json_pack("{s:I, s:I, s:s, s:I}", "count", (json_int_t) q->hung, "pid", (json_int_t) q->hung_pid,
+                         "id", q->hung_id, "age_seconds", (json_int_t) (q->hung_age_usec / USEC_PER_SEC));
+}
+
 /* --once: the observation and the verdict, for people or (--json) programs. */
 void manager_print_once(Manager *m, const Observation *obs) {
         static const char *const verdicts[] = { "healthy", "stalled", "unknown" };
@@ -43,7 +51,7 @@ void manager_print_once(Manager *m, const Observation *obs) {
                                  "reason", why,
                                  "reachability", probes ? probes : json_null(),
                                  "queue", obs->queue_status != PROBE_OK ? json_null() :
-                                 json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:o}",
+                                 json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:o, s:o, s:I, s:o}",
                                            "backlog", (json_int_t) obs->queue.backlog,
                                            "incoming", (json_int_t) obs->queue.incoming,
                                            "active", (json_int_t) obs->queue.active,
@@ -52,7 +60,13 @@ void manager_print_once(Manager *m, const Observation *obs) {
                                            "oldest_age_seconds", (json_int_t) (obs->queue.oldest_age_usec / USEC_PER_SEC),
                                            "oldest_id", obs->queue.oldest_id,
                                            "overdue", obs->queue.schedule_known ?
-                                                      json_integer((json_int_t) obs->queue.overdue) : json_null()),
+                                                      json_integer((json_int_t) obs->queue.overdue) : json_null(),
+                                           /* where the schedule came from: "file-times",
+                                            * "retry-db", "msglog"; null: none */
+                                           "schedule_source", obs->queue.schedule_known ?
+                                                      json_string(obs->queue.schedule_source) : json_null(),
+                                           "frozen", (json_int_t) obs->queue.frozen,
+                                           "hung", json_hung(&obs->queue)),
                                  "activity", obs->activity_status != PROBE_OK ? json_null() :
                                              json_probe_counts(&obs->activity),
                                  "unit_state", obs->unit_status != PROBE_OK ? json_null() :

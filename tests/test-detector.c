@@ -92,6 +92,12 @@ static void tl_account(Timeline *tl, uint64_t t) {
  * (Debian's postfix@-.service). */
 static const UnitState unit_running = { "active", "running", "success", 0, false, 0, 0, false, 0, false, UNIT_GATE_RUNNING };
 
+/* The MTA's daemon, as a sysv-generated unit shows it (Debian's
+ * exim4.service): active/exited, no MainPID; the PID file says. */
+static const UnitState unit_exim_running = { "active", "exited", "success", 0, false, 0, 0, true, 4242, true, UNIT_GATE_RUNNING };
+static const UnitState unit_exim_dead = { "active", "exited", "success", 0, false, 0, 0, true, 4242, false, UNIT_GATE_DEAD };
+static const UnitState unit_exim_new = { "active", "exited", "success", 0, false, 0, 0, true, 5151, true, UNIT_GATE_RUNNING };
+
 static void step(Timeline *tl, uint64_t t, const Observation *o) {
         detector_step(&tl->d, &tl->p, o, S(t), &tl->out);
         tl_account(tl, S(t));
@@ -1057,6 +1063,11 @@ static void test_judge_once(void **state) {
         r = round_ok(20, "A"), r.overdue = 20;
         r.unit = (UnitState) { "inactive", "dead", "success", 0, false, 0, 0, false, 0, false, UNIT_GATE_STOPPED };
         JUDGE(ONCE_HEALTHY, "unit inactive/dead: not running, not ours to restart");
+        r.unit = unit_exim_dead;
+        JUDGE(ONCE_STALLED, "dead: unit active/exited, but PID 4242 of its PID file is gone");
+        r.unit = unit_exim_dead;
+        r.unit.pid_file_pid = 0;
+        JUDGE(ONCE_STALLED, "dead: unit active/exited, but its PID file names no process");
 #undef JUDGE
 }
 
@@ -2164,12 +2175,6 @@ static void test_cause_names(void **state) {
         assert_int_equal(ELEMENTSOF(names), _CAUSE_MAX);
 }
 
-
-/* The MTA's daemon, as a sysv-generated unit shows it (Debian's
- * exim4.service): active/exited, no MainPID; the PID file says. */
-static const UnitState unit_exim_running = { "active", "exited", "success", 0, false, 0, 0, true, 4242, true, UNIT_GATE_RUNNING };
-static const UnitState unit_exim_dead = { "active", "exited", "success", 0, false, 0, 0, true, 4242, false, UNIT_GATE_DEAD };
-static const UnitState unit_exim_new = { "active", "exited", "success", 0, false, 0, 0, true, 5151, true, UNIT_GATE_RUNNING };
 
 static Round round_exim(unsigned backlog, const UnitState *u) {
         Round r = round_ok(backlog, backlog ? "1abcDE-000001-AB" : NULL);

@@ -1225,6 +1225,16 @@ OnceVerdict detector_judge_once(const DetectorParams *p, const Observation *obs,
                 return ONCE_HEALTHY;
         }
         g = obs->unit.gate;
+        /* The MTA failing (README "When the daemon dies"): not healthy. */
+        if (g == UNIT_GATE_DEAD) {
+                if (obs->unit.pid_file_pid != 0)
+                        (void) snprintf(reason, size, "dead: unit %s/%s, but PID %" PRIu32 " of its PID file is gone",
+                                        obs->unit.active_state, obs->unit.sub_state, obs->unit.pid_file_pid);
+                else
+                        (void) snprintf(reason, size, "dead: unit %s/%s, but its PID file names no process",
+                                        obs->unit.active_state, obs->unit.sub_state);
+                return ONCE_STALLED;
+        }
         if (g != UNIT_GATE_RUNNING) {
                 (void) snprintf(reason, size, "unit %s/%s: not running, not ours to restart",
                                 obs->unit.active_state, obs->unit.sub_state);

@@ -853,6 +853,9 @@ static int config_apply_profile(ConfigContext *ctx, LoadState *ls) {
         if (!c->flush_command && prof->default_flush_command &&
             strv_split(prof->default_flush_command, &c->flush_command) < 0)
                 return config_oom(ctx);
+        if (c->flush_on_restore && !c->flush_command)
+                return config_error(ctx, ls->mta_line, "flush_on_restore",
+                                    "needs flush_command (MTA type %s has no default)", prof->type);
         /* The built-in log patterns, so that the effective settings show them. */
         if (!c->activity_pattern && prof->activity_rules && prof->activity_rules->activity) {
                 c->activity_pattern = strdup(prof->activity_rules->activity);

@@ -707,7 +707,7 @@ static void check_died(Detector *d, const DetectorParams *p, const Observation *
         char pid[48];
         bool can = false;
 
-        if (d->dead_rounds < DETECTOR_DEAD_ROUNDS || d->died_alerted ||
+        if (d->dead_rounds < DETECTOR_DEAD_ROUNDS || d->died_alerted || obs->unit_status != PROBE_OK ||
             d->state == DETECTOR_STALLED || d->state == DETECTOR_REMEDIATING)
                 return;
         for (size_t i = 0; i < p->n_actions; i++)

@@ -2203,6 +2203,8 @@ static void test_died_restart_verified(void **state) {
         assert_string_equal(tl.out.transitions[0].reason,
                             "the MTA's daemon is gone (PID 4242 of its PID file is gone) while the unit stays "
                             "active/exited; restarting it");
+        assert_true(tl.out.transitions[0].opens_incident);   /* mta.died is part of the incident */
+        assert_false(tl.out.transitions[1].opens_incident);
         assert_true(took(&tl, DETECTOR_HEALTHY, DETECTOR_REMEDIATING, EVENT_ACTION_STARTED));
         assert_string_equal(tl.out.transitions[1].reason,
                             "the MTA's daemon is gone while its unit stays active: restart (step 1 of 1)");
@@ -2441,7 +2443,7 @@ static void test_flush_on_restore(void **state) {
         uint64_t t = 0;
         tl_init(&tl);
         tl.p.flush_on_restore = true;
-        tl.p.max_restarts = 2;
+        tl.p.max_restarts = 3;
         tl.p.restore_grace_usec = S(60);
 
         for (; t <= 50; t += 10)
@@ -2461,12 +2463,26 @@ static void test_flush_on_restore(void **state) {
                 r = round_ok(5, "A"), r.overdue = 5, feed(&tl, t, &r);
         assert_int_equal(tl.n_actions, 1);
         assert_int_equal(tl.n_events[EVENT_STALL_DETECTED], 0);
+        assert_int_equal(tl.d.state, DETECTOR_RECOVERING);
         action_done(&tl, t, true);
-        assert_int_equal(tl.out.n_transitions, 0);   /* a flush that ran is no news */
+        assert_int_equal(tl.out.n_transitions, 1);
+        assert_true(took(&tl, DETECTOR_RECOVERING, DETECTOR_RECOVERING, EVENT_ACTION_SUCCEEDED));
+        assert_string_equal(tl.out.transitions[0].reason,
+                            "flush after the network came back (flush_on_restore) done: new MainPID");
+        assert_int_equal(tl.out.transitions[0].action, ACTION_FLUSH);
+        assert_false(tl.out.act);
         r = round_ok(0, NULL), feed(&tl, t += 10, &r);
         assert_int_equal(tl.d.state, DETECTOR_HEALTHY);
 
-        /* second outage: its flush fails while reachability is down again */
+        /* second outage: the queue drains while the flush runs, which ends in HEALTHY */
+        outage(&tl, &t, 5);
+        assert_true(tl.out.act);
+        for (t += 10; t <= 2000 && tl.d.state != DETECTOR_HEALTHY; t += 10)
+                r = round_ok(0, NULL), feed(&tl, t, &r);
+        action_done(&tl, t, true);
+        assert_true(took(&tl, DETECTOR_HEALTHY, DETECTOR_HEALTHY, EVENT_ACTION_SUCCEEDED));
+
+        /* third: its flush fails while reachability is down again */
         outage(&tl, &t, 5);
         assert_true(tl.out.act);
         r = round_ok(5, "A"), r.reach = FAIL, feed(&tl, t += 10, &r);
@@ -2479,21 +2495,23 @@ static void test_flush_on_restore(void **state) {
                             "flush after the network came back (flush_on_restore) failed: job failed");
         assert_int_equal(tl.out.transitions[0].action, ACTION_FLUSH);
 
-        /* third: two flushes in the window already, none now */
+        /* fourth: three flushes in the window already, none now */
         r = round_ok(5, "A"), feed(&tl, t += 10, &r);
         r = round_ok(5, "A"), feed(&tl, t += 10, &r);
         assert_int_equal(tl.out.n_transitions, 2);
         assert_true(took(&tl, DETECTOR_RECOVERING, DETECTOR_RECOVERING, _EVENT_KIND_INVALID));
         assert_string_equal(tl.out.transitions[1].reason,
-                            "network restored; no flush: 2 of 2 flushes (flush_on_restore) used in 1h");
+                            "network restored; no flush: 3 of 3 flushes (flush_on_restore) used in 1h");
         assert_false(tl.out.act);
-        assert_int_equal(tl.n_actions, 2);
-        assert_int_equal(tl.n_events[EVENT_ACTION_STARTED], 2);
+        assert_int_equal(tl.n_actions, 3);
+        assert_int_equal(tl.n_events[EVENT_ACTION_STARTED], 3);
+        assert_int_equal(tl.n_events[EVENT_ACTION_SUCCEEDED], 2);
+        assert_int_equal(tl.n_events[EVENT_ACTION_FAILED], 1);
         assert_int_equal(detector_restarts_in_window(&tl.d, &tl.p, S(t)), 0);
 }
 
-/* The flush's failure is reported in RECOVERING and in HEALTHY too; a
- * stopped unit gets none; flush_on_restore = no: nothing. */
+/* The flush's failure is reported in RECOVERING and in HEALTHY, its success
+ * in OUTAGE; a stopped unit gets none; flush_on_restore = no: nothing. */
 static void test_flush_on_restore_fails(void **state) {
         Timeline tl;
         Round r;
@@ -2516,7 +2534,25 @@ static void test_flush_on_restore_fails(void **state) {
         assert_true(took(&tl, DETECTOR_HEALTHY, DETECTOR_HEALTHY, EVENT_ACTION_FAILED));
         assert_int_equal(tl.n_events[EVENT_ACTION_FAILED], 2);
 
+        outage(&tl, &t, 5);
+        assert_true(tl.out.act);
+        r = round_ok(5, "A"), r.reach = FAIL, feed(&tl, t += 10, &r);
+        r = round_ok(5, "A"), r.reach = FAIL, feed(&tl, t += 10, &r);
+        action_done(&tl, t += 5, true);
+        assert_true(took(&tl, DETECTOR_OUTAGE, DETECTOR_OUTAGE, EVENT_ACTION_SUCCEEDED));
+        r = round_ok(5, "A"), feed(&tl, t += 10, &r);
+        r = round_ok(5, "A"), feed(&tl, t += 10, &r);
+        assert_int_equal(tl.d.state, DETECTOR_RECOVERING);
+        assert_int_equal(tl.n_actions, 3);      /* 3 of 3 used: none now */
+        for (t += 10; t <= 4000 && tl.d.state != DETECTOR_HEALTHY; t += 10)
+                r = round_ok(t % 20 ? 4 : 5, "A"), feed(&tl, t, &r);
+
         /* the unit is stopped when the network comes back: no flush */
+        tl_init(&tl);
+        tl.p.flush_on_restore = true;
+        t = 0;
+        for (; t <= 50; t += 10)
+                r = round_ok(5, "A"), feed(&tl, t, &r);
         r = round_ok(5, "A"), r.unit = unit_inactive, feed(&tl, t += 10, &r);
         r = round_ok(5, "A"), r.reach = FAIL, r.unit = unit_inactive, feed(&tl, t += 10, &r);
         r = round_ok(5, "A"), r.reach = FAIL, r.unit = unit_inactive, feed(&tl, t += 10, &r);
@@ -2524,7 +2560,7 @@ static void test_flush_on_restore_fails(void **state) {
         r = round_ok(5, "A"), r.unit = unit_inactive, feed(&tl, t += 10, &r);
         assert_int_equal(tl.d.state, DETECTOR_RECOVERING);
         assert_false(tl.out.act);
-        assert_int_equal(tl.n_actions, 2);
+        assert_int_equal(tl.n_actions, 0);
 
         tl_init(&tl);
         t = 0;

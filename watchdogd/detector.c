@@ -143,9 +143,12 @@ static const DetectorTransitionRule transition_table[] = {
         { DETECTOR_RECOVERING,  DETECTOR_GAVE_UP,     EVENT_GAVE_UP },
 
         /* restore_flush(): flush_on_restore when an outage ends, or not
-         * (budget spent); its failure is reported wherever it ends */
+         * (budget spent); its end is reported wherever it ends */
         { DETECTOR_RECOVERING,  DETECTOR_RECOVERING,  EVENT_ACTION_STARTED },
         { DETECTOR_RECOVERING,  DETECTOR_RECOVERING,  NO_EVENT },
+        { DETECTOR_HEALTHY,     DETECTOR_HEALTHY,     EVENT_ACTION_SUCCEEDED },
+        { DETECTOR_OUTAGE,      DETECTOR_OUTAGE,      EVENT_ACTION_SUCCEEDED },
+        { DETECTOR_RECOVERING,  DETECTOR_RECOVERING,  EVENT_ACTION_SUCCEEDED },
         { DETECTOR_HEALTHY,     DETECTOR_HEALTHY,     EVENT_ACTION_FAILED },
         { DETECTOR_OUTAGE,      DETECTOR_OUTAGE,      EVENT_ACTION_FAILED },
         { DETECTOR_RECOVERING,  DETECTOR_RECOVERING,  EVENT_ACTION_FAILED },
@@ -263,7 +266,7 @@ static void transition(Detector *d, DetectorOutput *out, DetectorState to, Event
         (void) vsnprintf(t->reason, sizeof(t->reason), fmt, ap);
         va_end(ap);
 
-        if (!d->incident_open && to != DETECTOR_HEALTHY) {
+        if (!d->incident_open && (to != DETECTOR_HEALTHY || d->open_incident)) {
                 d->incident_open = true;
                 d->incident_activity = d->last_activity;
                 d->incident_started_usec = now_of(d);
@@ -273,7 +276,8 @@ static void transition(Detector *d, DetectorOutput *out, DetectorState to, Event
                 d->n_incident_log = 0;
                 t->opens_incident = out->incident_opened = true;
         }
-        if (to == DETECTOR_HEALTHY && d->incident_open) {
+        d->open_incident = false;
+        if (to == DETECTOR_HEALTHY && d->state != DETECTOR_HEALTHY && d->incident_open) {
                 d->incident_open = false;
                 d->died_incident = false;
                 t->closes_incident = out->incident_closed = true;
@@ -713,6 +717,10 @@ static void check_died(Detector *d, const DetectorParams *p, const Observation *
         for (size_t i = 0; i < p->n_actions; i++)
                 can = can || p->actions[i] == ACTION_RESTART;
         d->died_alerted = true;
+        /* The restart that follows at once (enter_died()) belongs to the
+         * same incident as this alert. */
+        d->open_incident = d->state == DETECTOR_HEALTHY && can && p->max_restarts > 0 && !d->restore_flush &&
+                           d->unit_gate == UNIT_GATE_DEAD;
         if (obs->unit.pid_file_pid != 0)
                 (void) snprintf(pid, sizeof(pid), "PID %" PRIu32 " of its PID file is gone", obs->unit.pid_file_pid);
         else
@@ -1142,14 +1150,15 @@ void detector_action_done(Detector *d, const DetectorParams *p, bool ok, const c
         *out = (DetectorOutput) { .action = _ACTION_TYPE_INVALID };
         d->now_usec = now_usec;
 
-        /* flush_on_restore's flush: no verification, only its failure is news. */
+        /* flush_on_restore's flush: no verification (the queue and the log
+         * judge the MTA as always); its end is reported as it is. */
         if (d->restore_flush) {
                 d->restore_flush = false;
-                if (!ok && (d->state == DETECTOR_HEALTHY || d->state == DETECTOR_OUTAGE ||
-                            d->state == DETECTOR_RECOVERING)) {
-                        transition(d, out, d->state, EVENT_ACTION_FAILED,
-                                   "flush after the network came back (flush_on_restore) failed%s%s",
-                                   detail && *detail ? ": " : "", detail ? detail : "");
+                if (d->state == DETECTOR_HEALTHY || d->state == DETECTOR_OUTAGE ||
+                    d->state == DETECTOR_RECOVERING) {
+                        transition(d, out, d->state, ok ? EVENT_ACTION_SUCCEEDED : EVENT_ACTION_FAILED,
+                                   "flush after the network came back (flush_on_restore) %s%s%s",
+                                   ok ? "done" : "failed", detail && *detail ? ": " : "", detail ? detail : "");
                         out->transitions[out->n_transitions - 1].action = ACTION_FLUSH;
                 }
                 return;

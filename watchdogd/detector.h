@@ -168,6 +168,8 @@ typedef struct Detector {
         size_t n_restarts;
 
         bool incident_open;
+        bool open_incident;             /* the next transition opens an incident even if it
+                                         * stays HEALTHY (mta.died before its restart) */
         uint64_t now_usec;              /* of the call being handled */
 } Detector;
 

@@ -2,7 +2,8 @@
 # As scenario 04 (Postfix's backoff is longer than stall_after, nothing is overdue after the
 # outage), with flush_on_restore = yes: when reachability comes back the watchdog runs the
 # flush command exactly once, Postfix retries at once instead of waiting out its backoff, and
-# nothing is restarted. The action.started alert says why the flush ran.
+# nothing is restarted. The action.started alert says why the flush ran; action.succeeded
+# reports its end, in the outage's incident.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -26,8 +27,10 @@ observe $((E2E_RESTORE_GRACE + E2E_STALL_AFTER))
 
 assert_eq "master PID changes" 0 "$(master_pid_changes)"
 assert_eq "messages at the relay" 20 "$(relay_count)"
-assert_eq "alerts" "outage.started outage.ended action.started" "$(events | paste -sd' ' -)"
+assert_eq "alerts" "outage.started outage.ended action.started action.succeeded" "$(events | paste -sd' ' -)"
 assert_eq "the flush's action" flush "$(events --event action.started --field action)"
+assert_eq "the flush's end" flush "$(events --event action.succeeded --field action)"
+assert_eq "one incident" 1 "$(events --field incident | sort -u | wc -l)"
 case $(events --event action.started --field summary) in
     "network restored: one flush"*"(flush_on_restore)") ;;
     *) fail "action.started does not say why: $(events --event action.started --field summary)" ;;

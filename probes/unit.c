@@ -234,6 +234,14 @@ static void unit_complete_ok(Probe *p) {
                 /* A few bytes in /run (tmpfs): read on the loop. */
                 r.unit.have_pid_file = true;
                 k = unit_read_pid_file(st->pid_file, &r.unit.pid_file_pid);
+                /* Missing or holding no PID: the daemon is gone. Unreadable
+                 * (EACCES: the user is not in the MTA's group) says nothing
+                 * of the daemon: this round is unknown, never "dead". */
+                if (k < 0 && k != -ENOENT && k != -EBADMSG) {
+                        probe_complete(p, PROBE_UNKNOWN, probe_outcome_from_errno(k), NULL,
+                                       "unit: PID file %s: %s", st->pid_file, strerror(-k));
+                        return;
+                }
                 if (k < 0) {
                         r.unit.pid_file_pid = 0;
                         (void) snprintf(pidfile, sizeof(pidfile), ", PID file %s: %s", st->pid_file,

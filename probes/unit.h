@@ -21,6 +21,9 @@ typedef struct UnitSettings {
                                            * (/proc/PID/exe), or NULL: any process will do */
 } UnitSettings;
 
+/* A PID file that exists but cannot be read (-EACCES, -EIO) makes the run
+ * UNKNOWN: it tells nothing of the daemon. */
+
 /* What U allows the detector to conclude: active with its MainPID (if
  * any) and the daemon of its PID file (if any) alive → RUNNING; active
  * with MainPID gone → TRANSITION; active with the PID file's daemon gone,

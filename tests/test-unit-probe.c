@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <systemd/sd-bus.h>
@@ -204,6 +205,31 @@ static void test_pid_file(void **state) {
         run_with_pid_file("garbage\n", &res);
         assert_string_equal(res.r.reason, "active/exited, no MainPID, PID file /mta.pid: no PID in it");
         assert_int_equal(res.r.unit.gate, UNIT_GATE_DEAD);
+}
+
+/* A PID file the user may not read (a group not joined) is no dead daemon:
+ * the round is unknown. */
+static void test_pid_file_unreadable(void **state) {
+        char dir[] = "/tmp/test-unit-pidfile-XXXXXX", path[64];
+        Harness h;
+        Probe *p = NULL;
+        ProbeRun res;
+        assert_non_null(mkdtemp(dir));
+        (void) snprintf(path, sizeof(path), "%s/mta.pid", dir);
+        /* a directory: reading it fails (EISDIR), as a file of a group not joined would (EACCES) */
+        assert_int_equal(mkdir(path, 0700), 0);
+        harness_init(&h, "exim4.service");
+        h.fake.sub_state = "exited";
+        h.fake.main_pid = 0;
+        UnitSettings s = { .unit = h.fake.unit, .bus = h.client, .pid_file = path };
+        assert_int_equal(probe_new_on(h.event, &probe_unit_ops, "unit-test", 5 * USEC_PER_SEC, &s, &p), 0);
+        run_probe(&h, p, &res);
+        probe_free(p);
+        harness_done(&h);
+        assert_int_equal(res.r.status, PROBE_UNKNOWN);
+        assert_non_null(strstr(res.r.reason, "/mta.pid: Input/output error"));   /* read(2): EISDIR */
+        assert_int_equal(rmdir(path), 0);
+        assert_int_equal(rmdir(dir), 0);
 }
 
 /* The PID file's process must be the daemon's executable: a PID reused by
@@ -456,6 +482,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_inactive_dead, harness_setup, harness_teardown),
                 cmocka_unit_test(test_pid_file),
                 cmocka_unit_test(test_pid_file_daemon_exe),
+                cmocka_unit_test(test_pid_file_unreadable),
                 cmocka_unit_test_setup_teardown(test_failed_start_limit, harness_setup, harness_teardown),
                 cmocka_unit_test_setup_teardown(test_activating, harness_setup, harness_teardown),
                 cmocka_unit_test_setup_teardown(test_not_a_service, harness_setup, harness_teardown),

@@ -171,6 +171,11 @@ static int new_daemon(Manager *m, uint32_t *ret) {
         uint32_t pid = 0;
         int r;
 
+        /* A reload dropped pid_file meanwhile: the job's result stands. */
+        if (!m->config->pid_file) {
+                *ret = 0;
+                return 1;
+        }
         r = unit_read_pid_file(m->config->pid_file, &pid);
         if (r < 0)
                 return 0;  /* not (re)written yet */
@@ -200,7 +205,7 @@ static int on_pid_wait(sd_event_source *s, uint64_t usec, void *userdata) {
         r = new_daemon(m, &pid);
         if (r > 0) {
                 (void) snprintf(detail, sizeof(detail), "%s; daemon PID %" PRIu32 " -> %" PRIu32 " (%s)",
-                                m->action_detail, m->old_daemon_pid, pid, m->config->pid_file);
+                                m->action_detail, m->old_daemon_pid, pid, m->config->pid_file ?: "no pid_file");
                 m->pid_wait = sd_event_source_disable_unref(m->pid_wait);
                 restart_verified(m, true, detail);
                 return 0;
@@ -212,8 +217,9 @@ static int on_pid_wait(sd_event_source *s, uint64_t usec, void *userdata) {
                 if (r >= 0)
                         return 0;
         }
-        (void) snprintf(detail, sizeof(detail), "%s; no new daemon in %s (PID before: %" PRIu32 ")",
-                        m->action_detail, m->config->pid_file, m->old_daemon_pid);
+        (void) snprintf(detail, sizeof(detail), "%s; no new daemon in %s within %us (PID before: %" PRIu32 ")",
+                        m->action_detail, m->config->pid_file, (unsigned) (PID_WAIT_USEC / USEC_PER_SEC),
+                        m->old_daemon_pid);
         m->pid_wait = sd_event_source_disable_unref(m->pid_wait);
         restart_verified(m, false, detail);
         return 0;

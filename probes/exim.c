@@ -2,9 +2,6 @@
 /* Exim 4: its queue probe and MTA profile. Its log rules are in
  * probes/exim-log.c. */
 
-#include "exim.h"
-#include "exim-log.h"
-
 /* The Exim queue: backlog, frozen, overdue and hung deliveries, read from
  * the spool and the retry hints database (Exim specification chapters 3.6
  * "Message spool", 54 "Exim utilities" (exim_dumpdb), 57 "Format of spool
@@ -106,6 +103,8 @@
 #include "config.h"
 #include "duration.h"
 #include "exec.h"
+#include "exim-log.h"
+#include "exim.h"
 #include "fileio.h"
 #include "log.h"
 #include "macros.h"

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "activity.h"
 #include "probe.h"
@@ -59,6 +60,13 @@ struct MtaProfile {
          * "/usr/sbin/exim4", compared with /proc/PID/exe), so that a PID
          * reused by another program does not pass for the daemon; NULL: any. */
         const char *daemon_exe;
+        /* kill_hung_deliveries: the process that holds the lock of message
+         * ID now (Exim: F_GETLK on its -D file, fcntl(2)), for the check
+         * before each signal. Runs in a child (it may block on the spool).
+         * Returns 1 and the PID in *RET, 0 when no process holds it, or a
+         * negative errno. SETTINGS: the type's. NULL: hung deliveries are
+         * reported only. */
+        int (*lock_holder)(const void *settings, const char *id, uint32_t *ret);
 
         /* The MTA's own view of name resolution where it differs from the
          * system's (a chrooted Postfix reads copies of resolv.conf and

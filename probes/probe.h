@@ -180,11 +180,14 @@ typedef enum UnitGate {
                                  * PID file (if it has one) exist */
         UNIT_GATE_TRANSITION,   /* activating, deactivating, reloading, or MainPID gone: wait */
         UNIT_GATE_STOPPED,      /* inactive: stopped by someone, not ours to restart */
-        UNIT_GATE_FAILED,       /* failed, or active with its daemon dead: reported, not restarted */
+        UNIT_GATE_FAILED,       /* failed: reported, not restarted (systemd's own policy applies) */
+        UNIT_GATE_DEAD,         /* active, but the daemon of its PID file is gone (a sysv-generated
+                                 * unit stays "active (exited)"): the MTA failed; restarted within
+                                 * the budget (README "When the daemon dies") */
         _UNIT_GATE_MAX,
 } UnitGate;
 
-/* "unknown", "running", "transition", "stopped", "failed". */
+/* "unknown", "running", "transition", "stopped", "failed", "dead". */
 const char *unit_gate_to_string(UnitGate g);
 
 /* State of the MTA's systemd unit (org.freedesktop.systemd1(5)). */
@@ -202,7 +205,8 @@ typedef struct UnitState {
         /* The daemon's PID file (sysv-generated units have no MainPID): */
         bool have_pid_file;                 /* the MTA type names one */
         uint32_t pid_file_pid;              /* the PID read from it, 0: missing or unreadable */
-        bool pid_file_alive;                /* that process exists */
+        bool pid_file_alive;                /* that process exists and is the daemon (its
+                                             * /proc/PID/exe is the profile's daemon_exe) */
         UnitGate gate;                      /* the judgement of all of the above */
 } UnitState;
 

@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -29,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-bus.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "macros.h"
@@ -45,6 +47,7 @@ typedef struct UnitProbe {
         sd_bus *bus;             /* NULL: every run is UNKNOWN */
         char *unit;
         char *pid_file;          /* NULL: liveness from the unit alone */
+        char *daemon_exe;        /* NULL: any process under the PID file's PID */
         char *path;              /* the unit's object path */
         sd_bus_slot *slot;       /* the GetAll call in flight */
         UnitState state;         /* being filled by the run */
@@ -149,6 +152,7 @@ static const char *const unit_gate_table[_UNIT_GATE_MAX] = {
         [UNIT_GATE_TRANSITION] = "transition",
         [UNIT_GATE_STOPPED]    = "stopped",
         [UNIT_GATE_FAILED]     = "failed",
+        [UNIT_GATE_DEAD]       = "dead",
 };
 
 const char *unit_gate_to_string(UnitGate g) {
@@ -163,7 +167,7 @@ UnitGate unit_gate_from_state(const UnitState *u) {
                         return UNIT_GATE_TRANSITION;
                 /* A sysv-generated unit stays "active (exited)" when its daemon dies. */
                 if (u->have_pid_file && !u->pid_file_alive)
-                        return UNIT_GATE_FAILED;
+                        return UNIT_GATE_DEAD;
                 return UNIT_GATE_RUNNING;
         }
         if (strcmp(u->active_state, "inactive") == 0)
@@ -192,6 +196,29 @@ int unit_read_pid_file(const char *path, uint32_t *ret) {
         return 0;
 }
 
+int unit_pid_runs(uint32_t pid, const char *exe) {
+        char path[32], buf[PATH_MAX + 16];
+        size_t n = strlen(exe);
+        ssize_t k;
+
+        if (pid == 0 || pid > INT32_MAX)
+                return -ESRCH;
+        (void) snprintf(path, sizeof(path), "/proc/%" PRIu32 "/exe", pid);
+        k = readlink(path, buf, sizeof(buf) - 1);
+        if (k < 0) {
+                int r = negative_errno();
+
+                /* ENOENT: gone, or hidden from us; kill(2) tells which. */
+                if (r == -ENOENT && !pid_alive(pid))
+                        return -ESRCH;
+                return r;
+        }
+        buf[k] = 0;
+        if (strncmp(buf, exe, n) != 0)
+                return 0;
+        return buf[n] == 0 || strcmp(buf + n, " (deleted)") == 0;
+}
+
 /* "active/running, MainPID 123", "failed/failed, result start-limit-hit,
  * no MainPID", "active/running, MainPID 123 gone", "active/exited, no
  * MainPID, PID file /run/x.pid: 42 gone". */
@@ -207,14 +234,41 @@ static void unit_complete_ok(Probe *p) {
                 /* A few bytes in /run (tmpfs): read on the loop. */
                 r.unit.have_pid_file = true;
                 k = unit_read_pid_file(st->pid_file, &r.unit.pid_file_pid);
+                /* Missing or holding no PID: the daemon is gone. Unreadable
+                 * (EACCES: the user is not in the MTA's group) says nothing
+                 * of the daemon: this round is unknown, never "dead". */
+                if (k < 0 && k != -ENOENT && k != -EBADMSG) {
+                        probe_complete(p, PROBE_UNKNOWN, probe_outcome_from_errno(k), NULL,
+                                       "unit: PID file %s: %s", st->pid_file, strerror(-k));
+                        return;
+                }
                 if (k < 0) {
                         r.unit.pid_file_pid = 0;
                         (void) snprintf(pidfile, sizeof(pidfile), ", PID file %s: %s", st->pid_file,
                                         k == -EBADMSG ? "no PID in it" : strerror(-k));
                 } else {
+                        const char *how = "";
+
                         r.unit.pid_file_alive = pid_alive(r.unit.pid_file_pid);
+                        if (!r.unit.pid_file_alive)
+                                how = " gone";
+                        else if (st->daemon_exe) {
+                                /* A PID reused by another program is not the daemon.
+                                 * Another user's process cannot be looked at in
+                                 * the unit's sandbox (ProtectProc=invisible, no
+                                 * CAP_SYS_PTRACE): then the PID file is believed. */
+                                k = unit_pid_runs(r.unit.pid_file_pid, st->daemon_exe);
+                                if (k == 0) {
+                                        r.unit.pid_file_alive = false;
+                                        how = " not the daemon (another program)";
+                                } else if (k == -ESRCH) {
+                                        r.unit.pid_file_alive = false;
+                                        how = " gone";
+                                } else if (k < 0)
+                                        how = " (executable not readable)";
+                        }
                         (void) snprintf(pidfile, sizeof(pidfile), ", PID file %s: %" PRIu32 "%s", st->pid_file,
-                                        r.unit.pid_file_pid, r.unit.pid_file_alive ? "" : " gone");
+                                        r.unit.pid_file_pid, how);
                 }
         }
         r.unit.gate = unit_gate_from_state(&r.unit);
@@ -341,6 +395,7 @@ static void unit_done(Probe *p) {
         free(st->path);
         free(st->unit);
         free(st->pid_file);
+        free(st->daemon_exe);
 }
 
 static int unit_init(Probe *p, const void *settings) {
@@ -359,6 +414,15 @@ static int unit_init(Probe *p, const void *settings) {
         if (s->pid_file && s->pid_file[0] != '/') {
                 log_error("probe %s: the PID file %s is not an absolute path", p->name, s->pid_file);
                 return -EINVAL;
+        }
+        if (s->daemon_exe && s->daemon_exe[0] != '/') {
+                log_error("probe %s: the daemon's executable %s is not an absolute path", p->name, s->daemon_exe);
+                return -EINVAL;
+        }
+        if (s->daemon_exe) {
+                st->daemon_exe = strdup(s->daemon_exe);
+                if (!st->daemon_exe)
+                        return -ENOMEM;
         }
         st->unit = strdup(s->unit);
         if (!st->unit)

@@ -8,7 +8,9 @@
 #  * with the prefix /usr the unit is units/mta-watchdogd.service unchanged;
 #  * the package's Description is the summary, then the long text with every line
 #    indented by one space (two would make dpkg show the lines verbatim), not the
-#    summary again.
+#    summary again;
+#  * the package runs join-mta-groups on configure and when postfix or exim4
+#    is installed later (triggers).
 # Exit 0 when all holds, 1 naming what does not.
 #
 # Usage: tests/check-install.sh SOURCE_DIR BUILD_DIR
@@ -56,6 +58,16 @@ if command -v cpack >/dev/null && command -v dpkg-deb >/dev/null; then
         if printf '%s\n' "$desc" | tail -n +2 | grep -q '^  '; then
             no "package Description: lines indented by two spaces (shown verbatim): $(printf '%s\n' "$desc" | grep -c '^  ')"
         fi
+        # the MTA's groups: joined by a script the postinst runs, again when an MTA comes later
+        # (whole outputs first: grep -q would end the pipe early, a failure under pipefail)
+        contents=$(dpkg-deb -c "$deb")
+        postinst=$(dpkg-deb -I "$deb" postinst)
+        grep -q ' \./usr/libexec/mta-watchdog/join-mta-groups$' <<<"$contents" ||
+            no "package: no /usr/libexec/mta-watchdog/join-mta-groups"
+        grep -q '^ *[^#]*/usr/libexec/mta-watchdog/join-mta-groups' <<<"$postinst" ||
+            no "package: postinst does not run join-mta-groups"
+        [ "$(dpkg-deb -I "$deb" triggers | grep -c '^interest-noawait /usr/sbin/\(postqueue\|exim4\)$')" = 2 ] ||
+            no "package: triggers on /usr/sbin/postqueue and /usr/sbin/exim4 missing"
     else
         cat "$tmp/cpack.log" >&2
         no "cpack -G DEB failed"

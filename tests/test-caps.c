@@ -5,6 +5,7 @@
  * and effective, as systemd gives it, then checks the exact sets. */
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <linux/capability.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -136,6 +137,57 @@ static void test_not_permitted(void **state) {
         assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* caps_kill(): as nobody, a root process (the test's own sleeper) can be
+ * signalled only with CAP_KILL permitted, and the capability is effective
+ * for that call alone. */
+static int kill_child(pid_t victim, bool with_cap) {
+        struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+        struct __user_cap_data_struct d[2] = {};
+
+        if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
+                return 101;
+        if (setresgid(NOBODY, NOBODY, NOBODY) < 0 || setgroups(0, NULL) < 0 || setresuid(NOBODY, NOBODY, NOBODY) < 0)
+                return 102;
+        d[0].permitted = with_cap ? 1U << CAP_KILL : 0;
+        if (syscall(SYS_capset, &h, d) < 0)
+                return 103;
+        if (!with_cap)
+                return caps_kill(victim, SIGTERM) == -EPERM ? 0 : 10;
+        if (caps_kill(victim, 0) != 0 || cap_line("CapEff") != 0)
+                return 11;
+        if (kill(victim, 0) == 0 || errno != EPERM)
+                return 12;  /* not effective outside caps_kill() */
+        return caps_kill(victim, SIGTERM) == 0 && cap_line("CapEff") == 0 ? 0 : 13;
+}
+
+static void test_kill(void **state) {
+        for (int with_cap = 0; with_cap <= 1; with_cap++) {
+                pid_t victim, pid;
+                int status;
+
+                if (geteuid() != 0)
+                        skip();
+                victim = fork();
+                assert_true(victim >= 0);
+                if (victim == 0) {
+                        (void) sleep(30);      /* bounded: ended below either way */
+                        child_exit(0);
+                }
+                pid = fork();
+                assert_true(pid >= 0);
+                if (pid == 0)
+                        child_exit(kill_child(victim, with_cap));
+                assert_int_equal(waitpid(pid, &status, 0), pid);
+                assert_true(WIFEXITED(status));
+                assert_int_equal(WEXITSTATUS(status), 0);
+                if (!with_cap)
+                        assert_int_equal(kill(victim, SIGTERM), 0);
+                assert_int_equal(waitpid(victim, &status, 0), victim);
+                assert_true(WIFSIGNALED(status));
+                assert_int_equal(WTERMSIG(status), SIGTERM);
+        }
+}
+
 /* As root (euid 0) nothing changes. */
 static void test_root_untouched(void **state) {
         unsigned long long eff = cap_line("CapEff");
@@ -152,6 +204,7 @@ int main(void) {
                 cmocka_unit_test(test_confine_and_raise),
                 cmocka_unit_test(test_not_permitted),
                 cmocka_unit_test(test_root_untouched),
+                cmocka_unit_test(test_kill),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -146,6 +146,22 @@ static void assert_defaults(const Config *c) {
         assert_true(c->restart_timeout_usec == USEC_INFINITY);   /* auto: from the unit */
         assert_int_equal(c->max_restarts, 3);
         assert_int_equal(c->restart_window_usec, HOUR);
+        assert_null(c->pid_file);               /* Postfix's profile names none */
+        assert_false(c->flush_on_restore);
+        assert_false(c->kill_hung_deliveries);
+}
+
+/* pid_file: an absolute path, or "none" (the profile's is not used). */
+static void test_pid_file(void **state) {
+        Config *c = load_ok(MTA "pid_file = /run/exim4/exim.pid\n");
+
+        assert_string_equal(c->pid_file, "/run/exim4/exim.pid");
+        assert_false(c->pid_file_none);
+        config_free(c);
+        c = load_ok(MTA "pid_file = none\n");
+        assert_null(c->pid_file);
+        assert_true(c->pid_file_none);
+        config_free(c);
 }
 
 static void test_defaults(void **state) {
@@ -318,10 +334,13 @@ static void test_booleans_and_levels(void **state) {
 
         for (size_t i = 0; i < ELEMENTSOF(bools); i++) {
                 _cleanup_free_ char *text = NULL;
-                assert_true(asprintf(&text, MTA "flush_after_restart = %s\n[watchdog]\ndry_run = %s\n",
-                                     bools[i].value, bools[i].value) > 0);
+                assert_true(asprintf(&text, MTA "flush_after_restart = %s\nflush_on_restore = %s\n"
+                                     "kill_hung_deliveries = %s\n[watchdog]\ndry_run = %s\n",
+                                     bools[i].value, bools[i].value, bools[i].value, bools[i].value) > 0);
                 Config *c = load_ok(text);
                 assert_int_equal(c->flush_after_restart, bools[i].expected);
+                assert_int_equal(c->flush_on_restore, bools[i].expected);
+                assert_int_equal(c->kill_hung_deliveries, bools[i].expected);
                 assert_int_equal(c->dry_run, bools[i].expected);
                 config_free(c);
         }
@@ -517,6 +536,10 @@ static void test_errors(void **state) {
                   ":3: [mta] stall_after: duration \"366d\" is too large (at most 365d)" },
                 { "[watchdog]\ninterval = 5s\n" MTA "[probe:r]\ntype = smtp\nhost = h\ntimeout = 5s\n",
                   ":5: [probe:r] timeout: 5s is not shorter than [watchdog] interval (5s)" },
+                { MTA "pid_file = run/exim4/exim.pid\n",
+                  ":3: [mta] pid_file: \"run/exim4/exim.pid\" is not an absolute path" },
+                { MTA "flush_on_restore = sometimes\n",
+                  ":3: [mta] flush_on_restore: \"sometimes\" is not a boolean (yes/no)" },
                 { MTA "max_restarts = 65\n",
                   ":3: [mta] max_restarts: 65 is out of range (0..64)" },
                 { MTA "max_restarts = -1\n",
@@ -816,6 +839,9 @@ static void test_dump(void **state) {
                             "restart_window = 1h\n"
                             "giveup_holddown = 1h\n"
                             "degraded_after = 10m\n"
+                            "pid_file = none\n"
+                            "flush_on_restore = no\n"
+                            "kill_hung_deliveries = no\n"
                             "\n"
                             "[probe:relay]\n"
                             "type = smtp\n"
@@ -1181,6 +1207,7 @@ static int teardown(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_defaults),
+                cmocka_unit_test(test_pid_file),
                 cmocka_unit_test(test_all_keys),
                 cmocka_unit_test(test_syntax_variants),
                 cmocka_unit_test(test_booleans_and_levels),

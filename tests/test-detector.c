@@ -92,6 +92,12 @@ static void tl_account(Timeline *tl, uint64_t t) {
  * (Debian's postfix@-.service). */
 static const UnitState unit_running = { "active", "running", "success", 0, false, 0, 0, false, 0, false, UNIT_GATE_RUNNING };
 
+/* The MTA's daemon, as a sysv-generated unit shows it (Debian's
+ * exim4.service): active/exited, no MainPID; the PID file says. */
+static const UnitState unit_exim_running = { "active", "exited", "success", 0, false, 0, 0, true, 4242, true, UNIT_GATE_RUNNING };
+static const UnitState unit_exim_dead = { "active", "exited", "success", 0, false, 0, 0, true, 4242, false, UNIT_GATE_DEAD };
+static const UnitState unit_exim_new = { "active", "exited", "success", 0, false, 0, 0, true, 5151, true, UNIT_GATE_RUNNING };
+
 static void step(Timeline *tl, uint64_t t, const Observation *o) {
         detector_step(&tl->d, &tl->p, o, S(t), &tl->out);
         tl_account(tl, S(t));
@@ -1057,6 +1063,11 @@ static void test_judge_once(void **state) {
         r = round_ok(20, "A"), r.overdue = 20;
         r.unit = (UnitState) { "inactive", "dead", "success", 0, false, 0, 0, false, 0, false, UNIT_GATE_STOPPED };
         JUDGE(ONCE_HEALTHY, "unit inactive/dead: not running, not ours to restart");
+        r.unit = unit_exim_dead;
+        JUDGE(ONCE_STALLED, "dead: unit active/exited, but PID 4242 of its PID file is gone");
+        r.unit = unit_exim_dead;
+        r.unit.pid_file_pid = 0;
+        JUDGE(ONCE_STALLED, "dead: unit active/exited, but its PID file names no process");
 #undef JUDGE
 }
 
@@ -1565,6 +1576,8 @@ static void test_random_walks_stay_in_table(void **state) {
                 { "activating", "start", "success", 0, false, 0, 0, false, 0, false, UNIT_GATE_TRANSITION },
                 { "inactive", "dead", "success", 0, false, 0, 0, false, 0, false, UNIT_GATE_STOPPED },
                 { "failed", "failed", "start-limit-hit", 0, false, 0, 0, false, 0, false, UNIT_GATE_FAILED },
+                { "active", "exited", "success", 0, false, 0, 0, true, 42, false, UNIT_GATE_DEAD },
+                { "active", "exited", "success", 0, false, 0, 0, true, 43, true, UNIT_GATE_RUNNING },
         };
         static const int statuses[] = { OK, OK, OK, FAIL, UNK };
         unsigned hits[TABLE_ROWS_MAX] = {};
@@ -1596,7 +1609,10 @@ static void test_random_walks_stay_in_table(void **state) {
                 tl.p.outage_alert_after_usec = one_in(&x, 2) ? 0 : S(30);
                 tl.p.giveup_holddown_usec = S(100 + rnd(&x) % 3 * 200);
                 tl.p.degraded_after_usec = S(1 + rnd(&x) % 4 * 60);
+                tl.p.flush_on_restore = one_in(&x, 2);
+                tl.p.kill_hung_deliveries = one_in(&x, 2);
                 o.queue.schedule_known = one_in(&x, 2);
+                bool running = false;   /* an action asked for and not yet done */
 
                 for (uint64_t t = 0; t < 6000; t += 10) {
                         if (one_in(&x, 6))
@@ -1639,6 +1655,11 @@ static void test_random_walks_stay_in_table(void **state) {
                         else
                                 (void) snprintf(o.queue.oldest_id, sizeof(o.queue.oldest_id), "Q%u", next_id);
                         o.queue.overdue = one_in(&x, 3) ? 0 : o.queue.backlog;
+                        if (one_in(&x, 40)) {   /* a delivery hangs, or the hung one ends */
+                                o.queue.hung = one_in(&x, 2);
+                                o.queue.hung_pid = o.queue.hung ? 1000 + rnd(&x) % 3 : 0;
+                                o.queue.hung_age_usec = S(1800);
+                        }
 
                         /* The journal: an attempt now and then, errors to the
                          * probed relay, a probe that starts over. */
@@ -1686,11 +1707,16 @@ static void test_random_walks_stay_in_table(void **state) {
                         }
 
                         step(&tl, t, &o);
+                        /* One action at a time: none is asked for while one runs. */
+                        assert_false(running && tl.out.act);
+                        running = running || tl.out.act;
 
                         if (tl.d.state == DETECTOR_REMEDIATING && one_in(&x, 4))
                                 action_slow(&tl, t + 2);
-                        if (tl.d.state == DETECTOR_REMEDIATING && one_in(&x, 3))
+                        if ((tl.d.state == DETECTOR_REMEDIATING || tl.d.restore_flush) && one_in(&x, 3)) {
                                 action_done(&tl, t + 5, !one_in(&x, 3));
+                                running = tl.out.act;
+                        }
                         if (one_in(&x, 300))            /* a reload */
                                 tl.p.n_actions = 1 + rnd(&x) % 3;
                         if (one_in(&x, 400)) {          /* the operator's reset */
@@ -1706,6 +1732,7 @@ static void test_random_walks_stay_in_table(void **state) {
                                 if (one_in(&x, 2))
                                         detector_restore_cause(&tl.d, saved.incident_cause, saved.incident_peer,
                                                                saved.gave_up_cause);
+                                running = false;        /* the action died with it */
                         }
                         if (one_in(&x, 300))            /* a reload of degraded_after */
                                 tl.p.degraded_after_usec = one_in(&x, 2) ? S(1) : S(365 * 24 * 3600);
@@ -2148,6 +2175,487 @@ static void test_cause_names(void **state) {
         assert_int_equal(ELEMENTSOF(names), _CAUSE_MAX);
 }
 
+
+static Round round_exim(unsigned backlog, const UnitState *u) {
+        Round r = round_ok(backlog, backlog ? "1abcDE-000001-AB" : NULL);
+
+        r.unit = *u;
+        return r;
+}
+
+/* The daemon dies while the unit stays active: one round of it is not
+ * enough (a start writes its PID file a moment late); at the second,
+ * mta.died and the restart at once; verified when a new daemon runs,
+ * however the queue looks. */
+static void test_died_restart_verified(void **state) {
+        Timeline tl;
+        Round r;
+        tl_init(&tl);
+
+        for (uint64_t t = 0; t <= 100; t += 10)
+                r = round_exim(2, &unit_exim_running), feed(&tl, t, &r);
+        r = round_exim(2, &unit_exim_dead), feed(&tl, 110, &r);
+        assert_int_equal(tl.out.n_transitions, 0);
+        assert_int_equal(tl.d.state, DETECTOR_HEALTHY);
+        r = round_exim(2, &unit_exim_dead), feed(&tl, 120, &r);
+        assert_int_equal(tl.out.n_transitions, 2);
+        assert_true(took(&tl, DETECTOR_HEALTHY, DETECTOR_HEALTHY, EVENT_MTA_DIED));
+        assert_string_equal(tl.out.transitions[0].reason,
+                            "the MTA's daemon is gone (PID 4242 of its PID file is gone) while the unit stays "
+                            "active/exited; restarting it");
+        assert_true(tl.out.transitions[0].opens_incident);   /* mta.died is part of the incident */
+        assert_false(tl.out.transitions[1].opens_incident);
+        assert_true(took(&tl, DETECTOR_HEALTHY, DETECTOR_REMEDIATING, EVENT_ACTION_STARTED));
+        assert_string_equal(tl.out.transitions[1].reason,
+                            "the MTA's daemon is gone while its unit stays active: restart (step 1 of 1)");
+        assert_true(tl.out.act);
+        assert_int_equal(tl.out.action, ACTION_RESTART);
+        assert_int_equal(tl.incidents_opened, 1);
+        assert_int_equal(detector_restarts_in_window(&tl.d, &tl.p, S(120)), 1);
+
+        /* rounds while the restart runs say nothing */
+        r = round_exim(2, &unit_exim_dead), feed(&tl, 130, &r);
+        assert_int_equal(tl.out.n_transitions, 0);
+        action_done(&tl, 135, true);
+        assert_int_equal(tl.d.state, DETECTOR_VERIFYING);
+        /* backlog unchanged, nothing delivered: the daemon is back, that is the fix */
+        r = round_exim(2, &unit_exim_new), feed(&tl, 140, &r);
+        assert_int_equal(tl.out.n_transitions, 2);
+        assert_true(took(&tl, DETECTOR_VERIFYING, DETECTOR_VERIFYING, EVENT_ACTION_SUCCEEDED));
+        assert_string_equal(tl.out.transitions[0].reason, "restart: the MTA's daemon runs again (PID 5151)");
+        assert_true(took(&tl, DETECTOR_VERIFYING, DETECTOR_HEALTHY, EVENT_RECOVERED));
+        assert_int_equal(tl.incidents_closed, 1);
+
+        for (uint64_t t = 150; t <= 400; t += 10)
+                r = round_exim(2, &unit_exim_new), feed(&tl, t, &r);
+        assert_int_equal(tl.n_events[EVENT_MTA_DIED], 1);
+        assert_int_equal(tl.n_events[EVENT_ACTION_STARTED], 1);
+        assert_int_equal(tl.n_events[EVENT_ACTION_SUCCEEDED], 1);
+        assert_int_equal(tl.n_events[EVENT_RECOVERED], 1);
+        assert_int_equal(tl.n_events[EVENT_MTA_FAILED], 0);
+        assert_int_equal(tl.n_actions, 1);
+}
+
+/* A lone round without the daemon (a start in progress) is nothing; an
+ * admin's systemctl stop is mta.stopped, never a restart. */
+static void test_died_blip_and_admin_stop(void **state) {
+        Timeline tl;
+        Round r;
+        tl_init(&tl);
+
+        for (uint64_t t = 0; t <= 600; t += 10) {
+                r = round_exim(2, t % 100 == 50 ? &unit_exim_dead : &unit_exim_running);
+                feed(&tl, t, &r);
+        }
+        r = round_exim(2, &unit_exim_dead), feed(&tl, 610, &r);
+        r = round_exim(2, &unit_inactive), feed(&tl, 620, &r);
+        for (uint64_t t = 630; t <= 2000; t += 10)
+                r = round_exim(2, &unit_inactive), feed(&tl, t, &r);
+        assert_int_equal(tl.n_events[EVENT_MTA_DIED], 0);
+        assert_int_equal(tl.n_events[EVENT_MTA_STOPPED], 1);
+        assert_int_equal(tl.n_actions, 0);
+        assert_int_equal(tl.d.state, DETECTOR_HEALTHY);
+}
+
+/* During an outage and while recovering from one, a dead daemon is
+ * restarted all the same: the network does not bring it back. */
+static void test_died_in_outage_and_recovering(void **state) {
+        Timeline tl;
+        Round r;
+        tl_init(&tl);
+
+        for (uint64_t t = 0; t <= 50; t += 10)
+                r = round_exim(2, &unit_exim_running), feed(&tl, t, &r);
+        r = round_exim(2, &unit_exim_running), r.reach = FAIL, feed(&tl, 60, &r);
+        r = round_exim(2, &unit_exim_running), r.reach = FAIL, feed(&tl, 70, &r);
+        assert_int_equal(tl.d.state, DETECTOR_OUTAGE);
+        r = round_exim(2, &unit_exim_dead), r.reach = FAIL, feed(&tl, 80, &r);
+        r = round_exim(2, &unit_exim_dead), r.reach = FAIL, feed(&tl, 90, &r);
+        assert_int_equal(tl.out.n_transitions, 2);
+        assert_true(took(&tl, DETECTOR_OUTAGE, DETECTOR_OUTAGE, EVENT_MTA_DIED));
+        assert_true(took(&tl, DETECTOR_OUTAGE, DETECTOR_REMEDIATING, EVENT_ACTION_STARTED));
+        assert_int_equal(tl.out.action, ACTION_RESTART);
+        action_done(&tl, 95, true);
+        r = round_exim(2, &unit_exim_new), r.reach = FAIL, feed(&tl, 100, &r);
+        assert_true(took(&tl, DETECTOR_VERIFYING, DETECTOR_HEALTHY, EVENT_RECOVERED));
+        r = round_exim(2, &unit_exim_new), r.reach = FAIL, feed(&tl, 110, &r);
+        assert_int_equal(tl.d.state, DETECTOR_OUTAGE);
+
+        /* back up: RECOVERING, and the daemon dies again */
+        r = round_exim(2, &unit_exim_new), feed(&tl, 120, &r);
+        r = round_exim(2, &unit_exim_new), feed(&tl, 130, &r);
+        assert_int_equal(tl.d.state, DETECTOR_RECOVERING);
+        r = round_exim(2, &unit_exim_dead), feed(&tl, 140, &r);
+        r = round_exim(2, &unit_exim_dead), feed(&tl, 150, &r);
+        assert_int_equal(tl.out.n_transitions, 2);
+        assert_true(took(&tl, DETECTOR_RECOVERING, DETECTOR_RECOVERING, EVENT_MTA_DIED));
+        assert_true(took(&tl, DETECTOR_RECOVERING, DETECTOR_REMEDIATING, EVENT_ACTION_STARTED));
+        action_done(&tl, 155, true);
+        r = round_exim(2, &unit_exim_running), feed(&tl, 160, &r);
+        assert_true(took(&tl, DETECTOR_VERIFYING, DETECTOR_HEALTHY, EVENT_RECOVERED));
+        assert_int_equal(tl.n_events[EVENT_MTA_DIED], 2);
+        assert_int_equal(tl.n_actions, 2);
+        assert_int_equal(detector_restarts_in_window(&tl.d, &tl.p, S(160)), 2);
+}
+
+/* No restart loop: the budget holds for a dead daemon as for a stall. A
+ * daemon that dies again and again is restarted max_restarts times per
+ * window, then gave_up and the hold-down; after the hold-down one more
+ * try only if the window has room. */
+static void test_died_budget_and_holddown(void **state) {
+        Timeline tl;
+        Round r;
+        uint64_t t = 0;
+        tl_init(&tl);
+        tl.p.max_restarts = 2;
+        tl.p.giveup_holddown_usec = S(600);
+        tl.p.restart_window_usec = S(3600);
+
+        for (; t <= 50; t += 10)
+                r = round_exim(0, &unit_exim_running), feed(&tl, t, &r);
+        for (unsigned i = 0; i < 2; i++) {
+                r = round_exim(0, &unit_exim_dead), feed(&tl, t, &r), t += 10;
+                r = round_exim(0, &unit_exim_dead), feed(&tl, t, &r), t += 10;
+                assert_true(tl.out.act);
+                action_done(&tl, t, true);
+                r = round_exim(0, &unit_exim_new), feed(&tl, t, &r), t += 10;
+                assert_int_equal(tl.d.state, DETECTOR_HEALTHY);
+        }
+        r = round_exim(0, &unit_exim_dead), feed(&tl, t, &r), t += 10;
+        r = round_exim(0, &unit_exim_dead), feed(&tl, t, &r);
+        assert_int_equal(tl.out.n_transitions, 2);
+        assert_true(took(&tl, DETECTOR_HEALTHY, DETECTOR_HEALTHY, EVENT_MTA_DIED));
+        assert_true(took(&tl, DETECTOR_HEALTHY, DETECTOR_GAVE_UP, EVENT_GAVE_UP));
+        assert_string_equal(tl.out.transitions[1].reason, "restart budget spent: 2 of 2 restarts used in 1h");
+        assert_false(tl.out.act);
+        uint64_t gave_up = t;
+
+        /* dead all through the hold-down: nothing more, however empty the queue */
+        for (t += 10; t < gave_up + 600; t += 10)
+                r = round_exim(0, &unit_exim_dead), feed(&tl, t, &r);
+        assert_int_equal(tl.d.state, DETECTOR_GAVE_UP);
+        assert_int_equal(tl.n_actions, 2);
+        assert_int_equal(tl.n_events[EVENT_GAVE_UP], 1);
+        /* the hold-down ends; the window is still full: gave_up again */
+        r = round_exim(0, &unit_exim_dead), feed(&tl, t, &r), t += 10;
+        assert_int_equal(tl.d.state, DETECTOR_HEALTHY);
+        r = round_exim(0, &unit_exim_dead), feed(&tl, t, &r);
+        assert_true(took(&tl, DETECTOR_HEALTHY, DETECTOR_GAVE_UP, EVENT_GAVE_UP));
+        assert_int_equal(tl.n_events[EVENT_MTA_DIED], 3);
+        assert_int_equal(tl.n_events[EVENT_GAVE_UP], 2);
+        assert_int_equal(tl.n_actions, 2);
+
+        /* an admin starts it: that ends the incident */
+        r = round_exim(0, &unit_exim_new), feed(&tl, t + 10, &r);
+        assert_int_equal(tl.out.n_transitions, 1);
+        assert_true(took(&tl, DETECTOR_GAVE_UP, DETECTOR_HEALTHY, EVENT_RECOVERED));
+        assert_string_equal(tl.out.transitions[0].reason, "the MTA's daemon runs again (PID 5151) after giving up");
+        assert_int_equal(tl.incidents_opened, tl.incidents_closed);
+
+        /* the budget is spent when it dies during an outage, and while recovering */
+        t += 20;
+        r = round_exim(0, &unit_exim_new), r.reach = FAIL, feed(&tl, t, &r), t += 10;
+        r = round_exim(0, &unit_exim_new), r.reach = FAIL, feed(&tl, t, &r), t += 10;
+        r = round_exim(0, &unit_exim_dead), r.reach = FAIL, feed(&tl, t, &r), t += 10;
+        r = round_exim(0, &unit_exim_dead), r.reach = FAIL, feed(&tl, t, &r), t += 10;
+        assert_true(took(&tl, DETECTOR_OUTAGE, DETECTOR_GAVE_UP, EVENT_GAVE_UP));
+        r = round_exim(0, &unit_exim_new), feed(&tl, t, &r), t += 10;
+        assert_true(took(&tl, DETECTOR_GAVE_UP, DETECTOR_HEALTHY, EVENT_RECOVERED));
+        r = round_exim(0, &unit_exim_new), r.reach = FAIL, feed(&tl, t, &r), t += 10;
+        r = round_exim(0, &unit_exim_new), r.reach = FAIL, feed(&tl, t, &r), t += 10;
+        r = round_exim(0, &unit_exim_new), feed(&tl, t, &r), t += 10;
+        r = round_exim(0, &unit_exim_new), feed(&tl, t, &r), t += 10;
+        assert_int_equal(tl.d.state, DETECTOR_RECOVERING);
+        r = round_exim(0, &unit_exim_dead), feed(&tl, t, &r), t += 10;
+        r = round_exim(0, &unit_exim_dead), feed(&tl, t, &r), t += 10;
+        assert_true(took(&tl, DETECTOR_RECOVERING, DETECTOR_GAVE_UP, EVENT_GAVE_UP));
+        assert_int_equal(tl.n_actions, 2);
+        assert_int_equal(tl.n_events[EVENT_GAVE_UP], 4);
+
+        /* given up on a stall, the daemon dies: reported only */
+        tl_init(&tl);
+        t = stall_until_action(&tl);
+        action_done(&tl, t, true);
+        for (uint64_t u = t + 10; u <= t + 200 && tl.d.state != DETECTOR_GAVE_UP; u += 10)
+                r = round_ok(20, "A"), r.overdue = 20, r.unit = unit_exim_running, feed(&tl, u, &r);
+        assert_int_equal(tl.d.state, DETECTOR_GAVE_UP);
+        r = round_ok(20, "A"), r.overdue = 20, r.unit = unit_exim_dead, feed(&tl, t + 300, &r);
+        r = round_ok(20, "A"), r.overdue = 20, r.unit = unit_exim_dead, feed(&tl, t + 310, &r);
+        assert_int_equal(tl.out.n_transitions, 1);
+        assert_true(took(&tl, DETECTOR_GAVE_UP, DETECTOR_GAVE_UP, EVENT_MTA_DIED));
+        assert_string_equal(tl.out.transitions[0].reason,
+                            "the MTA's daemon is gone (PID 4242 of its PID file is gone) while the unit stays "
+                            "active/exited; given up, no restart before the hold-down ends");
+        assert_int_equal(tl.n_actions, 1);
+}
+
+/* Without restart in actions a dead daemon is reported, never acted on;
+ * dying while a stall's restart is verified is reported and judged by the
+ * verification. */
+static void test_died_reported_only(void **state) {
+        Timeline tl;
+        Round r;
+        tl_init(&tl);
+        tl.p.actions[0] = ACTION_FLUSH;
+
+        for (uint64_t t = 0; t <= 50; t += 10)
+                r = round_exim(0, &unit_exim_running), feed(&tl, t, &r);
+        for (uint64_t t = 60; t <= 1000; t += 10)
+                r = round_exim(0, &unit_exim_dead), feed(&tl, t, &r);
+        assert_int_equal(tl.n_events[EVENT_MTA_DIED], 1);
+        assert_int_equal(tl.n_actions, 0);
+        assert_int_equal(tl.incidents_opened, 0);
+
+        tl_init(&tl);
+        uint64_t t = stall_until_action(&tl);
+        action_done(&tl, t, true);
+        r = round_ok(20, "A"), r.overdue = 20, r.unit = unit_exim_dead, feed(&tl, t + 10, &r);
+        r = round_ok(20, "A"), r.overdue = 20, r.unit = unit_exim_dead, feed(&tl, t + 20, &r);
+        assert_int_equal(tl.out.n_transitions, 1);
+        assert_true(took(&tl, DETECTOR_VERIFYING, DETECTOR_VERIFYING, EVENT_MTA_DIED));
+        assert_string_equal(tl.out.transitions[0].reason,
+                            "the MTA's daemon is gone (PID 4242 of its PID file is gone) while the unit stays "
+                            "active/exited");
+        for (uint64_t u = t + 30; u <= t + 130; u += 10)
+                r = round_ok(20, "A"), r.overdue = 20, r.unit = unit_exim_dead, feed(&tl, u, &r);
+        assert_int_equal(tl.n_events[EVENT_ACTION_FAILED], 1);
+        assert_int_equal(tl.n_events[EVENT_GAVE_UP], 1);
+        assert_int_equal(tl.n_events[EVENT_MTA_DIED], 1);
+        assert_int_equal(tl.n_actions, 1);
+}
+
+/* Up to (and not past) an outage that ends: with flush_on_restore one
+ * flush as the network comes back, none while it runs or more than
+ * max_restarts per window, never a stall while it runs. */
+static void outage(Timeline *tl, uint64_t *t, unsigned backlog) {
+        Round r;
+
+        r = round_ok(backlog, "A"), r.reach = FAIL, feed(tl, *t, &r), *t += 10;
+        r = round_ok(backlog, "A"), r.reach = FAIL, feed(tl, *t, &r), *t += 10;
+        assert_int_equal(tl->d.state, DETECTOR_OUTAGE);
+        r = round_ok(backlog, "A"), feed(tl, *t, &r), *t += 10;
+        r = round_ok(backlog, "A"), feed(tl, *t, &r);
+}
+
+static void test_flush_on_restore(void **state) {
+        Timeline tl;
+        Round r;
+        uint64_t t = 0;
+        tl_init(&tl);
+        tl.p.flush_on_restore = true;
+        tl.p.max_restarts = 3;
+        tl.p.restore_grace_usec = S(60);
+
+        for (; t <= 50; t += 10)
+                r = round_ok(5, "A"), feed(&tl, t, &r);
+        outage(&tl, &t, 5);
+        assert_int_equal(tl.out.n_transitions, 2);
+        assert_true(took(&tl, DETECTOR_OUTAGE, DETECTOR_RECOVERING, EVENT_OUTAGE_ENDED));
+        assert_true(took(&tl, DETECTOR_RECOVERING, DETECTOR_RECOVERING, EVENT_ACTION_STARTED));
+        assert_string_equal(tl.out.transitions[1].reason,
+                            "network restored: one flush so that the MTA retries its deferred mail now, "
+                            "not at its next retry time (flush_on_restore)");
+        assert_int_equal(tl.out.transitions[1].action, ACTION_FLUSH);
+        assert_true(tl.out.act);
+        assert_int_equal(tl.out.action, ACTION_FLUSH);
+        /* a long flush: overdue mail, no progress past stall_after, no stall while it runs */
+        for (t += 10; t <= 700; t += 10)
+                r = round_ok(5, "A"), r.overdue = 5, feed(&tl, t, &r);
+        assert_int_equal(tl.n_actions, 1);
+        assert_int_equal(tl.n_events[EVENT_STALL_DETECTED], 0);
+        assert_int_equal(tl.d.state, DETECTOR_RECOVERING);
+        action_done(&tl, t, true);
+        assert_int_equal(tl.out.n_transitions, 1);
+        assert_true(took(&tl, DETECTOR_RECOVERING, DETECTOR_RECOVERING, EVENT_ACTION_SUCCEEDED));
+        assert_string_equal(tl.out.transitions[0].reason,
+                            "flush after the network came back (flush_on_restore) done: new MainPID");
+        assert_int_equal(tl.out.transitions[0].action, ACTION_FLUSH);
+        assert_false(tl.out.act);
+        r = round_ok(0, NULL), feed(&tl, t += 10, &r);
+        assert_int_equal(tl.d.state, DETECTOR_HEALTHY);
+
+        /* second outage: the queue drains while the flush runs, which ends in HEALTHY */
+        outage(&tl, &t, 5);
+        assert_true(tl.out.act);
+        for (t += 10; t <= 2000 && tl.d.state != DETECTOR_HEALTHY; t += 10)
+                r = round_ok(0, NULL), feed(&tl, t, &r);
+        action_done(&tl, t, true);
+        assert_true(took(&tl, DETECTOR_HEALTHY, DETECTOR_HEALTHY, EVENT_ACTION_SUCCEEDED));
+
+        /* third: its flush fails while reachability is down again */
+        outage(&tl, &t, 5);
+        assert_true(tl.out.act);
+        r = round_ok(5, "A"), r.reach = FAIL, feed(&tl, t += 10, &r);
+        r = round_ok(5, "A"), r.reach = FAIL, feed(&tl, t += 10, &r);
+        assert_int_equal(tl.d.state, DETECTOR_OUTAGE);
+        action_done(&tl, t += 5, false);
+        assert_int_equal(tl.out.n_transitions, 1);
+        assert_true(took(&tl, DETECTOR_OUTAGE, DETECTOR_OUTAGE, EVENT_ACTION_FAILED));
+        assert_string_equal(tl.out.transitions[0].reason,
+                            "flush after the network came back (flush_on_restore) failed: job failed");
+        assert_int_equal(tl.out.transitions[0].action, ACTION_FLUSH);
+
+        /* fourth: three flushes in the window already, none now */
+        r = round_ok(5, "A"), feed(&tl, t += 10, &r);
+        r = round_ok(5, "A"), feed(&tl, t += 10, &r);
+        assert_int_equal(tl.out.n_transitions, 2);
+        assert_true(took(&tl, DETECTOR_RECOVERING, DETECTOR_RECOVERING, _EVENT_KIND_INVALID));
+        assert_string_equal(tl.out.transitions[1].reason,
+                            "network restored; no flush: 3 of 3 flushes (flush_on_restore) used in 1h");
+        assert_false(tl.out.act);
+        assert_int_equal(tl.n_actions, 3);
+        assert_int_equal(tl.n_events[EVENT_ACTION_STARTED], 3);
+        assert_int_equal(tl.n_events[EVENT_ACTION_SUCCEEDED], 2);
+        assert_int_equal(tl.n_events[EVENT_ACTION_FAILED], 1);
+        assert_int_equal(detector_restarts_in_window(&tl.d, &tl.p, S(t)), 0);
+}
+
+/* The flush's failure is reported in RECOVERING and in HEALTHY, its success
+ * in OUTAGE; a stopped unit gets none; flush_on_restore = no: nothing. */
+static void test_flush_on_restore_fails(void **state) {
+        Timeline tl;
+        Round r;
+        uint64_t t = 0;
+        tl_init(&tl);
+        tl.p.flush_on_restore = true;
+
+        for (; t <= 50; t += 10)
+                r = round_ok(5, "A"), feed(&tl, t, &r);
+        outage(&tl, &t, 5);
+        action_done(&tl, t + 5, false);
+        assert_true(took(&tl, DETECTOR_RECOVERING, DETECTOR_RECOVERING, EVENT_ACTION_FAILED));
+
+        outage(&tl, &t, 5);
+        assert_true(tl.out.act);
+        for (t += 10; t <= 1500 && tl.d.state != DETECTOR_HEALTHY; t += 10)
+                r = round_ok(t % 20 ? 4 : 5, "A"), feed(&tl, t, &r);
+        assert_int_equal(tl.d.state, DETECTOR_HEALTHY);
+        action_done(&tl, t, false);
+        assert_true(took(&tl, DETECTOR_HEALTHY, DETECTOR_HEALTHY, EVENT_ACTION_FAILED));
+        assert_int_equal(tl.n_events[EVENT_ACTION_FAILED], 2);
+
+        outage(&tl, &t, 5);
+        assert_true(tl.out.act);
+        r = round_ok(5, "A"), r.reach = FAIL, feed(&tl, t += 10, &r);
+        r = round_ok(5, "A"), r.reach = FAIL, feed(&tl, t += 10, &r);
+        action_done(&tl, t += 5, true);
+        assert_true(took(&tl, DETECTOR_OUTAGE, DETECTOR_OUTAGE, EVENT_ACTION_SUCCEEDED));
+        r = round_ok(5, "A"), feed(&tl, t += 10, &r);
+        r = round_ok(5, "A"), feed(&tl, t += 10, &r);
+        assert_int_equal(tl.d.state, DETECTOR_RECOVERING);
+        assert_int_equal(tl.n_actions, 3);      /* 3 of 3 used: none now */
+        for (t += 10; t <= 4000 && tl.d.state != DETECTOR_HEALTHY; t += 10)
+                r = round_ok(t % 20 ? 4 : 5, "A"), feed(&tl, t, &r);
+
+        /* the unit is stopped when the network comes back: no flush */
+        tl_init(&tl);
+        tl.p.flush_on_restore = true;
+        t = 0;
+        for (; t <= 50; t += 10)
+                r = round_ok(5, "A"), feed(&tl, t, &r);
+        r = round_ok(5, "A"), r.unit = unit_inactive, feed(&tl, t += 10, &r);
+        r = round_ok(5, "A"), r.reach = FAIL, r.unit = unit_inactive, feed(&tl, t += 10, &r);
+        r = round_ok(5, "A"), r.reach = FAIL, r.unit = unit_inactive, feed(&tl, t += 10, &r);
+        r = round_ok(5, "A"), r.unit = unit_inactive, feed(&tl, t += 10, &r);
+        r = round_ok(5, "A"), r.unit = unit_inactive, feed(&tl, t += 10, &r);
+        assert_int_equal(tl.d.state, DETECTOR_RECOVERING);
+        assert_false(tl.out.act);
+        assert_int_equal(tl.n_actions, 0);
+
+        tl_init(&tl);
+        t = 0;
+        for (; t <= 50; t += 10)
+                r = round_ok(5, "A"), feed(&tl, t, &r);
+        outage(&tl, &t, 5);
+        assert_false(tl.out.act);
+        assert_int_equal(tl.n_actions, 0);
+}
+
+/* A hung delivery: delivery.hung once per holder process, in whatever
+ * state; with kill_hung_deliveries the output asks for that process. */
+static void feed_hung(Timeline *tl, uint64_t t, Round *r, uint32_t pid) {
+        Observation o = {
+                .reach = (ProbeStatus) r->reach,
+                .queue_status = (ProbeStatus) r->qs,
+                .queue = { .backlog = r->backlog, .schedule_known = r->schedule, .overdue = r->overdue,
+                           .hung = pid ? 1 : 0, .hung_pid = pid, .hung_age_usec = S(1930) },
+                .activity_status = PROBE_OK,
+                .activity = with_causes(r->act),
+                .unit_status = (ProbeStatus) r->unit_status,
+                .unit = r->unit,
+        };
+        snprintf(o.queue.oldest_id, sizeof(o.queue.oldest_id), "%s", r->oldest ? r->oldest : "");
+        if (pid)
+                snprintf(o.queue.hung_id, sizeof(o.queue.hung_id), "1abcDE-000001-AB");
+        step(tl, t, &o);
+}
+
+static void test_hung_delivery(void **state) {
+        Timeline tl;
+        Round r;
+        uint64_t t;
+        tl_init(&tl);
+
+        for (t = 0; t <= 50; t += 10)
+                r = round_ok(3, "A"), feed_hung(&tl, t, &r, 0);
+        r = round_ok(3, "A"), feed_hung(&tl, 60, &r, 777);
+        assert_int_equal(tl.out.n_transitions, 1);
+        assert_true(took(&tl, DETECTOR_HEALTHY, DETECTOR_HEALTHY, EVENT_DELIVERY_HUNG));
+        assert_string_equal(tl.out.transitions[0].reason,
+                            "delivery process 777 has held message 1abcDE-000001-AB for 32m10s (1 hung in all); "
+                            "a restart does not end it; no action (kill_hung_deliveries = no)");
+        assert_false(tl.out.kill_hung);
+        for (t = 70; t <= 200; t += 10)
+                r = round_ok(3, "A"), feed_hung(&tl, t, &r, 777);
+        assert_int_equal(tl.n_events[EVENT_DELIVERY_HUNG], 1);
+
+        /* opt-in: another holder is reported and asked to be ended */
+        tl.p.kill_hung_deliveries = true;
+        r = round_ok(3, "A"), feed_hung(&tl, 210, &r, 778);
+        assert_int_equal(tl.n_events[EVENT_DELIVERY_HUNG], 2);
+        assert_string_equal(tl.out.transitions[0].reason,
+                            "delivery process 778 has held message 1abcDE-000001-AB for 32m10s (1 hung in all); "
+                            "ending it (kill_hung_deliveries)");
+        assert_true(tl.out.kill_hung);
+        assert_int_equal(tl.out.hung_pid, 778);
+        assert_string_equal(tl.out.hung_id, "1abcDE-000001-AB");
+        r = round_ok(3, "A"), feed_hung(&tl, 220, &r, 778);
+        assert_false(tl.out.kill_hung);
+        /* it ended; the same PID hung again later is news again */
+        r = round_ok(3, "A"), feed_hung(&tl, 230, &r, 0);
+        r = round_ok(3, "A"), feed_hung(&tl, 240, &r, 778);
+        assert_true(tl.out.kill_hung);
+        assert_int_equal(tl.n_events[EVENT_DELIVERY_HUNG], 3);
+        assert_int_equal(tl.n_actions, 0);
+
+        /* in OUTAGE, RECOVERING */
+        r = round_ok(3, "A"), r.reach = FAIL, feed_hung(&tl, 250, &r, 0);
+        r = round_ok(3, "A"), r.reach = FAIL, feed_hung(&tl, 260, &r, 0);
+        r = round_ok(3, "A"), r.reach = FAIL, feed_hung(&tl, 270, &r, 801);
+        assert_true(took(&tl, DETECTOR_OUTAGE, DETECTOR_OUTAGE, EVENT_DELIVERY_HUNG));
+        r = round_ok(3, "A"), feed_hung(&tl, 280, &r, 801);
+        r = round_ok(3, "A"), feed_hung(&tl, 290, &r, 801);
+        assert_int_equal(tl.d.state, DETECTOR_RECOVERING);
+        r = round_ok(3, "A"), feed_hung(&tl, 300, &r, 802);
+        assert_true(took(&tl, DETECTOR_RECOVERING, DETECTOR_RECOVERING, EVENT_DELIVERY_HUNG));
+
+        /* in REMEDIATING, VERIFYING, GAVE_UP */
+        tl_init(&tl);
+        t = stall_until_action(&tl);
+        r = round_ok(20, "A"), r.overdue = 20, feed_hung(&tl, t, &r, 901);
+        assert_true(took(&tl, DETECTOR_REMEDIATING, DETECTOR_REMEDIATING, EVENT_DELIVERY_HUNG));
+        action_done(&tl, t + 5, true);
+        r = round_ok(20, "A"), r.overdue = 20, feed_hung(&tl, t + 10, &r, 902);
+        assert_true(took(&tl, DETECTOR_VERIFYING, DETECTOR_VERIFYING, EVENT_DELIVERY_HUNG));
+        for (uint64_t u = t + 20; u <= t + 200 && tl.d.state != DETECTOR_GAVE_UP; u += 10)
+                r = round_ok(20, "A"), r.overdue = 20, feed_hung(&tl, u, &r, 902);
+        assert_int_equal(tl.d.state, DETECTOR_GAVE_UP);
+        r = round_ok(20, "A"), r.overdue = 20, feed_hung(&tl, t + 300, &r, 903);
+        assert_true(took(&tl, DETECTOR_GAVE_UP, DETECTOR_GAVE_UP, EVENT_DELIVERY_HUNG));
+        assert_int_equal(tl.n_events[EVENT_DELIVERY_HUNG], 3);
+        assert_int_equal(tl.n_actions, 1);
+}
+
 /* Every row of the transition table is well-formed, listed once, and was
  * taken by some timeline above; runs last. */
 static void test_transition_table_covered(void **state) {
@@ -2166,7 +2674,7 @@ static void test_transition_table_covered(void **state) {
                         assert_false(rows[i].from == rows[j].from && rows[i].to == rows[j].to &&
                                      rows[i].event == rows[j].event);
         }
-        assert_false(detector_transition_allowed(DETECTOR_HEALTHY, DETECTOR_GAVE_UP, EVENT_GAVE_UP));
+        assert_false(detector_transition_allowed(DETECTOR_HEALTHY, DETECTOR_VERIFYING, EVENT_GAVE_UP));
 
         for (size_t i = 0; i < n; i++)
                 if (table_hits[i] == 0) {
@@ -2249,6 +2757,14 @@ int main(void) {
                 cmocka_unit_test(test_cause_degraded_outage_and_recovering),
                 cmocka_unit_test(test_cause_degraded_with_deliveries),
                 cmocka_unit_test(test_cause_names),
+                cmocka_unit_test(test_died_restart_verified),
+                cmocka_unit_test(test_died_blip_and_admin_stop),
+                cmocka_unit_test(test_died_in_outage_and_recovering),
+                cmocka_unit_test(test_died_budget_and_holddown),
+                cmocka_unit_test(test_died_reported_only),
+                cmocka_unit_test(test_flush_on_restore),
+                cmocka_unit_test(test_flush_on_restore_fails),
+                cmocka_unit_test(test_hung_delivery),
                 cmocka_unit_test(test_transition_table_covered), /* last: counts the ones above */
         };
         return cmocka_run_group_tests_name("detector", tests, NULL, NULL);

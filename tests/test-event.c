@@ -195,6 +195,8 @@ static void test_kind_names(void **state) {
                 [EVENT_MTA_FAILED]          = { "mta.failed", "critical" },
                 [EVENT_DELIVERY_DEGRADED]   = { "delivery.degraded", "warning" },
                 [EVENT_ACTION_SLOW]         = { "action.slow", "warning" },
+                [EVENT_MTA_DIED]            = { "mta.died", "critical" },
+                [EVENT_DELIVERY_HUNG]       = { "delivery.hung", "warning" },
         };
 
         for (EventKind k = 0; k < _EVENT_KIND_MAX; k++) {

@@ -2,6 +2,7 @@
 /* The unit probe against the fake org.freedesktop.systemd1 of
  * fake-systemd.h. */
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <systemd/sd-bus.h>
@@ -133,7 +135,7 @@ static void test_inactive_dead(void **state) {
 
 /* A sysv-generated unit (Debian's exim4.service): active/exited, no
  * MainPID; the daemon's PID file says whether it runs. */
-static void run_with_pid_file(const char *content, ProbeRun *res) {
+static void run_with_pid_file_exe(const char *content, const char *exe, ProbeRun *res) {
         char dir[] = "/tmp/test-unit-pidfile-XXXXXX", path[64];
         Harness h;
         Probe *p = NULL;
@@ -150,7 +152,7 @@ static void run_with_pid_file(const char *content, ProbeRun *res) {
         harness_init(&h, "exim4.service");
         h.fake.sub_state = "exited";
         h.fake.main_pid = 0;
-        UnitSettings s = { .unit = h.fake.unit, .bus = h.client, .pid_file = path };
+        UnitSettings s = { .unit = h.fake.unit, .bus = h.client, .pid_file = path, .daemon_exe = exe };
         assert_int_equal(probe_new_on(h.event, &probe_unit_ops, "unit-test", 5 * USEC_PER_SEC, &s, &p), 0);
         run_probe(&h, p, res);
         probe_free(p);
@@ -161,6 +163,10 @@ static void run_with_pid_file(const char *content, ProbeRun *res) {
         char *at = strstr(res->r.reason, dir);
         if (at)
                 memmove(at, at + strlen(dir), strlen(at + strlen(dir)) + 1);
+}
+
+static void run_with_pid_file(const char *content, ProbeRun *res) {
+        run_with_pid_file_exe(content, NULL, res);
 }
 
 static void test_pid_file(void **state) {
@@ -189,16 +195,87 @@ static void test_pid_file(void **state) {
         assert_string_equal(res.r.reason, expect);
         assert_int_equal(res.r.status, PROBE_OK);
         assert_false(res.r.unit.pid_file_alive);
-        assert_int_equal(res.r.unit.gate, UNIT_GATE_FAILED);
+        assert_int_equal(res.r.unit.gate, UNIT_GATE_DEAD);
 
         run_with_pid_file(NULL, &res);
         assert_string_equal(res.r.reason, "active/exited, no MainPID, PID file /mta.pid: No such file or directory");
         assert_int_equal(res.r.unit.pid_file_pid, 0);
-        assert_int_equal(res.r.unit.gate, UNIT_GATE_FAILED);
+        assert_int_equal(res.r.unit.gate, UNIT_GATE_DEAD);
 
         run_with_pid_file("garbage\n", &res);
         assert_string_equal(res.r.reason, "active/exited, no MainPID, PID file /mta.pid: no PID in it");
-        assert_int_equal(res.r.unit.gate, UNIT_GATE_FAILED);
+        assert_int_equal(res.r.unit.gate, UNIT_GATE_DEAD);
+}
+
+/* A PID file the user may not read (a group not joined) is no dead daemon:
+ * the round is unknown. */
+static void test_pid_file_unreadable(void **state) {
+        char dir[] = "/tmp/test-unit-pidfile-XXXXXX", path[64];
+        Harness h;
+        Probe *p = NULL;
+        ProbeRun res;
+        assert_non_null(mkdtemp(dir));
+        (void) snprintf(path, sizeof(path), "%s/mta.pid", dir);
+        /* a directory: reading it fails (EISDIR), as a file of a group not joined would (EACCES) */
+        assert_int_equal(mkdir(path, 0700), 0);
+        harness_init(&h, "exim4.service");
+        h.fake.sub_state = "exited";
+        h.fake.main_pid = 0;
+        UnitSettings s = { .unit = h.fake.unit, .bus = h.client, .pid_file = path };
+        assert_int_equal(probe_new_on(h.event, &probe_unit_ops, "unit-test", 5 * USEC_PER_SEC, &s, &p), 0);
+        run_probe(&h, p, &res);
+        probe_free(p);
+        harness_done(&h);
+        assert_int_equal(res.r.status, PROBE_UNKNOWN);
+        assert_non_null(strstr(res.r.reason, "/mta.pid: Input/output error"));   /* read(2): EISDIR */
+        assert_int_equal(rmdir(path), 0);
+        assert_int_equal(rmdir(dir), 0);
+}
+
+/* The PID file's process must be the daemon's executable: a PID reused by
+ * another program is a dead daemon. This test process stands in for the
+ * daemon; its executable is /proc/self/exe's target. */
+static void test_pid_file_daemon_exe(void **state) {
+        char self[PATH_MAX], content[32], expect[160];
+        ProbeRun res;
+        ssize_t n;
+        pid_t pid;
+
+        n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        assert_true(n > 0);
+        self[n] = 0;
+        (void) snprintf(content, sizeof(content), "%u\n", (unsigned) getpid());
+
+        assert_int_equal(unit_pid_runs(getpid(), self), 1);
+        assert_int_equal(unit_pid_runs(getpid(), "/usr/sbin/exim4"), 0);
+        assert_int_equal(unit_pid_runs(0, self), -ESRCH);
+
+        run_with_pid_file_exe(content, self, &res);
+        (void) snprintf(expect, sizeof(expect), "active/exited, no MainPID, PID file /mta.pid: %u", (unsigned) getpid());
+        assert_string_equal(res.r.reason, expect);
+        assert_true(res.r.unit.pid_file_alive);
+        assert_int_equal(res.r.unit.gate, UNIT_GATE_RUNNING);
+
+        run_with_pid_file_exe(content, "/usr/sbin/exim4", &res);
+        (void) snprintf(expect, sizeof(expect), "active/exited, no MainPID, PID file /mta.pid: %u not the daemon (another program)",
+                        (unsigned) getpid());
+        assert_string_equal(res.r.reason, expect);
+        assert_false(res.r.unit.pid_file_alive);
+        assert_int_equal(res.r.unit.pid_file_pid, getpid());
+        assert_int_equal(res.r.unit.gate, UNIT_GATE_DEAD);
+
+        /* gone: the same as without daemon_exe */
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0)
+                _exit(0);
+        assert_int_equal(waitpid(pid, NULL, 0), pid);
+        assert_int_equal(unit_pid_runs(pid, self), -ESRCH);
+        (void) snprintf(content, sizeof(content), "%u", (unsigned) pid);
+        run_with_pid_file_exe(content, self, &res);
+        (void) snprintf(expect, sizeof(expect), "active/exited, no MainPID, PID file /mta.pid: %u gone", (unsigned) pid);
+        assert_string_equal(res.r.reason, expect);
+        assert_int_equal(res.r.unit.gate, UNIT_GATE_DEAD);
 }
 
 static void test_failed_start_limit(void **state) {
@@ -404,6 +481,8 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_main_pid_other_user, harness_setup, harness_teardown),
                 cmocka_unit_test_setup_teardown(test_inactive_dead, harness_setup, harness_teardown),
                 cmocka_unit_test(test_pid_file),
+                cmocka_unit_test(test_pid_file_daemon_exe),
+                cmocka_unit_test(test_pid_file_unreadable),
                 cmocka_unit_test_setup_teardown(test_failed_start_limit, harness_setup, harness_teardown),
                 cmocka_unit_test_setup_teardown(test_activating, harness_setup, harness_teardown),
                 cmocka_unit_test_setup_teardown(test_not_a_service, harness_setup, harness_teardown),

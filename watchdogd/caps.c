@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <signal.h>
 #include <linux/capability.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include <stdbool.h>
 
 #include "caps.h"
 #include "macros.h"
@@ -56,4 +59,32 @@ int caps_raise_read_search(void) {
         data[0].effective |= 1U << bit;
         r = caps_set(data);
         return r < 0 ? r : 1;
+}
+
+int caps_kill(pid_t pid, int sig) {
+        struct __user_cap_data_struct data[2];
+        const unsigned bit = CAP_KILL; /* 5: in the first word */
+        bool raised = false;
+        int r, k;
+
+        if (geteuid() != 0) {
+                r = caps_get(data);
+                if (r < 0)
+                        return r;
+                if ((data[0].permitted & (1U << bit)) && !(data[0].effective & (1U << bit))) {
+                        data[0].effective |= 1U << bit;
+                        r = caps_set(data);
+                        if (r < 0)
+                                return r;
+                        raised = true;
+                }
+        }
+        k = kill(pid, sig) < 0 ? negative_errno() : 0;
+        if (raised) {
+                data[0].effective &= ~(1U << bit);
+                r = caps_set(data);
+                if (r < 0)
+                        return r;
+        }
+        return k;
 }

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+#include <sys/types.h>
+
 /* The one capability the shipped unit grants (AmbientCapabilities=
  * CAP_DAC_READ_SEARCH, capabilities(7)) is needed only to list Postfix's
  * 0700 queue directories. An ambient capability would stay effective for
@@ -20,3 +22,10 @@ int caps_confine(void);
  * process runs as root), 0 when it is not permitted (the scan then works
  * with the user's own permissions), or a negative errno from capget/capset. */
 int caps_raise_read_search(void);
+
+/* Sends SIG to PID with CAP_KILL effective for that one call, when it is
+ * permitted (kill_hung_deliveries: a delivery runs as root or the MTA's
+ * user; the shipped unit does not grant CAP_KILL, a drop-in does, README
+ * "What it runs as"), and drops it again. Returns 0, or the negative errno
+ * of kill(2) (-EPERM without the capability) or of capget/capset. */
+int caps_kill(pid_t pid, int sig);

@@ -409,6 +409,31 @@ static int config_parse_actions(ConfigContext *ctx, const ConfigItem *item, cons
         return 0;
 }
 
+/* An absolute path, or "none": the profile's PID file is not used. */
+static int config_parse_pid_file(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data) {
+        Config *c = data;
+        int r;
+
+        if (strcmp(value, "none") == 0) {
+                free(c->pid_file);
+                c->pid_file = NULL;
+                c->pid_file_none = true;
+                return 0;
+        }
+        r = config_parse_path(ctx, item, value, &c->pid_file);
+        if (r < 0)
+                return r;
+        c->pid_file_none = false;
+        return 0;
+}
+
+static bool config_print_pid_file(FILE *f, const void *data) {
+        const Config *c = data;
+
+        fputs(c->pid_file ? c->pid_file : "none", f);
+        return true;
+}
+
 static bool config_print_actions(FILE *f, const void *data) {
         const Config *c = data;
 
@@ -467,6 +492,10 @@ static const ConfigItem mta_tail_items[] = {
         W("restart_window",      duration,    duration,  restart_window_usec,  1),
         W("giveup_holddown",     duration,    duration,  giveup_holddown_usec, 1),
         W("degraded_after",      duration,    duration,  degraded_after_usec,  1),
+        /* Sets pid_file and pid_file_none: gets the whole Config. */
+        { "pid_file", config_parse_pid_file, config_print_pid_file, 0, 0, false, NULL },
+        W("flush_on_restore",    bool,        bool,      flush_on_restore,     0),
+        W("kill_hung_deliveries", bool,       bool,      kill_hung_deliveries, 0),
         {},
 };
 
@@ -590,6 +619,7 @@ Config *config_free(Config *c) {
         free(c->mta_settings);
         config_pending_list_done(&c->mta_pending);
         free(c->unit);
+        free(c->pid_file);
         free(c->activity_pattern);
         free(c->error_pattern);
         strv_free(c->flush_command);
@@ -824,9 +854,17 @@ static int config_apply_profile(ConfigContext *ctx, LoadState *ls) {
                 if (!c->mta_name)
                         return config_oom(ctx);
         }
+        if (!c->pid_file && !c->pid_file_none && prof->pid_file) {
+                c->pid_file = strdup(prof->pid_file);
+                if (!c->pid_file)
+                        return config_oom(ctx);
+        }
         if (!c->flush_command && prof->default_flush_command &&
             strv_split(prof->default_flush_command, &c->flush_command) < 0)
                 return config_oom(ctx);
+        if (c->flush_on_restore && !c->flush_command)
+                return config_error(ctx, ls->mta_line, "flush_on_restore",
+                                    "needs flush_command (MTA type %s has no default)", prof->type);
         /* The built-in log patterns, so that the effective settings show them. */
         if (!c->activity_pattern && prof->activity_rules && prof->activity_rules->activity) {
                 c->activity_pattern = strdup(prof->activity_rules->activity);

@@ -120,6 +120,13 @@ typedef struct Config {
         uint64_t giveup_holddown_usec;   /* after gave_up, no action for this long unless the
                                           * queue moves, default 1h */
         uint64_t degraded_after_usec;    /* failures a restart cannot fix for this long: delivery.degraded */
+        char *pid_file;                  /* the MTA daemon's PID file (liveness, restart
+                                          * verification); default the profile's; NULL: none */
+        bool pid_file_none;              /* "pid_file = none" given: no PID file, whatever the
+                                          * profile says */
+        bool flush_on_restore;           /* one flush_command when an outage ends, default no */
+        bool kill_hung_deliveries;       /* end deliveries hung past the queue probe's threshold
+                                          * (QueueStats.hung), default no */
 
         ProbeConfig *probes;             /* [probe:NAME] sections, in file order */
         size_t n_probes;

@@ -51,6 +51,8 @@ void detector_params_from_config(DetectorParams *p, const Config *c) {
                 .outage_alert_after_usec = c->outage_alert_after_usec,
                 .giveup_holddown_usec = c->giveup_holddown_usec,
                 .degraded_after_usec = c->degraded_after_usec,
+                .flush_on_restore = c->flush_on_restore,
+                .kill_hung_deliveries = c->kill_hung_deliveries,
         };
         memcpy(p->actions, c->actions, sizeof(p->actions));
 }
@@ -98,6 +100,21 @@ static const DetectorTransitionRule transition_table[] = {
         { DETECTOR_VERIFYING,   DETECTOR_VERIFYING,   EVENT_DELIVERY_DEGRADED },
         { DETECTOR_GAVE_UP,     DETECTOR_GAVE_UP,     EVENT_DELIVERY_DEGRADED },
 
+        /* check_died(): the daemon of an active unit is gone, once per death */
+        { DETECTOR_HEALTHY,     DETECTOR_HEALTHY,     EVENT_MTA_DIED },
+        { DETECTOR_OUTAGE,      DETECTOR_OUTAGE,      EVENT_MTA_DIED },
+        { DETECTOR_RECOVERING,  DETECTOR_RECOVERING,  EVENT_MTA_DIED },
+        { DETECTOR_VERIFYING,   DETECTOR_VERIFYING,   EVENT_MTA_DIED },
+        { DETECTOR_GAVE_UP,     DETECTOR_GAVE_UP,     EVENT_MTA_DIED },
+
+        /* check_hung(): a hung delivery, once per holder process */
+        { DETECTOR_HEALTHY,     DETECTOR_HEALTHY,     EVENT_DELIVERY_HUNG },
+        { DETECTOR_OUTAGE,      DETECTOR_OUTAGE,      EVENT_DELIVERY_HUNG },
+        { DETECTOR_RECOVERING,  DETECTOR_RECOVERING,  EVENT_DELIVERY_HUNG },
+        { DETECTOR_REMEDIATING, DETECTOR_REMEDIATING, EVENT_DELIVERY_HUNG },
+        { DETECTOR_VERIFYING,   DETECTOR_VERIFYING,   EVENT_DELIVERY_HUNG },
+        { DETECTOR_GAVE_UP,     DETECTOR_GAVE_UP,     EVENT_DELIVERY_HUNG },
+
         /* check_unknown(): in any state a round begins in */
         { DETECTOR_HEALTHY,     DETECTOR_HEALTHY,     EVENT_OBSERVATION_UNKNOWN },
         { DETECTOR_OUTAGE,      DETECTOR_OUTAGE,      EVENT_OBSERVATION_UNKNOWN },
@@ -115,6 +132,26 @@ static const DetectorTransitionRule transition_table[] = {
         { DETECTOR_RECOVERING,  DETECTOR_OUTAGE,      NO_EVENT },
         { DETECTOR_RECOVERING,  DETECTOR_STALLED,     EVENT_STALL_DETECTED },
         { DETECTOR_RECOVERING,  DETECTOR_HEALTHY,     NO_EVENT },
+
+        /* enter_died() → begin_step(): the daemon is dead, the restart
+         * starts or the budget says no; during an outage too */
+        { DETECTOR_HEALTHY,     DETECTOR_REMEDIATING, EVENT_ACTION_STARTED },
+        { DETECTOR_HEALTHY,     DETECTOR_GAVE_UP,     EVENT_GAVE_UP },
+        { DETECTOR_OUTAGE,      DETECTOR_REMEDIATING, EVENT_ACTION_STARTED },
+        { DETECTOR_OUTAGE,      DETECTOR_GAVE_UP,     EVENT_GAVE_UP },
+        { DETECTOR_RECOVERING,  DETECTOR_REMEDIATING, EVENT_ACTION_STARTED },
+        { DETECTOR_RECOVERING,  DETECTOR_GAVE_UP,     EVENT_GAVE_UP },
+
+        /* restore_flush(): flush_on_restore when an outage ends, or not
+         * (budget spent); its end is reported wherever it ends */
+        { DETECTOR_RECOVERING,  DETECTOR_RECOVERING,  EVENT_ACTION_STARTED },
+        { DETECTOR_RECOVERING,  DETECTOR_RECOVERING,  NO_EVENT },
+        { DETECTOR_HEALTHY,     DETECTOR_HEALTHY,     EVENT_ACTION_SUCCEEDED },
+        { DETECTOR_OUTAGE,      DETECTOR_OUTAGE,      EVENT_ACTION_SUCCEEDED },
+        { DETECTOR_RECOVERING,  DETECTOR_RECOVERING,  EVENT_ACTION_SUCCEEDED },
+        { DETECTOR_HEALTHY,     DETECTOR_HEALTHY,     EVENT_ACTION_FAILED },
+        { DETECTOR_OUTAGE,      DETECTOR_OUTAGE,      EVENT_ACTION_FAILED },
+        { DETECTOR_RECOVERING,  DETECTOR_RECOVERING,  EVENT_ACTION_FAILED },
 
         /* detector_step(), OUTAGE: outage.ended only after outage.started */
         { DETECTOR_OUTAGE,      DETECTOR_OUTAGE,      EVENT_OUTAGE_STARTED },
@@ -203,7 +240,7 @@ static void transition(Detector *d, DetectorOutput *out, DetectorState to, Event
         va_list ap;
 
         if (out->n_transitions >= DETECTOR_TRANSITIONS_MAX)
-                return; /* cannot happen: at most three transitions per call */
+                return; /* cannot happen: fewer transitions per call */
 
         if (!detector_transition_allowed(d->state, to, ev)) {
                 /* The code and transition_table[] disagree: a bug here. A
@@ -229,7 +266,7 @@ static void transition(Detector *d, DetectorOutput *out, DetectorState to, Event
         (void) vsnprintf(t->reason, sizeof(t->reason), fmt, ap);
         va_end(ap);
 
-        if (!d->incident_open && to != DETECTOR_HEALTHY) {
+        if (!d->incident_open && (to != DETECTOR_HEALTHY || d->open_incident)) {
                 d->incident_open = true;
                 d->incident_activity = d->last_activity;
                 d->incident_started_usec = now_of(d);
@@ -239,8 +276,10 @@ static void transition(Detector *d, DetectorOutput *out, DetectorState to, Event
                 d->n_incident_log = 0;
                 t->opens_incident = out->incident_opened = true;
         }
-        if (to == DETECTOR_HEALTHY && d->incident_open) {
+        d->open_incident = false;
+        if (to == DETECTOR_HEALTHY && d->state != DETECTOR_HEALTHY && d->incident_open) {
                 d->incident_open = false;
+                d->died_incident = false;
                 t->closes_incident = out->incident_closed = true;
         }
         d->state = to;
@@ -321,8 +360,13 @@ static void begin_step(Detector *d, const DetectorParams *p, uint64_t now, Detec
 
         d->step_started_usec = now;
         d->action_slow = false;
-        transition(d, out, DETECTOR_REMEDIATING, EVENT_ACTION_STARTED,
-                   "step %zu of %zu: %s", d->step + 1, p->n_actions, action_type_to_string(a));
+        if (d->died_incident && d->state != DETECTOR_REMEDIATING && d->state != DETECTOR_VERIFYING)
+                transition(d, out, DETECTOR_REMEDIATING, EVENT_ACTION_STARTED,
+                           "the MTA's daemon is gone while its unit stays active: %s (step %zu of %zu)",
+                           action_type_to_string(a), d->step + 1, p->n_actions);
+        else
+                transition(d, out, DETECTOR_REMEDIATING, EVENT_ACTION_STARTED,
+                           "step %zu of %zu: %s", d->step + 1, p->n_actions, action_type_to_string(a));
         out->transitions[out->n_transitions - 1].action = a;
         out->act = true;
         out->action = a;
@@ -639,6 +683,11 @@ static void update_unit(Detector *d, const Observation *obs, uint64_t now, Detec
         d->start_limit_interval_usec = obs->unit.start_limit_interval_usec;
 
         g = obs->unit.gate;
+        if (g != UNIT_GATE_DEAD) {
+                d->dead_rounds = 0;
+                d->died_alerted = false;
+        } else if (d->dead_rounds < DETECTOR_DEAD_ROUNDS)
+                d->dead_rounds++;
         if (g == d->unit_gate)
                 return;
 
@@ -658,6 +707,122 @@ static void update_unit(Detector *d, const Observation *obs, uint64_t now, Detec
             (d->state == DETECTOR_HEALTHY || d->state == DETECTOR_RECOVERING || d->state == DETECTOR_OUTAGE))
                 d->last_progress_usec = now;
         d->unit_gate = g;
+}
+
+/* The daemon of an active unit is gone (DETECTOR_DEAD_ROUNDS rounds in a
+ * row): mta.died, once per death, in any state a round begins in but
+ * REMEDIATING (our own restart passes through a moment without it). */
+static void check_died(Detector *d, const DetectorParams *p, const Observation *obs, DetectorOutput *out) {
+        char pid[48];
+        bool can = false;
+
+        if (d->dead_rounds < DETECTOR_DEAD_ROUNDS || d->died_alerted || obs->unit_status != PROBE_OK ||
+            d->state == DETECTOR_STALLED || d->state == DETECTOR_REMEDIATING)
+                return;
+        for (size_t i = 0; i < p->n_actions; i++)
+                can = can || p->actions[i] == ACTION_RESTART;
+        d->died_alerted = true;
+        /* The restart that follows at once (enter_died()) belongs to the
+         * same incident as this alert. */
+        d->open_incident = d->state == DETECTOR_HEALTHY && can && p->max_restarts > 0 && !d->restore_flush &&
+                           d->unit_gate == UNIT_GATE_DEAD;
+        if (obs->unit.pid_file_pid != 0)
+                (void) snprintf(pid, sizeof(pid), "PID %" PRIu32 " of its PID file is gone", obs->unit.pid_file_pid);
+        else
+                (void) snprintf(pid, sizeof(pid), "its PID file names no process");
+        transition(d, out, d->state, EVENT_MTA_DIED,
+                   "the MTA's daemon is gone (%s) while the unit stays %s/%s%s",
+                   pid, obs->unit.active_state, obs->unit.sub_state,
+                   d->state == DETECTOR_GAVE_UP ? "; given up, no restart before the hold-down ends" :
+                   d->state == DETECTOR_VERIFYING ? "" :
+                   !can || p->max_restarts == 0 ? "; restart is not in actions (or max_restarts = 0): reported only" :
+                   "; restarting it");
+}
+
+/* The daemon is dead: the restart of the ladder (flush and the rest
+ * cannot bring a daemon back), budgeted as for a stall. A dead daemon is
+ * restarted during an outage too: the network does not bring it back, and
+ * without it the MTA accepts and retries nothing. No restart in the ladder
+ * (or max_restarts = 0): reported by check_died() only. */
+static bool enter_died(Detector *d, const DetectorParams *p, uint64_t now, DetectorOutput *out) {
+        size_t i;
+
+        if (d->dead_rounds < DETECTOR_DEAD_ROUNDS || d->unit_gate != UNIT_GATE_DEAD ||
+            d->restore_flush || p->max_restarts == 0)
+                return false;
+        for (i = 0; i < p->n_actions && p->actions[i] != ACTION_RESTART; i++)
+                ;
+        if (i >= p->n_actions)
+                return false;
+        d->died_incident = true;
+        d->incident_cause = CAUSE_NONE;
+        d->incident_peer[0] = 0;
+        d->step = i;
+        begin_step(d, p, now, out);
+        return true;
+}
+
+/* A delivery held a message past the queue probe's threshold: reported
+ * once per holder process, and with kill_hung_deliveries handed to the
+ * caller to end. Restarting the MTA does not end it (Exim's deliveries
+ * outlive the daemon), so it never becomes a restart. */
+static void check_hung(Detector *d, const DetectorParams *p, const Observation *obs, DetectorOutput *out) {
+        const QueueStats *q = &obs->queue;
+        char w[FORMAT_DURATION_MAX];
+
+        if (obs->queue_status != PROBE_OK)
+                return;
+        if (q->hung == 0 || q->hung_pid == 0) {
+                d->hung_reported_pid = 0;
+                return;
+        }
+        if (q->hung_pid == d->hung_reported_pid || d->state == DETECTOR_STALLED)
+                return;
+        d->hung_reported_pid = q->hung_pid;
+        fmt_secs(w, sizeof(w), q->hung_age_usec);
+        transition(d, out, d->state, EVENT_DELIVERY_HUNG,
+                   "delivery process %" PRIu32 " has held message %s for %s (%u hung in all); %s",
+                   q->hung_pid, q->hung_id[0] ? q->hung_id : "?", w, q->hung,
+                   p->kill_hung_deliveries ? "ending it (kill_hung_deliveries)" :
+                   "a restart does not end it; no action (kill_hung_deliveries = no)");
+        if (p->kill_hung_deliveries) {
+                out->kill_hung = true;
+                out->hung_pid = q->hung_pid;
+                (void) snprintf(out->hung_id, sizeof(out->hung_id), "%s", q->hung_id);
+        }
+}
+
+/* flush_on_restore: the outage just ended (OUTAGE → RECOVERING). A healthy
+ * MTA waits out its own retry timers before it tries deferred mail again;
+ * one flush makes it try now (what Debian's if-up.d hooks of exim4 and
+ * postfix do). Once per outage, only for a running unit, never while
+ * another action runs, and at most max_restarts per restart_window (its
+ * own count: a flush never uses up a restart). */
+static void restore_flush(Detector *d, const DetectorParams *p, uint64_t now, DetectorOutput *out) {
+        char w[FORMAT_DURATION_MAX];
+        size_t keep = 0;
+
+        if (!p->flush_on_restore || d->restore_flush || d->unit_gate != UNIT_GATE_RUNNING)
+                return;
+        for (size_t i = 0; i < d->n_restore_flushes; i++)
+                if (elapsed(now, d->restore_flushes_usec[i]) < p->restart_window_usec)
+                        d->restore_flushes_usec[keep++] = d->restore_flushes_usec[i];
+        d->n_restore_flushes = keep;
+        if (keep >= p->max_restarts || keep >= DETECTOR_RESTARTS_MAX) {
+                fmt_secs(w, sizeof(w), p->restart_window_usec);
+                transition(d, out, DETECTOR_RECOVERING, _EVENT_KIND_INVALID,
+                           "network restored; no flush: %zu of %u flushes (flush_on_restore) used in %s",
+                           keep, p->max_restarts, w);
+                return;
+        }
+        d->restore_flushes_usec[d->n_restore_flushes++] = now;
+        d->restore_flush = true;
+        transition(d, out, DETECTOR_RECOVERING, EVENT_ACTION_STARTED,
+                   "network restored: one flush so that the MTA retries its deferred mail now, "
+                   "not at its next retry time (flush_on_restore)");
+        out->transitions[out->n_transitions - 1].action = ACTION_FLUSH;
+        out->act = true;
+        out->action = ACTION_FLUSH;
 }
 
 /* Every part of this round's observation must be known and say "stuck":
@@ -699,7 +864,8 @@ void detector_clock_stepped(Detector *d, uint64_t now_usec) {
 }
 
 static bool stalled(const Detector *d, const DetectorParams *p, const Observation *obs, uint64_t now) {
-        return d->reach == REACH_UP &&
+        return !d->restore_flush &&
+               d->reach == REACH_UP &&
                obs->reach == PROBE_OK &&
                elapsed(now, d->reach_since_usec) >= p->restore_grace_usec &&
                obs->queue_status == PROBE_OK &&
@@ -731,6 +897,7 @@ static void enter_stalled(Detector *d, const DetectorParams *p, const Observatio
         d->incident_cause = fixable ? d->fixable_cause : CAUSE_NONE;
         (void) snprintf(d->incident_peer, sizeof(d->incident_peer), "%s", fixable ? d->fixable_peer : "");
         set_cause(out, d->incident_cause, d->incident_peer);
+        d->died_incident = false;
         d->step = 0;
         begin_step(d, p, now, out);
 }
@@ -798,10 +965,14 @@ void detector_step(Detector *d, const DetectorParams *p, const Observation *obs,
         update_unit(d, obs, now_usec, out);
         check_unknown(d, p, obs, now_usec, out);
         check_degraded(d, p, obs, now_usec, out);
+        check_died(d, p, obs, out);
+        check_hung(d, p, obs, out);
 
         switch (d->state) {
         case DETECTOR_HEALTHY:
         case DETECTOR_RECOVERING:
+                if (enter_died(d, p, now_usec, out))
+                        break;
                 if (d->reach == REACH_DOWN) {
                         enter_outage(d, p, out, "reachability down after %u failed probe rounds in a row",
                                      d->fail_streak);
@@ -823,12 +994,15 @@ void detector_step(Detector *d, const DetectorParams *p, const Observation *obs,
                 break;
 
         case DETECTOR_OUTAGE:
+                if (enter_died(d, p, now_usec, out))
+                        break;
                 if (d->reach == REACH_UP) {
                         transition(d, out, DETECTOR_RECOVERING,
                                    d->outage_alerted ? EVENT_OUTAGE_ENDED : _EVENT_KIND_INVALID,
                                    "reachability up after %u successful probe rounds in a row",
                                    d->ok_streak);
                         d->outage_alerted = false;
+                        restore_flush(d, p, now_usec, out);
                         break;
                 }
                 if (!d->outage_alerted && d->reach == REACH_DOWN &&
@@ -849,6 +1023,16 @@ void detector_step(Detector *d, const DetectorParams *p, const Observation *obs,
                 if (d->step >= p->n_actions) {
                         /* A reload shortened the ladder: what ran is no longer in it. */
                         d->step = p->n_actions - 1;
+                }
+                /* A dead daemon restarted: done once it runs again. */
+                if (d->died_incident && obs->unit_status == PROBE_OK && d->unit_gate == UNIT_GATE_RUNNING) {
+                        transition(d, out, DETECTOR_VERIFYING, EVENT_ACTION_SUCCEEDED,
+                                   "%s: the MTA's daemon runs again (PID %" PRIu32 ")",
+                                   action_type_to_string(p->actions[d->step]), obs->unit.pid_file_pid);
+                        out->transitions[out->n_transitions - 1].action = p->actions[d->step];
+                        transition(d, out, DETECTOR_HEALTHY, EVENT_RECOVERED,
+                                   "the MTA's daemon runs again after %s", action_type_to_string(p->actions[d->step]));
+                        break;
                 }
                 if (d->last_delivery_usec > d->step_started_usec) {
                         transition(d, out, DETECTOR_VERIFYING, EVENT_ACTION_SUCCEEDED,
@@ -880,7 +1064,16 @@ void detector_step(Detector *d, const DetectorParams *p, const Observation *obs,
                         transition(d, out, DETECTOR_GAVE_UP, EVENT_OUTAGE_ENDED,
                                    "reachability up after %u successful probe rounds in a row", d->ok_streak);
                 }
-                if (d->last_delivery_usec > delivery_before) {
+                /* Given up on a dead daemon: only its return ends it (an
+                 * empty queue counts as delivered, and would loop). */
+                if (d->died_incident) {
+                        if (obs->unit_status == PROBE_OK && d->unit_gate == UNIT_GATE_RUNNING) {
+                                transition(d, out, DETECTOR_HEALTHY, EVENT_RECOVERED,
+                                           "the MTA's daemon runs again (PID %" PRIu32 ") after giving up",
+                                           obs->unit.pid_file_pid);
+                                break;
+                        }
+                } else if (d->last_delivery_usec > delivery_before) {
                         transition(d, out, DETECTOR_HEALTHY, EVENT_RECOVERED,
                                    "mail delivered again (backlog %u) after giving up",
                                    obs->queue.backlog);
@@ -962,6 +1155,20 @@ void detector_action_done(Detector *d, const DetectorParams *p, bool ok, const c
         *out = (DetectorOutput) { .action = _ACTION_TYPE_INVALID };
         d->now_usec = now_usec;
 
+        /* flush_on_restore's flush: no verification (the queue and the log
+         * judge the MTA as always); its end is reported as it is. */
+        if (d->restore_flush) {
+                d->restore_flush = false;
+                if (d->state == DETECTOR_HEALTHY || d->state == DETECTOR_OUTAGE ||
+                    d->state == DETECTOR_RECOVERING) {
+                        transition(d, out, d->state, ok ? EVENT_ACTION_SUCCEEDED : EVENT_ACTION_FAILED,
+                                   "flush after the network came back (flush_on_restore) %s%s%s",
+                                   ok ? "done" : "failed", detail && *detail ? ": " : "", detail ? detail : "");
+                        out->transitions[out->n_transitions - 1].action = ACTION_FLUSH;
+                }
+                return;
+        }
+
         if (d->state != DETECTOR_REMEDIATING)
                 return;
         /* A reload shortened the ladder under the running step. */
@@ -1032,6 +1239,16 @@ OnceVerdict detector_judge_once(const DetectorParams *p, const Observation *obs,
                 return ONCE_HEALTHY;
         }
         g = obs->unit.gate;
+        /* The MTA failing (README "When the daemon dies"): not healthy. */
+        if (g == UNIT_GATE_DEAD) {
+                if (obs->unit.pid_file_pid != 0)
+                        (void) snprintf(reason, size, "dead: unit %s/%s, but PID %" PRIu32 " of its PID file is gone",
+                                        obs->unit.active_state, obs->unit.sub_state, obs->unit.pid_file_pid);
+                else
+                        (void) snprintf(reason, size, "dead: unit %s/%s, but its PID file names no process",
+                                        obs->unit.active_state, obs->unit.sub_state);
+                return ONCE_STALLED;
+        }
         if (g != UNIT_GATE_RUNNING) {
                 (void) snprintf(reason, size, "unit %s/%s: not running, not ours to restart",
                                 obs->unit.active_state, obs->unit.sub_state);

@@ -66,6 +66,8 @@ typedef struct DetectorParams {
         uint64_t giveup_holddown_usec;     /* GAVE_UP lasts at most this long without progress */
         uint64_t degraded_after_usec;      /* failures a restart cannot fix, for this long in a
                                             * row: delivery.degraded */
+        bool flush_on_restore;             /* one flush when an outage ends */
+        bool kill_hung_deliveries;         /* ask for hung deliveries to be ended */
 } DetectorParams;
 
 /* Copies the detector's settings out of a loaded config. */
@@ -85,6 +87,12 @@ typedef struct Observation {
 } Observation;
 
 #define DETECTOR_MTA_LOG_MAX 3
+
+/* Rounds in a row the unit must be judged UNIT_GATE_DEAD before the daemon
+ * counts as dead: an MTA's daemon writes its PID file a moment after the
+ * start job of a sysv-generated unit ends (it forks into the background
+ * first), so one round can see an active unit without it. */
+#define DETECTOR_DEAD_ROUNDS 2
 
 typedef struct Detector {
         DetectorState state;
@@ -134,6 +142,14 @@ typedef struct Detector {
                                          * restarted by detector_clock_stepped() */
 
         UnitGate unit_gate;
+        unsigned dead_rounds;           /* rounds in a row with UNIT_GATE_DEAD */
+        bool died_alerted;              /* mta.died sent for this death */
+        bool died_incident;             /* the open incident restarts a dead daemon: verified
+                                         * by the daemon running again, not by deliveries */
+        bool restore_flush;             /* the flush of flush_on_restore is running */
+        uint64_t restore_flushes_usec[DETECTOR_RESTARTS_MAX]; /* their times, oldest first */
+        size_t n_restore_flushes;
+        uint32_t hung_reported_pid;     /* delivery.hung sent for this holder (0: none) */
         uint32_t start_limit_burst;         /* last seen from the unit, 0: unknown or none */
         uint64_t start_limit_interval_usec;
 
@@ -152,11 +168,13 @@ typedef struct Detector {
         size_t n_restarts;
 
         bool incident_open;
+        bool open_incident;             /* the next transition opens an incident even if it
+                                         * stays HEALTHY (mta.died before its restart) */
         uint64_t now_usec;              /* of the call being handled */
 } Detector;
 
 #define DETECTOR_REASON_MAX 200
-#define DETECTOR_TRANSITIONS_MAX 6
+#define DETECTOR_TRANSITIONS_MAX 10
 
 typedef struct Transition {
         DetectorState from, to;
@@ -191,6 +209,11 @@ typedef struct DetectorOutput {
         bool incident_closed;           /* some transition closed one */
         bool act;                       /* start `action` now, then call detector_action_done() */
         ActionType action;
+        /* kill_hung_deliveries: end process hung_pid, which held message
+         * hung_id (re-check both before signalling it) */
+        bool kill_hung;
+        uint32_t hung_pid;
+        char hung_id[QUEUE_ID_MAX];
 } DetectorOutput;
 
 /* Starts in HEALTHY with reachability UNKNOWN; the stall clock starts at NOW. */

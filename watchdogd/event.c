@@ -24,6 +24,8 @@ static const char *const event_kind_table[_EVENT_KIND_MAX] = {
         [EVENT_MTA_FAILED]          = "mta.failed",
         [EVENT_DELIVERY_DEGRADED]   = "delivery.degraded",
         [EVENT_ACTION_SLOW]         = "action.slow",
+        [EVENT_MTA_DIED]            = "mta.died",
+        [EVENT_DELIVERY_HUNG]       = "delivery.hung",
 };
 
 static const char *const event_severity_table[_EVENT_KIND_MAX] = {
@@ -40,6 +42,8 @@ static const char *const event_severity_table[_EVENT_KIND_MAX] = {
         [EVENT_MTA_FAILED]          = "critical",
         [EVENT_DELIVERY_DEGRADED]   = "warning",
         [EVENT_ACTION_SLOW]         = "warning",
+        [EVENT_MTA_DIED]            = "critical",
+        [EVENT_DELIVERY_HUNG]       = "warning",
 };
 
 /* Never change one: journal queries and the catalog rely on them. */
@@ -57,6 +61,8 @@ static const char *const event_message_id_table[_EVENT_KIND_MAX] = {
         [EVENT_MTA_FAILED]          = "1e5ca29a5c6c4509910cf2a742dc700a",
         [EVENT_DELIVERY_DEGRADED]   = "c4ed6a5347d44bc2b7f04bda5c0d1c17",
         [EVENT_ACTION_SLOW]         = "70d1c964235147cd84e90d73d7597e2b",
+        [EVENT_MTA_DIED]            = "044f1d3dd62f49159be846efa4f09807",
+        [EVENT_DELIVERY_HUNG]       = "8aa5a997d44844adadbabd2dced85c6a",
 };
 
 const char *event_kind_message_id(EventKind k) {

@@ -23,6 +23,9 @@ typedef enum EventKind {
         EVENT_MTA_FAILED,          /* the unit failed (Result names why, e.g. start-limit-hit) */
         EVENT_DELIVERY_DEGRADED,   /* deliveries fail for a reason a restart cannot fix */
         EVENT_ACTION_SLOW,         /* a job of the unit outlived restart_timeout; still waited for */
+        EVENT_MTA_DIED,            /* the unit is active but its daemon (PID file) is gone */
+        EVENT_DELIVERY_HUNG,       /* a delivery process has held a message longer than the
+                                    * queue probe's threshold (Exim: hung_delivery_after) */
         _EVENT_KIND_MAX,
         _EVENT_KIND_INVALID = -22,
 } EventKind;

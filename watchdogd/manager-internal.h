@@ -58,6 +58,20 @@ struct Manager {
         char action_detail[640];
         char restart_job[UNIT_JOB_PATH_MAX]; /* our restart job while it is pending, "" else:
                                               * saved, so a restarted daemon waits for it */
+        /* A restart verified through the MTA's PID file (pid_file): the PID
+         * in it before the restart (0: none), and while its job has ended,
+         * the wait for a new one. */
+        uint32_t old_daemon_pid;
+        sd_event_source *pid_wait;
+        uint64_t pid_wait_until_usec;        /* CLOCK_MONOTONIC */
+        /* kill_hung_deliveries: the one hung delivery being ended
+         * (manager-hung.c): the check before a signal, the grace timer
+         * before SIGKILL, the process, its message and the next signal. */
+        ExecRun *hung_check;
+        sd_event_source *hung_timer;
+        uint32_t hung_pid;
+        char hung_id[QUEUE_ID_MAX];
+        int hung_sig;
 
         char incident[UUID_STRING_MAX];
         uint64_t state_since_usec;   /* CLOCK_MONOTONIC: when the detector entered its state */
@@ -139,6 +153,19 @@ int manager_resume_restart(Manager *m, const char *job, bool slow);
 /* Connects to the system bus once. Returns 0, or the negative errno of
  * sd_bus_open_system() or sd_bus_attach_event() (logged). */
 int ensure_bus(Manager *m);
+
+/* manager-hung.c */
+
+/* kill_hung_deliveries: ends delivery process PID, which held message ID
+ * past the queue probe's threshold: SIGTERM, then SIGKILL after
+ * HUNG_GRACE_USEC, each only after a check in a child that PID still
+ * holds that message's lock (MtaProfile.lock_holder) and does not run
+ * another program than the MTA's (/proc/PID/exe). One at a time; each step
+ * is logged. */
+void manager_kill_hung(Manager *m, uint32_t pid, const char *id);
+
+/* Stops a kill in progress (exit, reload). */
+void manager_kill_hung_stop(Manager *m);
 
 /* manager-publish.c */
 

@@ -2,11 +2,22 @@
 /* Remediation: the detector's output turned into incidents, alerts and
  * actions (flush, restart through systemd), and their outcome. */
 #include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "log.h"
 #include "manager-internal.h"
+#include "mta.h"
+#include "unit.h"
+
+/* After a restart job ended, how long the daemon may take to write its new
+ * PID file, and how often it is read meanwhile. A sysv-generated unit's
+ * start job ends when the init script returns; the daemon forks into the
+ * background first and writes the file after that (Exim: daemon.c). */
+#define PID_WAIT_USEC (10 * USEC_PER_SEC)
+#define PID_WAIT_STEP_USEC (250 * USEC_PER_MSEC)
 
 static void start_action(Manager *m, ActionType a);
 
@@ -50,6 +61,8 @@ void handle_output(Manager *m, const DetectorOutput *out) {
 
         if (out->act)
                 start_action(m, out->action);
+        if (out->kill_hung)
+                manager_kill_hung(m, out->hung_pid, out->hung_id);
 
         manager_publish(m);
 }
@@ -150,6 +163,76 @@ static void on_unit_job(UnitJobEvent what, const RestartOutcome *o, void *userda
         }
 }
 
+/* The restart's job ended; the restart counts once the PID file names a
+ * new process that runs the MTA's executable. Returns 1 (a new daemon: PID
+ * in *RET), 0 (not yet), or -ESTALE (the file names the old daemon, no
+ * process, or another program). */
+static int new_daemon(Manager *m, uint32_t *ret) {
+        uint32_t pid = 0;
+        int r;
+
+        /* A reload dropped pid_file meanwhile: the job's result stands. */
+        if (!m->config->pid_file) {
+                *ret = 0;
+                return 1;
+        }
+        r = unit_read_pid_file(m->config->pid_file, &pid);
+        if (r < 0)
+                return 0;  /* not (re)written yet */
+        if (pid == m->old_daemon_pid)
+                return 0;
+        if (kill((pid_t) pid, 0) < 0 && errno != EPERM)
+                return -ESTALE;
+        if (m->config->profile && m->config->profile->daemon_exe) {
+                r = unit_pid_runs(pid, m->config->profile->daemon_exe);
+                /* Another user's process is not ours to look at in the
+                 * sandbox (-EACCES, -ENOENT): the PID file is believed. */
+                if (r == 0 || r == -ESRCH)
+                        return -ESTALE;
+        }
+        *ret = pid;
+        return 1;
+}
+
+static void restart_verified(Manager *m, bool ok, const char *detail);
+
+static int on_pid_wait(sd_event_source *s, uint64_t usec, void *userdata) {
+        Manager *m = userdata;
+        char detail[sizeof(m->action_detail) + 128];
+        uint32_t pid = 0;
+        int r;
+
+        r = new_daemon(m, &pid);
+        if (r > 0) {
+                (void) snprintf(detail, sizeof(detail), "%s; daemon PID %" PRIu32 " -> %" PRIu32 " (%s)",
+                                m->action_detail, m->old_daemon_pid, pid, m->config->pid_file ?: "no pid_file");
+                m->pid_wait = sd_event_source_disable_unref(m->pid_wait);
+                restart_verified(m, true, detail);
+                return 0;
+        }
+        if (r == 0 && usec < m->pid_wait_until_usec) {
+                r = sd_event_source_set_time_relative(s, PID_WAIT_STEP_USEC);
+                if (r >= 0)
+                        r = sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+                if (r >= 0)
+                        return 0;
+        }
+        (void) snprintf(detail, sizeof(detail), "%s; no new daemon in %s within %us (PID before: %" PRIu32 ")",
+                        m->action_detail, m->config->pid_file, (unsigned) (PID_WAIT_USEC / USEC_PER_SEC),
+                        m->old_daemon_pid);
+        m->pid_wait = sd_event_source_disable_unref(m->pid_wait);
+        restart_verified(m, false, detail);
+        return 0;
+}
+
+/* Waits (on the loop, PID_WAIT_STEP_USEC apart, at most PID_WAIT_USEC)
+ * for the PID file to name a new daemon. Returns 0 or a negative errno. */
+static int wait_new_daemon(Manager *m) {
+        m->pid_wait = sd_event_source_disable_unref(m->pid_wait);
+        m->pid_wait_until_usec = now_monotonic(m) + PID_WAIT_USEC;
+        return sd_event_add_time_relative(m->event, &m->pid_wait, CLOCK_MONOTONIC, 0, 0, on_pid_wait, m);
+}
+
 static void on_restart_done(const RestartOutcome *o, void *userdata) {
         Manager *m = userdata;
         char detail[sizeof(m->action_detail)];
@@ -184,12 +267,24 @@ static void on_restart_done(const RestartOutcome *o, void *userdata) {
                                 o->after.result[0] && strcmp(o->after.result, "success") != 0 ? ", result " : "",
                                 o->after.result[0] && strcmp(o->after.result, "success") != 0 ? o->after.result : "");
 
+        (void) snprintf(m->action_detail, sizeof(m->action_detail), "%s", detail);
+
+        /* With a PID file the daemon's PID decides, not the unit's
+         * processes: a sysv-generated unit has KillMode=process, so Exim's
+         * queue runners and deliveries survive a restart (and no MainPID). */
+        if (m->config->pid_file && o->error == 0 && !unit_restart_refused(o) &&
+            strcmp(o->after.active_state, "active") == 0 && wait_new_daemon(m) >= 0)
+                return;
+
         /* The operation is done; it is freed when the next one starts or at exit. */
-        if (!o->success) {
+        restart_verified(m, o->success && !m->config->pid_file, detail);
+}
+
+static void restart_verified(Manager *m, bool ok, const char *detail) {
+        if (!ok) {
                 action_finished(m, false, detail);
                 return;
         }
-
         (void) snprintf(m->action_detail, sizeof(m->action_detail), "%s", detail);
         if (m->config->flush_after_restart && m->config->flush_command && run_flush(m) >= 0)
                 return;
@@ -288,6 +383,10 @@ static void start_action(Manager *m, ActionType a) {
 
         switch (a) {
         case ACTION_RESTART:
+                /* A few bytes in /run (tmpfs), as the unit probe reads it. */
+                m->old_daemon_pid = 0;
+                if (m->config->pid_file)
+                        (void) unit_read_pid_file(m->config->pid_file, &m->old_daemon_pid);
                 r = start_unit_job(m, false, on_restart_done);
                 if (r < 0) {
                         (void) snprintf(detail, sizeof(detail), "cannot call RestartUnit: %s", strerror(-r));

@@ -123,7 +123,8 @@ int probe_set_build(Manager *m, const Config *config, ProbeSet *ret) {
         UnitSettings us = {
                 .unit = config->unit,
                 .bus = m->bus,
-                .pid_file = prof->pid_file,
+                .pid_file = config->pid_file,
+                .daemon_exe = prof->daemon_exe,
         };
         r = probe_set_add(m, &ps, &probe_unit_ops, "unit", mta_timeout, &us);
         if (r < 0)

@@ -338,6 +338,8 @@ Manager *manager_free(Manager *m) {
         manager_take_probes(m, &(ProbeSet) {});
         unit_restart_free(m->restart);
         exec_cancel(m->flush);
+        sd_event_source_disable_unref(m->pid_wait);
+        manager_kill_hung_stop(m);
         alerter_free(m->alerter);
         sd_event_source_unref(m->tick);
         clock_watch_free(m->clock_watch);

@@ -104,6 +104,7 @@ case ${E2E_INSTALL:-deb} in
     deb) dpkg -i /pkg/mta-watchdog.deb ;;
     cmake)
         systemd-sysusers /usr/lib/sysusers.d/mta-watchdog.conf
+        /usr/libexec/mta-watchdog/join-mta-groups
         journalctl --update-catalog
         ;;
 esac

@@ -73,6 +73,12 @@ out=$(as_watchdog ReloadUnit ss "$unit" replace) && fail "reload of $unit allowe
 refused "reload $unit" "$out"
 out=$(as_watchdog KillUnit ssi "$unit" all 15) && fail "kill of $unit allowed: $out"
 refused "kill $unit" "$out"
+out=$(as_watchdog StartUnit ss e2e-relay.service replace) && fail "start of another unit allowed: $out"
+refused "start e2e-relay.service" "$out"
+# Exim's flush unit may be started (a job is queued; without Exim here it then fails)
+out=$(as_watchdog StartUnit ss mta-watchdog-exim-flush.service replace) ||
+    fail "start of mta-watchdog-exim-flush.service refused: $out"
+e2e_log "ok: allowed: start mta-watchdog-exim-flush.service ($out)"
 assert_eq "relay untouched" "$before" "$(relay_pid)"
 assert_eq "$unit still active" active "$(mta_state)"
 # and the one thing it may do (the rule is not simply broken): restart the MTA unit

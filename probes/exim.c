@@ -1398,6 +1398,44 @@ static const char *exim_log_file(const void *settings) {
         return s->log_file;
 }
 
+/* MtaProfile.lock_holder: the process that holds message ID's -D lock now
+ * (input/<id>-D, or input/<c>/<id>-D with split_spool_directory; F_GETLK,
+ * fcntl(2), takes no lock). Returns 1 and the PID, 0 when none holds it
+ * (or the message is gone), -EINVAL for a malformed ID, or a negative
+ * errno from open(2)/fcntl(2). */
+static int exim_profile_lock_holder(const void *settings, const char *id, uint32_t *ret) {
+        const EximSettings *s = settings;
+        const char *spool = s && s->spool_directory ? s->spool_directory : EXIM_DEFAULT_SPOOL_DIRECTORY;
+        char path[PATH_MAX];
+        pid_t pid = 0;
+        int r;
+
+        if (!id || !exim_id_valid(id, strlen(id)))
+                return -EINVAL;
+        for (int split = 0; split < 2; split++) {
+                _cleanup_close_ int fd = -EBADF;
+
+                if (split)
+                        (void) snprintf(path, sizeof(path), "%s/input/%c/%s-D", spool, id[5], id);
+                else
+                        (void) snprintf(path, sizeof(path), "%s/input/%s-D", spool, id);
+                fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+                if (fd < 0) {
+                        if (errno == ENOENT)
+                                continue;
+                        return negative_errno();
+                }
+                r = exim_lock_holder(fd, &pid);
+                if (r < 0)
+                        return r;
+                if (pid <= 0)
+                        return 0;
+                *ret = (uint32_t) pid;
+                return 1;
+        }
+        return 0;
+}
+
 const MtaProfile mta_profile_exim = {
         .type = "exim",
         .queue_ops = &probe_exim_ops,
@@ -1414,7 +1452,14 @@ const MtaProfile mta_profile_exim = {
         /* exim4.service is generated from /etc/init.d/exim4: no MainPID. */
         .pid_file = EXIM_DEFAULT_RUN_DIRECTORY "/exim.pid",
         .daemon_exe = EXIM_DEFAULT_BINARY,
+        .lock_holder = exim_profile_lock_holder,
         .default_unit = "exim4.service",
-        /* One forced delivery attempt of every non-frozen message (Exim specification 5 "-qf"). */
-        .default_flush_command = EXIM_DEFAULT_BINARY " -qf",
+        /* One forced delivery attempt of every non-frozen message (Exim
+         * specification 5 "-qf"), run as root by systemd in
+         * units/mta-watchdog-exim-flush.service: exim4 started by the
+         * sandboxed daemon itself keeps its user (NoNewPrivileges=) and
+         * cannot open the spool files read-write. --no-block: the queue run
+         * takes as long as its deliveries; the unit's TimeoutStartSec=
+         * bounds it, and mail delivered is what verifies it. */
+        .default_flush_command = "systemctl start --no-block mta-watchdog-exim-flush.service",
 };

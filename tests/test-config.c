@@ -893,9 +893,11 @@ static void test_exim_type(void **state) {
         c = load_ok("[mta]\ntype = exim\n");
         assert_string_equal(c->unit, "exim4.service");
         assert_string_equal(c->mta_name, "exim");
-        assert_string_equal(c->flush_command[0], "/usr/sbin/exim4");
-        assert_string_equal(c->flush_command[1], "-qf");
-        assert_null(c->flush_command[2]);
+        assert_string_equal(c->flush_command[0], "systemctl");
+        assert_string_equal(c->flush_command[1], "start");
+        assert_string_equal(c->flush_command[2], "--no-block");
+        assert_string_equal(c->flush_command[3], "mta-watchdog-exim-flush.service");
+        assert_null(c->flush_command[4]);
         s = c->mta_settings;
         assert_string_equal(s->spool_directory, "/var/spool/exim4");
         assert_string_equal(s->log_file, "/var/log/exim4/mainlog");

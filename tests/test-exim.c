@@ -736,7 +736,7 @@ static void test_settings_finish(void **state) {
 
         /* the profile */
         assert_string_equal(prof->default_unit, "exim4.service");
-        assert_string_equal(prof->default_flush_command, "/usr/sbin/exim4 -qf");
+        assert_string_equal(prof->default_flush_command, "systemctl start --no-block mta-watchdog-exim-flush.service");
         assert_string_equal(prof->pid_file, "/run/exim4/exim.pid");
         assert_string_equal(prof->daemon_exe, "/usr/sbin/exim4");
         assert_int_equal(prof->activity_source, ACTIVITY_SOURCE_LOGFILE);

@@ -3,8 +3,10 @@
  * "journal", PROBE_KIND_ACTIVITY).
  *
  * The probe follows the journal in the background on the event loop and
- * counts every new message of the MTA's unit with activity_classify(); a
- * run only reports the counters so far, so start() completes at once.
+ * hands every new message of the MTA's unit to the activity feed
+ * (probes/activity-feed.h: classified, counted, kept as samples, bare peer
+ * names looked up); a run only reports the counters so far, so start()
+ * completes at once.
  *
  * Which entries: _SYSTEMD_UNIT=<unit> only, unless the MTA's profile says
  * its lines are found by SYSLOG_IDENTIFIER (JournalSettings). For Postfix: journald attributes a syslog

@@ -4,8 +4,11 @@
  * writes to /var/log/exim4/mainlog and never to the journal.
  *
  * The probe follows the file in the background on the event loop and
- * classifies every new line with activity_classify_line(), as the journal
- * source does (probes/journal.c); a run reports the counters so far.
+ * hands every new line to the activity feed (probes/activity-feed.h), as
+ * the journal source does (probes/journal.c): counters, samples, and the
+ * lookup of a bare peer name the MTA cannot resolve or reach (Exim's
+ * "host lookup for NAME did not complete"); a run reports the counters so
+ * far.
  *
  * Waking up: one inotify watch on the file's directory (inotify(7): a
  * directory's watch reports IN_MODIFY of the files in it, and IN_CREATE,

@@ -9,6 +9,11 @@ E2E_MTA=exim
 . "$(dirname "$0")/lib.sh"
 e2e_scenario_begin
 
+queue_rounds() { # ERE: the daemon's queue probe rounds (log_level = debug) whose result matches it
+    journal_since_begin -o cat --no-pager 2>/dev/null | grep -E '^probe queue: ok, backlog ' |
+        grep -cE -- "$1" || true
+}
+
 retry=120   # longer than restore_grace + stall_after
 exim_retry "F,1h,${retry}s"
 start_daemon
@@ -32,6 +37,10 @@ e2e_log "drained when due; watching for another ${E2E_STALL_AFTER}s"
 observe "$E2E_STALL_AFTER"
 
 assert_eq "exim daemon PID changes" 0 "$(master_pid_changes)"
+# why: the watchdog read Exim's schedule from its retry hints, and nothing was ever overdue
+assert_ge "queue rounds with the backlog's schedule from the retry database" 1 \
+    "$(queue_rounds '^probe queue: ok, backlog 20, .*\(retry-db, ')"
+assert_eq "queue rounds with mail overdue" 0 "$(queue_rounds ', overdue [1-9]')"
 assert_eq "messages at the relay" 20 "$(relay_count)"
 assert_eq "forced queue runs (exim4 -qf)" 0 "$(forced_queue_runs)"
 assert_eq "stall.detected alerts" 0 "$(event_count stall.detected)"

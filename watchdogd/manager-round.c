@@ -193,9 +193,11 @@ static void manager_evaluate(Manager *m) {
                   probe_status_to_string(obs.activity_status), as->result.reason,
                   probe_status_to_string(obs.unit_status), us->result.reason);
         if (obs.queue_status == PROBE_OK)
-                log_debug("%s: queue: backlog %u (incoming %u, active %u, deferred %u, maildrop %u), oldest %s %s",
+                log_debug("%s: queue: backlog %u (incoming %u, active %u, deferred %u, maildrop %u), frozen %u, "
+                          "overdue %u (schedule: %s), oldest %s %s",
                           m->config->unit, obs.queue.backlog, obs.queue.incoming, obs.queue.active,
-                          obs.queue.deferred, obs.queue.maildrop,
+                          obs.queue.deferred, obs.queue.maildrop, obs.queue.frozen, obs.queue.overdue,
+                          obs.queue.schedule_source[0] ? obs.queue.schedule_source : "none",
                           obs.queue.oldest_id[0] ? obs.queue.oldest_id : "-",
                           format_duration(age, sizeof(age), obs.queue.oldest_age_usec / USEC_PER_SEC * USEC_PER_SEC));
 

@@ -473,8 +473,8 @@ e2e_reset() {
         find /var/lib/e2e/relay -mindepth 1 -delete'
     # what alert scenarios change: extra receivers, the config, the default receiver stopped
     e2e_exec sh -c 'systemctl stop "e2e-recv-*" 2>/dev/null; systemctl reset-failed "e2e-recv-*" 2>/dev/null
-        python3 /e2e/mkconfig.py /src/etc/mta-watchdog.ini /e2e/mta-watchdog.e2e.ini > /etc/mta-watchdog/mta-watchdog.ini
-        systemctl start e2e-receiver.service' || fail "reset: cannot restore receivers and config"
+        python3 /e2e/mkconfig.py /src/etc/mta-watchdog.ini "/e2e/$1" > /etc/mta-watchdog/mta-watchdog.ini
+        systemctl start e2e-receiver.service' sh "$E2E_INI" || fail "reset: cannot restore receivers and config"
     # misbehaving peers of the cause scenarios (lib-causes.sh), and the relay they replaced
     e2e_exec sh -c 'systemctl stop "e2e-peer-*" 2>/dev/null; systemctl reset-failed "e2e-peer-*" 2>/dev/null
         systemctl start e2e-relay.service' || fail "reset: cannot stop the stand-ins or start the relay"

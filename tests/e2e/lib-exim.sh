@@ -67,6 +67,9 @@ freeze_exim() { # the listening daemon stopped (SIGSTOP): alive, but it starts n
     e2e_exec kill -STOP "$p" || fail "cannot stop the exim daemon $p"
     e2e_log "exim daemon frozen (SIGSTOP, pid $p)"
 }
+stopped_exim_count() { # exim4 processes in state T (stopped), e.g. a frozen daemon a restart left behind
+    e2e_exec sh -c 'ps -C exim4 -o stat= 2>/dev/null | grep -c "^T" || true'
+}
 thaw_exim() { # every stopped exim process continues (the daemon, deliveries, queue runners)
     e2e_exec pkill -CONT -x exim4 || true
 }

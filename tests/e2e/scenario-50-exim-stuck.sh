@@ -3,7 +3,9 @@
 # listening daemon is frozen (SIGSTOP): alive, but it starts no queue runner, so the queue does
 # not move although the relay is back. The watchdog must detect the stall, restart exim4.service
 # exactly once (a new daemon pid in /run/exim4/exim.pid), see the queue drain, and alert
-# outage ... recovered in one incident, as for Postfix (scenario-01-stuck.sh).
+# outage ... recovered in one incident, as for Postfix (scenario-01-stuck.sh). The restart's stop
+# (/etc/init.d/exim4: start-stop-daemon --stop --retry 5) sends SIGTERM, which the stopped daemon
+# keeps pending, and SIGKILL 5 s later: the frozen daemon is gone, none is left stopped.
 set -euo pipefail
 E2E_MTA=exim
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -45,6 +47,7 @@ wait_until "$budget" queue_empty ||
 wait_until 60 has_event recovered || fail "no recovered alert; alerts: $(events | paste -sd, -)"
 
 assert_eq "exim daemon PID changes" 1 "$(master_pid_changes)"
+assert_eq "stopped exim processes" 0 "$(stopped_exim_count)"
 assert_eq "messages at the relay" 20 "$(relay_count)"
 assert_eq "stall.detected alerts" 1 "$(event_count stall.detected)"
 assert_eq "restart action.started alerts" 1 "$(event_count action.started restart)"

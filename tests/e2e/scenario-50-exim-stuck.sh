@@ -16,7 +16,8 @@ e2e_scenario_begin
 # instead of Postfix"), run as the service user: one message frozen by hand (not backlog), the
 # retry hints database the failures wrote (schedule_source retry-db), and, with the daemon frozen
 # (no queue run), every other message overdue once the relay's next attempt (retry rule F,1h,10s,
-# guest-setup.sh) is more than overdue_slack past. Then the message is thawed again.
+# guest-setup.sh) is more than overdue_slack past; by then the probe reads -H, where the frozen
+# flag is (only for messages older than overdue_slack, probes/exim.c). Then it is thawed again.
 once_in_outage() {
     local id
     id=$(queue_ids | head -n1)

@@ -71,10 +71,16 @@
  * Hung deliveries: a delivery process holds an fcntl write lock on the
  * message's -D file while it works (spool_in.c spool_open_datafile()).
  * F_GETLK on a read-only descriptor names the holder without taking a
- * lock; /proc/PID/stat's start time says how long it has run. Only
- * messages older than hung_delivery_after are looked at (a delivery
- * cannot have run longer than its message has existed, except a
- * receiving SMTP session that was already open).
+ * lock. Only messages older than hung_delivery_after are looked at (a
+ * delivery cannot have run longer than its message has existed, except a
+ * receiving SMTP session that was already open). The child reports the
+ * holders; the probe judges how long each has held its message
+ * (exim_hung_track(), probes/exim.h): in the shipped unit Exim's processes
+ * are hidden in /proc (ProtectProc=invisible), so that is how long the
+ * daemon has seen it hold the message: a delivery hung since its message
+ * arrived is reported about twice hung_delivery_after after the arrival
+ * (the lock is looked at once the message is older than the threshold). A
+ * visible /proc/PID/stat start time counts when longer.
  *
  * The scan runs in a child (exec_fn()) under the probe's deadline, which
  * first finds the queue runner interval (exim_queue_interval()); it
@@ -1008,12 +1014,11 @@ int exim_process_age(pid_t pid, uint64_t boottime_usec, uint64_t *ret_usec) {
         return 0;
 }
 
-/* The delivery holding ID's -D file in DIR_FD, if it has run longer than
- * the threshold. */
-static int check_hung(EximScan *sc, int dir_fd, const char *id) {
+/* The process holding ID's -D file in DIR_FD: 1 and its pid, 0 when none
+ * holds it (or the message is gone), or a negative errno. */
+static int held_by(int dir_fd, const char *id, pid_t *ret) {
         char name[QUEUE_ID_MAX + 4];
         _cleanup_close_ int fd = -EBADF;
-        uint64_t age;
         pid_t pid;
         int r;
 
@@ -1022,16 +1027,111 @@ static int check_hung(EximScan *sc, int dir_fd, const char *id) {
         if (fd < 0)
                 return errno == ENOENT ? 0 : negative_errno();
         r = exim_lock_holder(fd, &pid);
-        if (r < 0 || pid <= 0)
+        if (r < 0)
                 return r;
-        if (exim_process_age(pid, sc->p->boottime_usec, &age) < 0 || age <= sc->p->hung_after_usec)
-                return 0;
-        sc->q->hung++;
-        if (age > sc->q->hung_age_usec) {
-                sc->q->hung_age_usec = age;
-                sc->q->hung_pid = (uint32_t) pid;
-                (void) snprintf(sc->q->hung_id, sizeof(sc->q->hung_id), "%s", id);
+        *ret = pid;
+        return pid > 0;
+}
+
+/* PID holds message ID: into the list of holders (the EXIM_HELD_MAX
+ * smallest ids). */
+static void note_holder(EximScan *sc, const char *id, pid_t pid) {
+        EximHeldList *l = sc->p->held;
+        uint64_t run;
+        size_t i;
+
+        if (exim_process_age(pid, sc->p->boottime_usec, &run) < 0)
+                run = EXIM_RUN_UNKNOWN;
+        l->total++;
+        for (i = l->n; i > 0 && strcmp(id, l->v[i - 1].id) < 0; i--)
+                ;
+        if (i == EXIM_HELD_MAX)
+                return;    /* younger than all kept */
+        if (l->n == EXIM_HELD_MAX)
+                l->n--;    /* the youngest makes room */
+        memmove(&l->v[i + 1], &l->v[i], (l->n - i) * sizeof(l->v[0]));
+        l->v[i] = (EximHeld) { .pid = (uint32_t) pid, .run_usec = run };
+        (void) snprintf(l->v[i].id, sizeof(l->v[i].id), "%s", id);
+        l->n++;
+}
+
+void exim_hung_track(EximHungTracker *t, const EximHeldList *held, uint64_t now_usec, uint64_t hung_after_usec,
+                     QueueStats *q) {
+        EximHungTracker next = {};
+
+        q->hung = 0;
+        q->hung_pid = 0;
+        q->hung_id[0] = 0;
+        q->hung_age_usec = 0;
+        for (size_t i = 0; held && i < held->n && next.n < EXIM_HELD_MAX; i++) {
+                const EximHeld *h = &held->v[i];
+                uint64_t first = now_usec, age;
+
+                for (size_t k = 0; k < t->n; k++)
+                        if (t->v[k].pid == h->pid && strcmp(t->v[k].id, h->id) == 0) {
+                                first = t->v[k].first_seen_usec;
+                                break;
+                        }
+                next.v[next.n].pid = h->pid;
+                next.v[next.n].first_seen_usec = first;
+                (void) snprintf(next.v[next.n].id, sizeof(next.v[next.n].id), "%s", h->id);
+                next.n++;
+
+                age = now_usec > first ? now_usec - first : 0;
+                if (h->run_usec != EXIM_RUN_UNKNOWN && h->run_usec > age)
+                        age = h->run_usec;
+                if (hung_after_usec == 0 || age <= hung_after_usec)
+                        continue;
+                q->hung++;
+                if (age > q->hung_age_usec || (age == q->hung_age_usec && strcmp(h->id, q->hung_id) < 0)) {
+                        q->hung_age_usec = age;
+                        q->hung_pid = h->pid;
+                        (void) snprintf(q->hung_id, sizeof(q->hung_id), "%s", h->id);
+                }
         }
+        *t = next;
+}
+
+int exim_format_held_line(char *buf, size_t size, const EximHeld *h) {
+        char run[24] = "-";
+        int n;
+
+        if (h->pid == 0 || h->pid > INT32_MAX || !exim_id_valid(h->id, strlen(h->id)))
+                return -EINVAL;
+        if (h->run_usec < 10000000000000000000ULL)   /* 19 digits, as the reader takes */
+                (void) snprintf(run, sizeof(run), "%" PRIu64, h->run_usec);
+        n = snprintf(buf, size, "held %" PRIu32 " %s %s\n", h->pid, run, h->id);
+        if (n < 0 || (size_t) n >= size)
+                return -ENOBUFS;
+        return n;
+}
+
+int exim_parse_held_line(const char *s, size_t n, EximHeld *ret) {
+        const char *end = s + n, *p, *sp;
+        EximHeld h = {};
+        uint64_t v;
+
+        if (n < 6 || memcmp(s, "held ", 5) != 0 || s[n - 1] != '\n' || memchr(s, '\n', n) != end - 1)
+                return -EBADMSG;
+        end--;
+        p = s + 5;
+        sp = memchr(p, ' ', (size_t) (end - p));
+        if (!sp || !parse_u64(p, (size_t) (sp - p), &v) || v == 0 || v > INT32_MAX)
+                return -EBADMSG;
+        h.pid = (uint32_t) v;
+        p = sp + 1;
+        sp = memchr(p, ' ', (size_t) (end - p));
+        if (!sp)
+                return -EBADMSG;
+        if (sp - p == 1 && *p == '-')
+                h.run_usec = EXIM_RUN_UNKNOWN;
+        else if (!parse_u64(p, (size_t) (sp - p), &h.run_usec))
+                return -EBADMSG;
+        p = sp + 1;
+        if ((size_t) (end - p) >= sizeof(h.id) || !exim_id_valid(p, (size_t) (end - p)))
+                return -EBADMSG;
+        memcpy(h.id, p, (size_t) (end - p));
+        *ret = h;
         return 0;
 }
 
@@ -1042,18 +1142,21 @@ static int scan_message(EximScan *sc, int spool_fd, int dir_fd, const char *name
         EximHeader h = {};
         int64_t hmtime = -1, last, due;
         bool known = false;
-        int r;
+        pid_t holder = 0;
+        int r, held = -1;  /* -1: not looked at */
 
         if (exim_id_time(id, &arrival) < 0)
                 return 0;
         age_usec = p->now_usec > arrival * USEC_PER_SEC ? p->now_usec - arrival * USEC_PER_SEC : 0;
 
-        if (p->hung_after_usec > 0 && age_usec > p->hung_after_usec) {
-                r = check_hung(sc, dir_fd, id);
-                if (r < 0) {
-                        scan_fail(sc, "input", name, -r);
-                        return r;
+        if (p->held && p->hung_after_usec > 0 && age_usec > p->hung_after_usec) {
+                held = held_by(dir_fd, id, &holder);
+                if (held < 0) {
+                        scan_fail(sc, "input", name, -held);
+                        return held;
                 }
+                if (held > 0)
+                        note_holder(sc, id, holder);
         }
         if (age_usec > p->header_age_usec) {
                 r = read_header(dir_fd, name, id, &h, &hmtime);
@@ -1084,6 +1187,17 @@ static int scan_message(EximScan *sc, int spool_fd, int dir_fd, const char *name
                                sc->sched ? exim_schedule_message(sc->sched, id) : -1,
                                sc->sched && sc->sched->have_host ? sc->sched->host_next_try : -1);
         if (exim_overdue(due, p->now_usec, p->slack_usec, &late)) {
+                /* A delivery works on it now (or hangs on it): not overdue.
+                 * Queue runs skip it ("Spool file ... is locked"), and a
+                 * restart of the daemon does not end the delivery. */
+                if (held < 0)
+                        held = held_by(dir_fd, id, &holder);
+                if (held < 0) {
+                        scan_fail(sc, "input", name, -held);
+                        return held;
+                }
+                if (held > 0)
+                        return 0;
                 sc->q->overdue++;
                 if (late > sc->q->most_overdue_usec)
                         sc->q->most_overdue_usec = late;
@@ -1195,6 +1309,8 @@ typedef struct EximState {
         uint64_t hung_after_usec;
         uint64_t now_usec;            /* CLOCK_REALTIME at the start of the round */
         uint64_t boottime_usec;       /* CLOCK_BOOTTIME at the start of the round */
+        uint64_t monotonic_usec;      /* CLOCK_MONOTONIC at the start of the round */
+        EximHungTracker hung;         /* since when each holder holds its message */
         ExecRun *run;
 } EximState;
 
@@ -1203,11 +1319,13 @@ static int exim_scan_child(int out_fd, void *arg) {
         EximState *st = arg;
         char reason[PROBE_REASON_MAX] = "", source[64] = "ini file";
         uint64_t interval = st->queue_interval_usec;
+        EximHeldList held = {};
         EximScanParams sp = {
                 .spool = st->spool,
                 .now_usec = st->now_usec,
                 .boottime_usec = st->boottime_usec,
                 .hung_after_usec = st->hung_after_usec,
+                .held = &held,
         };
         QueueStats q;
         int r, runner = interval != 0;
@@ -1237,6 +1355,13 @@ static int exim_scan_child(int out_fd, void *arg) {
                 (void) dprintf(out_fd, "%s\n", reason);
                 return EXIM_SCAN_EXIT_BUSY;
         }
+        /* the holders first, one line each, then the summary */
+        for (size_t i = 0; r >= 0 && i < held.n; i++) {
+                char line[EXIM_HELD_LINE_MAX];
+
+                if (exim_format_held_line(line, sizeof(line), &held.v[i]) > 0)
+                        (void) dprintf(out_fd, "%s", line);
+        }
         return postfix_scan_child_answer(out_fd, r, &q, reason);
 }
 
@@ -1249,12 +1374,29 @@ static void exim_on_scanned(ExecRun *run, int status, const char *output, size_t
         st->run = NULL;  /* freed by exec after we return */
 
         if (status == 0) {
+                EximHeldList held = {};
+
+                /* "held ..." lines (exim_scan_child()), then the summary */
+                while (size > 5 && memcmp(output, "held ", 5) == 0) {
+                        const char *nl = memchr(output, '\n', size);
+                        size_t n = nl ? (size_t) (nl - output) + 1 : size;
+
+                        if (held.n == EXIM_HELD_MAX || exim_parse_held_line(output, n, &held.v[held.n]) < 0) {
+                                probe_complete(p, PROBE_UNKNOWN, PROBE_OUTCOME_PARSE_ERROR, NULL,
+                                               "queue scan of %s printed a malformed line", st->spool);
+                                return;
+                        }
+                        held.n++;
+                        output += n;
+                        size -= n;
+                }
                 if (postfix_parse_scan_line(output, size, &q) < 0 || !q.schedule_known ||
                     (strcmp(q.schedule_source, "retry-db") != 0 && strcmp(q.schedule_source, "msglog") != 0)) {
                         probe_complete(p, PROBE_UNKNOWN, PROBE_OUTCOME_PARSE_ERROR, NULL,
                                        "queue scan of %s printed a malformed line", st->spool);
                         return;
                 }
+                exim_hung_track(&st->hung, &held, st->monotonic_usec, st->hung_after_usec, &q);
                 if (q.hung > 0) {
                         char age[FORMAT_DURATION_MAX];
 
@@ -1296,6 +1438,8 @@ static int exim_start(Probe *p) {
         r = sd_event_now(p->event, CLOCK_REALTIME, &st->now_usec);
         if (r >= 0)
                 r = sd_event_now(p->event, CLOCK_BOOTTIME, &st->boottime_usec);
+        if (r >= 0)
+                r = sd_event_now(p->event, CLOCK_MONOTONIC, &st->monotonic_usec);
         if (r < 0)
                 return log_warning_errno(r, "probe %s: cannot read the clock: %m", p->name);
         /* No deadline of its own: the probe's deadline cancels it. */

@@ -207,6 +207,63 @@ int exim_log_file_from_path(const char *log_file_path, const char *spool, char *
  * the Debian defaults. Returns 0, or -EINVAL with ERROR naming the key. */
 int exim_settings_finish(void *settings, char *error, size_t error_size);
 
+/* Hung deliveries. A delivery process holds an fcntl write lock on its
+ * message's -D file (Exim's spool_in.c spool_open_datafile()); F_GETLK
+ * names it. How long it has held the message: the shipped unit
+ * (units/mta-watchdogd.service: ProtectProc=invisible, ProcSubset=pid, its
+ * own user) cannot see Exim's processes in /proc, so the daemon measures
+ * it itself: from the first round that saw the same process hold the same
+ * message, on CLOCK_MONOTONIC (exim_hung_track(), in the probe, since each
+ * scan runs in a fresh child). A restart of the daemon starts that clock
+ * again: late, never early. Where /proc shows the process (the daemon run
+ * as root, `--once` by root) its run time counts when longer. */
+#define EXIM_HELD_MAX 16                  /* holders reported and followed per round */
+#define EXIM_RUN_UNKNOWN UINT64_MAX       /* EximHeld.run_usec: /proc does not show the process */
+
+typedef struct EximHeld {
+        uint32_t pid;                     /* the lock holder */
+        char id[QUEUE_ID_MAX];            /* the message */
+        uint64_t run_usec;                /* how long the process has run (/proc/PID/stat),
+                                           * EXIM_RUN_UNKNOWN when hidden */
+} EximHeld;
+
+/* The messages older than hung_after_usec whose -D lock a process holds:
+ * the EXIM_HELD_MAX with the smallest ids (the oldest; the same ones round
+ * after round, whatever order readdir() gives), and how many in all. */
+typedef struct EximHeldList {
+        EximHeld v[EXIM_HELD_MAX];
+        size_t n;
+        unsigned total;
+} EximHeldList;
+
+/* What the probe remembers between rounds: when it first saw each holder
+ * hold its message (CLOCK_MONOTONIC, microseconds). */
+typedef struct EximHungTracker {
+        struct {
+                uint32_t pid;
+                char id[QUEUE_ID_MAX];
+                uint64_t first_seen_usec;
+        } v[EXIM_HELD_MAX];
+        size_t n;
+} EximHungTracker;
+
+/* One round: HELD (this round's holders, NULL: none) against tracker T at
+ * NOW_USEC (CLOCK_MONOTONIC, microseconds). A (pid, message) pair not seen
+ * before starts at NOW_USEC; pairs not in HELD are forgotten. A pair's age
+ * is the longer of NOW_USEC - first seen and the process's run time (when
+ * known); it is hung when its age exceeds HUNG_AFTER_USEC (0: nothing is).
+ * Sets Q's hung (how many), hung_pid, hung_id and hung_age_usec (the
+ * longest; ties: the smaller id), all 0/"" when none. */
+void exim_hung_track(EximHungTracker *t, const EximHeldList *held, uint64_t now_usec, uint64_t hung_after_usec,
+                     QueueStats *q);
+
+/* The line the scan child writes for each holder before its summary:
+ * "held PID RUN_USEC|- ID\n" (at most EXIM_HELD_LINE_MAX bytes), and its
+ * reader: 0, or -EBADMSG for anything else. */
+#define EXIM_HELD_LINE_MAX (QUEUE_ID_MAX + 48)
+int exim_format_held_line(char *buf, size_t size, const EximHeld *h);
+int exim_parse_held_line(const char *s, size_t n, EximHeld *ret);
+
 /* One scan of the spool, in the child. */
 typedef struct EximScanParams {
         const char *spool;
@@ -214,13 +271,15 @@ typedef struct EximScanParams {
         uint64_t boottime_usec;           /* CLOCK_BOOTTIME, for process ages */
         uint64_t slack_usec;              /* USEC_INFINITY: nothing is overdue (no queue runner) */
         uint64_t header_age_usec;         /* read -H of messages older than this */
-        uint64_t hung_after_usec;         /* 0: do not look for hung deliveries */
+        uint64_t hung_after_usec;         /* look for lock holders of messages older than
+                                           * this; 0: do not look */
+        EximHeldList *held;               /* out: the holders found; NULL: none looked for */
 } EximScanParams;
 
 /* Counts the queue under P->spool/input (split spool included), reads
  * the retry database, and fills RET (backlog in .deferred, frozen apart,
- * overdue, schedule_source "retry-db" or "msglog", the longest hung
- * delivery). Blocks on the file system: the probe runs it in a child.
+ * overdue, schedule_source "retry-db" or "msglog"; the hung fields stay 0:
+ * the holders go to P->held, and exim_hung_track() judges them). Blocks on the file system: the probe runs it in a child.
  * Returns 0, -EAGAIN (the database is locked by a writer) or a negative
  * errno, with "scan PATH: error" or the like in REASON. */
 int exim_scan_queue(const EximScanParams *p, QueueStats *ret, char *reason, size_t reason_size);
@@ -231,5 +290,6 @@ int exim_scan_queue(const EximScanParams *p, QueueStats *ret, char *reason, size
 int exim_lock_holder(int fd, pid_t *ret);
 
 /* How long process PID has run at BOOTTIME_USEC (/proc/PID/stat field 22,
- * proc(5)). Returns 0, or -ENOENT (gone), -EBADMSG. */
+ * proc(5)). Returns 0, or -ENOENT (gone, or hidden from the caller:
+ * ProtectProc=invisible), -EBADMSG. */
 int exim_process_age(pid_t pid, uint64_t boottime_usec, uint64_t *ret_usec);

@@ -3,8 +3,10 @@
  * "journal", PROBE_KIND_ACTIVITY).
  *
  * The probe follows the journal in the background on the event loop and
- * counts every new message of the MTA's unit with activity_classify(); a
- * run only reports the counters so far, so start() completes at once.
+ * hands every new message of the MTA's unit to the activity feed
+ * (probes/activity-feed.h: classified, counted, kept as samples, bare peer
+ * names looked up); a run only reports the counters so far, so start()
+ * completes at once.
  *
  * Which entries: _SYSTEMD_UNIT=<unit> only, unless the MTA's profile says
  * its lines are found by SYSLOG_IDENTIFIER (JournalSettings). For Postfix: journald attributes a syslog
@@ -34,11 +36,8 @@
  * where it would be; one of another journal may resume at its head and
  * count old lines once. */
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,8 +45,7 @@
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 
-#include "activity.h"
-#include "exec.h"
+#include "activity-feed.h"
 #include "fileio.h"
 #include "log.h"
 #include "macros.h"
@@ -58,16 +56,6 @@
 #define JOURNAL_BATCH 1000          /* entries read per loop iteration */
 #define JOURNAL_CURSOR_FILE "journal.cursor"
 #define JOURNAL_CURSOR_MAX 4096     /* bytes; real cursors are about 150 */
-#define JOURNAL_NAMES_MAX 16        /* peer names whose addresses are looked up */
-#define JOURNAL_RESOLVE_TIMEOUT_USEC (5ULL * USEC_PER_SEC)
-#define JOURNAL_RESOLVE_AGAIN_USEC (300ULL * USEC_PER_SEC) /* a name is looked up again after */
-
-/* A peer name the MTA could not reach or resolve, looked up by us. */
-typedef struct PeerName {
-        char name[ACTIVITY_PEER_MAX];
-        uint64_t looked_up_usec;    /* CLOCK_MONOTONIC; 0: not yet */
-        uint64_t seen_usec;         /* when the MTA last logged it */
-} PeerName;
 
 typedef struct JournalState {
         char *unit;
@@ -75,20 +63,13 @@ typedef struct JournalState {
         char *directory;            /* NULL: the local system journal */
         char *state_dir;            /* NULL: the cursor is not kept */
         uint64_t since_usec;        /* without a cursor, start here (CLOCK_REALTIME); 0: the end */
-        ActivityPatterns patterns;
+        ActivityFeed feed;          /* counts, samples, peer-name lookups */
 
         sd_journal *journal;        /* NULL until opened, or after an error */
         sd_event_source *io, *timer, *defer;
         int error;                  /* a read error since the last run, reported by it */
 
-        ActivityCounts counts;      /* since this probe was created */
-        ActivitySamples samples;
-        uint64_t mta_log_seq;
         char *identifier;           /* SYSLOG_IDENTIFIER of the entry being classified */
-        PeerName names[JOURNAL_NAMES_MAX];
-        size_t n_names;
-        ExecRun *resolve;           /* the lookup running, of names[resolving] */
-        size_t resolving;
         char *cursor;               /* after the last entry read; NULL before the first */
         bool cursor_unsaved;
         bool current_is_new;        /* seeking landed on an entry not counted yet */
@@ -222,186 +203,16 @@ static int journal_entry_relevant(JournalState *st) {
         st->identifier = NULL;
         if (sd_journal_get_data(st->journal, "SYSLOG_IDENTIFIER", &data, &len) < 0 ||
             len < strlen("SYSLOG_IDENTIFIER="))
-                return activity_identifier_relevant(&st->patterns, NULL);
+                return activity_identifier_relevant(&st->feed.patterns, NULL);
         len -= strlen("SYSLOG_IDENTIFIER=");
         if (len >= sizeof(ident))
                 return 0;
         memcpy(ident, (const char *) data + strlen("SYSLOG_IDENTIFIER="), len);
         ident[len] = '\0';
         st->identifier = strdup(ident); /* NULL on ENOMEM: the line is kept without it */
-        if (activity_identifier_relevant(&st->patterns, ident))
+        if (activity_identifier_relevant(&st->feed.patterns, ident))
                 return 1;
-        return activity_identifier_mta_log(&st->patterns, ident) ? 2 : 0;
-}
-
-/* Copies at most SIZE-1 bytes of S, control characters replaced. */
-static void copy_line(char *buf, size_t size, const char *prefix, const char *s) {
-        size_t n;
-
-        (void) snprintf(buf, size, "%s%s%s", prefix ?: "", prefix ? ": " : "", s);
-        for (n = 0; buf[n]; n++)
-                if ((unsigned char) buf[n] < 0x20 || buf[n] == 0x7f)
-                        buf[n] = ' ';
-}
-
-static uint64_t journal_now(const Probe *p) {
-        uint64_t t = 0;
-
-        (void) sd_event_now(p->event, CLOCK_MONOTONIC, &t);
-        return t ? t : 1;
-}
-
-static void journal_resolve_next(Probe *p);
-
-/* Remembers a bare peer name the MTA could not resolve or reach and that
- * is not probed, to look up whether it is one of the probed hosts under
- * another name (the MTA relays to a name, the probe to its address). */
-static void journal_note_name(Probe *p, const ActivityLine *l) {
-        JournalState *st = p->state;
-
-        if (!l->peer_is_name || !l->peer[0] || l->fixable ||
-            (l->cause != CAUSE_DNS_FAILURE && l->cause != CAUSE_CONNECT_FAILURE))
-                return;
-        size_t slot;
-
-        for (size_t i = 0; i < st->n_names; i++)
-                if (strcasecmp(st->names[i].name, l->peer) == 0) {
-                        st->names[i].seen_usec = journal_now(p);
-                        if (st->names[i].looked_up_usec != 0 &&
-                            journal_now(p) - st->names[i].looked_up_usec >= JOURNAL_RESOLVE_AGAIN_USEC)
-                                st->names[i].looked_up_usec = 0;
-                        journal_resolve_next(p);
-                        return;
-                }
-        if (st->n_names < JOURNAL_NAMES_MAX)
-                slot = st->n_names++;
-        else {
-                /* Full (many destinations that do not resolve): the name
-                 * seen longest ago makes room, never the one being looked up. */
-                slot = SIZE_MAX;
-                for (size_t i = 0; i < st->n_names; i++)
-                        if (!(st->resolve && i == st->resolving) &&
-                            (slot == SIZE_MAX || st->names[i].seen_usec < st->names[slot].seen_usec))
-                                slot = i;
-                if (slot == SIZE_MAX)
-                        return;
-        }
-        st->names[slot] = (PeerName) { .seen_usec = journal_now(p) };
-        (void) snprintf(st->names[slot].name, sizeof(st->names[slot].name), "%s", l->peer);
-        journal_resolve_next(p);
-}
-
-/* The child: getaddrinfo(3) of the name, each address on a line. */
-static int journal_resolve_child(int out_fd, void *arg) {
-        const char *name = arg;
-        struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res = NULL;
-        char buf[INET6_ADDRSTRLEN];
-        FILE *f;
-
-        if (getaddrinfo(name, NULL, &hints, &res) != 0)
-                return 1;
-        f = fdopen(out_fd, "w");
-        if (!f) {
-                freeaddrinfo(res);
-                return 2;
-        }
-        for (struct addrinfo *a = res; a; a = a->ai_next) {
-                const void *addr = a->ai_family == AF_INET6 ?
-                        (const void *) &((const struct sockaddr_in6 *) a->ai_addr)->sin6_addr :
-                        (const void *) &((const struct sockaddr_in *) a->ai_addr)->sin_addr;
-
-                if ((a->ai_family == AF_INET || a->ai_family == AF_INET6) &&
-                    inet_ntop(a->ai_family, addr, buf, sizeof(buf)))
-                        fprintf(f, "%s\n", buf);
-        }
-        freeaddrinfo(res);
-        return fclose(f) == 0 ? 0 : 2;
-}
-
-static void journal_on_resolved(ExecRun *run, int status, const char *output, size_t size, void *userdata) {
-        Probe *p = userdata;
-        JournalState *st = p->state;
-        PeerName *n = &st->names[st->resolving];
-        bool probed = false;
-
-        st->resolve = NULL;
-        if (status == 0) {
-                _cleanup_free_ char *copy = strndup(output, size);
-                char *save = NULL;
-
-                for (char *a = copy ? strtok_r(copy, "\n", &save) : NULL; a; a = strtok_r(NULL, "\n", &save))
-                        if (activity_address_probed(&st->patterns, a))
-                                probed = true;
-        }
-        if (probed) {
-                if (activity_patterns_add_probed_name(&st->patterns, n->name) >= 0)
-                        log_info("probe %s: %s resolves to a probed host: the MTA's errors for it count as "
-                                 "errors to a probed peer", p->name, n->name);
-        } else
-                log_debug("probe %s: %s is not a probed host (lookup: %s)", p->name, n->name,
-                          status == 0 ? "no probed address" : status == -ETIMEDOUT ? "timed out" : "failed");
-        journal_resolve_next(p);
-}
-
-/* Starts the next lookup of a name not looked up yet (one at a time). */
-static void journal_resolve_next(Probe *p) {
-        JournalState *st = p->state;
-
-        if (st->resolve)
-                return;
-        for (size_t i = 0; i < st->n_names; i++) {
-                if (st->names[i].looked_up_usec != 0)
-                        continue;
-                st->names[i].looked_up_usec = journal_now(p);
-                st->resolving = i;
-                if (exec_fn(p->event, journal_resolve_child, st->names[i].name, JOURNAL_RESOLVE_TIMEOUT_USEC,
-                            journal_on_resolved, p, &st->resolve) < 0)
-                        st->resolve = NULL; /* tried again after JOURNAL_RESOLVE_AGAIN_USEC */
-                return;
-        }
-}
-
-/* Keeps the line behind a failure or an MTA error for alerts. */
-static void journal_sample(Probe *p, const ActivityLine *l) {
-        JournalState *st = p->state;
-        uint64_t now = journal_now(p);
-
-        if (l->mta_log) {
-                MtaLogLine *m = &st->samples.mta_log[st->mta_log_seq % ACTIVITY_MTA_LOG_MAX];
-
-                m->seq = ++st->mta_log_seq;
-                m->usec = now;
-                copy_line(m->line, sizeof(m->line), st->identifier, st->message);
-                if (!l->mta_error)
-                        return;
-        }
-        if (l->mta_error) {
-                CauseSample *c = &st->samples.causes[CAUSE_MTA_INTERNAL];
-
-                if (c->last_usec == 0 || now - c->last_usec >= ACTIVITY_RUN_QUIET_USEC) {
-                        c->first_usec = now;
-                        copy_line(c->first, sizeof(c->first), st->identifier, st->message);
-                }
-                c->last_usec = now;
-                copy_line(c->last, sizeof(c->last), st->identifier, st->message);
-                (void) snprintf(c->peer, sizeof(c->peer), "%s", st->identifier ?: "");
-                c->probed = true;
-                return;
-        }
-        if (l->kind == ACTIVITY_DEFERRED || l->kind == ACTIVITY_BOUNCED ||
-            l->kind == ACTIVITY_CONN_ERROR || l->kind == ACTIVITY_CONN_ERROR_PROBED) {
-                CauseSample *c = &st->samples.causes[(unsigned) l->cause < _CAUSE_MAX ? l->cause : CAUSE_NONE];
-
-                if (c->last_usec == 0 || now - c->last_usec >= ACTIVITY_RUN_QUIET_USEC) {
-                        c->first_usec = now;
-                        copy_line(c->first, sizeof(c->first), NULL, st->message);
-                }
-                c->last_usec = now;
-                copy_line(c->last, sizeof(c->last), NULL, st->message);
-                (void) snprintf(c->peer, sizeof(c->peer), "%s", l->peer);
-                c->probed = l->fixable;
-                journal_note_name(p, l);
-        }
+        return activity_identifier_mta_log(&st->feed.patterns, ident) ? 2 : 0;
 }
 
 /* Reads and counts up to JOURNAL_BATCH new entries. Returns 1 when more
@@ -420,7 +231,6 @@ static int journal_read_batch(Probe *p) {
                                 break;
                 }
                 int relevant = journal_entry_relevant(st);
-                ActivityLine line;
 
                 if (!relevant)
                         continue;
@@ -429,11 +239,7 @@ static int journal_read_batch(Probe *p) {
                         break;
                 if (r == 0)
                         continue;
-                activity_classify_line(&st->patterns, st->message, &line);
-                if (relevant == 2 && !line.mta_log)
-                        continue;
-                activity_count_line(&st->counts, &line);
-                journal_sample(p, &line);
+                activity_feed_note_line(&st->feed, st->identifier, st->message, relevant == 2);
         }
 
         if (n > 0) {
@@ -557,13 +363,9 @@ static int journal_open(Probe *p) {
                 goto fail;
         (void) sd_event_source_set_enabled(st->timer, SD_EVENT_OFF);
         (void) sd_event_source_set_description(st->timer, "probe-journal-timeout");
-        r = sd_event_add_defer(p->event, &st->defer, journal_on_defer, p);
+        r = activity_feed_add_defer(p, &st->defer, journal_on_defer, "probe-journal-batch");
         if (r < 0)
                 goto fail;
-        /* The rest of a long backlog waits until everything else ran. */
-        (void) sd_event_source_set_priority(st->defer, SD_EVENT_PRIORITY_IDLE);
-        (void) sd_event_source_set_enabled(st->defer, SD_EVENT_OFF);
-        (void) sd_event_source_set_description(st->defer, "probe-journal-batch");
 
         /* After a read error the position in memory is the freshest. */
         if (!st->cursor) {
@@ -583,47 +385,43 @@ fail:
         return r;
 }
 
+/* Completes the run as UNKNOWN with the read error since the last run. */
+static int journal_report_error(Probe *p) {
+        JournalState *st = p->state;
+        int r = st->error;
+
+        st->error = 0;
+        probe_complete(p, PROBE_UNKNOWN, probe_outcome_from_errno(r), NULL, "journal: cannot read: %s",
+                       strerror(-r));
+        return 0;
+}
+
 static int journal_start(Probe *p) {
         JournalState *st = p->state;
         ProbeResult res = { .status = PROBE_OK };
         int r;
 
-        if (st->error < 0) {
-                res.status = PROBE_UNKNOWN;
-                res.outcome = probe_outcome_from_errno(st->error);
-                (void) snprintf(res.reason, sizeof(res.reason), "journal: cannot read: %s", strerror(-st->error));
-                st->error = 0;
-                probe_complete_result(p, &res);
-                return 0;
-        }
+        if (st->error < 0)
+                return journal_report_error(p);
 
         if (!st->journal) {
                 r = journal_open(p);
                 if (r < 0) {
-                        res.status = PROBE_UNKNOWN;
-                        res.outcome = probe_outcome_from_errno(r);
                         if (r == -EACCES && !st->directory)
-                                (void) snprintf(res.reason, sizeof(res.reason),
-                                                "journal: cannot open: no journal files found or readable "
-                                                "(the daemon's user needs the systemd-journal group)");
+                                probe_complete(p, PROBE_UNKNOWN, probe_outcome_from_errno(r), NULL,
+                                               "journal: cannot open: no journal files found or readable "
+                                               "(the daemon's user needs the systemd-journal group)");
                         else
-                                (void) snprintf(res.reason, sizeof(res.reason), "journal: cannot open: %s",
-                                                strerror(-r));
-                        probe_complete_result(p, &res);
+                                probe_complete(p, PROBE_UNKNOWN, probe_outcome_from_errno(r), NULL,
+                                               "journal: cannot open: %s", strerror(-r));
                         return 0;
                 }
         }
 
         /* Count what was logged up to now (one batch at most). */
         journal_step(p);
-        if (st->error < 0) {
-                res.status = PROBE_UNKNOWN;
-                res.outcome = probe_outcome_from_errno(st->error);
-                (void) snprintf(res.reason, sizeof(res.reason), "journal: cannot read: %s", strerror(-st->error));
-                st->error = 0;
-                probe_complete_result(p, &res);
-                return 0;
-        }
+        if (st->error < 0)
+                return journal_report_error(p);
 
         if (st->state_dir && st->cursor && st->cursor_unsaved) {
                 r = journal_cursor_save(st, st->cursor);
@@ -638,13 +436,7 @@ static int journal_start(Probe *p) {
                 }
         }
 
-        res.activity = st->counts;
-        res.samples = st->samples;
-        (void) snprintf(res.reason, sizeof(res.reason),
-                        "sent %" PRIu64 ", deferred %" PRIu64 ", bounced %" PRIu64
-                        ", conn errors %" PRIu64 " (+%" PRIu64 " to probed hosts)",
-                        st->counts.sent, st->counts.deferred, st->counts.bounced,
-                        st->counts.conn_errors, st->counts.conn_errors_probed);
+        (void) activity_feed_result(&st->feed, &res);
         probe_complete_result(p, &res);
         return 0;
 }
@@ -662,8 +454,7 @@ static void journal_done(Probe *p) {
                                         p->name, st->state_dir);
         }
         journal_close(st);
-        st->resolve = exec_cancel(st->resolve);
-        activity_patterns_done(&st->patterns);
+        activity_feed_done(&st->feed);
         free(st->identifier);
         free(st->unit);
         strv_free(st->identifiers);
@@ -676,7 +467,6 @@ static void journal_done(Probe *p) {
 static int journal_init(Probe *p, const void *settings) {
         const JournalSettings *s = settings;
         JournalState *st = p->state;
-        char err[512];
         int r;
 
         if (!s || !s->unit || !s->unit[0]) {
@@ -687,12 +477,7 @@ static int journal_init(Probe *p, const void *settings) {
                 log_error("probe %s: journal: an empty list of syslog identifiers matches nothing", p->name);
                 return -EINVAL;
         }
-        r = activity_patterns_init(&st->patterns, s->rules, s->activity_pattern, s->error_pattern,
-                                   s->probed_hosts, err, sizeof(err));
-        if (r == -EINVAL) {
-                log_error("probe %s: %s", p->name, err);
-                return r;
-        }
+        r = activity_feed_init(&st->feed, p, s->rules, s->activity_pattern, s->error_pattern, s->probed_hosts);
         if (r < 0)
                 return r;
 

@@ -4,8 +4,11 @@
  * writes to /var/log/exim4/mainlog and never to the journal.
  *
  * The probe follows the file in the background on the event loop and
- * classifies every new line with activity_classify_line(), as the journal
- * source does (probes/journal.c); a run reports the counters so far.
+ * hands every new line to the activity feed (probes/activity-feed.h), as
+ * the journal source does (probes/journal.c): counters, samples, and the
+ * lookup of a bare peer name the MTA cannot resolve or reach (Exim's
+ * "host lookup for NAME did not complete"); a run reports the counters so
+ * far.
  *
  * Waking up: one inotify watch on the file's directory (inotify(7): a
  * directory's watch reports IN_MODIFY of the files in it, and IN_CREATE,
@@ -63,7 +66,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "activity.h"
+#include "activity-feed.h"
 #include "fileio.h"
 #include "log.h"
 #include "logfile.h"
@@ -83,7 +86,7 @@ typedef struct LogfileState {
         uint64_t since_usec;        /* --once: count from this time stamp on; 0: not */
         bool since_reached;
         size_t chunk;
-        ActivityPatterns patterns;
+        ActivityFeed feed;          /* counts, samples, peer-name lookups */
 
         int inotify_fd;             /* -1 until the first run */
         sd_event_source *inotify_source, *defer;
@@ -106,63 +109,12 @@ typedef struct LogfileState {
 
         int error;                  /* a read error since the last run, reported by it */
         bool waiting;               /* a --once run waits for the end of the file */
-        ActivityCounts counts;
-        ActivitySamples samples;
-        uint64_t mta_log_seq;
 } LogfileState;
 
 static int safe_close(int fd) {
         if (fd >= 0)
                 (void) close(fd);
         return -1;
-}
-
-static uint64_t logfile_now(const Probe *p) {
-        uint64_t t = 0;
-
-        (void) sd_event_now(p->event, CLOCK_MONOTONIC, &t);
-        return t ? t : 1;
-}
-
-/* Copies at most SIZE-1 bytes of S, control characters replaced. */
-static void copy_line(char *buf, size_t size, const char *s) {
-        (void) snprintf(buf, size, "%s", s);
-        for (size_t n = 0; buf[n]; n++)
-                if ((unsigned char) buf[n] < 0x20 || buf[n] == 0x7f)
-                        buf[n] = ' ';
-}
-
-/* Keeps the line behind a failure or an MTA error for alerts, as the
- * journal source does (ActivitySamples). */
-static void logfile_sample(Probe *p, const ActivityLine *l, const char *line) {
-        LogfileState *st = p->state;
-        uint64_t now = logfile_now(p);
-        CauseSample *c;
-
-        if (l->mta_log) {
-                MtaLogLine *m = &st->samples.mta_log[st->mta_log_seq % ACTIVITY_MTA_LOG_MAX];
-
-                m->seq = ++st->mta_log_seq;
-                m->usec = now;
-                copy_line(m->line, sizeof(m->line), line);
-                if (!l->mta_error)
-                        return;
-        }
-        if (l->mta_error)
-                c = &st->samples.causes[CAUSE_MTA_INTERNAL];
-        else if (l->kind == ACTIVITY_DEFERRED || l->kind == ACTIVITY_BOUNCED ||
-                 l->kind == ACTIVITY_CONN_ERROR || l->kind == ACTIVITY_CONN_ERROR_PROBED)
-                c = &st->samples.causes[(unsigned) l->cause < _CAUSE_MAX ? l->cause : CAUSE_NONE];
-        else
-                return;
-        if (c->last_usec == 0 || now - c->last_usec >= ACTIVITY_RUN_QUIET_USEC) {
-                c->first_usec = now;
-                copy_line(c->first, sizeof(c->first), line);
-        }
-        c->last_usec = now;
-        copy_line(c->last, sizeof(c->last), line);
-        (void) snprintf(c->peer, sizeof(c->peer), "%s", l->mta_error ? "" : l->peer);
-        c->probed = l->mta_error || l->fixable;
 }
 
 /* The CLOCK_REALTIME time of the stamp at the start of LINE
@@ -181,7 +133,6 @@ static uint64_t line_stamp_usec(const char *line) {
 /* Classifies and counts one complete line (NUL-terminated, no newline). */
 static void logfile_line(Probe *p, char *line) {
         LogfileState *st = p->state;
-        ActivityLine l;
 
         if (st->since_usec > 0 && !st->since_reached) {
                 uint64_t t = line_stamp_usec(line);
@@ -190,9 +141,7 @@ static void logfile_line(Probe *p, char *line) {
                         return;
                 st->since_reached = true;
         }
-        activity_classify_line(&st->patterns, line, &l);
-        activity_count_line(&st->counts, &l);
-        logfile_sample(p, &l, line);
+        activity_feed_note_line(&st->feed, NULL, line, false);
 }
 
 /* Ends the line being assembled (a newline, or the end of a rotated file). */
@@ -535,13 +484,9 @@ static int logfile_watch(Probe *p) {
         if (r < 0)
                 goto fail;
         (void) sd_event_source_set_description(st->inotify_source, "probe-logfile-inotify");
-        r = sd_event_add_defer(p->event, &st->defer, logfile_on_defer, p);
+        r = activity_feed_add_defer(p, &st->defer, logfile_on_defer, "probe-logfile-chunk");
         if (r < 0)
                 goto fail;
-        /* The rest of a long backlog waits until everything else ran. */
-        (void) sd_event_source_set_priority(st->defer, SD_EVENT_PRIORITY_IDLE);
-        (void) sd_event_source_set_enabled(st->defer, SD_EVENT_OFF);
-        (void) sd_event_source_set_description(st->defer, "probe-logfile-chunk");
         return 0;
 
 fail:
@@ -560,30 +505,20 @@ static void logfile_unwatch(LogfileState *st) {
 static void logfile_report(Probe *p) {
         LogfileState *st = p->state;
         ProbeResult res = { .status = PROBE_OK };
+        int r = st->error;
+        size_t n;
 
-        if (st->error < 0) {
-                res.status = PROBE_UNKNOWN;
-                res.outcome = probe_outcome_from_errno(st->error);
-                if (st->error == -EACCES)
-                        (void) snprintf(res.reason, sizeof(res.reason),
-                                        "logfile: cannot read %s: %s (the daemon's user needs the file's group, "
-                                        "adm for /var/log)", st->path, strerror(-st->error));
-                else
-                        (void) snprintf(res.reason, sizeof(res.reason), "logfile: cannot read %s: %s", st->path,
-                                        strerror(-st->error));
+        if (r < 0) {
                 st->error = 0;
-                probe_complete_result(p, &res);
+                probe_complete(p, PROBE_UNKNOWN, probe_outcome_from_errno(r), NULL, "logfile: cannot read %s: %s%s",
+                               st->path, strerror(-r),
+                               r == -EACCES ? " (the daemon's user needs the file's group, adm for /var/log)" : "");
                 return;
         }
         logfile_position_save(p, false);
-        res.activity = st->counts;
-        res.samples = st->samples;
-        (void) snprintf(res.reason, sizeof(res.reason),
-                        "sent %" PRIu64 ", deferred %" PRIu64 ", bounced %" PRIu64
-                        ", conn errors %" PRIu64 " (+%" PRIu64 " to probed hosts), completed %" PRIu64
-                        ", queue runs %" PRIu64 "%s",
-                        st->counts.sent, st->counts.deferred, st->counts.bounced, st->counts.conn_errors,
-                        st->counts.conn_errors_probed, st->counts.completed, st->counts.queue_runs,
+        n = activity_feed_result(&st->feed, &res);
+        (void) snprintf(res.reason + n, sizeof(res.reason) - n, ", completed %" PRIu64 ", queue runs %" PRIu64 "%s",
+                        res.activity.completed, res.activity.queue_runs,
                         st->fd < 0 ? " (waiting for the log file)" : "");
         probe_complete_result(p, &res);
 }
@@ -630,7 +565,7 @@ static void logfile_done(Probe *p) {
         logfile_position_save(p, true);
         logfile_unwatch(st);
         logfile_close_file(st);
-        activity_patterns_done(&st->patterns);
+        activity_feed_done(&st->feed);
         free(st->path);
         free(st->rotated);
         free(st->dir);
@@ -643,7 +578,6 @@ static int logfile_init(Probe *p, const void *settings) {
         const LogfileSettings *s = settings;
         LogfileState *st = p->state;
         _cleanup_free_ char *copy = NULL;
-        char err[512];
         int r;
 
         st->fd = st->inotify_fd = -1;
@@ -651,12 +585,7 @@ static int logfile_init(Probe *p, const void *settings) {
                 log_error("probe %s: logfile needs the absolute path of the MTA's log file", p->name);
                 return -EINVAL;
         }
-        r = activity_patterns_init(&st->patterns, s->rules, s->activity_pattern, s->error_pattern,
-                                   s->probed_hosts, err, sizeof(err));
-        if (r == -EINVAL) {
-                log_error("probe %s: %s", p->name, err);
-                return r;
-        }
+        r = activity_feed_init(&st->feed, p, s->rules, s->activity_pattern, s->error_pattern, s->probed_hosts);
         if (r < 0)
                 return r;
 

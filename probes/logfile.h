@@ -9,9 +9,10 @@
 
 /* The MTA's delivery activity read from a plain log file that the MTA
  * appends to and logrotate rotates (type "logfile", PROBE_KIND_ACTIVITY;
- * Exim's /var/log/exim4/mainlog): the same counters, samples and cause
- * classes as the journal source (probes/journal.h), from the lines of the
- * file. See probes/logfile.c. */
+ * Exim's /var/log/exim4/mainlog): the same counters, samples, cause
+ * classes and peer-name lookups as the journal source (probes/journal.h;
+ * both through probes/activity-feed.h), from the lines of the file. See
+ * probes/logfile.c. */
 extern const struct probe_ops probe_logfile_ops;
 
 typedef struct LogfileSettings {

@@ -137,12 +137,13 @@ static void test_not_permitted(void **state) {
         assert_int_equal(WEXITSTATUS(status), 0);
 }
 
-/* caps_kill(): as nobody, a root process (the test's own sleeper) can be
- * signalled only with CAP_KILL permitted, and the capability is effective
- * for that call alone. */
+/* caps_kill() and caps_kill_pidfd(): as nobody, a root process (the test's
+ * own sleeper) can be signalled only with CAP_KILL permitted, and the
+ * capability is effective for that call alone. */
 static int kill_child(pid_t victim, bool with_cap) {
         struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
         struct __user_cap_data_struct d[2] = {};
+        int pidfd;
 
         if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
                 return 101;
@@ -151,13 +152,18 @@ static int kill_child(pid_t victim, bool with_cap) {
         d[0].permitted = with_cap ? 1U << CAP_KILL : 0;
         if (syscall(SYS_capset, &h, d) < 0)
                 return 103;
+        pidfd = (int) syscall(SYS_pidfd_open, victim, 0);   /* needs no privilege */
+        if (pidfd < 0)
+                return 104;
         if (!with_cap)
-                return caps_kill(victim, SIGTERM) == -EPERM ? 0 : 10;
-        if (caps_kill(victim, 0) != 0 || cap_line("CapEff") != 0)
+                return caps_kill(victim, SIGTERM) == -EPERM && caps_kill_pidfd(pidfd, SIGTERM) == -EPERM ? 0 : 10;
+        if (caps_kill(victim, 0) != 0 || caps_kill_pidfd(pidfd, 0) != 0 || cap_line("CapEff") != 0)
                 return 11;
         if (kill(victim, 0) == 0 || errno != EPERM)
                 return 12;  /* not effective outside caps_kill() */
-        return caps_kill(victim, SIGTERM) == 0 && cap_line("CapEff") == 0 ? 0 : 13;
+        if (caps_kill_pidfd(-1, SIGTERM) != -EBADF)
+                return 14;
+        return caps_kill_pidfd(pidfd, SIGTERM) == 0 && cap_line("CapEff") == 0 ? 0 : 13;
 }
 
 static void test_kill(void **state) {

@@ -175,8 +175,9 @@ static void test_lines(void **state) {
 }
 
 /* The relay's name that does not resolve for Exim counts as the stuck
- * signature once it is a probed name (as for Postfix: the journal source
- * looks it up; here the probe is configured by name). */
+ * signature once it is a probed name (as for Postfix: the activity feed
+ * looks it up, probes/activity-feed.c; here the probe is configured by
+ * name). */
 static void test_dns_probed_name(void **state) {
         static const char *const by_name[] = { "smtp.example.net", NULL };
         ActivityPatterns p;

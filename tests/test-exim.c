@@ -465,19 +465,60 @@ static void test_scan(void **state) {
         assert_non_null(strstr(reason, "input"));
 }
 
-/* A delivery (a forked child) holds the -D lock of an old message. */
+/* A forked child that holds a write lock on the first bytes of PATH, as
+ * Exim's spool_open_datafile() does on -D; *RELEASE ends it. */
+static pid_t lock_in_child(const char *path, int *release) {
+        int ready[2], rel[2];
+        pid_t pid;
+        char c;
+
+        assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+        assert_int_equal(pipe2(rel, O_CLOEXEC), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 19 };
+                int dfd = open(path, O_RDWR);
+
+                (void) close(rel[1]);
+                if (dfd < 0 || fcntl(dfd, F_SETLK, &fl) < 0)
+                        child_exit(1);
+                (void) write(ready[1], "x", 1);
+                (void) read(rel[0], &c, 1);   /* EOF when the parent closes its end */
+                child_exit(0);
+        }
+        (void) close(ready[1]);
+        (void) close(rel[0]);
+        assert_int_equal(read(ready[0], &c, 1), 1);
+        (void) close(ready[0]);
+        *release = rel[1];
+        return pid;
+}
+
+static void release_child(pid_t pid, int release) {
+        int status;
+
+        (void) close(release);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* A delivery (a forked child) holds the -D lock of an old message: the
+ * scan names it as a holder (it does not judge how long: exim_hung_track()
+ * does), and the message is not overdue while it is held. */
 static void test_hung_delivery(void **state) {
         uint64_t now = (uint64_t) time(NULL), age = 0;
-        char id[32], rel[128], path[512], reason[256], c;
-        int ready[2], release[2], status;
+        char id[32], rel[128], path[512], reason[256];
         struct timespec ts;
+        EximHeldList held;
         QueueStats q;
         pid_t pid, holder;
-        int fd;
+        int fd, release;
 
         new_spool("hung");
         make_id(id, now - 7200, "-000Hhh-0H");
-        write_header("input", id, now - 7200, "");
+        /* never attempted: due at its arrival, overdue after the slack */
+        write_header("input", id, now - 7200, "-deliver_firsttime\n");
         (void) snprintf(rel, sizeof(rel), "input/%s-D", id);
         write_file(rel, "1s2AbC-000Xyz-Ab-D\nbody\n", 0);
         (void) snprintf(path, sizeof(path), "%s/%s", spool, rel);
@@ -488,32 +529,13 @@ static void test_hung_delivery(void **state) {
         assert_int_equal(exim_lock_holder(fd, &holder), 0);
         assert_int_equal(holder, 0);
 
-        assert_int_equal(pipe(ready), 0);
-        assert_int_equal(pipe(release), 0);
-        pid = fork();
-        assert_true(pid >= 0);
-        if (pid == 0) {
-                /* as spool_open_datafile(): a write lock on the first bytes */
-                struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 19 };
-                int dfd = open(path, O_RDWR);
-
-                (void) close(release[1]);
-
-                if (dfd < 0 || fcntl(dfd, F_SETLK, &fl) < 0)
-                        child_exit(1);
-                (void) write(ready[1], "x", 1);
-                (void) read(release[0], &c, 1);
-                child_exit(0);
-        }
-        (void) close(ready[1]);
-        (void) close(release[0]);
-        assert_int_equal(read(ready[0], &c, 1), 1);
+        pid = lock_in_child(path, &release);
         assert_int_equal(exim_lock_holder(fd, &holder), 0);
         assert_int_equal(holder, pid);
         (void) close(fd);
 
-        /* Its age comes from /proc/PID/stat; wait (bounded) until it is measurable. */
-        assert_int_equal(clock_gettime(CLOCK_BOOTTIME, &ts), 0);
+        /* Its run time comes from /proc/PID/stat (ours: visible); wait
+         * (bounded) until it is measurable. */
         for (int i = 0; i < 200; i++) {
                 assert_int_equal(clock_gettime(CLOCK_BOOTTIME, &ts), 0);
                 assert_int_equal(exim_process_age(pid, (uint64_t) ts.tv_sec * SEC + (uint64_t) ts.tv_nsec / 1000,
@@ -530,29 +552,277 @@ static void test_hung_delivery(void **state) {
                 .boottime_usec = (uint64_t) ts.tv_sec * SEC + (uint64_t) ts.tv_nsec / 1000,
                 .slack_usec = 31 * MIN,
                 .header_age_usec = 31 * MIN,
-                .hung_after_usec = age > 1 ? age - 1 : 0,
+                .hung_after_usec = HOUR,
+                .held = &held,
         };
+        held = (EximHeldList) {};
         assert_int_equal(exim_scan_queue(&p, &q, reason, sizeof(reason)), 0);
         assert_int_equal(q.backlog, 1);
-        assert_int_equal(q.hung, 1);
-        assert_int_equal(q.hung_pid, (uint32_t) pid);
-        assert_string_equal(q.hung_id, id);
-        assert_true(q.hung_age_usec >= age);
+        assert_int_equal(q.overdue, 0);          /* held: a delivery works on it */
+        assert_int_equal(q.most_overdue_usec, 0);
+        assert_int_equal(q.hung, 0);             /* judged by exim_hung_track() */
+        assert_int_equal(held.n, 1);
+        assert_int_equal(held.total, 1);
+        assert_int_equal(held.v[0].pid, (uint32_t) pid);
+        assert_string_equal(held.v[0].id, id);
+        assert_int_equal(held.v[0].run_usec, age);
 
-        /* A threshold it has not reached: not hung; 0: not looked for. */
-        p.hung_after_usec = 24 * HOUR;
+        /* Younger than the threshold, or 0 (not looked for): no holder
+         * named, and still not overdue while held. */
+        p.hung_after_usec = 3 * HOUR;
+        held = (EximHeldList) {};
         assert_int_equal(exim_scan_queue(&p, &q, reason, sizeof(reason)), 0);
-        assert_int_equal(q.hung, 0);
-        assert_int_equal(q.hung_pid, 0);
+        assert_int_equal(held.n, 0);
+        assert_int_equal(held.total, 0);
+        assert_int_equal(q.overdue, 0);
         p.hung_after_usec = 0;
         assert_int_equal(exim_scan_queue(&p, &q, reason, sizeof(reason)), 0);
-        assert_int_equal(q.hung, 0);
+        assert_int_equal(held.n, 0);
+        assert_int_equal(q.overdue, 0);
+        p.hung_after_usec = HOUR;
+        p.held = NULL;
+        assert_int_equal(exim_scan_queue(&p, &q, reason, sizeof(reason)), 0);
+        assert_int_equal(q.overdue, 0);
 
-        (void) close(release[1]);
-        (void) close(ready[0]);
-        assert_int_equal(waitpid(pid, &status, 0), pid);
-        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        /* Released: overdue by its age minus the slack, nobody holds it. */
+        release_child(pid, release);
         assert_int_equal(exim_process_age(pid, 0, &age), -ENOENT);
+        p.held = &held;
+        assert_int_equal(exim_scan_queue(&p, &q, reason, sizeof(reason)), 0);
+        assert_int_equal(held.n, 0);
+        assert_int_equal(q.overdue, 1);
+        assert_int_equal(q.most_overdue_usec, 7200 * SEC);   /* past its due time */
+}
+
+/* More holders than EXIM_HELD_MAX: the smallest ids are kept. */
+static void test_held_list(void **state) {
+        uint64_t now = (uint64_t) time(NULL);
+        char ids[EXIM_HELD_MAX + 2][32], rel[128], path[512], reason[256];
+        pid_t pids[EXIM_HELD_MAX + 2];
+        int release[EXIM_HELD_MAX + 2];
+        EximHeldList held = {};
+        QueueStats q;
+        const size_t n = EXIM_HELD_MAX + 2;
+
+        new_spool("held");
+        for (size_t i = 0; i < n; i++) {
+                /* written youngest first, so that readdir() order is no help */
+                make_id(ids[i], now - 7200 + (n - i), "-000Hhh-0H");
+                write_header("input", ids[i], now - 7200 + (n - i), "");
+                (void) snprintf(rel, sizeof(rel), "input/%s-D", ids[i]);
+                write_file(rel, "1s2AbC-000Xyz-Ab-D\nbody\n", 0);
+                (void) snprintf(path, sizeof(path), "%s/%s", spool, rel);
+                pids[i] = lock_in_child(path, &release[i]);
+        }
+        EximScanParams p = {
+                .spool = spool,
+                .now_usec = now * SEC,
+                .slack_usec = 31 * MIN,
+                .header_age_usec = 31 * MIN,
+                .hung_after_usec = HOUR,
+                .held = &held,
+        };
+        assert_int_equal(exim_scan_queue(&p, &q, reason, sizeof(reason)), 0);
+        assert_int_equal(q.backlog, n);
+        assert_int_equal(held.total, n);
+        assert_int_equal(held.n, EXIM_HELD_MAX);
+        for (size_t k = 0; k < EXIM_HELD_MAX; k++) {
+                /* the oldest is ids[n - 1] */
+                assert_string_equal(held.v[k].id, ids[n - 1 - k]);
+                assert_int_equal(held.v[k].pid, (uint32_t) pids[n - 1 - k]);
+        }
+        /* the last first: each child holds copies of the release ends made before it */
+        for (size_t i = n; i > 0; i--)
+                release_child(pids[i - 1], release[i - 1]);
+}
+
+static EximHeldList held_of(size_t n, const EximHeld *v) {
+        EximHeldList l = { .n = n, .total = (unsigned) n };
+
+        for (size_t i = 0; i < n; i++)
+                l.v[i] = v[i];
+        return l;
+}
+
+/* How long a holder has held its message: the daemon's own clock, or the
+ * process's run time when /proc shows it and it is longer. */
+static void test_hung_track(void **state) {
+        EximHungTracker t = {};
+        const EximHeld a = { .pid = 100, .id = "1xYAAV-0000Cj-1v", .run_usec = EXIM_RUN_UNKNOWN };
+        const EximHeld a2 = { .pid = 101, .id = "1xYAAV-0000Cj-1v", .run_usec = EXIM_RUN_UNKNOWN };
+        const EximHeld b = { .pid = 200, .id = "1xYAAW-0000Cm-1w", .run_usec = 50 * SEC };
+        const EximHeld c = { .pid = 300, .id = "1xYAAU-0000Cr-1y", .run_usec = EXIM_RUN_UNKNOWN };
+        EximHeldList l;
+        QueueStats q;
+
+        /* first seen: age 0 */
+        memset(&q, 0xff, sizeof(q));
+        l = held_of(1, &a);
+        exim_hung_track(&t, &l, 1000 * SEC, 20 * SEC, &q);
+        assert_int_equal(q.hung, 0);
+        assert_int_equal(q.hung_pid, 0);
+        assert_string_equal(q.hung_id, "");
+        assert_int_equal(q.hung_age_usec, 0);
+        assert_int_equal(t.n, 1);
+        assert_int_equal(t.v[0].pid, 100);
+        assert_int_equal(t.v[0].first_seen_usec, 1000 * SEC);
+
+        /* exactly the threshold: not yet; one microsecond more: hung */
+        exim_hung_track(&t, &l, 1020 * SEC, 20 * SEC, &q);
+        assert_int_equal(q.hung, 0);
+        exim_hung_track(&t, &l, 1020 * SEC + 1, 20 * SEC, &q);
+        assert_int_equal(q.hung, 1);
+        assert_int_equal(q.hung_pid, 100);
+        assert_string_equal(q.hung_id, "1xYAAV-0000Cj-1v");
+        assert_int_equal(q.hung_age_usec, 20 * SEC + 1);
+        assert_int_equal(t.v[0].first_seen_usec, 1000 * SEC);
+
+        /* a visible process that has run longer than the daemon has seen it */
+        const EximHeld ab[] = { a, b };
+        l = held_of(2, ab);
+        exim_hung_track(&t, &l, 1021 * SEC, 20 * SEC, &q);
+        assert_int_equal(q.hung, 2);
+        assert_int_equal(q.hung_pid, 200);
+        assert_string_equal(q.hung_id, "1xYAAW-0000Cm-1w");
+        assert_int_equal(q.hung_age_usec, 50 * SEC);
+        assert_int_equal(t.n, 2);
+        assert_int_equal(t.v[1].first_seen_usec, 1021 * SEC);
+
+        /* another process on the same message: its clock starts again;
+         * b gone: forgotten */
+        l = held_of(1, &a2);
+        exim_hung_track(&t, &l, 1022 * SEC, 20 * SEC, &q);
+        assert_int_equal(q.hung, 0);
+        assert_int_equal(t.n, 1);
+        assert_int_equal(t.v[0].pid, 101);
+        assert_int_equal(t.v[0].first_seen_usec, 1022 * SEC);
+
+        /* equal ages: the smaller id */
+        const EximHeld a2c[] = { a2, c };
+        l = held_of(2, a2c);
+        exim_hung_track(&t, &l, 1023 * SEC, 20 * SEC, &q);   /* c first seen */
+        exim_hung_track(&t, &l, 1022 * SEC + 30 * SEC, 5 * SEC, &q);
+        assert_int_equal(q.hung, 2);
+        assert_int_equal(q.hung_age_usec, 30 * SEC);
+        l = held_of(2, a2c);
+        exim_hung_track(&t, &l, 1053 * SEC, 5 * SEC, &q);
+        assert_int_equal(q.hung, 2);
+        assert_int_equal(q.hung_pid, 101);
+        assert_int_equal(q.hung_age_usec, 31 * SEC);
+        t = (EximHungTracker) {};
+        exim_hung_track(&t, &l, 1000 * SEC, 5 * SEC, &q);
+        exim_hung_track(&t, &l, 1010 * SEC, 5 * SEC, &q);
+        assert_int_equal(q.hung, 2);
+        assert_int_equal(q.hung_pid, 300);                 /* 1xYAAU < 1xYAAV */
+        assert_string_equal(q.hung_id, "1xYAAU-0000Cr-1y");
+        assert_int_equal(q.hung_age_usec, 10 * SEC);
+
+        /* 0: nothing is hung (the pairs are still followed) */
+        exim_hung_track(&t, &l, 2000 * SEC, 0, &q);
+        assert_int_equal(q.hung, 0);
+        assert_int_equal(t.n, 2);
+
+        /* nobody holds anything: all forgotten */
+        exim_hung_track(&t, NULL, 2001 * SEC, 5 * SEC, &q);
+        assert_int_equal(q.hung, 0);
+        assert_int_equal(t.n, 0);
+}
+
+/* The scan child's "held" lines. */
+static void test_held_line(void **state) {
+        char buf[EXIM_HELD_LINE_MAX];
+        EximHeld h = { .pid = 1124, .id = "1xYAAV-0000Cj-1v", .run_usec = EXIM_RUN_UNKNOWN }, r;
+
+        assert_int_equal(exim_format_held_line(buf, sizeof(buf), &h), 29);
+        assert_string_equal(buf, "held 1124 - 1xYAAV-0000Cj-1v\n");
+        assert_int_equal(exim_parse_held_line(buf, strlen(buf), &r), 0);
+        assert_int_equal(r.pid, 1124);
+        assert_int_equal(r.run_usec, EXIM_RUN_UNKNOWN);
+        assert_string_equal(r.id, "1xYAAV-0000Cj-1v");
+
+        h.run_usec = 42000001;
+        assert_int_equal(exim_format_held_line(buf, sizeof(buf), &h), 36);
+        assert_string_equal(buf, "held 1124 42000001 1xYAAV-0000Cj-1v\n");
+        assert_int_equal(exim_parse_held_line(buf, strlen(buf), &r), 0);
+        assert_int_equal(r.run_usec, 42000001);
+
+        /* no pid, a bad id: not written */
+        h.pid = 0;
+        assert_int_equal(exim_format_held_line(buf, sizeof(buf), &h), -EINVAL);
+        h.pid = 1124;
+        (void) snprintf(h.id, sizeof(h.id), "../etc");
+        assert_int_equal(exim_format_held_line(buf, sizeof(buf), &h), -EINVAL);
+
+        static const char *const bad[] = {
+                "held 1124 - 1xYAAV-0000Cj-1v",           /* no newline */
+                "held 0 - 1xYAAV-0000Cj-1v\n",
+                "held 2147483648 - 1xYAAV-0000Cj-1v\n",
+                "held -1 - 1xYAAV-0000Cj-1v\n",
+                "held 1124 x 1xYAAV-0000Cj-1v\n",
+                "held 1124  1xYAAV-0000Cj-1v\n",
+                "held 1124 - 1xYAAV-0000Cj-1\n",
+                "held 1124 - 1xYAAV-0000Cj-1v \n",
+                "held 1124 - 1xYAAV-0000Cj-1v\nheld\n",
+                "hold 1124 - 1xYAAV-0000Cj-1v\n",
+                "held 1124 12345678901234567890 1xYAAV-0000Cj-1v\n",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_int_equal(exim_parse_held_line(bad[i], strlen(bad[i]), &r), -EBADMSG);
+}
+
+/* MtaProfile.lock_holder: who holds message ID now, flat and split spool. */
+static void test_profile_lock_holder(void **state) {
+        const MtaProfile *prof = mta_profile_find("exim");
+        uint64_t now = (uint64_t) time(NULL);
+        char id[32], id2[32], rel[128], path[512];
+        EximSettings s = {};
+        uint32_t holder = 0;
+        pid_t pid;
+        int release;
+
+        assert_non_null(prof);
+        assert_non_null(prof->lock_holder);
+        new_spool("lock-holder");
+        s.spool_directory = spool;
+        make_id(id, now - 600, "-000Hhh-0H");
+        make_id(id2, now - 500, "-000Jjj-0J");
+
+        /* malformed ids: refused, nothing opened */
+        assert_int_equal(prof->lock_holder(&s, "../../etc/passwd", &holder), -EINVAL);
+        assert_int_equal(prof->lock_holder(&s, "", &holder), -EINVAL);
+        assert_int_equal(prof->lock_holder(&s, NULL, &holder), -EINVAL);
+        /* no such message */
+        assert_int_equal(prof->lock_holder(&s, id, &holder), 0);
+
+        /* flat spool: unlocked, then held by a delivery */
+        (void) snprintf(rel, sizeof(rel), "input/%s-D", id);
+        write_file(rel, "1s2AbC-000Xyz-Ab-D\nbody\n", 0);
+        assert_int_equal(prof->lock_holder(&s, id, &holder), 0);
+        (void) snprintf(path, sizeof(path), "%s/%s", spool, rel);
+        pid = lock_in_child(path, &release);
+        holder = 0;
+        assert_int_equal(prof->lock_holder(&s, id, &holder), 1);
+        assert_int_equal(holder, (uint32_t) pid);
+        release_child(pid, release);
+        holder = 7;
+        assert_int_equal(prof->lock_holder(&s, id, &holder), 0);
+        assert_int_equal(holder, 7);   /* untouched */
+
+        /* split_spool_directory: input/<6th character>/<id>-D */
+        (void) snprintf(rel, sizeof(rel), "input/%c", id2[5]);
+        mkdir_rel(rel);
+        (void) snprintf(rel, sizeof(rel), "input/%c/%s-D", id2[5], id2);
+        write_file(rel, "1s2AbC-000Xyz-Ab-D\nbody\n", 0);
+        assert_int_equal(prof->lock_holder(&s, id2, &holder), 0);
+        (void) snprintf(path, sizeof(path), "%s/%s", spool, rel);
+        pid = lock_in_child(path, &release);
+        holder = 0;
+        assert_int_equal(prof->lock_holder(&s, id2, &holder), 1);
+        assert_int_equal(holder, (uint32_t) pid);
+        /* the other message is not held by it */
+        assert_int_equal(prof->lock_holder(&s, id, &holder), 0);
+        release_child(pid, release);
+        assert_int_equal(prof->lock_holder(&s, id2, &holder), 0);
 }
 
 static void test_times_and_intervals(void **state) {
@@ -751,6 +1021,10 @@ int main(void) {
                 cmocka_unit_test(test_overdue_rule),
                 cmocka_unit_test(test_scan),
                 cmocka_unit_test(test_hung_delivery),
+                cmocka_unit_test(test_held_list),
+                cmocka_unit_test(test_hung_track),
+                cmocka_unit_test(test_held_line),
+                cmocka_unit_test(test_profile_lock_holder),
                 cmocka_unit_test(test_times_and_intervals),
                 cmocka_unit_test(test_queue_interval),
                 cmocka_unit_test(test_log_path),

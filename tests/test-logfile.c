@@ -4,9 +4,10 @@
  * delaycompress (the old file written to a little longer, the new one
  * appearing later), copytruncate, a partial last line, the daemon's
  * restart (the position in the state directory, also across a rotation
- * while it was down), a backlog read in several chunks, and --once's look
- * back. Every count is exact: no line lost, none counted twice. The lines
- * are Exim's (probes/exim-log.c). */
+ * while it was down), a backlog read in several chunks, --once's look
+ * back, and the lookup of a peer name Exim cannot resolve. Every count is
+ * exact: no line lost, none counted twice. The lines are Exim's
+ * (probes/exim-log.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -354,7 +355,62 @@ static void test_missing(void **state) {
         sd_event_unref(e);
 }
 
+/* A relay probed by its address that Exim names by a name it cannot
+ * resolve ("host lookup for NAME did not complete"): the bare name is
+ * looked up (in a child; "localhost" resolves to 127.0.0.1 without DNS
+ * traffic), and once it is known to be a probed host its failures are
+ * fixable, as with the journal source (tests/test-journal.c). */
+static void test_name_lookup(void **state) {
+        static const char *const probed_lo[] = { "127.0.0.1", NULL };
+        static const char dns1[] = "2026-11-30 15:27:36 1qAbCd-000125-Ab == frank@example.org R=smarthost "
+                                   "defer (-36): host lookup for localhost did not complete (DNS timeout?)";
+        static const char dns2[] = "2026-11-30 15:28:36 1qAbCd-000126-Ab == grace@example.org R=smarthost "
+                                   "defer (-36): host lookup for localhost did not complete (DNS timeout?)";
+        LogfileSettings s = { .path = log_path, .rules = &exim_activity_rules, .probed_hosts = probed_lo };
+        const CauseSample *c;
+        sd_event *e = NULL;
+        ProbeRun run;
+        Probe *p = NULL;
+
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(probe_new_on(e, &probe_logfile_ops, "activity", 5 * USEC_PER_SEC, &s, &p), 0);
+        probe_run(e, p, &run);                   /* the file is missing: read from its start */
+        assert_int_equal(run.r.status, PROBE_OK);
+
+        append(log_path, dns1);
+        append(log_path, "\n");
+        (void) run_idle(e);
+        probe_run(e, p, &run);
+        assert_int_equal(run.r.status, PROBE_OK);
+        assert_int_equal(run.r.activity.deferred, 1);
+        assert_int_equal(run.r.activity.failures[CAUSE_DNS_FAILURE], 1);
+        assert_int_equal(run.r.activity.fixable[CAUSE_DNS_FAILURE], 0);    /* not known yet */
+        c = &run.r.samples.causes[CAUSE_DNS_FAILURE];
+        assert_string_equal(c->peer, "localhost");
+        assert_false(c->probed);
+
+        run_until_no_children(e);                /* the lookup of "localhost" */
+        (void) run_idle(e);                      /* and its output read */
+        append(log_path, dns2);
+        append(log_path, "\n");
+        (void) run_idle(e);
+        probe_run(e, p, &run);
+        assert_int_equal(run.r.status, PROBE_OK);
+        assert_int_equal(run.r.activity.deferred, 2);
+        assert_int_equal(run.r.activity.failures[CAUSE_DNS_FAILURE], 2);
+        assert_int_equal(run.r.activity.fixable[CAUSE_DNS_FAILURE], 1);
+        assert_int_equal(run.r.activity.conn_errors_probed, 0);
+        c = &run.r.samples.causes[CAUSE_DNS_FAILURE];
+        assert_string_equal(c->peer, "localhost");
+        assert_true(c->probed);
+        assert_string_equal(c->first, dns1);
+        assert_string_equal(c->last, dns2);
+        probe_free(p);
+        sd_event_unref(e);
+}
+
 int main(void) {
+        block_sigchld();
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test_setup_teardown(test_new_lines_and_partial, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_rotate_nocreate, setup, teardown),
@@ -363,6 +419,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_backlog_chunks, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_since, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_missing, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_name_lookup, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

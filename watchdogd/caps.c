@@ -61,7 +61,9 @@ int caps_raise_read_search(void) {
         return r < 0 ? r : 1;
 }
 
-int caps_kill(pid_t pid, int sig) {
+/* kill(2) (PIDFD < 0) or pidfd_send_signal(2) with CAP_KILL effective for
+ * the call alone. */
+static int caps_signal(pid_t pid, int pidfd, int sig) {
         struct __user_cap_data_struct data[2];
         const unsigned bit = CAP_KILL; /* 5: in the first word */
         bool raised = false;
@@ -79,7 +81,10 @@ int caps_kill(pid_t pid, int sig) {
                         raised = true;
                 }
         }
-        k = kill(pid, sig) < 0 ? negative_errno() : 0;
+        if (pidfd >= 0)
+                k = syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0) < 0 ? negative_errno() : 0;
+        else
+                k = kill(pid, sig) < 0 ? negative_errno() : 0;
         if (raised) {
                 data[0].effective &= ~(1U << bit);
                 r = caps_set(data);
@@ -87,4 +92,14 @@ int caps_kill(pid_t pid, int sig) {
                         return r;
         }
         return k;
+}
+
+int caps_kill(pid_t pid, int sig) {
+        return caps_signal(pid, -EBADF, sig);
+}
+
+int caps_kill_pidfd(int pidfd, int sig) {
+        if (pidfd < 0)
+                return -EBADF;
+        return caps_signal(0, pidfd, sig);
 }

@@ -29,3 +29,10 @@ int caps_raise_read_search(void);
  * "What it runs as"), and drops it again. Returns 0, or the negative errno
  * of kill(2) (-EPERM without the capability) or of capget/capset. */
 int caps_kill(pid_t pid, int sig);
+
+/* The same for the process PIDFD refers to (pidfd_open(2),
+ * pidfd_send_signal(2)): a process that ended since the descriptor was
+ * opened is -ESRCH, never another one that got its PID. Returns 0, -EBADF
+ * for a negative PIDFD, or the negative errno of the call (-EPERM without
+ * the capability) or of capget/capset. */
+int caps_kill_pidfd(int pidfd, int sig);

@@ -865,13 +865,18 @@ static int config_apply_profile(ConfigContext *ctx, LoadState *ls) {
         if (c->flush_on_restore && !c->flush_command)
                 return config_error(ctx, ls->mta_line, "flush_on_restore",
                                     "needs flush_command (MTA type %s has no default)", prof->type);
-        /* The built-in log patterns, so that the effective settings show them. */
-        if (!c->activity_pattern && prof->activity_rules && prof->activity_rules->activity) {
+        /* The built-in log patterns, so that the effective settings show
+         * them, where they fit on one ini line (inih reads at most 199
+         * characters: "key = " and the value): a dump must load again.
+         * Longer ones (Exim's) stay the profile's, shown as not set. */
+        if (!c->activity_pattern && prof->activity_rules && prof->activity_rules->activity &&
+            strlen("activity_pattern = ") + strlen(prof->activity_rules->activity) < 200) {
                 c->activity_pattern = strdup(prof->activity_rules->activity);
                 if (!c->activity_pattern)
                         return config_oom(ctx);
         }
-        if (!c->error_pattern && prof->activity_rules && prof->activity_rules->error) {
+        if (!c->error_pattern && prof->activity_rules && prof->activity_rules->error &&
+            strlen("error_pattern = ") + strlen(prof->activity_rules->error) < 200) {
                 c->error_pattern = strdup(prof->activity_rules->error);
                 if (!c->error_pattern)
                         return config_oom(ctx);

@@ -8,11 +8,19 @@
  * The PID comes from a probe round, so before each signal a child checks
  * again, live: the process still holds the lock of that message (F_GETLK,
  * MtaProfile.lock_holder), and it does not run a program other than the
- * MTA's (/proc/PID/exe; another user's process cannot be looked at in the
- * unit's sandbox, and then the lock alone decides: only the MTA locks its
- * spool files). A PID reused since the round fails the first check.
+ * MTA's (/proc/PID/exe). In the shipped unit (ProtectProc=invisible,
+ * ProcSubset=pid) another user's process cannot be looked at, the
+ * readlink fails with ENOENT although the process lives, and then the
+ * lock alone decides: a write lock on a spool file needs that file open
+ * for writing, which only the MTA (its user, or root) can. A PID reused
+ * since the round fails the lock check; the signal goes through a pidfd
+ * opened before the check (pidfd_open(2)), so a holder that ended between
+ * the check and the signal is never replaced by a process that got its
+ * PID meanwhile (-ESRCH instead). Nothing is sent when the check cannot be
+ * made or its answer is not a clear "this process holds this message".
  * SIGTERM first (Exim then defers the message, and another delivery picks
- * it up); SIGKILL HUNG_GRACE_USEC later if it still holds the lock.
+ * it up); SIGKILL HUNG_GRACE_USEC later if it still holds the lock (a
+ * stopped process does not act on SIGTERM).
  *
  * The delivery runs as root or the MTA's user: the signal needs CAP_KILL,
  * which the shipped unit does not grant (README "What it runs as"); it is
@@ -22,6 +30,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "caps.h"
 #include "log.h"
@@ -51,6 +61,9 @@ static int hung_check_child(int out_fd, void *arg) {
 
 static void hung_done(Manager *m) {
         m->hung_timer = sd_event_source_disable_unref(m->hung_timer);
+        if (m->hung_pidfd >= 0)
+                (void) close(m->hung_pidfd);
+        m->hung_pidfd = -EBADF;
         m->hung_pid = 0;
         m->hung_id[0] = 0;
 }
@@ -101,7 +114,13 @@ static void on_hung_check(ExecRun *run, int status, const char *output, size_t s
                 return;
         }
 
-        r = caps_kill((pid_t) m->hung_pid, m->hung_sig);
+        r = caps_kill_pidfd(m->hung_pidfd, m->hung_sig);
+        if (r == -ESRCH) {
+                log_notice("%s: delivery process %" PRIu32 " of message %s ended before %s; nothing to end",
+                           m->config->unit, m->hung_pid, m->hung_id, sig);
+                hung_done(m);
+                return;
+        }
         if (r < 0) {
                 log_warning("%s: cannot send %s to delivery process %" PRIu32 " of message %s: %s%s",
                             m->config->unit, sig, m->hung_pid, m->hung_id, strerror(-r),
@@ -152,6 +171,20 @@ void manager_kill_hung(Manager *m, uint32_t pid, const char *id) {
         if (m->config->dry_run) {
                 log_notice("%s: dry run: would end delivery process %" PRIu32 " of message %s",
                            m->config->unit, pid, id);
+                return;
+        }
+        /* The process itself from now on, whatever its PID becomes. */
+        m->hung_pidfd = (int) syscall(SYS_pidfd_open, (pid_t) pid, 0);
+        if (m->hung_pidfd < 0) {
+                int r = -errno;
+
+                m->hung_pidfd = -EBADF;
+                if (r == -ESRCH)
+                        log_notice("%s: delivery process %" PRIu32 " of message %s has ended; nothing to end",
+                                   m->config->unit, pid, id);
+                else
+                        log_warning_errno(r, "%s: cannot open delivery process %" PRIu32 " (pidfd_open), "
+                                          "not ending it: %m", m->config->unit, pid);
                 return;
         }
         m->hung_pid = pid;

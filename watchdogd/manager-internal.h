@@ -66,10 +66,12 @@ struct Manager {
         uint64_t pid_wait_until_usec;        /* CLOCK_MONOTONIC */
         /* kill_hung_deliveries: the one hung delivery being ended
          * (manager-hung.c): the check before a signal, the grace timer
-         * before SIGKILL, the process, its message and the next signal. */
+         * before SIGKILL, the process (and a pidfd of it, opened before the
+         * first check), its message and the next signal. */
         ExecRun *hung_check;
         sd_event_source *hung_timer;
         uint32_t hung_pid;
+        int hung_pidfd;                      /* -EBADF when none */
         char hung_id[QUEUE_ID_MAX];
         int hung_sig;
 

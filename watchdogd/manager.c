@@ -221,6 +221,7 @@ int manager_new(Config *config, const ManagerOptions *options, Manager **ret) {
         }
         m->config = config;
         m->lock_fd = -EBADF;
+        m->hung_pidfd = -EBADF;
         if (options)
                 m->options = *options;
         m->running_action = _ACTION_TYPE_INVALID;

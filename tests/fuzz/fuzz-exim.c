@@ -10,7 +10,10 @@
  *     NUL-terminated within its buffer; and as a retry key,
  *     exim_retry_key(): a message id it returns is a valid id;
  *  3. split at its first NUL into a key and a record, through
- *     exim_schedule_add(): records counted, message records findable. */
+ *     exim_schedule_add(): records counted, message records findable;
+ *  4. as a scan child's "held" line, exim_parse_held_line(): what it
+ *     accepts is written back by exim_format_held_line() and read again
+ *     to the same holder. */
 
 #include <errno.h>
 #include <stdbool.h>
@@ -81,7 +84,22 @@ static void fuzz_schedule(const uint8_t *data, size_t size) {
         exim_schedule_done(&s);
 }
 
+static void fuzz_held(const uint8_t *data, size_t size) {
+        char line[EXIM_HELD_LINE_MAX];
+        EximHeld h, again;
+        int n;
+
+        if (exim_parse_held_line((const char *) data, size, &h) < 0)
+                return;
+        FUZZ_CHECK(h.pid > 0 && h.pid <= INT32_MAX && exim_id_valid(h.id, strlen(h.id)));
+        n = exim_format_held_line(line, sizeof(line), &h);
+        FUZZ_CHECK(n > 0);
+        FUZZ_CHECK(exim_parse_held_line(line, (size_t) n, &again) == 0);
+        FUZZ_CHECK(again.pid == h.pid && again.run_usec == h.run_usec && strcmp(again.id, h.id) == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        fuzz_held(data, size);
         fuzz_header(data, size);
         fuzz_record(data, size);
         fuzz_schedule(data, size);

@@ -67,6 +67,9 @@ freeze_exim() { # the listening daemon stopped (SIGSTOP): alive, but it starts n
     e2e_exec kill -STOP "$p" || fail "cannot stop the exim daemon $p"
     e2e_log "exim daemon frozen (SIGSTOP, pid $p)"
 }
+stopped_exim_count() { # exim4 processes in state T (stopped), e.g. a frozen daemon a restart left behind
+    e2e_exec sh -c 'ps -C exim4 -o stat= 2>/dev/null | grep -c "^T" || true'
+}
 thaw_exim() { # every stopped exim process continues (the daemon, deliveries, queue runners)
     e2e_exec pkill -CONT -x exim4 || true
 }
@@ -141,4 +144,40 @@ hung_delivery() { # a delivery of one message stopped (SIGSTOP) while it holds t
     relay_release
     e2e_log "delivery of $id stopped (SIGSTOP, pids $pids; -D lock held by $(lock_holder "$id"))"
     echo "$id"
+}
+
+# --- mta-watchdogd --once --json, as the daemon sees Exim ----------------------------------------
+# One round run by hand as the service user (setpriv(1): its uid, gid and the groups
+# join-mta-groups gave it, Debian-exim and adm) with the installed configuration, the command of
+# README's "Watching Exim instead of Postfix". Its JSON is kept in E2E_ONCE_JSON, its exit status
+# (0 healthy, 1 stalled, 2 unknown) in E2E_ONCE_RC.
+exim_once() {
+    E2E_ONCE_RC=0
+    E2E_ONCE_JSON=$(e2e_exec setpriv --reuid=mta-watchdog --regid=mta-watchdog --init-groups \
+        "$E2E_SBIN" --once --json -c /etc/mta-watchdog/mta-watchdog.ini 2>/dev/null) || E2E_ONCE_RC=$?
+}
+once_field() { # PATH ("queue.backlog", "verdict"): that value in E2E_ONCE_JSON (JSON, strings bare), or "missing"
+    printf '%s' "${E2E_ONCE_JSON:-}" | e2e_exec python3 -c '
+import json, sys
+try:
+    v = json.load(sys.stdin)
+    for k in sys.argv[1].split("."):
+        v = v[k]
+except Exception:
+    print("missing")
+    sys.exit(0)
+print(v if isinstance(v, str) else json.dumps(v, sort_keys=True))' "$1"
+}
+once_overdue() { exim_once; [ "$(once_field queue.overdue)" = "$1" ]; }   # N: --once sees N overdue
+once_log() { e2e_log "mta-watchdogd --once --json as mta-watchdog: exit $E2E_ONCE_RC, queue $(once_field queue)"; }
+
+# --- frozen messages (exim(8) -Mf, -Mt) ----------------------------------------------------------
+_exim_frozen() { e2e_exec exim4 -Mf "$1" >/dev/null 2>&1 && [ "$(frozen_count)" -ge 1 ]; }
+exim_freeze_message() { # ID: frozen; a queue run that holds the message makes -Mf wait for it
+    E2E_POLL=0.5 wait_until 20 _exim_frozen "$1" || fail "exim4 -Mf $1 did not freeze it"
+    e2e_log "message $1 frozen (exim4 -Mf)"
+}
+exim_thaw_message() { # ID: thawed
+    e2e_exec exim4 -Mt "$1" >/dev/null 2>&1 || fail "exim4 -Mt $1 failed"
+    e2e_log "message $1 thawed (exim4 -Mt)"
 }

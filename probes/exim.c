@@ -415,6 +415,7 @@ int exim_read_retry_db(const char *spool, uint64_t now_sec, EximSchedule *s, cha
         DB *db = NULL;
         DBC *cur = NULL;
         DBT key, data;
+        struct stat sb;
         int r, k;
 
         if (asprintf(&lockpath, "%s/db/retry.lockfile", spool) < 0 || asprintf(&dbpath, "%s/db/retry", spool) < 0)
@@ -438,7 +439,12 @@ int exim_read_retry_db(const char *spool, uint64_t now_sec, EximSchedule *s, cha
                 return r;
         }
 
-        /* Under the lock: open read-only, copy, close. */
+        /* Under the lock: open read-only, copy, close. A file of 0 bytes
+         * (a creation cut short: a full disk, a crash) holds no records:
+         * Exim's own open (DB_CREATE) starts it afresh, libdb's read-only
+         * open refuses it (EINVAL), and the probe would stay unknown. */
+        if (stat(dbpath, &sb) >= 0 && S_ISREG(sb.st_mode) && sb.st_size == 0)
+                return 0;
         k = db_create(&db, NULL, 0);
         if (k != 0) {
                 (void) snprintf(reason, reason_size, "retry database: %s", db_strerror(k));

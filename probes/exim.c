@@ -877,7 +877,9 @@ int exim_settings_finish(void *settings, char *error, size_t error_size) {
 
         if (s->spool_directory && s->log_file)
                 return 0;
-        if (access(exim, X_OK) == 0) {
+        int a = access(exim, X_OK) == 0 ? 0 : -errno;
+
+        if (a == 0) {
                 char *argv[] = { (char *) exim, (char *) "-bP", (char *) "spool_directory",
                                  (char *) "log_file_path", NULL };
                 char out[4096];
@@ -893,7 +895,13 @@ int exim_settings_finish(void *settings, char *error, size_t error_size) {
                                     "defaults", exim, r);
                 if (r == -ENOMEM)
                         return r;
-        }
+        } else
+                /* Not installed (yet): the watchdog may be set up first, and
+                 * Debian's paths are what the package will use. */
+                (void) log_full_errno(LOG_NOTICE, a, "%s: %m; %s Debian's default%s", exim,
+                                      s->spool_directory ? "log_file takes" :
+                                      s->log_file ? "spool_directory takes" : "spool_directory and log_file take",
+                                      !s->spool_directory && !s->log_file ? "s" : "");
         if (!s->spool_directory) {
                 s->spool_directory = spool ? TAKE_PTR(spool) : strdup(EXIM_DEFAULT_SPOOL_DIRECTORY);
                 if (!s->spool_directory)

@@ -50,7 +50,8 @@ void manager_save_state(Manager *m) {
         if (d->state == DETECTOR_REMEDIATING && m->restart_job[0]) {
                 (void) snprintf(st.job, sizeof(st.job), "%s", m->restart_job);
                 st.action_slow = d->action_slow;
-        }
+        } else if (d->state == DETECTOR_REMEDIATING && m->running_action == ACTION_RESTART)
+                st.daemon_pid = m->old_daemon_pid;
         if (d->state == DETECTOR_GAVE_UP)
                 st.gave_up_realtime_usec = state_mono_to_real(d->gave_up_usec, now_monotonic(m), now_realtime(m));
         if (d->incident_open) {
@@ -98,6 +99,8 @@ static void manager_restore_state(Manager *m) {
         /* Our restart job may still run: wait for it, never restart over it. */
         if (st.state == DETECTOR_REMEDIATING && st.job[0])
                 (void) manager_resume_restart(m, st.job, st.action_slow);
+        else if (st.state == DETECTOR_REMEDIATING && st.daemon_pid > 0)
+                (void) manager_reissue_restart(m, st.daemon_pid);
         log_notice("%s: resuming: %u restart(s) in the last window%s%s, state %s",
                    m->config->unit, detector_restarts_in_window(&m->detector, &m->params, now_monotonic(m)),
                    st.incident[0] ? ", incident " : "", st.incident,

@@ -415,6 +415,7 @@ int exim_read_retry_db(const char *spool, uint64_t now_sec, EximSchedule *s, cha
         DB *db = NULL;
         DBC *cur = NULL;
         DBT key, data;
+        struct stat sb;
         int r, k;
 
         if (asprintf(&lockpath, "%s/db/retry.lockfile", spool) < 0 || asprintf(&dbpath, "%s/db/retry", spool) < 0)
@@ -438,7 +439,12 @@ int exim_read_retry_db(const char *spool, uint64_t now_sec, EximSchedule *s, cha
                 return r;
         }
 
-        /* Under the lock: open read-only, copy, close. */
+        /* Under the lock: open read-only, copy, close. A file of 0 bytes
+         * (a creation cut short: a full disk, a crash) holds no records:
+         * Exim's own open (DB_CREATE) starts it afresh, libdb's read-only
+         * open refuses it (EINVAL), and the probe would stay unknown. */
+        if (stat(dbpath, &sb) >= 0 && S_ISREG(sb.st_mode) && sb.st_size == 0)
+                return 0;
         k = db_create(&db, NULL, 0);
         if (k != 0) {
                 (void) snprintf(reason, reason_size, "retry database: %s", db_strerror(k));
@@ -871,7 +877,9 @@ int exim_settings_finish(void *settings, char *error, size_t error_size) {
 
         if (s->spool_directory && s->log_file)
                 return 0;
-        if (access(exim, X_OK) == 0) {
+        int a = access(exim, X_OK) == 0 ? 0 : -errno;
+
+        if (a == 0) {
                 char *argv[] = { (char *) exim, (char *) "-bP", (char *) "spool_directory",
                                  (char *) "log_file_path", NULL };
                 char out[4096];
@@ -887,7 +895,13 @@ int exim_settings_finish(void *settings, char *error, size_t error_size) {
                                     "defaults", exim, r);
                 if (r == -ENOMEM)
                         return r;
-        }
+        } else
+                /* Not installed (yet): the watchdog may be set up first, and
+                 * Debian's paths are what the package will use. */
+                (void) log_full_errno(LOG_NOTICE, a, "%s: %m; %s Debian's default%s", exim,
+                                      s->spool_directory ? "log_file takes" :
+                                      s->log_file ? "spool_directory takes" : "spool_directory and log_file take",
+                                      !s->spool_directory && !s->log_file ? "s" : "");
         if (!s->spool_directory) {
                 s->spool_directory = spool ? TAKE_PTR(spool) : strdup(EXIM_DEFAULT_SPOOL_DIRECTORY);
                 if (!s->spool_directory)

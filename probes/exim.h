@@ -141,8 +141,8 @@ void exim_schedule_done(EximSchedule *s);
 /* Reads SPOOL/db/retry (Berkeley DB, read-only) under a non-blocking
  * F_RDLCK on SPOOL/db/retry.lockfile, as Exim's dbfn_open() locks it;
  * neither file is ever created. Returns 1 and fills S, 0 when the
- * database does not exist (no retry records: Exim has not deferred
- * anything since it was last tidied), -EAGAIN when a writer holds the
+ * database does not exist or is empty (0 bytes) (no retry records: Exim
+ * has not deferred anything since it was last tidied), -EAGAIN when a writer holds the
  * lock, or another negative errno, with the reason in REASON. */
 int exim_read_retry_db(const char *spool, uint64_t now_sec, EximSchedule *s, char *reason, size_t reason_size);
 

@@ -108,8 +108,15 @@ typedef struct LogfileState {
         uint64_t saved_offset;
 
         int error;                  /* a read error since the last run, reported by it */
+        int warned;                 /* the error last logged at warning level (0: none) */
         bool waiting;               /* a --once run waits for the end of the file */
 } LogfileState;
+
+/* What went wrong, for logs and the run's reason: -EBADFD is
+ * logfile_open_at()'s name for a directory, FIFO or device. */
+static const char *logfile_strerror(int r) {
+        return r == -EBADFD ? "not a regular file" : strerror(-r);
+}
 
 static int safe_close(int fd) {
         if (fd >= 0)
@@ -234,19 +241,21 @@ static int logfile_open_at(Probe *p, const char *path, uint64_t offset) {
         st->fd = fd;
         st->dev = s.st_dev;
         st->ino = s.st_ino;
-        if (offset == UINT64_MAX) {
+        if (offset == UINT64_MAX)
                 offset = (uint64_t) s.st_size;
-                /* in the middle of a line: it was written before we began */
-                if (offset > 0) {
-                        char c;
-
-                        if (pread(fd, &c, 1, (off_t) offset - 1) == 1 && c != '\n')
-                                st->skip_fragment = true;
-                }
-        } else if (offset > (uint64_t) s.st_size) {
+        else if (offset > (uint64_t) s.st_size) {
                 log_info("probe %s: %s is shorter than the saved position (truncated): reading it from its start",
                          p->name, path);
                 offset = 0;
+        }
+        /* In the middle of a line: written before we began, or the rest of
+         * a line longer than LOGFILE_LINE_MAX whose position was saved
+         * (neither is a line of its own). */
+        if (offset > 0) {
+                char c;
+
+                if (pread(fd, &c, 1, (off_t) offset - 1) == 1 && c != '\n')
+                        st->skip_fragment = true;
         }
         if (lseek(fd, (off_t) offset, SEEK_SET) < 0) {
                 int r = -errno;
@@ -435,11 +444,16 @@ static void logfile_pump(Probe *p) {
         int r = logfile_step(p);
 
         if (r < 0) {
-                log_warning_errno(r, "probe %s: cannot read %s: %m", p->name, st->path);
+                /* The same error again (each round, each event in the
+                 * directory) at debug level: once at warning is enough. */
+                log_full(r == st->warned ? LOG_DEBUG : LOG_WARNING, "probe %s: cannot read %s: %s", p->name,
+                         st->path, logfile_strerror(r));
+                st->warned = r;
                 st->error = r;
                 logfile_close_file(st);
                 st->started = false;
-        }
+        } else
+                st->warned = 0;
         (void) sd_event_source_set_enabled(st->defer, r > 0 ? SD_EVENT_ONESHOT : SD_EVENT_OFF);
         if (r <= 0 && st->waiting) {
                 st->waiting = false;
@@ -511,7 +525,7 @@ static void logfile_report(Probe *p) {
         if (r < 0) {
                 st->error = 0;
                 probe_complete(p, PROBE_UNKNOWN, probe_outcome_from_errno(r), NULL, "logfile: cannot read %s: %s%s",
-                               st->path, strerror(-r),
+                               st->path, logfile_strerror(r),
                                r == -EACCES ? " (the daemon's user needs the file's group, adm for /var/log)" : "");
                 return;
         }

@@ -20,6 +20,7 @@
  * error, a malformed reply, or the probe deadline. */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -29,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <systemd/sd-bus.h>
 #include <unistd.h>
 
@@ -178,19 +180,35 @@ UnitGate unit_gate_from_state(const UnitState *u) {
 }
 
 int unit_read_pid_file(const char *path, uint32_t *ret) {
-        _cleanup_fclose_ FILE *f = NULL;
+        _cleanup_close_ int fd = -EBADF;
         char buf[32];
         char *end;
         unsigned long v;
+        struct stat st;
+        ssize_t n;
 
-        f = fopen(path, "re");
-        if (!f)
+        /* O_NONBLOCK: a FIFO put in its place must not block the loop in open(2). */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
                 return negative_errno();
-        if (!fgets(buf, sizeof(buf), f))
-                return ferror(f) ? -EIO : -EBADMSG;
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (!S_ISREG(st.st_mode))
+                return -EBADFD;
+        do
+                n = read(fd, buf, sizeof(buf) - 1);
+        while (n < 0 && errno == EINTR);
+        if (n < 0)
+                return negative_errno();
+        /* digits, then at most a newline: nothing after a NUL byte is hidden */
+        if (n > 0 && buf[n - 1] == '\n')
+                n--;
+        buf[n] = '\0';
+        if (n == 0 || strspn(buf, "0123456789") != (size_t) n)
+                return -EBADMSG;
         errno = 0;
         v = strtoul(buf, &end, 10);
-        if (errno != 0 || end == buf || (*end != '\0' && *end != '\n') || v == 0 || v > INT32_MAX)
+        if (errno != 0 || v == 0 || v > INT32_MAX)
                 return -EBADMSG;
         *ret = (uint32_t) v;
         return 0;
@@ -239,7 +257,8 @@ static void unit_complete_ok(Probe *p) {
                  * of the daemon: this round is unknown, never "dead". */
                 if (k < 0 && k != -ENOENT && k != -EBADMSG) {
                         probe_complete(p, PROBE_UNKNOWN, probe_outcome_from_errno(k), NULL,
-                                       "unit: PID file %s: %s", st->pid_file, strerror(-k));
+                                       "unit: PID file %s: %s", st->pid_file,
+                                       k == -EBADFD ? "not a regular file" : strerror(-k));
                         return;
                 }
                 if (k < 0) {

@@ -34,8 +34,10 @@ typedef struct UnitSettings {
 UnitGate unit_gate_from_state(const UnitState *u);
 
 /* Reads a PID file (one decimal number, optionally followed by a newline).
- * Returns 0 and the PID, -EBADMSG when it holds no valid PID, or the
- * negative errno of opening or reading it (-ENOENT, -EACCES, ...). */
+ * Returns 0 and the PID, -EBADMSG when it holds no valid PID (a sign, a
+ * blank, garbage, 0, more than INT32_MAX), -EBADFD when PATH is not a
+ * regular file (a FIFO is never waited on), or the negative errno of
+ * opening or reading it (-ENOENT, -EACCES, ...). */
 int unit_read_pid_file(const char *path, uint32_t *ret);
 
 /* Whether process PID runs the executable EXE (an absolute path), by

@@ -137,7 +137,7 @@ static void test_not_permitted(void **state) {
         assert_int_equal(WEXITSTATUS(status), 0);
 }
 
-/* caps_kill() and caps_kill_pidfd(): as nobody, a root process (the test's
+/* caps_kill() and caps_kill_pidfd() (and caps_can_kill() telling which): as nobody, a root process (the test's
  * own sleeper) can be signalled only with CAP_KILL permitted, and the
  * capability is effective for that call alone. */
 static int kill_child(pid_t victim, bool with_cap) {
@@ -155,6 +155,8 @@ static int kill_child(pid_t victim, bool with_cap) {
         pidfd = (int) syscall(SYS_pidfd_open, victim, 0);   /* needs no privilege */
         if (pidfd < 0)
                 return 104;
+        if (caps_can_kill() != (with_cap ? 1 : 0))
+                return 15;
         if (!with_cap)
                 return caps_kill(victim, SIGTERM) == -EPERM && caps_kill_pidfd(pidfd, SIGTERM) == -EPERM ? 0 : 10;
         if (caps_kill(victim, 0) != 0 || caps_kill_pidfd(pidfd, 0) != 0 || cap_line("CapEff") != 0)

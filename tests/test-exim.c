@@ -344,9 +344,39 @@ static void test_retry_db(void **state) {
         assert_int_equal(exim_read_retry_db(spool, (uint64_t) now, &s, reason, sizeof(reason)), 1);
         exim_schedule_done(&s);
 
-        /* not a database */
+        /* not a database: unknown, never a guess, and the reason names the file */
         write_file("db/retry", "this is not Berkeley DB\n", 0);
-        assert_true(exim_read_retry_db(spool, (uint64_t) now, &s, reason, sizeof(reason)) < 0);
+        reason[0] = 0;
+        assert_int_equal(exim_read_retry_db(spool, (uint64_t) now, &s, reason, sizeof(reason)), -EINVAL);
+        assert_non_null(strstr(reason, "/db/retry: Invalid argument"));
+        assert_int_equal(s.records, 0);
+        exim_schedule_done(&s);
+
+        /* 0 bytes (a creation cut short): no records, as for Exim */
+        write_file("db/retry", "", 0);
+        assert_int_equal(exim_read_retry_db(spool, (uint64_t) now, &s, reason, sizeof(reason)), 0);
+        assert_int_equal(s.records, 0);
+        exim_schedule_done(&s);
+
+        /* another Berkeley DB access method (btree, not Exim's hash): its records are read */
+        char path[512];
+        DB *db;
+        (void) snprintf(path, sizeof(path), "%s/db/retry", spool);
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(db_create(&db, NULL, 0), 0);
+        assert_int_equal(db->open(db, NULL, path, NULL, DB_BTREE, DB_CREATE, 0640), 0);
+        {
+                uint8_t buf[256];
+                DBT k = { .data = (void *) keys[0], .size = (uint32_t) strlen(keys[0]) + 1 };
+                DBT d = { .data = buf };
+
+                d.size = (uint32_t) make_record(buf, now, now - 60, now - 30, now + 700, 0, 111, 0, "Connection refused");
+                assert_int_equal(db->put(db, NULL, &k, &d, 0), 0);
+        }
+        assert_int_equal(db->close(db, 0), 0);
+        assert_int_equal(exim_read_retry_db(spool, (uint64_t) now, &s, reason, sizeof(reason)), 1);
+        assert_int_equal(s.records, 1);
+        assert_int_equal(s.host_next_try, now + 700);
         exim_schedule_done(&s);
 }
 

@@ -321,6 +321,136 @@ static void test_since(void **state) {
         sd_event_unref(e);
 }
 
+/* Appends N bytes of BYTE to PATH, in one write. */
+static void append_fill(const char *path, char byte, size_t n) {
+        char *b = malloc(n);
+        int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+
+        assert_non_null(b);
+        assert_true(fd >= 0);
+        memset(b, byte, n);
+        assert_int_equal(write(fd, b, n), (ssize_t) n);
+        assert_int_equal(close(fd), 0);
+        free(b);
+}
+
+/* What a hostile or unlucky host writes: a 1 MiB line without a newline
+ * (dropped whole, also when the daemon restarted in its middle: its tail
+ * is not a line of its own), binary garbage with NUL bytes, a subject and
+ * a recipient that quote the stuck signature. Exactly the real lines count. */
+static void test_hostile_lines(void **state) {
+        static const char garbage[] = "\x01\xff\xfe\x00\x80 H=relay.example.net [192.0.2.10] Connection refused";
+        sd_event *e = NULL;
+        Probe *p;
+        int fd;
+
+        assert_int_equal(sd_event_new(&e), 0);
+        p = new_probe(e, state_dir, 0, 0);
+        assert_counts(e, p, 0, 0);
+
+        append(log_path, "2026-11-30 15:27:36 1qAbCd-000125-Ab ");
+        append_fill(log_path, 'x', 1024 * 1024);
+        assert_counts(e, p, 0, 0);
+        probe_free(p);                       /* saves a position inside the long line */
+
+        append(log_path, "1qAbCd-000125-Ab H=relay.example.net [192.0.2.10] Connection refused\n");
+        append(log_path, SENT);
+        p = new_started_probe(e);
+        assert_counts(e, p, 1, 0);
+
+        fd = open(log_path, O_WRONLY | O_APPEND | O_CLOEXEC);
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, garbage, sizeof(garbage) - 1), (ssize_t) sizeof(garbage) - 1);
+        assert_int_equal(write(fd, "\n", 1), 1);
+        assert_int_equal(close(fd), 0);
+        append(log_path, "2026-11-30 15:27:37 1qAbCd-000126-Ab <= \"H=relay.example.net [192.0.2.10] Connection "
+                         "refused\"@evil.example H=evil.example [198.51.100.7] P=esmtp S=300 "
+                         "T=\"H=relay.example.net [192.0.2.10] Connection refused\"\n");
+        append(log_path, "2026-11-30 15:27:38 1qAbCd-000126-Ab == \"x H=relay.example.net [192.0.2.10] Connection "
+                         "refused\"@remote.test R=smarthost T=remote_smtp_smarthost defer (-54): retry time not "
+                         "reached for any host for 'remote.test'\n");
+        append(log_path, SENT);
+        assert_counts(e, p, 2, 0);
+        probe_free(p);
+        sd_event_unref(e);
+}
+
+/* The log file's name is a directory, a FIFO or a device: the round is
+ * unknown and says why (logged once); a symbolic link to a regular file
+ * is followed. */
+static void test_not_a_file(void **state) {
+        char want[400], other[320];
+        sd_event *e = NULL;
+        ProbeRun run;
+        Probe *p;
+
+        (void) snprintf(want, sizeof(want), "logfile: cannot read %s: not a regular file", log_path);
+        (void) snprintf(other, sizeof(other), "%s/other.log", log_dir);
+        assert_int_equal(sd_event_new(&e), 0);
+
+        assert_int_equal(mkdir(log_path, 0755), 0);
+        p = new_probe(e, state_dir, 0, 0);
+        for (int i = 0; i < 3; i++) {        /* the same each round, logged once */
+                probe_run(e, p, &run);
+                assert_int_equal(run.r.status, PROBE_UNKNOWN);
+                assert_string_equal(run.r.reason, want);
+        }
+        probe_free(p);
+        assert_int_equal(rmdir(log_path), 0);
+
+        assert_int_equal(mkfifo(log_path, 0644), 0);
+        p = new_probe(e, state_dir, 0, 0);
+        probe_run(e, p, &run);               /* never blocks on the FIFO */
+        assert_int_equal(run.r.status, PROBE_UNKNOWN);
+        assert_string_equal(run.r.reason, want);
+        probe_free(p);
+        assert_int_equal(unlink(log_path), 0);
+
+        assert_int_equal(symlink("/dev/zero", log_path), 0);
+        p = new_probe(e, state_dir, 0, 0);
+        probe_run(e, p, &run);
+        assert_int_equal(run.r.status, PROBE_UNKNOWN);
+        assert_string_equal(run.r.reason, want);
+
+        /* the name becomes a link to a regular file: after an error the
+         * follower begins again, at the end (as at start without a
+         * saved position), and follows the link's target */
+        append(other, SENT);
+        assert_int_equal(unlink(log_path), 0);
+        assert_int_equal(symlink(other, log_path), 0);
+        assert_counts(e, p, 0, 0);
+        append(other, SENT);
+        assert_counts(e, p, 1, 0);
+        append(other, REFUSED);
+        assert_counts(e, p, 1, 1);
+        probe_free(p);
+        sd_event_unref(e);
+}
+
+/* A damaged position file: reported, and only lines written from now on count. */
+static void test_bad_position(void **state) {
+        static const char *const bad[] = { "garbage\n", "1 2\n", "", "\xff\xfe\n" };
+        char pos[300];
+        sd_event *e = NULL;
+        Probe *p;
+
+        (void) snprintf(pos, sizeof(pos), "%s/%s", state_dir, LOGFILE_POSITION_FILE);
+        assert_int_equal(sd_event_new(&e), 0);
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                FILE *f = fopen(pos, "we");
+
+                assert_non_null(f);
+                assert_int_equal(fputs(bad[i], f) >= 0 || bad[i][0] == 0, true);
+                assert_int_equal(fclose(f), 0);
+                append_n(log_path, REFUSED, 2);      /* before the start: not counted */
+                p = new_started_probe(e);
+                append(log_path, SENT);
+                assert_counts(e, p, 1, 0);
+                probe_free(p);
+        }
+        sd_event_unref(e);
+}
+
 /* The file is missing at first (nocreate, nothing logged yet): OK with
  * nothing, and read from its start once it appears. A missing directory
  * is unknown; settings without an absolute path are refused. */
@@ -420,6 +550,9 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_since, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_missing, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_name_lookup, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_hostile_lines, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_not_a_file, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_bad_position, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -73,6 +73,20 @@ static void test_json_round_trip(void **state) {
         assert_int_equal(t.cause, CAUSE_NONE);
         free(text);
 
+        /* RestartUnit called, no answer yet: the daemon's PID before the call. */
+        s = sample();
+        s.state = DETECTOR_REMEDIATING;
+        s.daemon_pid = 1115;
+        text = state_to_json(&s);
+        assert_string_equal(text,
+                "{\"schema\":\"mta-watchdog.state/1\",\"state\":\"REMEDIATING\",\"step\":1,"
+                "\"incident\":\"9f8e7d6c-5b4a-4c3d-8e2f-1a0b9c8d7e6f\","
+                "\"restarts_usec\":[1795994535000000,1795995135000000],\"gave_up_usec\":0,\"daemon_pid\":1115}");
+        assert_int_equal(state_from_json(text, &t), 0);
+        assert_string_equal(t.job, "");
+        assert_int_equal(t.daemon_pid, 1115);
+        free(text);
+
         /* Given up on a cause: the class, its peer and the hold-down's class. */
         s = sample();
         s.state = DETECTOR_GAVE_UP;
@@ -110,6 +124,9 @@ static void test_damaged(void **state) {
                 "{\"schema\":\"mta-watchdog.state/1\",\"state\":\"REMEDIATING\",\"step\":0,\"incident\":null,\"restarts_usec\":[],\"job\":7}",
                 "{\"schema\":\"mta-watchdog.state/1\",\"state\":\"REMEDIATING\",\"step\":0,\"incident\":null,\"restarts_usec\":[],\"job\":\"/j\",\"action_slow\":\"yes\"}",
                 "{\"schema\":\"mta-watchdog.state/1\",\"state\":\"GAVE_UP\",\"step\":0,\"incident\":null,\"restarts_usec\":[],\"cause\":\"bad-luck\"}",
+                "{\"schema\":\"mta-watchdog.state/1\",\"state\":\"REMEDIATING\",\"step\":0,\"incident\":null,\"restarts_usec\":[],\"daemon_pid\":-1}",
+                "{\"schema\":\"mta-watchdog.state/1\",\"state\":\"REMEDIATING\",\"step\":0,\"incident\":null,\"restarts_usec\":[],\"daemon_pid\":2147483648}",
+                "{\"schema\":\"mta-watchdog.state/1\",\"state\":\"REMEDIATING\",\"step\":0,\"incident\":null,\"restarts_usec\":[],\"daemon_pid\":\"1\"}",
                 "{\"schema\":\"mta-watchdog.state/1\",\"state\":\"GAVE_UP\",\"step\":0,\"incident\":null,\"restarts_usec\":[],\"gave_up_cause\":3}",
                 "{\"schema\":\"mta-watchdog.state/1\",\"schema\":\"mta-watchdog.state/1\",\"state\":\"HEALTHY\",\"step\":0,\"incident\":null,\"restarts_usec\":[]}",
         };

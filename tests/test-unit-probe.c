@@ -207,6 +207,34 @@ static void test_pid_file(void **state) {
         assert_int_equal(res.r.unit.gate, UNIT_GATE_DEAD);
 }
 
+/* What a damaged PID file holds: never a PID (strtoul(3) would turn
+ * "-18446744073709551615" into 1, systemd, which always exists). */
+static void test_pid_file_garbage(void **state) {
+        static const char *const bad[] = {
+                "", "\n", "-5\n", "-18446744073709551615\n", "+1\n", " 1\n", "0\n", "2147483648\n",
+                "12abc\n", "1\0" "2\n", "\x7f\x45\x4c\x46",
+        };
+        char dir[] = "/tmp/test-unit-pidfile-XXXXXX", path[64];
+        uint32_t pid = 7;
+
+        assert_non_null(mkdtemp(dir));
+        (void) snprintf(path, sizeof(path), "%s/mta.pid", dir);
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                FILE *f = fopen(path, "we");
+
+                assert_non_null(f);
+                assert_int_equal(fwrite(bad[i], 1, i == 9 ? 4 : strlen(bad[i]), f), i == 9 ? 4 : strlen(bad[i]));
+                assert_int_equal(fclose(f), 0);
+                assert_int_equal(unit_read_pid_file(path, &pid), -EBADMSG);
+                assert_int_equal(pid, 7);
+        }
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(mkfifo(path, 0600), 0);
+        assert_int_equal(unit_read_pid_file(path, &pid), -EBADFD);   /* returns at once, no writer needed */
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(rmdir(dir), 0);
+}
+
 /* A PID file the user may not read (a group not joined) is no dead daemon:
  * the round is unknown. */
 static void test_pid_file_unreadable(void **state) {
@@ -216,7 +244,7 @@ static void test_pid_file_unreadable(void **state) {
         ProbeRun res;
         assert_non_null(mkdtemp(dir));
         (void) snprintf(path, sizeof(path), "%s/mta.pid", dir);
-        /* a directory: reading it fails (EISDIR), as a file of a group not joined would (EACCES) */
+        /* a directory: not read, as a file of a group not joined could not be (EACCES) */
         assert_int_equal(mkdir(path, 0700), 0);
         harness_init(&h, "exim4.service");
         h.fake.sub_state = "exited";
@@ -227,7 +255,7 @@ static void test_pid_file_unreadable(void **state) {
         probe_free(p);
         harness_done(&h);
         assert_int_equal(res.r.status, PROBE_UNKNOWN);
-        assert_non_null(strstr(res.r.reason, "/mta.pid: Input/output error"));   /* read(2): EISDIR */
+        assert_non_null(strstr(res.r.reason, "/mta.pid: not a regular file"));
         assert_int_equal(rmdir(path), 0);
         assert_int_equal(rmdir(dir), 0);
 }
@@ -481,6 +509,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_main_pid_other_user, harness_setup, harness_teardown),
                 cmocka_unit_test_setup_teardown(test_inactive_dead, harness_setup, harness_teardown),
                 cmocka_unit_test(test_pid_file),
+                cmocka_unit_test(test_pid_file_garbage),
                 cmocka_unit_test(test_pid_file_daemon_exe),
                 cmocka_unit_test(test_pid_file_unreadable),
                 cmocka_unit_test_setup_teardown(test_failed_start_limit, harness_setup, harness_teardown),

@@ -61,6 +61,18 @@ int caps_raise_read_search(void) {
         return r < 0 ? r : 1;
 }
 
+int caps_can_kill(void) {
+        struct __user_cap_data_struct data[2];
+        int r;
+
+        if (geteuid() == 0)
+                return 1;
+        r = caps_get(data);
+        if (r < 0)
+                return r;
+        return !!(data[0].permitted & (1U << CAP_KILL));
+}
+
 /* kill(2) (PIDFD < 0) or pidfd_send_signal(2) with CAP_KILL effective for
  * the call alone. */
 static int caps_signal(pid_t pid, int pidfd, int sig) {

@@ -23,6 +23,11 @@ int caps_confine(void);
  * with the user's own permissions), or a negative errno from capget/capset. */
 int caps_raise_read_search(void);
 
+/* Whether caps_kill() can signal another user's process: 1 when CAP_KILL
+ * is permitted (or the process runs as root), 0 when not, or a negative
+ * errno from capget(2). */
+int caps_can_kill(void);
+
 /* Sends SIG to PID with CAP_KILL effective for that one call, when it is
  * permitted (kill_hung_deliveries: a delivery runs as root or the MTA's
  * user; the shipped unit does not grant CAP_KILL, a drop-in does, README

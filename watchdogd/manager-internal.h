@@ -151,6 +151,14 @@ void handle_output(Manager *m, const DetectorOutput *out);
  * stays REMEDIATING. Returns 0, or a negative errno (logged) and nothing
  * changed: the detector verifies as after any restart of the daemon. */
 int manager_resume_restart(Manager *m, const char *job, bool slow);
+/* After a restart of this daemon: our RestartUnit was called but its
+ * answer never came (no job in state.json). When the PID file still names
+ * OLD_PID and that process lives, systemd never ran it (a caller gone
+ * before polkit answered has its call dropped): it is called again, in
+ * the same step and without counting it again. Returns 1 when called
+ * again, 0 when the daemon changed (verified as usual), -ESTALE when the
+ * step is not a restart, or a negative errno. */
+int manager_reissue_restart(Manager *m, uint32_t old_pid);
 
 /* Connects to the system bus once. Returns 0, or the negative errno of
  * sd_bus_open_system() or sd_bus_attach_event() (logged). */

@@ -335,6 +335,23 @@ int manager_resume_restart(Manager *m, const char *job, bool slow) {
         return 0;
 }
 
+int manager_reissue_restart(Manager *m, uint32_t old_pid) {
+        uint32_t pid = 0;
+        int r;
+
+        if (m->config->dry_run || !m->config->pid_file || m->detector.state != DETECTOR_VERIFYING ||
+            m->detector.step >= m->params.n_actions || m->params.actions[m->detector.step] != ACTION_RESTART)
+                return -ESTALE;
+        r = unit_read_pid_file(m->config->pid_file, &pid);
+        if (r < 0 || pid != old_pid || (kill((pid_t) pid, 0) < 0 && errno != EPERM))
+                return 0;
+        log_notice("%s: the restart called before this daemon restarted never ran (%s still names process %" PRIu32
+                   "): calling it again", m->config->unit, m->config->pid_file, pid);
+        detector_resume_action(&m->detector, false);
+        start_action(m, ACTION_RESTART);
+        return 1;
+}
+
 static void on_flush_wait_done(const RestartOutcome *o, void *userdata) {
         Manager *m = userdata;
         char detail[512];
@@ -395,6 +412,7 @@ static void start_action(Manager *m, ActionType a) {
                 }
                 m->restarts_total++;
                 log_notice("%s: restarting through systemd", m->config->unit);
+                manager_save_state(m);   /* the PID before the call, until the job is known */
                 break;
 
         case ACTION_FLUSH:

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 
+#include "caps.h"
 #include "log.h"
 #include "manager-internal.h"
 #include "state.h"
@@ -49,7 +50,8 @@ void manager_save_state(Manager *m) {
         if (d->state == DETECTOR_REMEDIATING && m->restart_job[0]) {
                 (void) snprintf(st.job, sizeof(st.job), "%s", m->restart_job);
                 st.action_slow = d->action_slow;
-        }
+        } else if (d->state == DETECTOR_REMEDIATING && m->running_action == ACTION_RESTART)
+                st.daemon_pid = m->old_daemon_pid;
         if (d->state == DETECTOR_GAVE_UP)
                 st.gave_up_realtime_usec = state_mono_to_real(d->gave_up_usec, now_monotonic(m), now_realtime(m));
         if (d->incident_open) {
@@ -97,6 +99,8 @@ static void manager_restore_state(Manager *m) {
         /* Our restart job may still run: wait for it, never restart over it. */
         if (st.state == DETECTOR_REMEDIATING && st.job[0])
                 (void) manager_resume_restart(m, st.job, st.action_slow);
+        else if (st.state == DETECTOR_REMEDIATING && st.daemon_pid > 0)
+                (void) manager_reissue_restart(m, st.daemon_pid);
         log_notice("%s: resuming: %u restart(s) in the last window%s%s, state %s",
                    m->config->unit, detector_restarts_in_window(&m->detector, &m->params, now_monotonic(m)),
                    st.incident[0] ? ", incident " : "", st.incident,
@@ -142,6 +146,14 @@ static int on_sigusr1(sd_event_source *s, const struct signalfd_siginfo *si, voi
         return 0;
 }
 
+/* kill_hung_deliveries without CAP_KILL: said at start and reload, not
+ * only when the first hung delivery cannot be ended. */
+static void warn_kill_hung_caps(const Config *c) {
+        if (c->kill_hung_deliveries && caps_can_kill() == 0)
+                log_warning("%s: kill_hung_deliveries = yes, but CAP_KILL is not permitted: hung deliveries are "
+                            "reported, and ending them fails (README \"What it runs as\")", c->path);
+}
+
 /* SIGHUP: re-reads the configuration file. A file with errors is rejected
  * (logged) and the running configuration stays; a good one replaces it
  * whole, keeping the detector's state, the restart budget, the incident and
@@ -183,6 +195,7 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         }
         log_set_max_level(c->log_level);
         detector_params_from_config(&m->params, c);
+        warn_kill_hung_caps(c);
         /* The old metrics file would go on serving its last values (README "Metrics"). */
         r = metrics_retire_file(m->config->metrics_file, c->metrics_file);
         if (r < 0)
@@ -226,6 +239,7 @@ int manager_new(Config *config, const ManagerOptions *options, Manager **ret) {
                 m->options = *options;
         m->running_action = _ACTION_TYPE_INVALID;
         detector_params_from_config(&m->params, config);
+        warn_kill_hung_caps(config);
 
         r = sd_event_new(&m->event);
         if (r < 0)

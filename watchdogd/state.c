@@ -51,6 +51,10 @@ char *state_to_json(const SavedState *s) {
                 json_decref(root);
                 return NULL;
         }
+        if (s->daemon_pid > 0 && json_object_set_new(root, "daemon_pid", json_integer(s->daemon_pid)) < 0) {
+                json_decref(root);
+                return NULL;
+        }
         /* Only when known (new fields, see state_from_json()). */
         if ((s->cause != CAUSE_NONE && failure_cause_to_string(s->cause) &&
              (json_object_set_new(root, "cause", json_string(failure_cause_to_string(s->cause))) < 0 ||
@@ -84,7 +88,7 @@ int state_from_json(const char *text, SavedState *ret) {
         json_t *root, *restarts, *incident = NULL, *job = NULL, *v;
         int action_slow = 0;
         const char *schema, *state, *cause = NULL, *peer = NULL, *gave_up_cause = NULL;
-        json_int_t step, gave_up = 0;
+        json_int_t step, gave_up = 0, daemon_pid = 0;
         json_error_t err;
         size_t i;
         int r = -EBADMSG;
@@ -92,14 +96,17 @@ int state_from_json(const char *text, SavedState *ret) {
         root = json_loads(text, JSON_REJECT_DUPLICATES, &err);
         if (!root)
                 return -EBADMSG;
-        /* "job", "action_slow", "cause", "peer" and "gave_up_cause" are
-         * newer: a file without them is fine. */
-        if (json_unpack(root, "{s:s, s:s, s:I, s:o, s:o, s?I, s?o, s?b, s?s, s?s, s?s}",
+        /* "job", "action_slow", "cause", "peer", "gave_up_cause" and
+         * "daemon_pid" are newer: a file without them is fine. */
+        if (json_unpack(root, "{s:s, s:s, s:I, s:o, s:o, s?I, s?o, s?b, s?s, s?s, s?s, s?I}",
                         "schema", &schema, "state", &state, "step", &step,
                         "incident", &incident, "restarts_usec", &restarts, "gave_up_usec", &gave_up,
                         "job", &job, "action_slow", &action_slow, "cause", &cause, "peer", &peer,
-                        "gave_up_cause", &gave_up_cause) < 0)
+                        "gave_up_cause", &gave_up_cause, "daemon_pid", &daemon_pid) < 0)
                 goto finish;
+        if (daemon_pid < 0 || daemon_pid > INT32_MAX)
+                goto finish;
+        s.daemon_pid = (uint32_t) daemon_pid;
         if (cause_from_string(cause, &s.cause) < 0 || cause_from_string(gave_up_cause, &s.gave_up_cause) < 0 ||
             (peer && strlen(peer) >= sizeof(s.peer)))
                 goto finish;

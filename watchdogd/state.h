@@ -27,6 +27,12 @@ typedef struct SavedState {
          * object path ("" none) and whether action.slow was sent for it. */
         char job[STATE_JOB_MAX];
         bool action_slow;
+        /* REMEDIATING with RestartUnit called and no answer yet (job ""):
+         * the PID in pid_file before the call, 0 when none. A caller gone
+         * before polkit answered has its call dropped by systemd: if the
+         * same daemon still runs, the restart never happened. Field
+         * "daemon_pid", written only when set. */
+        uint32_t daemon_pid;
         /* The open incident's cause class and peer, and the class GAVE_UP is
          * for (detector_restore_cause()); CAUSE_NONE when none is known.
          * Fields "cause", "peer" and "gave_up_cause", written only when set. */

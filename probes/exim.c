@@ -291,11 +291,12 @@ struct exim_dbdata_retry {
 int exim_retry_decode(const void *data, size_t size, EximRetryRecord *ret) {
         const size_t fixed = offsetof(struct exim_dbdata_retry, text);
         struct exim_dbdata_retry r;
-        const char *text = (const char *) data + fixed;
+        const char *text;
         size_t tlen;
 
         if (!data || size < fixed)
                 return -EBADMSG;
+        text = (const char *) data + fixed;
         memcpy(&r, data, fixed);
         *ret = (EximRetryRecord) {
                 .time_stamp = (int64_t) r.time_stamp,

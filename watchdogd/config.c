@@ -111,7 +111,7 @@ static int config_parse_mta_type(ConfigContext *ctx, const ConfigItem *item, con
         const char *types[ELEMENTSOF_PROFILES_MAX + 1] = {};
         size_t n = 0;
 
-        for (; mta_profiles[n] && n < ELEMENTSOF_PROFILES_MAX; n++)
+        for (; n < ELEMENTSOF_PROFILES_MAX && mta_profiles[n]; n++)
                 types[n] = mta_profiles[n]->type;
         return config_parse_choice(ctx, item, value, data, types);
 }

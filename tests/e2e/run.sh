@@ -73,6 +73,30 @@ if [ -z "${E2E_SHARD_LIST:-}" ]; then
         if [ "${E2E_JOBS:-3}" -le 1 ]; then wait "$!" || true; fi   # one sandbox at a time
     done
     echo "running ${#selected[@]} scenarios in $n sandboxes (${#postfix_sel[@]} Postfix in $jobs, ${#exim_sel[@]} Exim in $exim_jobs)"
+    # Progress while the sandboxes run: each scenario's PASS/FAIL line as it comes, and a
+    # line at least every 2 minutes, so a person watching never faces minutes of silence.
+    # Bounded: the loop ends when every shard has ended (each one's scenarios are bounded).
+    seen=() last_print=$SECONDS start=$SECONDS
+    while :; do
+        alive=0
+        for pid in "${pids[@]}"; do if kill -0 "$pid" 2>/dev/null; then alive=1; fi; done
+        done_count=0
+        for ((i = 0; i < n; i++)); do
+            mapfile -t lines < <(grep -E '^(PASS|FAIL) ' "$out/$i.log" 2>/dev/null || true)
+            for ((k = ${seen[i]:-0}; k < ${#lines[@]}; k++)); do
+                echo "  [sandbox $((i + 1)), $((SECONDS - start))s] ${lines[k]}"
+                last_print=$SECONDS
+            done
+            seen[i]=${#lines[@]}
+            done_count=$((done_count + ${#lines[@]}))
+        done
+        [ "$alive" = 1 ] || break
+        if [ $((SECONDS - last_print)) -ge 120 ]; then
+            echo "  [$((SECONDS - start))s] $done_count of ${#selected[@]} scenarios done, still running"
+            last_print=$SECONDS
+        fi
+        sleep 5
+    done
     wait "${pids[@]}" || true
     passed=0 failed=0
     for ((i = 0; i < n; i++)); do

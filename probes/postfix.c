@@ -1491,5 +1491,9 @@ const MtaProfile mta_profile_postfix = {
         .activity_source = ACTIVITY_SOURCE_JOURNAL_UNIT,
         .activity_rules = &postfix_activity_rules,
         .resolver_view = postfix_resolver_view,
+        /* Debian 12: postfix.service is a oneshot wrapper that runs
+         * nothing itself; the master of the default instance lives in
+         * postfix@-.service. */
+        .default_unit = "postfix@-.service",
         .default_flush_command = "/usr/sbin/postqueue -f",
 };

@@ -474,8 +474,6 @@ static void test_errors(void **state) {
                   ": [mta]: section missing" },
                 { "[watchdog]\ninterval = 5s\n",
                   ": [mta]: section missing" },
-                { "[watchdog]\ninterval = 5s\n\n[mta]\nname = x\n",
-                  ":4: [mta] unit: missing required key" },
                 { MTA "[probe:r]\n",
                   ":3: [probe:r] type: missing required key" },
                 { MTA "[probe:r]\ntype = smtp\nport = 26\n",
@@ -887,6 +885,14 @@ static void test_dump_round_trip(void **state) {
         config_free(d);
 }
 
+/* Each type's default unit: the one Debian runs its daemon in. */
+static void test_default_unit(void **state) {
+        Config *c = load_ok("[mta]\nname = x\n");
+
+        assert_string_equal(c->unit, "postfix@-.service");
+        config_free(c);
+}
+
 /* type = exim: the Debian defaults (here without exim4 installed: the
  * built-in ones, and a notice that says so), and its keys. */
 static void test_exim_type(void **state) {
@@ -1231,7 +1237,8 @@ int main(void) {
                 cmocka_unit_test(test_metrics_file),
                 cmocka_unit_test(test_dump),
                 cmocka_unit_test(test_dump_round_trip),
-                cmocka_unit_test(test_exim_type),
+                cmocka_unit_test(test_default_unit),
+        cmocka_unit_test(test_exim_type),
                 cmocka_unit_test(test_example_config),
                 cmocka_unit_test(test_example_documents_every_key),
                 cmocka_unit_test(test_secret_file_and_headers),

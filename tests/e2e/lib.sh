@@ -382,6 +382,10 @@ event_count() { # NAME [GREP]: how many NAME events (whose line contains GREP)
     events --event "$1" ${2:+--grep "$2"} | wc -l
 }
 has_event() { [ "$(event_count "$1")" -gt 0 ]; }
+action_count() { # NAME ACTION: how many NAME alerts (action.*) whose "action" field is ACTION
+    # (by the field, not a text search: "restart" is also in "restarts_in_window")
+    events --event "$1" --field action | grep -cx -- "$2" || true
+}
 receiver_fail() { # [HTTP_STATUS]: the receiver answers that (503) and records nothing
     e2e_exec sh -c 'echo "$1" > /var/lib/e2e/receiver-fail' sh "${1:-503}"
 }

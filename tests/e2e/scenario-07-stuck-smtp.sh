@@ -31,7 +31,7 @@ wait_until 60 has_event recovered || fail "no recovered alert; alerts: $(events 
 assert_eq "master PID changes" 1 "$(master_pid_changes)"
 assert_eq "messages at the relay" 21 "$(relay_count)"
 assert_eq "stall.detected alerts" 1 "$(event_count stall.detected)"
-assert_eq "restart action.started alerts" 1 "$(event_count action.started restart)"
+assert_eq "restart action.started alerts" 1 "$(action_count action.started restart)"
 assert_eq "restart action.succeeded alerts" 1 "$(event_count action.succeeded restart)"
 assert_eq "alerts in order" "stall.detected action.started action.succeeded recovered" \
     "$(events | paste -sd' ' -)"

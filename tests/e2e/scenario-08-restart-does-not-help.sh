@@ -37,7 +37,7 @@ e2e_log "given up; watching for another ${quiet}s (stall_after + verify_after + 
 observe "$quiet"
 
 assert_eq "master PID changes" "$max_restarts" "$(master_pid_changes)"
-assert_eq "restart action.started alerts" "$max_restarts" "$(event_count action.started restart)"
+assert_eq "restart action.started alerts" "$max_restarts" "$(action_count action.started restart)"
 assert_eq "action.failed alerts (verification)" "$max_restarts" "$(event_count action.failed "no delivery within")"
 assert_eq "action.succeeded alerts" 0 "$(event_count action.succeeded)"
 assert_eq "gave_up alerts" 1 "$(event_count gave_up)"

@@ -94,6 +94,12 @@ typedef struct QueueStats {
         uint32_t hung_pid;                /* its process, 0 if none */
         char hung_id[QUEUE_ID_MAX];       /* the message it holds, "" if none */
         uint64_t hung_age_usec;           /* how long it has run, microseconds */
+        /* How much longer the MTA waits by a rule of its own before it
+         * tries again (Sendmail: a relay's failed host status, trusted for
+         * Timeout.hoststatus, probes/sendmail.c), microseconds; 0: none.
+         * No stall is detected while it is > 0 (README "How it decides"). */
+        uint64_t wait_left_usec;
+        char wait_reason[128];            /* what it waits for, as the MTA recorded it; "" if none */
 } QueueStats;
 
 /* Why a delivery failed, as told by the MTA's log line (the cause

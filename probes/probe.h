@@ -82,10 +82,12 @@ typedef struct QueueStats {
         /* Where the schedule came from, for status and alerts: "file-times"
          * (Postfix: deferred files' mtimes), "retry-db" (Exim's retry hints
          * database), "msglog" (Exim without the database: per-message log
-         * mtimes); "" when schedule_known is false. */
+         * mtimes), "qf" (Sendmail: the K, T and N lines of its qf files);
+         * "" when schedule_known is false. */
         char schedule_source[16];
-        /* Frozen messages (Exim: a "-frozen" line in the -H file): not in
-         * backlog, the MTA does not try them until an admin thaws them. */
+        /* Frozen messages (Exim: a "-frozen" line in the -H file; Sendmail:
+         * lost "Qf" and quarantined "hf" files): not in backlog, the MTA
+         * does not try them until an admin thaws them. */
         unsigned frozen;
         /* Deliveries that have held a message's lock longer than the
          * hung-delivery threshold (Exim: the -D file's fcntl lock, holder

@@ -65,9 +65,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "caps.h"
+#include "conf-parser.h"
+#include "config.h"
 #include "duration.h"
 #include "fileio.h"
+#include "log.h"
 #include "macros.h"
+#include "mta.h"
+#include "queue-scan.h"
 #include "sendmail.h"
 
 static void closedirp(DIR **d) {
@@ -209,7 +215,7 @@ int sendmail_parse_cf(const char *text, SendmailCf *ret, char *error, size_t err
 
                                         if (sendmail_parse_time(v, (size_t) (ve - v), 'm', t) < 0) {
                                                 (void) snprintf(error, error_size, "option %s: \"%.*s\" is not a time",
-                                                                options[i].name, (int) MIN_OF((size_t) (ve - v), 64), v);
+                                                                options[i].name, (int) MIN_OF((size_t) (ve - v), (size_t) 64), v);
                                                 sendmail_cf_done(&cf);
                                                 return -EBADMSG;
                                         }
@@ -680,7 +686,9 @@ static int scan_mta_queue(ScanContext *sc, const char *pattern) {
                         continue;
                 if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
                         continue;
-                (void) snprintf(path, sizeof(path), "%s/%s", strcmp(parent, "/") == 0 ? "" : parent, de->d_name);
+                if (snprintf(path, sizeof(path), "%s/%s", strcmp(parent, "/") == 0 ? "" : parent, de->d_name) >=
+                    (int) sizeof(path))
+                        return scan_fail(sc, parent, ENAMETOOLONG);
                 r = scan_queue_dir(sc, path, false, false);
                 if (r < 0)
                         return r;
@@ -849,3 +857,385 @@ int sendmail_parse_extra_line(const char *s, size_t n, SendmailScanExtra *e, Que
         q->wait_reason[len] = 0;
         return 0;
 }
+
+int sendmail_settings_finish(void *settings, char *error, size_t error_size) {
+        SendmailSettings *s = settings;
+        const char *path = s->cf_file ? s->cf_file : SENDMAIL_DEFAULT_CF_FILE;
+        _cleanup_free_ char *text = NULL;
+        SendmailCf cf = {};
+        char why[160] = "";
+        int r;
+
+        sendmail_cf_done(&cf);
+        r = read_file_bounded(path, 4 * 1024 * 1024, &text, NULL);
+        if (r >= 0) {
+                r = sendmail_parse_cf(text, &cf, why, sizeof(why));
+                if (r == -ENOMEM)
+                        return r;
+                if (r < 0) {
+                        (void) snprintf(error, error_size, "%s: %s; set the [mta] key it stands for", path, why);
+                        return -EINVAL;
+                }
+        } else
+                /* Not installed (yet): Debian's values are what the package will use. */
+                (void) log_full_errno(LOG_NOTICE, r, "%s: %m; the sendmail settings take Debian's defaults", path);
+
+        if (!s->queue_directory) {
+                s->queue_directory = cf.queue_directory ? TAKE_PTR(cf.queue_directory) :
+                                     strdup(SENDMAIL_DEFAULT_QUEUE_DIRECTORY);
+                if (!s->queue_directory) {
+                        sendmail_cf_done(&cf);
+                        return -ENOMEM;
+                }
+        }
+        if (!s->host_status_directory) {
+                /* sendmail.cf read: its option (unset: sendmail keeps no host status);
+                 * no file: Debian's (cf/ostype/debian.m4) */
+                s->host_status_directory = cf.host_status_directory ? TAKE_PTR(cf.host_status_directory) :
+                                           strdup(text ? "" : SENDMAIL_DEFAULT_HOST_STATUS_DIRECTORY);
+                if (!s->host_status_directory) {
+                        sendmail_cf_done(&cf);
+                        return -ENOMEM;
+                }
+        }
+        if (s->min_queue_age_usec == USEC_INFINITY)
+                s->min_queue_age_usec = cf.min_queue_age_usec != USEC_INFINITY ? cf.min_queue_age_usec : 0;
+        if (s->max_queue_age_usec == USEC_INFINITY)
+                s->max_queue_age_usec = cf.max_queue_age_usec != USEC_INFINITY ? cf.max_queue_age_usec : 0;
+        if (s->host_status_timeout_usec == USEC_INFINITY)
+                s->host_status_timeout_usec = cf.host_status_timeout_usec != USEC_INFINITY ?
+                                              cf.host_status_timeout_usec : SENDMAIL_DEFAULT_HOST_STATUS_TIMEOUT_USEC;
+        sendmail_cf_done(&cf);
+        if (s->queue_directory[0] != '/' || (s->host_status_directory[0] && s->host_status_directory[0] != '/')) {
+                (void) snprintf(error, error_size, "%s: QueueDirectory and HostStatusDirectory must be absolute "
+                                "paths; set queue_directory and host_status_directory", path);
+                return -EINVAL;
+        }
+        return 0;
+}
+
+/* The queue interval on this host: a -q option of the daemons of
+ * RUN_DIR/sendmail.pid and RUN_DIR/queue.pid (the init script's split
+ * queue runner), else CONF_FILE, else the init script's default. Returns
+ * 1 and the interval, 0 (no queue runner); SOURCE says where from. */
+static int sendmail_queue_interval(const char *run_dir, const char *conf_file, uint64_t *ret_usec, char *source,
+                                   size_t source_size) {
+        static const char *const pid_files[] = { "sendmail.pid", "queue.pid" };
+        _cleanup_free_ char *conf = NULL;
+        bool any = false;
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(pid_files); i++) {
+                _cleanup_free_ char *path = NULL, *text = NULL;
+
+                if (asprintf(&path, "%s/%s", run_dir, pid_files[i]) < 0)
+                        return -ENOMEM;
+                if (read_file_bounded(path, 8192, &text, NULL) < 0)
+                        continue;
+                if (strchr(text, '\n') && strchr(text, '\n')[1])
+                        any = true;
+                if (sendmail_pidfile_interval(text, ret_usec) > 0) {
+                        (void) snprintf(source, source_size, "%s", path);
+                        return 1;
+                }
+        }
+        if (any) {
+                (void) snprintf(source, source_size, "daemon without -q");
+                return 0;
+        }
+        r = read_file_bounded(conf_file, 64 * 1024, &conf, NULL);
+        if (r >= 0) {
+                r = sendmail_conf_interval(conf, ret_usec);
+                if (r >= 0) {
+                        (void) snprintf(source, source_size, "%s", conf_file);
+                        return r;
+                }
+        }
+        *ret_usec = SENDMAIL_DEFAULT_QUEUE_INTERVAL_USEC;
+        (void) snprintf(source, source_size, "built-in default");
+        return 1;
+}
+
+/* The probe. */
+
+typedef struct SendmailState {
+        char *queue_directory;
+        char *client_queue_directory;     /* "" none */
+        char *host_status_directory;      /* "" none */
+        char *run_directory;
+        char *conf_file;
+        uint64_t queue_interval_usec;     /* USEC_INFINITY: found each round */
+        uint64_t overdue_slack_usec;      /* USEC_INFINITY: interval + SENDMAIL_SLACK_MARGIN_USEC */
+        SendmailSpacing spacing;
+        uint64_t host_status_timeout_usec;
+        SendmailScanExtra extra;          /* of the last run, for describe() */
+        QueueScan scan;
+} SendmailState;
+
+/* In the child: the queue interval, the slack, the scan; the extra line
+ * and the stats line. */
+static int sendmail_scan_child(int out_fd, void *arg) {
+        SendmailState *st = arg;
+        char reason[PROBE_REASON_MAX] = "", source[PATH_MAX] = "ini file";
+        uint64_t interval = st->queue_interval_usec;
+        SendmailScanExtra extra = {};
+        SendmailScanParams sp = {
+                .queue_directory = st->queue_directory,
+                .client_queue_directory = st->client_queue_directory,
+                .host_status_directory = st->host_status_directory,
+                .now_usec = st->scan.realtime_usec,
+                .spacing = st->spacing,
+                .host_status_timeout_usec = st->host_status_timeout_usec,
+        };
+        QueueStats q;
+        int r, runner = interval != 0;
+
+        if (interval == USEC_INFINITY) {
+                runner = sendmail_queue_interval(st->run_directory, st->conf_file, &interval, source, sizeof(source));
+                if (runner < 0)
+                        return queue_scan_child_answer(out_fd, runner, NULL, "");
+        }
+        if (!runner)
+                sp.slack_usec = USEC_INFINITY;
+        else if (st->overdue_slack_usec != USEC_INFINITY)
+                sp.slack_usec = st->overdue_slack_usec;
+        else
+                sp.slack_usec = interval > USEC_INFINITY - 1 - SENDMAIL_SLACK_MARGIN_USEC ? USEC_INFINITY - 1 :
+                                interval + SENDMAIL_SLACK_MARGIN_USEC;
+        log_debug("sendmail scan: queue runner %s (%s)", runner ? "runs" : "none", source);
+
+        /* /var/spool/mqueue is root's, 0700 or 2750 root:smmsp: CAP_DAC_READ_SEARCH */
+        (void) caps_raise_read_search();
+        r = sendmail_scan_queue(&sp, &q, &extra, reason, sizeof(reason));
+        if (r >= 0) {
+                char line[SENDMAIL_EXTRA_LINE_MAX];
+
+                if (sendmail_format_extra_line(line, sizeof(line), &extra, &q) > 0)
+                        (void) dprintf(out_fd, "%s", line);
+        }
+        return queue_scan_child_answer(out_fd, r, &q, reason);
+}
+
+/* The extra line (sendmail_scan_child()), then the stats line. */
+static int sendmail_parse(Probe *p, const char *output, size_t size, QueueStats *q) {
+        SendmailState *st = p->state;
+        SendmailScanExtra e = {};
+        QueueStats w = {};
+        const char *nl = memchr(output, '\n', size);
+        size_t n;
+
+        if (!nl)
+                return -EBADMSG;
+        n = (size_t) (nl - output) + 1;
+        if (sendmail_parse_extra_line(output, n, &e, &w) < 0)
+                return -EBADMSG;
+        if (queue_scan_parse_line(output + n, size - n, q) < 0 || !q->schedule_known ||
+            strcmp(q->schedule_source, "qf") != 0 || q->frozen != e.lost + e.quarantined)
+                return -EBADMSG;
+        q->wait_left_usec = w.wait_left_usec;
+        memcpy(q->wait_reason, w.wait_reason, sizeof(q->wait_reason));
+        st->extra = e;
+        return 0;
+}
+
+static void sendmail_describe(Probe *p, const QueueStats *q, char *buf, size_t size) {
+        SendmailState *st = p->state;
+        char slack[FORMAT_DURATION_MAX], wait[sizeof(q->wait_reason) + 48] = "", unreadable[48] = "";
+
+        if (q->slack_usec == USEC_INFINITY)
+                (void) snprintf(slack, sizeof(slack), "no queue runner");
+        else
+                (void) format_duration(slack, sizeof(slack), q->slack_usec);
+        if (q->wait_left_usec > 0) {
+                char left[FORMAT_DURATION_MAX];
+
+                (void) snprintf(wait, sizeof(wait), "; waits %s more: %s",
+                                format_duration(left, sizeof(left), q->wait_left_usec), q->wait_reason);
+        }
+        if (st->extra.unreadable > 0)
+                (void) snprintf(unreadable, sizeof(unreadable), ", %u without a schedule", st->extra.unreadable);
+        (void) snprintf(buf, size, "backlog %u (mqueue %u, client %u), lost %u, quarantined %u, oldest %s, "
+                        "overdue %u (qf, slack %s)%s%s", q->backlog, q->active + q->deferred, q->maildrop,
+                        st->extra.lost, st->extra.quarantined, q->oldest_id[0] ? q->oldest_id : "none", q->overdue,
+                        slack, unreadable, wait);
+}
+
+static const QueueScanOps sendmail_scan_ops = {
+        .child = sendmail_scan_child,
+        .parse = sendmail_parse,
+        .describe = sendmail_describe,
+};
+
+static void sendmail_cancel(Probe *p) {
+        SendmailState *st = p->state;
+
+        queue_scan_cancel(&st->scan);
+}
+
+static int sendmail_start(Probe *p) {
+        SendmailState *st = p->state;
+
+        return queue_scan_start(&st->scan, p, &sendmail_scan_ops, st->queue_directory);
+}
+
+static void sendmail_done(Probe *p) {
+        SendmailState *st = p->state;
+
+        sendmail_cancel(p);
+        free(st->queue_directory);
+        free(st->client_queue_directory);
+        free(st->host_status_directory);
+        free(st->run_directory);
+        free(st->conf_file);
+}
+
+static bool absolute_or_empty(const char *s) {
+        return !s || !s[0] || s[0] == '/';
+}
+
+static int sendmail_init(Probe *p, const void *settings) {
+        const SendmailSettings *s = settings;
+        SendmailState *st = p->state;
+
+        if (!s || !s->queue_directory || s->queue_directory[0] != '/') {
+                log_error("probe %s: sendmail needs an absolute queue_directory", p->name);
+                return -EINVAL;
+        }
+        if (!absolute_or_empty(s->client_queue_directory) || !absolute_or_empty(s->host_status_directory) ||
+            !absolute_or_empty(s->run_directory) || !absolute_or_empty(s->conf_file)) {
+                log_error("probe %s: sendmail's paths must be absolute", p->name);
+                return -EINVAL;
+        }
+        st->queue_directory = strdup(s->queue_directory);
+        st->client_queue_directory = strdup(s->client_queue_directory ?: "");
+        st->host_status_directory = strdup(s->host_status_directory ?: "");
+        st->run_directory = strdup(s->run_directory ?: SENDMAIL_DEFAULT_RUN_DIRECTORY);
+        st->conf_file = strdup(s->conf_file ?: SENDMAIL_DEFAULT_CONF_FILE);
+        if (!st->queue_directory || !st->client_queue_directory || !st->host_status_directory ||
+            !st->run_directory || !st->conf_file)
+                return -ENOMEM;
+        st->queue_interval_usec = s->queue_interval_usec;
+        st->overdue_slack_usec = s->overdue_slack_usec;
+        /* auto values not resolved (no sendmail_settings_finish()): sendmail's defaults */
+        st->spacing = (SendmailSpacing) {
+                .min_queue_age_usec = s->min_queue_age_usec == USEC_INFINITY ? 0 : s->min_queue_age_usec,
+                .max_queue_age_usec = s->max_queue_age_usec == USEC_INFINITY ? 0 : s->max_queue_age_usec,
+        };
+        st->host_status_timeout_usec = s->host_status_timeout_usec == USEC_INFINITY ?
+                                       SENDMAIL_DEFAULT_HOST_STATUS_TIMEOUT_USEC : s->host_status_timeout_usec;
+        return 0;
+}
+
+const struct probe_ops probe_sendmail_ops = {
+        .type = "sendmail",
+        .kind = PROBE_KIND_QUEUE,
+        .state_size = sizeof(SendmailState),
+        .init = sendmail_init,
+        .start = sendmail_start,
+        .cancel = sendmail_cancel,
+        .done = sendmail_done,
+};
+
+/* The profile: [mta] type = sendmail */
+
+static void sendmail_settings_init(void *settings) {
+        *(SendmailSettings *) settings = (SendmailSettings) {
+                .queue_interval_usec = USEC_INFINITY,
+                .min_queue_age_usec = USEC_INFINITY,
+                .max_queue_age_usec = USEC_INFINITY,
+                .host_status_timeout_usec = USEC_INFINITY,
+                .overdue_slack_usec = USEC_INFINITY,
+        };
+}
+
+static void sendmail_settings_done(void *settings) {
+        SendmailSettings *s = settings;
+
+        free(s->queue_directory);
+        free(s->client_queue_directory);
+        free(s->host_status_directory);
+        free(s->cf_file);
+        free(s->conf_file);
+        free(s->run_directory);
+        free(s->sendmail_path);
+        *s = (SendmailSettings) {};
+}
+
+/* queue_directory: an absolute path, its last component may end in '*'
+ * (queue groups, op guide 1.3.7). client_queue_directory and
+ * host_status_directory: an absolute path or "none" (stored as ""). */
+static int sendmail_parse_path_or_none(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data) {
+        char **s = data;
+
+        if (strcmp(value, "none") == 0) {
+                free(*s);
+                *s = strdup("");
+                return *s ? 0 : config_oom(ctx);
+        }
+        return config_parse_path(ctx, item, value, data);
+}
+
+static bool sendmail_print_path_or_none(FILE *f, const void *data) {
+        const char *const *s = data;
+
+        if (*s && !(*s)[0]) {
+                fputs("none", f);
+                return true;
+        }
+        return config_print_string(f, data);
+}
+
+/* client_queue_directory defaults to Debian's, unlike the keys that
+ * sendmail_settings_finish() fills: set here when the key is absent. */
+static const ConfigItem sendmail_mta_items[] = {
+        CONFIG_ITEM("queue_directory",     path,          string,        SendmailSettings, queue_directory,          0),
+        { "client_queue_directory", sendmail_parse_path_or_none, sendmail_print_path_or_none,
+          offsetof(SendmailSettings, client_queue_directory), 0, false, NULL },
+        { "host_status_directory", sendmail_parse_path_or_none, sendmail_print_path_or_none,
+          offsetof(SendmailSettings, host_status_directory), 0, false, NULL },
+        CONFIG_ITEM("queue_interval",      duration_auto, duration_auto, SendmailSettings, queue_interval_usec,      0),
+        CONFIG_ITEM("min_queue_age",       duration_auto, duration_auto, SendmailSettings, min_queue_age_usec,       0),
+        CONFIG_ITEM("max_queue_age",       duration_auto, duration_auto, SendmailSettings, max_queue_age_usec,       0),
+        CONFIG_ITEM("host_status_timeout", duration_auto, duration_auto, SendmailSettings, host_status_timeout_usec, 0),
+        CONFIG_ITEM("overdue_slack",       duration_auto, duration_auto, SendmailSettings, overdue_slack_usec,       0),
+        {},
+};
+
+static int sendmail_profile_finish(void *settings, char *error, size_t error_size) {
+        SendmailSettings *s = settings;
+
+        if (!s->client_queue_directory) {
+                s->client_queue_directory = strdup(SENDMAIL_DEFAULT_CLIENT_QUEUE_DIRECTORY);
+                if (!s->client_queue_directory)
+                        return -ENOMEM;
+        }
+        return sendmail_settings_finish(settings, error, error_size);
+}
+
+const MtaProfile mta_profile_sendmail = {
+        .type = "sendmail",
+        .queue_ops = &probe_sendmail_ops,
+        .config_items = sendmail_mta_items,
+        .settings_size = sizeof(SendmailSettings),
+        .settings_init = sendmail_settings_init,
+        .settings_done = sendmail_settings_done,
+        .settings_finish = sendmail_profile_finish,
+        /* sm-mta and sm-msp-queue log to syslog, which is the journal on Debian 12 */
+        .activity_source = ACTIVITY_SOURCE_JOURNAL_IDENTIFIER,
+        .syslog_identifiers = sendmail_syslog_identifiers,
+        .activity_rules = &sendmail_activity_rules,
+        /* sendmail.service is generated from /etc/init.d/sendmail: no MainPID */
+        .pid_file = SENDMAIL_DEFAULT_RUN_DIRECTORY "/sendmail.pid",
+        .daemon_exe = SENDMAIL_DEFAULT_BINARY,
+        .default_unit = "sendmail.service",
+        /* One queue run of every job with a remote recipient that ignores
+         * the host status cache and MinQueueAge/MaxQueueAge (any -qR limit
+         * sets IgnoreHostStatus, src/queue.c run_work_group()), run as root
+         * by systemd in units/mta-watchdog-sendmail-flush.service: Debian's
+         * PrivacyOptions include restrictqrun (a queue run needs root or
+         * the queue's owner) and the queue is root's, so sendmail-mta
+         * started by the sandboxed daemon itself (its own user,
+         * NoNewPrivileges=) can run nothing. --no-block: the unit's
+         * TimeoutStartSec= bounds the run; mail delivered verifies it. */
+        .default_flush_command = "systemctl start --no-block mta-watchdog-sendmail-flush.service",
+};

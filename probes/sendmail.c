@@ -535,7 +535,7 @@ void sendmail_wait_reason(char *buf, size_t size, const char *host, const Sendma
         else
                 (void) snprintf(what, sizeof(what), "exit status %d", hs->exitstat);
         if (gmtime_r(&u, &tm))
-                (void) strftime(until, sizeof(until), "%H:%M:%S UTC", &tm);
+                (void) strftime(until, sizeof(until), "%H:%M:%SZ", &tm);
         (void) snprintf(buf, size, "host status of %s: %s, trusted until %s (Timeout.hoststatus %s)", host, what,
                         until, format_duration(t, sizeof(t), timeout_usec));
 }

@@ -163,8 +163,8 @@ int sendmail_host_from_path(const char *rel, char *buf, size_t size);
 uint64_t sendmail_host_status_wait(const SendmailHostStatus *hs, uint64_t now_usec, uint64_t timeout_usec);
 
 /* The text of HOST's status HS for wait_reason: "host status of HOST:
- * Deferred: Connection refused by HOST, trusted until HH:MM:SS UTC
- * (Timeout.hoststatus 30m)" or with the SMTP reply or exit status. */
+ * Deferred: Connection refused by HOST, trusted until HH:MM:SSZ
+ * (Timeout.hoststatus 30m)" (UTC) or with the SMTP reply or exit status. */
 void sendmail_wait_reason(char *buf, size_t size, const char *host, const SendmailHostStatus *hs,
                           uint64_t timeout_usec);
 

@@ -1164,7 +1164,7 @@ static void sendmail_settings_done(void *settings) {
 /* queue_directory: an absolute path, its last component may end in '*'
  * (queue groups, op guide 1.3.7). client_queue_directory and
  * host_status_directory: an absolute path or "none" (stored as ""). */
-static int sendmail_parse_path_or_none(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data) {
+static int parse_path_or_none(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data) {
         char **s = data;
 
         if (strcmp(value, "none") == 0) {
@@ -1175,7 +1175,7 @@ static int sendmail_parse_path_or_none(ConfigContext *ctx, const ConfigItem *ite
         return config_parse_path(ctx, item, value, data);
 }
 
-static bool sendmail_print_path_or_none(FILE *f, const void *data) {
+static bool print_path_or_none(FILE *f, const void *data) {
         const char *const *s = data;
 
         if (*s && !(*s)[0]) {
@@ -1189,10 +1189,8 @@ static bool sendmail_print_path_or_none(FILE *f, const void *data) {
  * sendmail_settings_finish() fills: set here when the key is absent. */
 static const ConfigItem sendmail_mta_items[] = {
         CONFIG_ITEM("queue_directory",     path,          string,        SendmailSettings, queue_directory,          0),
-        { "client_queue_directory", sendmail_parse_path_or_none, sendmail_print_path_or_none,
-          offsetof(SendmailSettings, client_queue_directory), 0, false, NULL },
-        { "host_status_directory", sendmail_parse_path_or_none, sendmail_print_path_or_none,
-          offsetof(SendmailSettings, host_status_directory), 0, false, NULL },
+        { "client_queue_directory", parse_path_or_none, print_path_or_none, offsetof(SendmailSettings, client_queue_directory), 0, false, NULL },
+        { "host_status_directory",  parse_path_or_none, print_path_or_none, offsetof(SendmailSettings, host_status_directory),  0, false, NULL },
         CONFIG_ITEM("queue_interval",      duration_auto, duration_auto, SendmailSettings, queue_interval_usec,      0),
         CONFIG_ITEM("min_queue_age",       duration_auto, duration_auto, SendmailSettings, min_queue_age_usec,       0),
         CONFIG_ITEM("max_queue_age",       duration_auto, duration_auto, SendmailSettings, max_queue_age_usec,       0),

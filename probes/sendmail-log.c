@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* Sendmail 8's log as delivery activity: the rules of [mta] type =
  * sendmail (probes/activity.h), read from the journal by syslog
- * identifier (sm-mta, sm-msp-queue). Submissions log from the caller's
- * unit, hence identifiers, not the unit.
+ * identifier: sm-mta (the daemon and its queue runs, -L sm-mta),
+ * sm-msp-queue (the MSP's queue runs), sm-mta-runq (Debian's runq, and the
+ * flush unit units/mta-watchdog-sendmail-flush.service). Not "sendmail":
+ * that is a submission (the sendmail command without -L), whose lines tell
+ * of mail handed to the local MTA, not of its delivery, and quote what the
+ * caller chose. Identifiers, not the unit: a queue run started by hand or
+ * by a unit of its own logs from there.
  *
  * The lines, as sendmail 8.17 writes them (src/deliver.c logdelivery():
  * "to=", "ctladdr=", "delay=", "xdelay=", "mailer=", "pri=", "relay=",
@@ -11,8 +16,12 @@
  *
  *   "ID: to=x, delay=00:00:01, xdelay=00:00:01, mailer=relay, pri=120321,
  *    relay=relay.example. [192.0.2.10], dsn=2.0.0, stat=Sent (..."       sent
- *   "ID: to=x, ..., relay=relay.example., dsn=4.0.0,
+ *   "ID: to=x, ..., relay=[192.0.2.2] [192.0.2.2], dsn=4.4.1,
+ *    stat=Deferred: [192.0.2.2]: Network is unreachable"                 connection error
+ *   "ID: to=x, ..., relay=relay.example. [192.0.2.2], dsn=4.0.0,
  *    stat=Deferred: Connection refused by relay.example."               connection error
+ *   "ID: to=x, ..., relay=[192.0.2.2], dsn=4.4.1,
+ *    stat=Deferred: [192.0.2.2]: Network is unreachable"                 nothing: no attempt
  *   "ID: to=x, ..., dsn=4.0.0, stat=Deferred: 421 4.3.0 ..."           deferred (the peer answered)
  *   "ID: to=x, ..., dsn=4.4.3, stat=Deferred: Name server: relay.example.: host name lookup failure"
  *                                                                      deferred, dns-failure
@@ -20,12 +29,16 @@
  *   "runqueue: Skipping queue run -- load average too high"            sendmail's own warning
  *   "SYSERR(root): ..."                                                sendmail's own error
  *
- * A host whose status file says it failed less than Timeout.hoststatus
- * ago is not connected to: the job is deferred with the stored errno, and
- * the line reads like a real attempt ("Deferred: Connection refused by
- * HOST"). The queue probe reports that wait (probes/sendmail.c,
- * QueueStats.wait_left_usec) and the detector detects no stall while it
- * lasts; the lines themselves are classified as they read.
+ * A host that failed is not connected to again by the same queue run (the
+ * in-process connection cache) nor, with a HostStatusDirectory, by any run
+ * for Timeout.hoststatus: the job is deferred with the stored errno, and
+ * the line reads like a real attempt but for its relay= field, which then
+ * names the host alone, without the " [ADDR]" of a connection made (seen
+ * on Debian 12's sendmail 8.17.1.9). Such a deferral attempted nothing: it
+ * counts as nothing (the skip rule), as Exim's "retry time not reached".
+ * The queue probe reports the host status wait itself
+ * (probes/sendmail.c, QueueStats.wait_left_usec), and the detector
+ * detects no stall while it lasts.
  *
  * Queue ids: "YMDhmsNNPPPPP" in base 60 (8.17: 14 characters; older 12). */
 
@@ -36,12 +49,16 @@
 #include "macros.h"
 #include "sendmail-log.h"
 
-const char *const sendmail_syslog_identifiers[] = { "sm-mta", "sm-msp-queue", "sendmail", NULL };
+const char *const sendmail_syslog_identifiers[] = { "sm-mta", "sm-msp-queue", "sm-mta-runq", NULL };
 
 #define SM_ID "[0-9A-Za-z]{8,20}"
 #define SM_RELAY "relay=([^ ,]+( \\[[^]]+\\])?)"
+/* a connection made: the host and " [ADDR]" (deliver.c logdelivery()) */
+#define SM_RELAY_CONNECTED "relay=([^ ,]+ \\[[^]]+\\])"
+/* the errno text, after "Deferred: " and the host's "NAME: " when there is one */
 #define SM_CONNECT_ERROR "Connection refused by |Connection timed out with |Connection reset by |" \
-                         "No route to host|Network is unreachable|Host [^ ]+ is down"
+                         "No route to host|Network is unreachable|Host [^ ]+ is down|Connection timed out"
+#define SM_DEFERRED_CONNECT ", dsn=4\\.[0-9]+\\.[0-9]+, stat=Deferred: ([^ ]+: )?(" SM_CONNECT_ERROR ")"
 
 /* The outcome in the first group: "Sent", "Deferred", "dsn=5" (a
  * permanent failure; its stat= text varies), probes/activity.c
@@ -52,8 +69,11 @@ const char *const sendmail_syslog_identifiers[] = { "sm-mta", "sm-msp-queue", "s
         "^" SM_ID ": to=.*, (dsn=5)\\.[0-9]+\\.[0-9]+, stat="
 
 /* A failed connect to the host of "relay=" (the peer in the first group). */
-#define SENDMAIL_ERROR "^" SM_ID ": to=.*, " SM_RELAY ", dsn=4\\.[0-9]+\\.[0-9]+, stat=Deferred: (" \
-                       SM_CONNECT_ERROR ")"
+#define SENDMAIL_ERROR "^" SM_ID ": to=.*, " SM_RELAY_CONNECTED SM_DEFERRED_CONNECT
+
+/* No attempt: the same failure from the connection cache or the host
+ * status, relay= without an address. */
+#define SENDMAIL_SKIP "^" SM_ID ": to=.*, relay=[^ ,]+" SM_DEFERRED_CONNECT
 
 #define SENDMAIL_PEER ", " SM_RELAY ", dsn="
 
@@ -77,7 +97,8 @@ static const CauseRule sendmail_cause_rules[] = {
         { CAUSE_DNS_FAILURE,      "Name server: ([^ :]+):? host name lookup failure" },
         { CAUSE_DNS_FAILURE,      "host name lookup failure|Name server timeout|Host unknown \\(Name server" },
         /* the peer answered: an SMTP reply, a protocol error */
-        { CAUSE_DEFERRED_REMOTE,  "stat=Deferred: [0-9]{3}|Remote protocol error|stat=Deferred: Connection reset by" },
+        { CAUSE_DEFERRED_REMOTE,  "stat=Deferred: [0-9]{3}[ -]|Remote protocol error|"
+                                  "stat=Deferred: ([^ ]+: )?Connection reset by" },
         { CAUSE_LOCAL_RESOURCE,   "No space left on device|Permission denied|Cannot allocate memory|"
                                   "Too many open files|Insufficient permission" },
         { CAUSE_MTA_INTERNAL,     "stat=Internal error|stat=Operating system error|stat=Deferred: Operating system error" },
@@ -152,8 +173,9 @@ void sendmail_log_own_text(char *line) {
         }
         /* "stat=Deferred: 421 4.3.0 text": the code stays, the server's text goes */
         s = strstr(line, ", stat=Deferred: ");
-        if (s && isdigit((unsigned char) s[17]) && isdigit((unsigned char) s[18]) && isdigit((unsigned char) s[19])) {
-                char *q = s + 20;
+        if (s && isdigit((unsigned char) s[17]) && isdigit((unsigned char) s[18]) && isdigit((unsigned char) s[19]) &&
+            (s[20] == ' ' || s[20] == '-')) {
+                char *q = s + 21;  /* the code and the blank after it */
 
                 if (!cut || q < cut)
                         cut = q;
@@ -165,6 +187,7 @@ void sendmail_log_own_text(char *line) {
 const ActivityRules sendmail_activity_rules = {
         .activity = SENDMAIL_ACTIVITY,
         .error = SENDMAIL_ERROR,
+        .skip = SENDMAIL_SKIP,
         .identifiers = sendmail_syslog_identifiers,
         .peer = SENDMAIL_PEER,
         .causes = sendmail_cause_rules,

@@ -11,8 +11,9 @@
  * header. */
 extern const ActivityRules sendmail_activity_rules;
 
-/* The SYSLOG_IDENTIFIER= values of Debian's sendmail daemons (-L sm-mta,
- * -L sm-msp-queue in /etc/init.d/sendmail), NULL-terminated. */
+/* The SYSLOG_IDENTIFIER= values of Debian's sendmail queue runs (-L
+ * sm-mta, -L sm-msp-queue, -L sm-mta-runq in /etc/init.d/sendmail and
+ * /usr/share/sendmail/runq; the flush unit's), NULL-terminated. */
 extern const char *const sendmail_syslog_identifiers[];
 
 /* Keeps in LINE (a writable, NUL-terminated copy of one log line) only

@@ -16,7 +16,9 @@
  * submission client queue (/var/spool/mqueue-client, the MSP's), counted
  * apart: the MTA queue in active (never attempted, N0) and deferred, the
  * client queue in maildrop (mail submitted locally that the MSP could not
- * hand to the MTA yet, as Postfix's maildrop). "tf" (a qf being
+ * hand to the MTA yet, as Postfix's maildrop; never overdue: sendmail-msp
+ * runs it, on Debian from cron every MSP_INTERVAL, and a restart of the MTA
+ * does not). "tf" (a qf being
  * rewritten), "df", "xf" are not messages; "Qf" (lost: sendmail gave up on
  * the file) and "hf" (quarantined) wait for an administrator, and are
  * counted apart in frozen, like Exim's frozen mail.
@@ -588,8 +590,10 @@ static void scan_qf(ScanContext *sc, int fd, const char *name, bool client) {
                 sc->oldest_sec = arrival;
                 (void) snprintf(sc->q->oldest_id, sizeof(sc->q->oldest_id), "%s", name + 2);
         }
-        if (ok && sendmail_overdue(sendmail_job_due(&qf, &sc->p->spacing), sc->p->now_usec, sc->p->slack_usec,
-                                   &late)) {
+        /* the client queue is run by sendmail-msp (Debian: from cron every
+         * MSP_INTERVAL, 20m), not by the MTA daemon a restart renews: never overdue */
+        if (ok && !client &&
+            sendmail_overdue(sendmail_job_due(&qf, &sc->p->spacing), sc->p->now_usec, sc->p->slack_usec, &late)) {
                 sc->q->overdue++;
                 if (late > sc->q->most_overdue_usec)
                         sc->q->most_overdue_usec = late;
@@ -990,6 +994,9 @@ static int sendmail_scan_child(int out_fd, void *arg) {
         QueueStats q;
         int r, runner = interval != 0;
 
+        /* /var/spool/mqueue is 2750 smmta:smmsp, the PID file 0640 root:smmta:
+         * the daemon's groups, or CAP_DAC_READ_SEARCH */
+        (void) caps_raise_read_search();
         if (interval == USEC_INFINITY) {
                 runner = sendmail_queue_interval(st->run_directory, st->conf_file, &interval, source, sizeof(source));
                 if (runner < 0)
@@ -1003,9 +1010,6 @@ static int sendmail_scan_child(int out_fd, void *arg) {
                 sp.slack_usec = interval > USEC_INFINITY - 1 - SENDMAIL_SLACK_MARGIN_USEC ? USEC_INFINITY - 1 :
                                 interval + SENDMAIL_SLACK_MARGIN_USEC;
         log_debug("sendmail scan: queue runner %s (%s)", runner ? "runs" : "none", source);
-
-        /* /var/spool/mqueue is root's, 0700 or 2750 root:smmsp: CAP_DAC_READ_SEARCH */
-        (void) caps_raise_read_search();
         r = sendmail_scan_queue(&sp, &q, &extra, reason, sizeof(reason));
         if (r >= 0) {
                 char line[SENDMAIL_EXTRA_LINE_MAX];

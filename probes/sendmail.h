@@ -189,7 +189,8 @@ typedef struct SendmailScanExtra {
 
 /* Counts the queues and reads the host status: backlog = qf files; MTA
  * queue jobs never attempted (N0) in .active, others in .deferred; the
- * client queue in .maildrop; lost + quarantined in .frozen; overdue by
+ * client queue in .maildrop (never overdue: sendmail-msp runs it, not the
+ * MTA daemon); lost + quarantined in .frozen; overdue by
  * sendmail_job_due()/sendmail_overdue(); schedule_source "qf"; the longest
  * host status wait in wait_left_usec and wait_reason. Blocks on the file
  * system: the probe runs it in a child. Returns 0 or a negative errno,

@@ -304,7 +304,7 @@ static void scan_tree(void) {
         write_rel("mqueue/q2/qf/qf4B1HM5Xo000004", "V8\nT17960");
         write_rel("mqueue/q2/df/df4B1HM5Xo000003", "body\n");
         write_qf("mqueue/other/qf4B1HM5Xo000005", NOW_SEC - 3 * 3600, NOW_SEC - 3 * 3600, 1);
-        /* the client queue: never attempted for 20 minutes (overdue) */
+        /* the client queue: never attempted for 20 minutes (never overdue: sendmail-msp's) */
         write_qf("mqueue-client/qf4B1HM5Xo000006", NOW_SEC - 20 * 60, 0, 0);
 
         /* host status: relay.example failed 10 minutes ago, relay2.example.net 25
@@ -348,7 +348,7 @@ static void test_scan(void **state) {
         assert_true(q.schedule_known);
         assert_string_equal(q.schedule_source, "qf");
         assert_int_equal(q.slack_usec, 11 * MIN);
-        assert_int_equal(q.overdue, 2);
+        assert_int_equal(q.overdue, 1);
         assert_int_equal(q.most_overdue_usec, 40 * MIN);
         assert_string_equal(q.oldest_id, "4B1HM5Xo000001");
         assert_int_equal(q.oldest_age_usec, 3 * HOUR);
@@ -364,8 +364,15 @@ static void test_scan(void **state) {
         p.slack_usec = 11 * MIN;
         p.spacing.min_queue_age_usec = 30 * MIN;
         assert_int_equal(sendmail_scan_queue(&p, &q, &e, reason, sizeof(reason)), 0);
-        assert_int_equal(q.overdue, 1);     /* the client queue's never attempted one */
-        assert_int_equal(q.most_overdue_usec, 20 * MIN);
+        assert_int_equal(q.overdue, 0);
+        assert_int_equal(q.most_overdue_usec, 0);
+        p.spacing.min_queue_age_usec = 29 * MIN;
+        assert_int_equal(sendmail_scan_queue(&p, &q, &e, reason, sizeof(reason)), 0);
+        assert_int_equal(q.overdue, 0);     /* 11 past due: the slack exactly */
+        p.spacing.min_queue_age_usec = 29 * MIN - SEC;
+        assert_int_equal(sendmail_scan_queue(&p, &q, &e, reason, sizeof(reason)), 0);
+        assert_int_equal(q.overdue, 1);
+        assert_int_equal(q.most_overdue_usec, 11 * MIN + SEC);
         p.spacing.min_queue_age_usec = 0;
 
         /* one queue group directory, no client queue (missing: empty), no host status */
@@ -571,40 +578,60 @@ typedef struct LogCase {
 } LogCase;
 
 #define ID "4B1HM5Xo012345: "
+/* The lines as Debian 12's sendmail 8.17.1.9 wrote them in the e2e
+ * sandbox (relay [192.0.2.2], the link taken down), then forms of
+ * src/err.c sm_errstring() and src/deliver.c giveresponse(). */
 static const LogCase log_cases[] = {
-        { ID "to=<user@example.org>, ctladdr=<root@host.test> (0/0), delay=00:00:01, xdelay=00:00:01, "
-          "mailer=relay, pri=120345, relay=relay.example. [192.0.2.10], dsn=2.0.0, stat=Sent (Ok: queued as 4XyZ)",
+        { "6B11majo000751: to=<user@remote.test>, delay=00:00:00, xdelay=00:00:00, mailer=relay, pri=30279, "
+          "relay=[192.0.2.2] [192.0.2.2], dsn=2.0.0, stat=Sent (2.0.0 Ok: queued as 014837.454.3)",
           ACTIVITY_SENT, CAUSE_NONE, false, "" },
-        /* a failed connect to the probed relay: fixable */
+        /* a real attempt: the network down, relay= with the address connected to */
+        { "6B11mded000777: to=<user@remote.test>, delay=00:00:00, xdelay=00:00:00, mailer=relay, pri=30279, "
+          "relay=[192.0.2.2] [192.0.2.2], dsn=4.4.1, stat=Deferred: [192.0.2.2]: Network is unreachable",
+          ACTIVITY_CONN_ERROR_PROBED, CAUSE_CONNECT_FAILURE, true, "[192.0.2.2] [192.0.2.2]" },
+        /* the same from the connection cache or the host status: no attempt */
+        { "6B11md1T000782: to=<user@remote.test>, delay=00:00:05, xdelay=00:00:00, mailer=relay, pri=120279, "
+          "relay=[192.0.2.2], dsn=4.4.1, stat=Deferred: [192.0.2.2]: Network is unreachable",
+          ACTIVITY_NONE, CAUSE_NONE, false, "" },
         { ID "to=<user@example.org>, delay=00:10:00, xdelay=00:00:00, mailer=relay, pri=210345, "
           "relay=relay.example., dsn=4.0.0, stat=Deferred: Connection refused by relay.example.",
-          ACTIVITY_CONN_ERROR_PROBED, CAUSE_CONNECT_FAILURE, true, "relay.example." },
+          ACTIVITY_NONE, CAUSE_NONE, false, "" },
+        { ID "to=<user@example.org>, delay=00:10:00, xdelay=00:00:01, mailer=relay, pri=210345, "
+          "relay=relay.example. [192.0.2.2], dsn=4.0.0, stat=Deferred: Connection refused by relay.example.",
+          ACTIVITY_CONN_ERROR_PROBED, CAUSE_CONNECT_FAILURE, true, "relay.example. [192.0.2.2]" },
         { ID "to=<user@example.org>, delay=00:10:00, xdelay=00:00:00, mailer=esmtp, pri=210345, "
           "relay=mx.other.test. [198.51.100.7], dsn=4.0.0, stat=Deferred: Connection timed out with mx.other.test.",
           ACTIVITY_CONN_ERROR, CAUSE_CONNECT_FAILURE, false, "mx.other.test. [198.51.100.7]" },
         /* the peer answered: a 4xx, its text cut off */
         { ID "to=<user@example.org>, delay=00:00:02, xdelay=00:00:02, mailer=relay, pri=120345, "
-          "relay=relay.example. [192.0.2.10], dsn=4.3.0, stat=Deferred: 451 4.3.0 Connection refused by relay.example",
-          ACTIVITY_DEFERRED, CAUSE_DEFERRED_REMOTE, false, "relay.example. [192.0.2.10]" },
+          "relay=relay.example. [192.0.2.2], dsn=4.3.0, stat=Deferred: 451 4.3.0 Connection refused by relay.example",
+          ACTIVITY_DEFERRED, CAUSE_DEFERRED_REMOTE, false, "relay.example. [192.0.2.2]" },
+        { ID "to=<user@example.org>, delay=00:00:02, xdelay=00:00:02, mailer=relay, pri=120345, "
+          "relay=relay.example. [192.0.2.2], dsn=4.0.0, stat=Deferred: Connection reset by relay.example.",
+          ACTIVITY_CONN_ERROR_PROBED, CAUSE_DEFERRED_REMOTE, false, "relay.example. [192.0.2.2]" },
         { ID "to=<user@example.org>, delay=00:00:02, xdelay=00:00:02, mailer=relay, pri=120345, "
           "relay=relay.example., dsn=4.4.3, stat=Deferred: Name server: relay.example.: host name lookup failure",
           ACTIVITY_DEFERRED, CAUSE_DNS_FAILURE, true, "relay.example." },
         { ID "to=<nobody@example.org>, delay=00:00:01, xdelay=00:00:01, mailer=relay, pri=120345, "
-          "relay=relay.example. [192.0.2.10], dsn=5.1.1, stat=User unknown",
-          ACTIVITY_BOUNCED, CAUSE_NONE, false, "relay.example. [192.0.2.10]" },
-        /* a sender cannot fake a status with its address */
+          "relay=[192.0.2.2] [192.0.2.2], dsn=5.1.1, stat=User unknown",
+          ACTIVITY_BOUNCED, CAUSE_NONE, false, "[192.0.2.2] [192.0.2.2]" },
+        /* a sender cannot fake a status with its address, nor a server with its reply */
         { ID "to=<\"stat=Sent (x), dsn=2.0.0\"@example.org>, delay=00:00:01, mailer=relay, pri=1, relay=relay.example., "
           "dsn=4.0.0, stat=Deferred: 421 4.4.2 dsn=2.0.0, stat=Sent (forged)",
           ACTIVITY_DEFERRED, CAUSE_DEFERRED_REMOTE, false, "relay.example." },
         { ID "from=<\"stat=Deferred: Connection refused by relay.example.\"@evil.test>, size=1, class=0, nrcpts=1",
           ACTIVITY_NONE, CAUSE_NONE, false, "" },
+        { "6B11mded000777: from=<e2e@mta-e2e.test>, size=279, class=0, nrcpts=1, msgid=<x@mta-e2e.test>, "
+          "proto=ESMTP, daemon=MTA-v4, relay=localhost [127.0.0.1]",
+          ACTIVITY_NONE, CAUSE_NONE, false, "" },
+        { "starting daemon (8.17.1.9): SMTP+queueing@00:10:00", ACTIVITY_NONE, CAUSE_NONE, false, "" },
         { "runqueue: Skipping queue run -- load average too high", ACTIVITY_NONE, CAUSE_NONE, false, "" },
         { "STARTTLS=client, relay=relay.example., version=TLSv1.3, verify=FAIL", ACTIVITY_NONE, CAUSE_NONE, false, "" },
         {},
 };
 
 static void test_log_rules(void **state) {
-        static const char *const probed[] = { "relay.example", NULL };
+        static const char *const probed[] = { "relay.example", "192.0.2.2", NULL };
         ActivityPatterns p;
         char err[256] = "";
 
@@ -619,6 +646,8 @@ static void test_log_rules(void **state) {
         }
         assert_true(activity_identifier_relevant(&p, "sm-mta"));
         assert_true(activity_identifier_relevant(&p, "sm-msp-queue"));
+        assert_true(activity_identifier_relevant(&p, "sm-mta-runq"));
+        assert_false(activity_identifier_relevant(&p, "sendmail"));   /* submissions */
         assert_false(activity_identifier_relevant(&p, "postfix/smtp"));
 
         /* sendmail's own lines */
@@ -646,7 +675,7 @@ static void test_own_text(void **state) {
                         "mailer=relay, relay=r. [192.0.2.1], dsn=4.0.0, stat=Deferred: 451 4.3.0 try later");
         sendmail_log_own_text(line);
         assert_string_equal(line, ID "to=xxxxxxxxxxxxxxxxxxxxx, ctladdr=xxxxxxxxxxxxxx, delay=00:00:01, "
-                                  "mailer=relay, relay=r. [192.0.2.1], dsn=4.0.0, stat=Deferred: 451");
+                                  "mailer=relay, relay=r. [192.0.2.1], dsn=4.0.0, stat=Deferred: 451 ");
         (void) snprintf(line, sizeof(line), ID "to=<a@b.test>, relay=r., dsn=2.0.0, stat=Sent (250 ok: stat=Deferred)");
         sendmail_log_own_text(line);
         assert_string_equal(line, ID "to=xxxxxxxxxx, relay=r., dsn=2.0.0, stat=Sent (");

@@ -68,15 +68,32 @@ typedef struct ScanState {
         size_t reason_size;
 } ScanState;
 
+/* A file name as a queue id (QueueStats.oldest_id, probes/queue-scan.h):
+ * cut to QUEUE_ID_MAX - 1 bytes, every byte but [0-9A-Za-z_.-] as '_'. */
+static void name_to_id(char *id, const char *name) {
+        size_t n = 0;
+
+        for (; name[n] && n < QUEUE_ID_MAX - 1; n++) {
+                char c = name[n];
+
+                id[n] = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                        c == '_' || c == '.' || c == '-' ? c : '_';
+        }
+        id[n] = 0;
+}
+
 static void scan_note(ScanState *st, const char *name, uint64_t arrival_usec) {
         QueueStats *q = st->q;
+        char id[QUEUE_ID_MAX];
+
+        name_to_id(id, name);
 
         q->backlog++;
         q->deferred++;
         if (q->backlog == 1 || arrival_usec < st->oldest_usec ||
-            (arrival_usec == st->oldest_usec && strcmp(name, q->oldest_id) < 0)) {
+            (arrival_usec == st->oldest_usec && strcmp(id, q->oldest_id) < 0)) {
                 st->oldest_usec = arrival_usec;
-                (void) snprintf(q->oldest_id, sizeof(q->oldest_id), "%s", name);
+                memcpy(q->oldest_id, id, sizeof(q->oldest_id));
         }
 }
 
@@ -360,24 +377,24 @@ int generic_settings_finish(void *settings, char *error, size_t error_size) {
         GenericSettings *s = settings;
 
         if (s->log_source == GENERIC_LOG_SYSLOG && !s->syslog_identifiers) {
-                (void) snprintf(error, error_size, "log_source = syslog needs syslog_identifiers");
+                (void) snprintf(error, error_size, "syslog_identifiers: missing (log_source = syslog reads the journal by them)");
                 return -EINVAL;
         }
         if (s->log_source == GENERIC_LOG_FILE && !s->log_file) {
-                (void) snprintf(error, error_size, "log_source = file needs log_file");
+                (void) snprintf(error, error_size, "log_file: missing (log_source = file follows it)");
                 return -EINVAL;
         }
         if (s->log_source != GENERIC_LOG_SYSLOG && s->syslog_identifiers) {
-                (void) snprintf(error, error_size, "syslog_identifiers is read only with log_source = syslog");
+                (void) snprintf(error, error_size, "syslog_identifiers: read only with log_source = syslog");
                 return -EINVAL;
         }
         if (s->log_source != GENERIC_LOG_FILE && s->log_file) {
-                (void) snprintf(error, error_size, "log_file is read only with log_source = file");
+                (void) snprintf(error, error_size, "log_file: read only with log_source = file");
                 return -EINVAL;
         }
         if (s->hung_delivery_after_usec > 0 && !s->started_pattern) {
-                (void) snprintf(error, error_size, "hung_delivery_after needs started_pattern (the line that "
-                                "opens a delivery)");
+                (void) snprintf(error, error_size, "started_pattern: missing (hung_delivery_after needs the "
+                                "line that opens a delivery)");
                 return -EINVAL;
         }
         if (!s->queue_glob && !(s->queue_glob = strdup("*")))

@@ -911,8 +911,8 @@ static void enter_start_hung(Detector *d, const DetectorParams *p, const Observa
         fmt_secs(h, sizeof(h), p->hung_start_after_usec);
         d->hung_start_usec = obs->samples.open_start_usec;
         transition(d, out, DETECTOR_STALLED, EVENT_STALL_DETECTED,
-                   "delivery started %s ago, no outcome logged (hung_delivery_after %s): the sender hangs; "
-                   "%s: \"%.60s\"", s, h, i < p->n_actions ? "a flush cannot wake it, restart" : "no restart in actions",
+                   "delivery started %s ago, no outcome (hung_delivery_after %s): the sender hangs, %s: \"%s\"",
+                   s, h, i < p->n_actions ? "a flush cannot wake it: restart" : "no restart in actions",
                    obs->samples.open_start_line);
         d->incident_cause = CAUSE_NONE;
         d->incident_peer[0] = 0;

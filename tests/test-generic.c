@@ -230,6 +230,44 @@ static void test_scan_errors(void **state) {
         s.queue_directories = NULL;
         assert_int_equal(generic_scan_queue(&s, 0, &st, reason, sizeof(reason)), -EINVAL);
         assert_string_equal(reason, "no queue directory");
+
+        /* A directory the reader may not list (nullmailer's queue is 0750
+         * mail): -EACCES, also for a subdirectory. The scan runs as nobody,
+         * in a child, when the test runs as root. */
+        char locked[256], outer[256];
+        make_dir("outer");
+        make_dir("outer/locked");
+        make_file("outer/locked/1.1", 0);
+        assert_int_equal(chmod(at(locked, sizeof(locked), "outer/locked"), 0700), 0);
+        assert_int_equal(chmod(base, 0755), 0);
+        if (geteuid() != 0)
+                return;
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                char *sub[] = { locked, NULL }, *top[] = { at(outer, sizeof(outer), "outer"), NULL };
+                GenericSettings u = { .queue_directories = sub };
+                int code = 0;
+
+                if (setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
+                        child_exit(10);
+                if (generic_scan_queue(&u, 0, &st, reason, sizeof(reason)) != -EACCES)
+                        code |= 1;
+                (void) snprintf(expected, sizeof(expected), "scan %s: Permission denied", locked);
+                if (strcmp(reason, expected) != 0)
+                        code |= 2;
+                u.queue_directories = top;
+                u.queue_depth = 1;
+                if (generic_scan_queue(&u, 0, &st, reason, sizeof(reason)) != -EACCES || st.backlog != 0)
+                        code |= 4;
+                if (strcmp(reason, expected) != 0)
+                        code |= 8;
+                child_exit(code);
+        }
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 /* The probe: a scan in a child, OK with the stats, UNKNOWN when it fails. */

@@ -10,6 +10,7 @@
 #include "macros.h"
 #include "exim.h"
 #include "sendmail.h"
+#include "generic.h"
 #include "journal.h"
 #include "postfix.h"
 #include "probe.h"
@@ -111,6 +112,7 @@ const struct probe_ops *const probe_ops_table[] = {
         &probe_postfix_ops,
         &probe_exim_ops,
         &probe_sendmail_ops,
+        &probe_generic_ops,
         &probe_unit_ops,
         &probe_journal_ops,
         NULL,

@@ -71,15 +71,16 @@ static int parse_field(const char **p, const char *key, uint64_t max, uint64_t *
         return 0;
 }
 
-/* A queue id in the line: [0-9A-Za-z_-] (Postfix's ids are alphanumeric,
- * Exim's carry '-'), shorter than QUEUE_ID_MAX; at *P, up to END. */
+/* A queue id in the line: [0-9A-Za-z_.-] (Postfix's ids are alphanumeric,
+ * Exim's carry '-', nullmailer's file names '.': probes/generic.c), shorter
+ * than QUEUE_ID_MAX; at *P, up to END. */
 static int parse_id(const char *p, const char *end, char *ret) {
         size_t n = (size_t) (end - p);
 
         if (n >= QUEUE_ID_MAX)
                 return -EBADMSG;
         for (size_t i = 0; i < n; i++)
-                if (!isalnum((unsigned char) p[i]) && p[i] != '_' && p[i] != '-')
+                if (!isalnum((unsigned char) p[i]) && p[i] != '_' && p[i] != '-' && p[i] != '.')
                         return -EBADMSG;
         memcpy(ret, p, n);
         ret[n] = 0;

@@ -68,25 +68,11 @@ typedef struct ScanState {
         size_t reason_size;
 } ScanState;
 
-/* A file name as a queue id (QueueStats.oldest_id, probes/queue-scan.h):
- * cut to QUEUE_ID_MAX - 1 bytes, every byte but [0-9A-Za-z_.-] as '_'. */
-static void name_to_id(char *id, const char *name) {
-        size_t n = 0;
-
-        for (; name[n] && n < QUEUE_ID_MAX - 1; n++) {
-                char c = name[n];
-
-                id[n] = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                        c == '_' || c == '.' || c == '-' ? c : '_';
-        }
-        id[n] = 0;
-}
-
 static void scan_note(ScanState *st, const char *name, uint64_t arrival_usec) {
         QueueStats *q = st->q;
         char id[QUEUE_ID_MAX];
 
-        name_to_id(id, name);
+        queue_scan_id_from_name(id, name);
 
         q->backlog++;
         q->deferred++;

@@ -87,6 +87,18 @@ static int parse_id(const char *p, const char *end, char *ret) {
         return 0;
 }
 
+void queue_scan_id_from_name(char *id, const char *name) {
+        size_t n = 0;
+
+        for (; name[n] && n < QUEUE_ID_MAX - 1; n++) {
+                char c = name[n];
+
+                id[n] = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                        c == '_' || c == '.' || c == '-' ? c : '_';
+        }
+        id[n] = 0;
+}
+
 /* Every field, in order, nothing else. */
 int queue_scan_parse_line(const char *s, size_t size, QueueStats *ret) {
         static const struct {

@@ -32,6 +32,13 @@
  * another schedule_source. */
 int queue_scan_format_line(char *buf, size_t size, const QueueStats *q);
 
+/* A queue id for the line from NAME, a file name the MTA's spool holds
+ * (any bytes but '/' and NUL): cut to QUEUE_ID_MAX - 1 bytes, every byte
+ * but [0-9A-Za-z_.-] as '_', so that a hostile or garbled name (blanks,
+ * a newline) still gives one field of one line. Writes ID
+ * (QUEUE_ID_MAX bytes). */
+void queue_scan_id_from_name(char *id, const char *name);
+
 /* Parses such a line, S of SIZE bytes (NUL-terminated at SIZE, as exec's
  * output is): every field, in order, one '\n' at the end, and counts that
  * agree (the queues add up to backlog, an oldest id iff a backlog, overdue

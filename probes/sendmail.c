@@ -561,7 +561,7 @@ static int scan_fail(ScanContext *sc, const char *path, int err) {
 /* One qf file NAME in directory FD (PATH for messages): its T/K/N, the
  * counts, the oldest, overdue. CLIENT: the client queue. */
 static void scan_qf(ScanContext *sc, int fd, const char *name, bool client) {
-        char buf[SENDMAIL_QF_READ_MAX];
+        char buf[SENDMAIL_QF_READ_MAX], id[QUEUE_ID_MAX];
         _cleanup_close_ int f = -EBADF;
         SendmailQf qf;
         struct stat st;
@@ -585,10 +585,13 @@ static void scan_qf(ScanContext *sc, int fd, const char *name, bool client) {
         if (!ok)
                 sc->extra->unreadable++;
         arrival = ok || (n > 0 && qf.have_t) ? qf.t : (uint64_t) st.st_mtime;
+        /* the id as the stats line carries it: a name with a blank or a
+         * newline must not break that line (probes/queue-scan.h) */
+        queue_scan_id_from_name(id, name + 2);
         if (!sc->q->oldest_id[0] || arrival < sc->oldest_sec ||
-            (arrival == sc->oldest_sec && strcmp(name + 2, sc->q->oldest_id) < 0)) {
+            (arrival == sc->oldest_sec && strcmp(id, sc->q->oldest_id) < 0)) {
                 sc->oldest_sec = arrival;
-                (void) snprintf(sc->q->oldest_id, sizeof(sc->q->oldest_id), "%s", name + 2);
+                memcpy(sc->q->oldest_id, id, sizeof(sc->q->oldest_id));
         }
         /* the client queue is run by sendmail-msp (Debian: from cron every
          * MSP_INTERVAL, 20m), not by the MTA daemon a restart renews: never overdue */

@@ -191,7 +191,8 @@ typedef struct SendmailScanExtra {
  * queue jobs never attempted (N0) in .active, others in .deferred; the
  * client queue in .maildrop (never overdue: sendmail-msp runs it, not the
  * MTA daemon); lost + quarantined in .frozen; overdue by
- * sendmail_job_due()/sendmail_overdue(); schedule_source "qf"; the longest
+ * sendmail_job_due()/sendmail_overdue(); the oldest by T (its id the name
+ * after "qf", through queue_scan_id_from_name()); schedule_source "qf"; the longest
  * host status wait in wait_left_usec and wait_reason. Blocks on the file
  * system: the probe runs it in a child. Returns 0 or a negative errno,
  * with the reason in REASON (a missing client queue or host status

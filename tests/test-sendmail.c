@@ -28,6 +28,7 @@
 #include "mta.h"
 #include "probe-harness.h"
 #include "probe.h"
+#include "queue-scan.h"
 #include "sendmail.h"
 #include "tests.h"
 
@@ -398,6 +399,39 @@ static void test_scan(void **state) {
         assert_non_null(strstr(reason, "mqueue/z*: no queue directory matches"));
 }
 
+/* A qf file whose name holds a blank and a newline (garbled, or put there
+ * by hand) and is the oldest: its id in the stats line is one field of
+ * one line, so the round is read, not UNKNOWN for a malformed line. */
+static void test_scan_odd_name(void **state) {
+        char mq[300], reason[256] = "", line[QUEUE_SCAN_LINE_MAX];
+        SendmailScanParams p = {
+                .queue_directory = mq,
+                .now_usec = NOW,
+                .slack_usec = 11 * MIN,
+                .host_status_timeout_usec = 30 * MIN,
+        };
+        QueueStats q, back;
+        SendmailScanExtra e;
+        int n;
+
+        new_root("odd-name");
+        mkdir_rel("mqueue");
+        write_qf("mqueue/qf4B1HM5Xo000001", NOW_SEC - 3600, NOW_SEC - 3600, 1);
+        write_qf("mqueue/qfodd id\nx", NOW_SEC - 2 * 3600, NOW_SEC - 2 * 3600, 1);
+        path_rel(mq, sizeof(mq), "mqueue");
+
+        assert_int_equal(sendmail_scan_queue(&p, &q, &e, reason, sizeof(reason)), 0);
+        assert_int_equal(q.backlog, 2);
+        assert_int_equal(q.overdue, 2);
+        assert_string_equal(q.oldest_id, "odd_id_x");
+        assert_int_equal(q.oldest_age_usec, 2 * HOUR);
+        n = queue_scan_format_line(line, sizeof(line), &q);
+        assert_true(n > 0);
+        assert_int_equal(queue_scan_parse_line(line, (size_t) n, &back), 0);
+        assert_string_equal(back.oldest_id, "odd_id_x");
+        assert_int_equal(back.backlog, 2);
+}
+
 static void test_extra_line(void **state) {
         SendmailScanExtra e = { .lost = 1, .quarantined = 2, .unreadable = 3 }, e2;
         QueueStats q = { .wait_left_usec = 20 * MIN }, q2 = {};
@@ -693,6 +727,7 @@ int main(void) {
                 cmocka_unit_test(test_overdue_rule),
                 cmocka_unit_test(test_host_status),
                 cmocka_unit_test(test_scan),
+                cmocka_unit_test(test_scan_odd_name),
                 cmocka_unit_test(test_extra_line),
                 cmocka_unit_test(test_settings_finish),
                 cmocka_unit_test(test_probe_run),

@@ -638,9 +638,19 @@ static int scan_dir(ScanContext *sc, int dir_fd, const char *path, bool client) 
         return 0;
 }
 
+/* Whether ERR, from a stat or open of a queue directory candidate, means
+ * "no such directory" to sendmail as well: chkqdir() (src/queue.c) takes
+ * a name whose stat() fails, or that is no directory, for none. Any other
+ * error (EACCES: the scan may not see what sendmail, as root, sees) is the
+ * scan's own failure, never an empty queue. */
+static bool no_queue_dir(int err) {
+        return err == ENOENT || err == ENOTDIR || err == ELOOP;
+}
+
 /* One queue directory PATH: its qf/ subdirectory when it has one (op
- * guide 1.3.7: qf, df, xf subdirectories), else itself. MISSING_OK: a
- * directory that does not exist is empty. */
+ * guide 1.3.7: qf, df, xf subdirectories; as for sendmail's chkqdir(), a
+ * symbolic link to a directory, on another disk, counts), else itself.
+ * MISSING_OK: a directory that does not exist is empty. */
 static int scan_queue_dir(ScanContext *sc, const char *path, bool client, bool missing_ok) {
         _cleanup_close_ int fd = -EBADF, qfd = -EBADF;
         char sub[PATH_MAX];
@@ -651,16 +661,18 @@ static int scan_queue_dir(ScanContext *sc, const char *path, bool client, bool m
                         return 0;
                 return scan_fail(sc, path, errno);
         }
-        qfd = openat(fd, "qf", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
-        if (qfd >= 0) {
-                (void) snprintf(sub, sizeof(sub), "%s/qf", path);
+        (void) snprintf(sub, sizeof(sub), "%s/qf", path);
+        qfd = openat(fd, "qf", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (qfd >= 0)
                 return scan_dir(sc, qfd, sub, client);
-        }
+        if (!no_queue_dir(errno))
+                return scan_fail(sc, sub, errno);
         return scan_dir(sc, fd, path, client);
 }
 
 /* The MTA queue: PATTERN, a directory or one whose last component ends
- * in '*' (every directory of the parent whose name starts with the rest). */
+ * in '*' (every directory of the parent whose name starts with the rest;
+ * a symbolic link to a directory counts, as for sendmail's chkqdir()). */
 static int scan_mta_queue(ScanContext *sc, const char *pattern) {
         const char *slash = strrchr(pattern, '/');
         size_t n = strlen(pattern);
@@ -683,24 +695,29 @@ static int scan_mta_queue(ScanContext *sc, const char *pattern) {
         d = opendir(parent);
         if (!d)
                 return scan_fail(sc, parent, errno);
-        errno = 0;
-        while ((de = readdir(d))) {
+        /* errno is set again before each readdir(3): a skipped entry's
+         * error must not pass for the end of the listing failing */
+        for (errno = 0; (de = readdir(d)); errno = 0) {
                 char path[PATH_MAX];
                 struct stat st;
                 int r;
 
                 if (de->d_name[0] == '.' || strncmp(de->d_name, prefix, strlen(prefix)) != 0)
                         continue;
-                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
-                        continue;
                 if (snprintf(path, sizeof(path), "%s/%s", strcmp(parent, "/") == 0 ? "" : parent, de->d_name) >=
                     (int) sizeof(path))
                         return scan_fail(sc, parent, ENAMETOOLONG);
+                if (fstatat(dirfd(d), de->d_name, &st, 0) < 0) {
+                        if (no_queue_dir(errno))
+                                continue;
+                        return scan_fail(sc, path, errno);
+                }
+                if (!S_ISDIR(st.st_mode))
+                        continue;
                 r = scan_queue_dir(sc, path, false, false);
                 if (r < 0)
                         return r;
                 found++;
-                errno = 0;
         }
         if (errno != 0)
                 return scan_fail(sc, parent, errno);

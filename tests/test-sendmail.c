@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -432,6 +433,103 @@ static void test_scan_odd_name(void **state) {
         assert_int_equal(back.backlog, 2);
 }
 
+/* Queue group directories and qf/ subdirectories that are symbolic links
+ * to directories count, as sendmail's chkqdir() (src/queue.c) follows
+ * them (a queue on another disk); a dangling link is no queue directory,
+ * as for sendmail. */
+static void test_scan_links(void **state) {
+        char mq[300], link[300], reason[256] = "";
+        SendmailScanParams p = {
+                .queue_directory = mq,
+                .now_usec = NOW,
+                .slack_usec = 11 * MIN,
+                .host_status_timeout_usec = 30 * MIN,
+        };
+        QueueStats q;
+        SendmailScanExtra e;
+
+        new_root("links");
+        mkdir_rel("mqueue");
+        mkdir_rel("mqueue/q1");
+        mkdir_rel("disk2");
+        mkdir_rel("disk2/q1qf");
+        mkdir_rel("disk2/q2");
+        write_qf("disk2/q1qf/qf4B1HM5Xo000001", NOW_SEC - 2 * 3600, NOW_SEC - 2 * 3600, 1);
+        write_qf("disk2/q2/qf4B1HM5Xo000002", NOW_SEC - 3600, NOW_SEC - 3600, 1);
+        path_rel(link, sizeof(link), "mqueue/q1/qf");
+        assert_int_equal(symlink("../../disk2/q1qf", link), 0);
+        path_rel(link, sizeof(link), "mqueue/q2");
+        assert_int_equal(symlink("../disk2/q2", link), 0);
+        path_rel(link, sizeof(link), "mqueue/q3");
+        assert_int_equal(symlink("../nowhere", link), 0);
+        path_rel(mq, sizeof(mq), "mqueue/q*");
+
+        assert_int_equal(sendmail_scan_queue(&p, &q, &e, reason, sizeof(reason)), 0);
+        assert_int_equal(q.backlog, 2);
+        assert_int_equal(q.deferred, 2);
+        assert_int_equal(q.overdue, 2);
+        assert_string_equal(q.oldest_id, "4B1HM5Xo000001");
+        assert_int_equal(q.oldest_age_usec, 2 * HOUR);
+
+        /* the link's target alone */
+        path_rel(mq, sizeof(mq), "mqueue/q2");
+        assert_int_equal(sendmail_scan_queue(&p, &q, &e, reason, sizeof(reason)), 0);
+        assert_int_equal(q.backlog, 1);
+        assert_string_equal(q.oldest_id, "4B1HM5Xo000002");
+}
+
+/* A qf/ subdirectory the scan may not list (sendmail, as root, can) is an
+ * error, the round UNKNOWN: never the queue directory itself read instead,
+ * which would count its qf files as none. The scan runs as nobody, in a
+ * child, when the test runs as root. */
+static void test_scan_unreadable_qf_dir(void **state) {
+        char mq[300], qfdir[300], expected[400], reason[256] = "";
+        SendmailScanParams p = {
+                .queue_directory = mq,
+                .now_usec = NOW,
+                .slack_usec = 11 * MIN,
+                .host_status_timeout_usec = 30 * MIN,
+        };
+        QueueStats q;
+        SendmailScanExtra e;
+        int status;
+        pid_t pid;
+
+        new_root("perm");
+        mkdir_rel("mqueue");
+        mkdir_rel("mqueue/qf");
+        write_qf("mqueue/qf/qf4B1HM5Xo000001", NOW_SEC - 2 * 3600, NOW_SEC - 2 * 3600, 1);
+        path_rel(mq, sizeof(mq), "mqueue");
+        path_rel(qfdir, sizeof(qfdir), "mqueue/qf");
+        assert_int_equal(chmod(tmp, 0755), 0);
+        assert_int_equal(chmod(root, 0755), 0);
+        assert_int_equal(chmod(mq, 0755), 0);
+        assert_int_equal(chmod(qfdir, 0700), 0);
+
+        /* whoever may read it finds the message */
+        assert_int_equal(sendmail_scan_queue(&p, &q, &e, reason, sizeof(reason)), 0);
+        assert_int_equal(q.backlog, geteuid() == 0 ? 1 : 0);
+        if (geteuid() != 0)
+                return;
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                int code = 0;
+
+                if (setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
+                        child_exit(10);
+                if (sendmail_scan_queue(&p, &q, &e, reason, sizeof(reason)) != -EACCES)
+                        code |= 1;
+                (void) snprintf(expected, sizeof(expected), "scan %s: Permission denied", qfdir);
+                if (strcmp(reason, expected) != 0)
+                        code |= 2;
+                child_exit(code);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void test_extra_line(void **state) {
         SendmailScanExtra e = { .lost = 1, .quarantined = 2, .unreadable = 3 }, e2;
         QueueStats q = { .wait_left_usec = 20 * MIN }, q2 = {};
@@ -728,6 +826,8 @@ int main(void) {
                 cmocka_unit_test(test_host_status),
                 cmocka_unit_test(test_scan),
                 cmocka_unit_test(test_scan_odd_name),
+                cmocka_unit_test(test_scan_links),
+                cmocka_unit_test(test_scan_unreadable_qf_dir),
                 cmocka_unit_test(test_extra_line),
                 cmocka_unit_test(test_settings_finish),
                 cmocka_unit_test(test_probe_run),

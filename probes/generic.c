@@ -68,6 +68,18 @@ typedef struct ScanState {
         size_t reason_size;
 } ScanState;
 
+/* A file's mtime in microseconds since the epoch: a time before the epoch
+ * as 0, one beyond what fits (garbled, or set so: tmpfs keeps 64-bit
+ * seconds) as UINT64_MAX, the youngest possible, never wrapped around to
+ * look decades old. */
+static uint64_t mtime_usec(const struct timespec *ts) {
+        if (ts->tv_sec < 0)
+                return 0;
+        if ((uint64_t) ts->tv_sec >= UINT64_MAX / USEC_PER_SEC)
+                return UINT64_MAX;
+        return (uint64_t) ts->tv_sec * USEC_PER_SEC + (uint64_t) ts->tv_nsec / 1000;
+}
+
 static void scan_note(ScanState *st, const char *name, uint64_t arrival_usec) {
         QueueStats *q = st->q;
         char id[QUEUE_ID_MAX];
@@ -142,9 +154,7 @@ static int scan_dir(ScanState *st, int fd, const char *path, unsigned depth) {
                 if (generic_name_arrival(st->s->arrival, de->d_name, &sec) > 0)
                         scan_note(st, de->d_name, sec * USEC_PER_SEC);
                 else if (have_stat)
-                        scan_note(st, de->d_name,
-                                  (uint64_t) MAX_OF(sb.st_mtim.tv_sec, 0) * USEC_PER_SEC +
-                                  (uint64_t) sb.st_mtim.tv_nsec / 1000);
+                        scan_note(st, de->d_name, mtime_usec(&sb.st_mtim));
         }
         if (r == 0 && errno != 0) {
                 r = -errno;

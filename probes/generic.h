@@ -75,8 +75,8 @@ int generic_name_arrival(GenericArrival rule, const char *name, uint64_t *ret_se
  * readdir(3) and fstatat(2) only (no file is opened; symbolic links are
  * not followed). Fills RET: backlog (all counted as deferred), the oldest
  * message (its name as oldest_id, bytes other than [0-9A-Za-z_.-] as '_',
- * cut to QUEUE_ID_MAX - 1; its age from the arrival rule; a tie: the
- * smaller id), no
+ * cut to QUEUE_ID_MAX - 1; its age from the arrival rule, an mtime
+ * beyond 2^64 microseconds the youngest; a tie: the smaller id), no
  * schedule (schedule_known false). Blocks on the file system: the probe
  * runs it in a child. Returns 0, or a negative errno (-ENOENT: a queue
  * directory is missing, -EACCES: unreadable) with "PATH: error" in REASON;

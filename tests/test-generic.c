@@ -209,6 +209,63 @@ static void test_scan(void **state) {
         assert_string_equal(st.oldest_id, "");
 }
 
+/* An mtime far in the future (tmpfs keeps 64-bit seconds: 18446744073710
+ * s times 10^6 is past 2^64 microseconds) is the youngest message, not
+ * one wrapped around to 448 s after the epoch and taken for the oldest.
+ * On a file system that clamps such a time, there is nothing to check. */
+static char shm_dir[] = "/dev/shm/test-generic-XXXXXX";
+
+static int shm_setup(void **state) {
+        if (!mkdtemp(shm_dir))
+                shm_dir[0] = 0;
+        return 0;
+}
+
+static int shm_teardown(void **state) {
+        if (shm_dir[0])
+                (void) nftw(shm_dir, rm_entry, 4, FTW_DEPTH | FTW_PHYS);
+        return 0;
+}
+
+static void test_scan_far_mtime(void **state) {
+        char path[64], reason[PROBE_REASON_MAX];
+        char *dirs[] = { shm_dir, NULL };
+        GenericSettings s = { .queue_directories = dirs, .queue_glob = (char *) "*" };
+        struct timespec far[2] = { { .tv_sec = 18446744073710LL }, { .tv_sec = 18446744073710LL } };
+        struct timespec old[2] = { { .tv_sec = 1796000000 }, { .tv_sec = 1796000000 } };
+        struct stat sb;
+        QueueStats st;
+        int fd;
+
+        if (!shm_dir[0])
+                skip();
+        (void) snprintf(path, sizeof(path), "%s/far", shm_dir);
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        assert_int_equal(futimens(fd, far), 0);
+        assert_int_equal(fstat(fd, &sb), 0);
+        assert_int_equal(close(fd), 0);
+        if (sb.st_mtim.tv_sec != far[1].tv_sec)
+                skip();
+        (void) snprintf(path, sizeof(path), "%s/old", shm_dir);
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        assert_true(fd >= 0);
+        assert_int_equal(futimens(fd, old), 0);
+        assert_int_equal(close(fd), 0);
+
+        assert_int_equal(generic_scan_queue(&s, 1796003600ULL * SEC, &st, reason, sizeof(reason)), 0);
+        assert_int_equal(st.backlog, 2);
+        assert_string_equal(st.oldest_id, "old");
+        assert_int_equal(st.oldest_age_usec, 3600 * SEC);
+
+        /* alone, it is a message of age 0 */
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(generic_scan_queue(&s, 1796003600ULL * SEC, &st, reason, sizeof(reason)), 0);
+        assert_int_equal(st.backlog, 1);
+        assert_string_equal(st.oldest_id, "far");
+        assert_int_equal(st.oldest_age_usec, 0);
+}
+
 /* What cannot be read is an error (the round is unknown), never "empty". */
 static void test_scan_errors(void **state) {
         char missing[256], file[256], reason[PROBE_REASON_MAX], expected[600];
@@ -726,6 +783,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_name_arrival),
                 cmocka_unit_test_setup_teardown(test_scan, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_scan_far_mtime, shm_setup, shm_teardown),
                 cmocka_unit_test_setup_teardown(test_scan_errors, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_probe, setup, teardown),
                 cmocka_unit_test(test_classify),

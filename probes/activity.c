@@ -213,10 +213,20 @@ static bool first_group(const regex_t *re, const char *message, const char **ret
         return true;
 }
 
+/* Skips the "IPv6:" tag of an IPv6 address literal at *S (*N bytes):
+ * RFC 5321 4.1.3 IPv6-address-literal, as Sendmail logs a peer's address
+ * ("relay=[IPv6:2001:db8::2] [IPv6:2001:db8::2]", its anynet_ntop()). */
+static void skip_ipv6_tag(const char **s, size_t *n) {
+        if (*n > 5 && strncasecmp(*s, "IPv6:", 5) == 0) {
+                *s += 5;
+                *n -= 5;
+        }
+}
+
 /* Host names and addresses compare case-insensitively, without a trailing
  * dot and without the brackets of an address literal ("[192.0.2.2]", as in
- * Postfix's relayhost); two IP addresses compare by value, so that
- * "2001:db8::1" equals "2001:DB8:0::1". */
+ * Postfix's relayhost) or its "IPv6:" tag; two IP addresses compare by
+ * value, so that "2001:db8::1" equals "2001:DB8:0::1" and "IPv6:2001:db8::1". */
 static bool host_equal(const char *a, size_t an, const char *b) {
         size_t bn = strlen(b);
         unsigned char x[sizeof(struct in6_addr)], y[sizeof(struct in6_addr)];
@@ -230,6 +240,8 @@ static bool host_equal(const char *a, size_t an, const char *b) {
                 a++;
                 an -= 2;
         }
+        skip_ipv6_tag(&a, &an);
+        skip_ipv6_tag(&b, &bn);
         if (an > 1 && a[an - 1] == '.')
                 an--;
         if (bn > 1 && b[bn - 1] == '.')

@@ -800,6 +800,49 @@ static void test_log_rules(void **state) {
         activity_patterns_done(&p);
 }
 
+/* An IPv6 relay: sendmail logs a peer's address with the "IPv6:" tag of
+ * an RFC 5321 address literal (its anynet_ntop(); uncompressed unless
+ * UseCompressedIPv6Addresses), and a failed connect to the probed relay is
+ * the stuck signature as for IPv4. The probed host may be written either
+ * way. */
+static void test_log_ipv6(void **state) {
+        static const char *const probed[] = { "2001:db8::2", "[IPv6:2001:db8::3]", NULL };
+        static const LogCase cases[] = {
+                { ID "to=<user@example.org>, delay=00:00:01, xdelay=00:00:01, mailer=relay, pri=120321, "
+                  "relay=[IPv6:2001:db8::2] [IPv6:2001:db8::2], dsn=4.0.0, "
+                  "stat=Deferred: Connection refused by [IPv6:2001:db8::2]",
+                  ACTIVITY_CONN_ERROR_PROBED, CAUSE_CONNECT_FAILURE, true, "[IPv6:2001:db8::2] [IPv6:2001:db8::2]" },
+                { ID "to=<user@example.org>, delay=00:00:01, xdelay=00:00:01, mailer=relay, pri=120321, "
+                  "relay=relay6.example. [IPv6:2001:db8:0:0:0:0:0:2], dsn=4.0.0, "
+                  "stat=Deferred: Connection refused by relay6.example.",
+                  ACTIVITY_CONN_ERROR_PROBED, CAUSE_CONNECT_FAILURE, true,
+                  "relay6.example. [IPv6:2001:db8:0:0:0:0:0:2]" },
+                { ID "to=<user@example.org>, delay=00:00:01, xdelay=00:00:01, mailer=relay, pri=120321, "
+                  "relay=mx.example. [IPv6:2001:DB8::3], dsn=4.0.0, stat=Deferred: Connection timed out with mx.example.",
+                  ACTIVITY_CONN_ERROR_PROBED, CAUSE_CONNECT_FAILURE, true, "mx.example. [IPv6:2001:DB8::3]" },
+                { ID "to=<user@example.org>, delay=00:00:01, xdelay=00:00:01, mailer=relay, pri=120321, "
+                  "relay=[IPv6:2001:db8::9] [IPv6:2001:db8::9], dsn=4.0.0, "
+                  "stat=Deferred: Connection refused by [IPv6:2001:db8::9]",
+                  ACTIVITY_CONN_ERROR, CAUSE_CONNECT_FAILURE, false, "[IPv6:2001:db8::9] [IPv6:2001:db8::9]" },
+                {},
+        };
+        ActivityPatterns p;
+        char err[256] = "";
+
+        assert_int_equal(activity_patterns_init(&p, &sendmail_activity_rules, NULL, NULL, probed, err, sizeof(err)), 0);
+        for (const LogCase *c = cases; c->line; c++) {
+                ActivityLine l;
+
+                activity_classify_line(&p, c->line, &l);
+                if (l.kind != c->kind || l.cause != c->cause || l.fixable != c->fixable || strcmp(l.peer, c->peer) != 0)
+                        fail_msg("%s: kind %d cause %d fixable %d peer \"%s\"", c->line, l.kind, l.cause, l.fixable,
+                                 l.peer);
+        }
+        assert_true(activity_address_probed(&p, "2001:db8::3"));
+        assert_false(activity_address_probed(&p, "2001:db8::9"));
+        activity_patterns_done(&p);
+}
+
 static void test_own_text(void **state) {
         char line[512];
 
@@ -832,6 +875,7 @@ int main(void) {
                 cmocka_unit_test(test_settings_finish),
                 cmocka_unit_test(test_probe_run),
                 cmocka_unit_test(test_log_rules),
+                cmocka_unit_test(test_log_ipv6),
                 cmocka_unit_test(test_own_text),
         };
 

@@ -49,7 +49,8 @@
  * does not route mail, and a wait for another host ends at most
  * Timeout.hoststatus after sendmail last tried it (a queue run that uses
  * the cached status does not renew U), so it can delay a stall verdict
- * by that much, never hide one. The files are read without a lock (a
+ * by that much, never hide one (a U further than Timeout.hoststatus
+ * ahead of the clock is no wait). The files are read without a lock (a
  * shared lock would make a delivering sendmail's LOCK_NB attempt fail);
  * only a file that ends with its "." line counts.
  */
@@ -497,6 +498,12 @@ uint64_t sendmail_host_status_wait(const SendmailHostStatus *hs, uint64_t now_us
         if (hs->exitstat == 0 || timeout_usec == 0 || hs->lastuse > UINT64_MAX / USEC_PER_SEC)
                 return 0;
         until = hs->lastuse * USEC_PER_SEC;
+        /* U more than the timeout ahead: written before the clock was set
+         * back that far, or garbled. sendmail would skip the host until a
+         * time no rule bounds (its flush, -qR, ignores the status): no
+         * wait of its own that the watchdog waits out. */
+        if (until > now_usec && until - now_usec > timeout_usec)
+                return 0;
         until = until > UINT64_MAX - timeout_usec ? UINT64_MAX : until + timeout_usec;
         return until > now_usec ? until - now_usec : 0;
 }

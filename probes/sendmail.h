@@ -159,7 +159,10 @@ int sendmail_host_from_path(const char *rel, char *buf, size_t size);
 /* How much longer sendmail trusts host status HS at NOW_USEC, as it
  * decides in mci_get(): a failure (S not EX_OK) is used instead of
  * connecting until U + TIMEOUT_USEC. Returns the microseconds left, 0
- * when HS is no failure or has expired. */
+ * when HS is no failure or has expired, or when U lies more than
+ * TIMEOUT_USEC after NOW_USEC (a clock set back since, a garbled file: a
+ * wait no rule bounds is not counted, so that the wait is at most twice
+ * the timeout). */
 uint64_t sendmail_host_status_wait(const SendmailHostStatus *hs, uint64_t now_usec, uint64_t timeout_usec);
 
 /* The text of HOST's status HS for wait_reason: "host status of HOST:

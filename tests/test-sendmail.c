@@ -268,6 +268,15 @@ static void test_host_status(void **state) {
         hs.exitstat = 0;  /* the last attempt worked */
         assert_int_equal(sendmail_host_status_wait(&hs, 1796082000ULL * SEC, 30 * MIN), 0);
         hs.exitstat = 75;
+        /* U ahead of the clock (set back since): trusted as sendmail does
+         * while it lies at most the timeout ahead, so that the wait ends
+         * within twice the timeout; further ahead it is no wait at all */
+        assert_int_equal(sendmail_host_status_wait(&hs, 1796082000ULL * SEC - 30 * MIN, 30 * MIN), 60 * MIN);
+        assert_int_equal(sendmail_host_status_wait(&hs, 1796082000ULL * SEC - 30 * MIN - 1, 30 * MIN), 0);
+        assert_int_equal(sendmail_host_status_wait(&hs, 1796082000ULL * SEC - 24 * 60 * MIN, 30 * MIN), 0);
+        hs.lastuse = 9999999999999ULL;  /* the year 318857 */
+        assert_int_equal(sendmail_host_status_wait(&hs, 1796082000ULL * SEC, 30 * MIN), 0);
+        hs.lastuse = 1796082000ULL;
 
         sendmail_wait_reason(why, sizeof(why), "relay.example", &hs, 30 * MIN);
         assert_string_equal(why, "host status of relay.example: Deferred: Connection refused by relay.example, "

@@ -937,10 +937,30 @@ int sendmail_settings_finish(void *settings, char *error, size_t error_size) {
                 s->host_status_timeout_usec = cf.host_status_timeout_usec != USEC_INFINITY ?
                                               cf.host_status_timeout_usec : SENDMAIL_DEFAULT_HOST_STATUS_TIMEOUT_USEC;
         sendmail_cf_done(&cf);
-        if (s->queue_directory[0] != '/' || (s->host_status_directory[0] && s->host_status_directory[0] != '/')) {
-                (void) snprintf(error, error_size, "%s: QueueDirectory and HostStatusDirectory must be absolute "
-                                "paths; set queue_directory and host_status_directory", path);
+        if (s->queue_directory[0] != '/') {
+                (void) snprintf(error, error_size, "%s: QueueDirectory must be an absolute path; set queue_directory",
+                                path);
                 return -EINVAL;
+        }
+        /* A relative HostStatusDirectory is relative to the queue directory
+         * (op guide 5.6, HostStatusDirectory: ".hoststat" is its suggested
+         * value): below a wildcard of queue groups it would not be one
+         * directory, and the key names it instead. */
+        if (s->host_status_directory[0] && s->host_status_directory[0] != '/') {
+                size_t n = strlen(s->queue_directory);
+                char *joined = NULL;
+
+                if (s->queue_directory[n - 1] == '*') {
+                        (void) snprintf(error, error_size, "%s: HostStatusDirectory \"%s\" is relative to queue "
+                                        "directories with a wildcard (%s); set host_status_directory", path,
+                                        s->host_status_directory, s->queue_directory);
+                        return -EINVAL;
+                }
+                if (asprintf(&joined, "%s%s%s", s->queue_directory, s->queue_directory[n - 1] == '/' ? "" : "/",
+                             s->host_status_directory) < 0)
+                        return -ENOMEM;
+                free(s->host_status_directory);
+                s->host_status_directory = joined;
         }
         return 0;
 }

@@ -213,5 +213,7 @@ int sendmail_parse_extra_line(const char *s, size_t n, SendmailScanExtra *e, Que
 
 /* Fills what the [mta] keys left unset from sendmail.cf (QueueDirectory,
  * HostStatusDirectory, MinQueueAge, MaxQueueAge, Timeout.hoststatus) or
- * the Debian defaults. Returns 0, -ENOMEM, or -EINVAL with ERROR. */
+ * the Debian defaults; a relative HostStatusDirectory is taken below the
+ * queue directory, as sendmail does (an error below a wildcard). Returns
+ * 0, -ENOMEM, or -EINVAL with ERROR. */
 int sendmail_settings_finish(void *settings, char *error, size_t error_size);

@@ -635,6 +635,41 @@ static void test_settings_finish(void **state) {
         assert_int_equal(m->settings_finish(&s, err, sizeof(err)), -EINVAL);
         assert_non_null(strstr(err, "bad.cf: option MaxQueueAge: \"later\" is not a time; set the [mta] key"));
         m->settings_done(&s);
+
+        /* a relative HostStatusDirectory (the op guide's ".hoststat") is
+         * below the queue directory, as for sendmail */
+        write_rel("rel.cf", "O QueueDirectory=/var/spool/mqueue\nO HostStatusDirectory=.hoststat\n");
+        path_rel(cf, sizeof(cf), "rel.cf");
+        m->settings_init(&s);
+        s.cf_file = strdup(cf);
+        assert_int_equal(m->settings_finish(&s, err, sizeof(err)), 0);
+        assert_string_equal(s.queue_directory, "/var/spool/mqueue");
+        assert_string_equal(s.host_status_directory, "/var/spool/mqueue/.hoststat");
+        m->settings_done(&s);
+        /* ... of the ini's queue_directory when that is set */
+        m->settings_init(&s);
+        s.cf_file = strdup(cf);
+        s.queue_directory = strdup("/srv/mqueue/");
+        assert_int_equal(m->settings_finish(&s, err, sizeof(err)), 0);
+        assert_string_equal(s.host_status_directory, "/srv/mqueue/.hoststat");
+        m->settings_done(&s);
+        /* below a wildcard of queue groups it is no one directory: the key names it */
+        write_rel("relq.cf", "O QueueDirectory=/var/spool/mqueue/q*\nO HostStatusDirectory=.hoststat\n");
+        path_rel(cf, sizeof(cf), "relq.cf");
+        m->settings_init(&s);
+        s.cf_file = strdup(cf);
+        assert_int_equal(m->settings_finish(&s, err, sizeof(err)), -EINVAL);
+        assert_non_null(strstr(err, "relq.cf: HostStatusDirectory \".hoststat\" is relative to queue directories "
+                                    "with a wildcard (/var/spool/mqueue/q*); set host_status_directory"));
+        m->settings_done(&s);
+        /* a relative QueueDirectory cannot be placed */
+        write_rel("relqd.cf", "O QueueDirectory=mqueue\n");
+        path_rel(cf, sizeof(cf), "relqd.cf");
+        m->settings_init(&s);
+        s.cf_file = strdup(cf);
+        assert_int_equal(m->settings_finish(&s, err, sizeof(err)), -EINVAL);
+        assert_non_null(strstr(err, "relqd.cf: QueueDirectory must be an absolute path; set queue_directory"));
+        m->settings_done(&s);
 }
 
 /* One run of the probe: the scan in a child, the extra line and the stats

@@ -291,10 +291,16 @@ int sendmail_conf_interval(const char *text, uint64_t *ret_usec) {
         /* /etc/init.d/sendmail daemon_check(): "none*" and "cron*" start no queue daemon */
         if (strncmp(mode, "none", 4) == 0 || strncmp(mode, "cron", 4) == 0 || interval[0] == 0)
                 return 0;
-        /* "-q${QUEUE_INTERVAL}": a persistent runner "p10m" too */
+        /* "-q${QUEUE_INTERVAL}": a persistent runner "p10m" too, "p" alone
+         * (or "p0") sleeping 1 s between runs (sendmail(8), -qp) */
         {
-                const char *t = interval[0] == 'p' ? interval + 1 : interval;
+                bool persistent = interval[0] == 'p';
+                const char *t = persistent ? interval + 1 : interval;
 
+                if (persistent && (!t[0] || (sendmail_parse_time(t, strlen(t), 'm', ret_usec) == 0 && *ret_usec == 0))) {
+                        *ret_usec = USEC_PER_SEC;
+                        return 1;
+                }
                 if (sendmail_parse_time(t, strlen(t), 'm', ret_usec) < 0 || *ret_usec == 0)
                         return -EBADMSG;
         }
@@ -323,8 +329,17 @@ int sendmail_pidfile_interval(const char *text, uint64_t *ret_usec) {
                         continue;
                 a += 2;
                 /* -q!..., -qI/-qR/-qS/-qQ/-qL limit a one-time run */
-                if (*a == 'p')
+                if (*a == 'p') {
+                        uint64_t t = 0;
+
+                        /* persistent queue runners: without a time (or 0)
+                         * they sleep 1 s between runs (sendmail(8), -qp) */
                         a++;
+                        if (a == ae || (sendmail_parse_time(a, (size_t) (ae - a), 'm', &t) == 0 && t == 0)) {
+                                *ret_usec = USEC_PER_SEC;
+                                return 1;
+                        }
+                }
                 if (a < ae && sendmail_parse_time(a, (size_t) (ae - a), 'm', ret_usec) == 0 && *ret_usec > 0)
                         return 1;
         }

@@ -83,15 +83,17 @@ void sendmail_cf_done(SendmailCf *cf);
 
 /* The queue interval from /etc/mail/sendmail.conf's TEXT (shell
  * assignments QUEUE_MODE= and QUEUE_INTERVAL=, the init script's defaults
- * "Daemon" and "10m"): 1 and the interval, 0 for QUEUE_MODE none or cron
+ * "Daemon" and "10m"; a "p" prefix for persistent runners, "p" alone
+ * 1 s): 1 and the interval, 0 for QUEUE_MODE none or cron
  * (no queue runner daemon), or -EBADMSG. */
 int sendmail_conf_interval(const char *text, uint64_t *ret_usec);
 
 /* The queue interval of a daemon from its PID file's TEXT: line 1 the PID,
  * line 2 its command line (sendmail writes both, src/daemon.c; the init
  * script's queue.pid the same). The time of a "-qTIME" or "-qpTIME"
- * argument, minutes by default. Returns 1 and the interval, 0 when the
- * command runs no periodic queue (no such argument, or "-q" alone). */
+ * argument, minutes by default ("-qp" alone: 1 second, sendmail(8)).
+ * Returns 1 and the interval, 0 when the command runs no periodic queue
+ * (no such argument, or "-q" alone). */
 int sendmail_pidfile_interval(const char *text, uint64_t *ret_usec);
 
 /* The first lines of a qf file (op guide Appendix B, "qf"; sendmail's

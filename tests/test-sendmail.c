@@ -159,6 +159,9 @@ static void test_intervals(void **state) {
         assert_int_equal(v, 5 * MIN);
         assert_int_equal(sendmail_conf_interval("QUEUE_INTERVAL=\"p15m\";\n", &v), 1);
         assert_int_equal(v, 15 * MIN);
+        v = 0;
+        assert_int_equal(sendmail_conf_interval("QUEUE_INTERVAL=\"p\";\n", &v), 1);
+        assert_int_equal(v, 1 * SEC);
         assert_int_equal(sendmail_conf_interval("QUEUE_MODE=\"Cron\";\n", &v), 0);
         assert_int_equal(sendmail_conf_interval("QUEUE_MODE='none';\n", &v), 0);
         assert_int_equal(sendmail_conf_interval("QUEUE_INTERVAL='';\n", &v), 0);
@@ -169,6 +172,13 @@ static void test_intervals(void **state) {
         assert_int_equal(v, 10 * MIN);
         assert_int_equal(sendmail_pidfile_interval("4243\n/usr/sbin/sendmail-mta -Am -L sm-que -qp30s\n", &v), 1);
         assert_int_equal(v, 30 * SEC);
+        /* persistent runners without a time run again after 1 s */
+        v = 0;
+        assert_int_equal(sendmail_pidfile_interval("4244\n/usr/sbin/sendmail-mta -Am -L sm-que -qp\n", &v), 1);
+        assert_int_equal(v, 1 * SEC);
+        v = 0;
+        assert_int_equal(sendmail_pidfile_interval("4244\n/usr/sbin/sendmail-mta -bd -qp0\n", &v), 1);
+        assert_int_equal(v, 1 * SEC);
         assert_int_equal(sendmail_pidfile_interval("4242\n/usr/sbin/sendmail-mta -Am -L sm-mta -bd\n", &v), 0);
         assert_int_equal(sendmail_pidfile_interval("4242\n/usr/sbin/sendmail-mta -q -qR@\n", &v), 0);
         assert_int_equal(sendmail_pidfile_interval("4242\n", &v), 0);

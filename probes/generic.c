@@ -235,9 +235,18 @@ static int generic_parse_directories(ConfigContext *ctx, const ConfigItem *item,
                 return config_error(ctx, ctx->line, item->key, "empty list");
         if (strv_length(l) > GENERIC_DIRECTORIES_MAX)
                 return config_error(ctx, ctx->line, item->key, "more than %d directories", GENERIC_DIRECTORIES_MAX);
-        for (char **p = l; *p; p++)
-                if ((*p)[0] != '/' || strlen(*p) >= PATH_MAX)
+        for (char **p = l; *p; p++) {
+                size_t n = strlen(*p);
+
+                if ((*p)[0] != '/' || n >= PATH_MAX)
                         return config_error(ctx, ctx->line, item->key, "\"%s\" is not an absolute path", *p);
+                /* the same directory twice would count its messages twice */
+                while (n > 1 && (*p)[n - 1] == '/')
+                        (*p)[--n] = 0;
+                for (char **q = l; q < p; q++)
+                        if (strcmp(*q, *p) == 0)
+                                return config_error(ctx, ctx->line, item->key, "\"%s\" is listed twice", *p);
+        }
         strv_free(*dirs);
         *dirs = TAKE_PTR(l);
         return 0;

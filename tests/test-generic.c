@@ -759,6 +759,8 @@ static void test_config_errors(void **state) {
         check_error(GEN "queue_directories = q\n", ":4: [mta] queue_directories: \"q\" is not an absolute path");
         check_error(GEN "queue_directories = /1 /2 /3 /4 /5 /6 /7 /8 /9\n",
                     ":4: [mta] queue_directories: more than 8 directories");
+        /* a directory twice would count its messages twice */
+        check_error(GEN "queue_directories = /q /r /q/\n", ":4: [mta] queue_directories: \"/q\" is listed twice");
         check_error(GEN "queue_glob = a/b\n",
                     ":4: [mta] queue_glob: \"a/b\" holds a '/': it matches file names only");
         check_error(GEN "queue_depth = 5\n", ":4: [mta] queue_depth: 5 is out of range (0..4)");

@@ -757,46 +757,57 @@ typedef struct HostWalk {
 } HostWalk;
 
 /* Reads the host status files under DIR_FD (REL below the top, LEN bytes
- * of w->rel), DEPTH levels down. */
-static void walk_host_status(HostWalk *w, int dir_fd, size_t len, unsigned depth) {
+ * of w->rel), DEPTH levels down. An entry the scan may not open (EACCES,
+ * EPERM) is an error, as the top directory's: a failure it would hide is
+ * a wait of sendmail's own that a stall verdict must not overrule.
+ * Entries that vanish, symbolic links, sockets are skipped. Returns 0 or
+ * a negative errno with the reason. */
+static int walk_host_status(HostWalk *w, int dir_fd, size_t len, unsigned depth) {
         _cleanup_closedir_ DIR *d = NULL;
         struct dirent *de;
         int fd;
 
         if (depth > SENDMAIL_HOST_STATUS_DEPTH_MAX)
-                return;
+                return 0;
         fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
         if (fd < 0)
-                return;
+                return 0;
         d = fdopendir(fd);
         if (!d) {
                 (void) close(fd);
-                return;
+                return 0;
         }
         while ((de = readdir(d)) && w->files < SENDMAIL_HOST_STATUS_FILES_MAX) {
                 _cleanup_close_ int f = -EBADF;
                 size_t n = strlen(de->d_name);
                 struct stat st;
+                int r = 0;
 
                 if (de->d_name[0] == '.' || len + 1 + n >= sizeof(w->rel))
-                        continue;
-                f = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
-                if (f < 0 || fstat(f, &st) < 0)
                         continue;
                 if (len > 0)
                         w->rel[len] = '/';
                 memcpy(w->rel + len + (len > 0), de->d_name, n + 1);
+                f = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+                if (f < 0 && (errno == EACCES || errno == EPERM)) {
+                        char path[PATH_MAX + 256];
+
+                        (void) snprintf(path, sizeof(path), "%s/%s", w->sc->p->host_status_directory, w->rel);
+                        return scan_fail(w->sc, path, errno);
+                }
+                if (f < 0 || fstat(f, &st) < 0)
+                        goto next;
                 if (S_ISDIR(st.st_mode))
-                        walk_host_status(w, f, len + (len > 0) + n, depth + 1);
+                        r = walk_host_status(w, f, len + (len > 0) + n, depth + 1);
                 else if (S_ISREG(st.st_mode)) {
                         char buf[SENDMAIL_HOST_STATUS_READ_MAX], host[256];
                         SendmailHostStatus hs;
-                        ssize_t r;
+                        ssize_t k;
                         uint64_t left;
 
                         w->files++;
-                        r = read(f, buf, sizeof(buf));
-                        if (r <= 0 || sendmail_parse_host_status(buf, (size_t) r, &hs) < 0 ||
+                        k = read(f, buf, sizeof(buf));
+                        if (k <= 0 || sendmail_parse_host_status(buf, (size_t) k, &hs) < 0 ||
                             sendmail_host_from_path(w->rel, host, sizeof(host)) < 0)
                                 goto next;
                         w->sc->extra->host_files++;
@@ -807,9 +818,12 @@ static void walk_host_status(HostWalk *w, int dir_fd, size_t len, unsigned depth
                                                      w->sc->p->host_status_timeout_usec);
                         }
                 }
+                if (r < 0)
+                        return r;
         next:
                 w->rel[len] = 0;
         }
+        return 0;
 }
 
 int sendmail_scan_queue(const SendmailScanParams *p, QueueStats *ret, SendmailScanExtra *extra, char *reason,
@@ -840,9 +854,11 @@ int sendmail_scan_queue(const SendmailScanParams *p, QueueStats *ret, SendmailSc
                 _cleanup_close_ int fd = open(p->host_status_directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 HostWalk w = { .sc = &sc };
 
-                if (fd >= 0)
-                        walk_host_status(&w, fd, 0, 0);
-                else if (errno != ENOENT)
+                if (fd >= 0) {
+                        r = walk_host_status(&w, fd, 0, 0);
+                        if (r < 0)
+                                return r;
+                } else if (errno != ENOENT)
                         return scan_fail(&sc, p->host_status_directory, errno);
         }
         *ret = q;

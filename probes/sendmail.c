@@ -581,8 +581,9 @@ static int scan_fail(ScanContext *sc, const char *path, int err) {
 }
 
 /* One qf file NAME in directory FD (PATH for messages): its T/K/N, the
- * counts, the oldest, overdue. CLIENT: the client queue. */
-static void scan_qf(ScanContext *sc, int fd, const char *name, bool client) {
+ * counts, the oldest, overdue. CLIENT: the client queue. Returns 0, or a
+ * negative errno with the reason for a file the scan may not open. */
+static int scan_qf(ScanContext *sc, int fd, const char *path, const char *name, bool client) {
         char buf[SENDMAIL_QF_READ_MAX], id[QUEUE_ID_MAX];
         _cleanup_close_ int f = -EBADF;
         SendmailQf qf;
@@ -592,8 +593,15 @@ static void scan_qf(ScanContext *sc, int fd, const char *name, bool client) {
         bool ok;
 
         f = openat(fd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+        if (f < 0 && (errno == EACCES || errno == EPERM)) {
+                /* a message the scan may not read is no message gone */
+                char file[PATH_MAX + 256];
+
+                (void) snprintf(file, sizeof(file), "%s/%s", path, name);
+                return scan_fail(sc, file, errno);
+        }
         if (f < 0 || fstat(f, &st) < 0 || !S_ISREG(st.st_mode))
-                return;  /* gone since readdir (delivered), or not a file: sendmail skips it too */
+                return 0;  /* gone since readdir (delivered), or not a file: sendmail skips it too */
         n = read(f, buf, sizeof(buf));
         ok = n > 0 && sendmail_parse_qf(buf, (size_t) n, &qf) == 0;
 
@@ -623,6 +631,7 @@ static void scan_qf(ScanContext *sc, int fd, const char *name, bool client) {
                 if (late > sc->q->most_overdue_usec)
                         sc->q->most_overdue_usec = late;
         }
+        return 0;
 }
 
 /* The files of one queue directory DIR_FD (PATH). */
@@ -646,9 +655,12 @@ static int scan_dir(ScanContext *sc, int dir_fd, const char *path, bool client) 
                 const char *n = de->d_name;
 
                 if (n[0] && n[1] == 'f' && n[2]) {
-                        if (n[0] == 'q')
-                                scan_qf(sc, dirfd(d), n, client);
-                        else if (n[0] == 'Q')
+                        if (n[0] == 'q') {
+                                int r = scan_qf(sc, dirfd(d), path, n, client);
+
+                                if (r < 0)
+                                        return r;
+                        } else if (n[0] == 'Q')
                                 sc->extra->lost++;
                         else if (n[0] == 'h')
                                 sc->extra->quarantined++;

@@ -655,7 +655,10 @@ static int scan_dir(ScanContext *sc, int dir_fd, const char *path, bool client) 
                 const char *n = de->d_name;
 
                 if (n[0] && n[1] == 'f' && n[2]) {
-                        if (n[0] == 'q') {
+                        /* what is no regular file (a FIFO, a device, a
+                         * socket named qf*; sendmail skips it too) is never
+                         * opened; DT_UNKNOWN: scan_qf() looks */
+                        if (n[0] == 'q' && (de->d_type == DT_REG || de->d_type == DT_UNKNOWN)) {
                                 int r = scan_qf(sc, dirfd(d), path, n, client);
 
                                 if (r < 0)

@@ -653,6 +653,61 @@ static void test_scan_unreadable_qf(void **state) {
         assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* FIFOs, sockets, directories and links named qf* are never opened (an
+ * open could block, or have a device's side effects) and are no
+ * messages, also where the scan could not open them. The scan runs as
+ * nobody, in a child, when the test runs as root. */
+static void test_scan_special_files(void **state) {
+        char mq[300], path[300], reason[256] = "";
+        SendmailScanParams p = {
+                .queue_directory = mq,
+                .now_usec = NOW,
+                .slack_usec = 11 * MIN,
+                .host_status_timeout_usec = 30 * MIN,
+        };
+        QueueStats q;
+        SendmailScanExtra e;
+        int status;
+        pid_t pid;
+
+        new_root("special");
+        mkdir_rel("mqueue");
+        mkdir_rel("mqueue/qfDIR000000001");
+        write_qf("mqueue/qf4B1HM5Xo000001", NOW_SEC - 2 * 3600, NOW_SEC - 2 * 3600, 1);
+        path_rel(mq, sizeof(mq), "mqueue");
+        path_rel(path, sizeof(path), "mqueue/qfFIFO00000001");
+        assert_int_equal(mkfifo(path, 0600), 0);
+        path_rel(path, sizeof(path), "mqueue/qfLINK00000001");
+        assert_int_equal(symlink("qf4B1HM5Xo000001", path), 0);
+        assert_int_equal(chmod(tmp, 0755), 0);
+        assert_int_equal(chmod(root, 0755), 0);
+        assert_int_equal(chmod(mq, 0755), 0);
+        path_rel(path, sizeof(path), "mqueue/qf4B1HM5Xo000001");
+        assert_int_equal(chmod(path, 0644), 0);
+
+        assert_int_equal(sendmail_scan_queue(&p, &q, &e, reason, sizeof(reason)), 0);
+        assert_int_equal(q.backlog, 1);
+        assert_string_equal(q.oldest_id, "4B1HM5Xo000001");
+        if (geteuid() != 0)
+                return;
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                int code = 0;
+
+                if (setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
+                        child_exit(10);
+                if (sendmail_scan_queue(&p, &q, &e, reason, sizeof(reason)) != 0)
+                        code |= 1;
+                if (q.backlog != 1)
+                        code |= 2;
+                child_exit(code);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void test_extra_line(void **state) {
         SendmailScanExtra e = { .lost = 1, .quarantined = 2, .unreadable = 3 }, e2;
         QueueStats q = { .wait_left_usec = 20 * MIN }, q2 = {};
@@ -1031,6 +1086,7 @@ int main(void) {
                 cmocka_unit_test(test_scan_unreadable_qf_dir),
                 cmocka_unit_test(test_scan_unreadable_host_status),
                 cmocka_unit_test(test_scan_unreadable_qf),
+                cmocka_unit_test(test_scan_special_files),
                 cmocka_unit_test(test_extra_line),
                 cmocka_unit_test(test_settings_finish),
                 cmocka_unit_test(test_probe_run),

@@ -23,14 +23,17 @@ E2E_POLL=${E2E_POLL:-2}                     # seconds between two polls of wait_
 E2E_BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-120}
 E2E_TIMELINE=${E2E_TIMELINE:-0}             # 1: print a timeline line while waiting
 E2E_TIMELINE_EVERY=${E2E_TIMELINE_EVERY:-5}
-# The MTA a sandbox boots (one per sandbox: postfix and exim4 conflict): "postfix" (rootfs.sh)
-# or "exim" (rootfs-exim.sh, helpers in lib-exim.sh). A scenario that needs Exim is named
-# scenario-*-exim-*.sh and sets E2E_MTA=exim before sourcing this file; run.sh shards by it.
+# The MTA a sandbox boots (one per sandbox: postfix, exim4 and nullmailer conflict): "postfix"
+# (rootfs.sh), "exim" (rootfs-exim.sh, helpers in lib-exim.sh) or "nullmailer"
+# (rootfs-nullmailer.sh, helpers in lib-nullmailer.sh). A scenario that needs Exim is named
+# scenario-*-exim-*.sh and sets E2E_MTA=exim before sourcing this file (nullmailer:
+# scenario-*-nullmailer-*.sh, E2E_MTA=nullmailer); run.sh shards by it.
 E2E_MTA=${E2E_MTA:-postfix}
 case $E2E_MTA in
     postfix) E2E_INI=${E2E_INI:-mta-watchdog.e2e.ini} ;;
     exim) E2E_INI=${E2E_INI:-mta-watchdog.e2e-exim.ini} ;;
-    *) echo "lib.sh: E2E_MTA is postfix or exim, not '$E2E_MTA'" >&2; exit 2 ;;
+    nullmailer) E2E_INI=${E2E_INI:-mta-watchdog.e2e-nullmailer.ini} ;;
+    *) echo "lib.sh: E2E_MTA is postfix, exim or nullmailer, not '$E2E_MTA'" >&2; exit 2 ;;
 esac
 export E2E_MTA E2E_INI
 E2E_SPOOL=/var/spool/postfix
@@ -124,6 +127,8 @@ e2e_boot() {
     local rootfs
     if [ "$E2E_MTA" = exim ]; then
         rootfs=$(bash "$E2E_DIR/rootfs-exim.sh")
+    elif [ "$E2E_MTA" = nullmailer ]; then
+        rootfs=$(bash "$E2E_DIR/rootfs-nullmailer.sh")
     else
         rootfs=$(bash "$E2E_DIR/rootfs.sh")
     fi
@@ -576,4 +581,9 @@ _am_resolved() { [ -z "$(_am_alerts)" ]; }
 if [ "$E2E_MTA" = exim ]; then
     # shellcheck source-path=SCRIPTDIR source=lib-exim.sh
     . "$E2E_DIR/lib-exim.sh"
+fi
+# --- the nullmailer sandbox: the same for nullmailer (lib-nullmailer.sh) -----------------------
+if [ "$E2E_MTA" = nullmailer ]; then
+    # shellcheck source-path=SCRIPTDIR source=lib-nullmailer.sh
+    . "$E2E_DIR/lib-nullmailer.sh"
 fi

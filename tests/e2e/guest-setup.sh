@@ -123,7 +123,7 @@ case ${E2E_INSTALL:-deb} in
         ;;
 esac
 id mta-watchdog
-python3 /e2e/mkconfig.py /src/etc/mta-watchdog.ini "/e2e/${E2E_INI:-mta-watchdog.e2e.ini}" \
+python3 /e2e/mkconfig.py "/src/etc/${E2E_EXAMPLE:-mta-watchdog.ini}" "/e2e/${E2E_INI:-mta-watchdog.e2e.ini}" \
     > /etc/mta-watchdog/mta-watchdog.ini.new
 mv /etc/mta-watchdog/mta-watchdog.ini.new /etc/mta-watchdog/mta-watchdog.ini
 

@@ -120,7 +120,7 @@ const char *failure_cause_to_string(FailureCause c);
 /* Delivery activity read from the MTA's log (journal), as counters that
  * only grow while the daemon runs. See probes/activity.h. Every counted
  * line adds to exactly one of sent, deferred, bounced, conn_errors,
- * conn_errors_probed, completed and queue_runs; a failure also to failures[its cause], and a failure
+ * conn_errors_probed, completed, queue_runs and started; a failure also to failures[its cause], and a failure
  * a restart can fix (the peer is one our probes reach) also to fixable[]. */
 typedef struct ActivityCounts {
         uint64_t sent;                    /* delivered */
@@ -141,6 +141,9 @@ typedef struct ActivityCounts {
                                            * mail delivered, like sent and bounced */
         uint64_t queue_runs;              /* queue runners started (Exim "Start queue run"): the
                                            * runner is alive; no attempt, not progress */
+        uint64_t started;                 /* deliveries begun whose outcome a later line tells
+                                           * (the generic profile's started_pattern, nullmailer
+                                           * "Starting delivery: ..."); not progress by itself */
 } ActivityCounts;
 
 /* What the activity source keeps of the lines behind the counters, for
@@ -169,6 +172,15 @@ typedef struct MtaLogLine {
 typedef struct ActivitySamples {
         CauseSample causes[_CAUSE_MAX];
         MtaLogLine mta_log[ACTIVITY_MTA_LOG_MAX]; /* a ring, the newest at (seq - 1) % MAX */
+        /* The open start: the last "started" line (ActivityCounts.started)
+         * with no outcome line (sent, deferred, bounced, connection error)
+         * read since. CLOCK_MONOTONIC when it was read, 0: none open. A
+         * sender wedged after it (nullmailer, README "The generic profile")
+         * leaves it open. */
+        uint64_t open_start_usec;
+        char open_start_line[ACTIVITY_LINE_MAX];
+        char open_start_peer[ACTIVITY_PEER_MAX]; /* its first capture group ("" if none): the
+                                                  * peer of outcome lines that name none */
 } ActivitySamples;
 
 /* What the MTA's liveness allows the detector to conclude; the unit probe

@@ -47,6 +47,10 @@ assert_eq "flush action.started alerts" 1 "$(action_count action.started flush)"
 assert_eq "flush action.succeeded alerts" 1 "$(action_count action.succeeded flush)"
 assert_eq "restart action.started alerts" 0 "$(action_count action.started restart)"
 assert_eq "action.failed alerts" 0 "$(event_count action.failed)"
+# stall_after is shorter than nullmailer's longest pause (max_retry_gap = maxpause, 10m): the
+# daemon said at its start what that costs (config_advice, README "The generic profile")
+assert_eq "start-up advice on stall_after and max_retry_gap" 1 \
+    "$(daemon_logged "[mta] stall_after: $(ini_get mta stall_after) is not longer than max_retry_gap ($(ini_get mta max_retry_gap)): a pause of the MTA between its retries counts as a stall; it costs one flush")"
 assert_eq "alerts in order" \
     "outage.started outage.ended stall.detected action.started action.succeeded recovered" \
     "$(events | paste -sd' ' -)"

@@ -331,6 +331,10 @@ static ActivityKind outcome_kind(const char *s, size_t n) {
                 { "**",       ACTIVITY_BOUNCED  },
                 { "Completed", ACTIVITY_COMPLETED },
                 { "Start queue run", ACTIVITY_QUEUE_RUN },
+                /* Sendmail: "stat=Sent", "stat=Deferred", "dsn=5.x.x" (probes/sendmail-log.c) */
+                { "Sent",     ACTIVITY_SENT     },
+                { "Deferred", ACTIVITY_DEFERRED },
+                { "dsn=5",    ACTIVITY_BOUNCED  },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++)

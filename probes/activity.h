@@ -20,7 +20,8 @@
  *    (Postfix "status=..."), or Exim's "=>" "->" (sent), "==" (deferred),
  *    "**" (bounced), per Exim's spec chapter "Log files"; Exim's
  *    "Completed" and "Start queue run" (ActivityCounts.completed,
- *    queue_runs). Other text in that group makes the line count as nothing.
+ *    queue_runs); Sendmail's "Sent", "Deferred" (its stat= words) and
+ *    "dsn=5" (a permanent failure). Other text in that group makes the line count as nothing.
  *
  * "First capture group" means the first one that took part in the match,
  * so that a pattern may be an alternation of branches with one group each

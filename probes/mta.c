@@ -5,11 +5,13 @@
 #include "generic.h"
 #include "mta.h"
 #include "postfix.h"
+#include "sendmail.h"
 
 /* One line per MTA type (README "Adding an MTA"). */
 const MtaProfile *const mta_profiles[] = {
         &mta_profile_postfix,
         &mta_profile_exim,
+        &mta_profile_sendmail,
         &mta_profile_generic,
         NULL,
 };

@@ -82,10 +82,12 @@ typedef struct QueueStats {
         /* Where the schedule came from, for status and alerts: "file-times"
          * (Postfix: deferred files' mtimes), "retry-db" (Exim's retry hints
          * database), "msglog" (Exim without the database: per-message log
-         * mtimes); "" when schedule_known is false. */
+         * mtimes), "qf" (Sendmail: the K, T and N lines of its qf files);
+         * "" when schedule_known is false. */
         char schedule_source[16];
-        /* Frozen messages (Exim: a "-frozen" line in the -H file): not in
-         * backlog, the MTA does not try them until an admin thaws them. */
+        /* Frozen messages (Exim: a "-frozen" line in the -H file; Sendmail:
+         * lost "Qf" and quarantined "hf" files): not in backlog, the MTA
+         * does not try them until an admin thaws them. */
         unsigned frozen;
         /* Deliveries that have held a message's lock longer than the
          * hung-delivery threshold (Exim: the -D file's fcntl lock, holder
@@ -94,6 +96,12 @@ typedef struct QueueStats {
         uint32_t hung_pid;                /* its process, 0 if none */
         char hung_id[QUEUE_ID_MAX];       /* the message it holds, "" if none */
         uint64_t hung_age_usec;           /* how long it has run, microseconds */
+        /* How much longer the MTA waits by a rule of its own before it
+         * tries again (Sendmail: a relay's failed host status, trusted for
+         * Timeout.hoststatus, probes/sendmail.c), microseconds; 0: none.
+         * No stall is detected while it is > 0 (README "How it decides"). */
+        uint64_t wait_left_usec;
+        char wait_reason[128];            /* what it waits for, as the MTA recorded it; "" if none */
 } QueueStats;
 
 /* Why a delivery failed, as told by the MTA's log line (the cause

@@ -400,6 +400,7 @@ typedef struct Round {
         ActivityCounts act;
         int unit_status;
         UnitState unit;
+        uint64_t wait;           /* QueueStats.wait_left_usec, µs */
 } Round;
 
 /* As the activity probe counts them: a connection error to a probed peer
@@ -419,6 +420,7 @@ static void feed(Timeline *tl, uint64_t t, const Round *r) {
                         .schedule_known = r->schedule,
                         .overdue = r->overdue,
                         .slack_usec = r->slack,
+                        .wait_left_usec = r->wait,
                 },
                 .activity_status = PROBE_OK,
                 .activity = with_causes(r->act),
@@ -748,6 +750,42 @@ static void test_catalog_13_conn_errors_to_reachable_relay(void **state) {
 
         assert_true(tl.first_action_at == S(520));
 }
+/* 18. Sendmail after an outage: the relay's host status says "failed"
+ * and sendmail trusts it for Timeout.hoststatus (30 min), deferring every
+ * queue run's mail with the stored "Connection refused by relay" without
+ * connecting (probes/sendmail.c). Those lines look like the stuck pattern
+ * of 13, but the queue probe reports the wait: no stall while it lasts;
+ * once it is over and the same failures go on, the stall of 13. */
+static void test_catalog_18_host_status_wait(void **state) {
+        Timeline tl;
+        Round r;
+        tl_init(&tl);
+
+        for (uint64_t t = 0; t <= 90; t += 10)
+                r = round_ok(0, NULL), feed(&tl, t, &r);
+        for (uint64_t t = 100; t <= 400; t += 10) {
+                r = round_ok(20, "A"), r.reach = FAIL;
+                r.act.conn_errors_probed = 20 * ((t - 100) / 60);
+                feed(&tl, t, &r);
+        }
+        /* the last real attempt at 400: trusted until 2200 */
+        for (uint64_t t = 410; t < 2200; t += 10) {
+                r = round_ok(20, "A");
+                r.act.conn_errors_probed = 20 * ((t - 100) / 60);
+                r.wait = S(2200 - t);
+                feed(&tl, t, &r);
+        }
+        assert_int_equal(tl.n_actions, 0);
+        assert_int_equal(tl.n_events[EVENT_STALL_DETECTED], 0);
+        for (uint64_t t = 2200; t <= 2400 && tl.n_actions == 0; t += 10) {
+                r = round_ok(20, "A");
+                r.act.conn_errors_probed = 20 * ((t - 100) / 60);
+                feed(&tl, t, &r);
+        }
+        assert_int_equal(tl.n_actions, 1);
+        assert_true(tl.first_action_at == S(2200));
+}
+
 /* 14. A realtime clock step (or anything else that moves the schedule's
  * time stamps: here 20 deferred messages due in hours suddenly look 10
  * minutes overdue) on a healthy Postfix with a slack of 120 s. The stall
@@ -1052,6 +1090,24 @@ static void test_judge_once(void **state) {
         JUDGE(ONCE_STALLED, "stalled: 4 failure(s) a restart may fix (connect-failure) in the last 5m");
         r = round_ok(20, "A");
         JUDGE(ONCE_HEALTHY, "healthy: backlog 20, nothing overdue by 5m yet (the MTA waits out its own schedule)");
+        {
+                /* Sendmail's host status wait: its cached failures are no stall */
+                Observation o = {
+                        .reach = PROBE_OK, .queue_status = PROBE_OK,
+                        .queue = { .backlog = 20, .schedule_known = true, .overdue = 20,
+                                   .most_overdue_usec = S(400), .wait_left_usec = S(1500),
+                                   .wait_reason = "host status of relay.example: Deferred: Connection refused by "
+                                                  "relay.example, trusted until 00:10:00Z (Timeout.hoststatus 30m)" },
+                        .activity_status = PROBE_OK,
+                        .activity = with_causes((ActivityCounts) { .conn_errors_probed = 4 }),
+                        .unit_status = PROBE_OK, .unit = unit_running,
+                };
+
+                assert_int_equal(detector_judge_once(&tl.p, &o, why, sizeof(why)), ONCE_HEALTHY);
+                assert_string_equal(why, "healthy: backlog 20, the MTA waits 25m more by its own rule: host status of "
+                                         "relay.example: Deferred: Connection refused by relay.example, trusted until "
+                                         "00:10:00Z (Timeout.hoststatus 30m)");
+        }
         r = round_ok(0, NULL);
         JUDGE(ONCE_HEALTHY, "healthy: backlog 0");
         r = round_ok(20, "A"), r.overdue = 20, r.reach = FAIL;
@@ -2967,6 +3023,7 @@ int main(void) {
                 cmocka_unit_test(test_catalog_15_overdue_seen_for_slack),
                 cmocka_unit_test(test_catalog_16_clock_step_restarts_overdue_clock),
                 cmocka_unit_test(test_catalog_17_probed_errors_need_no_overdue_clock),
+                cmocka_unit_test(test_catalog_18_host_status_wait),
                 cmocka_unit_test(test_unit_changes_during_outage_and_recovery),
                 cmocka_unit_test(test_unknown_in_every_state),
                 cmocka_unit_test(test_outage_again_while_recovering),

@@ -932,6 +932,10 @@ static bool stalled(const Detector *d, const DetectorParams *p, const Observatio
                obs->unit_status == PROBE_OK &&
                d->unit_gate == UNIT_GATE_RUNNING &&
                obs->queue.backlog >= p->min_backlog &&
+               /* the MTA waits by a rule of its own (Sendmail's host status):
+                * its deferrals meanwhile, "connection refused" ones too, are
+                * that rule, not a stuck MTA */
+               obs->queue.wait_left_usec == 0 &&
                (!obs->queue.schedule_known || overdue_seen(d, obs, now) || recent_fixable(d, p, now)) &&
                (!p->conservative || obs->queue.oldest_age_usec >= p->stall_after_usec) &&
                !start_in_progress(p, obs, now) &&
@@ -1336,6 +1340,15 @@ OnceVerdict detector_judge_once(const DetectorParams *p, const Observation *obs,
         if (attempts(&obs->activity) > 0) {
                 (void) snprintf(reason, size, "healthy: %" PRIu64 " delivery attempt(s) in the last %s",
                                 attempts(&obs->activity), w);
+                return ONCE_HEALTHY;
+        }
+        /* before the failures: while the MTA waits by its own rule, its
+         * deferrals ("connection refused" from Sendmail's host status
+         * cache too) are that rule */
+        if (q->wait_left_usec > 0) {
+                fmt_secs(o, sizeof(o), q->wait_left_usec);
+                (void) snprintf(reason, size, "healthy: backlog %u, the MTA waits %s more by its own rule: %s",
+                                q->backlog, o, q->wait_reason);
                 return ONCE_HEALTHY;
         }
         if (sum_causes(obs->activity.fixable) + obs->activity.mta_errors > 0) {

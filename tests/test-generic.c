@@ -871,7 +871,7 @@ static void test_config_nullmailer(void **state) {
 }
 
 static void test_config_opensmtpd(void **state) {
-        char path[512], advice[1024], expected[1024];
+        char path[512], advice[1024];
         _cleanup_free_ char *log = NULL;
         Config *c = NULL;
 
@@ -879,8 +879,19 @@ static void test_config_opensmtpd(void **state) {
         assert_string_equal(log, "");
         const GenericSettings *g = GENERIC(c);
         assert_string_equal(c->unit, "opensmtpd.service");
-        assert_int_equal(g->queue_depth, 3);
+        assert_string_equal(g->queue_directories[0], "/var/spool/smtpd/queue");
+        assert_int_equal(g->queue_depth, 2);
+        assert_string_equal(g->queue_glob, "[0-9a-f]*");
         assert_int_equal(g->arrival, GENERIC_ARRIVAL_MTIME);
+        assert_int_equal(g->schedule, GENERIC_SCHEDULE_OPENSMTPD);
+        assert_int_equal(g->overdue_slack_usec, USEC_INFINITY);
+        assert_int_equal(generic_overdue_slack(g), 10 * MIN);
+        assert_true(c->profile->reads_schedule(c->mta_settings));
+        assert_int_equal(c->stall_after_usec, HOUR);
+        /* no flush: smtpctl answers root alone */
+        assert_int_equal(c->n_actions, 1);
+        assert_int_equal(c->actions[0], ACTION_RESTART);
+        assert_null(c->flush_command);
         assert_int_equal(g->log_source, GENERIC_LOG_SYSLOG);
         assert_string_equal(g->syslog_identifiers[0], "smtpd");
         assert_null(g->syslog_identifiers[1]);
@@ -888,12 +899,47 @@ static void test_config_opensmtpd(void **state) {
         assert_string_equal(mta_syslog_identifiers(c->profile, c->mta_settings)[0], "smtpd");
         assert_null(g->started_pattern);
         assert_int_equal(c->profile->hung_start_after(c->mta_settings), 0);
-        assert_int_equal(config_advice(c, advice, sizeof(advice)), 1);
-        (void) snprintf(expected, sizeof(expected),
-                        "%s: [mta] max_retry_gap: not set: stall_after (1h) must be longer than the MTA's longest "
-                        "pause between its retries (the generic profile reads no schedule); set max_retry_gap to "
-                        "have it checked\n", path);
-        assert_string_equal(advice, expected);
+        /* the words of smtpd 6.8.0p2's lines, as Debian 12's package logged them */
+        assert_string_equal(g->rules.delivered, "mta delivery evpid=[0-9a-f]+ .* result=\"(Ok|PermFail)\"");
+        assert_string_equal(g->rules.failed, "mta delivery evpid=[0-9a-f]+ .* result=\"TempFail\"");
+        assert_string_equal(c->error_pattern, "mta error reason=()(Connection failed: (Connection refused|"
+                            "Connection timed out|Network is unreachable|No route to host)|Connection timeout)");
+        /* the schedule tells a pause from a stall: no advice about max_retry_gap */
+        assert_int_equal(config_advice(c, advice, sizeof(advice)), 0);
+        assert_string_equal(advice, "");
+
+        /* smtpd's lines (journal of Debian 12's opensmtpd, relay 192.0.2.2 unreachable) */
+        static const struct {
+                const char *line;
+                ActivityKind kind;
+                FailureCause cause;
+        } cases[] = {
+                { "ac1e9e5fb0365a15 mta error reason=Connection failed: Network is unreachable", ACTIVITY_CONN_ERROR,
+                  CAUSE_CONNECT_FAILURE },
+                { "0000000000000000 mta delivery evpid=2d18b1d574967cef from=<root@mta-e2e.test> "
+                  "to=<user1@example.org> rcpt=<-> source=\"-\" relay=\"192.0.2.2\" delay=11s result=\"TempFail\" "
+                  "stat=\"Network error on destination MXs\"", ACTIVITY_DEFERRED, CAUSE_DEFERRED_REMOTE },
+                { "ac1e9e5fb0365a15 mta connecting address=smtp://192.0.2.2:25 host=192.0.2.2", ACTIVITY_NONE,
+                  CAUSE_NONE },
+                { "smtp-out: Disabling route [] <-> 192.0.2.2 (192.0.2.2) for 15s", ACTIVITY_NONE, CAUSE_NONE },
+                { "smtp-out: No valid route for [connector:[]->[relay:192.0.2.2,port=25,smtp,mx],0x0]",
+                  ACTIVITY_NONE, CAUSE_NONE },
+                { "ac1e9e623c26e5dd smtp envelope evpid=33125c8d8fafc462 from=<root@mta-e2e.test> "
+                  "to=<b@example.net>", ACTIVITY_NONE, CAUSE_NONE },
+        };
+        static const char *const probed[] = { "192.0.2.2", NULL };
+        ActivityPatterns pat;
+        ActivityLine l;
+        char err[256];
+
+        assert_int_equal(activity_patterns_init(&pat, &g->rules, NULL, c->error_pattern, probed, err, sizeof(err)),
+                         0);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                activity_classify_line(&pat, cases[i].line, &l);
+                if (l.kind != cases[i].kind || l.cause != cases[i].cause)
+                        fail_msg("\"%s\": kind %d cause %d", cases[i].line, l.kind, l.cause);
+        }
+        activity_patterns_done(&pat);
         config_free(c);
 }
 
@@ -948,6 +994,51 @@ static void test_config_rules(void **state) {
         free(path);
         free(log);
 
+        /* a schedule read: no advice about the gap, the slack auto or set */
+        path = write_config("schedule.ini", GEN_MIN "schedule_from = opensmtpd-envelope\n");
+        c = NULL;
+        assert_int_equal(load_captured(path, &c, &log), 0);
+        assert_string_equal(log, "");
+        assert_int_equal(GENERIC(c)->schedule, GENERIC_SCHEDULE_OPENSMTPD);
+        assert_int_equal(generic_overdue_slack(GENERIC(c)), 10 * MIN);
+        assert_true(c->profile->reads_schedule(c->mta_settings));
+        assert_int_equal(config_advice(c, advice, sizeof(advice)), 0);
+        config_free(c);
+        free(path);
+        free(log);
+        path = write_config("slack.ini", GEN_MIN "schedule_from = opensmtpd-envelope\noverdue_slack = 0\n");
+        c = NULL;
+        assert_int_equal(load_captured(path, &c, &log), 0);
+        assert_int_equal(GENERIC(c)->overdue_slack_usec, 0);
+        assert_int_equal(generic_overdue_slack(GENERIC(c)), 0);
+        /* its effective settings load again, to the same */
+        _cleanup_free_ char *dump = NULL, *dump_path = NULL, *log2 = NULL;
+        size_t size = 0;
+        FILE *m = open_memstream(&dump, &size);
+        config_dump(c, m);
+        fclose(m);
+        assert_non_null(strstr(dump, "\nschedule_from = opensmtpd-envelope\n"));
+        assert_non_null(strstr(dump, "\noverdue_slack = 0\n"));
+        dump_path = write_config("dump.ini", dump);
+        Config *d = NULL;
+        assert_int_equal(load_captured(dump_path, &d, &log2), 0);
+        assert_int_equal(GENERIC(d)->schedule, GENERIC_SCHEDULE_OPENSMTPD);
+        assert_int_equal(GENERIC(d)->overdue_slack_usec, 0);
+        config_free(d);
+        config_free(c);
+        free(path);
+        free(log);
+        /* none: the default, read by nobody */
+        path = write_config("none.ini", GEN_MIN "schedule_from = none\n");
+        c = NULL;
+        assert_int_equal(load_captured(path, &c, &log), 0);
+        assert_int_equal(GENERIC(c)->schedule, GENERIC_SCHEDULE_NONE);
+        assert_false(c->profile->reads_schedule(c->mta_settings));
+        assert_int_equal(config_advice(c, advice, sizeof(advice)), 1);
+        config_free(c);
+        free(path);
+        free(log);
+
         /* a log file */
         path = write_config("file.ini", GEN_MIN "log_source = file\nlog_file = /var/log/relay.log\n");
         c = NULL;
@@ -995,6 +1086,12 @@ static void test_config_errors(void **state) {
         check_error(GEN_MIN "log_source = file\n", ":1: [mta]: log_file: missing (log_source = file follows it)");
         check_error(GEN_MIN "syslog_identifiers = relay\n",
                     ":1: [mta]: syslog_identifiers: read only with log_source = syslog");
+        check_error(GEN "schedule_from = smtpctl\n",
+                    ":4: [mta] schedule_from: unknown value \"smtpctl\" (none, opensmtpd-envelope)");
+        check_error(GEN "schedule_from = opensmtpd-envelope\noverdue_slack = soon\n",
+                    ":5: [mta] overdue_slack: \"soon\" is not a duration (e.g. 30s, 5m, 1h30m, 250ms)");
+        check_error(GEN_MIN "overdue_slack = 5m\n",
+                    ":1: [mta]: overdue_slack: read only with a schedule (schedule_from)");
         check_error(GEN_MIN "hung_delivery_after = 1h\n",
                     ":1: [mta]: started_pattern: missing (hung_delivery_after needs the line that opens a delivery)");
         /* the type's keys belong to it alone */

@@ -581,17 +581,14 @@ static int generic_scan_child(int out_fd, void *state) {
 }
 
 static void generic_describe(Probe *p, const QueueStats *q, char *buf, size_t size) {
-        char age[FORMAT_DURATION_MAX];
-
         GenericState *st = p->state;
-        char sched[FORMAT_DURATION_MAX + 64] = " (no schedule read)";
+        char age[FORMAT_DURATION_MAX], sched[FORMAT_DURATION_MAX + 64] = " (no schedule read)";
 
         if (q->schedule_known)
                 (void) snprintf(sched, sizeof(sched), ", overdue %u (%s, slack %s)", q->overdue,
                                 q->schedule_source, format_duration(age, sizeof(age), q->slack_usec));
-        else if (st->copy.schedule != GENERIC_SCHEDULE_NONE)
-                (void) snprintf(sched, sizeof(sched), " (no schedule read: a file is not an envelope of %s)",
-                                schedule_names[st->copy.schedule]);
+        else if (st->copy.schedule == GENERIC_SCHEDULE_OPENSMTPD)
+                (void) snprintf(sched, sizeof(sched), " (no schedule read: a queue file is not an OpenSMTPD envelope)");
         if (q->backlog == 0)
                 (void) snprintf(buf, size, "backlog 0%s", sched);
         else

@@ -587,8 +587,7 @@ static void test_probe_envelopes(void **state) {
         assert_int_equal(run.r.status, PROBE_OK);
         assert_false(run.r.queue.schedule_known);
         assert_int_equal(run.r.queue.overdue, 0);
-        assert_non_null(strstr(run.r.reason,
-                               " (no schedule read: a file is not an envelope of opensmtpd-envelope)"));
+        assert_non_null(strstr(run.r.reason, " (no schedule read: a queue file is not an OpenSMTPD envelope)"));
         p = probe_free(p);
         run_until_no_children(e);
         sd_event_unref(e);

@@ -907,7 +907,8 @@ static void test_config_opensmtpd(void **state) {
         assert_int_equal(config_advice(c, advice, sizeof(advice)), 0);
         assert_string_equal(advice, "");
 
-        /* smtpd's lines (journal of Debian 12's opensmtpd, relay 192.0.2.2 unreachable) */
+        /* smtpd's lines (journal of Debian 12's opensmtpd: relay 192.0.2.2 unreachable, a black
+         * hole, then an SMTP sink) */
         static const struct {
                 const char *line;
                 ActivityKind kind;
@@ -918,6 +919,11 @@ static void test_config_opensmtpd(void **state) {
                 { "0000000000000000 mta delivery evpid=2d18b1d574967cef from=<root@mta-e2e.test> "
                   "to=<user1@example.org> rcpt=<-> source=\"-\" relay=\"192.0.2.2\" delay=11s result=\"TempFail\" "
                   "stat=\"Network error on destination MXs\"", ACTIVITY_DEFERRED, CAUSE_DEFERRED_REMOTE },
+                { "ac1e9e661d9cfd2d mta error reason=Connection timeout", ACTIVITY_CONN_ERROR, CAUSE_CONNECT_FAILURE },
+                { "82be8e1d74ae377d mta delivery evpid=bfe6584a258ef5c8 from=<root@mta-e2e.test> "
+                  "to=<frozen@example.org> rcpt=<-> source=\"192.0.2.1\" relay=\"192.0.2.2 (192.0.2.2)\" delay=2m5s "
+                  "result=\"Ok\" stat=\"250 OK\"", ACTIVITY_SENT, CAUSE_NONE },
+                { "82be8e1d74ae377d mta connected", ACTIVITY_NONE, CAUSE_NONE },
                 { "ac1e9e5fb0365a15 mta connecting address=smtp://192.0.2.2:25 host=192.0.2.2", ACTIVITY_NONE,
                   CAUSE_NONE },
                 { "smtp-out: Disabling route [] <-> 192.0.2.2 (192.0.2.2) for 15s", ACTIVITY_NONE, CAUSE_NONE },

@@ -23,16 +23,25 @@ E2E_POLL=${E2E_POLL:-2}                     # seconds between two polls of wait_
 E2E_BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-120}
 E2E_TIMELINE=${E2E_TIMELINE:-0}             # 1: print a timeline line while waiting
 E2E_TIMELINE_EVERY=${E2E_TIMELINE_EVERY:-5}
-# The MTA a sandbox boots (one per sandbox: postfix and exim4 conflict): "postfix" (rootfs.sh)
-# or "exim" (rootfs-exim.sh, helpers in lib-exim.sh). A scenario that needs Exim is named
-# scenario-*-exim-*.sh and sets E2E_MTA=exim before sourcing this file; run.sh shards by it.
+# The MTA a sandbox boots (one per sandbox: postfix, exim4 and nullmailer conflict): "postfix"
+# (rootfs.sh), "exim" (rootfs-exim.sh, helpers in lib-exim.sh) or "nullmailer"
+# (rootfs-nullmailer.sh, helpers in lib-nullmailer.sh). A scenario that needs Exim is named
+# scenario-*-exim-*.sh and sets E2E_MTA=exim before sourcing this file (nullmailer:
+# scenario-*-nullmailer-*.sh, E2E_MTA=nullmailer); run.sh shards by it.
 E2E_MTA=${E2E_MTA:-postfix}
 case $E2E_MTA in
     postfix) E2E_INI=${E2E_INI:-mta-watchdog.e2e.ini} ;;
     exim) E2E_INI=${E2E_INI:-mta-watchdog.e2e-exim.ini} ;;
-    *) echo "lib.sh: E2E_MTA is postfix or exim, not '$E2E_MTA'" >&2; exit 2 ;;
+    nullmailer) E2E_INI=${E2E_INI:-mta-watchdog.e2e-nullmailer.ini} ;;
+    *) echo "lib.sh: E2E_MTA is postfix, exim or nullmailer, not '$E2E_MTA'" >&2; exit 2 ;;
 esac
-export E2E_MTA E2E_INI
+# The example file under etc/ the sandbox's config is made from (mkconfig.py lays E2E_INI
+# over it): nullmailer's ready profile, so that the shipped example runs against the real MTA.
+case $E2E_MTA in
+    nullmailer) E2E_EXAMPLE=mta-watchdog-nullmailer.ini ;;
+    *) E2E_EXAMPLE=mta-watchdog.ini ;;
+esac
+export E2E_MTA E2E_INI E2E_EXAMPLE
 E2E_SPOOL=/var/spool/postfix
 E2E_WEBHOOK_LOG=/var/lib/e2e/webhook.jsonl
 E2E_MTA_UNIT=postfix@-.service
@@ -124,6 +133,8 @@ e2e_boot() {
     local rootfs
     if [ "$E2E_MTA" = exim ]; then
         rootfs=$(bash "$E2E_DIR/rootfs-exim.sh")
+    elif [ "$E2E_MTA" = nullmailer ]; then
+        rootfs=$(bash "$E2E_DIR/rootfs-nullmailer.sh")
     else
         rootfs=$(bash "$E2E_DIR/rootfs.sh")
     fi
@@ -193,7 +204,7 @@ e2e_boot() {
             { tail -n 20 "$E2E_TMP/install.log" >&2; fail "cmake --install into the container failed"; }
     fi
     e2e_exec E2E_POSTFIX_PIDFILE="${E2E_POSTFIX_PIDFILE:-no}" E2E_INSTALL="$E2E_INSTALL" \
-        E2E_MTA="$E2E_MTA" E2E_INI="$E2E_INI" bash /e2e/guest-setup.sh >"$E2E_TMP/setup.log" 2>&1 ||
+        E2E_MTA="$E2E_MTA" E2E_INI="$E2E_INI" E2E_EXAMPLE="$E2E_EXAMPLE" bash /e2e/guest-setup.sh >"$E2E_TMP/setup.log" 2>&1 ||
         { tail -n 30 "$E2E_TMP/setup.log" >&2; fail "guest setup failed"; }
     wait_until 30 _e2e_ready || fail "relay, receiver or $E2E_MTA not up: $(e2e_exec systemctl --failed --no-legend 2>&1)"
     e2e_log "mta-watchdog installed ($E2E_INSTALL): $(e2e_exec $E2E_SBIN --version 2>&1 | head -n1)"
@@ -477,8 +488,8 @@ e2e_reset() {
         find /var/lib/e2e/relay -mindepth 1 -delete'
     # what alert scenarios change: extra receivers, the config, the default receiver stopped
     e2e_exec sh -c 'systemctl stop "e2e-recv-*" 2>/dev/null; systemctl reset-failed "e2e-recv-*" 2>/dev/null
-        python3 /e2e/mkconfig.py /src/etc/mta-watchdog.ini "/e2e/$1" > /etc/mta-watchdog/mta-watchdog.ini
-        systemctl start e2e-receiver.service' sh "$E2E_INI" || fail "reset: cannot restore receivers and config"
+        python3 /e2e/mkconfig.py "/src/etc/$2" "/e2e/$1" > /etc/mta-watchdog/mta-watchdog.ini
+        systemctl start e2e-receiver.service' sh "$E2E_INI" "$E2E_EXAMPLE" || fail "reset: cannot restore receivers and config"
     # misbehaving peers of the cause scenarios (lib-causes.sh), and the relay they replaced
     e2e_exec sh -c 'systemctl stop "e2e-peer-*" 2>/dev/null; systemctl reset-failed "e2e-peer-*" 2>/dev/null
         systemctl start e2e-relay.service' || fail "reset: cannot stop the stand-ins or start the relay"
@@ -576,4 +587,9 @@ _am_resolved() { [ -z "$(_am_alerts)" ]; }
 if [ "$E2E_MTA" = exim ]; then
     # shellcheck source-path=SCRIPTDIR source=lib-exim.sh
     . "$E2E_DIR/lib-exim.sh"
+fi
+# --- the nullmailer sandbox: the same for nullmailer (lib-nullmailer.sh) -----------------------
+if [ "$E2E_MTA" = nullmailer ]; then
+    # shellcheck source-path=SCRIPTDIR source=lib-nullmailer.sh
+    . "$E2E_DIR/lib-nullmailer.sh"
 fi

@@ -125,7 +125,7 @@ static int scan_envelope(ScanState *st, int dfd, const char *path, const char *n
         OpensmtpdEnvelope e;
         struct stat sb;
         size_t n = 0;
-        uint64_t mtime_usec, due_sec;
+        uint64_t due_sec;
 
         fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
         if (fd < 0) {
@@ -148,10 +148,9 @@ static int scan_envelope(ScanState *st, int dfd, const char *path, const char *n
                         break;
                 n += (size_t) k;
         }
-        mtime_usec = (uint64_t) MAX_OF(sb.st_mtim.tv_sec, 0) * USEC_PER_SEC + (uint64_t) sb.st_mtim.tv_nsec / 1000;
         if (opensmtpd_envelope_parse(buf, n, &e) < 0) {
                 st->unscheduled++;
-                scan_note(st, name, mtime_usec);
+                scan_note(st, name, mtime_usec(&sb.st_mtim));
                 return 0;
         }
         scan_note(st, name, e.ctime_sec * USEC_PER_SEC);

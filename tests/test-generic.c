@@ -258,6 +258,15 @@ static void test_scan_far_mtime(void **state) {
         assert_int_equal(st.backlog, 2);
         assert_string_equal(st.oldest_id, "old");
         assert_int_equal(st.oldest_age_usec, 3600 * SEC);
+        /* the same where files are read as OpenSMTPD envelopes and these
+         * (empty) are none: their arrival is the mtime */
+        s.schedule = GENERIC_SCHEDULE_OPENSMTPD;
+        assert_int_equal(generic_scan_queue(&s, 1796003600ULL * SEC, &st, reason, sizeof(reason)), 0);
+        assert_int_equal(st.backlog, 2);
+        assert_false(st.schedule_known);
+        assert_string_equal(st.oldest_id, "old");
+        assert_int_equal(st.oldest_age_usec, 3600 * SEC);
+        s.schedule = GENERIC_SCHEDULE_NONE;
 
         /* alone, it is a message of age 0 */
         assert_int_equal(unlink(path), 0);

@@ -1113,9 +1113,9 @@ static void test_judge_once(void **state) {
         r = round_ok(20, "A"), r.overdue = 20, r.reach = FAIL;
         JUDGE(ONCE_HEALTHY, "outage: the relay does not answer; a restart would not help");
         r = round_ok(20, "A"), r.overdue = 20, r.qs = UNK;
-        JUDGE(ONCE_UNKNOWN, "unknown: the queue probe did not answer");
+        JUDGE(ONCE_UNKNOWN, "unknown: the queue probe could not tell (see its reason)");
         r = round_ok(20, "A"), r.overdue = 20, r.reach = UNK;
-        JUDGE(ONCE_UNKNOWN, "unknown: a reachability probe did not answer");
+        JUDGE(ONCE_UNKNOWN, "unknown: a reachability probe could not tell (see its reason)");
         r = round_ok(20, "A"), r.overdue = 20;
         r.unit = (UnitState) { "inactive", "dead", "success", 0, false, 0, 0, false, 0, false, UNIT_GATE_STOPPED };
         JUDGE(ONCE_HEALTHY, "unit inactive/dead: not running, not ours to restart");

@@ -1167,8 +1167,30 @@ static void test_config_errors(void **state) {
                     ":1: [mta]: overdue_slack: read only with a schedule (schedule_from)");
         check_error(GEN_MIN "hung_delivery_after = 1h\n",
                     ":1: [mta]: started_pattern: missing (hung_delivery_after needs the line that opens a delivery)");
+        /* a delivery still going at the next round is no wedged sender */
+        check_error(GEN_MIN "started_pattern = ^start\nhung_delivery_after = 10s\n",
+                    ":1: [mta] hung_delivery_after: 10s is not longer than [watchdog] interval (10s): a delivery "
+                    "still going at the next round would count as a wedged sender");
+        check_error("[watchdog]\ninterval = 2m\n" GEN_MIN "started_pattern = ^start\nhung_delivery_after = 1m\n",
+                    ":3: [mta] hung_delivery_after: 1m is not longer than [watchdog] interval (2m): a delivery "
+                    "still going at the next round would count as a wedged sender");
         /* the type's keys belong to it alone */
         check_error("[mta]\nunit = postfix@-.service\nqueue_glob = *\n", ":3: [mta] queue_glob: unknown key");
+}
+
+/* kill_hung_deliveries where the type has no lock check: advice, not an error. */
+static void test_config_kill_advice(void **state) {
+        _cleanup_free_ char *path = write_config("kill.ini", GEN_MIN "kill_hung_deliveries = yes\nmax_retry_gap = 1m\n"),
+                            *log = NULL, *expected = NULL;
+        char advice[1024];
+        Config *c = NULL;
+
+        assert_int_equal(load_captured(path, &c, &log), 0);
+        assert_int_equal(config_advice(c, advice, sizeof(advice)), 1);
+        assert_true(asprintf(&expected, "%s: [mta] kill_hung_deliveries: MTA type generic has no check of who "
+                             "holds a message: hung deliveries are reported, never killed\n", path) > 0);
+        assert_string_equal(advice, expected);
+        config_free(c);
 }
 
 int main(void) {
@@ -1188,6 +1210,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_config_opensmtpd, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_config_rules, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_config_errors, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_config_kill_advice, setup, teardown),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -882,6 +882,18 @@ static int config_apply_profile(ConfigContext *ctx, LoadState *ls) {
         if (c->flush_on_restore && !c->flush_command)
                 return config_error(ctx, ls->mta_line, "flush_on_restore",
                                     "needs flush_command (MTA type %s has no default)", prof->type);
+        /* A delivery still going at the next round is no wedged sender. */
+        if (prof->hung_start_after) {
+                uint64_t h = prof->hung_start_after(c->mta_settings);
+                char hs[FORMAT_DURATION_MAX], iv[FORMAT_DURATION_MAX];
+
+                if (h > 0 && h <= c->interval_usec)
+                        return config_error(ctx, ls->mta_line, "hung_delivery_after",
+                                            "%s is not longer than [watchdog] interval (%s): a delivery still "
+                                            "going at the next round would count as a wedged sender",
+                                            format_duration(hs, sizeof hs, h),
+                                            format_duration(iv, sizeof iv, c->interval_usec));
+        }
         /* The built-in log patterns, so that the effective settings show
          * them, where they fit on one ini line (inih reads at most 199
          * characters: "key = " and the value): a dump must load again.
@@ -1028,22 +1040,35 @@ size_t config_advice(const Config *c, char *buf, size_t size) {
 
         if (size > 0)
                 buf[0] = 0;
-        if (!prof || !prof->max_retry_gap)
+        if (!prof)
                 return 0;
+        /* kill_hung_deliveries needs the type's lock check (Exim's) */
+        if (c->kill_hung_deliveries && !prof->lock_holder) {
+                int k = snprintf(buf, size, "%s: [mta] kill_hung_deliveries: MTA type %s has no check of who holds "
+                                 "a message: hung deliveries are reported, never killed\n", c->path, prof->type);
+
+                n++;
+                if (k < 0 || (size_t) k >= size)
+                        return n;
+                buf += k;
+                size -= (size_t) k;
+        }
+        if (!prof->max_retry_gap)
+                return n;
         /* the schedule tells a pause from a stall: nothing overdue, no stall */
         if (prof->reads_schedule && prof->reads_schedule(c->mta_settings))
-                return 0;
+                return n;
         gap = prof->max_retry_gap(c->mta_settings);
         (void) format_duration(s, sizeof(s), c->stall_after_usec);
         if (gap == 0) {
                 (void) snprintf(buf, size, "%s: [mta] max_retry_gap: not set: stall_after (%s) must be longer "
                                 "than the MTA's longest pause between its retries (the generic profile reads no "
                                 "schedule); set max_retry_gap to have it checked\n", c->path, s);
-                return 1;
+                return n + 1;
         }
         (void) format_duration(g, sizeof(g), gap);
         if (c->stall_after_usec > gap)
-                return 0;
+                return n;
         if (c->n_actions > 0 && c->actions[0] == ACTION_FLUSH)
                 (void) snprintf(buf, size, "%s: [mta] stall_after: %s is not longer than max_retry_gap (%s): a "
                                 "pause of the MTA between its retries counts as a stall; it costs one flush "

@@ -155,9 +155,11 @@ bool alert_config_equal(const AlertConfig *a, const AlertConfig *b);
 
 /* Advice on a configuration that loads but may not do what is meant:
  * one line per finding, "PATH: [mta] KEY: text\n", into BUF (cut to
- * SIZE). --check-config prints it, the daemon logs it at start. For
- * [mta] type = generic: stall_after not longer than max_retry_gap (a
- * pause of the MTA between its retries counts as a stall), or
+ * SIZE). --check-config prints it, the daemon logs it at start:
+ * kill_hung_deliveries for an MTA type without a lock check (only Exim
+ * has one: hung deliveries are reported, never killed); for [mta] type =
+ * generic without a schedule, stall_after not longer than max_retry_gap
+ * (a pause of the MTA between its retries counts as a stall), or
  * max_retry_gap not set. Returns the number of findings. */
 size_t config_advice(const Config *c, char *buf, size_t size);
 

@@ -1316,7 +1316,7 @@ OnceVerdict detector_judge_once(const DetectorParams *p, const Observation *obs,
 
         if (obs->reach == PROBE_UNKNOWN || obs->queue_status != PROBE_OK ||
             obs->unit_status != PROBE_OK || obs->activity_status != PROBE_OK) {
-                (void) snprintf(reason, size, "unknown: %s did not answer",
+                (void) snprintf(reason, size, "unknown: %s could not tell (see its reason)",
                                 obs->reach == PROBE_UNKNOWN ? "a reachability probe" :
                                 obs->queue_status != PROBE_OK ? "the queue probe" :
                                 obs->unit_status != PROBE_OK ? "the unit probe" : "the journal");

@@ -26,11 +26,13 @@ E2E_TIMELINE_EVERY=${E2E_TIMELINE_EVERY:-5}
 # The MTA a sandbox boots (one per sandbox: postfix and exim4 conflict): "postfix" (rootfs.sh)
 # or "exim" (rootfs-exim.sh, helpers in lib-exim.sh). A scenario that needs Exim is named
 # scenario-*-exim-*.sh and sets E2E_MTA=exim before sourcing this file; run.sh shards by it.
+# Likewise "sendmail" (rootfs-sendmail.sh, lib-sendmail.sh, scenario-*-sendmail-*.sh).
 E2E_MTA=${E2E_MTA:-postfix}
 case $E2E_MTA in
     postfix) E2E_INI=${E2E_INI:-mta-watchdog.e2e.ini} ;;
     exim) E2E_INI=${E2E_INI:-mta-watchdog.e2e-exim.ini} ;;
-    *) echo "lib.sh: E2E_MTA is postfix or exim, not '$E2E_MTA'" >&2; exit 2 ;;
+    sendmail) E2E_INI=${E2E_INI:-mta-watchdog.e2e-sendmail.ini} ;;
+    *) echo "lib.sh: E2E_MTA is postfix, exim or sendmail, not '$E2E_MTA'" >&2; exit 2 ;;
 esac
 export E2E_MTA E2E_INI
 E2E_SPOOL=/var/spool/postfix
@@ -124,6 +126,8 @@ e2e_boot() {
     local rootfs
     if [ "$E2E_MTA" = exim ]; then
         rootfs=$(bash "$E2E_DIR/rootfs-exim.sh")
+    elif [ "$E2E_MTA" = sendmail ]; then
+        rootfs=$(bash "$E2E_DIR/rootfs-sendmail.sh")
     else
         rootfs=$(bash "$E2E_DIR/rootfs.sh")
     fi
@@ -576,4 +580,8 @@ _am_resolved() { [ -z "$(_am_alerts)" ]; }
 if [ "$E2E_MTA" = exim ]; then
     # shellcheck source-path=SCRIPTDIR source=lib-exim.sh
     . "$E2E_DIR/lib-exim.sh"
+fi
+if [ "$E2E_MTA" = sendmail ]; then
+    # shellcheck source-path=SCRIPTDIR source=lib-sendmail.sh
+    . "$E2E_DIR/lib-sendmail.sh"
 fi

@@ -139,13 +139,15 @@ queue_mail_only() { # N: N messages put in the MTA queue without a delivery atte
 }
 
 # --- mta-watchdogd --once --json, as the daemon sees Sendmail -------------------------------------
-# One round run by hand as the service user (setpriv(1): its uid, gid and the groups
-# join-mta-groups gave it) with the installed configuration. Its JSON is kept in E2E_ONCE_JSON,
-# its exit status (0 healthy, 1 stalled, 2 unknown) in E2E_ONCE_RC.
+# One round run by hand as the service user (setpriv(1): its uid, gid, the groups
+# join-mta-groups gave it, and systemd-journal, which the unit adds with SupplementaryGroups=:
+# Sendmail's log is the journal) with the installed configuration. Its JSON is kept in
+# E2E_ONCE_JSON, its exit status (0 healthy, 1 stalled, 2 unknown) in E2E_ONCE_RC.
 sendmail_once() {
     E2E_ONCE_RC=0
-    E2E_ONCE_JSON=$(e2e_exec setpriv --reuid=mta-watchdog --regid=mta-watchdog --init-groups \
-        "$E2E_SBIN" --once --json -c /etc/mta-watchdog/mta-watchdog.ini 2>/dev/null) || E2E_ONCE_RC=$?
+    E2E_ONCE_JSON=$(e2e_exec sh -c 'g=$(id -G mta-watchdog | tr " " ,),$(getent group systemd-journal | cut -d: -f3)
+        exec setpriv --reuid=mta-watchdog --regid=mta-watchdog --groups="$g" "$1" --once --json \
+            -c /etc/mta-watchdog/mta-watchdog.ini 2>/dev/null' sh "$E2E_SBIN") || E2E_ONCE_RC=$?
 }
 once_field() { # PATH ("queue.backlog", "verdict"): that value in E2E_ONCE_JSON (JSON, strings bare), or "missing"
     printf '%s' "${E2E_ONCE_JSON:-}" | e2e_exec python3 -c '

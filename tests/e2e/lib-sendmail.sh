@@ -63,6 +63,10 @@ sendmail_flushes() { # runs of the flush unit (sendmail-mta -qR@) since the scen
         grep -c '^Starting ' || true
 }
 
+relay_distinct() { # messages at the relay told apart by their Message-Id (a resent one counts once)
+    e2e_exec sh -c 'cat /var/lib/e2e/relay/* 2>/dev/null | grep -i "^Message-Id:" | sort -u | wc -l'
+}
+
 # --- freezing the daemon ------------------------------------------------------------------------
 freeze_sendmail() { # the daemon stopped (SIGSTOP): alive, but it runs no queue and accepts nothing
     local p

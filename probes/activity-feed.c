@@ -205,12 +205,46 @@ int activity_feed_init(ActivityFeed *f, Probe *p, const ActivityRules *rules, co
         return r;
 }
 
+/* The open start (ActivitySamples.open_start_usec): a started line opens
+ * it (a later one replaces it), an outcome line closes it. An outcome that
+ * names no peer takes the open start's (nullmailer logs the host only in
+ * "Starting delivery: host: H ...", its "Sending failed: Connection
+ * refused" names none). */
+static void feed_track_start(ActivityFeed *f, ActivityLine *l, const char *message) {
+        ActivitySamples *s = &f->samples;
+
+        switch (l->kind) {
+        case ACTIVITY_STARTED:
+                s->open_start_usec = feed_now(f);
+                copy_line(s->open_start_line, sizeof(s->open_start_line), NULL, message);
+                (void) snprintf(s->open_start_peer, sizeof(s->open_start_peer), "%s", l->peer);
+                break;
+        case ACTIVITY_DEFERRED:
+        case ACTIVITY_CONN_ERROR:
+        case ACTIVITY_CONN_ERROR_PROBED:
+                if (s->open_start_usec != 0)
+                        activity_line_set_peer(&f->patterns, l, s->open_start_peer);
+                __attribute__((fallthrough));
+        case ACTIVITY_SENT:
+        case ACTIVITY_BOUNCED:
+        case ACTIVITY_COMPLETED:
+                s->open_start_usec = 0;
+                s->open_start_line[0] = 0;
+                s->open_start_peer[0] = 0;
+                break;
+        default:
+                break;
+        }
+}
+
 void activity_feed_note_line(ActivityFeed *f, const char *identifier, const char *message, bool mta_log_only) {
         ActivityLine line;
 
         activity_classify_line(&f->patterns, message, &line);
         if (mta_log_only && !line.mta_log)
                 return;
+        if (f->patterns.have_started)
+                feed_track_start(f, &line, message);
         activity_count_line(&f->counts, &line);
         feed_sample(f, &line, identifier, message);
 }

@@ -92,16 +92,21 @@ int activity_patterns_init(ActivityPatterns *p, const ActivityRules *rules, cons
         if (r < 0)
                 goto fail;
 
-        r = compile_one(&p->activity, "activity",
-                        activity_pattern ? activity_pattern : rules ? rules->activity : NULL, err, err_size);
-        if (r < 0)
-                goto fail;
-        p->have_activity = true;
-        r = compile_one(&p->error, "error",
-                        error_pattern ? error_pattern : rules ? rules->error : NULL, err, err_size);
-        if (r < 0)
-                goto fail;
-        p->have_error = true;
+        /* Words per outcome can stand in for the activity pattern. */
+        if (activity_pattern || !rules || rules->activity || !rules->delivered) {
+                r = compile_one(&p->activity, "activity",
+                                activity_pattern ? activity_pattern : rules ? rules->activity : NULL, err, err_size);
+                if (r < 0)
+                        goto fail;
+                p->have_activity = true;
+        }
+        if (error_pattern || !rules || rules->error || !rules->delivered) {
+                r = compile_one(&p->error, "error",
+                                error_pattern ? error_pattern : rules ? rules->error : NULL, err, err_size);
+                if (r < 0)
+                        goto fail;
+                p->have_error = true;
+        }
 
         if (!rules)
                 return 0;
@@ -110,6 +115,7 @@ int activity_patterns_init(ActivityPatterns *p, const ActivityRules *rules, cons
         p->own_text = rules->own_text;
         if (rules->error_cause != CAUSE_NONE)
                 p->error_cause = rules->error_cause;
+        p->failed_cause = rules->failed_cause;
         const struct {
                 regex_t *re;
                 bool *have;
@@ -120,6 +126,9 @@ int activity_patterns_init(ActivityPatterns *p, const ActivityRules *rules, cons
                 { &p->peer,      &p->have_peer,      "peer",      rules->peer,      true  },
                 { &p->mta_log,   &p->have_mta_log,   "mta_log",   rules->mta_log,   false },
                 { &p->mta_error, &p->have_mta_error, "mta_error", rules->mta_error, false },
+                { &p->delivered, &p->have_delivered, "delivered", rules->delivered, false },
+                { &p->failed,    &p->have_failed,    "failed",    rules->failed,    false },
+                { &p->started,   &p->have_started,   "started",   rules->started,   false },
         };
         for (size_t i = 0; i < ELEMENTSOF(optional); i++) {
                 if (!optional[i].pattern)
@@ -164,6 +173,12 @@ void activity_patterns_done(ActivityPatterns *p) {
                 regfree(&p->mta_log);
         if (p->have_mta_error)
                 regfree(&p->mta_error);
+        if (p->have_delivered)
+                regfree(&p->delivered);
+        if (p->have_failed)
+                regfree(&p->failed);
+        if (p->have_started)
+                regfree(&p->started);
         for (size_t i = 0; i < p->n_causes; i++)
                 regfree(&p->causes[i]);
         p->probed_hosts = strv_free(p->probed_hosts);
@@ -316,6 +331,10 @@ static ActivityKind outcome_kind(const char *s, size_t n) {
                 { "**",       ACTIVITY_BOUNCED  },
                 { "Completed", ACTIVITY_COMPLETED },
                 { "Start queue run", ACTIVITY_QUEUE_RUN },
+                /* Sendmail: "stat=Sent", "stat=Deferred", "dsn=5.x.x" (probes/sendmail-log.c) */
+                { "Sent",     ACTIVITY_SENT     },
+                { "Deferred", ACTIVITY_DEFERRED },
+                { "dsn=5",    ACTIVITY_BOUNCED  },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(table); i++)
@@ -364,7 +383,7 @@ void activity_classify_line(const ActivityPatterns *p, const char *message, Acti
                 message = own;
         }
 
-        if (first_group(&p->error, message, &g, &n)) {
+        if (p->have_error && first_group(&p->error, message, &g, &n)) {
                 const char *o;
                 size_t on;
 
@@ -374,7 +393,8 @@ void activity_classify_line(const ActivityPatterns *p, const char *message, Acti
                 /* A bounce is final whatever its reason (Postfix bounces a
                  * name that does not exist: "status=bounced (Host or domain
                  * name not found. Name service error ...)"). */
-                if (first_group(&p->activity, message, &o, &on) && outcome_kind(o, on) == ACTIVITY_BOUNCED) {
+                if (p->have_activity && first_group(&p->activity, message, &o, &on) &&
+                    outcome_kind(o, on) == ACTIVITY_BOUNCED) {
                         ret->kind = ACTIVITY_BOUNCED;
                         return;
                 }
@@ -388,7 +408,22 @@ void activity_classify_line(const ActivityPatterns *p, const char *message, Acti
         }
         if (p->have_skip && regexec(&p->skip, message, 0, NULL, 0) == 0)
                 return;
-        if (first_group(&p->activity, message, &g, &n)) {
+        if (p->have_failed && regexec(&p->failed, message, 0, NULL, 0) == 0) {
+                ret->kind = ACTIVITY_DEFERRED;
+                classify_cause(p, message, ret, p->failed_cause);
+                ret->fixable = ret->cause == CAUSE_MTA_INTERNAL;
+                return;
+        }
+        if (p->have_delivered && regexec(&p->delivered, message, 0, NULL, 0) == 0) {
+                ret->kind = ACTIVITY_SENT;
+                return;
+        }
+        if (p->have_started && first_group(&p->started, message, &g, &n)) {
+                ret->kind = ACTIVITY_STARTED;
+                set_peer(ret, g, n);
+                return;
+        }
+        if (p->have_activity && first_group(&p->activity, message, &g, &n)) {
                 ret->kind = outcome_kind(g, n);
                 if (ret->kind == ACTIVITY_DEFERRED || ret->kind == ACTIVITY_BOUNCED) {
                         const char *pg;
@@ -413,6 +448,21 @@ void activity_classify_line(const ActivityPatterns *p, const char *message, Acti
                         ret->fixable = true;
                 }
         }
+}
+
+void activity_line_set_peer(const ActivityPatterns *p, ActivityLine *l, const char *peer) {
+        bool probed;
+
+        if (!p || !l || !peer || !peer[0] || l->peer[0])
+                return;
+        if (l->kind != ACTIVITY_DEFERRED && l->kind != ACTIVITY_CONN_ERROR && l->kind != ACTIVITY_CONN_ERROR_PROBED)
+                return;
+        set_peer(l, peer, strlen(peer));
+        probed = peer_is_probed(p, l->peer, strlen(l->peer));
+        if (l->kind != ACTIVITY_DEFERRED)
+                l->kind = probed ? ACTIVITY_CONN_ERROR_PROBED : ACTIVITY_CONN_ERROR;
+        l->fixable = l->cause == CAUSE_MTA_INTERNAL ||
+                     (probed && (l->cause == CAUSE_CONNECT_FAILURE || l->cause == CAUSE_DNS_FAILURE));
 }
 
 ActivityKind activity_classify(const ActivityPatterns *p, const char *message) {
@@ -462,6 +512,9 @@ void activity_count(ActivityCounts *counts, ActivityKind kind) {
                 break;
         case ACTIVITY_QUEUE_RUN:
                 counts->queue_runs++;
+                break;
+        case ACTIVITY_STARTED:
+                counts->started++;
                 break;
         default:
                 break;

@@ -20,7 +20,8 @@
  *    (Postfix "status=..."), or Exim's "=>" "->" (sent), "==" (deferred),
  *    "**" (bounced), per Exim's spec chapter "Log files"; Exim's
  *    "Completed" and "Start queue run" (ActivityCounts.completed,
- *    queue_runs). Other text in that group makes the line count as nothing.
+ *    queue_runs); Sendmail's "Sent", "Deferred" (its stat= words) and
+ *    "dsn=5" (a permanent failure). Other text in that group makes the line count as nothing.
  *
  * "First capture group" means the first one that took part in the match,
  * so that a pattern may be an alternation of branches with one group each
@@ -37,6 +38,8 @@ typedef enum ActivityKind {
         ACTIVITY_CONN_ERROR_PROBED,  /* to a peer that a reachability probe watches */
         ACTIVITY_COMPLETED,          /* a message left the queue (Exim "Completed") */
         ACTIVITY_QUEUE_RUN,          /* a queue runner started (Exim "Start queue run") */
+        ACTIVITY_STARTED,            /* a delivery began; a later line tells its outcome
+                                      * (ActivityRules.started) */
         _ACTIVITY_KIND_MAX,
 } ActivityKind;
 
@@ -73,6 +76,16 @@ typedef struct ActivityRules {
                                               * cuts off the text it quotes from others, so that
                                               * no pattern above can match what a sender or a
                                               * remote server wrote */
+        /* One ERE per outcome, for MTAs whose log says it in words of its
+         * own (the generic profile's delivered_pattern, failed_pattern,
+         * started_pattern, probes/generic.c). Tried after error and skip,
+         * in this order, before activity; NULL: none. With delivered set,
+         * activity may be NULL. A started line's first capture group, if
+         * any, names the peer (ActivitySamples.open_start_peer). */
+        const char *delivered;               /* a delivery: ACTIVITY_SENT */
+        const char *failed;                  /* attempted, failed: ACTIVITY_DEFERRED */
+        const char *started;                 /* a delivery began: ACTIVITY_STARTED */
+        FailureCause failed_cause;           /* the class of a failed line no cause rule names */
 } ActivityRules;
 
 #define ACTIVITY_CAUSE_RULES_MAX 32
@@ -92,6 +105,9 @@ typedef struct ActivityPatterns {
         const char *const *identifiers; /* built in: SYSLOG_IDENTIFIER programs that deliver */
         const char *const *mta_log_identifiers;
         void (*own_text)(char *message);
+        regex_t delivered, failed, started; /* ActivityRules' words per outcome */
+        bool have_delivered, have_failed, have_started;
+        FailureCause failed_cause;
         char **probed_hosts;         /* NULL-terminated copies */
         char **probed_names;         /* names found to resolve to a probed host
                                       * (activity_patterns_add_probed_name()), NULL-terminated */
@@ -149,6 +165,14 @@ int activity_patterns_add_probed_name(ActivityPatterns *p, const char *name);
 /* Whether ADDRESS (an IPv4 or IPv6 literal, brackets allowed) equals one of
  * the probed hosts. */
 bool activity_address_probed(const ActivityPatterns *p, const char *address);
+
+/* Gives LINE, a failure that named no peer, the peer PEER (as the MTA
+ * named it elsewhere: the open start's, ActivitySamples.open_start_peer)
+ * and judges it again: a connection error to a probed PEER is
+ * ACTIVITY_CONN_ERROR_PROBED and, as a connect or name-resolution
+ * failure, fixable. Nothing happens for a line that has a peer, or that
+ * is no failure, or for an empty PEER. */
+void activity_line_set_peer(const ActivityPatterns *p, ActivityLine *line, const char *peer);
 
 /* Adds one classified message to COUNTS. */
 void activity_count(ActivityCounts *counts, ActivityKind kind);

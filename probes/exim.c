@@ -84,7 +84,7 @@
  *
  * The scan runs in a child (exec_fn()) under the probe's deadline, which
  * first finds the queue runner interval (exim_queue_interval()); it
- * answers with the same line as Postfix's scan (postfix_format_scan_line()).
+ * answers with the same line as Postfix's scan (queue_scan_format_line()).
  */
 
 #include <ctype.h>
@@ -115,7 +115,7 @@
 #include "log.h"
 #include "macros.h"
 #include "mta.h"
-#include "postfix.h"
+#include "queue-scan.h"
 
 /* Bytes of -H read for its option block; a message whose ACL variables
  * fill more is taken as neither frozen nor new. */
@@ -1322,11 +1322,8 @@ typedef struct EximState {
         uint64_t queue_interval_usec; /* USEC_INFINITY: find it each round */
         uint64_t overdue_slack_usec;  /* USEC_INFINITY: interval + EXIM_SLACK_MARGIN_USEC */
         uint64_t hung_after_usec;
-        uint64_t now_usec;            /* CLOCK_REALTIME at the start of the round */
-        uint64_t boottime_usec;       /* CLOCK_BOOTTIME at the start of the round */
-        uint64_t monotonic_usec;      /* CLOCK_MONOTONIC at the start of the round */
         EximHungTracker hung;         /* since when each holder holds its message */
-        ExecRun *run;
+        QueueScan scan;               /* the run, and its clocks */
 } EximState;
 
 /* In the child: the queue runner interval, the slack, the scan; one line. */
@@ -1337,8 +1334,8 @@ static int exim_scan_child(int out_fd, void *arg) {
         EximHeldList held = {};
         EximScanParams sp = {
                 .spool = st->spool,
-                .now_usec = st->now_usec,
-                .boottime_usec = st->boottime_usec,
+                .now_usec = st->scan.realtime_usec,
+                .boottime_usec = st->scan.boottime_usec,
                 .hung_after_usec = st->hung_after_usec,
                 .held = &held,
         };
@@ -1349,7 +1346,7 @@ static int exim_scan_child(int out_fd, void *arg) {
                 runner = exim_queue_interval(st->run_directory, st->exe, st->defaults_file, &interval, source,
                                              sizeof(source));
                 if (runner < 0)
-                        return postfix_scan_child_answer(out_fd, runner, NULL, "");
+                        return queue_scan_child_answer(out_fd, runner, NULL, "");
         }
         if (!runner)
                 sp.slack_usec = USEC_INFINITY;
@@ -1366,10 +1363,6 @@ static int exim_scan_child(int out_fd, void *arg) {
         /* The spool is 0750 Debian-exim: the daemon's group, or CAP_DAC_READ_SEARCH. */
         (void) caps_raise_read_search();
         r = exim_scan_queue(&sp, &q, reason, sizeof(reason));
-        if (r == -EAGAIN) {
-                (void) dprintf(out_fd, "%s\n", reason);
-                return EXIM_SCAN_EXIT_BUSY;
-        }
         /* the holders first, one line each, then the summary */
         for (size_t i = 0; r >= 0 && i < held.n; i++) {
                 char line[EXIM_HELD_LINE_MAX];
@@ -1377,91 +1370,67 @@ static int exim_scan_child(int out_fd, void *arg) {
                 if (exim_format_held_line(line, sizeof(line), &held.v[i]) > 0)
                         (void) dprintf(out_fd, "%s", line);
         }
-        return postfix_scan_child_answer(out_fd, r, &q, reason);
+        return queue_scan_child_answer(out_fd, r, &q, reason);
 }
 
-static void exim_on_scanned(ExecRun *run, int status, const char *output, size_t size, void *userdata) {
-        Probe *p = userdata;
+/* "held ..." lines (exim_scan_child()), then the summary; the holders
+ * tracked across runs. */
+static int exim_parse(Probe *p, const char *output, size_t size, QueueStats *q) {
         EximState *st = p->state;
-        char slack[FORMAT_DURATION_MAX], hung[160] = "";
-        QueueStats q;
+        EximHeldList held = {};
 
-        st->run = NULL;  /* freed by exec after we return */
+        while (size > 5 && memcmp(output, "held ", 5) == 0) {
+                const char *nl = memchr(output, '\n', size);
+                size_t n = nl ? (size_t) (nl - output) + 1 : size;
 
-        if (status == 0) {
-                EximHeldList held = {};
-
-                /* "held ..." lines (exim_scan_child()), then the summary */
-                while (size > 5 && memcmp(output, "held ", 5) == 0) {
-                        const char *nl = memchr(output, '\n', size);
-                        size_t n = nl ? (size_t) (nl - output) + 1 : size;
-
-                        if (held.n == EXIM_HELD_MAX || exim_parse_held_line(output, n, &held.v[held.n]) < 0) {
-                                probe_complete(p, PROBE_UNKNOWN, PROBE_OUTCOME_PARSE_ERROR, NULL,
-                                               "queue scan of %s printed a malformed line", st->spool);
-                                return;
-                        }
-                        held.n++;
-                        output += n;
-                        size -= n;
-                }
-                if (postfix_parse_scan_line(output, size, &q) < 0 || !q.schedule_known ||
-                    (strcmp(q.schedule_source, "retry-db") != 0 && strcmp(q.schedule_source, "msglog") != 0)) {
-                        probe_complete(p, PROBE_UNKNOWN, PROBE_OUTCOME_PARSE_ERROR, NULL,
-                                       "queue scan of %s printed a malformed line", st->spool);
-                        return;
-                }
-                exim_hung_track(&st->hung, &held, st->monotonic_usec, st->hung_after_usec, &q);
-                if (q.hung > 0) {
-                        char age[FORMAT_DURATION_MAX];
-
-                        (void) snprintf(hung, sizeof(hung), ", hung %u (pid %" PRIu32 " on %s for %s)", q.hung,
-                                        q.hung_pid, q.hung_id, format_duration(age, sizeof(age), q.hung_age_usec));
-                }
-                if (q.slack_usec == USEC_INFINITY)
-                        (void) snprintf(slack, sizeof(slack), "no queue runner");
-                else
-                        (void) format_duration(slack, sizeof(slack), q.slack_usec);
-                probe_complete(p, PROBE_OK, PROBE_OUTCOME_OK, &q, "backlog %u, frozen %u, oldest %s, overdue %u "
-                               "(%s, slack %s)%s", q.backlog, q.frozen, q.oldest_id[0] ? q.oldest_id : "none",
-                               q.overdue, q.schedule_source, slack, hung);
-                return;
+                if (held.n == EXIM_HELD_MAX || exim_parse_held_line(output, n, &held.v[held.n]) < 0)
+                        return -EBADMSG;
+                held.n++;
+                output += n;
+                size -= n;
         }
-        if ((status == POSTFIX_SCAN_EXIT_ERROR || status == POSTFIX_SCAN_EXIT_PERMISSION ||
-             status == EXIM_SCAN_EXIT_BUSY) && size > 1 && output[size - 1] == '\n') {
-                probe_complete(p, PROBE_UNKNOWN,
-                               status == POSTFIX_SCAN_EXIT_PERMISSION ? PROBE_OUTCOME_PERMISSION :
-                               PROBE_OUTCOME_LOCAL_ERROR,
-                               NULL, "%.*s", (int) (size - 1), output);
-                return;
-        }
-        probe_complete(p, PROBE_UNKNOWN, PROBE_OUTCOME_LOCAL_ERROR, NULL, "queue scan of %s ended with status %d",
-                       st->spool, status);
+        if (queue_scan_parse_line(output, size, q) < 0 || !q->schedule_known ||
+            (strcmp(q->schedule_source, "retry-db") != 0 && strcmp(q->schedule_source, "msglog") != 0))
+                return -EBADMSG;
+        exim_hung_track(&st->hung, &held, st->scan.monotonic_usec, st->hung_after_usec, q);
+        return 0;
 }
+
+static void exim_describe(Probe *p, const QueueStats *q, char *buf, size_t size) {
+        char slack[FORMAT_DURATION_MAX], hung[160] = "";
+
+        (void) p;
+        if (q->hung > 0) {
+                char age[FORMAT_DURATION_MAX];
+
+                (void) snprintf(hung, sizeof(hung), ", hung %u (pid %" PRIu32 " on %s for %s)", q->hung,
+                                q->hung_pid, q->hung_id, format_duration(age, sizeof(age), q->hung_age_usec));
+        }
+        if (q->slack_usec == USEC_INFINITY)
+                (void) snprintf(slack, sizeof(slack), "no queue runner");
+        else
+                (void) format_duration(slack, sizeof(slack), q->slack_usec);
+        (void) snprintf(buf, size, "backlog %u, frozen %u, oldest %s, overdue %u (%s, slack %s)%s", q->backlog,
+                        q->frozen, q->oldest_id[0] ? q->oldest_id : "none", q->overdue, q->schedule_source, slack,
+                        hung);
+}
+
+static const QueueScanOps exim_scan_ops = {
+        .child = exim_scan_child,
+        .parse = exim_parse,
+        .describe = exim_describe,
+};
 
 static void exim_cancel(Probe *p) {
         EximState *st = p->state;
 
-        st->run = exec_cancel(st->run);
+        queue_scan_cancel(&st->scan);
 }
 
 static int exim_start(Probe *p) {
         EximState *st = p->state;
-        int r;
 
-        exim_cancel(p);
-        r = sd_event_now(p->event, CLOCK_REALTIME, &st->now_usec);
-        if (r >= 0)
-                r = sd_event_now(p->event, CLOCK_BOOTTIME, &st->boottime_usec);
-        if (r >= 0)
-                r = sd_event_now(p->event, CLOCK_MONOTONIC, &st->monotonic_usec);
-        if (r < 0)
-                return log_warning_errno(r, "probe %s: cannot read the clock: %m", p->name);
-        /* No deadline of its own: the probe's deadline cancels it. */
-        r = exec_fn(p->event, exim_scan_child, st, USEC_INFINITY, exim_on_scanned, p, &st->run);
-        if (r < 0)
-                return log_warning_errno(r, "probe %s: cannot start queue scan: %m", p->name);
-        return 0;
+        return queue_scan_start(&st->scan, p, &exim_scan_ops, st->spool);
 }
 
 static void exim_done(Probe *p) {

@@ -30,10 +30,6 @@ extern const struct probe_ops probe_exim_ops;   /* type "exim", PROBE_KIND_QUEUE
 /* How long `exim4 -bP` may take at configuration load. */
 #define EXIM_DISCOVER_TIMEOUT_USEC (2 * 1000000ULL)
 
-/* Exit code of the scan child when the retry database is locked by a
- * writer (the round is UNKNOWN); 1 and 2 as POSTFIX_SCAN_EXIT_*. */
-#define EXIM_SCAN_EXIT_BUSY 3
-
 /* The settings of the exim queue probe: the [mta] keys of the type. */
 typedef struct EximSettings {
         char *spool_directory;            /* absolute; NULL until exim_settings_finish(): from

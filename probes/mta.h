@@ -78,11 +78,44 @@ struct MtaProfile {
 
         /* Defaults of common [mta] keys. */
         const char *default_unit;            /* NULL: [mta] unit is required */
-        const char *default_flush_command;   /* flush_command, split on blanks */
+        const char *default_flush_command;   /* flush_command, split on blanks; NULL: none */
+        const char *default_actions;         /* actions, split on blanks; NULL: "restart" */
+
+        /* A type whose activity source and log rules come from its own
+         * [mta] keys (the generic profile, probes/generic.c) answers
+         * these from SETTINGS (its settings struct, finished); NULL: the
+         * fields activity_source, syslog_identifiers and activity_rules
+         * above. Use mta_activity_source() and the like below. */
+        ActivitySource (*activity_source_of)(const void *settings);
+        const char *const *(*syslog_identifiers_of)(const void *settings);
+        const ActivityRules *(*activity_rules_of)(const void *settings);
+
+        /* The rule without a schedule (README "The generic profile"): the
+         * queue probe reads no schedule, so a stall also needs the oldest
+         * message to be older than stall_after, and a delivery that is
+         * open (started, no outcome yet) is no stall until it is hung. */
+        bool conservative;
+        /* How long a started delivery may go without an outcome line
+         * before the sender counts as wedged (a stall that goes straight
+         * to the ladder's restart), microseconds, from SETTINGS; 0 or
+         * NULL: never. */
+        uint64_t (*hung_start_after)(const void *settings);
+        /* The MTA's longest legitimate gap between delivery attempts while
+         * mail waits (nullmailer: maxpause), microseconds, from SETTINGS:
+         * --check-config warns when stall_after is not longer. 0 or NULL:
+         * not known. */
+        uint64_t (*max_retry_gap)(const void *settings);
 };
 
 /* The profile of TYPE ("postfix"), or NULL. */
 const MtaProfile *mta_profile_find(const char *type);
+
+/* PROF's activity source, syslog identifiers (NULL-terminated, or NULL)
+ * and log rules (or NULL) for its finished SETTINGS: the hooks' answers
+ * where the profile has them, else its fields. */
+ActivitySource mta_activity_source(const MtaProfile *prof, const void *settings);
+const char *const *mta_syslog_identifiers(const MtaProfile *prof, const void *settings);
+const ActivityRules *mta_activity_rules(const MtaProfile *prof, const void *settings);
 
 /* The registered profiles, NULL-terminated. */
 extern const MtaProfile *const mta_profiles[];

@@ -59,41 +59,6 @@ int postfix_follow_scan(const char *queue_directory, int inotify_fd, int records
 int postfix_follow_read(const char *queue_directory, const SpoolFollow *f, const SpoolDirtyList *names,
                         int inotify_fd, int records_fd, char *reason, size_t reason_size);
 
-/* What the Postfix queue probe reads back from other processes, as pure
- * functions on a buffer (no I/O), so that tests and fuzzers
- * (tests/fuzz/fuzz-spool.c) can call them. The spool scan itself is
- * postfix_scan_queue() above. */
-
-/* The longest line postfix_format_scan_line() writes, NUL included. */
-#define POSTFIX_SCAN_LINE_MAX 512
-
-/* Formats Q as the one line a queue scan child prints (Postfix's and
- * Exim's, probes/exim.c): "backlog=N incoming=N active=N deferred=N
- * maildrop=N oldest_age_usec=N overdue=N most_overdue_usec=N slack_usec=N
- * frozen=N hung=N hung_pid=N hung_age_usec=N schedule=SOURCE hung_id=ID
- * oldest_id=ID\n", SOURCE one of "file-times", "retry-db", "msglog" or,
- * when schedule_known is false, "none". Returns its length, -ENOBUFS if
- * SIZE is too small, -EINVAL for another schedule_source. */
-int postfix_format_scan_line(char *buf, size_t size, const QueueStats *q);
-
-/* Parses such a line, S of SIZE bytes (NUL-terminated at SIZE, as exec's
- * output is): every field, in order, one '\n' at the end, and counts that
- * agree (the queues add up to backlog, an oldest id iff a backlog, overdue
- * only with a schedule, a hung delivery with its pid and id). Returns 0
- * and fills RET, or -EBADMSG. */
-int postfix_parse_scan_line(const char *s, size_t size, QueueStats *ret);
-
-/* Exit codes of a queue scan child that printed a reason instead of the
- * line (Exim's child adds EXIM_SCAN_EXIT_BUSY, probes/exim.h). */
-#define POSTFIX_SCAN_EXIT_ERROR 1
-#define POSTFIX_SCAN_EXIT_PERMISSION 2
-
-/* In a scan child, after a scan that returned R: prints the line of Q and
- * returns 0 (the exit code), or prints REASON (else R's text) and returns
- * POSTFIX_SCAN_EXIT_PERMISSION for -EACCES/-EPERM, else
- * POSTFIX_SCAN_EXIT_ERROR. */
-int postfix_scan_child_answer(int out_fd, int r, const QueueStats *q, const char *reason);
-
 /* Parses a Postfix time value as `postconf -h` prints it (postconf(5),
  * "time"): digits and an optional unit s, m, h, d or w, then an optional
  * newline. Returns 0 and the value in usec, -EBADMSG or -ERANGE. */

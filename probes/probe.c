@@ -9,6 +9,8 @@
 #include "log.h"
 #include "macros.h"
 #include "exim.h"
+#include "sendmail.h"
+#include "generic.h"
 #include "journal.h"
 #include "postfix.h"
 #include "probe.h"
@@ -109,6 +111,8 @@ const struct probe_ops *const probe_ops_table[] = {
         &probe_smtp_ops,
         &probe_postfix_ops,
         &probe_exim_ops,
+        &probe_sendmail_ops,
+        &probe_generic_ops,
         &probe_unit_ops,
         &probe_journal_ops,
         NULL,

@@ -82,10 +82,12 @@ typedef struct QueueStats {
         /* Where the schedule came from, for status and alerts: "file-times"
          * (Postfix: deferred files' mtimes), "retry-db" (Exim's retry hints
          * database), "msglog" (Exim without the database: per-message log
-         * mtimes); "" when schedule_known is false. */
+         * mtimes), "qf" (Sendmail: the K, T and N lines of its qf files);
+         * "" when schedule_known is false. */
         char schedule_source[16];
-        /* Frozen messages (Exim: a "-frozen" line in the -H file): not in
-         * backlog, the MTA does not try them until an admin thaws them. */
+        /* Frozen messages (Exim: a "-frozen" line in the -H file; Sendmail:
+         * lost "Qf" and quarantined "hf" files): not in backlog, the MTA
+         * does not try them until an admin thaws them. */
         unsigned frozen;
         /* Deliveries that have held a message's lock longer than the
          * hung-delivery threshold (Exim: the -D file's fcntl lock, holder
@@ -94,6 +96,12 @@ typedef struct QueueStats {
         uint32_t hung_pid;                /* its process, 0 if none */
         char hung_id[QUEUE_ID_MAX];       /* the message it holds, "" if none */
         uint64_t hung_age_usec;           /* how long it has run, microseconds */
+        /* How much longer the MTA waits by a rule of its own before it
+         * tries again (Sendmail: a relay's failed host status, trusted for
+         * Timeout.hoststatus, probes/sendmail.c), microseconds; 0: none.
+         * No stall is detected while it is > 0 (README "How it decides"). */
+        uint64_t wait_left_usec;
+        char wait_reason[128];            /* what it waits for, as the MTA recorded it; "" if none */
 } QueueStats;
 
 /* Why a delivery failed, as told by the MTA's log line (the cause
@@ -120,7 +128,7 @@ const char *failure_cause_to_string(FailureCause c);
 /* Delivery activity read from the MTA's log (journal), as counters that
  * only grow while the daemon runs. See probes/activity.h. Every counted
  * line adds to exactly one of sent, deferred, bounced, conn_errors,
- * conn_errors_probed, completed and queue_runs; a failure also to failures[its cause], and a failure
+ * conn_errors_probed, completed, queue_runs and started; a failure also to failures[its cause], and a failure
  * a restart can fix (the peer is one our probes reach) also to fixable[]. */
 typedef struct ActivityCounts {
         uint64_t sent;                    /* delivered */
@@ -141,6 +149,9 @@ typedef struct ActivityCounts {
                                            * mail delivered, like sent and bounced */
         uint64_t queue_runs;              /* queue runners started (Exim "Start queue run"): the
                                            * runner is alive; no attempt, not progress */
+        uint64_t started;                 /* deliveries begun whose outcome a later line tells
+                                           * (the generic profile's started_pattern, nullmailer
+                                           * "Starting delivery: ..."); not progress by itself */
 } ActivityCounts;
 
 /* What the activity source keeps of the lines behind the counters, for
@@ -169,6 +180,15 @@ typedef struct MtaLogLine {
 typedef struct ActivitySamples {
         CauseSample causes[_CAUSE_MAX];
         MtaLogLine mta_log[ACTIVITY_MTA_LOG_MAX]; /* a ring, the newest at (seq - 1) % MAX */
+        /* The open start: the last "started" line (ActivityCounts.started)
+         * with no outcome line (sent, deferred, bounced, connection error)
+         * read since. CLOCK_MONOTONIC when it was read, 0: none open. A
+         * sender wedged after it (nullmailer, README "The generic profile")
+         * leaves it open. */
+        uint64_t open_start_usec;
+        char open_start_line[ACTIVITY_LINE_MAX];
+        char open_start_peer[ACTIVITY_PEER_MAX]; /* its first capture group ("" if none): the
+                                                  * peer of outcome lines that name none */
 } ActivitySamples;
 
 /* What the MTA's liveness allows the detector to conclude; the unit probe

@@ -21,8 +21,8 @@ case "${1:-}" in
     runs=$1 ;;
 esac
 
-targets=(config spool activity exim-log exim)
-declare -A max_len=([config]=8192 [spool]=4096 [activity]=4096 [exim-log]=4096 [exim]=4096)
+targets=(config spool activity exim-log exim sendmail generic)
+declare -A max_len=([config]=8192 [spool]=4096 [activity]=4096 [exim-log]=4096 [exim]=4096 [sendmail]=4096 [generic]=4096)
 
 echo "== fuzz build (clang, libFuzzer + ASan + UBSan)"
 CC=clang cmake -S . -B build-fuzz -DMTA_WATCHDOG_FUZZ=ON -DMTA_WATCHDOG_TESTS=OFF \

@@ -9,8 +9,8 @@
 #  * the package's Description is the summary, then the long text with every line
 #    indented by one space (two would make dpkg show the lines verbatim), not the
 #    summary again;
-#  * the package runs join-mta-groups on configure and when postfix or exim4
-#    is installed later (triggers).
+#  * the package runs join-mta-groups on configure and when postfix, exim4 or
+#    sendmail is installed later (triggers).
 # Exit 0 when all holds, 1 naming what does not.
 #
 # Usage: tests/check-install.sh SOURCE_DIR BUILD_DIR
@@ -66,8 +66,18 @@ if command -v cpack >/dev/null && command -v dpkg-deb >/dev/null; then
             no "package: no /usr/libexec/mta-watchdog/join-mta-groups"
         grep -q '^ *[^#]*/usr/libexec/mta-watchdog/join-mta-groups' <<<"$postinst" ||
             no "package: postinst does not run join-mta-groups"
-        [ "$(dpkg-deb -I "$deb" triggers | grep -c '^interest-noawait /usr/sbin/\(postqueue\|exim4\)$')" = 2 ] ||
-            no "package: triggers on /usr/sbin/postqueue and /usr/sbin/exim4 missing"
+        [ "$(dpkg-deb -I "$deb" triggers | grep -c '^interest-noawait /usr/\(sbin/postqueue\|sbin/exim4\|libexec/sendmail/sendmail\)$')" = 3 ] ||
+            no "package: triggers on /usr/sbin/postqueue, /usr/sbin/exim4 and /usr/libexec/sendmail/sendmail missing"
+        # any MTA, not Postfix alone; the flush units of Exim and Sendmail, and the examples
+        depends=$(dpkg-deb -f "$deb" Depends)
+        grep -q '\(^\|, \)default-mta | mail-transport-agent\(,\|$\)' <<<"$depends" ||
+            no "package Depends: no 'default-mta | mail-transport-agent' in '$depends'"
+        if grep -q 'postfix' <<<"$depends"; then no "package Depends names postfix: '$depends'"; fi
+        for f in lib/systemd/system/mta-watchdog-exim-flush.service lib/systemd/system/mta-watchdog-sendmail-flush.service \
+                 usr/share/doc/mta-watchdog/examples/mta-watchdog-nullmailer.ini \
+                 usr/share/doc/mta-watchdog/examples/mta-watchdog-opensmtpd.ini; do
+            grep -q " \./$f\$" <<<"$contents" || no "package: no /$f"
+        done
     else
         cat "$tmp/cpack.log" >&2
         no "cpack -G DEB failed"

@@ -15,6 +15,7 @@
 #include "activity.h"
 #include "exim-log.h"
 #include "mta.h"
+#include "sendmail-log.h"
 #include "postfix.h"
 #include "macros.h"
 
@@ -469,7 +470,8 @@ static void test_defaults(void **state) {
         assert_non_null(postfix_activity_rules.error);
         assert_non_null(exim_activity_rules.activity);
         assert_non_null(exim_activity_rules.error);
-        assert_null(mta_profile_find("sendmail"));
+        assert_ptr_equal(mta_profile_find("sendmail")->activity_rules, &sendmail_activity_rules);
+        assert_null(mta_profile_find("qmail"));
         assert_null(mta_profile_find(NULL));
 }
 
@@ -479,11 +481,11 @@ static void test_custom_patterns(void **state) {
         ActivityPatterns p;
         char err[256];
 
-        assert_int_equal(activity_patterns_init(&p, NULL, "stat=(Sent)|(Deferred)",
+        assert_int_equal(activity_patterns_init(&p, NULL, "stat=(Delivered)|(Queued)",
                                                 "Connection refused by ([^ ]+)", probed, err, sizeof(err)), 0);
-        /* "Sent" is not an outcome word: counts as nothing */
-        assert_int_equal(activity_classify(&p, "xAB12: to=<a@b>, stat=Sent (ok)"), ACTIVITY_NONE);
-        assert_int_equal(activity_classify(&p, "xAB12: to=<a@b>, stat=Deferred"), ACTIVITY_NONE);
+        /* "Delivered" is not an outcome word: counts as nothing */
+        assert_int_equal(activity_classify(&p, "xAB12: to=<a@b>, stat=Delivered (ok)"), ACTIVITY_NONE);
+        assert_int_equal(activity_classify(&p, "xAB12: to=<a@b>, stat=Queued"), ACTIVITY_NONE);
         assert_int_equal(activity_classify(&p, "xAB12: Connection refused by relay.example.net"),
                          ACTIVITY_CONN_ERROR_PROBED);
         assert_int_equal(activity_classify(&p, "xAB12: Connection refused by other.example.net"),

@@ -549,8 +549,8 @@ static void test_errors(void **state) {
                   ":3: [mta] max_restarts: \"-1\" is not a number" },
                 { MTA "max_restarts = 3 times\n",
                   ":3: [mta] max_restarts: \"3 times\" is not a number" },
-                { MTA "type = sendmail\n",
-                  ":3: [mta] type: unsupported value \"sendmail\" (supported: postfix, exim)" },
+                { MTA "type = qmail\n",
+                  ":3: [mta] type: unsupported value \"qmail\" (supported: postfix, exim, sendmail, generic)" },
                 /* The keys of type exim: a log file is a path or syslog, the
                  * spool absolute, a delay a duration; not for type postfix. */
                 { MTA "type = exim\nlog_file = mainlog\n",

@@ -400,6 +400,7 @@ typedef struct Round {
         ActivityCounts act;
         int unit_status;
         UnitState unit;
+        uint64_t wait;           /* QueueStats.wait_left_usec, µs */
 } Round;
 
 /* As the activity probe counts them: a connection error to a probed peer
@@ -419,6 +420,7 @@ static void feed(Timeline *tl, uint64_t t, const Round *r) {
                         .schedule_known = r->schedule,
                         .overdue = r->overdue,
                         .slack_usec = r->slack,
+                        .wait_left_usec = r->wait,
                 },
                 .activity_status = PROBE_OK,
                 .activity = with_causes(r->act),
@@ -748,6 +750,42 @@ static void test_catalog_13_conn_errors_to_reachable_relay(void **state) {
 
         assert_true(tl.first_action_at == S(520));
 }
+/* 18. Sendmail after an outage: the relay's host status says "failed"
+ * and sendmail trusts it for Timeout.hoststatus (30 min), deferring every
+ * queue run's mail with the stored "Connection refused by relay" without
+ * connecting (probes/sendmail.c). Those lines look like the stuck pattern
+ * of 13, but the queue probe reports the wait: no stall while it lasts;
+ * once it is over and the same failures go on, the stall of 13. */
+static void test_catalog_18_host_status_wait(void **state) {
+        Timeline tl;
+        Round r;
+        tl_init(&tl);
+
+        for (uint64_t t = 0; t <= 90; t += 10)
+                r = round_ok(0, NULL), feed(&tl, t, &r);
+        for (uint64_t t = 100; t <= 400; t += 10) {
+                r = round_ok(20, "A"), r.reach = FAIL;
+                r.act.conn_errors_probed = 20 * ((t - 100) / 60);
+                feed(&tl, t, &r);
+        }
+        /* the last real attempt at 400: trusted until 2200 */
+        for (uint64_t t = 410; t < 2200; t += 10) {
+                r = round_ok(20, "A");
+                r.act.conn_errors_probed = 20 * ((t - 100) / 60);
+                r.wait = S(2200 - t);
+                feed(&tl, t, &r);
+        }
+        assert_int_equal(tl.n_actions, 0);
+        assert_int_equal(tl.n_events[EVENT_STALL_DETECTED], 0);
+        for (uint64_t t = 2200; t <= 2400 && tl.n_actions == 0; t += 10) {
+                r = round_ok(20, "A");
+                r.act.conn_errors_probed = 20 * ((t - 100) / 60);
+                feed(&tl, t, &r);
+        }
+        assert_int_equal(tl.n_actions, 1);
+        assert_true(tl.first_action_at == S(2200));
+}
+
 /* 14. A realtime clock step (or anything else that moves the schedule's
  * time stamps: here 20 deferred messages due in hours suddenly look 10
  * minutes overdue) on a healthy Postfix with a slack of 120 s. The stall
@@ -1052,6 +1090,24 @@ static void test_judge_once(void **state) {
         JUDGE(ONCE_STALLED, "stalled: 4 failure(s) a restart may fix (connect-failure) in the last 5m");
         r = round_ok(20, "A");
         JUDGE(ONCE_HEALTHY, "healthy: backlog 20, nothing overdue by 5m yet (the MTA waits out its own schedule)");
+        {
+                /* Sendmail's host status wait: its cached failures are no stall */
+                Observation o = {
+                        .reach = PROBE_OK, .queue_status = PROBE_OK,
+                        .queue = { .backlog = 20, .schedule_known = true, .overdue = 20,
+                                   .most_overdue_usec = S(400), .wait_left_usec = S(1500),
+                                   .wait_reason = "host status of relay.example: Deferred: Connection refused by "
+                                                  "relay.example, trusted until 00:10:00Z (Timeout.hoststatus 30m)" },
+                        .activity_status = PROBE_OK,
+                        .activity = with_causes((ActivityCounts) { .conn_errors_probed = 4 }),
+                        .unit_status = PROBE_OK, .unit = unit_running,
+                };
+
+                assert_int_equal(detector_judge_once(&tl.p, &o, why, sizeof(why)), ONCE_HEALTHY);
+                assert_string_equal(why, "healthy: backlog 20, the MTA waits 25m more by its own rule: host status of "
+                                         "relay.example: Deferred: Connection refused by relay.example, trusted until "
+                                         "00:10:00Z (Timeout.hoststatus 30m)");
+        }
         r = round_ok(0, NULL);
         JUDGE(ONCE_HEALTHY, "healthy: backlog 0");
         r = round_ok(20, "A"), r.overdue = 20, r.reach = FAIL;
@@ -2686,6 +2742,232 @@ static void test_transition_table_covered(void **state) {
         assert_int_equal(missing, 0);
 }
 
+
+/* ---- The generic profile (README "The generic profile") ----
+ * No schedule: stalled only with the oldest message older than
+ * stall_after, then one flush, a restart only when the flush brought no
+ * attempt; a delivery started and never ended (nullmailer's hang) goes
+ * straight to the restart. Parameters as in tl_init(), the ladder
+ * flush restart, hung_start_after 600 s. */
+
+#define NM_START "Starting delivery: host: 192.0.2.2 protocol: smtp file: 1796089777.323"
+
+typedef struct GenRound {
+        unsigned backlog;
+        const char *oldest;
+        uint64_t oldest_age;     /* µs */
+        ActivityCounts act;
+        uint64_t open_start;     /* µs, CLOCK_MONOTONIC; 0: none */
+} GenRound;
+
+static const GenRound *gr(unsigned backlog, const char *oldest, uint64_t oldest_age, ActivityCounts act,
+                          uint64_t open_start) {
+        static GenRound r;
+
+        r = (GenRound) { backlog, oldest, oldest_age, act, open_start };
+        return &r;
+}
+
+static void gen_init(Timeline *tl) {
+        tl_init(tl);
+        tl->p.actions[0] = ACTION_FLUSH;
+        tl->p.actions[1] = ACTION_RESTART;
+        tl->p.n_actions = 2;
+        tl->p.conservative = true;
+        tl->p.hung_start_after_usec = S(600);
+}
+
+static void gen_feed(Timeline *tl, uint64_t t, const GenRound *r) {
+        Observation o = {
+                .reach = PROBE_OK,
+                .queue_status = PROBE_OK,
+                .queue = { .backlog = r->backlog, .deferred = r->backlog, .oldest_age_usec = r->oldest_age },
+                .activity_status = PROBE_OK,
+                .activity = r->act,
+                .unit_status = PROBE_OK,
+                .unit = unit_running,
+        };
+        snprintf(o.queue.oldest_id, sizeof(o.queue.oldest_id), "%s", r->oldest ? r->oldest : "");
+        o.samples.open_start_usec = r->open_start;
+        if (r->open_start)
+                snprintf(o.samples.open_start_line, sizeof(o.samples.open_start_line), "%s", NM_START);
+        step(tl, t, &o);
+}
+
+/* One message that arrived 100 s before t = 0, nothing logged, from A to B. */
+static void gen_quiet(Timeline *tl, uint64_t from, uint64_t to, const ActivityCounts *act) {
+        for (uint64_t t = from; t <= to; t += 10)
+                gen_feed(tl, t, gr(1, "1796000000.10", S(t + 100), act ? *act : (ActivityCounts) {}, 0));
+}
+
+/* Nothing attempted for stall_after: one flush; it brings no attempt
+ * within verify_after: the restart, which delivers. */
+static void test_generic_flush_then_restart(void **state) {
+        Timeline tl;
+        gen_init(&tl);
+
+        gen_quiet(&tl, 0, 290, NULL);
+        assert_int_equal(tl.n_actions, 0);
+        gen_quiet(&tl, 300, 300, NULL);
+        assert_true(tl.out.act);
+        assert_int_equal(tl.out.action, ACTION_FLUSH);
+        assert_int_equal(tl.out.n_transitions, 2);
+        assert_int_equal(tl.out.transitions[0].event, EVENT_STALL_DETECTED);
+        assert_string_equal(tl.out.transitions[0].reason,
+                            "no progress for 5m with backlog 1, oldest 6m40s old, no schedule read while "
+                            "reachability has been up for 4m50s");
+        assert_string_equal(tl.out.transitions[1].reason, "step 1 of 2: flush");
+        action_done(&tl, 310, true);
+        gen_quiet(&tl, 310, 420, NULL);
+        assert_int_equal(tl.d.state, DETECTOR_VERIFYING);
+        gen_quiet(&tl, 430, 430, NULL);
+        assert_true(tl.out.act);
+        assert_int_equal(tl.out.action, ACTION_RESTART);
+        assert_int_equal(tl.out.n_transitions, 2);
+        assert_int_equal(tl.out.transitions[0].event, EVENT_ACTION_FAILED);
+        assert_string_equal(tl.out.transitions[0].reason, "flush: no delivery within 2m");
+        assert_string_equal(tl.out.transitions[1].reason, "step 2 of 2: restart");
+        action_done(&tl, 440, true);
+        gen_feed(&tl, 450, gr(0, NULL, 0, (ActivityCounts) { .sent = 1 }, 0));
+        assert_int_equal(tl.out.transitions[0].event, EVENT_ACTION_SUCCEEDED);
+        assert_int_equal(tl.out.transitions[1].event, EVENT_RECOVERED);
+        assert_int_equal(tl.d.state, DETECTOR_HEALTHY);
+        assert_int_equal(tl.n_actions, 2);
+        assert_int_equal(tl.n_events[EVENT_STALL_DETECTED], 1);
+        assert_int_equal(tl.incidents_opened, 1);
+        assert_int_equal(tl.incidents_closed, 1);
+}
+
+/* The flush makes the MTA try, and every attempt fails for a reason on the
+ * other side: no restart (gave_up names the cause). */
+static void test_generic_flush_remote_failures(void **state) {
+        Timeline tl;
+        ActivityCounts a = {};
+        gen_init(&tl);
+
+        gen_quiet(&tl, 0, 300, NULL);
+        assert_int_equal(tl.out.action, ACTION_FLUSH);
+        action_done(&tl, 310, true);
+        for (uint64_t t = 310; t <= 430; t += 10) {
+                if (t % 30 == 20) {
+                        a.deferred++;
+                        a.failures[CAUSE_DEFERRED_REMOTE]++;
+                }
+                gen_quiet(&tl, t, t, &a);
+        }
+        assert_int_equal(tl.n_actions, 1);
+        assert_int_equal(tl.d.state, DETECTOR_GAVE_UP);
+        assert_int_equal(tl.out.transitions[0].event, EVENT_ACTION_FAILED);
+        assert_int_equal(tl.out.transitions[1].event, EVENT_GAVE_UP);
+        assert_string_equal(tl.out.transitions[1].reason,
+                            "delivery fails for a reason a restart cannot fix: deferred-remote");
+        assert_int_equal(tl.out.transitions[1].cause, CAUSE_DEFERRED_REMOTE);
+}
+
+/* nullmailer's doubling pause: nothing attempted for longer than
+ * stall_after; the flush (its trigger) makes it send: healed, no restart. */
+static void test_generic_long_pause_flush_heals(void **state) {
+        Timeline tl;
+        gen_init(&tl);
+
+        gen_quiet(&tl, 0, 300, NULL);
+        assert_int_equal(tl.out.action, ACTION_FLUSH);
+        action_done(&tl, 310, true);
+        gen_feed(&tl, 320, gr(1, "1796000000.10", S(420), (ActivityCounts) { .started = 1 }, S(315)));
+        assert_int_equal(tl.d.state, DETECTOR_VERIFYING);
+        gen_feed(&tl, 330, gr(0, NULL, 0, (ActivityCounts) { .started = 1, .sent = 1 }, 0));
+        assert_int_equal(tl.out.n_transitions, 2);
+        assert_int_equal(tl.out.transitions[0].event, EVENT_ACTION_SUCCEEDED);
+        assert_string_equal(tl.out.transitions[0].reason, "flush: mail delivered again (backlog 0)");
+        assert_int_equal(tl.out.transitions[1].event, EVENT_RECOVERED);
+        for (uint64_t t = 340; t <= 2000; t += 10)
+                gen_feed(&tl, t, gr(0, NULL, 0, (ActivityCounts) { .started = 1, .sent = 1 }, 0));
+        assert_int_equal(tl.n_actions, 1);
+        assert_int_equal(tl.n_events[EVENT_ACTION_STARTED], 1);
+        assert_int_equal(tl.d.n_restarts, 0);
+        assert_int_equal(tl.d.state, DETECTOR_HEALTHY);
+}
+
+/* A delivery the flush set off is still going at verify_after: its outcome
+ * decides, not the clock (until hung_start_after). */
+static void test_generic_flush_delivery_in_progress(void **state) {
+        Timeline tl;
+        gen_init(&tl);
+
+        gen_quiet(&tl, 0, 300, NULL);
+        action_done(&tl, 310, true);
+        for (uint64_t t = 320; t <= 600; t += 10)
+                gen_feed(&tl, t, gr(1, "1796000000.10", S(t + 100), (ActivityCounts) { .started = 1 }, S(315)));
+        assert_int_equal(tl.d.state, DETECTOR_VERIFYING);
+        assert_int_equal(tl.n_actions, 1);
+        gen_feed(&tl, 610, gr(0, NULL, 0, (ActivityCounts) { .started = 1, .sent = 1 }, 0));
+        assert_int_equal(tl.out.transitions[1].event, EVENT_RECOVERED);
+        assert_int_equal(tl.n_actions, 1);
+}
+
+/* The wedged sender: "Starting delivery" and nothing after it. No stall
+ * while the delivery may still be going; past hung_start_after straight to
+ * the restart (a flush cannot wake it), and once per open start. */
+static void test_generic_hung_start(void **state) {
+        Timeline tl;
+        ActivityCounts a = { .started = 1 };
+        gen_init(&tl);
+
+        for (uint64_t t = 0; t <= 600; t += 10)
+                gen_feed(&tl, t, gr(1, "1796000000.10", S(t + 100), a, t >= 10 ? S(5) : 0));
+        assert_int_equal(tl.n_actions, 0);            /* 5 m of silence, the delivery still "going" */
+        gen_feed(&tl, 610, gr(1, "1796000000.10", S(710), a, S(5)));
+        assert_true(tl.out.act);
+        assert_int_equal(tl.out.action, ACTION_RESTART);
+        assert_int_equal(tl.out.n_transitions, 2);
+        assert_int_equal(tl.out.transitions[0].event, EVENT_STALL_DETECTED);
+        assert_string_equal(tl.out.transitions[0].reason,
+                            "delivery started 10m5s ago, no outcome (hung_delivery_after 10m): the sender hangs, a "
+                            "flush cannot wake it: restart: \"Starting delivery: host: 192.0.2.2 protocol: smtp "
+                            "file: 1796089777.323\"");
+        assert_string_equal(tl.out.transitions[1].reason, "step 2 of 2: restart");
+        assert_int_equal(tl.d.n_restarts, 1);
+        action_done(&tl, 620, true);
+        /* the new sender delivers */
+        a.sent = 1;
+        gen_feed(&tl, 630, gr(0, NULL, 0, a, 0));
+        assert_int_equal(tl.out.transitions[0].event, EVENT_ACTION_SUCCEEDED);
+        assert_int_equal(tl.out.transitions[1].event, EVENT_RECOVERED);
+        assert_int_equal(tl.n_actions, 1);
+
+        /* the same open start seen again later (nothing closed it): no second incident */
+        Timeline t2;
+        gen_init(&t2);
+        for (uint64_t t = 0; t <= 610; t += 10)
+                gen_feed(&t2, t, gr(1, "1796000000.10", S(t + 100), a, S(5)));
+        assert_int_equal(t2.n_actions, 1);
+        action_done(&t2, 620, true);
+        for (uint64_t t = 630; t <= 740; t += 10)
+                gen_feed(&t2, t, gr(1, "1796000000.10", S(t + 100), a, S(5)));
+        assert_int_equal(t2.d.state, DETECTOR_GAVE_UP);
+        assert_string_equal(t2.out.transitions[1].reason, "all 2 remediation steps tried without progress");
+        assert_int_equal(t2.n_actions, 1);
+        assert_int_equal(t2.n_events[EVENT_STALL_DETECTED], 1);
+}
+
+/* A message younger than stall_after is never a stall without a schedule
+ * (an MTA that rewrites its queue file at each attempt keeps it young);
+ * the same timeline with a schedule-reading profile restarts at 300 s. */
+static void test_generic_young_backlog(void **state) {
+        Timeline tl, other;
+        gen_init(&tl);
+        tl_init(&other);
+
+        for (uint64_t t = 0; t <= 2000; t += 10) {
+                gen_feed(&tl, t, gr(1, "1796000000.10", S(120), (ActivityCounts) {}, 0));
+                gen_feed(&other, t, gr(1, "1796000000.10", S(120), (ActivityCounts) {}, 0));
+        }
+        assert_int_equal(tl.n_actions, 0);
+        assert_int_equal(tl.n_events[EVENT_STALL_DETECTED], 0);
+        assert_int_equal(tl.d.state, DETECTOR_HEALTHY);
+        assert_true(other.first_action_at == S(300));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_outage_then_healthy_drain),
@@ -2741,6 +3023,7 @@ int main(void) {
                 cmocka_unit_test(test_catalog_15_overdue_seen_for_slack),
                 cmocka_unit_test(test_catalog_16_clock_step_restarts_overdue_clock),
                 cmocka_unit_test(test_catalog_17_probed_errors_need_no_overdue_clock),
+                cmocka_unit_test(test_catalog_18_host_status_wait),
                 cmocka_unit_test(test_unit_changes_during_outage_and_recovery),
                 cmocka_unit_test(test_unknown_in_every_state),
                 cmocka_unit_test(test_outage_again_while_recovering),
@@ -2765,6 +3048,12 @@ int main(void) {
                 cmocka_unit_test(test_flush_on_restore),
                 cmocka_unit_test(test_flush_on_restore_fails),
                 cmocka_unit_test(test_hung_delivery),
+                cmocka_unit_test(test_generic_flush_then_restart),
+                cmocka_unit_test(test_generic_flush_remote_failures),
+                cmocka_unit_test(test_generic_long_pause_flush_heals),
+                cmocka_unit_test(test_generic_flush_delivery_in_progress),
+                cmocka_unit_test(test_generic_hung_start),
+                cmocka_unit_test(test_generic_young_backlog),
                 cmocka_unit_test(test_transition_table_covered), /* last: counts the ones above */
         };
         return cmocka_run_group_tests_name("detector", tests, NULL, NULL);

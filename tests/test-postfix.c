@@ -18,6 +18,7 @@
 #include "macros.h"
 #include "mta.h"
 #include "postfix.h"
+#include "queue-scan.h"
 #include "probe-harness.h"
 #include "probe.h"
 #include "tests.h"
@@ -760,15 +761,15 @@ static void test_scan_line(void **state) {
                 .schedule_known = true, .overdue = 2, .most_overdue_usec = HOUR,
                 .slack_usec = 6 * MIN, .schedule_source = "file-times",
         }, r;
-        char line[POSTFIX_SCAN_LINE_MAX], small[16];
+        char line[QUEUE_SCAN_LINE_MAX], small[16];
         int n;
 
-        n = postfix_format_scan_line(line, sizeof(line), &q);
+        n = queue_scan_format_line(line, sizeof(line), &q);
         assert_true(n > 0);
         assert_string_equal(line, "backlog=6 incoming=1 active=2 deferred=3 maildrop=0 oldest_age_usec=10800000000"
                                   " overdue=2 most_overdue_usec=3600000000 slack_usec=360000000 frozen=0 hung=0"
                                   " hung_pid=0 hung_age_usec=0 schedule=file-times hung_id= oldest_id=ABCDEF123\n");
-        assert_int_equal(postfix_parse_scan_line(line, (size_t) n, &r), 0);
+        assert_int_equal(queue_scan_parse_line(line, (size_t) n, &r), 0);
         assert_int_equal(r.backlog, 6);
         assert_int_equal(r.incoming, 1);
         assert_int_equal(r.active, 2);
@@ -783,7 +784,7 @@ static void test_scan_line(void **state) {
         assert_int_equal(r.slack_usec, 6 * MIN);
         assert_int_equal(r.frozen, 0);
         assert_int_equal(r.hung, 0);
-        assert_int_equal(postfix_format_scan_line(small, sizeof(small), &q), -ENOBUFS);
+        assert_int_equal(queue_scan_format_line(small, sizeof(small), &q), -ENOBUFS);
 
         /* Exim's fields: frozen, a hung delivery, ids with '-', another schedule. */
         q = (QueueStats) {
@@ -792,12 +793,12 @@ static void test_scan_line(void **state) {
                 .frozen = 4, .hung = 1, .hung_pid = 4242, .hung_id = "1s2AbD-0000000000A-0000",
                 .hung_age_usec = 2 * HOUR,
         };
-        n = postfix_format_scan_line(line, sizeof(line), &q);
+        n = queue_scan_format_line(line, sizeof(line), &q);
         assert_string_equal(line, "backlog=2 incoming=0 active=0 deferred=2 maildrop=0 oldest_age_usec=3600000000"
                                   " overdue=0 most_overdue_usec=0 slack_usec=1860000000 frozen=4 hung=1"
                                   " hung_pid=4242 hung_age_usec=7200000000 schedule=retry-db"
                                   " hung_id=1s2AbD-0000000000A-0000 oldest_id=1s2AbC-000Xyz-Ab\n");
-        assert_int_equal(postfix_parse_scan_line(line, (size_t) n, &r), 0);
+        assert_int_equal(queue_scan_parse_line(line, (size_t) n, &r), 0);
         assert_int_equal(r.frozen, 4);
         assert_int_equal(r.hung, 1);
         assert_int_equal(r.hung_pid, 4242);
@@ -807,14 +808,14 @@ static void test_scan_line(void **state) {
         assert_string_equal(r.schedule_source, "retry-db");
         /* No schedule: "none", and no overdue with it; an unknown source is refused. */
         q.schedule_known = false;
-        n = postfix_format_scan_line(line, sizeof(line), &q);
+        n = queue_scan_format_line(line, sizeof(line), &q);
         assert_true(strstr(line, " schedule=none ") != NULL);
-        assert_int_equal(postfix_parse_scan_line(line, (size_t) n, &r), 0);
+        assert_int_equal(queue_scan_parse_line(line, (size_t) n, &r), 0);
         assert_false(r.schedule_known);
         assert_string_equal(r.schedule_source, "");
         q.schedule_known = true;
         strcpy(q.schedule_source, "guess");
-        assert_int_equal(postfix_format_scan_line(line, sizeof(line), &q), -EINVAL);
+        assert_int_equal(queue_scan_format_line(line, sizeof(line), &q), -EINVAL);
 
 #define TAIL0 " slack_usec=0 frozen=0 hung=0 hung_pid=0 hung_age_usec=0 schedule=file-times hung_id="
         static const char *const bad[] = {
@@ -845,7 +846,7 @@ static void test_scan_line(void **state) {
         };
 #undef TAIL0
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
-                assert_int_equal(postfix_parse_scan_line(bad[i], strlen(bad[i]), &r), -EBADMSG);
+                assert_int_equal(queue_scan_parse_line(bad[i], strlen(bad[i]), &r), -EBADMSG);
 }
 
 static void test_parse_time(void **state) {

@@ -23,6 +23,8 @@
 
 #include "activity.h"
 #include "exim.h"
+#include "sendmail.h"
+#include "generic.h"
 #include "journal.h"
 #include "mta.h"
 #include "postfix.h"
@@ -46,6 +48,9 @@ typedef struct Fixture {
         PostfixSettings postfix;
         char fifo[96];                   /* exim: /etc/default/exim4 as a FIFO nobody writes */
         EximSettings exim;
+        SendmailSettings sendmail;
+        GenericSettings generic;         /* generic: dir, empty (a scan ends at once) */
+        char *generic_dirs[2];
         UnitSettings unit;
         JournalSettings journal;
 } Fixture;
@@ -105,6 +110,20 @@ static int fixture_setup(void **state) {
                 .defaults_file = f->fifo,
                 .run_directory = f->dir,
         };
+        /* sendmail: no PID file in dir, so the child reads sendmail.conf, the FIFO */
+        f->sendmail = (SendmailSettings) {
+                .queue_directory = f->dir,
+                .queue_interval_usec = USEC_INFINITY,
+                .overdue_slack_usec = USEC_INFINITY,
+                .min_queue_age_usec = 0,
+                .max_queue_age_usec = 0,
+                .host_status_timeout_usec = USEC_INFINITY,
+                .conf_file = f->fifo,
+                .run_directory = f->dir,
+        };
+
+        f->generic_dirs[0] = f->dir;
+        f->generic = (GenericSettings) { .queue_directories = f->generic_dirs };
 
         f->unit = (UnitSettings) { .unit = "postfix@-.service", .bus = f->silent_bus };
         f->journal = (JournalSettings) {
@@ -140,6 +159,12 @@ static const void *settings_of(Fixture *f, const struct probe_ops *ops, bool *ha
                 return &f->postfix;
         if (ops == &probe_exim_ops)
                 return &f->exim;
+        if (ops == &probe_sendmail_ops)
+                return &f->sendmail;
+        if (ops == &probe_generic_ops) {
+                *hangs = false;
+                return &f->generic;
+        }
         if (ops == &probe_unit_ops)
                 return &f->unit;
         if (ops == &probe_journal_ops) {
@@ -159,7 +184,7 @@ static size_t n_types(void) {
 }
 
 static void test_registry(void **state) {
-        assert_int_equal(n_types(), 5);
+        assert_int_equal(n_types(), 7);
         for (size_t i = 0; probe_ops_table[i]; i++) {
                 const struct probe_ops *ops = probe_ops_table[i];
 
@@ -181,7 +206,9 @@ static void test_registry(void **state) {
         assert_ptr_equal(probe_ops_find("smtp"), &probe_smtp_ops);
         assert_ptr_equal(probe_ops_find("postfix"), &probe_postfix_ops);
         assert_ptr_equal(probe_ops_find("exim"), &probe_exim_ops);
-        assert_null(probe_ops_find("sendmail"));
+        assert_ptr_equal(probe_ops_find("sendmail"), &probe_sendmail_ops);
+        assert_ptr_equal(probe_ops_find("generic"), &probe_generic_ops);
+        assert_null(probe_ops_find("qmail"));
         assert_null(probe_ops_find(NULL));
         assert_string_equal(probe_status_to_string(PROBE_OK), "ok");
         assert_string_equal(probe_status_to_string(PROBE_FAIL), "fail");
@@ -334,6 +361,18 @@ static void test_profiles(void **state) {
                         assert_non_null(prof->settings_init);
                         assert_non_null(prof->settings_done);
                 }
+                /* A type whose rules come from its keys (generic) has
+                 * hooks for them, no flush command of its own, and its
+                 * ladder begins with a flush that the admin names. */
+                if (prof->activity_rules_of) {
+                        assert_non_null(prof->activity_source_of);
+                        assert_non_null(prof->syslog_identifiers_of);
+                        assert_non_null(prof->log_file);
+                        assert_null(prof->activity_rules);
+                        assert_null(prof->default_flush_command);
+                        assert_non_null(prof->settings_finish);
+                        continue;
+                }
                 assert_non_null(prof->default_flush_command);
                 assert_true(prof->activity_source != ACTIVITY_SOURCE_JOURNAL_IDENTIFIER ||
                             (prof->syslog_identifiers && prof->syslog_identifiers[0]));
@@ -346,10 +385,12 @@ static void test_profiles(void **state) {
                 assert_int_equal(activity_patterns_init(&pat, prof->activity_rules, NULL, NULL, NULL, err, sizeof(err)), 0);
                 activity_patterns_done(&pat);
         }
-        assert_int_equal(n, 2);
+        assert_int_equal(n, 4);
         assert_ptr_equal(mta_profile_find("postfix"), &mta_profile_postfix);
         assert_ptr_equal(mta_profile_find("exim"), &mta_profile_exim);
-        assert_null(mta_profile_find("sendmail"));
+        assert_ptr_equal(mta_profile_find("sendmail"), &mta_profile_sendmail);
+        assert_ptr_equal(mta_profile_find("generic"), &mta_profile_generic);
+        assert_null(mta_profile_find("qmail"));
 }
 
 int main(void) {

@@ -109,6 +109,23 @@ static void test_no_probes(void **state) {
         check(&s, "postfix@-.service: HEALTHY, backlog 7, oldest 45s, reachability unknown (dry run)");
 }
 
+/* Sendmail waiting out a relay's host status: the line says why no stall. */
+static void test_mta_waits(void **state) {
+        StatusInfo s = base();
+
+        s.view.unit = "sendmail.service";
+        s.view.state = DETECTOR_RECOVERING;
+        s.view.state_usec = 5 * MIN;
+        s.view.backlog = 4;
+        s.view.oldest_age_usec = 20 * MIN;
+        s.view.wait_left_usec = 25 * MIN + 500000;
+        s.view.wait_reason = "host status of relay.example: Deferred: Connection refused by relay.example, "
+                             "trusted until 00:20:00Z (Timeout.hoststatus 30m)";
+        check(&s, "sendmail.service: RECOVERING for 5m, backlog 4 (0 overdue), oldest 20m, the MTA waits 25m more "
+                  "(host status of relay.example: Deferred: Connection refused by relay.example, trusted until "
+                  "00:20:00Z (Timeout.hoststatus 30m)), relay up");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_healthy),
@@ -116,6 +133,7 @@ int main(void) {
                 cmocka_unit_test(test_acting),
                 cmocka_unit_test(test_outage_probes),
                 cmocka_unit_test(test_no_probes),
+                cmocka_unit_test(test_mta_waits),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -406,6 +406,7 @@ static int config_parse_actions(ConfigContext *ctx, const ConfigItem *item, cons
 
         memcpy(c->actions, actions, n * sizeof(ActionType));
         c->n_actions = n;
+        c->actions_set = true;
         return 0;
 }
 
@@ -862,6 +863,22 @@ static int config_apply_profile(ConfigContext *ctx, LoadState *ls) {
         if (!c->flush_command && prof->default_flush_command &&
             strv_split(prof->default_flush_command, &c->flush_command) < 0)
                 return config_oom(ctx);
+        if (!c->actions_set && prof->default_actions) {
+                _cleanup_(strv_freep) char **l = NULL;
+                size_t n = 0;
+
+                if (strv_split(prof->default_actions, &l) < 0)
+                        return config_oom(ctx);
+                for (char **w = l; *w && n < ACTIONS_MAX; w++)
+                        if (action_type_from_string(*w) >= 0)
+                                c->actions[n++] = action_type_from_string(*w);
+                c->n_actions = n;
+        }
+        for (size_t i = 0; i < c->n_actions; i++)
+                if (c->actions[i] == ACTION_FLUSH && !c->flush_command)
+                        return config_error(ctx, ls->mta_line, "flush_command",
+                                            "missing: actions include flush (MTA type %s has no default)%s",
+                                            prof->type, c->actions_set ? "" : "; or set actions = restart");
         if (c->flush_on_restore && !c->flush_command)
                 return config_error(ctx, ls->mta_line, "flush_on_restore",
                                     "needs flush_command (MTA type %s has no default)", prof->type);
@@ -869,15 +886,16 @@ static int config_apply_profile(ConfigContext *ctx, LoadState *ls) {
          * them, where they fit on one ini line (inih reads at most 199
          * characters: "key = " and the value): a dump must load again.
          * Longer ones (Exim's) stay the profile's, shown as not set. */
-        if (!c->activity_pattern && prof->activity_rules && prof->activity_rules->activity &&
-            strlen("activity_pattern = ") + strlen(prof->activity_rules->activity) < 200) {
-                c->activity_pattern = strdup(prof->activity_rules->activity);
+        const ActivityRules *rules = mta_activity_rules(prof, c->mta_settings);
+        if (!c->activity_pattern && rules && rules->activity &&
+            strlen("activity_pattern = ") + strlen(rules->activity) < 200) {
+                c->activity_pattern = strdup(rules->activity);
                 if (!c->activity_pattern)
                         return config_oom(ctx);
         }
-        if (!c->error_pattern && prof->activity_rules && prof->activity_rules->error &&
-            strlen("error_pattern = ") + strlen(prof->activity_rules->error) < 200) {
-                c->error_pattern = strdup(prof->activity_rules->error);
+        if (!c->error_pattern && rules && rules->error &&
+            strlen("error_pattern = ") + strlen(rules->error) < 200) {
+                c->error_pattern = strdup(rules->error);
                 if (!c->error_pattern)
                         return config_oom(ctx);
         }
@@ -998,6 +1016,43 @@ int config_load(const char *path, Config **ret) {
 
         *ret = TAKE_PTR(c);
         return 0;
+}
+
+/* Advice */
+
+size_t config_advice(const Config *c, char *buf, size_t size) {
+        char s[FORMAT_DURATION_MAX], g[FORMAT_DURATION_MAX];
+        const MtaProfile *prof = c->profile;
+        uint64_t gap;
+        size_t n = 0;
+
+        if (size > 0)
+                buf[0] = 0;
+        if (!prof || !prof->max_retry_gap)
+                return 0;
+        gap = prof->max_retry_gap(c->mta_settings);
+        (void) format_duration(s, sizeof(s), c->stall_after_usec);
+        if (gap == 0) {
+                (void) snprintf(buf, size, "%s: [mta] max_retry_gap: not set: stall_after (%s) must be longer "
+                                "than the MTA's longest pause between its retries (the generic profile reads no "
+                                "schedule); set max_retry_gap to have it checked\n", c->path, s);
+                return 1;
+        }
+        (void) format_duration(g, sizeof(g), gap);
+        if (c->stall_after_usec > gap)
+                return 0;
+        if (c->n_actions > 0 && c->actions[0] == ACTION_FLUSH)
+                (void) snprintf(buf, size, "%s: [mta] stall_after: %s is not longer than max_retry_gap (%s): a "
+                                "pause of the MTA between its retries counts as a stall; it costs one flush "
+                                "(flush_command must make the MTA try at once, as nullmailer's trigger does), "
+                                "a restart only when the flush brings no attempt\n", c->path, s, g);
+        else
+                (void) snprintf(buf, size, "%s: [mta] stall_after: %s is not longer than max_retry_gap (%s): a "
+                                "pause of the MTA between its retries counts as a stall, and with no flush first "
+                                "in actions it is met with a restart; make stall_after longer than %s, or put "
+                                "flush first in actions\n", c->path, s, g, g);
+        n++;
+        return n;
 }
 
 /* Dumping */

@@ -108,8 +108,10 @@ typedef struct Config {
         uint64_t restore_grace_usec;     /* reachability UP at least this long before a stall counts, default 5m */
         uint64_t stall_after_usec;       /* no progress this long with backlog => stalled, default 10m */
         unsigned min_backlog;            /* smallest backlog that can be stalled, default 1 */
-        ActionType actions[ACTIONS_MAX]; /* remediation ladder, default "restart" */
+        ActionType actions[ACTIONS_MAX]; /* remediation ladder, default "restart" (the
+                                          * profile's default_actions: generic "flush restart") */
         size_t n_actions;
+        bool actions_set;                /* actions given in the file */
         bool flush_after_restart;        /* run flush_command after a restart, default yes */
         uint64_t verify_after_usec;      /* time after a step to look for progress, default 2m */
         uint64_t restart_timeout_usec;   /* a job of the unit pending longer is reported slow
@@ -150,6 +152,14 @@ Config *config_free(Config *c);
 /* Whether two [alert:NAME] sections configure the same delivery (every key,
  * the secret's bytes included), so a reload can keep the running alerter. */
 bool alert_config_equal(const AlertConfig *a, const AlertConfig *b);
+
+/* Advice on a configuration that loads but may not do what is meant:
+ * one line per finding, "PATH: [mta] KEY: text\n", into BUF (cut to
+ * SIZE). --check-config prints it, the daemon logs it at start. For
+ * [mta] type = generic: stall_after not longer than max_retry_gap (a
+ * pause of the MTA between its retries counts as a stall), or
+ * max_retry_gap not set. Returns the number of findings. */
+size_t config_advice(const Config *c, char *buf, size_t size);
 
 /* Prints the effective settings (all keys, defaults included) in ini form. */
 void config_dump(const Config *c, FILE *f);

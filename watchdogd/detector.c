@@ -7,6 +7,7 @@
 
 #include "detector.h"
 #include "log.h"
+#include "mta.h"
 
 static const char *const state_names[_DETECTOR_STATE_MAX] = {
         [DETECTOR_HEALTHY] = "HEALTHY",
@@ -53,6 +54,9 @@ void detector_params_from_config(DetectorParams *p, const Config *c) {
                 .degraded_after_usec = c->degraded_after_usec,
                 .flush_on_restore = c->flush_on_restore,
                 .kill_hung_deliveries = c->kill_hung_deliveries,
+                .conservative = c->profile && c->profile->conservative,
+                .hung_start_after_usec = c->profile && c->profile->hung_start_after ?
+                                         c->profile->hung_start_after(c->mta_settings) : 0,
         };
         memcpy(p->actions, c->actions, sizeof(p->actions));
 }
@@ -481,7 +485,7 @@ static bool counts_went_back(const ActivityCounts *a, const ActivityCounts *last
         if (a->sent < last->sent || a->deferred < last->deferred || a->bounced < last->bounced ||
             a->conn_errors < last->conn_errors || a->conn_errors_probed < last->conn_errors_probed ||
             a->mta_log < last->mta_log || a->mta_errors < last->mta_errors ||
-            a->completed < last->completed || a->queue_runs < last->queue_runs)
+            a->completed < last->completed || a->queue_runs < last->queue_runs || a->started < last->started)
                 return true;
         for (size_t c = 0; c < _CAUSE_MAX; c++)
                 if (a->failures[c] < last->failures[c] || a->fixable[c] < last->fixable[c] ||
@@ -567,6 +571,7 @@ ActivityCounts detector_incident_activity(const Detector *d, const Observation *
                 .mta_errors = a->mta_errors - b->mta_errors,
                 .completed = a->completed - b->completed,
                 .queue_runs = a->queue_runs - b->queue_runs,
+                .started = a->started - b->started,
         };
         for (size_t c = 0; c < _CAUSE_MAX; c++) {
                 r.failures[c] = a->failures[c] - b->failures[c];
@@ -863,6 +868,60 @@ void detector_clock_stepped(Detector *d, uint64_t now_usec) {
                 d->overdue_since_usec = now_usec ? now_usec : 1;
 }
 
+/* A delivery began and its outcome is not logged yet, for less than
+ * hung_start_after: the MTA is at work (its own timeout ends it:
+ * nullmailer's sendtimeout), no stall. */
+static bool start_in_progress(const DetectorParams *p, const Observation *obs, uint64_t now) {
+        return p->hung_start_after_usec > 0 && obs->activity_status == PROBE_OK &&
+               obs->samples.open_start_usec != 0 &&
+               elapsed(now, obs->samples.open_start_usec) < p->hung_start_after_usec;
+}
+
+/* A delivery began more than hung_start_after ago and logged no outcome:
+ * the sender is wedged (nullmailer-send after "Starting delivery", README
+ * "The generic profile"). Judged on a round where everything else says
+ * "stuck, not the network": reachability up, mail waiting, the unit
+ * running; once per open start. */
+static bool start_hung(const Detector *d, const DetectorParams *p, const Observation *obs, uint64_t now) {
+        return p->hung_start_after_usec > 0 &&
+               !d->restore_flush &&
+               obs->activity_status == PROBE_OK &&
+               obs->samples.open_start_usec != 0 &&
+               obs->samples.open_start_usec != d->hung_start_usec &&
+               elapsed(now, obs->samples.open_start_usec) >= p->hung_start_after_usec &&
+               d->reach == REACH_UP &&
+               obs->reach == PROBE_OK &&
+               obs->queue_status == PROBE_OK &&
+               obs->queue.backlog >= p->min_backlog &&
+               obs->unit_status == PROBE_OK &&
+               d->unit_gate == UNIT_GATE_RUNNING;
+}
+
+/* The wedged sender: a flush cannot wake it (the trigger is read by the
+ * process that hangs), so the ladder goes straight to its restart step;
+ * without one, it runs from its first step. */
+static void enter_start_hung(Detector *d, const DetectorParams *p, const Observation *obs,
+                             uint64_t now, DetectorOutput *out) {
+        char s[FORMAT_DURATION_MAX], h[FORMAT_DURATION_MAX];
+        size_t i;
+
+        for (i = 0; i < p->n_actions && p->actions[i] != ACTION_RESTART; i++)
+                ;
+        fmt_secs(s, sizeof(s), elapsed(now, obs->samples.open_start_usec));
+        fmt_secs(h, sizeof(h), p->hung_start_after_usec);
+        d->hung_start_usec = obs->samples.open_start_usec;
+        transition(d, out, DETECTOR_STALLED, EVENT_STALL_DETECTED,
+                   "delivery started %s ago, no outcome (hung_delivery_after %s): the sender hangs, %s: \"%s\"",
+                   s, h, i < p->n_actions ? "a flush cannot wake it: restart" : "no restart in actions",
+                   obs->samples.open_start_line);
+        d->incident_cause = CAUSE_NONE;
+        d->incident_peer[0] = 0;
+        set_cause(out, CAUSE_NONE, "");
+        d->died_incident = false;
+        d->step = i < p->n_actions ? i : 0;
+        begin_step(d, p, now, out);
+}
+
 static bool stalled(const Detector *d, const DetectorParams *p, const Observation *obs, uint64_t now) {
         return !d->restore_flush &&
                d->reach == REACH_UP &&
@@ -873,20 +932,32 @@ static bool stalled(const Detector *d, const DetectorParams *p, const Observatio
                obs->unit_status == PROBE_OK &&
                d->unit_gate == UNIT_GATE_RUNNING &&
                obs->queue.backlog >= p->min_backlog &&
+               /* the MTA waits by a rule of its own (Sendmail's host status):
+                * its deferrals meanwhile, "connection refused" ones too, are
+                * that rule, not a stuck MTA */
+               obs->queue.wait_left_usec == 0 &&
                (!obs->queue.schedule_known || overdue_seen(d, obs, now) || recent_fixable(d, p, now)) &&
+               (!p->conservative || obs->queue.oldest_age_usec >= p->stall_after_usec) &&
+               !start_in_progress(p, obs, now) &&
                elapsed(now, d->last_progress_usec) >= p->stall_after_usec;
 }
 
 static void enter_stalled(Detector *d, const DetectorParams *p, const Observation *obs,
                           uint64_t now, DetectorOutput *out) {
         char s[FORMAT_DURATION_MAX], u[FORMAT_DURATION_MAX], ct[ACTIVITY_PEER_MAX + 32];
-        char o[64] = "", why[ACTIVITY_PEER_MAX + 64] = "";
+        char o[FORMAT_DURATION_MAX + 48] = "", why[ACTIVITY_PEER_MAX + 64] = "";
         bool fixable = recent_fixable(d, p, now);
 
         fmt_secs(s, sizeof(s), elapsed(now, d->last_progress_usec));
         fmt_secs(u, sizeof(u), elapsed(now, d->reach_since_usec));
         if (obs->queue.schedule_known)
                 (void) snprintf(o, sizeof(o), ", %u overdue", obs->queue.overdue);
+        else if (p->conservative) {
+                char a[FORMAT_DURATION_MAX];
+
+                fmt_secs(a, sizeof(a), obs->queue.oldest_age_usec);
+                (void) snprintf(o, sizeof(o), ", oldest %s old, no schedule read", a);
+        }
         if (fixable)
                 (void) snprintf(why, sizeof(why), "; the MTA logs %s",
                                 cause_text(ct, sizeof(ct), d->fixable_cause, d->fixable_peer));
@@ -978,6 +1049,10 @@ void detector_step(Detector *d, const DetectorParams *p, const Observation *obs,
                                      d->fail_streak);
                         break;
                 }
+                if (start_hung(d, p, obs, now_usec)) {
+                        enter_start_hung(d, p, obs, now_usec, out);
+                        break;
+                }
                 if (stalled(d, p, obs, now_usec)) {
                         enter_stalled(d, p, obs, now_usec, out);
                         break;
@@ -1048,6 +1123,10 @@ void detector_step(Detector *d, const DetectorParams *p, const Observation *obs,
                                      action_type_to_string(p->actions[d->step]));
                         break;
                 }
+                /* A delivery the step set off is still going (started, no
+                 * outcome yet, younger than hung_start_after): its outcome decides. */
+                if (start_in_progress(p, obs, now_usec) && obs->samples.open_start_usec > d->step_started_usec)
+                        break;
                 if (elapsed(now_usec, d->step_started_usec) >= p->verify_after_usec)
                         verification_failed(d, p, now_usec, obs, out);
                 break;
@@ -1261,6 +1340,15 @@ OnceVerdict detector_judge_once(const DetectorParams *p, const Observation *obs,
         if (attempts(&obs->activity) > 0) {
                 (void) snprintf(reason, size, "healthy: %" PRIu64 " delivery attempt(s) in the last %s",
                                 attempts(&obs->activity), w);
+                return ONCE_HEALTHY;
+        }
+        /* before the failures: while the MTA waits by its own rule, its
+         * deferrals ("connection refused" from Sendmail's host status
+         * cache too) are that rule */
+        if (q->wait_left_usec > 0) {
+                fmt_secs(o, sizeof(o), q->wait_left_usec);
+                (void) snprintf(reason, size, "healthy: backlog %u, the MTA waits %s more by its own rule: %s",
+                                q->backlog, o, q->wait_reason);
                 return ONCE_HEALTHY;
         }
         if (sum_causes(obs->activity.fixable) + obs->activity.mta_errors > 0) {

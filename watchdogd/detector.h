@@ -68,6 +68,15 @@ typedef struct DetectorParams {
                                             * row: delivery.degraded */
         bool flush_on_restore;             /* one flush when an outage ends */
         bool kill_hung_deliveries;         /* ask for hung deliveries to be ended */
+        /* The rule without a schedule (MtaProfile.conservative, the generic
+         * profile): a stall also needs the oldest message to be older than
+         * stall_after. */
+        bool conservative;
+        /* A delivery started (ActivitySamples.open_start_usec) and without
+         * an outcome for this long is a wedged sender: a stall that goes
+         * straight to the ladder's restart; a younger one is a delivery
+         * in progress, no stall. 0: open starts count for nothing. */
+        uint64_t hung_start_after_usec;
 } DetectorParams;
 
 /* Copies the detector's settings out of a loaded config. */
@@ -150,6 +159,8 @@ typedef struct Detector {
         uint64_t restore_flushes_usec[DETECTOR_RESTARTS_MAX]; /* their times, oldest first */
         size_t n_restore_flushes;
         uint32_t hung_reported_pid;     /* delivery.hung sent for this holder (0: none) */
+        uint64_t hung_start_usec;       /* the open start (ActivitySamples.open_start_usec) a
+                                         * stall was detected for: not again (0: none) */
         uint32_t start_limit_burst;         /* last seen from the unit, 0: unknown or none */
         uint64_t start_limit_interval_usec;
 

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sysexits.h>
 
 #include "caps.h"
@@ -103,6 +104,15 @@ int main(int argc, char *argv[]) {
                 config->dry_run = true;
         mopts.dry_run = dry_run;
 
+        char advice[1024];
+
+        if (config_advice(config, advice, sizeof(advice)) > 0)
+                for (char *line = advice, *nl; *line; line = nl + 1) {
+                        nl = strchrnul(line, '\n');
+                        log_warning("%.*s", (int) (nl - line), line);
+                        if (!*nl)
+                                break;
+                }
         if (check_only) {
                 config_dump(config, stdout);
                 config_free(config);

@@ -51,7 +51,7 @@ void manager_print_once(Manager *m, const Observation *obs) {
                                  "reason", why,
                                  "reachability", probes ? probes : json_null(),
                                  "queue", obs->queue_status != PROBE_OK ? json_null() :
-                                 json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:o, s:o, s:I, s:o}",
+                                 json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:o, s:o, s:I, s:o, s:I, s:o}",
                                            "backlog", (json_int_t) obs->queue.backlog,
                                            "incoming", (json_int_t) obs->queue.incoming,
                                            "active", (json_int_t) obs->queue.active,
@@ -66,7 +66,12 @@ void manager_print_once(Manager *m, const Observation *obs) {
                                            "schedule_source", obs->queue.schedule_known ?
                                                       json_string(obs->queue.schedule_source) : json_null(),
                                            "frozen", (json_int_t) obs->queue.frozen,
-                                           "hung", json_hung(&obs->queue)),
+                                           "hung", json_hung(&obs->queue),
+                                           /* the MTA waits by its own rule (Sendmail's
+                                            * host status); 0 and null: it does not */
+                                           "wait_left_seconds", (json_int_t) (obs->queue.wait_left_usec / USEC_PER_SEC),
+                                           "wait_reason", obs->queue.wait_left_usec > 0 ?
+                                                      json_string(obs->queue.wait_reason) : json_null()),
                                  "activity", obs->activity_status != PROBE_OK ? json_null() :
                                              json_probe_counts(&obs->activity),
                                  "unit_state", obs->unit_status != PROBE_OK ? json_null() :

@@ -135,6 +135,10 @@ int manager_format_status(const StatusInfo *s, char **ret) {
                         fprintf(f, " (%u overdue)", s->view.overdue);
                 if (s->view.backlog > 0)
                         fprintf(f, ", oldest %s", fmt_secs(d, sizeof(d), s->view.oldest_age_usec));
+                /* why no stall is detected (README "How it decides") */
+                if (s->view.wait_left_usec > 0 && s->view.wait_reason)
+                        fprintf(f, ", the MTA waits %s more (%s)", fmt_secs(d, sizeof(d), s->view.wait_left_usec),
+                                s->view.wait_reason);
         }
 
         if (s->view.activity_ok) {
@@ -205,6 +209,8 @@ static MtaView manager_view(Manager *m, const MetricsProbe *probes) {
                 .oldest_age_usec = o->queue.oldest_age_usec,
                 .overdue_known = o->queue.schedule_known,
                 .overdue = o->queue.overdue,
+                .wait_left_usec = o->queue.wait_left_usec,
+                .wait_reason = o->queue.wait_left_usec > 0 ? o->queue.wait_reason : NULL,
                 .probes = probes,
                 .n_probes = probes ? m->n_reach : 0,
                 .activity_ok = o->activity_status == PROBE_OK,

@@ -83,13 +83,15 @@ int probe_set_build(Manager *m, const Config *config, ProbeSet *ret) {
 
         /* --once looks back over stall_after and leaves the daemon's position alone. */
         uint64_t since = m->options.once ? now_realtime(m) - MIN_OF(now_realtime(m), config->stall_after_usec) : 0;
-        const char *log_file = prof->activity_source == ACTIVITY_SOURCE_LOGFILE && prof->log_file ?
+        ActivitySource source = mta_activity_source(prof, config->mta_settings);
+        const ActivityRules *rules = mta_activity_rules(prof, config->mta_settings);
+        const char *log_file = source == ACTIVITY_SOURCE_LOGFILE && prof->log_file ?
                                prof->log_file(config->mta_settings) : NULL;
 
         if (log_file) {
                 LogfileSettings ls = {
                         .path = log_file,
-                        .rules = prof->activity_rules,
+                        .rules = rules,
                         .activity_pattern = config->activity_pattern,
                         .error_pattern = config->error_pattern,
                         .probed_hosts = (const char *const *) ps.probed_hosts,
@@ -105,9 +107,9 @@ int probe_set_build(Manager *m, const Config *config, ProbeSet *ret) {
          * (also a log file source whose MTA logs to syslog). */
         JournalSettings as = {
                 .unit = config->unit,
-                .syslog_identifiers = prof->activity_source != ACTIVITY_SOURCE_JOURNAL_UNIT ?
-                                      prof->syslog_identifiers : NULL,
-                .rules = prof->activity_rules,
+                .syslog_identifiers = source != ACTIVITY_SOURCE_JOURNAL_UNIT ?
+                                      mta_syslog_identifiers(prof, config->mta_settings) : NULL,
+                .rules = rules,
                 .activity_pattern = config->activity_pattern,
                 .error_pattern = config->error_pattern,
                 .probed_hosts = (const char *const *) ps.probed_hosts,

@@ -35,6 +35,8 @@ typedef struct MtaView {
         uint64_t oldest_age_usec;       /* age of the oldest, microseconds */
         bool overdue_known;             /* the queue probe knows the MTA's schedule */
         unsigned overdue;               /* messages overdue (only with overdue_known) */
+        uint64_t wait_left_usec;        /* QueueStats.wait_left_usec: the MTA waits by its own rule */
+        const char *wait_reason;        /* QueueStats.wait_reason, NULL when wait_left_usec is 0 */
         const MetricsProbe *probes;     /* reachability probes by name */
         size_t n_probes;
         bool activity_ok;               /* the MTA's log was read: `activity` is valid */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* libFuzzer target: activity_classify() and activity_classify_line() with
- * the built-in Postfix and Exim patterns on one journal MESSAGE (the input,
+ * the built-in Postfix, Exim and Sendmail patterns on one journal MESSAGE (the input,
  * cut at its first NUL as the journal field is read as a C string), the
  * invariants of a classified line (a cause class in range, a peer that is a
  * string of its buffer, fixable only for a failure or the MTA's own error),
@@ -21,16 +21,19 @@
 #include "exim-log.h"
 #include "fuzz.h"
 #include "log.h"
+#include "macros.h"
 #include "postfix.h"
+#include "sendmail-log.h"
 
 static const char *const probed_hosts[] = {
         "relay.example.net", "192.0.2.2", "[2001:db8::25]", "mx.dead.example.", NULL
 };
-static ActivityPatterns patterns[2];
-static const ActivityRules *const mta_rules[2] = { &postfix_activity_rules, &exim_activity_rules };
+static ActivityPatterns patterns[3];
+static const ActivityRules *const mta_rules[3] = { &postfix_activity_rules, &exim_activity_rules,
+                                                   &sendmail_activity_rules };
 
 static void patterns_free(void) {
-        for (size_t i = 0; i < 2; i++)
+        for (size_t i = 0; i < ELEMENTSOF(patterns); i++)
                 activity_patterns_done(&patterns[i]);
 }
 
@@ -38,7 +41,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         char err[256];
 
         log_set_max_level(-1);
-        for (size_t i = 0; i < 2; i++)
+        for (size_t i = 0; i < ELEMENTSOF(patterns); i++)
                 if (activity_patterns_init(&patterns[i], mta_rules[i], NULL, NULL, probed_hosts,
                                            err, sizeof(err)) < 0)
                         abort();
@@ -56,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         memcpy(msg, data, size);
         msg[size] = 0;
 
-        for (size_t i = 0; i < 2; i++) {
+        for (size_t i = 0; i < ELEMENTSOF(patterns); i++) {
                 ActivityKind k = activity_classify(&patterns[i], msg);
                 ActivityCounts c = {};
                 ActivityLine l;

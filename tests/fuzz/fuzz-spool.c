@@ -2,7 +2,7 @@
 /* libFuzzer target: what the Postfix queue probe reads (probes/postfix.c).
  *
  * The input is used three ways:
- *  1. as the scan child's line, postfix_parse_scan_line(): a line that
+ *  1. as the scan child's line, queue_scan_parse_line(): a line that
  *     parses must format back to the same bytes;
  *  2. as postconf's output, postfix_parse_time();
  *  3. as a manifest of a spool tree, one entry a line:
@@ -17,7 +17,7 @@
  *     The tree is made in a fresh directory under a private mkdtemp()
  *     directory in $TMPDIR (or /tmp), postfix_scan_queue() runs on it, and
  *     the tree is removed. A scan that succeeds must give counts that add
- *     up and a line that postfix_parse_scan_line() accepts.
+ *     up and a line that queue_scan_parse_line() accepts.
  * Nothing else is written, and nothing outlives an input but the empty
  * private directory, which is removed at exit. */
 
@@ -37,6 +37,7 @@
 #include "log.h"
 #include "macros.h"
 #include "postfix.h"
+#include "queue-scan.h"
 #include "probe.h"
 
 #define ENTRIES_MAX 64
@@ -85,7 +86,7 @@ static bool equal_stats(const QueueStats *a, const QueueStats *b) {
 /* 1 and 2: the input as a line from a child. The parsers, like exec's
  * callers, get a buffer NUL-terminated at SIZE. */
 static void fuzz_lines(const uint8_t *data, size_t size) {
-        char line[POSTFIX_SCAN_LINE_MAX];
+        char line[QUEUE_SCAN_LINE_MAX];
         QueueStats q, q2;
         uint64_t usec;
         char *s;
@@ -97,11 +98,11 @@ static void fuzz_lines(const uint8_t *data, size_t size) {
         memcpy(s, data, size);
         s[size] = 0;
 
-        if (postfix_parse_scan_line(s, size, &q) == 0) {
+        if (queue_scan_parse_line(s, size, &q) == 0) {
                 FUZZ_CHECK(q.incoming + q.active + q.deferred + q.maildrop == q.backlog);
-                n = postfix_format_scan_line(line, sizeof(line), &q);
+                n = queue_scan_format_line(line, sizeof(line), &q);
                 FUZZ_CHECK(n > 0);
-                FUZZ_CHECK(postfix_parse_scan_line(line, (size_t) n, &q2) == 0);
+                FUZZ_CHECK(queue_scan_parse_line(line, (size_t) n, &q2) == 0);
                 FUZZ_CHECK(equal_stats(&q, &q2));
         }
         (void) postfix_parse_time(s, size, &usec);
@@ -195,7 +196,7 @@ static void make_entry(int top, const char *line, uint64_t now_sec, uint64_t *sl
 /* 3: the input as a spool tree. */
 static void fuzz_tree(const uint8_t *data, size_t size) {
         static unsigned serial;
-        char dir[PATH_MAX_FUZZ], reason[PROBE_REASON_MAX], line[POSTFIX_SCAN_LINE_MAX];
+        char dir[PATH_MAX_FUZZ], reason[PROBE_REASON_MAX], line[QUEUE_SCAN_LINE_MAX];
         uint64_t now_sec = (uint64_t) time(NULL), slack_usec = 300 * USEC_PER_SEC;
         unsigned entries = 0;
         QueueStats q, q2;
@@ -232,10 +233,10 @@ static void fuzz_tree(const uint8_t *data, size_t size) {
                 FUZZ_CHECK(q.incoming + q.active + q.deferred + q.maildrop == q.backlog);
                 FUZZ_CHECK(q.overdue <= q.backlog);
                 FUZZ_CHECK((q.backlog == 0) == (q.oldest_id[0] == 0));
-                n = postfix_format_scan_line(line, sizeof(line), &q);
+                n = queue_scan_format_line(line, sizeof(line), &q);
                 FUZZ_CHECK(n > 0);
                 /* What the probe would make of the child's line. */
-                if (postfix_parse_scan_line(line, (size_t) n, &q2) != 0) {
+                if (queue_scan_parse_line(line, (size_t) n, &q2) != 0) {
                         fprintf(stderr, "scan line refused: %s", line);
                         abort();
                 }

@@ -49,9 +49,9 @@ qf_field() { # LETTER: that line's value (T, K, N...) of every queued qf, one a 
 }
 
 # --- Sendmail's log: the journal by syslog identifier (sm-mta: the daemon and its queue
-# runs; sendmail: submissions and queue runs started by hand or by a flush unit) ----------------
+# runs; sm-mta-runq: the flush unit's queue run; sendmail: submissions and runs by hand) ------
 sendmail_log_lines() { # TEXT: such lines since the scenario began that contain TEXT
-    journal_since_begin SYSLOG_IDENTIFIER=sm-mta SYSLOG_IDENTIFIER=sendmail -o cat --no-pager 2>/dev/null |
+    journal_since_begin SYSLOG_IDENTIFIER=sm-mta SYSLOG_IDENTIFIER=sm-mta-runq SYSLOG_IDENTIFIER=sendmail -o cat --no-pager 2>/dev/null |
         grep -F -- "$1" || true
 }
 sendmail_logged() { sendmail_log_lines "$1" | grep -c . || true; }   # TEXT: how many such lines

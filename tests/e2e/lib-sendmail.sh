@@ -135,11 +135,14 @@ e2e_reset_mta() { # Sendmail as guest-setup.sh left it, running, with empty queu
 _sendmail_up() { [ "$(master_pid)" != 0 ]; }
 
 # --- submission ---------------------------------------------------------------------------------
-queue_mail_only() { # N: N messages put in the MTA queue without a delivery attempt (sendmail -odq)
+# N: N messages put in the MTA queue without a delivery attempt (sendmail-mta -Am -odq: -Am
+# makes it the MTA, with sendmail.cf and /var/spool/mqueue; without it a submission goes
+# through submit.cf, and with the daemon down to /var/spool/mqueue-client)
+queue_mail_only() {
     e2e_exec sh -c 'i=0; while [ "$i" -lt "$1" ]; do i=$((i + 1));
         printf "Subject: e2e message %s\n\nmessage %s\n" "$i" "$i" |
-            sendmail-mta -odq -f e2e@mta-e2e.test user@remote.test || exit 1; done' sh "$1"
-    e2e_log "queued $1 messages (sendmail-mta -odq: no delivery attempt)"
+            sendmail-mta -Am -odq -f e2e@mta-e2e.test user@remote.test || exit 1; done' sh "$1"
+    e2e_log "queued $1 messages (sendmail-mta -Am -odq: no delivery attempt)"
 }
 
 # --- mta-watchdogd --once --json, as the daemon sees Sendmail -------------------------------------

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # An administrator stops Sendmail (systemctl stop sendmail) while the network is fine. Mail
-# queued meanwhile (sendmail-mta -odq: no delivery attempt) waits in /var/spool/mqueue and is
+# queued meanwhile (sendmail-mta -Am -odq: no delivery attempt) waits in /var/spool/mqueue and is
 # soon overdue, but a stopped unit is not the watchdog's to restart: one mta.stopped, no stall,
 # no restart, for longer than restore_grace + stall_after (scenario-06-admin-stop.sh for Sendmail).
 set -euo pipefail
@@ -25,6 +25,7 @@ once_log
 assert_eq "--once exit status" 0 "$E2E_ONCE_RC"
 assert_eq "--once reason" "unit inactive/dead: not running, not ours to restart" "$(once_field reason)"
 assert_eq "--once backlog" 5 "$(once_field queue.backlog)"
+assert_eq "--once overdue" 5 "$(once_field queue.overdue)"   # never tried: due since arrival
 
 assert_eq "$E2E_MTA_UNIT" inactive "$(mta_state)"
 assert_eq "sendmail daemon" 0 "$(master_pid)"

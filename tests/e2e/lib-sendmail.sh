@@ -59,8 +59,11 @@ sendmail_logged() { sendmail_log_lines "$1" | grep -c . || true; }   # TEXT: how
 # a deferral from the host status cache names the relay alone ("relay=[192.0.2.2], dsn=").
 cached_deferrals() { sendmail_logged "relay=[192.0.2.2], dsn=4"; }
 sendmail_flushes() { # runs of the flush unit (sendmail-mta -qR@) since the scenario began
-    journal_since_begin -u "$E2E_SENDMAIL_FLUSH_UNIT" -o cat --no-pager 2>/dev/null |
-        grep -c '^Starting ' || true
+    # systemd's "Starting UNIT - ..." lines, from the whole journal: with --after-cursor,
+    # journalctl -u (whose match for PID 1's lines about a unit is UNIT= and _PID=1) missed
+    # them on the sandbox's systemd 252
+    journal_since_begin -o cat --no-pager 2>/dev/null |
+        grep -cF "Starting $E2E_SENDMAIL_FLUSH_UNIT - " || true
 }
 
 relay_distinct() { # messages at the relay told apart by their Message-Id (a resent one counts once)

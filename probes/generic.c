@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* [mta] type = generic (probes/generic.h): the queue probe walks the queue
  * directories the [mta] keys name, and the profile builds the log rules
- * from the keys. Nothing here knows an MTA; etc/mta-watchdog-nullmailer.ini
- * and etc/mta-watchdog-opensmtpd.ini are profiles written with it. */
+ * from the keys. Nothing here knows an MTA but the schedule readers
+ * (schedule_from: OpenSMTPD's envelopes, probes/opensmtpd-envelope.c);
+ * etc/mta-watchdog-nullmailer.ini and etc/mta-watchdog-opensmtpd.ini are
+ * profiles written with it. */
 
 #include <dirent.h>
 #include <errno.h>
@@ -25,11 +27,17 @@
 #include "../watchdogd/regex-util.h"
 #include "../watchdogd/strv.h"
 #include "generic.h"
+#include "opensmtpd-envelope.h"
 #include "queue-scan.h"
 
 static const char *const arrival_names[_GENERIC_ARRIVAL_MAX] = {
         [GENERIC_ARRIVAL_MTIME]        = "mtime",
         [GENERIC_ARRIVAL_EPOCH_PREFIX] = "epoch-prefix",
+};
+
+static const char *const schedule_names[_GENERIC_SCHEDULE_MAX] = {
+        [GENERIC_SCHEDULE_NONE]      = "none",
+        [GENERIC_SCHEDULE_OPENSMTPD] = "opensmtpd-envelope",
 };
 
 static const char *const log_source_names[_GENERIC_LOG_MAX] = {
@@ -64,6 +72,8 @@ typedef struct ScanState {
         uint64_t now_usec;
         QueueStats *q;
         uint64_t oldest_usec;              /* arrival of the oldest, CLOCK_REALTIME */
+        uint64_t slack_usec;               /* with a schedule: overdue_slack */
+        unsigned unscheduled;              /* files read for a schedule that had none */
         char *reason;
         size_t reason_size;
 } ScanState;
@@ -95,6 +105,74 @@ static void scan_note(ScanState *st, const char *name, uint64_t arrival_usec) {
                 st->oldest_usec = arrival_usec;
                 memcpy(q->oldest_id, id, sizeof(q->oldest_id));
         }
+}
+
+uint64_t generic_overdue_slack(const GenericSettings *s) {
+        if (s->schedule == GENERIC_SCHEDULE_NONE)
+                return USEC_INFINITY;
+        return s->overdue_slack_usec != USEC_INFINITY ? s->overdue_slack_usec : GENERIC_OPENSMTPD_SLACK_USEC;
+}
+
+/* The message file NAME in the directory open at DFD (in PATH), read for
+ * its schedule: an OpenSMTPD envelope's ctime is its arrival, and it is
+ * overdue when its next attempt lies more than the slack before now (the
+ * file is opened, not its name looked up again: its mtime and its text
+ * are of the same version, queue_fs.c replaces it by rename(2)). A file
+ * that is no such envelope counts with its mtime and leaves the scan
+ * without a schedule. Returns 0 (also for a file gone meanwhile: sent),
+ * or a negative errno with the reason. */
+static int scan_envelope(ScanState *st, int dfd, const char *path, const char *name) {
+        char buf[GENERIC_ENVELOPE_READ_MAX];
+        _cleanup_close_ int fd = -EBADF;
+        OpensmtpdEnvelope e;
+        struct stat sb;
+        size_t n = 0;
+        uint64_t mtime_usec, due_sec;
+
+        fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+        if (fd < 0) {
+                if (errno == ENOENT)
+                        return 0;
+                goto fail;
+        }
+        if (fstat(fd, &sb) < 0)
+                goto fail;
+        if (!S_ISREG(sb.st_mode))
+                return 0;          /* replaced by something else meanwhile */
+        while (n < sizeof(buf)) {
+                ssize_t k = read(fd, buf + n, sizeof(buf) - n);
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        goto fail;
+                if (k == 0)
+                        break;
+                n += (size_t) k;
+        }
+        mtime_usec = (uint64_t) MAX_OF(sb.st_mtim.tv_sec, 0) * USEC_PER_SEC + (uint64_t) sb.st_mtim.tv_nsec / 1000;
+        if (opensmtpd_envelope_parse(buf, n, &e) < 0) {
+                st->unscheduled++;
+                scan_note(st, name, mtime_usec);
+                return 0;
+        }
+        scan_note(st, name, e.ctime_sec * USEC_PER_SEC);
+        due_sec = opensmtpd_envelope_next_try(&e, (uint64_t) MAX_OF(sb.st_mtim.tv_sec, 0));
+        if (due_sec < UINT64_MAX / USEC_PER_SEC) {
+                uint64_t due_usec = due_sec * USEC_PER_SEC;
+
+                if (st->now_usec > due_usec && st->now_usec - due_usec > st->slack_usec) {
+                        st->q->overdue++;
+                        st->q->most_overdue_usec = MAX_OF(st->q->most_overdue_usec, st->now_usec - due_usec);
+                }
+        }
+        return 0;
+
+fail:;
+        int r = -errno;
+
+        (void) snprintf(st->reason, st->reason_size, "scan %s/%s: %s", path, name, strerror(-r));
+        return r;
 }
 
 /* Walks the directory open at FD (PATH for messages), DEPTH more levels
@@ -153,6 +231,12 @@ static int scan_dir(ScanState *st, int fd, const char *path, unsigned depth) {
                 }
                 if (type != DT_REG || fnmatch(st->s->queue_glob ? st->s->queue_glob : "*", de->d_name, 0) != 0)
                         continue;
+                if (st->s->schedule == GENERIC_SCHEDULE_OPENSMTPD) {
+                        r = scan_envelope(st, dirfd(d), path, de->d_name);
+                        if (r < 0)
+                                break;
+                        continue;
+                }
                 if (generic_name_arrival(st->s->arrival, de->d_name, &sec) > 0)
                         scan_note(st, de->d_name, sec * USEC_PER_SEC);
                 else if (have_stat)
@@ -175,6 +259,7 @@ int generic_scan_queue(const GenericSettings *s, uint64_t now_usec, QueueStats *
                 .s = s,
                 .now_usec = now_usec,
                 .q = ret,
+                .slack_usec = s ? generic_overdue_slack(s) : USEC_INFINITY,
                 .reason = reason && reason_size > 0 ? reason : dummy,
                 .reason_size = reason && reason_size > 0 ? reason_size : sizeof(dummy),
         };
@@ -203,6 +288,14 @@ int generic_scan_queue(const GenericSettings *s, uint64_t now_usec, QueueStats *
         }
         if (ret->backlog > 0)
                 ret->oldest_age_usec = now_usec > st.oldest_usec ? now_usec - st.oldest_usec : 0;
+        if (s->schedule != GENERIC_SCHEDULE_NONE && st.unscheduled == 0) {
+                ret->schedule_known = true;
+                ret->slack_usec = st.slack_usec;
+                (void) snprintf(ret->schedule_source, sizeof(ret->schedule_source), "envelope");
+        } else {
+                ret->overdue = 0;
+                ret->most_overdue_usec = 0;
+        }
         return 0;
 }
 
@@ -212,6 +305,7 @@ static void generic_settings_init(void *settings) {
         *(GenericSettings *) settings = (GenericSettings) {
                 .arrival = GENERIC_ARRIVAL_MTIME,
                 .log_source = GENERIC_LOG_UNIT,
+                .overdue_slack_usec = USEC_INFINITY,
         };
 }
 
@@ -320,6 +414,19 @@ static bool generic_print_arrival(FILE *f, const void *data) {
         return true;
 }
 
+static int generic_parse_schedule(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data) {
+        int v, r = generic_parse_enum(ctx, item, value, &v, schedule_names, ELEMENTSOF(schedule_names));
+
+        if (r == 0)
+                *(GenericSchedule *) data = (GenericSchedule) v;
+        return r;
+}
+
+static bool generic_print_schedule(FILE *f, const void *data) {
+        fputs(schedule_names[*(const GenericSchedule *) data], f);
+        return true;
+}
+
 static int generic_parse_log_source(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data) {
         int v, r = generic_parse_enum(ctx, item, value, &v, log_source_names, ELEMENTSOF(log_source_names));
 
@@ -369,6 +476,8 @@ static const ConfigItem generic_mta_items[] = {
         { "started_pattern",     generic_parse_pattern,     config_print_string,      O(started_pattern),     0, false, NULL },
         { "hung_delivery_after", config_parse_duration,     config_print_duration,    O(hung_delivery_after_usec), 0, false, NULL },
         { "max_retry_gap",       config_parse_duration,     config_print_duration,    O(max_retry_gap_usec),  0, false, NULL },
+        { "schedule_from",       generic_parse_schedule,    generic_print_schedule,   O(schedule),            0, false, NULL },
+        { "overdue_slack",       config_parse_duration_auto, config_print_duration_auto, O(overdue_slack_usec), 0, false, NULL },
         {},
 };
 #undef O
@@ -390,6 +499,10 @@ int generic_settings_finish(void *settings, char *error, size_t error_size) {
         }
         if (s->log_source != GENERIC_LOG_FILE && s->log_file) {
                 (void) snprintf(error, error_size, "log_file: read only with log_source = file");
+                return -EINVAL;
+        }
+        if (s->schedule == GENERIC_SCHEDULE_NONE && s->overdue_slack_usec != USEC_INFINITY) {
+                (void) snprintf(error, error_size, "overdue_slack: read only with a schedule (schedule_from)");
                 return -EINVAL;
         }
         if (s->hung_delivery_after_usec > 0 && !s->started_pattern) {
@@ -443,6 +556,10 @@ static uint64_t generic_max_retry_gap(const void *settings) {
         return ((const GenericSettings *) settings)->max_retry_gap_usec;
 }
 
+static bool generic_reads_schedule(const void *settings) {
+        return ((const GenericSettings *) settings)->schedule != GENERIC_SCHEDULE_NONE;
+}
+
 /* The queue probe */
 
 typedef struct GenericState {
@@ -464,14 +581,19 @@ static int generic_scan_child(int out_fd, void *state) {
 }
 
 static void generic_describe(Probe *p, const QueueStats *q, char *buf, size_t size) {
-        char age[FORMAT_DURATION_MAX];
+        GenericState *st = p->state;
+        char age[FORMAT_DURATION_MAX], sched[FORMAT_DURATION_MAX + 64] = " (no schedule read)";
 
-        (void) p;
+        if (q->schedule_known)
+                (void) snprintf(sched, sizeof(sched), ", overdue %u (%s, slack %s)", q->overdue,
+                                q->schedule_source, format_duration(age, sizeof(age), q->slack_usec));
+        else if (st->copy.schedule == GENERIC_SCHEDULE_OPENSMTPD)
+                (void) snprintf(sched, sizeof(sched), " (no schedule read: a queue file is not an OpenSMTPD envelope)");
         if (q->backlog == 0)
-                (void) snprintf(buf, size, "backlog 0 (no schedule read)");
+                (void) snprintf(buf, size, "backlog 0%s", sched);
         else
-                (void) snprintf(buf, size, "backlog %u, oldest %s %s (no schedule read)", q->backlog,
-                                q->oldest_id, format_duration(age, sizeof(age), q->oldest_age_usec));
+                (void) snprintf(buf, size, "backlog %u, oldest %s %s%s", q->backlog, q->oldest_id,
+                                format_duration(age, sizeof(age), q->oldest_age_usec), sched);
 }
 
 static const QueueScanOps generic_scan_ops = {
@@ -490,6 +612,8 @@ static int generic_init(Probe *p, const void *settings) {
         st->copy = (GenericSettings) {
                 .queue_depth = MIN_OF(s->queue_depth, (unsigned) GENERIC_DEPTH_MAX),
                 .arrival = s->arrival,
+                .schedule = s->schedule,
+                .overdue_slack_usec = s->overdue_slack_usec,
         };
         if (strv_copy((const char *const *) s->queue_directories, &st->copy.queue_directories) < 0 ||
             !(st->copy.queue_glob = strdup(s->queue_glob ?: "*")))
@@ -540,11 +664,12 @@ const MtaProfile mta_profile_generic = {
         .syslog_identifiers_of = generic_syslog_identifiers,
         .activity_rules_of = generic_activity_rules,
         .log_file = generic_log_file,
-        /* No schedule to read: one flush first (it makes a pausing MTA
-         * try now; nullmailer's trigger), a restart only when it brought
-         * no attempt (README "The generic profile"). */
+        /* No schedule to read (unless schedule_from): one flush first (it
+         * makes a pausing MTA try now; nullmailer's trigger), a restart
+         * only when it brought no attempt (README "The generic profile"). */
         .default_actions = "flush restart",
         .conservative = true,
         .hung_start_after = generic_hung_start_after,
         .max_retry_gap = generic_max_retry_gap,
+        .reads_schedule = generic_reads_schedule,
 };

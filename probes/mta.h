@@ -105,6 +105,11 @@ struct MtaProfile {
          * --check-config warns when stall_after is not longer. 0 or NULL:
          * not known. */
         uint64_t (*max_retry_gap)(const void *settings);
+        /* Whether the queue probe reads the MTA's schedule with SETTINGS
+         * (the generic profile's schedule_from): then a pause with nothing
+         * overdue is no stall, and --check-config gives no max_retry_gap
+         * advice. NULL: max_retry_gap's advice applies. */
+        bool (*reads_schedule)(const void *settings);
 };
 
 /* The profile of TYPE ("postfix"), or NULL. */

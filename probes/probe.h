@@ -82,7 +82,8 @@ typedef struct QueueStats {
         /* Where the schedule came from, for status and alerts: "file-times"
          * (Postfix: deferred files' mtimes), "retry-db" (Exim's retry hints
          * database), "msglog" (Exim without the database: per-message log
-         * mtimes), "qf" (Sendmail: the K, T and N lines of its qf files);
+         * mtimes), "qf" (Sendmail: the K, T and N lines of its qf files),
+         * "envelope" (OpenSMTPD's envelope files, the generic profile);
          * "" when schedule_known is false. */
         char schedule_source[16];
         /* Frozen messages (Exim: a "-frozen" line in the -H file; Sendmail:

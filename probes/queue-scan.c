@@ -26,7 +26,7 @@ int queue_scan_child_answer(int out_fd, int r, const QueueStats *q, const char *
 
 /* The schedule field of the line: where the schedule came from, "none"
  * when the scan read none. */
-static const char *const schedule_sources[] = { "file-times", "retry-db", "msglog", "qf" };
+static const char *const schedule_sources[] = { "file-times", "retry-db", "msglog", "qf", "envelope" };
 
 int queue_scan_format_line(char *buf, size_t size, const QueueStats *q) {
         const char *schedule = q->schedule_known ? q->schedule_source : "none";

@@ -27,7 +27,8 @@
  * active=N deferred=N maildrop=N oldest_age_usec=N overdue=N
  * most_overdue_usec=N slack_usec=N frozen=N hung=N hung_pid=N
  * hung_age_usec=N schedule=SOURCE hung_id=ID oldest_id=ID\n", SOURCE one
- * of "file-times", "retry-db", "msglog", "qf" (Sendmail) or, when schedule_known is false,
+ * of "file-times", "retry-db", "msglog", "qf" (Sendmail), "envelope" (the
+ * generic profile's OpenSMTPD envelopes) or, when schedule_known is false,
  * "none". Returns its length, -ENOBUFS if SIZE is too small, -EINVAL for
  * another schedule_source. */
 int queue_scan_format_line(char *buf, size_t size, const QueueStats *q);

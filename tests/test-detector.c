@@ -2800,6 +2800,47 @@ static void gen_quiet(Timeline *tl, uint64_t from, uint64_t to, const ActivityCo
                 gen_feed(tl, t, gr(1, "1796000000.10", S(t + 100), act ? *act : (ActivityCounts) {}, 0));
 }
 
+/* The MTA retried the probed relay during the outage (and in the first
+ * moments after it): those failures are its attempts, so the stall comes
+ * stall_after after the last of them, not restore_grace after the outage.
+ * Reachability: down until t = 200, up from t = 210 (ok_threshold 2). */
+static void test_generic_outage_attempts_are_life(void **state) {
+        Timeline tl;
+        ActivityCounts a = {};
+        gen_init(&tl);
+
+        for (uint64_t t = 0; t <= 250; t += 10) {
+                Observation o = {
+                        .reach = t < 200 ? PROBE_FAIL : PROBE_OK,
+                        .queue_status = PROBE_OK,
+                        .queue = { .backlog = 1, .deferred = 1, .oldest_age_usec = S(t + 1000) },
+                        .activity_status = PROBE_OK,
+                        .unit_status = PROBE_OK,
+                        .unit = unit_running,
+                };
+                /* a failed attempt to the relay every 50 s, the last at t = 250 (in restore_grace) */
+                if (t % 50 == 0 && t > 0) {
+                        a.conn_errors_probed++;
+                        a.failures[CAUSE_CONNECT_FAILURE]++;
+                        a.fixable[CAUSE_CONNECT_FAILURE]++;
+                }
+                o.activity = a;
+                snprintf(o.queue.oldest_id, sizeof(o.queue.oldest_id), "1796000000.10");
+                step(&tl, t, &o);
+        }
+        assert_int_equal(tl.d.last_progress_usec, S(250));
+        gen_quiet(&tl, 260, 540, &a);
+        assert_int_equal(tl.n_actions, 0);
+        assert_int_equal(tl.d.state, DETECTOR_HEALTHY);
+        gen_quiet(&tl, 550, 550, &a);
+        assert_true(tl.out.act);
+        assert_int_equal(tl.out.action, ACTION_FLUSH);
+        assert_int_equal(tl.out.transitions[0].event, EVENT_STALL_DETECTED);
+        assert_string_equal(tl.out.transitions[0].reason,
+                            "no progress for 5m with backlog 1, oldest 10m50s old, no schedule read while "
+                            "reachability has been up for 5m40s");
+}
+
 /* Nothing attempted for stall_after: one flush; it brings no attempt
  * within verify_after: the restart, which delivers. */
 static void test_generic_flush_then_restart(void **state) {
@@ -3054,6 +3095,7 @@ int main(void) {
                 cmocka_unit_test(test_generic_flush_delivery_in_progress),
                 cmocka_unit_test(test_generic_hung_start),
                 cmocka_unit_test(test_generic_young_backlog),
+                cmocka_unit_test(test_generic_outage_attempts_are_life),
                 cmocka_unit_test(test_transition_table_covered), /* last: counts the ones above */
         };
         return cmocka_run_group_tests_name("detector", tests, NULL, NULL);

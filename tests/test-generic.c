@@ -23,6 +23,7 @@
 #include "logfile.h"
 #include "macros.h"
 #include "mta.h"
+#include "opensmtpd-envelope.h"
 #include "probe-harness.h"
 #include "probe.h"
 #include "tests.h"
@@ -315,6 +316,283 @@ static void test_probe(void **state) {
         sd_event_unref(e);
 }
 
+/* OpenSMTPD 6.8.0p2's envelopes (Debian 12's opensmtpd, queue/33/33125c8d/
+ * of a message to two recipients, relay 192.0.2.2 unreachable): as queued,
+ * and after the first failed attempt (the file rewritten 11 s after ctime;
+ * `smtpctl show queue` then said "pending|388" at 1796090907: the next
+ * attempt at 1796091295 = ctime + 400 s). */
+#define EVP_HEAD "version: 3\ndispatcher: relay\ntype: mta\nsmtpname: mta-e2e.test\nhelo: localhost\n" \
+                 "hostname: mta-e2e.test\n"
+#define EVP_QUEUED EVP_HEAD "sockaddr: local\nsender: root@mta-e2e.test\nrcpt: a@example.org\n" \
+                   "dest: a@example.org\nctime: 1796090895\nlast-try: 0\nlast-bounce: 0\nttl: 0\nretry: 0\n" \
+                   "flags: authenticated\ndsn-notify: 0\ndsn-ret: 0\ndsn-envid: \ndsn-orcpt: \nesc-class: 0\n" \
+                   "esc-code: 0\n"
+#define EVP_RETRY1 EVP_HEAD "errorline: Network error on destination MXs\nsockaddr: local\n" \
+                   "sender: root@mta-e2e.test\nrcpt: b@example.net\ndest: b@example.net\nctime: 1796090895\n" \
+                   "last-try: 0\nlast-bounce: 0\nttl: 0\nretry: 1\nflags: authenticated\ndsn-notify: 0\n" \
+                   "esc-class: 4\nesc-code: 0\n"
+#define EVP_CTIME 1796090895ULL
+
+static void test_envelope_parse(void **state) {
+        static const struct {
+                const char *text;
+                int r;
+                OpensmtpdDelivery type;
+                uint64_t ctime;
+                uint32_t retry;
+        } cases[] = {
+                { EVP_QUEUED, 0, OPENSMTPD_DELIVERY_MTA, EVP_CTIME, 0 },
+                { EVP_RETRY1, 0, OPENSMTPD_DELIVERY_MTA, EVP_CTIME, 1 },
+                { "version: 3\ntype: mda\nctime: 1\nretry: 4294967295\n", 0, OPENSMTPD_DELIVERY_MDA, 1, UINT32_MAX },
+                { "version:3\ntype :bounce\nctime:\t1099511627776\nretry: 7\n", 0, OPENSMTPD_DELIVERY_BOUNCE,
+                  1099511627776ULL, 7 },
+                /* what is not such an envelope */
+                { "version: 2\ntype: mta\nctime: 1\nretry: 1\n", -EBADMSG, 0, 0, 0 },
+                { "type: mta\nctime: 1\nretry: 1\n", -EBADMSG, 0, 0, 0 },
+                { "version: 3\ntype: lmtp\nctime: 1\nretry: 1\n", -EBADMSG, 0, 0, 0 },
+                { "version: 3\ntype: mta\nretry: 1\n", -EBADMSG, 0, 0, 0 },
+                { "version: 3\ntype: mta\nctime: 1\n", -EBADMSG, 0, 0, 0 },
+                { "version: 3\ntype: mta\nctime: 1\nretry: 1", -EBADMSG, 0, 0, 0 },            /* cut: no '\n' */
+                { "version: 3\ntype: mta\nctime: 1\nretry: 1\nretry: 2\n", -EBADMSG, 0, 0, 0 },
+                { "version: 3\ntype: mta\nctime: 1099511627777\nretry: 1\n", -EBADMSG, 0, 0, 0 },
+                { "version: 3\ntype: mta\nctime: 1\nretry: 4294967296\n", -EBADMSG, 0, 0, 0 },
+                { "version: 3\ntype: mta\nctime: -1\nretry: 1\n", -EBADMSG, 0, 0, 0 },
+                { "version: 3\ntype: mta\nctime: 1x\nretry: 1\n", -EBADMSG, 0, 0, 0 },
+                { "version: 3\ntype: mta\nctime 1\nretry: 1\n", -EBADMSG, 0, 0, 0 },
+                { "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\n", -EBADMSG, 0, 0, 0 },          /* queue compression */
+                { "", -EBADMSG, 0, 0, 0 },
+        };
+        OpensmtpdEnvelope e;
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                e = (OpensmtpdEnvelope) { .ctime_sec = 4242 };
+                assert_int_equal(opensmtpd_envelope_parse(cases[i].text, strlen(cases[i].text), &e), cases[i].r);
+                if (cases[i].r < 0) {
+                        assert_int_equal(e.ctime_sec, 4242);
+                        continue;
+                }
+                assert_int_equal(e.type, cases[i].type);
+                assert_int_equal(e.ctime_sec, cases[i].ctime);
+                assert_int_equal(e.retry, cases[i].retry);
+        }
+        /* only SIZE bytes are read: "retry: 1" cut to "retry: " is no value */
+        const char *t = "version: 3\ntype: mta\nctime: 1\nretry: 1\n";
+        assert_int_equal(opensmtpd_envelope_parse(t, strlen(t) - 2, &e), -EBADMSG);
+        assert_int_equal(opensmtpd_envelope_parse(NULL, 0, &e), -EBADMSG);
+}
+
+/* scheduler_ramqueue.c's rule, on the observed envelope and around it. */
+static void test_envelope_next_try(void **state) {
+        static const struct {
+                OpensmtpdDelivery type;
+                uint64_t ctime;
+                uint32_t retry;
+                uint64_t written;
+                uint64_t next;
+        } cases[] = {
+                /* never tried: due at once, at ctime */
+                { OPENSMTPD_DELIVERY_MTA, EVP_CTIME, 0, EVP_CTIME, EVP_CTIME },
+                /* the observed first failure: ctime + 400 * 1^2 */
+                { OPENSMTPD_DELIVERY_MTA, EVP_CTIME, 1, EVP_CTIME + 11, EVP_CTIME + 400 },
+                /* an attempt that hung 5 minutes in a connect: still the retry's step */
+                { OPENSMTPD_DELIVERY_MTA, EVP_CTIME, 2, EVP_CTIME + 700, EVP_CTIME + 1600 },
+                /* a step that passed before the failure was written: the next after it */
+                { OPENSMTPD_DELIVERY_MTA, EVP_CTIME, 1, EVP_CTIME + 2000, EVP_CTIME + 3600 },
+                /* within the margin after the mtime: the next step (never earlier) */
+                { OPENSMTPD_DELIVERY_MTA, EVP_CTIME, 1, EVP_CTIME + 339, EVP_CTIME + 400 },
+                { OPENSMTPD_DELIVERY_MTA, EVP_CTIME, 1, EVP_CTIME + 340, EVP_CTIME + 1600 },
+                /* days later: k = 30 (ctime + 360000 s), the 29th step passed */
+                { OPENSMTPD_DELIVERY_MTA, EVP_CTIME, 20, EVP_CTIME + 336400, EVP_CTIME + 360000 },
+                /* local deliveries and bounces step by 10 s */
+                { OPENSMTPD_DELIVERY_MDA, 1000, 3, 1095, 1160 },
+                { OPENSMTPD_DELIVERY_BOUNCE, 1000, 1, 1001, 1090 },
+                /* an mtime before ctime: the retry's step */
+                { OPENSMTPD_DELIVERY_MTA, EVP_CTIME, 3, 1000, EVP_CTIME + 3600 },
+                /* a retry count too large to compute: never due */
+                { OPENSMTPD_DELIVERY_MTA, EVP_CTIME, (UINT32_C(1) << 26) + 1, EVP_CTIME, UINT64_MAX },
+                { OPENSMTPD_DELIVERY_MTA, EVP_CTIME, UINT32_MAX, UINT64_MAX, UINT64_MAX },
+                /* the largest values it computes */
+                { OPENSMTPD_DELIVERY_MTA, 1ULL << 40, UINT32_C(1) << 26, UINT64_MAX,
+                  (1ULL << 40) + 400ULL * (1ULL << 52) },
+                { OPENSMTPD_DELIVERY_MDA, 0, 1, UINT64_MAX, 10ULL * 331589ULL * 331589ULL },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                OpensmtpdEnvelope e = { .type = cases[i].type, .ctime_sec = cases[i].ctime, .retry = cases[i].retry };
+
+                assert_int_equal(opensmtpd_envelope_next_try(&e, cases[i].written), cases[i].next);
+        }
+}
+
+static void write_file(const char *rel, const char *text, long mtime_sec) {
+        char p[256];
+
+        append(at(p, sizeof(p), rel), text);
+        struct timespec ts[2] = { { .tv_sec = mtime_sec }, { .tv_sec = mtime_sec } };
+        assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+}
+
+/* OpenSMTPD's queue layout with schedule_from = opensmtpd-envelope. */
+static void test_scan_envelopes(void **state) {
+        char q[256], reason[PROBE_REASON_MAX];
+        char *dirs[] = { at(q, sizeof(q), "queue"), NULL };
+        GenericSettings s = {
+                .queue_directories = dirs,
+                .queue_glob = (char *) "[0-9a-f]*",
+                .queue_depth = 2,
+                .schedule = GENERIC_SCHEDULE_OPENSMTPD,
+                .overdue_slack_usec = USEC_INFINITY,
+        };
+        QueueStats st;
+
+        make_dir("queue");
+        make_dir("queue/33");
+        make_dir("queue/33/33125c8d");
+        write_file("queue/33/33125c8d/33125c8da57c7172", EVP_QUEUED, EVP_CTIME);
+        write_file("queue/33/33125c8d/33125c8d8fafc462", EVP_RETRY1, EVP_CTIME + 11);
+        write_file("queue/33/33125c8d/message", "Subject: two\n\nbody\n", EVP_CTIME);
+
+        /* just queued: the new one is due now, within the slack (10m) */
+        assert_int_equal(generic_overdue_slack(&s), 10 * MIN);
+        assert_int_equal(generic_scan_queue(&s, (EVP_CTIME + 12) * SEC, &st, reason, sizeof(reason)), 0);
+        assert_string_equal(reason, "");
+        assert_int_equal(st.backlog, 2);
+        assert_true(st.schedule_known);
+        assert_string_equal(st.schedule_source, "envelope");
+        assert_int_equal(st.slack_usec, 10 * MIN);
+        assert_int_equal(st.overdue, 0);
+        assert_int_equal(st.most_overdue_usec, 0);
+        /* the arrival is ctime for both; a tie: the smaller id */
+        assert_string_equal(st.oldest_id, "33125c8d8fafc462");
+        assert_int_equal(st.oldest_age_usec, 12 * SEC);
+
+        /* 10m1s after ctime: the never tried one is overdue, the other due at +400 s is not */
+        assert_int_equal(generic_scan_queue(&s, (EVP_CTIME + 601) * SEC, &st, reason, sizeof(reason)), 0);
+        assert_int_equal(st.overdue, 1);
+        assert_int_equal(st.most_overdue_usec, 601 * SEC);
+        /* exactly the slack past due is not overdue */
+        assert_int_equal(generic_scan_queue(&s, (EVP_CTIME + 1000) * SEC, &st, reason, sizeof(reason)), 0);
+        assert_int_equal(st.overdue, 1);
+        assert_int_equal(generic_scan_queue(&s, (EVP_CTIME + 1001) * SEC, &st, reason, sizeof(reason)), 0);
+        assert_int_equal(st.overdue, 2);
+        assert_int_equal(st.most_overdue_usec, 1001 * SEC);
+        assert_int_equal(st.oldest_age_usec, 1001 * SEC);
+
+        /* overdue_slack = 0: past due at once */
+        s.overdue_slack_usec = 0;
+        assert_int_equal(generic_scan_queue(&s, (EVP_CTIME + 401) * SEC, &st, reason, sizeof(reason)), 0);
+        assert_int_equal(st.overdue, 2);
+        assert_int_equal(st.slack_usec, 0);
+        assert_int_equal(st.most_overdue_usec, 401 * SEC);
+        s.overdue_slack_usec = USEC_INFINITY;
+
+        /* a file that is no envelope (a compressed queue): no schedule this scan, its mtime the arrival */
+        make_dir("queue/2b");
+        make_dir("queue/2b/2b01b8ff");
+        write_file("queue/2b/2b01b8ff/2b01b8ff0eb170c2", "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03", EVP_CTIME - 60);
+        assert_int_equal(generic_scan_queue(&s, (EVP_CTIME + 1001) * SEC, &st, reason, sizeof(reason)), 0);
+        assert_int_equal(st.backlog, 3);
+        assert_false(st.schedule_known);
+        assert_string_equal(st.schedule_source, "");
+        assert_int_equal(st.overdue, 0);
+        assert_int_equal(st.most_overdue_usec, 0);
+        assert_int_equal(st.slack_usec, 0);
+        assert_string_equal(st.oldest_id, "2b01b8ff0eb170c2");
+        assert_int_equal(st.oldest_age_usec, 1061 * SEC);
+
+        /* without schedule_from no file is read: the arrival is the mtime */
+        char p[256];
+        assert_int_equal(unlink(at(p, sizeof(p), "queue/2b/2b01b8ff/2b01b8ff0eb170c2")), 0);
+        s.schedule = GENERIC_SCHEDULE_NONE;
+        assert_int_equal(generic_overdue_slack(&s), USEC_INFINITY);
+        assert_int_equal(generic_scan_queue(&s, (EVP_CTIME + 1001) * SEC, &st, reason, sizeof(reason)), 0);
+        assert_int_equal(st.backlog, 2);
+        assert_false(st.schedule_known);
+        assert_string_equal(st.oldest_id, "33125c8da57c7172");
+        assert_int_equal(st.oldest_age_usec, 1001 * SEC);
+
+        /* an envelope the reader may not open: the round is unknown */
+        if (geteuid() != 0)
+                return;
+        s.schedule = GENERIC_SCHEDULE_OPENSMTPD;
+        assert_int_equal(chmod(at(p, sizeof(p), "queue/33/33125c8d/33125c8da57c7172"), 0600), 0);
+        assert_int_equal(chmod(base, 0755), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                char expected[600];
+                int code = 0;
+
+                if (setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
+                        child_exit(10);
+                if (generic_scan_queue(&s, (EVP_CTIME + 1001) * SEC, &st, reason, sizeof(reason)) != -EACCES)
+                        code |= 1;
+                (void) snprintf(expected, sizeof(expected), "scan %s/33/33125c8d/33125c8da57c7172: Permission denied",
+                                q);
+                if (strcmp(reason, expected) != 0)
+                        code |= 2;
+                if (st.backlog != 0)
+                        code |= 4;
+                child_exit(code);
+        }
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* The probe's answer and reason with the schedule. */
+static void test_probe_envelopes(void **state) {
+        char q[256];
+        char *dirs[] = { at(q, sizeof(q), "pq"), NULL };
+        GenericSettings s = {
+                .queue_directories = dirs,
+                .queue_glob = (char *) "[0-9a-f]*",
+                .queue_depth = 2,
+                .schedule = GENERIC_SCHEDULE_OPENSMTPD,
+                .overdue_slack_usec = 5 * MIN,
+        };
+        sd_event *e = NULL;
+        Probe *p = NULL;
+        ProbeRun run;
+        sigset_t mask;
+
+        assert_int_equal(sigemptyset(&mask), 0);
+        assert_int_equal(sigaddset(&mask, SIGCHLD), 0);
+        assert_int_equal(sigprocmask(SIG_BLOCK, &mask, NULL), 0);
+        make_dir("pq");
+        make_dir("pq/33");
+        make_dir("pq/33/33125c8d");
+        /* queued in 2001, never tried: overdue now */
+        write_file("pq/33/33125c8d/33125c8da57c7172",
+                   "version: 3\ndispatcher: relay\ntype: mta\nctime: 1000000000\nretry: 0\n", 1000000000);
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(probe_new_on(e, &probe_generic_ops, "queue", 5 * SEC, &s, &p), 0);
+        probe_run(e, p, &run);
+        if (run.r.status != PROBE_OK)
+                fail_msg("%s", run.r.reason);
+        assert_int_equal(run.r.queue.backlog, 1);
+        assert_true(run.r.queue.schedule_known);
+        assert_string_equal(run.r.queue.schedule_source, "envelope");
+        assert_int_equal(run.r.queue.overdue, 1);
+        assert_int_equal(run.r.queue.slack_usec, 5 * MIN);
+        assert_non_null(strstr(run.r.reason, "backlog 1, oldest 33125c8da57c7172 "));
+        assert_non_null(strstr(run.r.reason, ", overdue 1 (envelope, slack 5m)"));
+        p = probe_free(p);
+
+        /* a file that is no envelope: said so */
+        write_file("pq/33/33125c8d/33125c8d8fafc462", "not an envelope\n", EVP_CTIME);
+        assert_int_equal(probe_new_on(e, &probe_generic_ops, "queue", 5 * SEC, &s, &p), 0);
+        probe_run(e, p, &run);
+        assert_int_equal(run.r.status, PROBE_OK);
+        assert_false(run.r.queue.schedule_known);
+        assert_int_equal(run.r.queue.overdue, 0);
+        assert_non_null(strstr(run.r.reason, " (no schedule read: a queue file is not an OpenSMTPD envelope)"));
+        p = probe_free(p);
+        run_until_no_children(e);
+        sd_event_unref(e);
+}
+
 /* nullmailer's words (etc/mta-watchdog-nullmailer.ini). */
 #define NM_STARTED "^Starting delivery: host: ([^ ]+) protocol: [^ ]+ file: "
 #define NM_DELIVERED "^Sent file\\.$"
@@ -592,7 +870,7 @@ static void test_config_nullmailer(void **state) {
 }
 
 static void test_config_opensmtpd(void **state) {
-        char path[512], advice[1024], expected[1024];
+        char path[512], advice[1024];
         _cleanup_free_ char *log = NULL;
         Config *c = NULL;
 
@@ -600,8 +878,19 @@ static void test_config_opensmtpd(void **state) {
         assert_string_equal(log, "");
         const GenericSettings *g = GENERIC(c);
         assert_string_equal(c->unit, "opensmtpd.service");
-        assert_int_equal(g->queue_depth, 3);
+        assert_string_equal(g->queue_directories[0], "/var/spool/smtpd/queue");
+        assert_int_equal(g->queue_depth, 2);
+        assert_string_equal(g->queue_glob, "[0-9a-f]*");
         assert_int_equal(g->arrival, GENERIC_ARRIVAL_MTIME);
+        assert_int_equal(g->schedule, GENERIC_SCHEDULE_OPENSMTPD);
+        assert_int_equal(g->overdue_slack_usec, USEC_INFINITY);
+        assert_int_equal(generic_overdue_slack(g), 10 * MIN);
+        assert_true(c->profile->reads_schedule(c->mta_settings));
+        assert_int_equal(c->stall_after_usec, HOUR);
+        /* no flush: smtpctl answers root alone */
+        assert_int_equal(c->n_actions, 1);
+        assert_int_equal(c->actions[0], ACTION_RESTART);
+        assert_null(c->flush_command);
         assert_int_equal(g->log_source, GENERIC_LOG_SYSLOG);
         assert_string_equal(g->syslog_identifiers[0], "smtpd");
         assert_null(g->syslog_identifiers[1]);
@@ -609,12 +898,53 @@ static void test_config_opensmtpd(void **state) {
         assert_string_equal(mta_syslog_identifiers(c->profile, c->mta_settings)[0], "smtpd");
         assert_null(g->started_pattern);
         assert_int_equal(c->profile->hung_start_after(c->mta_settings), 0);
-        assert_int_equal(config_advice(c, advice, sizeof(advice)), 1);
-        (void) snprintf(expected, sizeof(expected),
-                        "%s: [mta] max_retry_gap: not set: stall_after (1h) must be longer than the MTA's longest "
-                        "pause between its retries (the generic profile reads no schedule); set max_retry_gap to "
-                        "have it checked\n", path);
-        assert_string_equal(advice, expected);
+        /* the words of smtpd 6.8.0p2's lines, as Debian 12's package logged them */
+        assert_string_equal(g->rules.delivered, "mta delivery evpid=[0-9a-f]+ .* result=\"(Ok|PermFail)\"");
+        assert_string_equal(g->rules.failed, "mta delivery evpid=[0-9a-f]+ .* result=\"TempFail\"");
+        assert_string_equal(c->error_pattern, "mta error reason=()(Connection failed: (Connection refused|"
+                            "Connection timed out|Network is unreachable|No route to host)|Connection timeout)");
+        /* the schedule tells a pause from a stall: no advice about max_retry_gap */
+        assert_int_equal(config_advice(c, advice, sizeof(advice)), 0);
+        assert_string_equal(advice, "");
+
+        /* smtpd's lines (journal of Debian 12's opensmtpd: relay 192.0.2.2 unreachable, a black
+         * hole, then an SMTP sink) */
+        static const struct {
+                const char *line;
+                ActivityKind kind;
+                FailureCause cause;
+        } cases[] = {
+                { "ac1e9e5fb0365a15 mta error reason=Connection failed: Network is unreachable", ACTIVITY_CONN_ERROR,
+                  CAUSE_CONNECT_FAILURE },
+                { "0000000000000000 mta delivery evpid=2d18b1d574967cef from=<root@mta-e2e.test> "
+                  "to=<user1@example.org> rcpt=<-> source=\"-\" relay=\"192.0.2.2\" delay=11s result=\"TempFail\" "
+                  "stat=\"Network error on destination MXs\"", ACTIVITY_DEFERRED, CAUSE_DEFERRED_REMOTE },
+                { "ac1e9e661d9cfd2d mta error reason=Connection timeout", ACTIVITY_CONN_ERROR, CAUSE_CONNECT_FAILURE },
+                { "82be8e1d74ae377d mta delivery evpid=bfe6584a258ef5c8 from=<root@mta-e2e.test> "
+                  "to=<frozen@example.org> rcpt=<-> source=\"192.0.2.1\" relay=\"192.0.2.2 (192.0.2.2)\" delay=2m5s "
+                  "result=\"Ok\" stat=\"250 OK\"", ACTIVITY_SENT, CAUSE_NONE },
+                { "82be8e1d74ae377d mta connected", ACTIVITY_NONE, CAUSE_NONE },
+                { "ac1e9e5fb0365a15 mta connecting address=smtp://192.0.2.2:25 host=192.0.2.2", ACTIVITY_NONE,
+                  CAUSE_NONE },
+                { "smtp-out: Disabling route [] <-> 192.0.2.2 (192.0.2.2) for 15s", ACTIVITY_NONE, CAUSE_NONE },
+                { "smtp-out: No valid route for [connector:[]->[relay:192.0.2.2,port=25,smtp,mx],0x0]",
+                  ACTIVITY_NONE, CAUSE_NONE },
+                { "ac1e9e623c26e5dd smtp envelope evpid=33125c8d8fafc462 from=<root@mta-e2e.test> "
+                  "to=<b@example.net>", ACTIVITY_NONE, CAUSE_NONE },
+        };
+        static const char *const probed[] = { "192.0.2.2", NULL };
+        ActivityPatterns pat;
+        ActivityLine l;
+        char err[256];
+
+        assert_int_equal(activity_patterns_init(&pat, &g->rules, NULL, c->error_pattern, probed, err, sizeof(err)),
+                         0);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                activity_classify_line(&pat, cases[i].line, &l);
+                if (l.kind != cases[i].kind || l.cause != cases[i].cause)
+                        fail_msg("\"%s\": kind %d cause %d", cases[i].line, l.kind, l.cause);
+        }
+        activity_patterns_done(&pat);
         config_free(c);
 }
 
@@ -669,6 +999,51 @@ static void test_config_rules(void **state) {
         free(path);
         free(log);
 
+        /* a schedule read: no advice about the gap, the slack auto or set */
+        path = write_config("schedule.ini", GEN_MIN "schedule_from = opensmtpd-envelope\n");
+        c = NULL;
+        assert_int_equal(load_captured(path, &c, &log), 0);
+        assert_string_equal(log, "");
+        assert_int_equal(GENERIC(c)->schedule, GENERIC_SCHEDULE_OPENSMTPD);
+        assert_int_equal(generic_overdue_slack(GENERIC(c)), 10 * MIN);
+        assert_true(c->profile->reads_schedule(c->mta_settings));
+        assert_int_equal(config_advice(c, advice, sizeof(advice)), 0);
+        config_free(c);
+        free(path);
+        free(log);
+        path = write_config("slack.ini", GEN_MIN "schedule_from = opensmtpd-envelope\noverdue_slack = 0\n");
+        c = NULL;
+        assert_int_equal(load_captured(path, &c, &log), 0);
+        assert_int_equal(GENERIC(c)->overdue_slack_usec, 0);
+        assert_int_equal(generic_overdue_slack(GENERIC(c)), 0);
+        /* its effective settings load again, to the same */
+        _cleanup_free_ char *dump = NULL, *dump_path = NULL, *log2 = NULL;
+        size_t size = 0;
+        FILE *m = open_memstream(&dump, &size);
+        config_dump(c, m);
+        fclose(m);
+        assert_non_null(strstr(dump, "\nschedule_from = opensmtpd-envelope\n"));
+        assert_non_null(strstr(dump, "\noverdue_slack = 0\n"));
+        dump_path = write_config("dump.ini", dump);
+        Config *d = NULL;
+        assert_int_equal(load_captured(dump_path, &d, &log2), 0);
+        assert_int_equal(GENERIC(d)->schedule, GENERIC_SCHEDULE_OPENSMTPD);
+        assert_int_equal(GENERIC(d)->overdue_slack_usec, 0);
+        config_free(d);
+        config_free(c);
+        free(path);
+        free(log);
+        /* none: the default, read by nobody */
+        path = write_config("none.ini", GEN_MIN "schedule_from = none\n");
+        c = NULL;
+        assert_int_equal(load_captured(path, &c, &log), 0);
+        assert_int_equal(GENERIC(c)->schedule, GENERIC_SCHEDULE_NONE);
+        assert_false(c->profile->reads_schedule(c->mta_settings));
+        assert_int_equal(config_advice(c, advice, sizeof(advice)), 1);
+        config_free(c);
+        free(path);
+        free(log);
+
         /* a log file */
         path = write_config("file.ini", GEN_MIN "log_source = file\nlog_file = /var/log/relay.log\n");
         c = NULL;
@@ -716,6 +1091,12 @@ static void test_config_errors(void **state) {
         check_error(GEN_MIN "log_source = file\n", ":1: [mta]: log_file: missing (log_source = file follows it)");
         check_error(GEN_MIN "syslog_identifiers = relay\n",
                     ":1: [mta]: syslog_identifiers: read only with log_source = syslog");
+        check_error(GEN "schedule_from = smtpctl\n",
+                    ":4: [mta] schedule_from: unknown value \"smtpctl\" (none, opensmtpd-envelope)");
+        check_error(GEN "schedule_from = opensmtpd-envelope\noverdue_slack = soon\n",
+                    ":5: [mta] overdue_slack: \"soon\" is not a duration (e.g. 30s, 5m, 1h30m, 250ms)");
+        check_error(GEN_MIN "overdue_slack = 5m\n",
+                    ":1: [mta]: overdue_slack: read only with a schedule (schedule_from)");
         check_error(GEN_MIN "hung_delivery_after = 1h\n",
                     ":1: [mta]: started_pattern: missing (hung_delivery_after needs the line that opens a delivery)");
         /* the type's keys belong to it alone */
@@ -728,6 +1109,10 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_scan, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_scan_errors, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_probe, setup, teardown),
+                cmocka_unit_test(test_envelope_parse),
+                cmocka_unit_test(test_envelope_next_try),
+                cmocka_unit_test_setup_teardown(test_scan_envelopes, setup, teardown),
+                cmocka_unit_test_setup_teardown(test_probe_envelopes, setup, teardown),
                 cmocka_unit_test(test_classify),
                 cmocka_unit_test_setup_teardown(test_open_start, setup, teardown),
                 cmocka_unit_test_setup_teardown(test_config_nullmailer, setup, teardown),

@@ -1030,6 +1030,9 @@ size_t config_advice(const Config *c, char *buf, size_t size) {
                 buf[0] = 0;
         if (!prof || !prof->max_retry_gap)
                 return 0;
+        /* the schedule tells a pause from a stall: nothing overdue, no stall */
+        if (prof->reads_schedule && prof->reads_schedule(c->mta_settings))
+                return 0;
         gap = prof->max_retry_gap(c->mta_settings);
         (void) format_duration(s, sizeof(s), c->stall_after_usec);
         if (gap == 0) {

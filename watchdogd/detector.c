@@ -512,6 +512,15 @@ static void update_activity(Detector *d, const DetectorParams *p, const Observat
 
         if (d->have_activity && attempts(a) > attempts(last))
                 d->last_progress_usec = now;
+        /* Without a schedule (the generic rule), failures to reach a probed
+         * peer while our probes cannot reach it either (the outage, and
+         * restore_grace after it) are the MTA's own retries: attempts.
+         * Once reachability has been up for restore_grace they are the
+         * stuck signature, as for every profile. */
+        else if (d->have_activity && p->conservative &&
+                 (d->reach != REACH_UP || elapsed(now, d->reach_since_usec) < p->restore_grace_usec) &&
+                 sum_causes(a->fixable) > sum_causes(last->fixable))
+                d->last_progress_usec = now;
         if (d->have_activity && deliveries(a) > deliveries(last))
                 d->last_delivery_usec = now;
 

@@ -22,8 +22,8 @@ install -d -m 0755 -o nobody /var/lib/e2e/relay
 : > /var/lib/e2e/webhook.jsonl
 
 # --- relay: one file per received message in /var/lib/e2e/relay, in the relay netns ---
-# Postfix's smtp-sink where Postfix is installed; in the Exim and Sendmail sandboxes (they
-# conflict with postfix) sink.py, an SMTP sink of our own.
+# Postfix's smtp-sink where Postfix is installed; in the Exim, nullmailer and Sendmail
+# sandboxes (postfix conflicts with all three) sink.py, an SMTP sink of our own.
 if [ "${E2E_MTA:-postfix}" != postfix ]; then
     relay_exec='/usr/bin/python3 /e2e/sink.py --listen 192.0.2.2:25 --dir /var/lib/e2e/relay --hold-flag /var/lib/e2e/relay-hold'
     relay_user='User=nobody
@@ -84,9 +84,23 @@ setup_sendmail() {
     systemctl enable sendmail.service >/dev/null 2>&1 || true
 }
 
+# --- nullmailer (E2E_MTA=nullmailer): debconf made 192.0.2.2 port 25 its only remote
+# (rootfs-nullmailer.sh); here the timers are shortened (nullmailer-send(8), "CONTROL FILES":
+# every control file is reread each time the queue is run): pausetime 30 s instead of 60,
+# maxpause 10 min instead of 24 h, sendtimeout 20 s instead of 1 h.
+setup_nullmailer() {
+    echo 30 > /etc/nullmailer/pausetime
+    echo 600 > /etc/nullmailer/maxpause
+    echo 20 > /etc/nullmailer/sendtimeout
+    # e2e_reset (lib-nullmailer.sh) restores these after scenarios that change them
+    install -d /var/lib/e2e/nullmailer.default
+    cp -p /etc/nullmailer/* /var/lib/e2e/nullmailer.default/
+    systemctl enable nullmailer.service >/dev/null 2>&1 || true
+}
+
 # --- Postfix: relay everything to the relay, short timers -------------------------
 # (Postfix: everything up to the "fi" below, unindented)
-if [ "${E2E_MTA:-postfix}" = exim ]; then setup_exim
+if [ "${E2E_MTA:-postfix}" = exim ]; then setup_exim; elif [ "${E2E_MTA:-postfix}" = nullmailer ]; then setup_nullmailer
 elif [ "${E2E_MTA:-postfix}" = sendmail ]; then setup_sendmail; else
 postconf -e \
     'relayhost = [192.0.2.2]:25' \
@@ -126,13 +140,15 @@ case ${E2E_INSTALL:-deb} in
         ;;
 esac
 id mta-watchdog
-python3 /e2e/mkconfig.py /src/etc/mta-watchdog.ini "/e2e/${E2E_INI:-mta-watchdog.e2e.ini}" \
+python3 /e2e/mkconfig.py "/src/etc/${E2E_EXAMPLE:-mta-watchdog.ini}" "/e2e/${E2E_INI:-mta-watchdog.e2e.ini}" \
     > /etc/mta-watchdog/mta-watchdog.ini.new
 mv /etc/mta-watchdog/mta-watchdog.ini.new /etc/mta-watchdog/mta-watchdog.ini
 
 systemctl daemon-reload
 if [ "${E2E_MTA:-postfix}" = exim ]; then
     systemctl restart exim4.service
+elif [ "${E2E_MTA:-postfix}" = nullmailer ]; then
+    systemctl restart nullmailer.service
 elif [ "${E2E_MTA:-postfix}" = sendmail ]; then
     systemctl restart sendmail.service
 else

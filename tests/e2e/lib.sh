@@ -23,18 +23,27 @@ E2E_POLL=${E2E_POLL:-2}                     # seconds between two polls of wait_
 E2E_BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-120}
 E2E_TIMELINE=${E2E_TIMELINE:-0}             # 1: print a timeline line while waiting
 E2E_TIMELINE_EVERY=${E2E_TIMELINE_EVERY:-5}
-# The MTA a sandbox boots (one per sandbox: postfix and exim4 conflict): "postfix" (rootfs.sh)
-# or "exim" (rootfs-exim.sh, helpers in lib-exim.sh). A scenario that needs Exim is named
-# scenario-*-exim-*.sh and sets E2E_MTA=exim before sourcing this file; run.sh shards by it.
-# Likewise "sendmail" (rootfs-sendmail.sh, lib-sendmail.sh, scenario-*-sendmail-*.sh).
+# The MTA a sandbox boots (one per sandbox: postfix, exim4, nullmailer and sendmail conflict):
+# "postfix" (rootfs.sh), "exim" (rootfs-exim.sh, helpers in lib-exim.sh), "nullmailer"
+# (rootfs-nullmailer.sh, helpers in lib-nullmailer.sh) or "sendmail" (rootfs-sendmail.sh,
+# helpers in lib-sendmail.sh). A scenario that needs Exim is named scenario-*-exim-*.sh and
+# sets E2E_MTA=exim before sourcing this file (nullmailer: scenario-*-nullmailer-*.sh,
+# E2E_MTA=nullmailer; Sendmail: scenario-*-sendmail-*.sh, E2E_MTA=sendmail); run.sh shards by it.
 E2E_MTA=${E2E_MTA:-postfix}
 case $E2E_MTA in
     postfix) E2E_INI=${E2E_INI:-mta-watchdog.e2e.ini} ;;
     exim) E2E_INI=${E2E_INI:-mta-watchdog.e2e-exim.ini} ;;
+    nullmailer) E2E_INI=${E2E_INI:-mta-watchdog.e2e-nullmailer.ini} ;;
     sendmail) E2E_INI=${E2E_INI:-mta-watchdog.e2e-sendmail.ini} ;;
-    *) echo "lib.sh: E2E_MTA is postfix, exim or sendmail, not '$E2E_MTA'" >&2; exit 2 ;;
+    *) echo "lib.sh: E2E_MTA is postfix, exim, nullmailer or sendmail, not '$E2E_MTA'" >&2; exit 2 ;;
 esac
-export E2E_MTA E2E_INI
+# The example file under etc/ the sandbox's config is made from (mkconfig.py lays E2E_INI
+# over it): nullmailer's ready profile, so that the shipped example runs against the real MTA.
+case $E2E_MTA in
+    nullmailer) E2E_EXAMPLE=mta-watchdog-nullmailer.ini ;;
+    *) E2E_EXAMPLE=mta-watchdog.ini ;;
+esac
+export E2E_MTA E2E_INI E2E_EXAMPLE
 E2E_SPOOL=/var/spool/postfix
 E2E_WEBHOOK_LOG=/var/lib/e2e/webhook.jsonl
 E2E_MTA_UNIT=postfix@-.service
@@ -126,6 +135,8 @@ e2e_boot() {
     local rootfs
     if [ "$E2E_MTA" = exim ]; then
         rootfs=$(bash "$E2E_DIR/rootfs-exim.sh")
+    elif [ "$E2E_MTA" = nullmailer ]; then
+        rootfs=$(bash "$E2E_DIR/rootfs-nullmailer.sh")
     elif [ "$E2E_MTA" = sendmail ]; then
         rootfs=$(bash "$E2E_DIR/rootfs-sendmail.sh")
     else
@@ -197,7 +208,7 @@ e2e_boot() {
             { tail -n 20 "$E2E_TMP/install.log" >&2; fail "cmake --install into the container failed"; }
     fi
     e2e_exec E2E_POSTFIX_PIDFILE="${E2E_POSTFIX_PIDFILE:-no}" E2E_INSTALL="$E2E_INSTALL" \
-        E2E_MTA="$E2E_MTA" E2E_INI="$E2E_INI" bash /e2e/guest-setup.sh >"$E2E_TMP/setup.log" 2>&1 ||
+        E2E_MTA="$E2E_MTA" E2E_INI="$E2E_INI" E2E_EXAMPLE="$E2E_EXAMPLE" bash /e2e/guest-setup.sh >"$E2E_TMP/setup.log" 2>&1 ||
         { tail -n 30 "$E2E_TMP/setup.log" >&2; fail "guest setup failed"; }
     wait_until 30 _e2e_ready || fail "relay, receiver or $E2E_MTA not up: $(e2e_exec systemctl --failed --no-legend 2>&1)"
     e2e_log "mta-watchdog installed ($E2E_INSTALL): $(e2e_exec $E2E_SBIN --version 2>&1 | head -n1)"
@@ -481,8 +492,8 @@ e2e_reset() {
         find /var/lib/e2e/relay -mindepth 1 -delete'
     # what alert scenarios change: extra receivers, the config, the default receiver stopped
     e2e_exec sh -c 'systemctl stop "e2e-recv-*" 2>/dev/null; systemctl reset-failed "e2e-recv-*" 2>/dev/null
-        python3 /e2e/mkconfig.py /src/etc/mta-watchdog.ini "/e2e/$1" > /etc/mta-watchdog/mta-watchdog.ini
-        systemctl start e2e-receiver.service' sh "$E2E_INI" || fail "reset: cannot restore receivers and config"
+        python3 /e2e/mkconfig.py "/src/etc/$2" "/e2e/$1" > /etc/mta-watchdog/mta-watchdog.ini
+        systemctl start e2e-receiver.service' sh "$E2E_INI" "$E2E_EXAMPLE" || fail "reset: cannot restore receivers and config"
     # misbehaving peers of the cause scenarios (lib-causes.sh), and the relay they replaced
     e2e_exec sh -c 'systemctl stop "e2e-peer-*" 2>/dev/null; systemctl reset-failed "e2e-peer-*" 2>/dev/null
         systemctl start e2e-relay.service' || fail "reset: cannot stop the stand-ins or start the relay"
@@ -581,6 +592,12 @@ if [ "$E2E_MTA" = exim ]; then
     # shellcheck source-path=SCRIPTDIR source=lib-exim.sh
     . "$E2E_DIR/lib-exim.sh"
 fi
+# --- the nullmailer sandbox: the same for nullmailer (lib-nullmailer.sh) -----------------------
+if [ "$E2E_MTA" = nullmailer ]; then
+    # shellcheck source-path=SCRIPTDIR source=lib-nullmailer.sh
+    . "$E2E_DIR/lib-nullmailer.sh"
+fi
+# --- the Sendmail sandbox: the same for Sendmail (lib-sendmail.sh) -----------------------------
 if [ "$E2E_MTA" = sendmail ]; then
     # shellcheck source-path=SCRIPTDIR source=lib-sendmail.sh
     . "$E2E_DIR/lib-sendmail.sh"

@@ -7,6 +7,7 @@
 #        at a time (all of them one after the other).
 #        E2E_EXIM_JOBS=N (default 1): that many Exim sandboxes for the scenario-*-exim-*.sh
 #        scenarios (a sandbox boots one MTA: postfix and exim4 conflict), beside the others.
+#        E2E_NULLMAILER_JOBS=N (default 1): the same for the scenario-*-nullmailer-*.sh ones.
 #        E2E_SENDMAIL_JOBS=N (default 1): the same for the scenario-*-sendmail-*.sh ones.
 #        E2E_INSTALL=deb|cmake: how mta-watchdog is installed in every sandbox (lib.sh).
 #        Unset: from the .deb, except in the last of several sandboxes, which uses
@@ -30,12 +31,15 @@ done
 # Scenarios mostly wait on timers, so several sandboxes side by side (E2E_JOBS, default 3)
 # cut the wall time; each shard boots its own container and runs its share in order. A
 # shard runs one MTA type: Postfix scenarios in E2E_JOBS sandboxes, the Exim ones
-# (scenario-*-exim-*.sh) in E2E_EXIM_JOBS more, the Sendmail ones in E2E_SENDMAIL_JOBS more.
+# (scenario-*-exim-*.sh) in E2E_EXIM_JOBS more, the nullmailer ones
+# (scenario-*-nullmailer-*.sh) in E2E_NULLMAILER_JOBS more, the Sendmail ones
+# (scenario-*-sendmail-*.sh) in E2E_SENDMAIL_JOBS more.
 if [ -z "${E2E_SHARD_LIST:-}" ]; then
-    postfix_sel=() exim_sel=() sendmail_sel=()
+    postfix_sel=() exim_sel=() nullmailer_sel=() sendmail_sel=()
     for name in ${selected[@]+"${selected[@]}"}; do
         case $name in
             *-exim-*) exim_sel+=("$name") ;;
+            *-nullmailer-*) nullmailer_sel+=("$name") ;;
             *-sendmail-*) sendmail_sel+=("$name") ;;
             *) postfix_sel+=("$name") ;;
         esac
@@ -45,6 +49,9 @@ if [ -z "${E2E_SHARD_LIST:-}" ]; then
     [ "$jobs" -le "${#postfix_sel[@]}" ] || jobs=${#postfix_sel[@]}
     [ "$exim_jobs" -le "${#exim_sel[@]}" ] || exim_jobs=${#exim_sel[@]}
     [ "$exim_jobs" -ge 1 ] || [ "${#exim_sel[@]}" -eq 0 ] || exim_jobs=1
+    nullmailer_jobs=${E2E_NULLMAILER_JOBS:-1}
+    [ "$nullmailer_jobs" -le "${#nullmailer_sel[@]}" ] || nullmailer_jobs=${#nullmailer_sel[@]}
+    [ "$nullmailer_jobs" -ge 1 ] || [ "${#nullmailer_sel[@]}" -eq 0 ] || nullmailer_jobs=1
     sendmail_jobs=${E2E_SENDMAIL_JOBS:-1}
     [ "$sendmail_jobs" -le "${#sendmail_sel[@]}" ] || sendmail_jobs=${#sendmail_sel[@]}
     [ "$sendmail_jobs" -ge 1 ] || [ "${#sendmail_sel[@]}" -eq 0 ] || sendmail_jobs=1
@@ -62,6 +69,11 @@ if [ -z "${E2E_SHARD_LIST:-}" ]; then
         for ((k = i; k < ${#exim_sel[@]}; k += exim_jobs)); do list+=("${exim_sel[k]}"); done
         shard_mta+=(exim) shard_mode+=("${install_mode:-deb}") shard_list+=("${list[*]}")
     done
+    for ((i = 0; i < nullmailer_jobs; i++)); do
+        list=()
+        for ((k = i; k < ${#nullmailer_sel[@]}; k += nullmailer_jobs)); do list+=("${nullmailer_sel[k]}"); done
+        shard_mta+=(nullmailer) shard_mode+=("${install_mode:-deb}") shard_list+=("${list[*]}")
+    done
     for ((i = 0; i < sendmail_jobs; i++)); do
         list=()
         for ((k = i; k < ${#sendmail_sel[@]}; k += sendmail_jobs)); do list+=("${sendmail_sel[k]}"); done
@@ -75,6 +87,7 @@ if [ -z "${E2E_SHARD_LIST:-}" ]; then
     # the cached rootfs(es) first, once, rather than by several shards at the same time
     if [ "${#postfix_sel[@]}" -gt 0 ]; then bash "$here/rootfs.sh" >/dev/null; fi
     if [ "${#exim_sel[@]}" -gt 0 ]; then bash "$here/rootfs-exim.sh" >/dev/null; fi
+    if [ "${#nullmailer_sel[@]}" -gt 0 ]; then bash "$here/rootfs-nullmailer.sh" >/dev/null; fi
     if [ "${#sendmail_sel[@]}" -gt 0 ]; then bash "$here/rootfs-sendmail.sh" >/dev/null; fi
     out=$(mktemp -d /tmp/mta-e2e-shards.XXXXXX)
     pids=()
@@ -86,7 +99,7 @@ if [ -z "${E2E_SHARD_LIST:-}" ]; then
         pids+=($!)
         if [ "${E2E_JOBS:-3}" -le 1 ]; then wait "$!" || true; fi   # one sandbox at a time
     done
-    echo "running ${#selected[@]} scenarios in $n sandboxes (${#postfix_sel[@]} Postfix in $jobs, ${#exim_sel[@]} Exim in $exim_jobs, ${#sendmail_sel[@]} Sendmail in $sendmail_jobs)"
+    echo "running ${#selected[@]} scenarios in $n sandboxes (${#postfix_sel[@]} Postfix in $jobs, ${#exim_sel[@]} Exim in $exim_jobs, ${#nullmailer_sel[@]} nullmailer in $nullmailer_jobs, ${#sendmail_sel[@]} Sendmail in $sendmail_jobs)"
     # Progress while the sandboxes run: each scenario's PASS/FAIL line as it comes, and a
     # line at least every 2 minutes, so a person watching never faces minutes of silence.
     # Bounded: the loop ends when every shard has ended (each one's scenarios are bounded).

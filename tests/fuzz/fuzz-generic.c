@@ -7,8 +7,12 @@
  * open start's peer handed to a failure that names none
  * (activity_line_set_peer()): the invariants of fuzz-activity.c hold, a
  * started line is never a failure and counts in started alone. The
- * patterns are compiled once. */
+ * patterns are compiled once. The whole input is also read as an
+ * OpenSMTPD envelope (probes/opensmtpd-envelope.c): parsed or -EBADMSG,
+ * values in range, and its next attempt never before ctime, never before
+ * the retry's own step, and after the file's time plus the margin. */
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,6 +23,7 @@
 #include "fuzz.h"
 #include "generic.h"
 #include "log.h"
+#include "opensmtpd-envelope.h"
 
 static const char *const probed_hosts[] = { "192.0.2.2", "relay.example.org", NULL };
 static const ActivityRules rules = {
@@ -59,6 +64,37 @@ static void check_arrival(const char *name) {
         FUZZ_CHECK(generic_name_arrival(GENERIC_ARRIVAL_MTIME, name, &sec) == 0);
 }
 
+static void check_envelope(const uint8_t *data, size_t size) {
+        static const uint64_t written[] = { 0, 1796090906ULL, UINT64_C(1) << 40, UINT64_MAX };
+        OpensmtpdEnvelope e = { .ctime_sec = 4242 };
+        int r = opensmtpd_envelope_parse((const char *) data, size, &e);
+
+        FUZZ_CHECK(r == 0 || r == -EBADMSG);
+        if (r < 0) {
+                FUZZ_CHECK(e.ctime_sec == 4242);
+                return;
+        }
+        FUZZ_CHECK((unsigned) e.type < _OPENSMTPD_DELIVERY_MAX);
+        FUZZ_CHECK(e.ctime_sec <= (UINT64_C(1) << 40));
+        for (size_t i = 0; i < sizeof(written) / sizeof(written[0]); i++) {
+                uint64_t base = e.type == OPENSMTPD_DELIVERY_MTA ? 400 : 10;
+                uint64_t next = opensmtpd_envelope_next_try(&e, written[i]);
+                uint64_t w = written[i] > (UINT64_C(1) << 40) ? UINT64_C(1) << 40 : written[i];
+
+                if (e.retry == 0) {
+                        FUZZ_CHECK(next == e.ctime_sec);
+                        continue;
+                }
+                if (next == UINT64_MAX) {
+                        FUZZ_CHECK(e.retry > (UINT32_C(1) << 26));
+                        continue;
+                }
+                FUZZ_CHECK(next >= e.ctime_sec + base * e.retry * e.retry);
+                FUZZ_CHECK(next > w + OPENSMTPD_UPDATE_MARGIN_SEC);
+                FUZZ_CHECK((next - e.ctime_sec) % base == 0);
+        }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char *text = malloc(size + 1), *save = NULL, *line;
         char start_peer[ACTIVITY_PEER_MAX] = "";
@@ -66,6 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
         if (!text)
                 return 0;
+        check_envelope(data, size);
         memcpy(text, data, size);
         text[size] = 0;   /* cut at the first NUL, as a line reader does */
         for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {

@@ -200,9 +200,14 @@ int unit_read_pid_file(const char *path, uint32_t *ret) {
         while (n < 0 && errno == EINTR);
         if (n < 0)
                 return negative_errno();
-        /* digits, then at most a newline: nothing after a NUL byte is hidden */
-        if (n > 0 && buf[n - 1] == '\n')
-                n--;
+        /* The first line: digits, then a newline or the end; nothing after a
+         * NUL byte is hidden. Sendmail writes its command line on a second
+         * line (sendmail's op.me, "PidFile"; seen on Debian's
+         * /run/sendmail/mta/sendmail.pid). */
+        buf[n] = '\0';
+        end = memchr(buf, '\n', (size_t) n);
+        if (end)
+                n = end - buf;
         buf[n] = '\0';
         if (n == 0 || strspn(buf, "0123456789") != (size_t) n)
                 return -EBADMSG;

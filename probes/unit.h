@@ -33,7 +33,8 @@ typedef struct UnitSettings {
  * as org.freedesktop.systemd1(5) names them. */
 UnitGate unit_gate_from_state(const UnitState *u);
 
-/* Reads a PID file (one decimal number, optionally followed by a newline).
+/* Reads a PID file: its first line, one decimal number (a newline and more
+ * lines may follow: Sendmail's second line is its command line).
  * Returns 0 and the PID, -EBADMSG when it holds no valid PID (a sign, a
  * blank, garbage, 0, more than INT32_MAX), -EBADFD when PATH is not a
  * regular file (a FIFO is never waited on), or the negative errno of

@@ -187,6 +187,23 @@ static int on_restart_unit(FakeSystemd *f, sd_bus_message *m) {
         return 1;
 }
 
+/* KillUnit(unit, who, signal): recorded; nothing is signalled. */
+static int on_kill_unit(FakeSystemd *f, sd_bus_message *m) {
+        const char *unit, *who;
+        int32_t sig;
+
+        assert_true(sd_bus_message_read(m, "ssi", &unit, &who, &sig) >= 0);
+        assert_string_equal(unit, f->unit);
+        f->n_kill_calls++;
+        (void) snprintf(f->kill_who, sizeof(f->kill_who), "%s", who);
+        f->kill_signal = sig;
+        if (!f->restarted)
+                f->killed_before_restart = true;
+        if (f->deny_kill)
+                return sd_bus_reply_method_errorf(m, SD_BUS_ERROR_ACCESS_DENIED, "Access denied");
+        return sd_bus_reply_method_return(m, NULL);
+}
+
 /* Two processes, both replaced by the restart unless one survives it. */
 static int on_get_unit_processes(FakeSystemd *f, sd_bus_message *m) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
@@ -220,6 +237,8 @@ static int on_method(sd_bus_message *m, void *userdata, sd_bus_error *error) {
         }
         if (sd_bus_message_is_method_call(m, MANAGER_IFACE, "RestartUnit"))
                 return on_restart_unit(f, m);
+        if (sd_bus_message_is_method_call(m, MANAGER_IFACE, "KillUnit"))
+                return on_kill_unit(f, m);
         if (f->list_processes && sd_bus_message_is_method_call(m, MANAGER_IFACE, "GetUnitProcesses"))
                 return on_get_unit_processes(f, m);
         return 0;

@@ -36,6 +36,7 @@ typedef struct FakeSystemd {
         bool deny_service;           /* Service properties: AccessDenied */
         bool hold_unit;              /* Unit GetAll kept in held, for fake_systemd_reply_unit() */
         bool deny_restart;           /* RestartUnit: AccessDenied */
+        bool deny_kill;              /* KillUnit: AccessDenied */
         bool already_subscribed;     /* Subscribe: AlreadySubscribed */
         bool hang_status;            /* properties after RestartUnit: never answered */
 
@@ -57,6 +58,10 @@ typedef struct FakeSystemd {
 
         /* What happened. */
         unsigned n_unit_calls, n_service_calls, n_restart_calls;
+        unsigned n_kill_calls;           /* KillUnit */
+        char kill_who[16];               /* the last KillUnit's "who" */
+        int kill_signal;                 /* and its signal */
+        bool killed_before_restart;      /* a KillUnit came before RestartUnit */
         unsigned n_job_reads;            /* Get of the unit's Job property */
         unsigned n_restart_while_pending;/* RestartUnit while a job of the unit was pending */
         bool restarted;

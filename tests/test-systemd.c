@@ -3,6 +3,7 @@
  * fake-systemd.h. */
 #include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -125,6 +126,8 @@ static void test_restart_ok(void **state) {
         assert_after_running(&res.outcome, 200);
         assert_true(res.outcome.success);
         assert_int_equal(h->fake.n_restart_calls, 1);
+        /* a unit with a MainPID is stopped by systemd, which sends SIGCONT itself */
+        assert_int_equal(h->fake.n_kill_calls, 0);
 }
 
 static void test_signal_before_reply(void **state) {
@@ -441,6 +444,29 @@ static void test_no_main_pid_processes_replaced(void **state) {
         assert_int_equal(res.outcome.new_processes, 2);
         assert_int_equal(res.outcome.survivors, 0);
         assert_true(res.outcome.success);
+        /* every process of the unit continued first (a SysV stop sends SIGTERM only) */
+        assert_int_equal(h->fake.n_kill_calls, 1);
+        assert_string_equal(h->fake.kill_who, "all");
+        assert_int_equal(h->fake.kill_signal, SIGCONT);
+        assert_true(h->fake.killed_before_restart);
+        assert_int_equal(h->fake.n_restart_calls, 1);
+}
+
+/* KillUnit refused (no polkit grant for "kill"): the restart still happens. */
+static void test_no_main_pid_cont_denied(void **state) {
+        Harness *h = *state;
+        Result res;
+
+        fake_debian_postfix(h);
+        h->fake.deny_kill = true;
+        restart(h, 5 * USEC_PER_SEC, &res);
+
+        assert_int_equal(res.outcome.error, 0);
+        assert_int_equal(h->fake.n_kill_calls, 1);
+        assert_int_equal(h->fake.n_restart_calls, 1);
+        assert_true(res.outcome.by_processes);
+        assert_int_equal(res.outcome.survivors, 0);
+        assert_true(res.outcome.success);
 }
 
 static void test_no_main_pid_process_survives(void **state) {
@@ -528,6 +554,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_not_a_service, setup, harness_teardown),
                 cmocka_unit_test_setup_teardown(test_no_main_pid_processes_replaced, setup, harness_teardown),
                 cmocka_unit_test_setup_teardown(test_no_main_pid_process_survives, setup, harness_teardown),
+                cmocka_unit_test_setup_teardown(test_no_main_pid_cont_denied, setup, harness_teardown),
                 cmocka_unit_test_setup_teardown(test_status_hangs, setup, harness_teardown),
                 cmocka_unit_test_setup_teardown(test_free_cancels, setup, harness_teardown),
                 cmocka_unit_test(test_bad_args),

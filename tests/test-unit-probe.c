@@ -235,6 +235,35 @@ static void test_pid_file_garbage(void **state) {
         assert_int_equal(rmdir(dir), 0);
 }
 
+/* Sendmail's PID file: the PID, then its command line on a second line. */
+static void test_pid_file_first_line(void **state) {
+        static const struct {
+                const char *text;
+                uint32_t pid;
+        } good[] = {
+                { "416\n/usr/sbin/sendmail-mta -Am -L sm-mta -bd -q10m\n", 416 },
+                { "1115\n", 1115 },
+                { "1115", 1115 },
+                { "7\n\n", 7 },
+        };
+        char dir[] = "/tmp/test-unit-pidfile-XXXXXX", path[64];
+
+        assert_non_null(mkdtemp(dir));
+        (void) snprintf(path, sizeof(path), "%s/mta.pid", dir);
+        for (size_t i = 0; i < ELEMENTSOF(good); i++) {
+                FILE *f = fopen(path, "we");
+                uint32_t pid = 0;
+
+                assert_non_null(f);
+                assert_int_equal(fputs(good[i].text, f) >= 0, 1);
+                assert_int_equal(fclose(f), 0);
+                assert_int_equal(unit_read_pid_file(path, &pid), 0);
+                assert_int_equal(pid, good[i].pid);
+        }
+        assert_int_equal(unlink(path), 0);
+        assert_int_equal(rmdir(dir), 0);
+}
+
 /* A PID file the user may not read (a group not joined) is no dead daemon:
  * the round is unknown. */
 static void test_pid_file_unreadable(void **state) {
@@ -510,6 +539,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_inactive_dead, harness_setup, harness_teardown),
                 cmocka_unit_test(test_pid_file),
                 cmocka_unit_test(test_pid_file_garbage),
+                cmocka_unit_test(test_pid_file_first_line),
                 cmocka_unit_test(test_pid_file_daemon_exe),
                 cmocka_unit_test(test_pid_file_unreadable),
                 cmocka_unit_test_setup_teardown(test_failed_start_limit, harness_setup, harness_teardown),

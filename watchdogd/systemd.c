@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@ typedef enum RestartPhase {
         PHASE_WAIT_OTHER,   /* a job of the unit (not ours) is pending: waiting for its end */
         PHASE_OLD_PID,      /* reading MainPID before the restart */
         PHASE_OLD_PROCS,    /* MainPID is 0: listing the unit's processes before the restart */
+        PHASE_CONT,         /* MainPID is 0: KillUnit(unit, "all", SIGCONT) sent, waiting for its reply */
         PHASE_RESTART,      /* RestartUnit sent, waiting for its reply */
         PHASE_WAIT_JOB,     /* job path known, waiting for JobRemoved */
         PHASE_STATUS,       /* reading the unit's properties after the job */
@@ -245,6 +247,7 @@ static int read_pids(sd_bus_message *m, uint32_t **ret, unsigned *ret_n) {
 }
 
 static int restart_send_restart(UnitRestart *r);
+static int restart_send_cont(UnitRestart *r);
 static void restart_fail(UnitRestart *r, int error, const sd_bus_error *e);
 static void restart_job_ended(UnitRestart *r, const char *result);
 static bool bus_error_is_no_service(const sd_bus_error *e);
@@ -280,7 +283,7 @@ static int on_procs_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
                         o->old_processes = n;
                         r->old_pids = TAKE_PTR(pids);
                 }
-                k = restart_send_restart(r);
+                k = restart_send_cont(r);
                 if (k < 0)
                         restart_fail(r, k, NULL);
                 return 0;
@@ -402,6 +405,44 @@ static int restart_send_restart(UnitRestart *r) {
         return sd_bus_call_method_async(r->bus, &r->call_slot, SD_DESTINATION, SD_MANAGER_PATH,
                                         SD_MANAGER_IFACE, "RestartUnit", on_restart_reply, r,
                                         "ss", r->unit, "replace");
+}
+
+/* A unit without a MainPID is stopped by its own ExecStop (a SysV script
+ * through systemd-sysv-generator(8)), and such scripts send SIGTERM only:
+ * Debian's /etc/init.d/sendmail waits 120 s for the daemon to go, then
+ * gives up, and the start that follows fails ("MTA is already running").
+ * A stopped (SIGSTOP, state T) process keeps that SIGTERM pending and never
+ * goes. systemd's own stop sends SIGCONT after the kill signal
+ * (systemd.kill(5), KillSignal=), a script does not; so before the restart
+ * every process of the unit gets SIGCONT (harmless to running ones). A
+ * failure (e.g. no polkit grant for "kill") is logged and the restart is
+ * sent anyway: it is what was decided. */
+static int on_cont_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_error) {
+        UnitRestart *r = userdata;
+        int k;
+
+        r->call_slot = sd_bus_slot_unref(r->call_slot);
+        if (sd_bus_message_is_method_error(m, NULL))
+                log_notice("%s: KillUnit(%s, all, SIGCONT) failed, restarting anyway: %s", r->unit, r->unit,
+                           sd_bus_message_get_error(m)->message ?: "unknown error");
+        k = restart_send_restart(r);
+        if (k < 0)
+                restart_fail(r, k, NULL);
+        return 0;
+}
+
+static int restart_send_cont(UnitRestart *r) {
+        int k;
+
+        r->phase = PHASE_CONT;
+        r->call_slot = sd_bus_slot_unref(r->call_slot);
+        k = restart_arm_timer(r, r->outcome.deadline_usec);
+        if (k < 0)
+                return k;
+        log_debug("%s: calling KillUnit(%s, all, SIGCONT)", r->unit, r->unit);
+        return sd_bus_call_method_async(r->bus, &r->call_slot, SD_DESTINATION, SD_MANAGER_PATH,
+                                        SD_MANAGER_IFACE, "KillUnit", on_cont_reply, r,
+                                        "ssi", r->unit, "all", (int32_t) SIGCONT);
 }
 
 static void restart_notify(UnitRestart *r, UnitJobEvent what) {

@@ -94,7 +94,9 @@ typedef struct UnitRestartOptions {
  * timeouts; reads the unit's Job property and, while a job of the unit is
  * pending, waits for its JobRemoved (never RestartUnit over a pending job:
  * "replace" would cancel it and start over); reads MainPID (the process list
- * when it is 0), calls RestartUnit(UNIT, "replace") and waits for JobRemoved
+ * when it is 0, and then KillUnit(UNIT, "all", SIGCONT): a SysV script's stop
+ * sends SIGTERM only, which a stopped process keeps pending; its failure is
+ * logged, not fatal), calls RestartUnit(UNIT, "replace") and waits for JobRemoved
  * of that job, then reads the unit status (and process list) again. Success
  * is judged by the MainPID having changed and the unit being active, not by
  * the job result alone (Postfix's stop may log a failure although the

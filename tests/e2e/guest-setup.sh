@@ -22,8 +22,8 @@ install -d -m 0755 -o nobody /var/lib/e2e/relay
 : > /var/lib/e2e/webhook.jsonl
 
 # --- relay: one file per received message in /var/lib/e2e/relay, in the relay netns ---
-# Postfix's smtp-sink where Postfix is installed; in the Exim and nullmailer sandboxes
-# (postfix conflicts with both) sink.py, an SMTP sink of our own.
+# Postfix's smtp-sink where Postfix is installed; in the Exim, nullmailer and Sendmail
+# sandboxes (postfix conflicts with all three) sink.py, an SMTP sink of our own.
 if [ "${E2E_MTA:-postfix}" != postfix ]; then
     relay_exec='/usr/bin/python3 /e2e/sink.py --listen 192.0.2.2:25 --dir /var/lib/e2e/relay --hold-flag /var/lib/e2e/relay-hold'
     relay_user='User=nobody
@@ -68,6 +68,22 @@ setup_exim() {
     systemctl enable exim4.service >/dev/null 2>&1 || true
 }
 
+# --- Sendmail (E2E_MTA=sendmail): rootfs-sendmail.sh made it a smarthost client of
+# [192.0.2.2]; here only the queue interval is shortened, as for Postfix below: a queue run
+# every 10 s (QUEUE_INTERVAL in /etc/mail/sendmail.conf, read by /etc/init.d/sendmail; the
+# file's values are double-quoted, update_conf rewrites anything else to the default).
+# Debian's default keeps no host status files (DAEMON_HOSTSTATS="No"); scenario 61 turns
+# them on.
+setup_sendmail() {
+    sed -i 's/^QUEUE_INTERVAL=.*/QUEUE_INTERVAL="10s";/' /etc/mail/sendmail.conf
+    make -C /etc/mail >/dev/null
+    grep -q '^QUEUE_INTERVAL="10s";$' /etc/mail/sendmail.conf
+    # e2e_reset (lib-sendmail.sh) restores these after scenarios that change them
+    cp /etc/mail/sendmail.conf /var/lib/e2e/sendmail.conf.default
+    cp /etc/mail/sendmail.mc /var/lib/e2e/sendmail.mc.default
+    systemctl enable sendmail.service >/dev/null 2>&1 || true
+}
+
 # --- nullmailer (E2E_MTA=nullmailer): debconf made 192.0.2.2 port 25 its only remote
 # (rootfs-nullmailer.sh); here the timers are shortened (nullmailer-send(8), "CONTROL FILES":
 # every control file is reread each time the queue is run): pausetime 30 s instead of 60,
@@ -84,7 +100,8 @@ setup_nullmailer() {
 
 # --- Postfix: relay everything to the relay, short timers -------------------------
 # (Postfix: everything up to the "fi" below, unindented)
-if [ "${E2E_MTA:-postfix}" = exim ]; then setup_exim; elif [ "${E2E_MTA:-postfix}" = nullmailer ]; then setup_nullmailer; else
+if [ "${E2E_MTA:-postfix}" = exim ]; then setup_exim; elif [ "${E2E_MTA:-postfix}" = nullmailer ]; then setup_nullmailer
+elif [ "${E2E_MTA:-postfix}" = sendmail ]; then setup_sendmail; else
 postconf -e \
     'relayhost = [192.0.2.2]:25' \
     'myhostname = mta-e2e.test' \
@@ -132,6 +149,8 @@ if [ "${E2E_MTA:-postfix}" = exim ]; then
     systemctl restart exim4.service
 elif [ "${E2E_MTA:-postfix}" = nullmailer ]; then
     systemctl restart nullmailer.service
+elif [ "${E2E_MTA:-postfix}" = sendmail ]; then
+    systemctl restart sendmail.service
 else
     systemctl restart postfix@-.service
 fi

@@ -23,17 +23,19 @@ E2E_POLL=${E2E_POLL:-2}                     # seconds between two polls of wait_
 E2E_BOOT_TIMEOUT=${E2E_BOOT_TIMEOUT:-120}
 E2E_TIMELINE=${E2E_TIMELINE:-0}             # 1: print a timeline line while waiting
 E2E_TIMELINE_EVERY=${E2E_TIMELINE_EVERY:-5}
-# The MTA a sandbox boots (one per sandbox: postfix, exim4 and nullmailer conflict): "postfix"
-# (rootfs.sh), "exim" (rootfs-exim.sh, helpers in lib-exim.sh) or "nullmailer"
-# (rootfs-nullmailer.sh, helpers in lib-nullmailer.sh). A scenario that needs Exim is named
-# scenario-*-exim-*.sh and sets E2E_MTA=exim before sourcing this file (nullmailer:
-# scenario-*-nullmailer-*.sh, E2E_MTA=nullmailer); run.sh shards by it.
+# The MTA a sandbox boots (one per sandbox: postfix, exim4, nullmailer and sendmail conflict):
+# "postfix" (rootfs.sh), "exim" (rootfs-exim.sh, helpers in lib-exim.sh), "nullmailer"
+# (rootfs-nullmailer.sh, helpers in lib-nullmailer.sh) or "sendmail" (rootfs-sendmail.sh,
+# helpers in lib-sendmail.sh). A scenario that needs Exim is named scenario-*-exim-*.sh and
+# sets E2E_MTA=exim before sourcing this file (nullmailer: scenario-*-nullmailer-*.sh,
+# E2E_MTA=nullmailer; Sendmail: scenario-*-sendmail-*.sh, E2E_MTA=sendmail); run.sh shards by it.
 E2E_MTA=${E2E_MTA:-postfix}
 case $E2E_MTA in
     postfix) E2E_INI=${E2E_INI:-mta-watchdog.e2e.ini} ;;
     exim) E2E_INI=${E2E_INI:-mta-watchdog.e2e-exim.ini} ;;
     nullmailer) E2E_INI=${E2E_INI:-mta-watchdog.e2e-nullmailer.ini} ;;
-    *) echo "lib.sh: E2E_MTA is postfix, exim or nullmailer, not '$E2E_MTA'" >&2; exit 2 ;;
+    sendmail) E2E_INI=${E2E_INI:-mta-watchdog.e2e-sendmail.ini} ;;
+    *) echo "lib.sh: E2E_MTA is postfix, exim, nullmailer or sendmail, not '$E2E_MTA'" >&2; exit 2 ;;
 esac
 # The example file under etc/ the sandbox's config is made from (mkconfig.py lays E2E_INI
 # over it): nullmailer's ready profile, so that the shipped example runs against the real MTA.
@@ -135,6 +137,8 @@ e2e_boot() {
         rootfs=$(bash "$E2E_DIR/rootfs-exim.sh")
     elif [ "$E2E_MTA" = nullmailer ]; then
         rootfs=$(bash "$E2E_DIR/rootfs-nullmailer.sh")
+    elif [ "$E2E_MTA" = sendmail ]; then
+        rootfs=$(bash "$E2E_DIR/rootfs-sendmail.sh")
     else
         rootfs=$(bash "$E2E_DIR/rootfs.sh")
     fi
@@ -592,4 +596,9 @@ fi
 if [ "$E2E_MTA" = nullmailer ]; then
     # shellcheck source-path=SCRIPTDIR source=lib-nullmailer.sh
     . "$E2E_DIR/lib-nullmailer.sh"
+fi
+# --- the Sendmail sandbox: the same for Sendmail (lib-sendmail.sh) -----------------------------
+if [ "$E2E_MTA" = sendmail ]; then
+    # shellcheck source-path=SCRIPTDIR source=lib-sendmail.sh
+    . "$E2E_DIR/lib-sendmail.sh"
 fi

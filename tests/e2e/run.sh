@@ -8,6 +8,7 @@
 #        E2E_EXIM_JOBS=N (default 1): that many Exim sandboxes for the scenario-*-exim-*.sh
 #        scenarios (a sandbox boots one MTA: postfix and exim4 conflict), beside the others.
 #        E2E_NULLMAILER_JOBS=N (default 1): the same for the scenario-*-nullmailer-*.sh ones.
+#        E2E_SENDMAIL_JOBS=N (default 1): the same for the scenario-*-sendmail-*.sh ones.
 #        E2E_INSTALL=deb|cmake: how mta-watchdog is installed in every sandbox (lib.sh).
 #        Unset: from the .deb, except in the last of several sandboxes, which uses
 #        `cmake --install`, so that both install paths run the scenarios.
@@ -31,13 +32,15 @@ done
 # cut the wall time; each shard boots its own container and runs its share in order. A
 # shard runs one MTA type: Postfix scenarios in E2E_JOBS sandboxes, the Exim ones
 # (scenario-*-exim-*.sh) in E2E_EXIM_JOBS more, the nullmailer ones
-# (scenario-*-nullmailer-*.sh) in E2E_NULLMAILER_JOBS more.
+# (scenario-*-nullmailer-*.sh) in E2E_NULLMAILER_JOBS more, the Sendmail ones
+# (scenario-*-sendmail-*.sh) in E2E_SENDMAIL_JOBS more.
 if [ -z "${E2E_SHARD_LIST:-}" ]; then
-    postfix_sel=() exim_sel=() nullmailer_sel=()
+    postfix_sel=() exim_sel=() nullmailer_sel=() sendmail_sel=()
     for name in ${selected[@]+"${selected[@]}"}; do
         case $name in
             *-exim-*) exim_sel+=("$name") ;;
             *-nullmailer-*) nullmailer_sel+=("$name") ;;
+            *-sendmail-*) sendmail_sel+=("$name") ;;
             *) postfix_sel+=("$name") ;;
         esac
     done
@@ -49,6 +52,9 @@ if [ -z "${E2E_SHARD_LIST:-}" ]; then
     nullmailer_jobs=${E2E_NULLMAILER_JOBS:-1}
     [ "$nullmailer_jobs" -le "${#nullmailer_sel[@]}" ] || nullmailer_jobs=${#nullmailer_sel[@]}
     [ "$nullmailer_jobs" -ge 1 ] || [ "${#nullmailer_sel[@]}" -eq 0 ] || nullmailer_jobs=1
+    sendmail_jobs=${E2E_SENDMAIL_JOBS:-1}
+    [ "$sendmail_jobs" -le "${#sendmail_sel[@]}" ] || sendmail_jobs=${#sendmail_sel[@]}
+    [ "$sendmail_jobs" -ge 1 ] || [ "${#sendmail_sel[@]}" -eq 0 ] || sendmail_jobs=1
     [ "$jobs" -ge 1 ] || [ "${#postfix_sel[@]}" -eq 0 ] || jobs=1
     shard_mta=() shard_mode=() shard_list=()
     for ((i = 0; i < jobs; i++)); do
@@ -68,6 +74,11 @@ if [ -z "${E2E_SHARD_LIST:-}" ]; then
         for ((k = i; k < ${#nullmailer_sel[@]}; k += nullmailer_jobs)); do list+=("${nullmailer_sel[k]}"); done
         shard_mta+=(nullmailer) shard_mode+=("${install_mode:-deb}") shard_list+=("${list[*]}")
     done
+    for ((i = 0; i < sendmail_jobs; i++)); do
+        list=()
+        for ((k = i; k < ${#sendmail_sel[@]}; k += sendmail_jobs)); do list+=("${sendmail_sel[k]}"); done
+        shard_mta+=(sendmail) shard_mode+=("${install_mode:-deb}") shard_list+=("${list[*]}")
+    done
     if [ "${#shard_list[@]}" -le 1 ]; then   # one sandbox: run here, output as it comes
         if [ "${#shard_list[@]}" -eq 0 ]; then echo "no scenario matches '${1:-}'"; echo "0 passed, 0 failed"; exit 0; fi
         export E2E_MTA=${shard_mta[0]}
@@ -77,6 +88,7 @@ if [ -z "${E2E_SHARD_LIST:-}" ]; then
     if [ "${#postfix_sel[@]}" -gt 0 ]; then bash "$here/rootfs.sh" >/dev/null; fi
     if [ "${#exim_sel[@]}" -gt 0 ]; then bash "$here/rootfs-exim.sh" >/dev/null; fi
     if [ "${#nullmailer_sel[@]}" -gt 0 ]; then bash "$here/rootfs-nullmailer.sh" >/dev/null; fi
+    if [ "${#sendmail_sel[@]}" -gt 0 ]; then bash "$here/rootfs-sendmail.sh" >/dev/null; fi
     out=$(mktemp -d /tmp/mta-e2e-shards.XXXXXX)
     pids=()
     trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait; rm -rf "$out"; exit 130' INT TERM
@@ -87,7 +99,7 @@ if [ -z "${E2E_SHARD_LIST:-}" ]; then
         pids+=($!)
         if [ "${E2E_JOBS:-3}" -le 1 ]; then wait "$!" || true; fi   # one sandbox at a time
     done
-    echo "running ${#selected[@]} scenarios in $n sandboxes (${#postfix_sel[@]} Postfix in $jobs, ${#exim_sel[@]} Exim in $exim_jobs, ${#nullmailer_sel[@]} nullmailer in $nullmailer_jobs)"
+    echo "running ${#selected[@]} scenarios in $n sandboxes (${#postfix_sel[@]} Postfix in $jobs, ${#exim_sel[@]} Exim in $exim_jobs, ${#nullmailer_sel[@]} nullmailer in $nullmailer_jobs, ${#sendmail_sel[@]} Sendmail in $sendmail_jobs)"
     # Progress while the sandboxes run: each scenario's PASS/FAIL line as it comes, and a
     # line at least every 2 minutes, so a person watching never faces minutes of silence.
     # Bounded: the loop ends when every shard has ended (each one's scenarios are bounded).

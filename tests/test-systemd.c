@@ -434,7 +434,7 @@ static void test_no_main_pid_processes_replaced(void **state) {
         Result res;
 
         fake_debian_postfix(h);
-        restart(h, 5 * USEC_PER_SEC, &res);
+        restart_opts(h, (UnitRestartOptions) { .timeout_usec = 5 * USEC_PER_SEC, .cont_first = true }, &res);
 
         assert_int_equal(res.outcome.error, 0);
         assert_int_equal(res.outcome.old_main_pid, 0);
@@ -452,6 +452,22 @@ static void test_no_main_pid_processes_replaced(void **state) {
         assert_int_equal(h->fake.n_restart_calls, 1);
 }
 
+/* Without cont_first (a unit whose liveness is not read from a PID file,
+ * Postfix's): no KillUnit, the restart alone. */
+static void test_no_main_pid_no_cont(void **state) {
+        Harness *h = *state;
+        Result res;
+
+        fake_debian_postfix(h);
+        restart(h, 5 * USEC_PER_SEC, &res);
+
+        assert_int_equal(res.outcome.error, 0);
+        assert_int_equal(h->fake.n_kill_calls, 0);
+        assert_int_equal(h->fake.n_restart_calls, 1);
+        assert_true(res.outcome.by_processes);
+        assert_true(res.outcome.success);
+}
+
 /* KillUnit refused (no polkit grant for "kill"): the restart still happens. */
 static void test_no_main_pid_cont_denied(void **state) {
         Harness *h = *state;
@@ -459,7 +475,7 @@ static void test_no_main_pid_cont_denied(void **state) {
 
         fake_debian_postfix(h);
         h->fake.deny_kill = true;
-        restart(h, 5 * USEC_PER_SEC, &res);
+        restart_opts(h, (UnitRestartOptions) { .timeout_usec = 5 * USEC_PER_SEC, .cont_first = true }, &res);
 
         assert_int_equal(res.outcome.error, 0);
         assert_int_equal(h->fake.n_kill_calls, 1);
@@ -555,6 +571,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_no_main_pid_processes_replaced, setup, harness_teardown),
                 cmocka_unit_test_setup_teardown(test_no_main_pid_process_survives, setup, harness_teardown),
                 cmocka_unit_test_setup_teardown(test_no_main_pid_cont_denied, setup, harness_teardown),
+                cmocka_unit_test_setup_teardown(test_no_main_pid_no_cont, setup, harness_teardown),
                 cmocka_unit_test_setup_teardown(test_status_hangs, setup, harness_teardown),
                 cmocka_unit_test_setup_teardown(test_free_cancels, setup, harness_teardown),
                 cmocka_unit_test(test_bad_args),

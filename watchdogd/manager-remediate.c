@@ -382,6 +382,8 @@ static int start_unit_job(Manager *m, bool wait_only, unit_restart_fn done) {
                                  &(UnitRestartOptions) {
                                          .timeout_usec = m->config->restart_timeout_usec,
                                          .wait_only = wait_only,
+                                         /* a PID file: a SysV script's unit (see systemd.h) */
+                                         .cont_first = m->config->pid_file != NULL,
                                          .on_job = on_unit_job,
                                  }, done, m, &m->restart);
 }

@@ -75,6 +75,7 @@ struct UnitRestart {
         unit_job_fn on_job;
         char *adopt_job;              /* UnitRestartOptions.adopt_job */
         bool wait_only;
+        bool cont_first;              /* UnitRestartOptions.cont_first */
         uint64_t timeout_usec;        /* as asked: a duration or RESTART_TIMEOUT_AUTO */
         uint64_t timeout_start_usec;  /* PHASE_TIMEOUTS: the unit's TimeoutStartUSec */
         unsigned n_waits;             /* other jobs waited for */
@@ -283,7 +284,7 @@ static int on_procs_reply(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
                         o->old_processes = n;
                         r->old_pids = TAKE_PTR(pids);
                 }
-                k = restart_send_cont(r);
+                k = r->cont_first ? restart_send_cont(r) : restart_send_restart(r);
                 if (k < 0)
                         restart_fail(r, k, NULL);
                 return 0;
@@ -871,6 +872,7 @@ int unit_restart_full(sd_bus *bus, const char *unit, const UnitRestartOptions *o
         r->userdata = userdata;
         r->on_job = opts->on_job;
         r->wait_only = opts->wait_only;
+        r->cont_first = opts->cont_first;
         r->timeout_usec = opts->timeout_usec;
         r->outcome.adopted = !!opts->adopt_job;
         r->outcome.slow = opts->adopt_job && opts->slow_reported;

@@ -87,6 +87,9 @@ typedef struct UnitRestartOptions {
                                      * earlier run of the daemon): wait for it, issue nothing */
         bool slow_reported;         /* with adopt_job: UNIT_JOB_SLOW was reported already */
         bool wait_only;             /* issue nothing: end once no job of the unit is pending */
+        bool cont_first;            /* a unit without a MainPID: KillUnit(UNIT, "all", SIGCONT)
+                                     * before the restart (the MTA's liveness is read from a PID
+                                     * file: its unit runs a SysV script, see below) */
         unit_job_fn on_job;         /* may be NULL */
 } UnitRestartOptions;
 
@@ -94,9 +97,9 @@ typedef struct UnitRestartOptions {
  * timeouts; reads the unit's Job property and, while a job of the unit is
  * pending, waits for its JobRemoved (never RestartUnit over a pending job:
  * "replace" would cancel it and start over); reads MainPID (the process list
- * when it is 0, and then KillUnit(UNIT, "all", SIGCONT): a SysV script's stop
- * sends SIGTERM only, which a stopped process keeps pending; its failure is
- * logged, not fatal), calls RestartUnit(UNIT, "replace") and waits for JobRemoved
+ * when it is 0, and then, with cont_first, KillUnit(UNIT, "all", SIGCONT): a
+ * SysV script's stop sends SIGTERM only, which a stopped process keeps
+ * pending; its failure is logged, not fatal), calls RestartUnit(UNIT, "replace") and waits for JobRemoved
  * of that job, then reads the unit status (and process list) again. Success
  * is judged by the MainPID having changed and the unit being active, not by
  * the job result alone (Postfix's stop may log a failure although the

@@ -337,6 +337,10 @@ all_deferred() { # N: N messages, all of them in the deferred queue
 }
 relay_count() { e2e_exec sh -c 'ls /var/lib/e2e/relay | wc -l'; }
 relay_has() { [ "$(relay_count)" -ge "$1" ]; }   # N: the relay received at least N
+# The answer to DATA of sink.py, the relay of the sandboxes without Postfix (guest-setup.sh):
+# it waits while the flag file is there (Postfix's smtp-sink knows no such flag).
+relay_hold() { e2e_exec touch /var/lib/e2e/relay-hold; }
+relay_release() { e2e_exec rm -f /var/lib/e2e/relay-hold; }
 # The running master's PID, from Postfix's own pid file (checked against /proc). Not
 # from systemd: Debian's postfix@.service is Type=forking with GuessMainPID=no and no
 # PIDFile=, so its MainPID is always 0.
@@ -346,7 +350,20 @@ master_pid() {
         sh "$E2E_SPOOL" 2>/dev/null || echo 0
 }
 mta_state() { e2e_exec systemctl is-active "$E2E_MTA_UNIT" 2>/dev/null || true; }
+mta_sub_state() { e2e_exec systemctl show -p SubState --value "$E2E_MTA_UNIT" 2>/dev/null || true; }
 mta_stopped() { [ "$(mta_state)" = inactive ]; }
+master_up() { [ "$(master_pid)" != 0 ]; }
+signal_master() { # SIGNAL NAME DONE: SIGSIGNAL (STOP, KILL) to master_pid's process, which is
+    # NAME in messages ("exim daemon"), logged as "NAME DONE (SIGSIGNAL, pid P)"
+    local p
+    p=$(master_pid)
+    [ "$p" != 0 ] || fail "no $2 to send SIG$1 to"
+    e2e_exec kill "-$1" "$p" || fail "cannot send SIG$1 to $2 $p"
+    e2e_log "$2 $3 (SIG$1, pid $p)"
+}
+stopped_count() { # COMMAND: processes of that name in state T (stopped, e.g. by a freeze)
+    e2e_exec sh -c 'ps -C "$1" -o stat= 2>/dev/null | grep -c "^T" || true' sh "$1"
+}
 freeze_qmgr() {
     e2e_exec pkill -STOP -x qmgr || fail "no qmgr to freeze"
     e2e_log "qmgr frozen (SIGSTOP, pid $(e2e_exec pgrep -x qmgr | paste -sd, -))"
@@ -468,13 +485,33 @@ start_daemon() {
 }
 stop_daemon() { e2e_exec timeout 60 systemctl stop "$E2E_DAEMON_UNIT" || true; }
 daemon_state() { e2e_exec systemctl is-active "$E2E_DAEMON_UNIT" 2>/dev/null || true; }
+# `mta-watchdogd --once --json` run by hand: each sandbox's own runner (exim_once,
+# sendmail_once) keeps its JSON in E2E_ONCE_JSON and its exit status in E2E_ONCE_RC.
+once_field() { # PATH ("queue.backlog", "verdict"): that value in E2E_ONCE_JSON (JSON, strings bare), or "missing"
+    printf '%s' "${E2E_ONCE_JSON:-}" | e2e_exec python3 -c '
+import json, sys
+try:
+    v = json.load(sys.stdin)
+    for k in sys.argv[1].split("."):
+        v = v[k]
+except Exception:
+    print("missing")
+    sys.exit(0)
+print(v if isinstance(v, str) else json.dumps(v, sort_keys=True))' "$1"
+}
 
 # --- between scenarios --------------------------------------------------------------------------
-e2e_reset_mta() { # the MTA as guest-setup.sh left it, running, with an empty queue and the link up
+e2e_reset_begin() { # what every sandbox's e2e_reset_mta does first: the relay answers (sink.py's
+    # hold flag gone), the MTA's stopped processes continue (thaw_qmgr, thaw_smtp: each
+    # sandbox's own), the link is up and the receiver answers
+    relay_release
     thaw_qmgr
     thaw_smtp
     e2e_exec ip link set veth-mta up
     receiver_ok
+}
+e2e_reset_mta() { # the MTA as guest-setup.sh left it, running, with an empty queue and the link up
+    e2e_reset_begin
     # the sandbox's Postfix configuration (guest-setup.sh saved it), whatever a scenario changed
     e2e_exec sh -c 'for f in main.cf master.cf; do
         if [ -f "/var/lib/e2e/$f.default" ]; then cp "/var/lib/e2e/$f.default" "/etc/postfix/$f"; fi; done'

@@ -472,6 +472,67 @@ stuck_incident_end() {
     e2e_log "incident over: recovered"
 }
 
+# --- one stuck MTA, healed by one restart (scenario-01-stuck.sh; -50 Exim, -60 Sendmail) ------
+# After stuck_after_outage, the watchdog must detect the stall, restart the MTA once, see the
+# queue drain and alert outage ... recovered in one incident. The scenario adds what is its
+# MTA's own (the relay's count, processes left stopped, the unit's state).
+wait_healed() { # NAME SLACK: up to restore_grace + stall_after + verify_after + SLACK seconds for
+    # the queue to drain (NAME: the MTA, in messages), then up to 60 s for the recovered alert
+    local budget=$((E2E_RESTORE_GRACE + E2E_STALL_AFTER + E2E_VERIFY_AFTER + $2))
+    e2e_log "waiting up to ${budget}s for the watchdog to heal $1"
+    wait_until "$budget" queue_empty ||
+        fail "queue not drained after ${budget}s: $(queue_count) left; alerts: $(events | paste -sd, -)"
+    wait_until 60 has_event recovered || fail "no recovered alert; alerts: $(events | paste -sd, -)"
+}
+assert_healed_by_one_restart() { # MASTER: its name in the assertions ("master", "exim daemon")
+    assert_eq "$1 PID changes" 1 "$(master_pid_changes)"
+    assert_eq "stall.detected alerts" 1 "$(event_count stall.detected)"
+    assert_eq "restart action.started alerts" 1 "$(action_count action.started restart)"
+    assert_eq "restart action.succeeded alerts" 1 "$(action_count action.succeeded restart)"
+    assert_eq "action.failed alerts" 0 "$(event_count action.failed)"
+    assert_eq "alerts in order" \
+        "outage.started outage.ended stall.detected action.started action.succeeded recovered" \
+        "$(events | paste -sd' ' -)"
+    assert_eq "one incident from outage to recovery" 1 "$(events --field incident | sort -u | wc -l)"
+    assert_eq "recovered in the stall's incident" \
+        "$(events --event stall.detected --field incident)" "$(events --event recovered --field incident)"
+    assert_eq "watchdog still running" active "$(daemon_state)"
+}
+
+# --- the MTA stopped by an administrator (scenario-06-admin-stop.sh; -55 Exim, -62 Sendmail,
+# -72 nullmailer): a stopped unit is not the watchdog's to restart. The scenario submits its
+# mail, lets time pass and asserts what is its MTA's own between admin_stop and admin_stop_end.
+admin_stop() { # NAME [UNIT]: the watchdog started, the master PID tracked, then UNIT (default
+    # E2E_MTA_UNIT) stopped as an administrator would (NAME: the MTA, in messages), until
+    # E2E_MTA_UNIT is inactive; admin_stop_restart runs when the scenario ends, passed or failed
+    E2E_STOPPED_UNIT=${2:-$E2E_MTA_UNIT}
+    e2e_on_exit admin_stop_restart
+    start_daemon
+    track_master_pid
+    e2e_exec timeout 60 systemctl stop "$E2E_STOPPED_UNIT" || fail "systemctl stop $E2E_STOPPED_UNIT failed"
+    wait_until 30 mta_stopped || fail "$E2E_MTA_UNIT did not stop: $(mta_state)"
+    e2e_log "$1 stopped by the administrator ($E2E_MTA_UNIT: $(mta_state))"
+}
+admin_stop_restart() { # what admin_stop stopped, started again (and E2E_MTA_UNIT)
+    local units=("$E2E_MTA_UNIT")
+    if [ "${E2E_STOPPED_UNIT:-$E2E_MTA_UNIT}" != "$E2E_MTA_UNIT" ]; then units=("$E2E_STOPPED_UNIT" "$E2E_MTA_UNIT"); fi
+    e2e_exec timeout 60 systemctl start "${units[@]}" || true
+}
+assert_left_alone() { # MASTER: the stopped MTA untouched (MASTER: its name in the assertions):
+    # no restart, one mta.stopped alert and no other, the watchdog still running
+    assert_eq "$1 PID changes" 0 "$(master_pid_changes)"
+    assert_eq "mta.stopped alerts" 1 "$(event_count mta.stopped)"
+    assert_eq "stall.detected alerts" 0 "$(event_count stall.detected)"
+    assert_eq "action.started alerts" 0 "$(event_count action.started)"
+    assert_eq "alerts" "mta.stopped" "$(events | paste -sd' ' -)"
+    assert_eq "watchdog still running" active "$(daemon_state)"
+}
+admin_stop_end() { # NAME N: started again, the MTA delivers the N messages that waited
+    admin_stop_restart
+    wait_until 60 queue_empty || fail "$1 did not deliver after its start: $(queue_count) left"
+    assert_eq "messages at the relay" "$2" "$(relay_count)"
+}
+
 # --- the daemon ---------------------------------------------------------------------------
 start_daemon() {
     e2e_exec test -x "$E2E_SBIN" || fail "daemon binary missing ($E2E_SBIN; E2E_INSTALL=$E2E_INSTALL)"

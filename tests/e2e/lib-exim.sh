@@ -23,7 +23,6 @@ master_pid() {
         if [ -n "$p" ] && [ "$(readlink "/proc/$p/exe" 2>/dev/null)" = /usr/sbin/exim4 ]; then echo "$p"; else echo 0; fi' \
         sh "$E2E_EXIM_PIDFILE" 2>/dev/null || echo 0
 }
-mta_sub_state() { e2e_exec systemctl show -p SubState --value "$E2E_MTA_UNIT" 2>/dev/null || true; }
 
 # --- the queue --------------------------------------------------------------------------------
 queue_count() { # messages in the queue: <id>-H files under input/ (split spool included)
@@ -60,29 +59,18 @@ forced_queue_runs() { # queue runs started by "exim4 -qf" since exim_log_mark
 exim_has_logged() { [ "$(exim_logged "$1")" -gt 0 ]; }
 
 # --- freezing and killing the daemon ----------------------------------------------------------
-freeze_exim() { # the listening daemon stopped (SIGSTOP): alive, but it starts no queue runner
-    local p
-    p=$(master_pid)
-    [ "$p" != 0 ] || fail "no exim daemon to freeze"
-    e2e_exec kill -STOP "$p" || fail "cannot stop the exim daemon $p"
-    e2e_log "exim daemon frozen (SIGSTOP, pid $p)"
-}
-stopped_exim_count() { # exim4 processes in state T (stopped), e.g. a frozen daemon a restart left behind
-    e2e_exec sh -c 'ps -C exim4 -o stat= 2>/dev/null | grep -c "^T" || true'
-}
+# the listening daemon stopped (SIGSTOP): alive, but it starts no queue runner
+freeze_exim() { signal_master STOP "exim daemon" frozen; }
+# exim4 processes in state T (stopped), e.g. a frozen daemon a restart left behind
+stopped_exim_count() { stopped_count exim4; }
 thaw_exim() { # every stopped exim process continues (the daemon, deliveries, queue runners)
     e2e_exec pkill -CONT -x exim4 || true
 }
 freeze_qmgr() { freeze_exim; }    # lib.sh's stuck_after_outage freezes "the queue manager"
 thaw_qmgr() { thaw_exim; }
 thaw_smtp() { :; }
-kill_exim_daemon() { # SIGKILL to the listening daemon (its queue runners and deliveries live on)
-    local p
-    p=$(master_pid)
-    [ "$p" != 0 ] || fail "no exim daemon to kill"
-    e2e_exec kill -KILL "$p" || fail "cannot kill the exim daemon $p"
-    e2e_log "exim daemon killed (SIGKILL, pid $p)"
-}
+# SIGKILL to the listening daemon (its queue runners and deliveries live on)
+kill_exim_daemon() { signal_master KILL "exim daemon" killed; }
 
 # --- configuration ----------------------------------------------------------------------------
 exim_retry() { # RULE: the one retry rule (e.g. "F,1h,2m"), then Exim restarted to read it
@@ -95,10 +83,7 @@ exim_retry() { # RULE: the one retry rule (e.g. "F,1h,2m"), then Exim restarted 
 
 # --- between scenarios --------------------------------------------------------------------------
 e2e_reset_mta() { # Exim as guest-setup.sh left it, running, with an empty queue and the link up
-    relay_release
-    thaw_exim
-    e2e_exec ip link set veth-mta up
-    receiver_ok
+    e2e_reset_begin
     e2e_exec sh -c 'cp /var/lib/e2e/exim4.default /etc/default/exim4
         cp /var/lib/e2e/exim4.conf.template.default /etc/exim4/exim4.conf.template'
     # the daemon's children (queue runners, deliveries) outlive a restart (KillMode=process):
@@ -107,9 +92,8 @@ e2e_reset_mta() { # Exim as guest-setup.sh left it, running, with an empty queue
     e2e_exec sh -c 'pkill -KILL -x exim4; rm -rf "$1"/input/* "$1"/msglog/* "$1"/db/*; true' sh "$E2E_SPOOL"
     e2e_exec timeout 60 systemctl start "$E2E_MTA_UNIT" || fail "reset: exim4 start failed"
     wait_until 30 queue_empty || fail "reset: queue not empty ($(queue_count))"
-    wait_until 30 _exim_up || fail "reset: exim daemon not running"
+    wait_until 30 master_up || fail "reset: exim daemon not running"
 }
-_exim_up() { [ "$(master_pid)" != 0 ]; }
 
 # --- submission and hung deliveries -------------------------------------------------------------
 queue_mail_only() { # N: N messages queued without a delivery attempt (sendmail -odq, exim4(8))
@@ -118,8 +102,6 @@ queue_mail_only() { # N: N messages queued without a delivery attempt (sendmail 
             sendmail -odq -f e2e@mta-e2e.test user@remote.test || exit 1; done' sh "$1"
     e2e_log "queued $1 messages (-odq: no delivery attempt)"
 }
-relay_hold() { e2e_exec touch /var/lib/e2e/relay-hold; }     # the relay's answer to DATA waits
-relay_release() { e2e_exec rm -f /var/lib/e2e/relay-hold; }
 delivery_pids() { # the processes of Exim deliveries ("exim4 -Mc ID"), one a line
     e2e_exec pgrep -f '^/usr/sbin/exim4 -Mc ' || true
 }
@@ -155,18 +137,6 @@ exim_once() {
     E2E_ONCE_RC=0
     E2E_ONCE_JSON=$(e2e_exec setpriv --reuid=mta-watchdog --regid=mta-watchdog --init-groups \
         "$E2E_SBIN" --once --json -c /etc/mta-watchdog/mta-watchdog.ini 2>/dev/null) || E2E_ONCE_RC=$?
-}
-once_field() { # PATH ("queue.backlog", "verdict"): that value in E2E_ONCE_JSON (JSON, strings bare), or "missing"
-    printf '%s' "${E2E_ONCE_JSON:-}" | e2e_exec python3 -c '
-import json, sys
-try:
-    v = json.load(sys.stdin)
-    for k in sys.argv[1].split("."):
-        v = v[k]
-except Exception:
-    print("missing")
-    sys.exit(0)
-print(v if isinstance(v, str) else json.dumps(v, sort_keys=True))' "$1"
 }
 once_overdue() { exim_once; [ "$(once_field queue.overdue)" = "$1" ]; }   # N: --once sees N overdue
 once_log() { e2e_log "mta-watchdogd --once --json as mta-watchdog: exit $E2E_ONCE_RC, queue $(once_field queue)"; }

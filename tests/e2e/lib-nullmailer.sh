@@ -27,7 +27,6 @@ master_pid() {
         if [ -n "$p" ] && [ "$p" != 0 ] && [ "$(readlink "/proc/$p/exe" 2>/dev/null)" = /usr/sbin/nullmailer-send ]; then echo "$p"; else echo 0; fi' \
         sh "$E2E_MTA_UNIT" 2>/dev/null || echo 0
 }
-mta_sub_state() { e2e_exec systemctl show -p SubState --value "$E2E_MTA_UNIT" 2>/dev/null || true; }
 
 # --- the queue --------------------------------------------------------------------------------
 queue_count() { # messages in the queue (queue/, not tmp/ nor failed/)
@@ -64,8 +63,6 @@ protocol_pids() { # the running protocol children (/usr/lib/nullmailer/smtp), on
     e2e_exec pgrep -f '^/usr/lib/nullmailer/smtp' || true
 }
 _protocol_running() { [ -n "$(protocol_pids)" ]; }
-relay_hold() { e2e_exec touch /var/lib/e2e/relay-hold; }     # the relay's answer to DATA waits
-relay_release() { e2e_exec rm -f /var/lib/e2e/relay-hold; }
 hung_send() { # nullmailer-send wedged after "Starting delivery" (nullmailer issue #75's shape):
     # the relay holds its answer to DATA, one message is queued, its protocol child is stopped
     # (SIGSTOP) while it waits, the relay is released. nullmailer-send, which takes SIGCHLD
@@ -83,19 +80,12 @@ hung_send() { # nullmailer-send wedged after "Starting delivery" (nullmailer iss
     e2e_log "nullmailer's protocol child stopped (SIGSTOP, pids $pids) while it delivered $id"
     echo "$id"
 }
-stopped_protocol_count() { # protocol children in state T (stopped)
-    e2e_exec sh -c 'ps -C smtp -o stat= 2>/dev/null | grep -c "^T" || true'
-}
+stopped_protocol_count() { stopped_count smtp; }   # protocol children in state T (stopped)
 thaw_nullmailer() { # every stopped nullmailer process continues
     e2e_exec sh -c 'pkill -CONT -f "^/usr/lib/nullmailer/" ; pkill -CONT -x nullmailer-send; true'
 }
-freeze_qmgr() { # lib.sh's stuck_after_outage freezes "the queue manager": here nullmailer-send
-    local p
-    p=$(master_pid)
-    [ "$p" != 0 ] || fail "no nullmailer-send to freeze"
-    e2e_exec kill -STOP "$p" || fail "cannot stop nullmailer-send $p"
-    e2e_log "nullmailer-send frozen (SIGSTOP, pid $p)"
-}
+# lib.sh's stuck_after_outage freezes "the queue manager": here nullmailer-send (SIGSTOP)
+freeze_qmgr() { signal_master STOP nullmailer-send frozen; }
 thaw_qmgr() { thaw_nullmailer; }
 thaw_smtp() { :; }
 pull_trigger() { # what nullmailer-queue does after queueing: one byte into the FIFO; a
@@ -111,16 +101,12 @@ nullmailer_set() { # NAME VALUE: the control file /etc/nullmailer/NAME (reread a
 
 # --- between scenarios --------------------------------------------------------------------------
 e2e_reset_mta() { # nullmailer as guest-setup.sh left it, running, with an empty queue and the link up
-    relay_release
-    thaw_nullmailer
-    e2e_exec ip link set veth-mta up
-    receiver_ok
+    e2e_reset_begin
     e2e_exec timeout 60 systemctl stop "$E2E_MTA_UNIT" || true
     e2e_exec sh -c 'cp -p /var/lib/e2e/nullmailer.default/* /etc/nullmailer/
         rm -f "$1"/queue/* "$1"/tmp/* "$1"/failed/*; true' sh "$E2E_SPOOL"
     e2e_exec systemctl reset-failed "$E2E_MTA_UNIT" 2>/dev/null || true
     e2e_exec timeout 60 systemctl start "$E2E_MTA_UNIT" || fail "reset: nullmailer start failed"
     wait_until 30 queue_empty || fail "reset: queue not empty ($(queue_count))"
-    wait_until 30 _nullmailer_up || fail "reset: nullmailer-send not running"
+    wait_until 30 master_up || fail "reset: nullmailer-send not running"
 }
-_nullmailer_up() { [ "$(master_pid)" != 0 ]; }

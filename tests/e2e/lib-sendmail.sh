@@ -29,7 +29,6 @@ master_pid() {
         if [ -n "$p" ] && [ "$(readlink "/proc/$p/exe" 2>/dev/null)" = /usr/libexec/sendmail/sendmail ]; then echo "$p"; else echo 0; fi' \
         sh "$E2E_SENDMAIL_PIDFILE" 2>/dev/null || echo 0
 }
-mta_sub_state() { e2e_exec systemctl show -p SubState --value "$E2E_MTA_UNIT" 2>/dev/null || true; }
 
 # --- the queue --------------------------------------------------------------------------------
 queue_count() { # messages in the MTA queue: qf* files (queue groups and qf/ subdirectories included)
@@ -71,16 +70,10 @@ relay_distinct() { # messages at the relay told apart by their Message-Id (a res
 }
 
 # --- freezing the daemon ------------------------------------------------------------------------
-freeze_sendmail() { # the daemon stopped (SIGSTOP): alive, but it runs no queue and accepts nothing
-    local p
-    p=$(master_pid)
-    [ "$p" != 0 ] || fail "no sendmail daemon to freeze"
-    e2e_exec kill -STOP "$p" || fail "cannot stop the sendmail daemon $p"
-    e2e_log "sendmail daemon frozen (SIGSTOP, pid $p)"
-}
-stopped_sendmail_count() { # sendmail processes in state T (stopped), e.g. a frozen daemon a restart left behind
-    e2e_exec sh -c 'ps -C sendmail-mta -o stat= 2>/dev/null | grep -c "^T" || true'
-}
+# the daemon stopped (SIGSTOP): alive, but it runs no queue and accepts nothing
+freeze_sendmail() { signal_master STOP "sendmail daemon" frozen; }
+# sendmail processes in state T (stopped), e.g. a frozen daemon a restart left behind
+stopped_sendmail_count() { stopped_count sendmail-mta; }
 thaw_sendmail() { e2e_exec pkill -CONT -x sendmail-mta || true; }
 freeze_qmgr() { freeze_sendmail; }    # lib.sh's stuck_after_outage freezes "the queue manager"
 thaw_qmgr() { thaw_sendmail; }
@@ -101,7 +94,7 @@ sendmail_hoststatus_on() { # SECONDS
         grep -q "^O Timeout.hoststatus=$1s\$" /etc/mail/sendmail.cf' sh "$1" "$E2E_HOSTSTATUS_DIR" "$line" ||
         fail "cannot turn host status on (Timeout.hoststatus ${1}s)"
     e2e_exec timeout 60 systemctl restart "$E2E_MTA_UNIT" || fail "sendmail restart failed"
-    wait_until 30 _sendmail_up || fail "no sendmail daemon after the restart"
+    wait_until 30 master_up || fail "no sendmail daemon after the restart"
     e2e_log "sendmail: host status in $E2E_HOSTSTATUS_DIR, Timeout.hoststatus=${1}s (restarted)"
 }
 relay_host_status() { # the relay's host status file (/var/lib/sendmail/host_status/2./2./0./192), one line
@@ -114,9 +107,7 @@ relay_status_time() { # U line of the relay's host status: when sendmail last tr
 
 # --- between scenarios ----------------------------------------------------------------------------
 e2e_reset_mta() { # Sendmail as guest-setup.sh left it, running, with empty queues and the link up
-    thaw_sendmail
-    e2e_exec ip link set veth-mta up
-    receiver_ok
+    e2e_reset_begin
     # a scenario that changed the configuration: back to the sandbox's, sendmail.cf rebuilt
     if ! e2e_exec sh -c 'cmp -s /var/lib/e2e/sendmail.conf.default /etc/mail/sendmail.conf &&
             cmp -s /var/lib/e2e/sendmail.mc.default /etc/mail/sendmail.mc'; then
@@ -133,9 +124,8 @@ e2e_reset_mta() { # Sendmail as guest-setup.sh left it, running, with empty queu
     e2e_exec systemctl reset-failed "$E2E_MTA_UNIT" 2>/dev/null || true
     e2e_exec timeout 60 systemctl start "$E2E_MTA_UNIT" || fail "reset: sendmail start failed"
     wait_until 30 queue_empty || fail "reset: queue not empty ($(queue_count))"
-    wait_until 30 _sendmail_up || fail "reset: sendmail daemon not running"
+    wait_until 30 master_up || fail "reset: sendmail daemon not running"
 }
-_sendmail_up() { [ "$(master_pid)" != 0 ]; }
 
 # --- submission ---------------------------------------------------------------------------------
 # N: N messages put in the MTA queue without a delivery attempt (sendmail-mta -Am -odq: -Am
@@ -158,17 +148,5 @@ sendmail_once() {
     E2E_ONCE_JSON=$(e2e_exec sh -c 'g=$(id -G mta-watchdog | tr " " ,),$(getent group systemd-journal | cut -d: -f3)
         exec setpriv --reuid=mta-watchdog --regid=mta-watchdog --groups="$g" "$1" --once --json \
             -c /etc/mta-watchdog/mta-watchdog.ini 2>/dev/null' sh "$E2E_SBIN") || E2E_ONCE_RC=$?
-}
-once_field() { # PATH ("queue.backlog", "verdict"): that value in E2E_ONCE_JSON (JSON, strings bare), or "missing"
-    printf '%s' "${E2E_ONCE_JSON:-}" | e2e_exec python3 -c '
-import json, sys
-try:
-    v = json.load(sys.stdin)
-    for k in sys.argv[1].split("."):
-        v = v[k]
-except Exception:
-    print("missing")
-    sys.exit(0)
-print(v if isinstance(v, str) else json.dumps(v, sort_keys=True))' "$1"
 }
 once_log() { e2e_log "mta-watchdogd --once --json as mta-watchdog: exit $E2E_ONCE_RC, reason '$(once_field reason)', queue $(once_field queue)"; }

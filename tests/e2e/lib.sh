@@ -337,6 +337,10 @@ all_deferred() { # N: N messages, all of them in the deferred queue
 }
 relay_count() { e2e_exec sh -c 'ls /var/lib/e2e/relay | wc -l'; }
 relay_has() { [ "$(relay_count)" -ge "$1" ]; }   # N: the relay received at least N
+# The answer to DATA of sink.py, the relay of the sandboxes without Postfix (guest-setup.sh):
+# it waits while the flag file is there (Postfix's smtp-sink knows no such flag).
+relay_hold() { e2e_exec touch /var/lib/e2e/relay-hold; }
+relay_release() { e2e_exec rm -f /var/lib/e2e/relay-hold; }
 # The running master's PID, from Postfix's own pid file (checked against /proc). Not
 # from systemd: Debian's postfix@.service is Type=forking with GuessMainPID=no and no
 # PIDFile=, so its MainPID is always 0.
@@ -346,7 +350,20 @@ master_pid() {
         sh "$E2E_SPOOL" 2>/dev/null || echo 0
 }
 mta_state() { e2e_exec systemctl is-active "$E2E_MTA_UNIT" 2>/dev/null || true; }
+mta_sub_state() { e2e_exec systemctl show -p SubState --value "$E2E_MTA_UNIT" 2>/dev/null || true; }
 mta_stopped() { [ "$(mta_state)" = inactive ]; }
+master_up() { [ "$(master_pid)" != 0 ]; }
+signal_master() { # SIGNAL NAME DONE: SIGSIGNAL (STOP, KILL) to master_pid's process, which is
+    # NAME in messages ("exim daemon"), logged as "NAME DONE (SIGSIGNAL, pid P)"
+    local p
+    p=$(master_pid)
+    [ "$p" != 0 ] || fail "no $2 to send SIG$1 to"
+    e2e_exec kill "-$1" "$p" || fail "cannot send SIG$1 to $2 $p"
+    e2e_log "$2 $3 (SIG$1, pid $p)"
+}
+stopped_count() { # COMMAND: processes of that name in state T (stopped, e.g. by a freeze)
+    e2e_exec sh -c 'ps -C "$1" -o stat= 2>/dev/null | grep -c "^T" || true' sh "$1"
+}
 freeze_qmgr() {
     e2e_exec pkill -STOP -x qmgr || fail "no qmgr to freeze"
     e2e_log "qmgr frozen (SIGSTOP, pid $(e2e_exec pgrep -x qmgr | paste -sd, -))"
@@ -455,6 +472,67 @@ stuck_incident_end() {
     e2e_log "incident over: recovered"
 }
 
+# --- one stuck MTA, healed by one restart (scenario-01-stuck.sh; -50 Exim, -60 Sendmail) ------
+# After stuck_after_outage, the watchdog must detect the stall, restart the MTA once, see the
+# queue drain and alert outage ... recovered in one incident. The scenario adds what is its
+# MTA's own (the relay's count, processes left stopped, the unit's state).
+wait_healed() { # NAME SLACK: up to restore_grace + stall_after + verify_after + SLACK seconds for
+    # the queue to drain (NAME: the MTA, in messages), then up to 60 s for the recovered alert
+    local budget=$((E2E_RESTORE_GRACE + E2E_STALL_AFTER + E2E_VERIFY_AFTER + $2))
+    e2e_log "waiting up to ${budget}s for the watchdog to heal $1"
+    wait_until "$budget" queue_empty ||
+        fail "queue not drained after ${budget}s: $(queue_count) left; alerts: $(events | paste -sd, -)"
+    wait_until 60 has_event recovered || fail "no recovered alert; alerts: $(events | paste -sd, -)"
+}
+assert_healed_by_one_restart() { # MASTER: its name in the assertions ("master", "exim daemon")
+    assert_eq "$1 PID changes" 1 "$(master_pid_changes)"
+    assert_eq "stall.detected alerts" 1 "$(event_count stall.detected)"
+    assert_eq "restart action.started alerts" 1 "$(action_count action.started restart)"
+    assert_eq "restart action.succeeded alerts" 1 "$(action_count action.succeeded restart)"
+    assert_eq "action.failed alerts" 0 "$(event_count action.failed)"
+    assert_eq "alerts in order" \
+        "outage.started outage.ended stall.detected action.started action.succeeded recovered" \
+        "$(events | paste -sd' ' -)"
+    assert_eq "one incident from outage to recovery" 1 "$(events --field incident | sort -u | wc -l)"
+    assert_eq "recovered in the stall's incident" \
+        "$(events --event stall.detected --field incident)" "$(events --event recovered --field incident)"
+    assert_eq "watchdog still running" active "$(daemon_state)"
+}
+
+# --- the MTA stopped by an administrator (scenario-06-admin-stop.sh; -55 Exim, -62 Sendmail,
+# -72 nullmailer): a stopped unit is not the watchdog's to restart. The scenario submits its
+# mail, lets time pass and asserts what is its MTA's own between admin_stop and admin_stop_end.
+admin_stop() { # NAME [UNIT]: the watchdog started, the master PID tracked, then UNIT (default
+    # E2E_MTA_UNIT) stopped as an administrator would (NAME: the MTA, in messages), until
+    # E2E_MTA_UNIT is inactive; admin_stop_restart runs when the scenario ends, passed or failed
+    E2E_STOPPED_UNIT=${2:-$E2E_MTA_UNIT}
+    e2e_on_exit admin_stop_restart
+    start_daemon
+    track_master_pid
+    e2e_exec timeout 60 systemctl stop "$E2E_STOPPED_UNIT" || fail "systemctl stop $E2E_STOPPED_UNIT failed"
+    wait_until 30 mta_stopped || fail "$E2E_MTA_UNIT did not stop: $(mta_state)"
+    e2e_log "$1 stopped by the administrator ($E2E_MTA_UNIT: $(mta_state))"
+}
+admin_stop_restart() { # what admin_stop stopped, started again (and E2E_MTA_UNIT)
+    local units=("$E2E_MTA_UNIT")
+    if [ "${E2E_STOPPED_UNIT:-$E2E_MTA_UNIT}" != "$E2E_MTA_UNIT" ]; then units=("$E2E_STOPPED_UNIT" "$E2E_MTA_UNIT"); fi
+    e2e_exec timeout 60 systemctl start "${units[@]}" || true
+}
+assert_left_alone() { # MASTER: the stopped MTA untouched (MASTER: its name in the assertions):
+    # no restart, one mta.stopped alert and no other, the watchdog still running
+    assert_eq "$1 PID changes" 0 "$(master_pid_changes)"
+    assert_eq "mta.stopped alerts" 1 "$(event_count mta.stopped)"
+    assert_eq "stall.detected alerts" 0 "$(event_count stall.detected)"
+    assert_eq "action.started alerts" 0 "$(event_count action.started)"
+    assert_eq "alerts" "mta.stopped" "$(events | paste -sd' ' -)"
+    assert_eq "watchdog still running" active "$(daemon_state)"
+}
+admin_stop_end() { # NAME N: started again, the MTA delivers the N messages that waited
+    admin_stop_restart
+    wait_until 60 queue_empty || fail "$1 did not deliver after its start: $(queue_count) left"
+    assert_eq "messages at the relay" "$2" "$(relay_count)"
+}
+
 # --- the daemon ---------------------------------------------------------------------------
 start_daemon() {
     e2e_exec test -x "$E2E_SBIN" || fail "daemon binary missing ($E2E_SBIN; E2E_INSTALL=$E2E_INSTALL)"
@@ -468,13 +546,33 @@ start_daemon() {
 }
 stop_daemon() { e2e_exec timeout 60 systemctl stop "$E2E_DAEMON_UNIT" || true; }
 daemon_state() { e2e_exec systemctl is-active "$E2E_DAEMON_UNIT" 2>/dev/null || true; }
+# `mta-watchdogd --once --json` run by hand: each sandbox's own runner (exim_once,
+# sendmail_once) keeps its JSON in E2E_ONCE_JSON and its exit status in E2E_ONCE_RC.
+once_field() { # PATH ("queue.backlog", "verdict"): that value in E2E_ONCE_JSON (JSON, strings bare), or "missing"
+    printf '%s' "${E2E_ONCE_JSON:-}" | e2e_exec python3 -c '
+import json, sys
+try:
+    v = json.load(sys.stdin)
+    for k in sys.argv[1].split("."):
+        v = v[k]
+except Exception:
+    print("missing")
+    sys.exit(0)
+print(v if isinstance(v, str) else json.dumps(v, sort_keys=True))' "$1"
+}
 
 # --- between scenarios --------------------------------------------------------------------------
-e2e_reset_mta() { # the MTA as guest-setup.sh left it, running, with an empty queue and the link up
+e2e_reset_begin() { # what every sandbox's e2e_reset_mta does first: the relay answers (sink.py's
+    # hold flag gone), the MTA's stopped processes continue (thaw_qmgr, thaw_smtp: each
+    # sandbox's own), the link is up and the receiver answers
+    relay_release
     thaw_qmgr
     thaw_smtp
     e2e_exec ip link set veth-mta up
     receiver_ok
+}
+e2e_reset_mta() { # the MTA as guest-setup.sh left it, running, with an empty queue and the link up
+    e2e_reset_begin
     # the sandbox's Postfix configuration (guest-setup.sh saved it), whatever a scenario changed
     e2e_exec sh -c 'for f in main.cf master.cf; do
         if [ -f "/var/lib/e2e/$f.default" ]; then cp "/var/lib/e2e/$f.default" "/etc/postfix/$f"; fi; done'

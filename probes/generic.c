@@ -12,7 +12,6 @@
 #include <fnmatch.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +23,6 @@
 #include "../watchdogd/duration.h"
 #include "../watchdogd/log.h"
 #include "../watchdogd/macros.h"
-#include "../watchdogd/regex-util.h"
 #include "../watchdogd/strv.h"
 #include "generic.h"
 #include "opensmtpd-envelope.h"
@@ -447,21 +445,10 @@ static bool generic_print_log_source(FILE *f, const void *data) {
 /* delivered_pattern, failed_pattern, started_pattern: a POSIX ERE
  * (regex(7)) of bounded size; groups are optional. */
 static int generic_parse_pattern(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data) {
-        regex_t re;
-        int k;
+        int r = config_check_regex(ctx, item, value, NULL);
 
-        if (regex_estimate_parts(value) > REGEX_PARTS_MAX)
-                return config_error(ctx, ctx->line, item->key,
-                                    "the regular expression is too complex (repetitions such as + and {m,n} "
-                                    "multiply it to more than %u parts)", REGEX_PARTS_MAX);
-        k = regcomp(&re, value, REG_EXTENDED);
-        if (k != 0) {
-                char err[128];
-
-                (void) regerror(k, &re, err, sizeof err);
-                return config_error(ctx, ctx->line, item->key, "bad regular expression: %s", err);
-        }
-        regfree(&re);
+        if (r < 0)
+                return r;
         return config_parse_string(ctx, item, value, data);
 }
 

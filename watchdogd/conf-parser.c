@@ -597,7 +597,7 @@ bool config_print_duration_auto(FILE *f, const void *data) {
         return config_print_duration(f, data);
 }
 
-int config_parse_regex(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data) {
+int config_check_regex(ConfigContext *ctx, const ConfigItem *item, const char *value, size_t *ret_groups) {
         regex_t re;
         int k;
 
@@ -612,9 +612,20 @@ int config_parse_regex(ConfigContext *ctx, const ConfigItem *item, const char *v
                 (void) regerror(k, &re, err, sizeof err);
                 return config_error(ctx, ctx->line, item->key, "bad regular expression: %s", err);
         }
-        k = re.re_nsub;
+        if (ret_groups)
+                *ret_groups = re.re_nsub;
         regfree(&re);
-        if (k < 1)
+        return 0;
+}
+
+int config_parse_regex(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data) {
+        size_t groups = 0;
+        int r;
+
+        r = config_check_regex(ctx, item, value, &groups);
+        if (r < 0)
+                return r;
+        if (groups < 1)
                 return config_error(ctx, ctx->line, item->key,
                                     "the regular expression needs a capture group (...)");
         return config_parse_string(ctx, item, value, data);

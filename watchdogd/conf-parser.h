@@ -133,6 +133,9 @@ int config_parse_duration(ConfigContext *ctx, const ConfigItem *item, const char
 int config_parse_duration_auto(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data);
 /* char *: a POSIX ERE (regex(7)) with at least one capture group, of bounded size (regex-util.h). */
 int config_parse_regex(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data);
+/* Checks VALUE as config_parse_regex() does, groups optional: 0 and the number of capture groups
+ * in *RET_GROUPS (may be NULL), or -EINVAL with the error logged (file, line, key). */
+int config_check_regex(ConfigContext *ctx, const ConfigItem *item, const char *value, size_t *ret_groups);
 /* char **: a command line split on blanks (no shell); the program an absolute path or a bare name. */
 int config_parse_argv(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data);
 /* Helper for choice parsers: VALUE must be one of CHOICES (NULL-terminated); char *. */

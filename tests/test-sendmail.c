@@ -999,7 +999,7 @@ static void test_log_rules(void **state) {
         {
                 ActivityLine l;
 
-                activity_classify_line(&p, "SYSERR(root): collect: Cannot write ./dfXXX: No space left on device", &l);
+                activity_classify_line(&p, "SYSERR(root): collect: Cannot write ./df6B11mded000777: No space left on device", &l);
                 assert_true(l.mta_log);
                 assert_false(l.mta_error);
                 activity_classify_line(&p, "ERROR: persistent queue runner=0 restarted too many times, "

@@ -115,6 +115,7 @@
 #include "log.h"
 #include "macros.h"
 #include "mta.h"
+#include "text.h"
 #include "queue-scan.h"
 
 /* Bytes of -H read for its option block; a message whose ACL variables
@@ -175,61 +176,31 @@ int exim_spool_name(const char *name, char *id) {
         return (int) (n - 2);
 }
 
-/* The next line of BUF at *POS: its start and length without '\n', or
- * false when no complete line is left. */
-static bool next_line(const char *buf, size_t size, size_t *pos, const char **ret, size_t *ret_len) {
-        const char *nl;
-
-        if (*pos >= size)
-                return false;
-        nl = memchr(buf + *pos, '\n', size - *pos);
-        if (!nl)
-                return false;
-        *ret = buf + *pos;
-        *ret_len = (size_t) (nl - *ret);
-        *pos = (size_t) (nl - buf) + 1;
-        return true;
-}
-
-static bool parse_u64(const char *s, size_t n, uint64_t *ret) {
-        uint64_t v = 0;
-
-        if (n == 0 || n > 19)
-                return false;
-        for (size_t i = 0; i < n; i++) {
-                if (!isdigit((unsigned char) s[i]))
-                        return false;
-                v = v * 10 + (uint64_t) (s[i] - '0');
-        }
-        *ret = v;
-        return true;
-}
-
 int exim_parse_header(const char *buf, size_t size, const char *id, EximHeader *ret) {
         EximHeader h = {};
         size_t pos = 0, len, idlen = strlen(id);
         const char *l, *sp;
 
         /* "<id>-H", "login uid gid", "<sender>", "time warnings" */
-        if (!next_line(buf, size, &pos, &l, &len))
+        if (!text_next_line(buf, size, &pos, &l, &len))
                 return size >= EXIM_HEADER_READ_MAX ? -EBADMSG : -ENODATA;
         if (len != idlen + 2 || memcmp(l, id, idlen) != 0 || memcmp(l + idlen, "-H", 2) != 0)
                 return -EBADMSG;
-        if (!next_line(buf, size, &pos, &l, &len) || !next_line(buf, size, &pos, &l, &len))
+        if (!text_next_line(buf, size, &pos, &l, &len) || !text_next_line(buf, size, &pos, &l, &len))
                 return -ENODATA;
         if (len < 2 || l[0] != '<' || l[len - 1] != '>')
                 return -EBADMSG;
-        if (!next_line(buf, size, &pos, &l, &len))
+        if (!text_next_line(buf, size, &pos, &l, &len))
                 return -ENODATA;
         sp = memchr(l, ' ', len);
-        if (!sp || !parse_u64(l, (size_t) (sp - l), &h.received_sec))
+        if (!sp || !text_parse_u64(l, (size_t) (sp - l), &h.received_sec))
                 return -EBADMSG;
 
         for (;;) {
                 const char *v;
                 size_t vlen;
 
-                if (!next_line(buf, size, &pos, &l, &len))
+                if (!text_next_line(buf, size, &pos, &l, &len))
                         return -ENODATA;
                 if (len == 0 || l[0] != '-')
                         break;  /* the option block ends: non-recipients, recipients, headers */
@@ -256,7 +227,7 @@ int exim_parse_header(const char *buf, size_t size, const char *id, EximHeader *
 
                         while (last > v && last[-1] != ' ')
                                 last--;
-                        if (!parse_u64(last, (size_t) (v + vlen - last), &count) || count > EXIM_HEADER_READ_MAX)
+                        if (!text_parse_u64(last, (size_t) (v + vlen - last), &count) || count > EXIM_HEADER_READ_MAX)
                                 return -EBADMSG;
                         if (count + 1 > size - pos)
                                 return -ENODATA;
@@ -266,7 +237,7 @@ int exim_parse_header(const char *buf, size_t size, const char *id, EximHeader *
                 if (vlen == 17 && memcmp(v, "deliver_firsttime", 17) == 0)
                         h.firsttime = true;
                 else if (vlen > 7 && memcmp(v, "frozen ", 7) == 0) {
-                        if (!parse_u64(v + 7, vlen - 7, &h.frozen_sec))
+                        if (!text_parse_u64(v + 7, vlen - 7, &h.frozen_sec))
                                 return -EBADMSG;
                         h.frozen = true;
                 }
@@ -565,35 +536,6 @@ int exim_parse_time(const char *s, size_t n, uint64_t *ret_usec) {
         return 0;
 }
 
-/* The value of a shell assignment "NAME=value", "NAME='value'" or
- * NAME="value" on LINE (LEN bytes), or NULL. */
-static const char *shell_value(const char *line, size_t len, const char *name, size_t *ret_len) {
-        size_t k = strlen(name);
-        const char *v;
-        size_t n;
-
-        while (len > 0 && (*line == ' ' || *line == '\t')) {
-                line++;
-                len--;
-        }
-        if (len < k + 1 || memcmp(line, name, k) != 0 || line[k] != '=')
-                return NULL;
-        v = line + k + 1;
-        n = len - k - 1;
-        if (n >= 2 && (v[0] == '\'' || v[0] == '"')) {
-                const char *end = memchr(v + 1, v[0], n - 1);
-
-                if (!end)
-                        return NULL;
-                *ret_len = (size_t) (end - v - 1);
-                return v + 1;
-        }
-        *ret_len = strcspn(v, " \t#;");
-        if (*ret_len > n)
-                *ret_len = n;
-        return v;
-}
-
 int exim_defaults_interval(const char *text, uint64_t *ret_usec) {
         char runner[32] = "combined", interval[32] = "30m";
         const char *line = text;
@@ -602,10 +544,10 @@ int exim_defaults_interval(const char *text, uint64_t *ret_usec) {
                 const char *end = strchr(line, '\n'), *v;
                 size_t len = end ? (size_t) (end - line) : strlen(line), n;
 
-                if ((v = shell_value(line, len, "QUEUERUNNER", &n)) && n < sizeof(runner)) {
+                if ((v = text_shell_value(line, len, "QUEUERUNNER", &n)) && n < sizeof(runner)) {
                         memcpy(runner, v, n);
                         runner[n] = 0;
-                } else if ((v = shell_value(line, len, "QUEUEINTERVAL", &n)) && n < sizeof(interval)) {
+                } else if ((v = text_shell_value(line, len, "QUEUEINTERVAL", &n)) && n < sizeof(interval)) {
                         memcpy(interval, v, n);
                         interval[n] = 0;
                 }
@@ -653,7 +595,7 @@ static pid_t daemon_pid(const char *path, const char *exe) {
                 return 0;
         while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == ' '))
                 n--;
-        if (!parse_u64(text, n, &pid) || pid == 0 || pid > INT32_MAX)
+        if (!text_parse_u64(text, n, &pid) || pid == 0 || pid > INT32_MAX)
                 return 0;
         if (kill((pid_t) pid, 0) < 0 && errno != EPERM)
                 return 0;
@@ -1022,7 +964,7 @@ int exim_process_age(pid_t pid, uint64_t boottime_usec, uint64_t *ret_usec) {
                         return -EBADMSG;
         }
         p++;
-        if (!parse_u64(p, strcspn(p, " \n"), &start_ticks))
+        if (!text_parse_u64(p, strcspn(p, " \n"), &start_ticks))
                 return -EBADMSG;
         start_usec = start_ticks / (uint64_t) hz * USEC_PER_SEC + start_ticks % (uint64_t) hz * USEC_PER_SEC / (uint64_t) hz;
         *ret_usec = boottime_usec > start_usec ? boottime_usec - start_usec : 0;
@@ -1131,7 +1073,7 @@ int exim_parse_held_line(const char *s, size_t n, EximHeld *ret) {
         end--;
         p = s + 5;
         sp = memchr(p, ' ', (size_t) (end - p));
-        if (!sp || !parse_u64(p, (size_t) (sp - p), &v) || v == 0 || v > INT32_MAX)
+        if (!sp || !text_parse_u64(p, (size_t) (sp - p), &v) || v == 0 || v > INT32_MAX)
                 return -EBADMSG;
         h.pid = (uint32_t) v;
         p = sp + 1;
@@ -1140,7 +1082,7 @@ int exim_parse_held_line(const char *s, size_t n, EximHeld *ret) {
                 return -EBADMSG;
         if (sp - p == 1 && *p == '-')
                 h.run_usec = EXIM_RUN_UNKNOWN;
-        else if (!parse_u64(p, (size_t) (sp - p), &h.run_usec))
+        else if (!text_parse_u64(p, (size_t) (sp - p), &h.run_usec))
                 return -EBADMSG;
         p = sp + 1;
         if ((size_t) (end - p) >= sizeof(h.id) || !exim_id_valid(p, (size_t) (end - p)))

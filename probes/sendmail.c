@@ -76,6 +76,7 @@
 #include "log.h"
 #include "macros.h"
 #include "mta.h"
+#include "text.h"
 #include "queue-scan.h"
 #include "sendmail.h"
 
@@ -121,41 +122,11 @@ int sendmail_parse_time(const char *s, size_t n, char default_unit, uint64_t *re
         return 0;
 }
 
-/* The next line of BUF at *POS: its start and length without '\n', or
- * false when no complete line is left. */
-static bool next_line(const char *buf, size_t size, size_t *pos, const char **ret, size_t *ret_len) {
-        const char *nl;
-
-        if (*pos >= size)
-                return false;
-        nl = memchr(buf + *pos, '\n', size - *pos);
-        if (!nl)
-                return false;
-        *ret = buf + *pos;
-        *ret_len = (size_t) (nl - *ret);
-        *pos = (size_t) (nl - buf) + 1;
-        return true;
-}
-
-static bool parse_u64(const char *s, size_t n, uint64_t *ret) {
-        uint64_t v = 0;
-
-        if (n == 0 || n > 19)
-                return false;
-        for (size_t i = 0; i < n; i++) {
-                if (!isdigit((unsigned char) s[i]))
-                        return false;
-                v = v * 10 + (uint64_t) (s[i] - '0');
-        }
-        *ret = v;
-        return true;
-}
-
 static bool parse_int(const char *s, size_t n, int *ret) {
         uint64_t v;
         bool neg = n > 0 && s[0] == '-';
 
-        if (!parse_u64(s + neg, n - neg, &v) || v > INT_MAX)
+        if (!text_parse_u64(s + neg, n - neg, &v) || v > INT_MAX)
                 return false;
         *ret = neg ? -(int) v : (int) v;
         return true;
@@ -241,35 +212,6 @@ int sendmail_parse_cf(const char *text, SendmailCf *ret, char *error, size_t err
         return 0;
 }
 
-/* VAR='value' / VAR="value" / VAR=value at the start of LINE (LEN bytes):
- * the value and its length, or NULL. */
-static const char *shell_value(const char *line, size_t len, const char *var, size_t *ret_len) {
-        size_t k = strlen(var);
-        const char *v, *e;
-
-        while (len > 0 && (*line == ' ' || *line == '\t')) {
-                line++;
-                len--;
-        }
-        if (len <= k || strncmp(line, var, k) != 0 || line[k] != '=')
-                return NULL;
-        v = line + k + 1;
-        e = line + len;
-        if (v < e && (*v == '\'' || *v == '"')) {
-                const char *q = memchr(v + 1, *v, (size_t) (e - v - 1));
-
-                if (!q)
-                        return NULL;
-                *ret_len = (size_t) (q - v - 1);
-                return v + 1;
-        }
-        e = v;
-        while (e < line + len && !strchr(" \t;#", *e))
-                e++;
-        *ret_len = (size_t) (e - v);
-        return v;
-}
-
 int sendmail_conf_interval(const char *text, uint64_t *ret_usec) {
         char mode[32] = "daemon", interval[32] = "10m";
         const char *line = text;
@@ -278,11 +220,11 @@ int sendmail_conf_interval(const char *text, uint64_t *ret_usec) {
                 const char *end = strchr(line, '\n'), *v;
                 size_t len = end ? (size_t) (end - line) : strlen(line), n;
 
-                if ((v = shell_value(line, len, "QUEUE_MODE", &n)) && n < sizeof(mode)) {
+                if ((v = text_shell_value(line, len, "QUEUE_MODE", &n)) && n < sizeof(mode)) {
                         for (size_t i = 0; i < n; i++)
                                 mode[i] = (char) tolower((unsigned char) v[i]);
                         mode[n] = 0;
-                } else if ((v = shell_value(line, len, "QUEUE_INTERVAL", &n)) && n < sizeof(interval)) {
+                } else if ((v = text_shell_value(line, len, "QUEUE_INTERVAL", &n)) && n < sizeof(interval)) {
                         memcpy(interval, v, n);
                         interval[n] = 0;
                 }
@@ -353,22 +295,22 @@ int sendmail_parse_qf(const char *buf, size_t size, SendmailQf *ret) {
         uint64_t v;
 
         *ret = qf;
-        if (!next_line(buf, size, &pos, &l, &len) || len < 2 || l[0] != 'V' || !parse_u64(l + 1, len - 1, &v))
+        if (!text_next_line(buf, size, &pos, &l, &len) || len < 2 || l[0] != 'V' || !text_parse_u64(l + 1, len - 1, &v))
                 return -EBADMSG;
-        while (next_line(buf, size, &pos, &l, &len)) {
+        while (text_next_line(buf, size, &pos, &l, &len)) {
                 if (len < 2)
                         continue;
                 switch (l[0]) {
                 case 'T':
-                        if (!qf.have_t && parse_u64(l + 1, len - 1, &qf.t))
+                        if (!qf.have_t && text_parse_u64(l + 1, len - 1, &qf.t))
                                 qf.have_t = true;
                         break;
                 case 'K':
-                        if (!qf.have_k && parse_u64(l + 1, len - 1, &qf.k))
+                        if (!qf.have_k && text_parse_u64(l + 1, len - 1, &qf.k))
                                 qf.have_k = true;
                         break;
                 case 'N':
-                        if (!qf.have_n && parse_u64(l + 1, len - 1, &qf.n))
+                        if (!qf.have_n && text_parse_u64(l + 1, len - 1, &qf.n))
                                 qf.have_n = true;
                         break;
                 default:
@@ -431,12 +373,12 @@ int sendmail_parse_host_status(const char *buf, size_t size, SendmailHostStatus 
         bool version = false;
         uint64_t v;
 
-        while (next_line(buf, size, &pos, &l, &len)) {
+        while (text_next_line(buf, size, &pos, &l, &len)) {
                 if (len == 0)
                         return -EBADMSG;
                 switch (l[0]) {
                 case 'V':
-                        if (!parse_u64(l + 1, len - 1, &v) || v != 0)
+                        if (!text_parse_u64(l + 1, len - 1, &v) || v != 0)
                                 return -EBADMSG;
                         version = true;
                         break;
@@ -459,7 +401,7 @@ int sendmail_parse_host_status(const char *buf, size_t size, SendmailHostStatus 
                         copy_printable(hs.reply, sizeof(hs.reply), l + 1, len - 1);
                         break;
                 case 'U':
-                        if (!parse_u64(l + 1, len - 1, &hs.lastuse))
+                        if (!text_parse_u64(l + 1, len - 1, &hs.lastuse))
                                 return -EBADMSG;
                         break;
                 case '.':
@@ -912,7 +854,7 @@ int sendmail_parse_extra_line(const char *s, size_t n, SendmailScanExtra *e, Que
                 d = p;
                 while (p < end && isdigit((unsigned char) *p))
                         p++;
-                if (p >= end || *p != ' ' || !parse_u64(d, (size_t) (p - d), &v[i]) ||
+                if (p >= end || *p != ' ' || !text_parse_u64(d, (size_t) (p - d), &v[i]) ||
                     (i < 3 && v[i] > UINT_MAX))
                         return -EBADMSG;
                 p++;

@@ -98,6 +98,42 @@ setup_nullmailer() {
     systemctl enable nullmailer.service >/dev/null 2>&1 || true
 }
 
+# --- the test network's DNS (E2E_VARIANT=direct): dnsmasq on 192.0.2.53 in netns relay,
+# beside the relay, so that a link down takes both away as a real outage would. It answers
+# the MX of the canary domain canary.test and of the recipients' domain remote.test, both
+# hosts on the relay's address 192.0.2.2 (port 25: the relay), and NXDOMAIN for any other
+# name under .test; it forwards nothing (--no-resolv) and reads no hosts file (dnsmasq(8)).
+# The sandbox resolves through it: /etc/resolv.conf and the Postfix chroot's copy.
+setup_direct_dns() {
+    ip -n relay addr add 192.0.2.53/24 dev veth-relay
+    cat > /etc/systemd/system/e2e-dns.service <<'UNIT'
+[Unit]
+Description=e2e DNS: dnsmasq on 192.0.2.53 in netns relay (canary.test, remote.test)
+
+[Service]
+NetworkNamespacePath=/run/netns/relay
+ExecStart=/usr/sbin/dnsmasq --keep-in-foreground --conf-file=/dev/null --pid-file= \
+    --user=nobody --group=nogroup --listen-address=192.0.2.53 --bind-interfaces \
+    --no-resolv --no-hosts --no-poll --local=/test/ --log-queries --log-facility=- \
+    --mx-host=canary.test,mx.canary.test,10 --host-record=mx.canary.test,192.0.2.2 \
+    --mx-host=remote.test,mx.remote.test,10 --host-record=mx.remote.test,192.0.2.2
+Restart=on-failure
+UNIT
+    rm -f /etc/resolv.conf
+    printf 'nameserver 192.0.2.53\noptions timeout:2 attempts:2\n' > /etc/resolv.conf
+    install -d /var/spool/postfix/etc
+    cp /etc/resolv.conf /var/spool/postfix/etc/resolv.conf
+    systemctl daemon-reload
+    systemctl start e2e-dns.service
+    local i
+    for ((i = 0; i < 30; i++)); do
+        if [ "$(dig +short +time=1 +tries=1 MX canary.test)" = "10 mx.canary.test." ]; then return 0; fi
+        sleep 0.5
+    done
+    echo "e2e-dns.service does not answer the MX of canary.test" >&2
+    return 1
+}
+
 # --- Postfix: relay everything to the relay, short timers -------------------------
 # (Postfix: everything up to the "fi" below, unindented)
 if [ "${E2E_MTA:-postfix}" = exim ]; then setup_exim; elif [ "${E2E_MTA:-postfix}" = nullmailer ]; then setup_nullmailer
@@ -115,6 +151,14 @@ postconf -e \
     'smtp_connect_timeout = 5s' \
     'smtp_host_lookup = native' \
     'disable_dns_lookups = yes'
+# The direct-delivery sandbox (E2E_VARIANT=direct, rootfs-direct.sh): no relayhost, Postfix
+# looks up the MX hosts of each recipient's domain itself, through its resolver view (the
+# chroot's copy of /etc/resolv.conf, made by postfix@.service's configure-instance.sh), which
+# names dnsmasq in the relay's network namespace (e2e-dns.service below).
+if [ "${E2E_VARIANT:-}" = direct ]; then
+    setup_direct_dns
+    postconf -e 'relayhost =' 'smtp_host_lookup = dns' 'disable_dns_lookups = no'
+fi
 systemctl enable postfix.service >/dev/null 2>&1 || true
 # e2e_reset (lib.sh) restores these after scenarios that change Postfix's configuration
 cp /etc/postfix/main.cf /var/lib/e2e/main.cf.default

@@ -30,6 +30,16 @@ E2E_TIMELINE_EVERY=${E2E_TIMELINE_EVERY:-5}
 # sets E2E_MTA=exim before sourcing this file (nullmailer: scenario-*-nullmailer-*.sh,
 # E2E_MTA=nullmailer; Sendmail: scenario-*-sendmail-*.sh, E2E_MTA=sendmail); run.sh shards by it.
 E2E_MTA=${E2E_MTA:-postfix}
+# A variant of the Postfix sandbox: "" (none), or "direct" (rootfs-direct.sh: Postfix delivers
+# to MX hosts itself, no relayhost, with the answers of dnsmasq (e2e-dns.service, 192.0.2.53 in
+# netns relay, guest-setup.sh); a scenario that needs it is named scenario-*-direct-*.sh and
+# sets E2E_VARIANT=direct before sourcing this file; run.sh shards by it).
+E2E_VARIANT=${E2E_VARIANT:-}
+case $E2E_VARIANT in
+    '') ;;
+    direct) [ "$E2E_MTA" = postfix ] || { echo "lib.sh: E2E_VARIANT=direct is a Postfix sandbox, not $E2E_MTA" >&2; exit 2; } ;;
+    *) echo "lib.sh: E2E_VARIANT is empty or direct, not '$E2E_VARIANT'" >&2; exit 2 ;;
+esac
 case $E2E_MTA in
     postfix) E2E_INI=${E2E_INI:-mta-watchdog.e2e.ini} ;;
     exim) E2E_INI=${E2E_INI:-mta-watchdog.e2e-exim.ini} ;;
@@ -43,7 +53,7 @@ case $E2E_MTA in
     nullmailer) E2E_EXAMPLE=mta-watchdog-nullmailer.ini ;;
     *) E2E_EXAMPLE=mta-watchdog.ini ;;
 esac
-export E2E_MTA E2E_INI E2E_EXAMPLE
+export E2E_MTA E2E_VARIANT E2E_INI E2E_EXAMPLE
 E2E_SPOOL=/var/spool/postfix
 E2E_WEBHOOK_LOG=/var/lib/e2e/webhook.jsonl
 E2E_MTA_UNIT=postfix@-.service
@@ -139,6 +149,8 @@ e2e_boot() {
         rootfs=$(bash "$E2E_DIR/rootfs-nullmailer.sh")
     elif [ "$E2E_MTA" = sendmail ]; then
         rootfs=$(bash "$E2E_DIR/rootfs-sendmail.sh")
+    elif [ "$E2E_VARIANT" = direct ]; then
+        rootfs=$(bash "$E2E_DIR/rootfs-direct.sh")
     else
         rootfs=$(bash "$E2E_DIR/rootfs.sh")
     fi
@@ -208,7 +220,7 @@ e2e_boot() {
             { tail -n 20 "$E2E_TMP/install.log" >&2; fail "cmake --install into the container failed"; }
     fi
     e2e_exec E2E_POSTFIX_PIDFILE="${E2E_POSTFIX_PIDFILE:-no}" E2E_INSTALL="$E2E_INSTALL" \
-        E2E_MTA="$E2E_MTA" E2E_INI="$E2E_INI" E2E_EXAMPLE="$E2E_EXAMPLE" bash /e2e/guest-setup.sh >"$E2E_TMP/setup.log" 2>&1 ||
+        E2E_MTA="$E2E_MTA" E2E_VARIANT="$E2E_VARIANT" E2E_INI="$E2E_INI" E2E_EXAMPLE="$E2E_EXAMPLE" bash /e2e/guest-setup.sh >"$E2E_TMP/setup.log" 2>&1 ||
         { tail -n 30 "$E2E_TMP/setup.log" >&2; fail "guest setup failed"; }
     wait_until 30 _e2e_ready || fail "relay, receiver or $E2E_MTA not up: $(e2e_exec systemctl --failed --no-legend 2>&1)"
     e2e_log "mta-watchdog installed ($E2E_INSTALL): $(e2e_exec $E2E_SBIN --version 2>&1 | head -n1)"

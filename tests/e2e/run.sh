@@ -9,6 +9,12 @@
 #        scenarios (a sandbox boots one MTA: postfix and exim4 conflict), beside the others.
 #        E2E_NULLMAILER_JOBS=N (default 1): the same for the scenario-*-nullmailer-*.sh ones.
 #        E2E_SENDMAIL_JOBS=N (default 1): the same for the scenario-*-sendmail-*.sh ones.
+#        scenario-*-zeroconf-*.sh: each in a sandbox of its own (they purge and install the
+#        package again, and wait out the shipped timers, about 20 minutes), booted with the MTA
+#        the name ends with (-exim, -sendmail, -nullmailer; else Postfix), always from the .deb.
+#        E2E_DIRECT_JOBS=N (default 1): that many direct-delivery sandboxes (Postfix without a
+#        relayhost, dnsmasq answering MX records: rootfs-direct.sh) for scenario-*-direct-*.sh,
+#        always from the .deb.
 #        E2E_INSTALL=deb|cmake: how mta-watchdog is installed in every sandbox (lib.sh).
 #        Unset: from the .deb, except in the last of several sandboxes, which uses
 #        `cmake --install`, so that both install paths run the scenarios.
@@ -33,11 +39,15 @@ done
 # shard runs one MTA type: Postfix scenarios in E2E_JOBS sandboxes, the Exim ones
 # (scenario-*-exim-*.sh) in E2E_EXIM_JOBS more, the nullmailer ones
 # (scenario-*-nullmailer-*.sh) in E2E_NULLMAILER_JOBS more, the Sendmail ones
-# (scenario-*-sendmail-*.sh) in E2E_SENDMAIL_JOBS more.
+# (scenario-*-sendmail-*.sh) in E2E_SENDMAIL_JOBS more, each zero-configuration one
+# (scenario-*-zeroconf-*.sh) in one more, the direct-delivery ones (scenario-*-direct-*.sh) in
+# E2E_DIRECT_JOBS more.
 if [ -z "${E2E_SHARD_LIST:-}" ]; then
-    postfix_sel=() exim_sel=() nullmailer_sel=() sendmail_sel=()
+    postfix_sel=() exim_sel=() nullmailer_sel=() sendmail_sel=() zeroconf_sel=() direct_sel=()
     for name in ${selected[@]+"${selected[@]}"}; do
         case $name in
+            *-zeroconf-*) zeroconf_sel+=("$name") ;;
+            *-direct-*) direct_sel+=("$name") ;;
             *-exim-*) exim_sel+=("$name") ;;
             *-nullmailer-*) nullmailer_sel+=("$name") ;;
             *-sendmail-*) sendmail_sel+=("$name") ;;
@@ -56,7 +66,10 @@ if [ -z "${E2E_SHARD_LIST:-}" ]; then
     [ "$sendmail_jobs" -le "${#sendmail_sel[@]}" ] || sendmail_jobs=${#sendmail_sel[@]}
     [ "$sendmail_jobs" -ge 1 ] || [ "${#sendmail_sel[@]}" -eq 0 ] || sendmail_jobs=1
     [ "$jobs" -ge 1 ] || [ "${#postfix_sel[@]}" -eq 0 ] || jobs=1
-    shard_mta=() shard_mode=() shard_list=()
+    direct_jobs=${E2E_DIRECT_JOBS:-1}
+    [ "$direct_jobs" -le "${#direct_sel[@]}" ] || direct_jobs=${#direct_sel[@]}
+    [ "$direct_jobs" -ge 1 ] || [ "${#direct_sel[@]}" -eq 0 ] || direct_jobs=1
+    shard_mta=() shard_mode=() shard_list=() shard_variant=()
     for ((i = 0; i < jobs; i++)); do
         list=()
         for ((k = i; k < ${#postfix_sel[@]}; k += jobs)); do list+=("${postfix_sel[k]}"); done
@@ -79,9 +92,19 @@ if [ -z "${E2E_SHARD_LIST:-}" ]; then
         for ((k = i; k < ${#sendmail_sel[@]}; k += sendmail_jobs)); do list+=("${sendmail_sel[k]}"); done
         shard_mta+=(sendmail) shard_mode+=("${install_mode:-deb}") shard_list+=("${list[*]}")
     done
+    for name in ${zeroconf_sel[@]+"${zeroconf_sel[@]}"}; do
+        case ${name##*-} in exim|nullmailer|sendmail) mta=${name##*-} ;; *) mta=postfix ;; esac
+        shard_mta+=("$mta") shard_mode+=(deb) shard_list+=("$name")
+    done
+    for ((i = 0; i < direct_jobs; i++)); do
+        list=()
+        for ((k = i; k < ${#direct_sel[@]}; k += direct_jobs)); do list+=("${direct_sel[k]}"); done
+        shard_variant[${#shard_mta[@]}]=direct
+        shard_mta+=(postfix) shard_mode+=(deb) shard_list+=("${list[*]}")
+    done
     if [ "${#shard_list[@]}" -le 1 ]; then   # one sandbox: run here, output as it comes
         if [ "${#shard_list[@]}" -eq 0 ]; then echo "no scenario matches '${1:-}'"; echo "0 passed, 0 failed"; exit 0; fi
-        export E2E_MTA=${shard_mta[0]}
+        export E2E_MTA=${shard_mta[0]} E2E_VARIANT=${shard_variant[0]:-}
         E2E_INI='' E2E_INSTALL=${shard_mode[0]} E2E_SHARD_LIST="${shard_list[0]}" E2E_ARTIFACTS="$artifacts" exec bash "$0"
     fi
     # the cached rootfs(es) first, once, rather than by several shards at the same time
@@ -89,17 +112,21 @@ if [ -z "${E2E_SHARD_LIST:-}" ]; then
     if [ "${#exim_sel[@]}" -gt 0 ]; then bash "$here/rootfs-exim.sh" >/dev/null; fi
     if [ "${#nullmailer_sel[@]}" -gt 0 ]; then bash "$here/rootfs-nullmailer.sh" >/dev/null; fi
     if [ "${#sendmail_sel[@]}" -gt 0 ]; then bash "$here/rootfs-sendmail.sh" >/dev/null; fi
+    if [ "${#direct_sel[@]}" -gt 0 ]; then bash "$here/rootfs-direct.sh" >/dev/null; fi
+    for mta in $(printf '%s\n' "${shard_mta[@]}" | sort -u); do   # zeroconf ones alone
+        case $mta in postfix) bash "$here/rootfs.sh" >/dev/null ;; *) bash "$here/rootfs-$mta.sh" >/dev/null ;; esac
+    done
     out=$(mktemp -d /tmp/mta-e2e-shards.XXXXXX)
     pids=()
     trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait; rm -rf "$out"; exit 130' INT TERM
     n=${#shard_list[@]}
     for ((i = 0; i < n; i++)); do
-        E2E_MTA=${shard_mta[i]} E2E_INI='' E2E_INSTALL=${shard_mode[i]} E2E_SHARD_LIST="${shard_list[i]}" \
+        E2E_MTA=${shard_mta[i]} E2E_VARIANT=${shard_variant[i]:-} E2E_INI='' E2E_INSTALL=${shard_mode[i]} E2E_SHARD_LIST="${shard_list[i]}" \
             E2E_ARTIFACTS="$artifacts" bash "$0" > "$out/$i.log" 2>&1 &
         pids+=($!)
         if [ "${E2E_JOBS:-3}" -le 1 ]; then wait "$!" || true; fi   # one sandbox at a time
     done
-    echo "running ${#selected[@]} scenarios in $n sandboxes (${#postfix_sel[@]} Postfix in $jobs, ${#exim_sel[@]} Exim in $exim_jobs, ${#nullmailer_sel[@]} nullmailer in $nullmailer_jobs, ${#sendmail_sel[@]} Sendmail in $sendmail_jobs)"
+    echo "running ${#selected[@]} scenarios in $n sandboxes (${#postfix_sel[@]} Postfix in $jobs, ${#exim_sel[@]} Exim in $exim_jobs, ${#nullmailer_sel[@]} nullmailer in $nullmailer_jobs, ${#sendmail_sel[@]} Sendmail in $sendmail_jobs, ${#zeroconf_sel[@]} zero-configuration in ${#zeroconf_sel[@]}, ${#direct_sel[@]} direct-delivery in $direct_jobs)"
     # Progress while the sandboxes run: each scenario's PASS/FAIL line as it comes, and a
     # line at least every 2 minutes, so a person watching never faces minutes of silence.
     # Bounded: the loop ends when every shard has ended (each one's scenarios are bounded).
@@ -127,7 +154,7 @@ if [ -z "${E2E_SHARD_LIST:-}" ]; then
     wait "${pids[@]}" || true
     passed=0 failed=0
     for ((i = 0; i < n; i++)); do
-        echo "---- sandbox $((i + 1)) of $n (${shard_mta[i]}, $(sed -n 's/.*mta-watchdog installed (\([a-z]*\)).*/\1/p' "$out/$i.log" | head -n1))"
+        echo "---- sandbox $((i + 1)) of $n (${shard_mta[i]}${shard_variant[i]:+ ${shard_variant[i]}}, $(sed -n 's/.*mta-watchdog installed (\([a-z]*\)).*/\1/p' "$out/$i.log" | head -n1))"
         cat "$out/$i.log"
         line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out/$i.log" | tail -n1)
         if [ -z "$line" ]; then

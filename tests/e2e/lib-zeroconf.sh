@@ -81,6 +81,7 @@ zc_detect() { # runs `mta-watchdogd --detect` (as root, as an admin would), keep
     e2e_log "mta-watchdogd --detect (exit $rc):"
     e2e_exec sed -n '1,/^; effective configuration/p' "$ZC_DETECT" | sed 's/^/          detect: /' >&2
     assert_eq "--detect exit status" 0 "$rc"
+    e2e_log "the service's STATUS=: $(zc_status)"
 }
 zc_detect_has() { # ERE: a line of the --detect output matches it
     if e2e_exec grep -qE -- "$1" "$ZC_DETECT"; then
@@ -129,7 +130,7 @@ zc_wait() { # BUDGET_SECS WHAT CMD...: wait_until CMD, printing progress every 6
     done
 }
 zc_progress() { # WHAT ELAPSED BUDGET: one line of state
-    e2e_log "still waiting for $1 (${2}s of ${3}s): link $(link_state), queue $(queue_count), relayed $(relay_count), $E2E_MTA pid $(master_pid), watchdog $(daemon_state): $(e2e_exec systemctl show -p StatusText --value "$E2E_DAEMON_UNIT" 2>/dev/null)"
+    e2e_log "still waiting for $1 (${2}s of ${3}s): link $(link_state), queue $(queue_count), relayed $(relay_count), $E2E_MTA pid $(master_pid), watchdog $(daemon_state): $(zc_status)"
 }
 
 # --- the stuck MTA with the shipped timers -------------------------------------------------------
@@ -161,6 +162,9 @@ zc_assert_healed_by_one_restart() { # MASTER: its name in the assertions ("maste
     assert_eq "\"restarting through systemd\" in the journal" 1 "$(zc_journal_lines "restarting through systemd" | wc -l)"
     assert_eq "recovered in the journal" 1 "$(zc_event_count recovered)"
     assert_eq "action.failed in the journal" 0 "$(zc_event_count action.failed)"
+    assert_eq "events in the journal, in order" \
+        "outage.started outage.ended stall.detected action.started action.succeeded recovered" \
+        "$(zc_events | paste -sd' ' -)"
     local stall restart
     stall=$(zc_first_line_no "(stall.detected)")
     restart=$(zc_first_line_no "restarting through systemd")
@@ -181,3 +185,7 @@ except Exception as e:
     print("missing (%s)" % e)'
 }
 once_reach_short() { once_reach | sed 's/ ([^;]*//g'; }   # "PROBE STATUS; PROBE STATUS"
+zc_status() { e2e_exec systemctl show -p StatusText --value "$E2E_DAEMON_UNIT" 2>/dev/null || true; }   # the daemon's STATUS=
+zc_relay_message_ids() { # distinct Message-Id headers among the messages the relay received
+    e2e_exec sh -c 'cat /var/lib/e2e/relay/* 2>/dev/null | grep -i "^message-id:" | sort -u | wc -l'
+}

@@ -31,4 +31,5 @@ zc_stuck_after_outage 20
 zc_wait_healed Postfix
 
 assert_eq "messages at the relay" 20 "$(relay_count)"
+assert_eq "distinct Message-Ids at the relay" 20 "$(zc_relay_message_ids)"
 zc_assert_healed_by_one_restart master

@@ -32,5 +32,6 @@ zc_wait_healed Exim
 
 assert_eq "stopped exim processes" 0 "$(stopped_exim_count)"
 assert_eq "messages at the relay" 20 "$(relay_count)"
+assert_eq "distinct Message-Ids at the relay" 20 "$(zc_relay_message_ids)"
 assert_eq "exim4.service" "active running" "$(mta_state) $(mta_sub_state)"
 zc_assert_healed_by_one_restart "exim daemon"

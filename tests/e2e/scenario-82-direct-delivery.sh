@@ -56,6 +56,8 @@ zc_wait "$budget" "the outage (outage.started in the journal)" zc_has_event outa
     fail "the outage was not detected within ${budget}s: $(zc_events | paste -sd' ' -)"
 e2e_log "--once --json reachability, link down: $(once_reach)"
 down=$(once_reach_short)
+status_down=$(zc_status)
+e2e_log "StatusText, link down: $status_down"
 zc_journal_lines "(outage.started)" | sed 's/^/          watchdog: /' >&2
 
 link_up
@@ -64,13 +66,19 @@ zc_wait "$budget" "the recovery (outage.ended in the journal)" zc_has_event outa
     fail "no outage.ended within ${budget}s: $(zc_events | paste -sd' ' -)"
 zc_journal_lines "(outage.ended)" | sed 's/^/          watchdog: /' >&2
 wait_until 120 queue_empty || fail "the 5 messages not delivered after the link came back ($(queue_count) left)"
+observe "$E2E_INTERVAL"
+status_up=$(zc_status)
+e2e_log "StatusText, link up: $status_up"
 
 assert_eq "--once reachability, link down" yes \
     "$(case $down in "canary-mx fail"*"; canary-smtp fail"*) echo yes ;; *) echo "no ($down)" ;; esac)"
 assert_eq "messages at the relay" 6 "$(relay_count)"
+assert_eq "distinct Message-Ids at the relay" 6 "$(zc_relay_message_ids)"
 assert_eq "master PID changes" 0 "$(master_pid_changes)"
 assert_eq "journal events" "outage.started outage.ended" "$(zc_events | paste -sd' ' -)"
 assert_eq "\"restarting through systemd\" in the journal" 0 "$(zc_journal_lines "restarting through systemd" | wc -l)"
-assert_eq "the outage names canary-mx" yes \
-    "$(case $(zc_journal_lines "(outage.started)") in *canary-mx*) echo yes ;; *) echo no ;; esac)"
+assert_eq "StatusText, link down: canary-mx down, canary-smtp down" yes \
+    "$(case $status_down in *"canary-mx down, canary-smtp down"*) echo yes ;; *) echo no ;; esac)"
+assert_eq "StatusText, link up: canary-mx up, canary-smtp up" yes \
+    "$(case $status_up in *"canary-mx up, canary-smtp up"*) echo yes ;; *) echo no ;; esac)"
 assert_eq "watchdog still running" active "$(daemon_state)"

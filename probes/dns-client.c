@@ -281,7 +281,16 @@ int dns_client_new(sd_event *e, const char *resolv_conf, uint16_t port, DnsClien
         o.sock_state_cb_data = c;
         o.resolvconf_path = path;
         o.lookups = (char *) "fb";
-        mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_RESOLVCONF | ARES_OPT_LOOKUPS;
+        /* An answer with rcode SERVFAIL, NOTIMP or REFUSED ends the lookup
+         * with that rcode. Without this flag c-ares 1.18 moves on to the
+         * next server and, when none is left, reports ARES_ECONNREFUSED
+         * (src/lib/ares_process.c: the rcode is not kept), so a SERVFAIL
+         * would read "no name server reachable". The cost: a second name
+         * server is not asked after the first one's SERVFAIL, which the
+         * stub resolver would do; the probe then fails where the MTA may
+         * still resolve, an outage (no restart), never a false stall. */
+        o.flags = ARES_FLAG_NOCHECKRESP;
+        mask = ARES_OPT_SOCK_STATE_CB | ARES_OPT_RESOLVCONF | ARES_OPT_LOOKUPS | ARES_OPT_FLAGS;
         if (port != 0) {
                 o.udp_port = port;
                 o.tcp_port = port;

@@ -36,7 +36,7 @@
 
 #define TCP_EXCHANGES_MAX 16
 #define TCP_ADDRESSES_MAX 16
-#define TCP_PEER_MAX (INET6_ADDRSTRLEN + 16)
+#define TCP_PEER_MAX 160   /* "host[address]:port", a long host name cut */
 
 typedef struct TcpAddress {
         union {
@@ -66,6 +66,7 @@ typedef struct TcpState {
         DnsClient *client;
         TcpExchange exchanges[TCP_EXCHANGES_MAX];
         size_t n_exchanges, next_exchange;
+        bool implicit_mx;         /* no MX record: the domain is its own exchange */
         const char *current;      /* the name whose addresses are tried */
         unsigned current_preference;
         TcpAddress addresses[TCP_ADDRESSES_MAX];
@@ -130,6 +131,19 @@ static void tcp_format_peer(const TcpAddress *a, char *buf, size_t size) {
                 (void) inet_ntop(AF_INET6, &a->in6.sin6_addr, ip, sizeof(ip));
                 (void) snprintf(buf, size, "[%s]:%u", ip, ntohs(a->in6.sin6_port));
         }
+}
+
+/* "mx.example.org[192.0.2.1]:25", "mx.example.org[2001:db8::1]:25", as
+ * Postfix names a peer in its logs */
+static void tcp_format_named(const char *host, const TcpAddress *a, char *buf, size_t size) {
+        char ip[INET6_ADDRSTRLEN] = "?";
+
+        if (a->sa.sa_family == AF_INET)
+                (void) inet_ntop(AF_INET, &a->in.sin_addr, ip, sizeof(ip));
+        else
+                (void) inet_ntop(AF_INET6, &a->in6.sin6_addr, ip, sizeof(ip));
+        (void) snprintf(buf, size, "%s[%s]:%u", host, ip,
+                        ntohs(a->sa.sa_family == AF_INET ? a->in.sin_port : a->in6.sin6_port));
 }
 
 static void tcp_close(TcpState *st) {
@@ -199,11 +213,7 @@ static int tcp_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdat
 
 static void tcp_connect_error(TcpState *st, int err) {
         st->last_outcome = probe_outcome_from_errno(err);
-        if (st->mx_of)
-                (void) snprintf(st->last_error, sizeof(st->last_error), "connect to %s [%s]: %s", st->current,
-                                st->peer, strerror(err));
-        else
-                (void) snprintf(st->last_error, sizeof(st->last_error), "connect to %s: %s", st->peer, strerror(err));
+        (void) snprintf(st->last_error, sizeof(st->last_error), "connect to %s: %s", st->peer, strerror(err));
 }
 
 /* Tries the addresses of the current host in turn; when all failed, the
@@ -216,7 +226,10 @@ static void tcp_connect_next(Probe *p) {
                 const TcpAddress *a = &st->addresses[st->next_address++];
                 bool connected = false;
 
-                tcp_format_peer(a, st->peer, sizeof(st->peer));
+                if (st->mx_of)
+                        tcp_format_named(st->current, a, st->peer, sizeof(st->peer));
+                else
+                        tcp_format_peer(a, st->peer, sizeof(st->peer));
                 st->fd = socket(a->sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
                 if (st->fd < 0) {
                         st->fd = -EBADF;
@@ -267,17 +280,14 @@ static int tcp_on_io(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 tcp_connect_next(p);
                 return 0;
         }
-        if (st->mx_of) {
-                char host[NS_MAXDNAME];
-
-                (void) snprintf(host, sizeof(host), "%s", st->current);
-                tcp_cancel(p);
-                probe_complete(p, PROBE_OK, PROBE_OUTCOME_OK, NULL, "connected to %s [%s], MX %u of %s", host,
-                               st->peer, st->current_preference, st->mx_of);
-        } else {
-                tcp_cancel(p);
+        tcp_cancel(p);
+        if (st->implicit_mx)
+                probe_complete(p, PROBE_OK, PROBE_OUTCOME_OK, NULL, "connected to %s, no MX: the domain itself", st->peer);
+        else if (st->mx_of)
+                probe_complete(p, PROBE_OK, PROBE_OUTCOME_OK, NULL, "connected to %s, MX %u of %s", st->peer,
+                               st->current_preference, st->mx_of);
+        else
                 probe_complete(p, PROBE_OK, PROBE_OUTCOME_OK, NULL, "connected to %s", st->peer);
-        }
         return 0;
 }
 
@@ -361,6 +371,7 @@ static void tcp_on_mx(DnsClient *c, int status, const unsigned char *abuf, int a
                         return;
                 }
                 st->n_exchanges = 1;
+                st->implicit_mx = true;
                 tcp_next_exchange(p);
                 return;
         }
@@ -400,6 +411,7 @@ static int tcp_start(Probe *p) {
 
         tcp_cancel(p);
         st->n_addresses = st->next_address = 0;
+        st->implicit_mx = false;
         st->last_error[0] = 0;
         st->last_outcome = PROBE_OUTCOME_UNREACHABLE;
         st->peer[0] = 0;

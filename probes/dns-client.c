@@ -549,7 +549,7 @@ int dns_resolv_conf_compare(const char *path, const char *system, char *buf, siz
                 return 0;
         resolv_describe(&a, &b, x, sizeof(x));
         resolv_describe(&b, &a, y, sizeof(y));
-        (void) snprintf(buf, size, "%s (%s) differs from %s (%s)", path, x, system, y);
+        (void) snprintf(buf, size, "%s (%s), not %s (%s)", path, x, system, y);
         return 1;
 }
 
@@ -612,10 +612,13 @@ int dns_resolver_settings_finish(ConfigContext *ctx, unsigned section_line, DnsR
         free(s->note);
         s->advice = s->note = NULL;
         if (r > 0) {
-                if (asprintf(&s->advice, "resolv_conf: %s%s: the probe resolves through %s", is_auto ? "the MTA's " : "",
-                             diff, path) < 0 ||
-                    asprintf(&s->note, "%s, which differs from %s", path, DNS_SYSTEM_RESOLV_CONF) < 0) {
-                        s->advice = s->note = NULL;
+                if (asprintf(&s->advice, "resolv_conf: %s %s%s", is_auto ? "the MTA resolves names through" :
+                             "names are resolved through", diff, is_auto ? "; so does this probe" : "") < 0) {
+                        s->advice = NULL;
+                        return config_oom(ctx);
+                }
+                if (asprintf(&s->note, "%s, which differs from %s", path, DNS_SYSTEM_RESOLV_CONF) < 0) {
+                        s->note = NULL;
                         return config_oom(ctx);
                 }
         }

@@ -74,8 +74,8 @@ int dns_resolv_conf_resolve(const char *value, const struct MtaProfile *prof, co
 
 /* Compares the name servers, search list (search/domain) and options of
  * the resolv.conf PATH with /etc/resolv.conf: writes "PATH (nameserver
- * 192.0.2.53; search example.net) differs from /etc/resolv.conf (...)"
- * with the lines that differ, and returns 1; returns 0 when they agree
+ * 192.0.2.53; search example.net), not /etc/resolv.conf (...)" with the
+ * lines that differ, and returns 1; returns 0 when they agree
  * (or PATH is /etc/resolv.conf), a negative errno when PATH cannot be
  * read. SYSTEM: the file to compare with, NULL for /etc/resolv.conf
  * (tests give another). */
@@ -86,8 +86,9 @@ typedef struct DnsResolverSettings {
         char *resolv_conf;        /* [probe:NAME] resolv_conf: "auto" (default) or an absolute path */
         char *path;               /* the file it means, set at load (dns_resolver_settings_finish());
                                    * NULL: resolv_conf if absolute, else /etc/resolv.conf */
-        char *advice;             /* "resolv_conf: ..." when that file differs from
-                                   * /etc/resolv.conf, for config_advice(); NULL: it does not */
+        char *advice;             /* "resolv_conf: the MTA resolves names through ..." when that
+                                   * file differs from /etc/resolv.conf, for config_advice();
+                                   * NULL: it does not */
         char *note;               /* the same, short, for the reason of a failed run; NULL: none */
         uint16_t port;            /* unit tests only, no ini key: the name servers' port
                                    * (resolv.conf(5) has none); 0: 53 */

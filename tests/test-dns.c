@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "conf-parser.h"
 #include "config.h"
 #include "dns-responder.h"
 #include "dns.h"
@@ -210,7 +211,7 @@ static void test_resolv_conf_compare(void **state) {
         assert_int_equal(dns_resolv_conf_compare(a, b, buf, sizeof(buf)), 1);
         char expected[512];
         (void) snprintf(expected, sizeof(expected),
-                        "%s (nameserver 192.0.2.53; search example.net) differs from %s (nameserver 127.0.0.53; search none)",
+                        "%s (nameserver 192.0.2.53; search example.net), not %s (nameserver 127.0.0.53; search none)",
                         a, b);
         assert_string_equal(buf, expected);
 
@@ -426,14 +427,61 @@ static void test_config_advice(void **state) {
         /* the responder's file names 127.0.0.1 only, unlike any host's */
         assert_int_equal(dns_resolv_conf_compare(responder.resolv_conf, NULL, diff, sizeof(diff)), 1);
         assert_int_equal(config_advice(c, advice, sizeof(advice)), 1);
-        assert_true(asprintf(&expected, "%s: [probe:canary] resolv_conf: %s: the probe resolves through %s\n", path,
-                             diff, responder.resolv_conf) > 0);
+        assert_true(asprintf(&expected, "%s: [probe:canary] resolv_conf: names are resolved through %s\n", path,
+                             diff) > 0);
         assert_string_equal(advice, expected);
         free(expected);
         const DnsSettings *d = c->probes[0].settings;
         assert_true(asprintf(&expected, "%s, which differs from /etc/resolv.conf", responder.resolv_conf) > 0);
         assert_string_equal(d->resolver.note, expected);
         config_free(c);
+}
+
+/* resolv_conf = auto with a chrooted Postfix: the advice names the MTA. */
+static void test_auto_advice(void **state) {
+        _cleanup_free_ char *master = NULL, *etc = NULL, *copy = NULL, *expected = NULL;
+        DnsResolverSettings r;
+        PostfixSettings pf = {};
+        ConfigContext ctx = { .path = "test.ini" };
+        char diff[512];
+        FILE *f;
+
+        assert_true(asprintf(&master, "%s/master.cf", config_dir) > 0);
+        assert_true(asprintf(&etc, "%s/etc", config_dir) > 0);
+        assert_true(asprintf(&copy, "%s/etc/resolv.conf", config_dir) > 0);
+        f = fopen(master, "we");
+        assert_non_null(f);
+        fputs("smtp      unix  -       -       y       -       -       smtp\n", f);
+        assert_int_equal(fclose(f), 0);
+        assert_int_equal(mkdir(etc, 0755), 0);
+        f = fopen(copy, "we");
+        assert_non_null(f);
+        fputs("nameserver 192.0.2.53\nsearch chroot.invalid\n", f);
+        assert_int_equal(fclose(f), 0);
+        pf.queue_directory = config_dir;
+        pf.master_cf_path = master;
+
+        assert_int_equal(dns_resolver_settings_init(&r), 0);
+        assert_int_equal(dns_resolver_settings_finish(&ctx, 3, &r, &mta_profile_postfix, &pf), 0);
+        assert_string_equal(r.path, copy);
+        assert_string_equal(dns_resolver_settings_file(&r), copy);
+        assert_int_equal(dns_resolv_conf_compare(copy, NULL, diff, sizeof(diff)), 1);
+        assert_true(asprintf(&expected, "resolv_conf: the MTA resolves names through %s; so does this probe", diff) > 0);
+        assert_string_equal(r.advice, expected);
+        free(expected);
+        assert_true(asprintf(&expected, "%s, which differs from /etc/resolv.conf", copy) > 0);
+        assert_string_equal(r.note, expected);
+        dns_resolver_settings_done(&r);
+
+        /* no copy yet (Postfix never started): the run reports it, the load does not fail */
+        assert_int_equal(unlink(copy), 0);
+        assert_int_equal(dns_resolver_settings_init(&r), 0);
+        assert_int_equal(dns_resolver_settings_finish(&ctx, 3, &r, &mta_profile_postfix, &pf), 0);
+        assert_string_equal(r.path, copy);
+        assert_null(r.advice);
+        assert_null(r.note);
+        dns_resolver_settings_done(&r);
+        assert_int_equal(ctx.r, 0);
 }
 
 static int config_setup(void **state) {
@@ -468,6 +516,7 @@ int main(void) {
                 cmocka_unit_test_setup_teardown(test_config_errors, config_setup, config_teardown),
                 cmocka_unit_test_setup_teardown(test_config_keys, config_setup, config_teardown),
                 cmocka_unit_test_setup_teardown(test_config_advice, config_setup, config_teardown),
+                cmocka_unit_test_setup_teardown(test_auto_advice, config_setup, config_teardown),
         };
 
         block_sigchld();

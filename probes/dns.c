@@ -10,7 +10,16 @@
  * other error rcodes, on a null MX (RFC 7505: the domain accepts no mail,
  * no use as a canary), and when no name server can be reached; FAIL with
  * outcome timeout when no answer comes by the deadline (probes/probe.c).
- * The lookups themselves (c-ares, and why) are in probes/dns-client.c. */
+ *
+ * The lookups use c-ares (libc-ares2), a library new to the stack, for a
+ * reason: the probe must read the MTA's resolv.conf, which need not be
+ * /etc/resolv.conf, and glibc's res_query(3) and getaddrinfo(3) read
+ * /etc/resolv.conf only; the alternative, libresolv in a child with the
+ * name servers patched into its state, means parsing resolv.conf and
+ * handling IPv6 servers ourselves. c-ares reads a given resolv.conf
+ * (ARES_OPT_RESOLVCONF, 1.15 and later; Debian 12 has 1.18.1), parses MX
+ * replies, and runs non-blocking on our loop. Details in
+ * probes/dns-client.c. */
 
 #include <arpa/nameser.h>
 #include <ares.h>

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -255,6 +256,7 @@ static void dns_on_addrinfo(void *arg, int status, int timeouts, struct ares_add
 int dns_client_new(sd_event *e, const char *resolv_conf, uint16_t port, DnsClient **ret) {
         _cleanup_free_ char *path = NULL;
         struct ares_options o = {};
+        struct stat st = {};
         DnsClient *c;
         int mask, fd, r;
 
@@ -265,6 +267,13 @@ int dns_client_new(sd_event *e, const char *resolv_conf, uint16_t port, DnsClien
         fd = open(resolv_conf, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
                 return -errno;
+        /* c-ares reads it with a blocking fopen(): a FIFO would hang the loop */
+        if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+                int k = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+
+                close(fd);
+                return k;
+        }
         close(fd);
         path = strdup(resolv_conf);
         if (!path)

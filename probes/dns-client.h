@@ -32,8 +32,9 @@ typedef void (*dns_addresses_fn)(DnsClient *c, int status, const void *ai, void 
  * options from RESOLV_CONF (an absolute path) as c-ares does (ares_init_options(3),
  * ARES_OPT_RESOLVCONF). PORT: the name servers' port, 0 for 53; only the
  * unit tests set another (resolv.conf(5) has no port). Returns 0, -ENOENT
- * or another negative errno when RESOLV_CONF cannot be read, -ENOMEM, -EIO
- * when c-ares cannot start a channel. */
+ * or another negative errno when RESOLV_CONF cannot be read (-EISDIR,
+ * -EINVAL: not a regular file), -ENOMEM, -EIO when c-ares cannot start a
+ * channel. */
 int dns_client_new(sd_event *e, const char *resolv_conf, uint16_t port, DnsClient **ret);
 
 /* Cancels what runs (no callback follows) and frees. Accepts NULL. */

@@ -29,6 +29,7 @@ static const DnsTestRecord zone[] = {
         /* the first exchange does not resolve */
         DNS_MX("lost.test", 5, "gone.lost.test"),
         DNS_MX("lost.test", 10, "mx2.canary.test"),
+        DNS_MX("lostonly.test", 10, "gone.lostonly.test"),
         /* every exchange refuses */
         DNS_MX("refusing.test", 10, "mx1.canary.test"),
         /* no MX: the domain itself (RFC 5321 5.1) */
@@ -130,6 +131,28 @@ static void test_mx_exchange_unresolved(void **state) {
         expect(&res, PROBE_OK, PROBE_OUTCOME_OK, "connected to mx2.canary.test[127.0.0.2]:%u, MX 10 of lost.test");
 }
 
+/* No exchange resolves: a DNS failure, named with the MTA's resolv.conf. */
+static void test_mx_no_exchange_resolves(void **state) {
+        TcpSettings s = {
+                .mx_of = { .value = (char *) "lostonly.test" },
+                .port = port,
+                .resolver = { .path = responder.resolv_conf, .port = responder.port,
+                              .note = (char *) "/x/resolv.conf, which differs from /etc/resolv.conf" },
+        };
+        sd_event *e = NULL;
+        Probe *p = NULL;
+        ProbeRun res;
+
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(probe_new_on(e, &probe_tcp_ops, "tcp-test", 5 * USEC_PER_SEC, &s, &p), 0);
+        probe_run(e, p, &res);
+        probe_free(p);
+        sd_event_unref(e);
+        expect(&res, PROBE_FAIL, PROBE_OUTCOME_DNS_FAILURE,
+               "no MX host of lostonly.test accepted a connection: gone.lostonly.test: NXDOMAIN "
+               "(through /x/resolv.conf, which differs from /etc/resolv.conf)");
+}
+
 static void test_mx_all_refuse(void **state) {
         ProbeRun res = tcp_once(NULL, "refusing.test", 5 * USEC_PER_SEC);
 
@@ -196,6 +219,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_mx_second_accepts),
                 cmocka_unit_test(test_mx_exchange_unresolved),
+                cmocka_unit_test(test_mx_no_exchange_resolves),
                 cmocka_unit_test(test_mx_all_refuse),
                 cmocka_unit_test(test_implicit_mx),
                 cmocka_unit_test(test_mx_lookup_fails),

@@ -582,7 +582,7 @@ void dns_resolver_settings_done(DnsResolverSettings *s) {
         free(s->resolv_conf);
         free(s->path);
         free(s->advice);
-        free(s->note);
+        free(s->system);
         *s = (DnsResolverSettings) {};
 }
 
@@ -618,18 +618,20 @@ int dns_resolver_settings_finish(ConfigContext *ctx, unsigned section_line, DnsR
         if (r < 0 && !is_auto)
                 return config_error(ctx, section_line, "resolv_conf", "cannot read %s: %s", path, strerror(-r));
         free(s->advice);
-        free(s->note);
-        s->advice = s->note = NULL;
-        if (r > 0) {
-                if (asprintf(&s->advice, "resolv_conf: %s %s%s", is_auto ? "the MTA resolves names through" :
-                             "names are resolved through", diff, is_auto ? "; so does this probe" : "") < 0) {
-                        s->advice = NULL;
-                        return config_oom(ctx);
-                }
-                if (asprintf(&s->note, "%s, which differs from %s", path, DNS_SYSTEM_RESOLV_CONF) < 0) {
-                        s->note = NULL;
-                        return config_oom(ctx);
-                }
+        s->advice = NULL;
+        if (r > 0 && asprintf(&s->advice, "resolv_conf: %s %s%s", is_auto ? "the MTA resolves names through" :
+                              "names are resolved through", diff, is_auto ? "; so does this probe" : "") < 0) {
+                s->advice = NULL;
+                return config_oom(ctx);
         }
         return 0;
+}
+
+void dns_resolv_conf_note(const char *path, const char *system, char *buf, size_t size) {
+        char diff[PROBE_REASON_MAX * 2];
+
+        if (size > 0)
+                buf[0] = 0;
+        if (dns_resolv_conf_compare(path, system, diff, sizeof(diff)) > 0)
+                (void) snprintf(buf, size, "%s, which differs from %s", path, system ?: DNS_SYSTEM_RESOLV_CONF);
 }

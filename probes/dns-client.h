@@ -88,11 +88,12 @@ typedef struct DnsResolverSettings {
         char *path;               /* the file it means, set at load (dns_resolver_settings_finish());
                                    * NULL: resolv_conf if absolute, else /etc/resolv.conf */
         char *advice;             /* "resolv_conf: the MTA resolves names through ..." when that
-                                   * file differs from /etc/resolv.conf, for config_advice();
-                                   * NULL: it does not */
-        char *note;               /* the same, short, for the reason of a failed run; NULL: none */
+                                   * file differs from /etc/resolv.conf at load, for
+                                   * config_advice(); NULL: it does not */
         uint16_t port;            /* unit tests only, no ini key: the name servers' port
                                    * (resolv.conf(5) has none); 0: 53 */
+        char *system;             /* unit tests only, no ini key: the file a failed run compares
+                                   * the one it read with; NULL: /etc/resolv.conf */
 } DnsResolverSettings;
 
 /* ConfigParser of resolv_conf: "auto" or an absolute path (char *). */
@@ -104,7 +105,7 @@ void dns_resolver_settings_done(DnsResolverSettings *s);
 
 /* At load: resolves resolv_conf against the MTA (dns_resolv_conf_resolve()),
  * checks that the file can be read (an explicit path: an error; auto: the
- * run reports it), and notes how it differs from /etc/resolv.conf. Errors
+ * run reports it), and gives advice when it differs from /etc/resolv.conf. Errors
  * through config_error(CTX, SECTION_LINE, "resolv_conf", ...). Returns 0,
  * -EINVAL, -ENOMEM. */
 int dns_resolver_settings_finish(ConfigContext *ctx, unsigned section_line, DnsResolverSettings *s,
@@ -113,3 +114,9 @@ int dns_resolver_settings_finish(ConfigContext *ctx, unsigned section_line, DnsR
 /* The file a run reads: path, else resolv_conf if absolute, else
  * /etc/resolv.conf. */
 const char *dns_resolver_settings_file(const DnsResolverSettings *s);
+
+/* For the reason of a failed run: "PATH, which differs from SYSTEM" when
+ * the resolv.conf PATH the run read differs now (dns_resolv_conf_compare())
+ * from SYSTEM (NULL: /etc/resolv.conf): a copy that went stale since the
+ * MTA started shows so. Writes "" otherwise. */
+void dns_resolv_conf_note(const char *path, const char *system, char *buf, size_t size);

@@ -39,7 +39,7 @@ typedef struct DnsState {
         int type;                 /* ns_t_mx, ns_t_a, ns_t_aaaa */
         bool address;             /* record = address: A, then AAAA when A has none */
         char *resolv_conf;        /* the file the lookups read */
-        char *note;               /* added to the reason of a failure; NULL: none */
+        char *system;             /* tests: the file compared with; NULL: /etc/resolv.conf */
         uint16_t port;
         DnsClient *client;        /* the run's */
 } DnsState;
@@ -56,18 +56,20 @@ static void dns_done(Probe *p) {
         dns_cancel(p);
         free(st->name);
         free(st->resolv_conf);
-        free(st->note);
+        free(st->system);
 }
 
-/* Completes a failed run: "MX example.org: NXDOMAIN", with the note on
- * the MTA's resolv.conf where it differs from the system's. */
+/* Completes a failed run: "MX example.org: NXDOMAIN", with a note on the
+ * resolv.conf read where it differs from the system's now. */
 static void dns_fail(Probe *p, int type, ProbeOutcome outcome, const char *what) {
         DnsState *st = p->state;
+        char note[PROBE_REASON_MAX];
 
         st->client = dns_client_free(st->client);
+        dns_resolv_conf_note(st->resolv_conf, st->system, note, sizeof(note));
         probe_complete(p, outcome == PROBE_OUTCOME_LOCAL_ERROR ? PROBE_UNKNOWN : PROBE_FAIL, outcome, NULL,
                        "%s %s: %s%s%s%s", dns_type_name(type), st->name, what,
-                       st->note ? " (through " : "", st->note ?: "", st->note ? ")" : "");
+                       note[0] ? " (through " : "", note, note[0] ? ")" : "");
 }
 
 /* The number of records of TYPE in ABUF, or an ARES_E* code (< 0 never
@@ -208,7 +210,7 @@ static int dns_init(Probe *p, const void *settings) {
         st->resolv_conf = strdup(dns_resolver_settings_file(&s->resolver));
         if (!st->name || !st->resolv_conf)
                 return -ENOMEM;
-        if (s->resolver.note && !(st->note = strdup(s->resolver.note)))
+        if (s->resolver.system && !(st->system = strdup(s->resolver.system)))
                 return -ENOMEM;
         return 0;
 }

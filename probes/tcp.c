@@ -59,7 +59,7 @@ typedef struct TcpState {
         bool literal;             /* host is an address literal */
         TcpAddress literal_address;
         char *resolv_conf;
-        char *note;               /* on the MTA's resolv.conf, added to a failure's reason */
+        char *system;             /* tests: the file compared with; NULL: /etc/resolv.conf */
         uint16_t dns_port;
 
         /* one run */
@@ -174,14 +174,14 @@ static void tcp_done(Probe *p) {
         free(st->host);
         free(st->mx_of);
         free(st->resolv_conf);
-        free(st->note);
+        free(st->system);
 }
 
 /* Ends the run: every path goes through here or probe_complete(OK). */
 static void tcp_fail(Probe *p, ProbeOutcome outcome, const char *fmt, ...) _printf_(3, 4);
 static void tcp_fail(Probe *p, ProbeOutcome outcome, const char *fmt, ...) {
         TcpState *st = p->state;
-        char what[PROBE_REASON_MAX];
+        char what[PROBE_REASON_MAX], note[PROBE_REASON_MAX] = "";
         va_list ap;
 
         va_start(ap, fmt);
@@ -189,8 +189,10 @@ static void tcp_fail(Probe *p, ProbeOutcome outcome, const char *fmt, ...) {
         va_end(ap);
         tcp_cancel(p);
         /* the MTA's resolv.conf matters where a name was looked up */
-        if (outcome == PROBE_OUTCOME_DNS_FAILURE && st->note)
-                probe_complete(p, PROBE_FAIL, outcome, NULL, "%s (through %s)", what, st->note);
+        if (outcome == PROBE_OUTCOME_DNS_FAILURE && st->resolv_conf)
+                dns_resolv_conf_note(st->resolv_conf, st->system, note, sizeof(note));
+        if (note[0])
+                probe_complete(p, PROBE_FAIL, outcome, NULL, "%s (through %s)", what, note);
         else
                 probe_complete(p, outcome == PROBE_OUTCOME_LOCAL_ERROR ? PROBE_UNKNOWN : PROBE_FAIL, outcome, NULL,
                                "%s", what);
@@ -467,7 +469,7 @@ static int tcp_init(Probe *p, const void *settings) {
         st->resolv_conf = strdup(dns_resolver_settings_file(&s->resolver));
         if (!st->resolv_conf)
                 return -ENOMEM;
-        if (s->resolver.note && !(st->note = strdup(s->resolver.note)))
+        if (s->resolver.system && !(st->system = strdup(s->resolver.system)))
                 return -ENOMEM;
         return 0;
 }

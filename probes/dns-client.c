@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -562,14 +563,23 @@ int dns_resolv_conf_compare(const char *path, const char *system, char *buf, siz
         return 1;
 }
 
+/* The key's table row points at the struct, config_print_string() reads resolv_conf there. */
+_Static_assert(offsetof(DnsResolverSettings, resolv_conf) == 0, "resolv_conf must come first");
+
 int config_parse_resolv_conf(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data) {
-        char **p = data;
+        DnsResolverSettings *s = data;
+        int r;
 
         if (strcmp(value, "auto") != 0)
-                return config_parse_path(ctx, item, value, data);
-        free(*p);
-        *p = strdup(value);
-        return *p ? 0 : config_oom(ctx);
+                r = config_parse_path(ctx, item, value, &s->resolv_conf);
+        else {
+                free(s->resolv_conf);
+                s->resolv_conf = strdup(value);
+                r = s->resolv_conf ? 0 : config_oom(ctx);
+        }
+        if (r >= 0)
+                s->line = ctx->line;
+        return r;
 }
 
 int dns_resolver_settings_init(DnsResolverSettings *s) {
@@ -597,6 +607,7 @@ const char *dns_resolver_settings_file(const DnsResolverSettings *s) {
 int dns_resolver_settings_finish(ConfigContext *ctx, unsigned section_line, DnsResolverSettings *s,
                                  const MtaProfile *prof, const void *mta_settings) {
         bool is_auto = !s->resolv_conf || strcmp(s->resolv_conf, "auto") == 0;
+        unsigned line = s->line > 0 ? s->line : section_line;
         char path[4096], diff[PROBE_REASON_MAX * 2];
         int r;
 
@@ -604,7 +615,7 @@ int dns_resolver_settings_finish(ConfigContext *ctx, unsigned section_line, DnsR
         if (r == -ENOMEM)
                 return config_oom(ctx);
         if (r < 0)
-                return config_error(ctx, section_line, "resolv_conf",
+                return config_error(ctx, line, "resolv_conf",
                                     "cannot tell which resolv.conf MTA type %s reads: %s",
                                     prof ? prof->type : "?", strerror(-r));
         free(s->path);
@@ -616,7 +627,7 @@ int dns_resolver_settings_finish(ConfigContext *ctx, unsigned section_line, DnsR
         if (r == -ENOMEM)
                 return config_oom(ctx);
         if (r < 0 && !is_auto)
-                return config_error(ctx, section_line, "resolv_conf", "cannot read %s: %s", path, strerror(-r));
+                return config_error(ctx, line, "resolv_conf", "cannot read %s: %s", path, strerror(-r));
         free(s->advice);
         s->advice = NULL;
         if (r > 0 && asprintf(&s->advice, "resolv_conf: %s %s%s", is_auto ? "the MTA resolves names through" :

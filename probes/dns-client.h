@@ -84,7 +84,9 @@ int dns_resolv_conf_compare(const char *path, const char *system, char *buf, siz
 
 /* The resolver part of the dns and tcp probes' settings. */
 typedef struct DnsResolverSettings {
-        char *resolv_conf;        /* [probe:NAME] resolv_conf: "auto" (default) or an absolute path */
+        char *resolv_conf;        /* [probe:NAME] resolv_conf: "auto" (default) or an absolute path;
+                                   * first: the key's table row points here */
+        unsigned line;            /* where resolv_conf was set, 0: not set (for errors) */
         char *path;               /* the file it means, set at load (dns_resolver_settings_finish());
                                    * NULL: resolv_conf if absolute, else /etc/resolv.conf */
         char *advice;             /* "resolv_conf: the MTA resolves names through ..." when that
@@ -96,7 +98,8 @@ typedef struct DnsResolverSettings {
                                    * the one it read with; NULL: /etc/resolv.conf */
 } DnsResolverSettings;
 
-/* ConfigParser of resolv_conf: "auto" or an absolute path (char *). */
+/* ConfigParser of resolv_conf: "auto" or an absolute path, into the
+ * DnsResolverSettings at DATA (resolv_conf and line). */
 int config_parse_resolv_conf(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data);
 
 /* Defaults (resolv_conf = auto); frees. Init returns 0 or -ENOMEM. */
@@ -106,7 +109,8 @@ void dns_resolver_settings_done(DnsResolverSettings *s);
 /* At load: resolves resolv_conf against the MTA (dns_resolv_conf_resolve()),
  * checks that the file can be read (an explicit path: an error; auto: the
  * run reports it), and gives advice when it differs from /etc/resolv.conf. Errors
- * through config_error(CTX, SECTION_LINE, "resolv_conf", ...). Returns 0,
+ * through config_error(CTX, line, "resolv_conf", ...) with the key's line, or
+ * SECTION_LINE when the key is not set. Returns 0,
  * -EINVAL, -ENOMEM. */
 int dns_resolver_settings_finish(ConfigContext *ctx, unsigned section_line, DnsResolverSettings *s,
                                  const struct MtaProfile *prof, const void *mta_settings);

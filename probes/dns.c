@@ -258,7 +258,7 @@ static int config_parse_dns_record(ConfigContext *ctx, const ConfigItem *item, c
 static const ConfigItem dns_probe_items[] = {
         CONFIG_ITEM_REQUIRED("name", word, string, DnsSettings, name, 0),
         { "record", config_parse_dns_record, config_print_string, offsetof(DnsSettings, record), 0, false, NULL },
-        { "resolv_conf", config_parse_resolv_conf, config_print_string, offsetof(DnsSettings, resolver.resolv_conf), 0, false, NULL },
+        { "resolv_conf", config_parse_resolv_conf, config_print_string, offsetof(DnsSettings, resolver), 0, false, NULL },
         {},
 };
 

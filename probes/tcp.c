@@ -534,7 +534,7 @@ static const ConfigItem tcp_probe_items[] = {
         { "host", config_parse_tcp_target, config_print_string, offsetof(TcpSettings, host.value), 0, false, NULL },
         { "mx_of", config_parse_tcp_target, config_print_string, offsetof(TcpSettings, mx_of.value), 0, false, NULL },
         CONFIG_ITEM("port", port, port, TcpSettings, port, 1),
-        { "resolv_conf", config_parse_resolv_conf, config_print_string, offsetof(TcpSettings, resolver.resolv_conf), 0, false, NULL },
+        { "resolv_conf", config_parse_resolv_conf, config_print_string, offsetof(TcpSettings, resolver), 0, false, NULL },
         {},
 };
 

@@ -372,7 +372,7 @@ static void test_config_errors(void **state) {
         check_error(MTA "[probe:c]\ntype = dns\nname = canary.test\nresolv_conf = resolv.conf\n",
                     ":7: [probe:c] resolv_conf: \"resolv.conf\" is not an absolute path");
         check_error(MTA "[probe:c]\ntype = dns\nname = canary.test\nresolv_conf = /nonexistent/resolv.conf\n",
-                    ":4: [probe:c] resolv_conf: cannot read /nonexistent/resolv.conf: No such file or directory");
+                    ":7: [probe:c] resolv_conf: cannot read /nonexistent/resolv.conf: No such file or directory");
         check_error(MTA "[probe:c]\ntype = tcp\nhost = 192.0.2.1\nmx_of = canary.test\n",
                     ":7: [probe:c] mx_of: host is set too (line 6): set one of host and mx_of");
         check_error(MTA "[probe:c]\ntype = tcp\nport = 25\n", ":4: [probe:c] host: missing: set host or mx_of");

@@ -75,6 +75,14 @@ struct MtaProfile {
          * the same (or the MTA has no view of its own: NULL), or a
          * negative errno when a file cannot be read. SETTINGS: the type's. */
         int (*resolver_view)(const void *settings, char *buf, size_t size);
+        /* The resolv.conf(5) the MTA's delivery agent resolves names
+         * through, for the dns and tcp probes' resolv_conf = auto
+         * (probes/dns-client.h): writes its absolute path to BUF and
+         * returns 1 when it is not /etc/resolv.conf (Postfix: smtp(8)
+         * chrooted in master.cf reads QUEUE_DIRECTORY/etc/resolv.conf),
+         * returns 0 when it is the system's (or NULL: always), or a
+         * negative errno. SETTINGS: the type's, finished. */
+        int (*resolv_conf)(const void *settings, char *buf, size_t size);
 
         /* Defaults of common [mta] keys. */
         const char *default_unit;            /* NULL: [mta] unit is required */

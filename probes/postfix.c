@@ -114,6 +114,7 @@
 #include "queue-scan.h"
 #include "probe.h"
 #include "spool-index.h"
+#include "text.h"
 
 /* Levels of subdirectories below each queue. hash_queue_depth is one or
  * two in practice; deeper trees are not Postfix's and are not walked. */
@@ -1225,6 +1226,7 @@ static void postfix_settings_done(void *settings) {
 
         free(s->queue_directory);
         free(s->postconf_path);
+        free(s->master_cf_path);
         *s = (PostfixSettings) {};
 }
 
@@ -1305,6 +1307,61 @@ static int postfix_resolver_view(const void *settings, char *buf, size_t size) {
         return n > 0;
 }
 
+/* Whether the smtp(8) delivery agent (master.cf service "smtp", type
+ * "unix") runs chrooted: its chroot column (master(5)): "y", "n", or "-",
+ * the default, which is "n" since Postfix 3.0 (Debian 12's master.cf says
+ * "y"). Returns 1, 0, or -ENOENT (no such service), -errno (unreadable). */
+static int postfix_smtp_chrooted(const char *master_cf) {
+        _cleanup_free_ char *text = NULL;
+        size_t size, pos = 0, len;
+        const char *line;
+        int r;
+
+        r = read_file_bounded(master_cf, 1024 * 1024, &text, &size);
+        if (r < 0)
+                return r;
+        while (text_next_line(text, size, &pos, &line, &len)) {
+                char buf[512], *f[8], *save = NULL;
+                size_t n = 0;
+
+                /* an entry starts in column 1; blanks first continue the previous one */
+                if (len == 0 || line[0] == '#' || line[0] == ' ' || line[0] == '\t' || len >= sizeof(buf))
+                        continue;
+                memcpy(buf, line, len);
+                buf[len] = 0;
+                for (char *w = strtok_r(buf, " \t", &save); w && n < ELEMENTSOF(f); w = strtok_r(NULL, " \t", &save))
+                        f[n++] = w;
+                if (n < 5 || strcmp(f[0], "smtp") != 0 || strcmp(f[1], "unix") != 0)
+                        continue;
+                return strcmp(f[4], "y") == 0;
+        }
+        return -ENOENT;
+}
+
+/* smtp(8) chrooted: the copy under the queue directory that Debian's
+ * postfix start keeps in step (/usr/lib/postfix/configure-instance.sh).
+ * Without a readable master.cf, the copy counts where it exists. */
+static int postfix_resolv_conf(const void *settings, char *buf, size_t size) {
+        const PostfixSettings *s = settings;
+        _cleanup_free_ char *path = NULL;
+        int r;
+
+        if (!s || !s->queue_directory)
+                return 0;
+        if (asprintf(&path, "%s/etc/resolv.conf", s->queue_directory) < 0)
+                return -ENOMEM;
+        r = postfix_smtp_chrooted(s->master_cf_path ?: "/etc/postfix/master.cf");
+        if (r < 0) {
+                if (access(path, F_OK) < 0)
+                        return 0;
+        } else if (r == 0)
+                return 0;
+        if (strlen(path) >= size)
+                return -ENAMETOOLONG;
+        strcpy(buf, path);
+        return 1;
+}
+
 const MtaProfile mta_profile_postfix = {
         .type = "postfix",
         .queue_ops = &probe_postfix_ops,
@@ -1317,6 +1374,7 @@ const MtaProfile mta_profile_postfix = {
         .activity_source = ACTIVITY_SOURCE_JOURNAL_UNIT,
         .activity_rules = &postfix_activity_rules,
         .resolver_view = postfix_resolver_view,
+        .resolv_conf = postfix_resolv_conf,
         /* Debian 12: postfix.service is a oneshot wrapper that runs
          * nothing itself; the master of the default instance lives in
          * postfix@-.service. */

@@ -22,6 +22,7 @@ extern const ActivityRules postfix_activity_rules;
 typedef struct PostfixSettings {
         char *queue_directory;            /* absolute, default /var/spool/postfix */
         char *postconf_path;              /* NULL: /usr/sbin/postconf (tests set it) */
+        char *master_cf_path;             /* NULL: /etc/postfix/master.cf (tests set it) */
         uint64_t overdue_slack_usec;      /* how long past its next attempt a message is
                                            * overdue, microseconds; USEC_INFINITY = "auto":
                                            * queue_run_delay (postconf -h) plus one minute */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "dns.h"
 #include "log.h"
 #include "macros.h"
 #include "exim.h"
@@ -15,6 +16,7 @@
 #include "postfix.h"
 #include "probe.h"
 #include "smtp.h"
+#include "tcp.h"
 #include "unit.h"
 
 /* The public Probe plus what only this file needs: a result that
@@ -109,6 +111,8 @@ ProbeOutcome probe_outcome_from_errno(int err) {
 
 const struct probe_ops *const probe_ops_table[] = {
         &probe_smtp_ops,
+        &probe_dns_ops,
+        &probe_tcp_ops,
         &probe_postfix_ops,
         &probe_exim_ops,
         &probe_sendmail_ops,

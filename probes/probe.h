@@ -244,6 +244,8 @@ typedef struct ProbeResult {
 } ProbeResult;
 
 typedef struct ConfigItem ConfigItem;
+typedef struct ConfigContext ConfigContext;
+struct MtaProfile;
 
 /* What every probe instance is told; what only its type needs comes in
  * the type's own settings struct (SmtpSettings, UnitSettings, ...,
@@ -276,6 +278,18 @@ struct probe_ops {
          * configured), with which the MTA's connection errors are
          * compared (probes/activity.h); NULL: none. */
         const char *(*settings_host)(const void *settings);
+        /* Completes SETTINGS once the file is read and the MTA is known
+         * (config load, SIGHUP): values that depend on the MTA, such as
+         * resolv_conf = auto (probes/dns.c), and rules across keys.
+         * PROF and MTA_SETTINGS: the configured MTA's (finished). Errors
+         * go through config_error(CTX, line, key, ...) with CTX naming
+         * the section, SECTION_LINE its header. Returns 0, -EINVAL,
+         * -ENOMEM. NULL: nothing to do. */
+        int (*settings_finish)(ConfigContext *ctx, unsigned section_line, void *settings,
+                               const struct MtaProfile *prof, const void *mta_settings);
+        /* Advice on finished SETTINGS, for --check-config and the log at
+         * start (config_advice()): "KEY: text" or NULL when none. */
+        const char *(*settings_advice)(const void *settings);
 
         /* Checks SETTINGS (the type's struct) and sets up state.
          * Returns 0 or -EINVAL (logged)/-ENOMEM. */

@@ -8,6 +8,7 @@ pkgs=(
   build-essential cmake pkg-config
   libsystemd-dev libcurl4-openssl-dev libinih-dev libjansson-dev libssl-dev
   libdb-dev               # Berkeley DB 5.3: Exim's retry hints database (probes/exim.c)
+  libc-ares-dev           # c-ares: the dns and tcp probes' lookups (probes/dns-client.c)
   # unit tests
   libcmocka-dev
   groff-base              # tests/check-docs.sh formats the man pages

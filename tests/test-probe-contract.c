@@ -22,6 +22,7 @@
 #include <systemd/sd-bus.h>
 
 #include "activity.h"
+#include "dns.h"
 #include "exim.h"
 #include "sendmail.h"
 #include "generic.h"
@@ -31,6 +32,7 @@
 #include "probe-harness.h"
 #include "probe.h"
 #include "smtp.h"
+#include "tcp.h"
 #include "unit.h"
 
 /* Short, so that a hanging run meets its deadline quickly. */
@@ -45,6 +47,10 @@ typedef struct Fixture {
         char dir[64];                    /* postfix: a postconf that sleeps; journal: no journal files */
         char postconf[96];
         SmtpSettings smtp;
+        int silent_dns_fd;               /* dns, tcp: a name server that never answers */
+        char resolv_conf[96];
+        DnsSettings dns;
+        TcpSettings tcp;
         PostfixSettings postfix;
         char fifo[96];                   /* exim: /etc/default/exim4 as a FIFO nobody writes */
         EximSettings exim;
@@ -87,6 +93,29 @@ static int fixture_setup(void **state) {
 
         strcpy(f->dir, "/tmp/test-probe-contract-XXXXXX");
         assert_non_null(mkdtemp(f->dir));
+
+        /* dns, tcp: queries go to a UDP socket nobody reads */
+        sa = (struct sockaddr_in) { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        len = sizeof(sa);
+        f->silent_dns_fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        assert_true(f->silent_dns_fd >= 0);
+        assert_int_equal(bind(f->silent_dns_fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        assert_int_equal(getsockname(f->silent_dns_fd, (struct sockaddr *) &sa, &len), 0);
+        (void) snprintf(f->resolv_conf, sizeof(f->resolv_conf), "%s/resolv.conf", f->dir);
+        script = fopen(f->resolv_conf, "we");
+        assert_non_null(script);
+        fputs("nameserver 127.0.0.1\n", script);
+        assert_int_equal(fclose(script), 0);
+        f->dns = (DnsSettings) {
+                .name = (char *) "canary.test",
+                .record = (char *) "mx",
+                .resolver = { .path = f->resolv_conf, .port = ntohs(sa.sin_port) },
+        };
+        f->tcp = (TcpSettings) {
+                .mx_of = { .value = (char *) "canary.test" },
+                .port = 25,
+                .resolver = { .path = f->resolv_conf, .port = ntohs(sa.sin_port) },
+        };
         (void) snprintf(f->postconf, sizeof(f->postconf), "%s/postconf", f->dir);
         script = fopen(f->postconf, "we");
         assert_non_null(script);
@@ -139,6 +168,8 @@ static int fixture_teardown(void **state) {
         Fixture *f = *state;
 
         (void) close(f->listen_fd);
+        (void) close(f->silent_dns_fd);
+        (void) unlink(f->resolv_conf);
         sd_bus_close_unref(f->silent_bus);
         (void) close(f->silent_fd);
         (void) unlink(f->postconf);
@@ -155,6 +186,10 @@ static const void *settings_of(Fixture *f, const struct probe_ops *ops, bool *ha
         *hangs = true;
         if (ops == &probe_smtp_ops)
                 return &f->smtp;
+        if (ops == &probe_dns_ops)
+                return &f->dns;
+        if (ops == &probe_tcp_ops)
+                return &f->tcp;
         if (ops == &probe_postfix_ops)
                 return &f->postfix;
         if (ops == &probe_exim_ops)
@@ -184,7 +219,7 @@ static size_t n_types(void) {
 }
 
 static void test_registry(void **state) {
-        assert_int_equal(n_types(), 7);
+        assert_int_equal(n_types(), 9);
         for (size_t i = 0; probe_ops_table[i]; i++) {
                 const struct probe_ops *ops = probe_ops_table[i];
 
@@ -204,6 +239,8 @@ static void test_registry(void **state) {
                         assert_null(ops->config_items);
         }
         assert_ptr_equal(probe_ops_find("smtp"), &probe_smtp_ops);
+        assert_ptr_equal(probe_ops_find("dns"), &probe_dns_ops);
+        assert_ptr_equal(probe_ops_find("tcp"), &probe_tcp_ops);
         assert_ptr_equal(probe_ops_find("postfix"), &probe_postfix_ops);
         assert_ptr_equal(probe_ops_find("exim"), &probe_exim_ops);
         assert_ptr_equal(probe_ops_find("sendmail"), &probe_sendmail_ops);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "detector.h"
 #include "macros.h"
 #include "probe-harness.h"
 #include "probe.h"
@@ -168,6 +169,71 @@ static void test_greeting_554(void **state) {
         assert_string_equal(s.received, "");  /* no QUIT to a server that refused us */
 }
 
+/* RFC 5321 3.1: 421 is "service not available", a refusal like 554. */
+static void test_greeting_421(void **state) {
+        Server s = { .chunks = { "421 4.3.2 mx.example too busy, try later\r\n" } };
+        ProbeRun res = probe_served(&s, "127.0.0.1", 5 * USEC_PER_SEC);
+
+        assert_int_equal(res.r.status, PROBE_FAIL);
+        assert_string_equal(res.r.reason, "greeting 421 4.3.2 mx.example too busy, try later");
+        assert_int_equal(res.r.outcome, PROBE_OUTCOME_GREETING_REJECTED);
+        assert_string_equal(s.received, "");
+}
+
+/* A relay that answers but refuses (421, 554) is not up: each such round
+ * is a failure (the manager combines a round's reachability probes as FAIL
+ * when one failed, watchdogd/manager-round.c), and fail_threshold of them
+ * in a row make reachability DOWN: an outage, during which nothing is
+ * restarted. */
+static void test_refused_greeting_is_down(void **state) {
+        static const char *const greetings[] = { "421 too busy\r\n", "554 no service\r\n" };
+        DetectorParams params = {
+                .fail_threshold = 3,
+                .ok_threshold = 2,
+                .restore_grace_usec = 60 * USEC_PER_SEC,
+                .stall_after_usec = 600 * USEC_PER_SEC,
+                .verify_after_usec = 120 * USEC_PER_SEC,
+                .min_backlog = 1,
+                .actions = { ACTION_RESTART },
+                .n_actions = 1,
+                .max_restarts = 3,
+                .restart_window_usec = 3600 * USEC_PER_SEC,
+                .unknown_alert_after_usec = 600 * USEC_PER_SEC,
+                .giveup_holddown_usec = 3600 * USEC_PER_SEC,
+        };
+
+        for (size_t g = 0; g < ELEMENTSOF(greetings); g++) {
+                Observation obs = {
+                        .reach = PROBE_OK,
+                        .queue_status = PROBE_UNKNOWN,
+                        .activity_status = PROBE_UNKNOWN,
+                        .unit_status = PROBE_UNKNOWN,
+                };
+                DetectorOutput out;
+                Detector d;
+                uint64_t t = 10 * USEC_PER_SEC;
+
+                detector_init(&d, t);
+                for (unsigned i = 0; i < params.ok_threshold; i++) {
+                        t += 10 * USEC_PER_SEC;
+                        detector_step(&d, &params, &obs, t, &out);
+                }
+                assert_int_equal(d.reach, REACH_UP);
+
+                for (unsigned i = 1; i <= params.fail_threshold; i++) {
+                        Server s = { .chunks = { greetings[g] } };
+                        ProbeRun res = probe_served(&s, "127.0.0.1", 5 * USEC_PER_SEC);
+
+                        assert_int_equal(res.r.status, PROBE_FAIL);
+                        assert_int_equal(res.r.outcome, PROBE_OUTCOME_GREETING_REJECTED);
+                        obs.reach = res.r.status;
+                        t += 10 * USEC_PER_SEC;
+                        detector_step(&d, &params, &obs, t, &out);
+                        assert_int_equal(d.reach, i < params.fail_threshold ? REACH_UP : REACH_DOWN);
+                }
+        }
+}
+
 static void test_greeting_malformed(void **state) {
         Server s = { .chunks = { "HTTP/1.1 400 Bad Request\r\n" } };
         ProbeRun res = probe_served(&s, "127.0.0.1", 5 * USEC_PER_SEC);
@@ -250,6 +316,8 @@ int main(void) {
                 cmocka_unit_test(test_greeting_multiline),
                 cmocka_unit_test(test_greeting_endless_continuation),
                 cmocka_unit_test(test_greeting_554),
+                cmocka_unit_test(test_greeting_421),
+                cmocka_unit_test(test_refused_greeting_is_down),
                 cmocka_unit_test(test_greeting_malformed),
                 cmocka_unit_test(test_eof_before_greeting),
                 cmocka_unit_test(test_connection_refused),

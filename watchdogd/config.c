@@ -934,16 +934,23 @@ static int config_probe_end(ConfigContext *ctx, void *base, void *userdata) {
         return 0;
 }
 
-/* A run still going at the next round would only ever be "overlapped". */
-static int config_check_probe(ConfigContext *ctx, const Config *c, const ProbeConfig *p) {
+/* The type's rules that need the MTA (probe_ops.settings_finish: the dns
+ * and tcp probes' resolv_conf = auto), and a run still going at the next
+ * round, which would only ever be "overlapped". */
+static int config_check_probe(ConfigContext *ctx, const Config *c, ProbeConfig *p) {
         char t[FORMAT_DURATION_MAX], iv[FORMAT_DURATION_MAX];
         int r;
 
-        if (p->timeout_usec < c->interval_usec)
-                return 0;
         r = config_section_name(ctx, "probe", p->name);
         if (r < 0)
                 return r;
+        if (p->ops && p->ops->settings_finish) {
+                r = p->ops->settings_finish(ctx, p->line, p->settings, c->profile, c->mta_settings);
+                if (r < 0)
+                        return r;
+        }
+        if (p->timeout_usec < c->interval_usec)
+                return 0;
         return config_error(ctx, p->line, "timeout", "%s is not shorter than [watchdog] interval (%s)",
                             format_duration(t, sizeof t, p->timeout_usec),
                             format_duration(iv, sizeof iv, c->interval_usec));
@@ -1040,8 +1047,23 @@ size_t config_advice(const Config *c, char *buf, size_t size) {
 
         if (size > 0)
                 buf[0] = 0;
+        /* the probes' own (the MTA resolves through another resolv.conf) */
+        for (size_t i = 0; i < c->n_probes; i++) {
+                const ProbeConfig *p = &c->probes[i];
+                const char *a = p->ops && p->ops->settings_advice ? p->ops->settings_advice(p->settings) : NULL;
+                int k;
+
+                if (!a)
+                        continue;
+                k = snprintf(buf, size, "%s: [probe:%s] %s\n", c->path, p->name, a);
+                n++;
+                if (k < 0 || (size_t) k >= size)
+                        return n;
+                buf += k;
+                size -= (size_t) k;
+        }
         if (!prof)
-                return 0;
+                return n;
         /* kill_hung_deliveries needs the type's lock check (Exim's) */
         if (c->kill_hung_deliveries && !prof->lock_holder) {
                 int k = snprintf(buf, size, "%s: [mta] kill_hung_deliveries: MTA type %s has no check of who holds "

@@ -160,7 +160,9 @@ bool alert_config_equal(const AlertConfig *a, const AlertConfig *b);
  * has one: hung deliveries are reported, never killed); for [mta] type =
  * generic without a schedule, stall_after not longer than max_retry_gap
  * (a pause of the MTA between its retries counts as a stall), or
- * max_retry_gap not set. Returns the number of findings. */
+ * max_retry_gap not set; a dns or tcp probe whose resolv.conf (the MTA's,
+ * resolv_conf = auto) differs from /etc/resolv.conf ("PATH: [probe:NAME]
+ * resolv_conf: ..."). Returns the number of findings. */
 size_t config_advice(const Config *c, char *buf, size_t size);
 
 /* Prints the effective settings (all keys, defaults included) in ini form. */

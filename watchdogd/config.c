@@ -809,9 +809,14 @@ static int settings_new(size_t size, void (*init)(void *), void **ret) {
 static int config_mta_end(ConfigContext *ctx, void *base, void *userdata) {
         LoadState *ls = userdata;
         Config *c = base;
-        const MtaProfile *prof = mta_profile_find(c->mta_type);
+        const MtaProfile *prof;
         int r;
 
+        /* A type in error: which keys the others are is not known, nor
+         * what they would be checked against (the profile stays unset). */
+        if (config_key_failed(ctx, "mta", "type"))
+                return -EINVAL;
+        prof = mta_profile_find(c->mta_type);
         if (!prof)  /* config_parse_mta_type() lets only known types through */
                 return config_error(ctx, ls->mta_line, "type", "no profile for MTA type \"%s\"", c->mta_type);
         c->profile = prof;
@@ -819,9 +824,10 @@ static int config_mta_end(ConfigContext *ctx, void *base, void *userdata) {
         if (r < 0)
                 return config_oom(ctx);
         r = config_apply_pending(ctx, &c->mta_pending, prof->config_items, c->mta_settings, ls->mta_line);
+        config_pending_list_done(&c->mta_pending);
+        /* The type's own cross-checks would read a key that failed. */
         if (r < 0)
                 return r;
-        config_pending_list_done(&c->mta_pending);
         if (prof->settings_finish) {
                 char error[256] = "";
 
@@ -843,12 +849,14 @@ static int config_apply_profile(ConfigContext *ctx, LoadState *ls) {
         r = config_set_section(ctx, "mta");
         if (r < 0)
                 return r;
+        if (!prof)  /* [mta] type in error, reported */
+                return -EINVAL;
         if (!c->unit && prof->default_unit) {
                 c->unit = strdup(prof->default_unit);
                 if (!c->unit)
                         return config_oom(ctx);
         }
-        if (!c->unit)
+        if (!c->unit && !config_key_failed(ctx, "mta", "unit"))
                 return config_error(ctx, ls->mta_line, "unit", "missing required key");
         if (!c->mta_name) {
                 c->mta_name = strdup(prof->type);
@@ -874,16 +882,20 @@ static int config_apply_profile(ConfigContext *ctx, LoadState *ls) {
                                 c->actions[n++] = action_type_from_string(*w);
                 c->n_actions = n;
         }
-        for (size_t i = 0; i < c->n_actions; i++)
+        /* Each check below reads keys of its own; one that failed was reported. */
+        bool flush_failed = config_key_failed(ctx, "mta", "flush_command");
+
+        for (size_t i = 0; i < c->n_actions && !flush_failed && !config_key_failed(ctx, "mta", "actions"); i++)
                 if (c->actions[i] == ACTION_FLUSH && !c->flush_command)
                         return config_error(ctx, ls->mta_line, "flush_command",
                                             "missing: actions include flush (MTA type %s has no default)%s",
                                             prof->type, c->actions_set ? "" : "; or set actions = restart");
-        if (c->flush_on_restore && !c->flush_command)
+        if (c->flush_on_restore && !c->flush_command && !flush_failed)
                 return config_error(ctx, ls->mta_line, "flush_on_restore",
                                     "needs flush_command (MTA type %s has no default)", prof->type);
         /* A delivery still going at the next round is no wedged sender. */
-        if (prof->hung_start_after) {
+        if (prof->hung_start_after && !config_key_failed(ctx, "watchdog", "interval") &&
+            !config_key_failed(ctx, "mta", "hung_delivery_after")) {
                 uint64_t h = prof->hung_start_after(c->mta_settings);
                 char hs[FORMAT_DURATION_MAX], iv[FORMAT_DURATION_MAX];
 
@@ -919,6 +931,9 @@ static int config_probe_end(ConfigContext *ctx, void *base, void *userdata) {
         ProbeConfig *p = base;
         int r;
 
+        /* A type in error: which keys the others are is not known. */
+        if (config_key_failed(ctx, ctx->section, "type"))
+                return -EINVAL;
         if (!p->type)
                 return config_error(ctx, p->line, "type", "missing required key");
         p->ops = probe_ops_find(p->type);
@@ -928,10 +943,8 @@ static int config_probe_end(ConfigContext *ctx, void *base, void *userdata) {
         if (r < 0)
                 return config_oom(ctx);
         r = config_apply_pending(ctx, &p->pending, p->ops->config_items, p->settings, p->line);
-        if (r < 0)
-                return r;
         config_pending_list_done(&p->pending);
-        return 0;
+        return r;
 }
 
 /* A run still going at the next round would only ever be "overlapped". */
@@ -939,33 +952,42 @@ static int config_check_probe(ConfigContext *ctx, const Config *c, const ProbeCo
         char t[FORMAT_DURATION_MAX], iv[FORMAT_DURATION_MAX];
         int r;
 
-        if (p->timeout_usec < c->interval_usec)
-                return 0;
         r = config_section_name(ctx, "probe", p->name);
         if (r < 0)
                 return r;
+        if (p->timeout_usec < c->interval_usec || config_key_failed(ctx, ctx->section, "timeout") ||
+            config_key_failed(ctx, "watchdog", "interval"))
+                return 0;
         return config_error(ctx, p->line, "timeout", "%s is not shorter than [watchdog] interval (%s)",
                             format_duration(t, sizeof t, p->timeout_usec),
                             format_duration(iv, sizeof iv, c->interval_usec));
 }
 
+/* Checks across keys and sections, once the whole file was read. Each
+ * check that fails is reported and the others still run (a check whose
+ * input had an error of its own is left out: config_key_failed()).
+ * Returns 0, or the first error. */
 static int config_validate(ConfigContext *ctx, LoadState *ls) {
         Config *c = ls->config;
         int r;
 
         if (ls->mta_line == 0) {
-                (void) config_set_section(ctx, NULL);
-                log_error("%s: [mta]: section missing", ctx->path);
-                return -EINVAL;
-        }
-        r = config_apply_profile(ctx, ls);
-        if (r < 0)
-                return r;
-
-        for (size_t i = 0; i < c->n_probes; i++) {
-                r = config_check_probe(ctx, c, &c->probes[i]);
+                r = config_set_section(ctx, "mta");
                 if (r < 0)
                         return r;
+                if (!config_section_failed(ctx, "mta"))
+                        (void) config_error(ctx, 0, NULL, "section missing");
+                else if (ctx->r == 0)  /* cannot be: the header's error was counted */
+                        ctx->r = -EINVAL;
+        } else
+                (void) config_apply_profile(ctx, ls);
+        if (ctx->fatal)
+                return ctx->r;
+
+        for (size_t i = 0; i < c->n_probes; i++) {
+                (void) config_check_probe(ctx, c, &c->probes[i]);
+                if (ctx->fatal)
+                        return ctx->r;
         }
 
         for (size_t i = 0; i < c->n_alerts; i++) {
@@ -974,10 +996,14 @@ static int config_validate(ConfigContext *ctx, LoadState *ls) {
                 r = config_section_name(ctx, "alert", a->name);
                 if (r < 0)
                         return r;
-                if (!a->url)
-                        return config_error(ctx, a->line, "url", "missing required key");
-                if (a->retry_initial_usec > a->retry_max_usec)
-                        return config_error(ctx, a->line, "retry_initial", "larger than retry_max");
+                if (!a->url && !config_key_failed(ctx, ctx->section, "url"))
+                        (void) config_error(ctx, a->line, "url", "missing required key");
+                if (a->retry_initial_usec > a->retry_max_usec &&
+                    !config_key_failed(ctx, ctx->section, "retry_initial") &&
+                    !config_key_failed(ctx, ctx->section, "retry_max"))
+                        (void) config_error(ctx, a->line, "retry_initial", "larger than retry_max");
+                if (ctx->fatal)
+                        return ctx->r;
 
                 /* The format's own rules, unless the section says otherwise. */
                 if (streq_ptr(a->format, "slack")) {
@@ -993,41 +1019,57 @@ static int config_validate(ConfigContext *ctx, LoadState *ls) {
         if (!c->hostname) {
                 char h[HOST_NAME_MAX + 1] = "";
 
-                if (gethostname(h, sizeof h - 1) < 0 || h[0] == '\0')
-                        return log_error_errno(errno != 0 ? errno : EINVAL,
-                                               "%s: [watchdog] hostname: not set and gethostname() failed: %m",
-                                               ctx->path);
+                if (gethostname(h, sizeof h - 1) < 0 || h[0] == '\0') {
+                        r = log_error_errno(errno != 0 ? errno : EINVAL,
+                                            "%s: [watchdog] hostname: not set and gethostname() failed: %m",
+                                            ctx->path);
+                        ctx->n_errors++;
+                        return ctx->r < 0 ? ctx->r : r;
+                }
                 c->hostname = strdup(h);
                 if (!c->hostname)
                         return config_oom(ctx);
         }
 
-        return 0;
+        return ctx->r;
 }
 
-int config_load(const char *path, Config **ret) {
+int config_load_counted(const char *path, Config **ret, unsigned *ret_n_errors) {
         _cleanup_(config_freep) Config *c = NULL;
         ConfigContext ctx = { .path = path };
         LoadState ls = {};
         int r;
 
+        if (ret_n_errors)
+                *ret_n_errors = 0;
         if (!path || !ret)
                 return -EINVAL;
 
         r = config_new(path, &c);
-        if (r < 0)
+        if (r < 0) {
+                if (ret_n_errors)
+                        *ret_n_errors = 1;
                 return log_error_errno(r, "Out of memory.");
+        }
         ls.config = c;
 
         r = config_parse_file(&ctx, config_section_start, &ls);
-        if (r == 0)
+        /* A file that was read, with errors or not: the checks across keys
+         * report theirs too, so that one run names every error. */
+        if (r == 0 || (r == -EINVAL && !ctx.fatal))
                 r = config_validate(&ctx, &ls);
-        free(ctx.section);
+        config_context_done(&ctx);
+        if (ret_n_errors)
+                *ret_n_errors = r >= 0 ? 0 : ctx.n_errors > 0 ? ctx.n_errors : 1;
         if (r < 0)
                 return r;
 
         *ret = TAKE_PTR(c);
         return 0;
+}
+
+int config_load(const char *path, Config **ret) {
+        return config_load_counted(path, ret, NULL);
 }
 
 /* Advice */

@@ -144,8 +144,14 @@ typedef struct Config {
  * cannot be opened is "FILE: reason").
  * Returns 0, -ENOENT/-EACCES/... when the file cannot be read, -EINVAL
  * for any syntax or validation error, -ENOMEM. Nothing is half-applied:
- * on error *ret is untouched. */
+ * on error *ret is untouched. Every error of the file is logged, not only
+ * the first (conf-parser.h). */
 int config_load(const char *path, Config **ret);
+/* As config_load(); the reading goes on after an error, so that every
+ * error of the file is logged, and *RET_N_ERRORS (may be NULL) is their
+ * number: 0 on success, at least 1 on failure. --check-config and the
+ * daemon's start report "N errors" from it. */
+int config_load_counted(const char *path, Config **ret, unsigned *ret_n_errors);
 
 Config *config_free(Config *c);
 

@@ -168,8 +168,11 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         (void) sd_notifyf(false, "RELOADING=1\nSTATUS=%s: reloading %s", m->config->unit, m->config->path);
         log_notice("SIGHUP: reloading %s", m->config->path);
 
-        r = config_load(m->config->path, &c);
+        unsigned n_errors = 0;
+
+        r = config_load_counted(m->config->path, &c, &n_errors);
         if (r < 0) {
+                log_error("%s: %u error%s", m->config->path, n_errors, n_errors == 1 ? "" : "s");
                 log_error("Reload: %s has errors (above); the running configuration stays", m->config->path);
                 goto done;
         }

@@ -506,6 +506,60 @@ static void test_every_error(void **state) {
         }
 }
 
+/* Hosts of the documentation domains (RFC 2606) are advice, not errors:
+ * each names its file, line and key. */
+static void test_placeholders(void **state) {
+        static const char text[] =
+                "[watchdog]\n"
+                "hostname = mail1.Example.NET\n"                          /* 2 */
+                MTA                                                         /* 3, 4 */
+                "[probe:relay]\n"                                          /* 5 */
+                "type = smtp\n"
+                "host = relay.example.org.\n"                              /* 7 */
+                "[probe:real]\n"
+                "host = smtp.test\n"                                       /* .test: real test setups */
+                "type = smtp\n"
+                "[probe:x]\n"
+                "host = relay.invalid\n"                                   /* 12 */
+                "type = smtp\n"
+                "[probe:y]\n"
+                "host = notexample.com\n"                                  /* not below example.com */
+                "type = smtp\n"
+                "[alert:ops]\n"
+                "url = https://user@hooks.example.com:8443/x?y=1\n"        /* 18 */
+                "[alert:own]\n"
+                "url = http://example.company.net/hook\n";
+        _cleanup_free_ char *path = write_config(text), *log = NULL, *expected = NULL;
+        char advice[4096];
+        Config *c = NULL;
+
+        assert_int_equal(load_captured(path, &c, &log), 0);
+        assert_string_equal(log, "");
+        assert_int_equal(config_advice(c, advice, sizeof advice), 4);
+        assert_true(asprintf(&expected,
+                             "%1$s:2: [watchdog] hostname: mail1.Example.NET is in a domain reserved for documentation "
+                             "(RFC 2606), a placeholder: alerts name the host so; remove the key for the system's "
+                             "host name\n"
+                             "%1$s:7: [probe:relay] host: relay.example.org. is in a domain reserved for documentation "
+                             "(RFC 2606), a placeholder: probe a host the MTA really depends on (its relay), or "
+                             "remove the section\n"
+                             "%1$s:12: [probe:x] host: relay.invalid is in a domain reserved for documentation "
+                             "(RFC 2606), a placeholder: probe a host the MTA really depends on (its relay), or "
+                             "remove the section\n"
+                             "%1$s:18: [alert:ops] url: https://user@hooks.example.com:8443/x?y=1 is in a domain "
+                             "reserved for documentation (RFC 2606), a placeholder: alerts sent there reach nobody; "
+                             "set your receiver's URL, or remove the section (alerts are then only logged)\n",
+                             path) > 0);
+        assert_string_equal(advice, expected);
+        config_free(c);
+
+        /* none: no advice */
+        c = load_ok(MTA "[probe:r]\ntype = smtp\nhost = 192.0.2.1\n[alert:a]\nurl = http://[2001:db8::1]/x\n");
+        assert_int_equal(config_advice(c, advice, sizeof advice), 0);
+        assert_string_equal(advice, "");
+        config_free(c);
+}
+
 static void test_limits(void **state) {
         Config *c = load_ok(MTA
                             "fail_threshold = 4294967295\n"
@@ -1330,6 +1384,7 @@ int main(void) {
                 cmocka_unit_test(test_restart_timeout),
                 cmocka_unit_test(test_type_keys_before_type),
                 cmocka_unit_test(test_every_error),
+                cmocka_unit_test(test_placeholders),
                 cmocka_unit_test(test_limits),
                 cmocka_unit_test(test_errors),
                 cmocka_unit_test(test_line_too_long),

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -334,6 +335,78 @@ static int config_parse_unit(ConfigContext *ctx, const ConfigItem *item, const c
         return config_parse_string(ctx, item, value, data);
 }
 
+/* Placeholders: the names RFC 2606 reserves for documentation. */
+
+/* Whether HOST (a name, any case, maybe with a final dot) is example.com,
+ * example.net, example.org or below one of them, or in the TLD .example
+ * or .invalid (RFC 2606 sections 2 and 3; RFC 6761 6.4 for .invalid).
+ * .test is left alone: real test networks use it. */
+static bool host_is_placeholder(const char *host, size_t len) {
+        static const char *const names[] = { "example.com", "example.net", "example.org", NULL };
+        static const char *const tlds[] = { "example", "invalid", NULL };
+        char h[256];
+
+        if (len > 0 && host[len - 1] == '.')
+                len--;
+        if (len == 0 || len >= sizeof h)
+                return false;
+        for (size_t i = 0; i < len; i++)
+                h[i] = (char) tolower((unsigned char) host[i]);
+        h[len] = '\0';
+
+        for (const char *const *n = names; *n; n++) {
+                size_t l = strlen(*n);
+
+                if (strcmp(h, *n) == 0 || (len > l && h[len - l - 1] == '.' && strcmp(h + len - l, *n) == 0))
+                        return true;
+        }
+        for (const char *const *t = tlds; *t; t++) {
+                size_t l = strlen(*t);
+
+                if (strcmp(h, *t) == 0 || (len > l && h[len - l - 1] == '.' && strcmp(h + len - l, *t) == 0))
+                        return true;
+        }
+        return false;
+}
+
+/* The host of an http:// or https:// URL: after the scheme and any
+ * "user@", up to a port, path, query or fragment; an IP literal in
+ * brackets is no name. */
+static bool url_is_placeholder(const char *url) {
+        const char *p = strstr(url, "://"), *at;
+        size_t n;
+
+        if (!p)
+                return false;
+        p += 3;
+        n = strcspn(p, "/?#");
+        at = memchr(p, '@', n);
+        if (at) {
+                n -= (size_t) (at + 1 - p);
+                p = at + 1;
+        }
+        if (*p == '[')
+                return false;
+        return host_is_placeholder(p, strcspn(p, ":/?#"));
+}
+
+/* Adds "PATH:LINE: [SECTION] KEY: VALUE is ..." to c->placeholders when
+ * VALUE (a host name, or a URL if IS_URL) is in a documentation domain. */
+static int config_note_placeholder(ConfigContext *ctx, Config *c, unsigned line, const char *key,
+                                   const char *value, bool is_url, const char *what) {
+        char *t = NULL;
+
+        if (!value || !(is_url ? url_is_placeholder(value) : host_is_placeholder(value, strlen(value))))
+                return 0;
+        if (asprintf(&t, "%s:%u: [%s] %s: %s is in a domain reserved for documentation (RFC 2606), "
+                     "a placeholder: %s", ctx->path, line, ctx->section ? ctx->section : "?", key, value,
+                     what) < 0)
+                return config_oom(ctx);
+        if (strv_push(&c->placeholders, t) < 0)
+                return config_oom(ctx);
+        return 0;
+}
+
 static int config_parse_url(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data) {
         const char *rest = NULL;
 
@@ -345,6 +418,36 @@ static int config_parse_url(ConfigContext *ctx, const ConfigItem *item, const ch
         if (!rest || *rest == '\0' || *rest == '/')
                 return config_error(ctx, ctx->line, item->key, "\"%s\" is not an http:// or https:// URL", value);
         return config_parse_word(ctx, item, value, data);
+}
+
+static int config_parse_hostname(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data) {
+        Config *c = data;
+        int r;
+
+        r = config_parse_word(ctx, item, value, &c->hostname);
+        if (r < 0)
+                return r;
+        return config_note_placeholder(ctx, c, ctx->line, item->key, value, false,
+                                       "alerts name the host so; remove the key for the system's host name");
+}
+
+static bool config_print_hostname(FILE *f, const void *data) {
+        return config_print_string(f, &((const Config *) data)->hostname);
+}
+
+static int config_parse_alert_url(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data) {
+        AlertConfig *a = data;
+        int r;
+
+        r = config_parse_url(ctx, item, value, &a->url);
+        if (r < 0)
+                return r;
+        a->url_line = ctx->line;
+        return 0;
+}
+
+static bool config_print_alert_url(FILE *f, const void *data) {
+        return config_print_string(f, &((const AlertConfig *) data)->url);
 }
 
 /* The detector remembers each restart of the window (DETECTOR_RESTARTS_MAX). */
@@ -457,7 +560,8 @@ static bool config_print_actions(FILE *f, const void *data) {
 static const ConfigItem watchdog_items[] = {
         W("interval",            duration,    duration,  interval_usec,        1),
         W("state_dir",           path,        string,    state_dir,            0),
-        W("hostname",            word,        string,    hostname,             0),
+        /* Notes a placeholder: gets the whole Config. */
+        { "hostname", config_parse_hostname, config_print_hostname, 0, 0, false, NULL },
         W("dry_run",             bool,        bool,      dry_run,              0),
         W("log_level",           log_level,   log_level, log_level,            0),
         W("metrics_file",        metrics_file, string,   metrics_file,         0),
@@ -512,7 +616,8 @@ static const ConfigItem probe_tail_items[] = {
 };
 
 static const ConfigItem alert_items[] = {
-        A("url",                 url,         string,    url,                  0),
+        /* Notes its line: gets the whole AlertConfig. */
+        { "url", config_parse_alert_url, config_print_alert_url, 0, 0, false, NULL },
         A("format",              alert_format, string,   format,               0),
         A("timeout",             duration,    duration,  timeout_usec,         1),
         A("ca_file",             ca_file,     string,    ca_file,              0),
@@ -613,6 +718,7 @@ Config *config_free(Config *c) {
         free(c->state_dir);
         free(c->metrics_file);
         free(c->hostname);
+        strv_free(c->placeholders);
         free(c->mta_name);
         free(c->mta_type);
         if (c->mta_settings && c->profile && c->profile->settings_done)
@@ -928,8 +1034,22 @@ static int config_apply_profile(ConfigContext *ctx, LoadState *ls) {
 
 /* End of [probe:NAME]: the type is known, its own keys are parsed. */
 static int config_probe_end(ConfigContext *ctx, void *base, void *userdata) {
+        LoadState *ls = userdata;
         ProbeConfig *p = base;
         int r;
+
+        /* The names a probe reaches (smtp and tcp: host; dns: name; tcp: mx_of). */
+        for (size_t i = 0; i < p->pending.n; i++) {
+                const ConfigPending *e = &p->pending.entries[i];
+
+                if (string_in(e->key, (const char *const[]) { "host", "name", "mx_of", NULL })) {
+                        r = config_note_placeholder(ctx, ls->config, e->line, e->key, e->value, false,
+                                                    "probe a host the MTA really depends on (its relay), or "
+                                                    "remove the section");
+                        if (r < 0)
+                                return r;
+                }
+        }
 
         /* A type in error: which keys the others are is not known. */
         if (config_key_failed(ctx, ctx->section, "type"))
@@ -998,6 +1118,9 @@ static int config_validate(ConfigContext *ctx, LoadState *ls) {
                         return r;
                 if (!a->url && !config_key_failed(ctx, ctx->section, "url"))
                         (void) config_error(ctx, a->line, "url", "missing required key");
+                (void) config_note_placeholder(ctx, c, a->url_line, "url", a->url, true,
+                                               "alerts sent there reach nobody; set your receiver's URL, or "
+                                               "remove the section (alerts are then only logged)");
                 if (a->retry_initial_usec > a->retry_max_usec &&
                     !config_key_failed(ctx, ctx->section, "retry_initial") &&
                     !config_key_failed(ctx, ctx->section, "retry_max"))
@@ -1082,8 +1205,17 @@ size_t config_advice(const Config *c, char *buf, size_t size) {
 
         if (size > 0)
                 buf[0] = 0;
+        for (char **l = c->placeholders; l && *l; l++) {
+                int k = snprintf(buf, size, "%s\n", *l);
+
+                n++;
+                if (k < 0 || (size_t) k >= size)
+                        return n;
+                buf += k;
+                size -= (size_t) k;
+        }
         if (!prof)
-                return 0;
+                return n;
         /* kill_hung_deliveries needs the type's lock check (Exim's) */
         if (c->kill_hung_deliveries && !prof->lock_holder) {
                 int k = snprintf(buf, size, "%s: [mta] kill_hung_deliveries: MTA type %s has no check of who holds "

@@ -109,7 +109,7 @@ int main(int argc, char *argv[]) {
                 config->dry_run = true;
         mopts.dry_run = dry_run;
 
-        char advice[1024];
+        char advice[4096];
 
         if (config_advice(config, advice, sizeof(advice)) > 0)
                 for (char *line = advice, *nl; *line; line = nl + 1) {

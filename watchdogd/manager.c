@@ -215,6 +215,8 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
                 detector_reset(&m->detector, now_monotonic(m), &out);
                 handle_output(m, &out);
         }
+        if (c->n_alerts == 0 && m->config->n_alerts > 0)
+                log_notice("no [alert:NAME]: alerts are only logged");
         config_free(m->config);
         m->config = c;
         log_notice("Reload: %s applied", m->config->path);
@@ -336,6 +338,9 @@ int manager_run(Manager *m) {
                  n_reach_slots(m), m->config->n_alerts,
                  format_duration(iv, sizeof(iv), m->config->interval_usec),
                  m->config->dry_run ? ", dry run" : "");
+        /* Alerts are optional: the daemon heals, logs and writes metrics all the same. */
+        if (m->config->n_alerts == 0 && !m->options.once)
+                log_notice("no [alert:NAME]: alerts are only logged");
         (void) sd_notifyf(false, "READY=1\nSTATUS=%s: starting", m->config->unit);
 
         r = sd_event_loop(m->event);

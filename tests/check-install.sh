@@ -61,6 +61,7 @@ fi
 # deb-systemd-helper says the unit was enabled (a first install), deb-systemd-invoke's
 # start fails, systemctl show says exit status 78. The postinst must exit 0, print one
 # line, and have enabled, then started the unit.
+# shellcheck disable=SC2016  # the stand-ins and the sh -c script expand their own $*, $1, $2
 postinst_start_fails() { # DEB
     local d=$tmp/postinst out rc
     mkdir -p "$d/bin" "$d/ctl"
@@ -128,6 +129,7 @@ if command -v cpack >/dev/null && command -v dpkg-deb >/dev/null; then
         done
         grep -q '^ *deb-systemd-helper enable ' <<<"$postinst" ||
             no "package: postinst does not enable the service with deb-systemd-helper"
+        # shellcheck disable=SC2016  # the postinst's own words
         grep -q 'deb-systemd-invoke "\$1" "\$unit"' <<<"$postinst" ||
             no "package: postinst does not start the service with deb-systemd-invoke"
         grep -q '^ *deb-systemd-invoke stop mta-watchdogd.service' <<<"$(dpkg-deb -I "$deb" prerm)" ||

@@ -212,6 +212,15 @@ case $E2E_INSTALL in
         assert_eq "enabled by a first install" enabled \
             "$(e2e_exec systemctl is-enabled "$E2E_DAEMON_UNIT" 2>/dev/null || true)"
         assert_eq "started by a first install" active "$(daemon_state)"
+        # no [alert:NAME] in the shipped file: said once at start, and no warning round after round
+        observe 25   # two rounds of the shipped interval (10s)
+        inv=$(e2e_exec systemctl show -p InvocationID --value "$E2E_DAEMON_UNIT")
+        assert_eq "first install: 'alerts are only logged' lines" 1 \
+            "$(e2e_exec journalctl --no-pager -o cat "_SYSTEMD_INVOCATION_ID=$inv" |
+                grep -cF 'no [alert:NAME]: alerts are only logged' || true)"
+        assert_eq "first install: warnings in the daemon's journal" "" \
+            "$(e2e_exec journalctl --no-pager -o cat -p warning "_SYSTEMD_INVOCATION_ID=$inv" || true)"
+        assert_eq "first install: still running" active "$(daemon_state)"
         e2e_log "ok: a first install enables and starts the service with the shipped configuration"
         # back as the next scenario expects it (guest-setup.sh): stopped, no state
         stop_daemon

@@ -73,10 +73,14 @@ code_keys() {
                 }' "$config_c" probes/*.c | sort -u
 }
 
-# The example ini: "key = value" or "; key = value" under [section] or [section:NAME].
+# The example ini: "key = value" or "; key = value" under [section] or [section:NAME],
+# or under a commented-out example section "; [section:NAME]" (the shipped file has
+# its [probe:relay] and [alert:ops] only as examples).
 ini_keys() {
         awk '
-                /^\[[a-z]+(:[^]]*)?\]/ { sec = $0; sub(/^\[/, "", sec); sub(/[]:].*/, "", sec); next }
+                /^([;#] *)?\[[a-z]+:[^]]*\] *$/ || /^\[[a-z]+(:[^]]*)?\]/ {
+                        sec = $0; sub(/^[;#]? *\[/, "", sec); sub(/[]:].*/, "", sec); next
+                }
                 sec != "" && match($0, /^[;#]?[ \t]*[a-z_]+[ \t]*=/) {
                         key = substr($0, 1, RLENGTH)
                         sub(/^[;#]?[ \t]*/, "", key); sub(/[ \t]*=$/, "", key)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -492,6 +493,32 @@ static const char *header_value(const char *head, const char *name, char *buf, s
         memcpy(buf, p, n);
         buf[n] = '\0';
         return buf;
+}
+
+/* No [alert:NAME]: alerts are only logged. Events are taken and dropped
+ * at once, nothing waits, and the state directory gets no outbox (the
+ * daemon still heals and writes metrics: neither goes through here). */
+static void test_no_receivers_no_outbox(void **state) {
+        _cleanup_(alerter_freep) Alerter *a = NULL;
+        _cleanup_free_ char *sd = fresh_state_dir("no-receivers"), *outbox = NULL;
+        Config config = { .state_dir = sd };
+        sd_event *e = NULL;
+        struct stat st;
+
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(alerter_new(e, &config, &a), 0);
+        assert_int_equal(alerter_n_receivers(a), 0);
+        for (EventKind k = 0; k < _EVENT_KIND_MAX; k++) {
+                Event ev = test_event(k);
+
+                assert_int_equal(alerter_send(a, &ev), 0);
+        }
+        assert_int_equal(alerter_pending(a), 0);
+        assert_true(asprintf(&outbox, "%s/outbox", sd) > 0);
+        assert_int_equal(stat(outbox, &st), -1);
+        assert_int_equal(errno, ENOENT);
+        a = alerter_free(a);
+        e = sd_event_unref(e);
 }
 
 /* Stored before sending; after a restart the same entries, same ids, in order. */
@@ -1176,6 +1203,7 @@ int main(void) {
                 cmocka_unit_test(test_connection_refused_kept),
                 cmocka_unit_test(test_timeout_and_abort),
                 cmocka_unit_test(test_no_receivers),
+                cmocka_unit_test(test_no_receivers_no_outbox),
                 cmocka_unit_test(test_outbox_resume),
                 cmocka_unit_test(test_refused_goes_to_failed),
                 cmocka_unit_test(test_retry_after),

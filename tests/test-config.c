@@ -106,14 +106,27 @@ static Config *load_ok(const char *text) {
         return load_ok_logged(text, "");
 }
 
-/* Loads TEXT, expects -EINVAL and exactly "PATH" MESSAGE "\n" on stderr. */
+/* Loads TEXT, expects -EINVAL and exactly "PATH" MESSAGE "\n" on stderr;
+ * MESSAGE may hold several errors, one a line, each then prefixed with PATH. */
 static void check_error(const char *text, const char *message) {
         _cleanup_free_ char *path = write_config(text), *log = NULL, *expected = NULL;
         Config *sentinel = (Config *) &file_counter, *c = sentinel;
+        size_t size = 0;
+        FILE *m;
 
         assert_int_equal(load_captured(path, &c, &log), -EINVAL);
         assert_ptr_equal(c, sentinel);
-        assert_true(asprintf(&expected, "%s%s\n", path, message) > 0);
+        m = open_memstream(&expected, &size);
+        assert_non_null(m);
+        for (const char *p = message;;) {
+                size_t n = strcspn(p, "\n");
+
+                fprintf(m, "%s%.*s\n", path, (int) n, p);
+                if (!p[n])
+                        break;
+                p += n + 1;
+        }
+        assert_int_equal(fclose(m), 0);
         assert_string_equal(log, expected);
 }
 
@@ -398,12 +411,153 @@ static void test_type_keys_before_type(void **state) {
                     ":5: [probe:relay] host: duplicate key (first set on line 4)");
         /* A type key's error comes before the errors of later sections. */
         check_error(MTA "queue_directory = relative\n[bogus]\n",
-                    ":3: [mta] queue_directory: \"relative\" is not an absolute path");
+                    ":3: [mta] queue_directory: \"relative\" is not an absolute path\n"
+                    ":4: [bogus]: unknown section (expected [watchdog], [mta], [probe:NAME], [alert:NAME])");
         check_error(MTA "[probe:a]\ntype = smtp\nhost = r\nport = 99999\n[alert:b]\nurl = ftp://x\n",
-                    ":6: [probe:a] port: 99999 is out of range (1..65535)");
+                    ":6: [probe:a] port: 99999 is out of range (1..65535)\n"
+                    ":8: [alert:b] url: \"ftp://x\" is not an http:// or https:// URL");
         /* A key no type has is unknown at once, before later errors. */
         check_error(MTA "[probe:relay]\nhots = a\n[nope]\n",
-                    ":4: [probe:relay] hots: unknown key");
+                    ":4: [probe:relay] hots: unknown key\n"
+                    ":3: [probe:relay] type: missing required key\n"
+                    ":5: [nope]: unknown section (expected [watchdog], [mta], [probe:NAME], [alert:NAME])");
+}
+
+/* Loads TEXT, expects failure, and returns the number of errors counted. */
+static unsigned count_errors(const char *text) {
+        _cleanup_free_ char *path = write_config(text), *log_path = NULL;
+        Config *c = NULL;
+        unsigned n = 99;
+        int saved, fd;
+
+        assert_true(asprintf(&log_path, "%s/stderr", tmpdir) > 0);
+        fflush(stderr);
+        saved = dup(STDERR_FILENO);
+        fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        assert_true(saved >= 0 && fd >= 0);
+        assert_true(dup2(fd, STDERR_FILENO) >= 0);
+        close(fd);
+        assert_int_equal(config_load_counted(path, &c, &n), -EINVAL);
+        fflush(stderr);
+        assert_true(dup2(saved, STDERR_FILENO) >= 0);
+        close(saved);
+        assert_null(c);
+        return n;
+}
+
+/* One run names every error of the file: the reader goes on after a bad
+ * line, key or section, the checks across keys run too, and an error that
+ * only follows from an earlier one is not reported. */
+static void test_every_error(void **state) {
+        static const char text[] =
+                "[watchdog]\n"                           /* 1 */
+                "interval = 10x\n"                       /* 2: bad */
+                "junk\n"                                 /* 3: bad */
+                "[mta]\n"                                /* 4 */
+                "unit = postfix@-.service\n"
+                "stall_after = 0s\n"                     /* 6: bad */
+                "fail_threshold = 0\n"                   /* 7: bad */
+                "[probe:a]\n"                            /* 8 */
+                "type = smtp\n"
+                "timeout = 1h\n"                         /* 10: not checked against the bad interval */
+                "port = 0\n"                             /* 11: bad; host missing: 8 */
+                "[bogus]\n"                              /* 12: bad, its keys are skipped */
+                "anything = at all\n"
+                "[alert:b]\n"                            /* 14 */
+                "url = ftp://x\n"                        /* 15: bad, not "missing" again */
+                "retry_initial = 2m\n"                   /* 16: larger than retry_max */
+                "[alert:c]\n"                            /* 17 */
+                "retry_max = soon\n";                    /* 18: bad; url missing: 17 */
+
+        check_error(text,
+                    ":2: [watchdog] interval: \"10x\" is not a duration (e.g. 30s, 5m, 1h30m, 250ms)\n"
+                    ":3: [watchdog]: expected \"key = value\"\n"
+                    ":6: [mta] stall_after: duration must be greater than 0\n"
+                    ":7: [mta] fail_threshold: 0 is out of range (1..4294967295)\n"
+                    ":11: [probe:a] port: 0 is out of range (1..65535)\n"
+                    ":8: [probe:a] host: missing required key\n"
+                    ":12: [bogus]: unknown section (expected [watchdog], [mta], [probe:NAME], [alert:NAME])\n"
+                    ":15: [alert:b] url: \"ftp://x\" is not an http:// or https:// URL\n"
+                    ":18: [alert:c] retry_max: \"soon\" is not a duration (e.g. 30s, 5m, 1h30m, 250ms)\n"
+                    ":14: [alert:b] retry_initial: larger than retry_max\n"
+                    ":17: [alert:c] url: missing required key");
+        assert_int_equal(count_errors(text), 11);
+
+        /* A type in error: the keys of the type are not guessed at. */
+        check_error("[mta]\ntype = qmail\nunit = q.service\nqueue_directory = rel\n"
+                    "[probe:r]\ntype = icmp\nhost = h\nport = 0\n",
+                    ":2: [mta] type: unsupported value \"qmail\" (supported: postfix, exim, sendmail, generic)\n"
+                    ":6: [probe:r] type: unsupported value \"icmp\" (supported: smtp, dns, tcp)");
+        /* A header refused: no "[mta] section missing" besides. */
+        check_error("[mta\nunit = a.service\n[watchdog]\ninterval = 0\n",
+                    ":1: section header without closing ']'\n"
+                    ":4: [watchdog] interval: duration must be greater than 0");
+        /* A flush_command in error is not "missing" for actions = flush. */
+        check_error(MTA "actions = flush restart\nflush_command = bin/x\n",
+                    ":4: [mta] flush_command: \"bin/x\" must be an absolute path or a bare command name");
+        /* Lines too long or with a NUL byte are skipped, the next ones read. */
+        {
+                char text2[512];
+
+                (void) snprintf(text2, sizeof text2, MTA "name = %0250d\nmin_backlog = 0\n", 7);
+                check_error(text2, ":3: [mta]: line too long (more than 199 characters)\n"
+                            ":4: [mta] min_backlog: 0 is out of range (1..4294967295)");
+                assert_int_equal(count_errors(text2), 2);
+        }
+}
+
+/* Hosts of the documentation domains (RFC 2606) are advice, not errors:
+ * each names its file, line and key. */
+static void test_placeholders(void **state) {
+        static const char text[] =
+                "[watchdog]\n"
+                "hostname = mail1.Example.NET\n"                          /* 2 */
+                MTA                                                         /* 3, 4 */
+                "[probe:relay]\n"                                          /* 5 */
+                "type = smtp\n"
+                "host = relay.example.org.\n"                              /* 7 */
+                "[probe:real]\n"
+                "host = smtp.test\n"                                       /* .test: real test setups */
+                "type = smtp\n"
+                "[probe:x]\n"
+                "host = relay.invalid\n"                                   /* 12 */
+                "type = smtp\n"
+                "[probe:y]\n"
+                "host = notexample.com\n"                                  /* not below example.com */
+                "type = smtp\n"
+                "[alert:ops]\n"
+                "url = https://user@hooks.example.com:8443/x?y=1\n"        /* 18 */
+                "[alert:own]\n"
+                "url = http://example.company.net/hook\n";
+        _cleanup_free_ char *path = write_config(text), *log = NULL, *expected = NULL;
+        char advice[4096];
+        Config *c = NULL;
+
+        assert_int_equal(load_captured(path, &c, &log), 0);
+        assert_string_equal(log, "");
+        assert_int_equal(config_advice(c, advice, sizeof advice), 4);
+        assert_true(asprintf(&expected,
+                             "%1$s:2: [watchdog] hostname: mail1.Example.NET is in a domain reserved for documentation "
+                             "(RFC 2606), a placeholder: alerts name the host so; remove the key for the system's "
+                             "host name\n"
+                             "%1$s:7: [probe:relay] host: relay.example.org. is in a domain reserved for documentation "
+                             "(RFC 2606), a placeholder: probe a host the MTA really depends on (its relay), or "
+                             "remove the section\n"
+                             "%1$s:12: [probe:x] host: relay.invalid is in a domain reserved for documentation "
+                             "(RFC 2606), a placeholder: probe a host the MTA really depends on (its relay), or "
+                             "remove the section\n"
+                             "%1$s:18: [alert:ops] url: https://user@hooks.example.com:8443/x?y=1 is in a domain "
+                             "reserved for documentation (RFC 2606), a placeholder: alerts sent there reach nobody; "
+                             "set your receiver's URL, or remove the section (alerts are then only logged)\n",
+                             path) > 0);
+        assert_string_equal(advice, expected);
+        config_free(c);
+
+        /* none: no advice */
+        c = load_ok(MTA "[probe:r]\ntype = smtp\nhost = 192.0.2.1\n[alert:a]\nurl = http://[2001:db8::1]/x\n");
+        assert_int_equal(config_advice(c, advice, sizeof advice), 0);
+        assert_string_equal(advice, "");
+        config_free(c);
 }
 
 static void test_limits(void **state) {
@@ -616,9 +770,11 @@ static void test_errors(void **state) {
                 { MTA "[alert:a]\nurl = http://h/\nsecret_file = /nonexistent/secret\n",
                   ":5: [alert:a] secret_file: cannot read /nonexistent/secret: No such file or directory" },
 
-                /* the first error wins */
+                /* every error, in file order */
                 { MTA "foo = 1\nbar = 2\n[nope]\n",
-                  ":3: [mta] foo: unknown key" },
+                  ":3: [mta] foo: unknown key\n"
+                  ":4: [mta] bar: unknown key\n"
+                  ":5: [nope]: unknown section (expected [watchdog], [mta], [probe:NAME], [alert:NAME])" },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++)
@@ -930,9 +1086,11 @@ static void test_exim_type(void **state) {
         config_free(c);
 }
 
+/* The shipped file loads as is, every setting at its default. */
 static void test_example_config(void **state) {
         _cleanup_free_ char *path = NULL, *log = NULL;
         const char *srcdir = getenv("TEST_SRCDIR");
+        char advice[1024];
         Config *c = NULL;
 
         assert_true(asprintf(&path, "%s/../etc/mta-watchdog.ini", srcdir ? srcdir : "tests") > 0);
@@ -940,18 +1098,12 @@ static void test_example_config(void **state) {
         assert_string_equal(log, "");
         assert_defaults(c);
 
-        assert_int_equal(c->n_probes, 1);
-        assert_string_equal(c->probes[0].name, "relay");
-        assert_string_equal(c->probes[0].type, "smtp");
-        assert_string_equal(SMTP(&c->probes[0])->host, "relay.example.net");
-        assert_int_equal(SMTP(&c->probes[0])->port, 25);
-        assert_int_equal(c->probes[0].timeout_usec, 5 * SEC);
-
-        assert_int_equal(c->n_alerts, 1);
-        assert_string_equal(c->alerts[0].name, "ops");
-        assert_string_equal(c->alerts[0].url, "http://127.0.0.1:9000/hook");
-        assert_string_equal(c->alerts[0].format, "json");
-        assert_int_equal(c->alerts[0].timeout_usec, 10 * SEC);
+        /* As shipped: no placeholder left active (the [probe:relay] and
+         * [alert:ops] sections are commented-out examples), no advice. */
+        assert_int_equal(c->n_probes, 0);
+        assert_int_equal(c->n_alerts, 0);
+        assert_int_equal(config_advice(c, advice, sizeof advice), 0);
+        assert_string_equal(advice, "");
 
         config_free(c);
 }
@@ -1227,6 +1379,8 @@ int main(void) {
                 cmocka_unit_test(test_booleans_and_levels),
                 cmocka_unit_test(test_restart_timeout),
                 cmocka_unit_test(test_type_keys_before_type),
+                cmocka_unit_test(test_every_error),
+                cmocka_unit_test(test_placeholders),
                 cmocka_unit_test(test_limits),
                 cmocka_unit_test(test_errors),
                 cmocka_unit_test(test_line_too_long),

@@ -24,9 +24,43 @@
 
 int config_oom(ConfigContext *ctx) {
         log_error("Out of memory.");
+        ctx->n_errors++;
+        ctx->fatal = true;
         if (ctx->r == 0)
                 ctx->r = -ENOMEM;
         return -ENOMEM;
+}
+
+/* "SECTION KEY": section names hold no blank (section_name_valid() in
+ * config.c), keys none either. */
+static char *failed_name(const char *section, const char *key) {
+        char *t = NULL;
+
+        if (asprintf(&t, "%s %s", section ? section : "", key) < 0)
+                return NULL;
+        return t;
+}
+
+bool config_key_failed(const ConfigContext *ctx, const char *section, const char *key) {
+        _cleanup_free_ char *name = failed_name(section, key);
+
+        /* Not knowing (no memory) must not let a check report nonsense. */
+        if (!name)
+                return true;
+        for (char **i = ctx->failed; i && *i; i++)
+                if (strcmp(*i, name) == 0)
+                        return true;
+        return false;
+}
+
+bool config_section_failed(const ConfigContext *ctx, const char *section) {
+        return config_key_failed(ctx, section, "");
+}
+
+void config_context_done(ConfigContext *ctx) {
+        free(ctx->section);
+        ctx->section = NULL;
+        ctx->failed = strv_free(ctx->failed);
 }
 
 int config_error(ConfigContext *ctx, unsigned line, const char *key, const char *fmt, ...) {
@@ -55,6 +89,10 @@ int config_error(ConfigContext *ctx, unsigned line, const char *key, const char 
         else
                 log_error("%s%s: %s", ctx->path, where, reason);
 
+        ctx->n_errors++;
+        if (key && !config_key_failed(ctx, ctx->section, key) &&
+            strv_push(&ctx->failed, failed_name(ctx->section, key)) < 0)
+                return config_oom(ctx);
         if (ctx->r == 0)
                 ctx->r = -EINVAL;
         return -EINVAL;
@@ -120,14 +158,18 @@ static int config_parse_item(ConfigContext *ctx, const ConfigItem *item, const c
 
 int config_apply_pending(ConfigContext *ctx, const ConfigPendingList *l, const ConfigItem *items,
                          void *base, unsigned section_line) {
+        int r = 0;
+
         for (size_t i = 0; l && i < l->n; i++) {
                 const ConfigItem *item = config_item_find(items, l->entries[i].key);
 
                 ctx->line = l->entries[i].line;
                 if (!item)
-                        return config_error(ctx, ctx->line, l->entries[i].key, "unknown key");
-                if (config_parse_item(ctx, item, l->entries[i].value, base) < 0)
-                        return ctx->r < 0 ? ctx->r : -EINVAL;
+                        r = config_error(ctx, ctx->line, l->entries[i].key, "unknown key");
+                else if (config_parse_item(ctx, item, l->entries[i].value, base) < 0)
+                        r = -EINVAL;
+                if (ctx->fatal)
+                        return -ENOMEM;
         }
 
         for (const ConfigItem *item = items; item && item->key; item++) {
@@ -138,9 +180,11 @@ int config_apply_pending(ConfigContext *ctx, const ConfigPendingList *l, const C
                 for (size_t i = 0; l && i < l->n && !given; i++)
                         given = strcmp(l->entries[i].key, item->key) == 0;
                 if (!given)
-                        return config_error(ctx, section_line, item->key, "missing required key");
+                        r = config_error(ctx, section_line, item->key, "missing required key");
+                if (ctx->fatal)
+                        return -ENOMEM;
         }
-        return 0;
+        return r;
 }
 
 /* The reader.
@@ -166,6 +210,7 @@ typedef struct ReaderState {
         ConfigSectionStart section_start;
         void *userdata;
         bool in_section;
+        bool skip_section;               /* its header was refused: its keys are not read */
         ConfigSection section;
 
         SeenKey *seen;                   /* keys of the current section so far */
@@ -194,7 +239,7 @@ static int reader_section_end(ReaderState *st) {
         unsigned line = st->ctx->line;
 
         st->in_section = false;
-        if (!in_section || !st->section.end || st->ctx->r < 0)
+        if (!in_section || !st->section.end || st->ctx->fatal)
                 return st->ctx->r;
         (void) st->section.end(st->ctx, st->section.base, st->userdata);
         st->ctx->line = line;  /* the kept keys' lines were the current ones meanwhile */
@@ -207,6 +252,7 @@ static int reader_section_start(ReaderState *st, const char *name) {
 
         reader_forget_keys(st);
         st->in_section = false;
+        st->skip_section = true;
         st->section = (ConfigSection) {};
         r = config_set_section(ctx, name);
         if (r < 0)
@@ -215,12 +261,15 @@ static int reader_section_start(ReaderState *st, const char *name) {
         if (r < 0)
                 return r;
         st->in_section = true;
+        st->skip_section = false;
         return 0;
 }
 
+/* Returns 0, or < 0 when the line is not to be read (the error logged). */
 static int reader_check_line(ReaderState *st, char *p) {
         ConfigContext *ctx = st->ctx;
         size_t end = inline_comment(p);
+        int r;
 
         if (*p == '\0' || *p == ';' || *p == '#')
                 return 0;
@@ -229,20 +278,31 @@ static int reader_check_line(ReaderState *st, char *p) {
                 char *close = memchr(p, ']', end);
                 const char *rest;
 
-                if (reader_section_end(st) < 0)
-                        return ctx->r;
+                (void) reader_section_end(st);
+                if (ctx->fatal)
+                        return -ENOMEM;
+                reader_forget_keys(st);
+                st->skip_section = true;  /* until a header is accepted */
                 (void) config_set_section(ctx, NULL);
-                if (!close)
-                        return config_error(ctx, ctx->line, NULL, "section header without closing ']'");
-                rest = close + 1;
+                rest = close ? close + 1 : p + end;
                 rest += strspn(rest, WHITESPACE);
-                if (*rest != '\0' && *rest != ';' && *rest != '#')
-                        return config_error(ctx, ctx->line, NULL, "unexpected text after ']'");
+                if (!close || (*rest != '\0' && *rest != ';' && *rest != '#')) {
+                        /* "[mta" is not a second error "[mta] section missing" */
+                        char *name = strndup(p + 1, (close ? (size_t) (close - p) : end) - 1);
+
+                        if (!name || strv_push(&ctx->failed, failed_name(name, "")) < 0) {
+                                free(name);
+                                return config_oom(ctx);
+                        }
+                        free(name);
+                        return config_error(ctx, ctx->line, NULL, close ? "unexpected text after ']'" :
+                                            "section header without closing ']'");
+                }
 
                 *close = '\0';
-                (void) reader_section_start(st, p + 1);
+                r = reader_section_start(st, p + 1);
                 *close = ']';
-                return ctx->r;
+                return r;
         }
 
         if (strcspn(p, "=:") >= end || strchr("=:", *p))
@@ -257,24 +317,29 @@ static char *config_reader(char *str, int num, void *userdata) {
         char *p;
         size_t len;
 
-        if (ctx->r < 0)
+        if (ctx->fatal || num <= 0)
                 return NULL;
 
         errno = 0;
         n = getline(&st->buf, &st->buf_size, st->f);
         if (n < 0) {
-                if (ferror(st->f))
+                if (ferror(st->f)) {
                         ctx->r = log_error_errno(errno != 0 ? errno : EIO, "%s: %m", ctx->path);
+                        ctx->n_errors++;
+                        ctx->fatal = true;
+                }
                 return NULL;
         }
         ctx->line++;
+        /* A line in error reaches inih as an empty one: reading goes on. */
+        str[0] = '\0';
 
         p = st->buf;
         if (ctx->line == 1 && strncmp(p, "\xEF\xBB\xBF", 3) == 0)
                 p += 3;
         if (strlen(st->buf) != (size_t) n) {
                 (void) config_error(ctx, ctx->line, NULL, "NUL byte in line");
-                return NULL;
+                return ctx->fatal ? NULL : str;
         }
 
         p += strspn(p, WHITESPACE);
@@ -282,14 +347,13 @@ static char *config_reader(char *str, int num, void *userdata) {
         while (len > 0 && strchr(WHITESPACE, p[len - 1]))
                 p[--len] = '\0';
 
-        if (num <= 0 || len >= (size_t) num) {
-                (void) config_error(ctx, ctx->line, NULL, "line too long (more than %d characters)",
-                                    num > 0 ? num - 1 : 0);
-                return NULL;
+        if (len >= (size_t) num) {
+                (void) config_error(ctx, ctx->line, NULL, "line too long (more than %d characters)", num - 1);
+                return ctx->fatal ? NULL : str;
         }
 
         if (reader_check_line(st, p) < 0)
-                return NULL;
+                return ctx->fatal ? NULL : str;
 
         memcpy(str, p, len + 1);
         return str;
@@ -311,7 +375,7 @@ static int config_handler(void *userdata, const char *section, const char *key, 
         const ConfigItem *item;
         SeenKey *seen = NULL, *t;
 
-        if (ctx->r < 0)
+        if (ctx->fatal || st->skip_section)
                 return 0;
 
         if (!st->in_section) {

@@ -12,7 +12,13 @@
  * and a struct the parsers fill. Lines come through inih (ini_parse_stream,
  * Debian's libinih) one at a time from our own reader, which knows line
  * numbers, section headers and the file's limits; every error is logged
- * once as "FILE:LINE: [section] key: reason" and the first one is kept.
+ * once as "FILE:LINE: [section] key: reason", and reading goes on, so
+ * that one run names every error of the file: a line it cannot read is
+ * skipped, a section whose header is refused is skipped up to the next
+ * header, and a key that failed is remembered (config_key_failed()), so
+ * that checks which would read its value are left out instead of
+ * reporting a second, misleading error. Only running out of memory or a
+ * read error stops the reader.
  *
  * Keys a section's tables do not list may be kept aside (ConfigPending)
  * and parsed later against another table, once the section's type is
@@ -74,8 +80,8 @@ typedef struct ConfigSection {
 } ConfigSection;
 
 /* Called at each section header with NAME, the text in the brackets.
- * Fills *RET, or fails through config_error() (the rest of the file is
- * then not read). */
+ * Fills *RET, or fails through config_error() (the keys up to the next
+ * header are then skipped). */
 typedef int (*ConfigSectionStart)(ConfigContext *ctx, const char *name, ConfigSection *ret, void *userdata);
 
 struct ConfigContext {
@@ -83,14 +89,26 @@ struct ConfigContext {
         unsigned line;                   /* of the key being parsed */
         char *section;                   /* text inside the brackets, for messages; NULL outside */
         int r;                           /* first error, 0 if none */
+        unsigned n_errors;               /* errors logged so far */
+        bool fatal;                      /* out of memory or a read error: stop reading */
+        char **failed;                   /* "SECTION KEY" of each key an error named (strv) */
 };
 
 /* Logs "PATH:LINE: [SECTION] KEY: reason" (LINE 0 and KEY NULL are left
- * out), records the first error in ctx->r. Returns -EINVAL (-ENOMEM when
- * formatting fails). */
+ * out), counts it, records the first error in ctx->r and KEY of the
+ * current section as failed. Returns -EINVAL (-ENOMEM when formatting
+ * fails). */
 int config_error(ConfigContext *ctx, unsigned line, const char *key, const char *fmt, ...) _printf_(4, 5);
-/* Logs "Out of memory", records -ENOMEM. Returns -ENOMEM. */
+/* Logs "Out of memory", records -ENOMEM, stops the reader. Returns -ENOMEM. */
 int config_oom(ConfigContext *ctx);
+/* Whether an error named KEY of SECTION ("watchdog", "mta", "probe:relay"),
+ * so that a check reading its value (left at its default) is skipped. */
+bool config_key_failed(const ConfigContext *ctx, const char *section, const char *key);
+/* Whether a header of SECTION ("mta") was refused for its syntax ("[mta",
+ * "[mta] x"), so that "section missing" is not a second error. */
+bool config_section_failed(const ConfigContext *ctx, const char *section);
+/* Frees what CTX collected (section, failed keys). */
+void config_context_done(ConfigContext *ctx);
 /* Sets the section named in messages to NAME. Returns 0 or config_oom(). */
 int config_set_section(ConfigContext *ctx, const char *name);
 
@@ -102,7 +120,7 @@ int config_set_section(ConfigContext *ctx, const char *name);
  * lines of 200 characters or more (Debian's inih buffer) are errors.
  * Returns 0; -ENOENT, -EACCES, -EISDIR, -EFBIG, ... when the file cannot
  * be read (logged as "PATH: reason"); -EINVAL for any syntax or value
- * error (ctx->r); -ENOMEM. */
+ * error (ctx->r, the first; ctx->n_errors counts them all); -ENOMEM. */
 int config_parse_file(ConfigContext *ctx, ConfigSectionStart section_start, void *userdata);
 
 /* Finds KEY in the NULL-key-terminated table ITEMS, or NULL. */
@@ -111,7 +129,8 @@ const ConfigItem *config_item_find(const ConfigItem *items, const char *key);
 /* Parses the kept-aside keys of L against ITEMS into BASE, with
  * ctx->section naming the section in messages; a key ITEMS does not list
  * is "unknown key", a required item not given is "missing required key"
- * at SECTION_LINE. Returns 0, -EINVAL, -ENOMEM. */
+ * at SECTION_LINE. Every key is tried; returns 0, or -EINVAL when any
+ * failed, -ENOMEM. */
 int config_apply_pending(ConfigContext *ctx, const ConfigPendingList *l, const ConfigItem *items,
                          void *base, unsigned section_line);
 

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -334,6 +335,78 @@ static int config_parse_unit(ConfigContext *ctx, const ConfigItem *item, const c
         return config_parse_string(ctx, item, value, data);
 }
 
+/* Placeholders: the names RFC 2606 reserves for documentation. */
+
+/* Whether HOST (a name, any case, maybe with a final dot) is example.com,
+ * example.net, example.org or below one of them, or in the TLD .example
+ * or .invalid (RFC 2606 sections 2 and 3; RFC 6761 6.4 for .invalid).
+ * .test is left alone: real test networks use it. */
+static bool host_is_placeholder(const char *host, size_t len) {
+        static const char *const names[] = { "example.com", "example.net", "example.org", NULL };
+        static const char *const tlds[] = { "example", "invalid", NULL };
+        char h[256];
+
+        if (len > 0 && host[len - 1] == '.')
+                len--;
+        if (len == 0 || len >= sizeof h)
+                return false;
+        for (size_t i = 0; i < len; i++)
+                h[i] = (char) tolower((unsigned char) host[i]);
+        h[len] = '\0';
+
+        for (const char *const *n = names; *n; n++) {
+                size_t l = strlen(*n);
+
+                if (strcmp(h, *n) == 0 || (len > l && h[len - l - 1] == '.' && strcmp(h + len - l, *n) == 0))
+                        return true;
+        }
+        for (const char *const *t = tlds; *t; t++) {
+                size_t l = strlen(*t);
+
+                if (strcmp(h, *t) == 0 || (len > l && h[len - l - 1] == '.' && strcmp(h + len - l, *t) == 0))
+                        return true;
+        }
+        return false;
+}
+
+/* The host of an http:// or https:// URL: after the scheme and any
+ * "user@", up to a port, path, query or fragment; an IP literal in
+ * brackets is no name. */
+static bool url_is_placeholder(const char *url) {
+        const char *p = strstr(url, "://"), *at;
+        size_t n;
+
+        if (!p)
+                return false;
+        p += 3;
+        n = strcspn(p, "/?#");
+        at = memchr(p, '@', n);
+        if (at) {
+                n -= (size_t) (at + 1 - p);
+                p = at + 1;
+        }
+        if (*p == '[')
+                return false;
+        return host_is_placeholder(p, strcspn(p, ":/?#"));
+}
+
+/* Adds "PATH:LINE: [SECTION] KEY: VALUE is ..." to c->placeholders when
+ * VALUE (a host name, or a URL if IS_URL) is in a documentation domain. */
+static int config_note_placeholder(ConfigContext *ctx, Config *c, unsigned line, const char *key,
+                                   const char *value, bool is_url, const char *what) {
+        char *t = NULL;
+
+        if (!value || !(is_url ? url_is_placeholder(value) : host_is_placeholder(value, strlen(value))))
+                return 0;
+        if (asprintf(&t, "%s:%u: [%s] %s: %s is in a domain reserved for documentation (RFC 2606), "
+                     "a placeholder: %s", ctx->path, line, ctx->section ? ctx->section : "?", key, value,
+                     what) < 0)
+                return config_oom(ctx);
+        if (strv_push(&c->placeholders, t) < 0)
+                return config_oom(ctx);
+        return 0;
+}
+
 static int config_parse_url(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data) {
         const char *rest = NULL;
 
@@ -345,6 +418,36 @@ static int config_parse_url(ConfigContext *ctx, const ConfigItem *item, const ch
         if (!rest || *rest == '\0' || *rest == '/')
                 return config_error(ctx, ctx->line, item->key, "\"%s\" is not an http:// or https:// URL", value);
         return config_parse_word(ctx, item, value, data);
+}
+
+static int config_parse_hostname(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data) {
+        Config *c = data;
+        int r;
+
+        r = config_parse_word(ctx, item, value, &c->hostname);
+        if (r < 0)
+                return r;
+        return config_note_placeholder(ctx, c, ctx->line, item->key, value, false,
+                                       "alerts name the host so; remove the key for the system's host name");
+}
+
+static bool config_print_hostname(FILE *f, const void *data) {
+        return config_print_string(f, &((const Config *) data)->hostname);
+}
+
+static int config_parse_alert_url(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data) {
+        AlertConfig *a = data;
+        int r;
+
+        r = config_parse_url(ctx, item, value, &a->url);
+        if (r < 0)
+                return r;
+        a->url_line = ctx->line;
+        return 0;
+}
+
+static bool config_print_alert_url(FILE *f, const void *data) {
+        return config_print_string(f, &((const AlertConfig *) data)->url);
 }
 
 /* The detector remembers each restart of the window (DETECTOR_RESTARTS_MAX). */
@@ -457,7 +560,8 @@ static bool config_print_actions(FILE *f, const void *data) {
 static const ConfigItem watchdog_items[] = {
         W("interval",            duration,    duration,  interval_usec,        1),
         W("state_dir",           path,        string,    state_dir,            0),
-        W("hostname",            word,        string,    hostname,             0),
+        /* Notes a placeholder: gets the whole Config. */
+        { "hostname", config_parse_hostname, config_print_hostname, 0, 0, false, NULL },
         W("dry_run",             bool,        bool,      dry_run,              0),
         W("log_level",           log_level,   log_level, log_level,            0),
         W("metrics_file",        metrics_file, string,   metrics_file,         0),
@@ -512,7 +616,8 @@ static const ConfigItem probe_tail_items[] = {
 };
 
 static const ConfigItem alert_items[] = {
-        A("url",                 url,         string,    url,                  0),
+        /* Notes its line: gets the whole AlertConfig. */
+        { "url", config_parse_alert_url, config_print_alert_url, 0, 0, false, NULL },
         A("format",              alert_format, string,   format,               0),
         A("timeout",             duration,    duration,  timeout_usec,         1),
         A("ca_file",             ca_file,     string,    ca_file,              0),
@@ -613,6 +718,7 @@ Config *config_free(Config *c) {
         free(c->state_dir);
         free(c->metrics_file);
         free(c->hostname);
+        strv_free(c->placeholders);
         free(c->mta_name);
         free(c->mta_type);
         if (c->mta_settings && c->profile && c->profile->settings_done)
@@ -809,9 +915,14 @@ static int settings_new(size_t size, void (*init)(void *), void **ret) {
 static int config_mta_end(ConfigContext *ctx, void *base, void *userdata) {
         LoadState *ls = userdata;
         Config *c = base;
-        const MtaProfile *prof = mta_profile_find(c->mta_type);
+        const MtaProfile *prof;
         int r;
 
+        /* A type in error: which keys the others are is not known, nor
+         * what they would be checked against (the profile stays unset). */
+        if (config_key_failed(ctx, "mta", "type"))
+                return -EINVAL;
+        prof = mta_profile_find(c->mta_type);
         if (!prof)  /* config_parse_mta_type() lets only known types through */
                 return config_error(ctx, ls->mta_line, "type", "no profile for MTA type \"%s\"", c->mta_type);
         c->profile = prof;
@@ -819,9 +930,10 @@ static int config_mta_end(ConfigContext *ctx, void *base, void *userdata) {
         if (r < 0)
                 return config_oom(ctx);
         r = config_apply_pending(ctx, &c->mta_pending, prof->config_items, c->mta_settings, ls->mta_line);
+        config_pending_list_done(&c->mta_pending);
+        /* The type's own cross-checks would read a key that failed. */
         if (r < 0)
                 return r;
-        config_pending_list_done(&c->mta_pending);
         if (prof->settings_finish) {
                 char error[256] = "";
 
@@ -843,12 +955,14 @@ static int config_apply_profile(ConfigContext *ctx, LoadState *ls) {
         r = config_set_section(ctx, "mta");
         if (r < 0)
                 return r;
+        if (!prof)  /* [mta] type in error, reported */
+                return -EINVAL;
         if (!c->unit && prof->default_unit) {
                 c->unit = strdup(prof->default_unit);
                 if (!c->unit)
                         return config_oom(ctx);
         }
-        if (!c->unit)
+        if (!c->unit && !config_key_failed(ctx, "mta", "unit"))
                 return config_error(ctx, ls->mta_line, "unit", "missing required key");
         if (!c->mta_name) {
                 c->mta_name = strdup(prof->type);
@@ -874,16 +988,20 @@ static int config_apply_profile(ConfigContext *ctx, LoadState *ls) {
                                 c->actions[n++] = action_type_from_string(*w);
                 c->n_actions = n;
         }
-        for (size_t i = 0; i < c->n_actions; i++)
+        /* Each check below reads keys of its own; one that failed was reported. */
+        bool flush_failed = config_key_failed(ctx, "mta", "flush_command");
+
+        for (size_t i = 0; i < c->n_actions && !flush_failed && !config_key_failed(ctx, "mta", "actions"); i++)
                 if (c->actions[i] == ACTION_FLUSH && !c->flush_command)
                         return config_error(ctx, ls->mta_line, "flush_command",
                                             "missing: actions include flush (MTA type %s has no default)%s",
                                             prof->type, c->actions_set ? "" : "; or set actions = restart");
-        if (c->flush_on_restore && !c->flush_command)
+        if (c->flush_on_restore && !c->flush_command && !flush_failed)
                 return config_error(ctx, ls->mta_line, "flush_on_restore",
                                     "needs flush_command (MTA type %s has no default)", prof->type);
         /* A delivery still going at the next round is no wedged sender. */
-        if (prof->hung_start_after) {
+        if (prof->hung_start_after && !config_key_failed(ctx, "watchdog", "interval") &&
+            !config_key_failed(ctx, "mta", "hung_delivery_after")) {
                 uint64_t h = prof->hung_start_after(c->mta_settings);
                 char hs[FORMAT_DURATION_MAX], iv[FORMAT_DURATION_MAX];
 
@@ -916,9 +1034,26 @@ static int config_apply_profile(ConfigContext *ctx, LoadState *ls) {
 
 /* End of [probe:NAME]: the type is known, its own keys are parsed. */
 static int config_probe_end(ConfigContext *ctx, void *base, void *userdata) {
+        LoadState *ls = userdata;
         ProbeConfig *p = base;
         int r;
 
+        /* The names a probe reaches (smtp and tcp: host; dns: name; tcp: mx_of). */
+        for (size_t i = 0; i < p->pending.n; i++) {
+                const ConfigPending *e = &p->pending.entries[i];
+
+                if (string_in(e->key, (const char *const[]) { "host", "name", "mx_of", NULL })) {
+                        r = config_note_placeholder(ctx, ls->config, e->line, e->key, e->value, false,
+                                                    "probe a host the MTA really depends on (its relay), or "
+                                                    "remove the section");
+                        if (r < 0)
+                                return r;
+                }
+        }
+
+        /* A type in error: which keys the others are is not known. */
+        if (config_key_failed(ctx, ctx->section, "type"))
+                return -EINVAL;
         if (!p->type)
                 return config_error(ctx, p->line, "type", "missing required key");
         p->ops = probe_ops_find(p->type);
@@ -928,10 +1063,8 @@ static int config_probe_end(ConfigContext *ctx, void *base, void *userdata) {
         if (r < 0)
                 return config_oom(ctx);
         r = config_apply_pending(ctx, &p->pending, p->ops->config_items, p->settings, p->line);
-        if (r < 0)
-                return r;
         config_pending_list_done(&p->pending);
-        return 0;
+        return r;
 }
 
 /* The type's rules that need the MTA (probe_ops.settings_finish: the dns
@@ -949,30 +1082,39 @@ static int config_check_probe(ConfigContext *ctx, const Config *c, ProbeConfig *
                 if (r < 0)
                         return r;
         }
-        if (p->timeout_usec < c->interval_usec)
+        if (p->timeout_usec < c->interval_usec || config_key_failed(ctx, ctx->section, "timeout") ||
+            config_key_failed(ctx, "watchdog", "interval"))
                 return 0;
         return config_error(ctx, p->line, "timeout", "%s is not shorter than [watchdog] interval (%s)",
                             format_duration(t, sizeof t, p->timeout_usec),
                             format_duration(iv, sizeof iv, c->interval_usec));
 }
 
+/* Checks across keys and sections, once the whole file was read. Each
+ * check that fails is reported and the others still run (a check whose
+ * input had an error of its own is left out: config_key_failed()).
+ * Returns 0, or the first error. */
 static int config_validate(ConfigContext *ctx, LoadState *ls) {
         Config *c = ls->config;
         int r;
 
         if (ls->mta_line == 0) {
-                (void) config_set_section(ctx, NULL);
-                log_error("%s: [mta]: section missing", ctx->path);
-                return -EINVAL;
-        }
-        r = config_apply_profile(ctx, ls);
-        if (r < 0)
-                return r;
-
-        for (size_t i = 0; i < c->n_probes; i++) {
-                r = config_check_probe(ctx, c, &c->probes[i]);
+                r = config_set_section(ctx, "mta");
                 if (r < 0)
                         return r;
+                if (!config_section_failed(ctx, "mta"))
+                        (void) config_error(ctx, 0, NULL, "section missing");
+                else if (ctx->r == 0)  /* cannot be: the header's error was counted */
+                        ctx->r = -EINVAL;
+        } else
+                (void) config_apply_profile(ctx, ls);
+        if (ctx->fatal)
+                return ctx->r;
+
+        for (size_t i = 0; i < c->n_probes; i++) {
+                (void) config_check_probe(ctx, c, &c->probes[i]);
+                if (ctx->fatal)
+                        return ctx->r;
         }
 
         for (size_t i = 0; i < c->n_alerts; i++) {
@@ -981,10 +1123,17 @@ static int config_validate(ConfigContext *ctx, LoadState *ls) {
                 r = config_section_name(ctx, "alert", a->name);
                 if (r < 0)
                         return r;
-                if (!a->url)
-                        return config_error(ctx, a->line, "url", "missing required key");
-                if (a->retry_initial_usec > a->retry_max_usec)
-                        return config_error(ctx, a->line, "retry_initial", "larger than retry_max");
+                if (!a->url && !config_key_failed(ctx, ctx->section, "url"))
+                        (void) config_error(ctx, a->line, "url", "missing required key");
+                (void) config_note_placeholder(ctx, c, a->url_line, "url", a->url, true,
+                                               "alerts sent there reach nobody; set your receiver's URL, or "
+                                               "remove the section (alerts are then only logged)");
+                if (a->retry_initial_usec > a->retry_max_usec &&
+                    !config_key_failed(ctx, ctx->section, "retry_initial") &&
+                    !config_key_failed(ctx, ctx->section, "retry_max"))
+                        (void) config_error(ctx, a->line, "retry_initial", "larger than retry_max");
+                if (ctx->fatal)
+                        return ctx->r;
 
                 /* The format's own rules, unless the section says otherwise. */
                 if (streq_ptr(a->format, "slack")) {
@@ -1000,41 +1149,57 @@ static int config_validate(ConfigContext *ctx, LoadState *ls) {
         if (!c->hostname) {
                 char h[HOST_NAME_MAX + 1] = "";
 
-                if (gethostname(h, sizeof h - 1) < 0 || h[0] == '\0')
-                        return log_error_errno(errno != 0 ? errno : EINVAL,
-                                               "%s: [watchdog] hostname: not set and gethostname() failed: %m",
-                                               ctx->path);
+                if (gethostname(h, sizeof h - 1) < 0 || h[0] == '\0') {
+                        r = log_error_errno(errno != 0 ? errno : EINVAL,
+                                            "%s: [watchdog] hostname: not set and gethostname() failed: %m",
+                                            ctx->path);
+                        ctx->n_errors++;
+                        return ctx->r < 0 ? ctx->r : r;
+                }
                 c->hostname = strdup(h);
                 if (!c->hostname)
                         return config_oom(ctx);
         }
 
-        return 0;
+        return ctx->r;
 }
 
-int config_load(const char *path, Config **ret) {
+int config_load_counted(const char *path, Config **ret, unsigned *ret_n_errors) {
         _cleanup_(config_freep) Config *c = NULL;
         ConfigContext ctx = { .path = path };
         LoadState ls = {};
         int r;
 
+        if (ret_n_errors)
+                *ret_n_errors = 0;
         if (!path || !ret)
                 return -EINVAL;
 
         r = config_new(path, &c);
-        if (r < 0)
+        if (r < 0) {
+                if (ret_n_errors)
+                        *ret_n_errors = 1;
                 return log_error_errno(r, "Out of memory.");
+        }
         ls.config = c;
 
         r = config_parse_file(&ctx, config_section_start, &ls);
-        if (r == 0)
+        /* A file that was read, with errors or not: the checks across keys
+         * report theirs too, so that one run names every error. */
+        if (r == 0 || (r == -EINVAL && !ctx.fatal))
                 r = config_validate(&ctx, &ls);
-        free(ctx.section);
+        config_context_done(&ctx);
+        if (ret_n_errors)
+                *ret_n_errors = r >= 0 ? 0 : ctx.n_errors > 0 ? ctx.n_errors : 1;
         if (r < 0)
                 return r;
 
         *ret = TAKE_PTR(c);
         return 0;
+}
+
+int config_load(const char *path, Config **ret) {
+        return config_load_counted(path, ret, NULL);
 }
 
 /* Advice */
@@ -1047,6 +1212,16 @@ size_t config_advice(const Config *c, char *buf, size_t size) {
 
         if (size > 0)
                 buf[0] = 0;
+        /* hosts and URLs in the documentation domains */
+        for (char **l = c->placeholders; l && *l; l++) {
+                int k = snprintf(buf, size, "%s\n", *l);
+
+                n++;
+                if (k < 0 || (size_t) k >= size)
+                        return n;
+                buf += k;
+                size -= (size_t) k;
+        }
         /* the probes' own (the MTA resolves through another resolv.conf) */
         for (size_t i = 0; i < c->n_probes; i++) {
                 const ProbeConfig *p = &c->probes[i];

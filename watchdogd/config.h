@@ -66,6 +66,7 @@ typedef struct AlertConfig {
         uint64_t rate_limit_period_usec;
         bool rate_limit_set;            /* rate_limit given in the file */
         unsigned line;
+        unsigned url_line;              /* of url, for messages */
 } AlertConfig;
 
 /* Slack's incoming webhooks answer a post they took with the body "ok"
@@ -136,6 +137,10 @@ typedef struct Config {
         size_t n_alerts;
 
         ConfigPendingList mta_pending;   /* while reading: [mta] keys of the type */
+
+        /* Documentation placeholders found while reading (config_advice()):
+         * "PATH:LINE: [SECTION] KEY: text" lines, NULL-terminated, may be NULL. */
+        char **placeholders;
 } Config;
 
 /* Reads and validates FILE. On success *ret owns a new Config.
@@ -144,8 +149,14 @@ typedef struct Config {
  * cannot be opened is "FILE: reason").
  * Returns 0, -ENOENT/-EACCES/... when the file cannot be read, -EINVAL
  * for any syntax or validation error, -ENOMEM. Nothing is half-applied:
- * on error *ret is untouched. */
+ * on error *ret is untouched. Every error of the file is logged, not only
+ * the first (conf-parser.h). */
 int config_load(const char *path, Config **ret);
+/* As config_load(); the reading goes on after an error, so that every
+ * error of the file is logged, and *RET_N_ERRORS (may be NULL) is their
+ * number: 0 on success, at least 1 on failure. --check-config and the
+ * daemon's start report "N errors" from it. */
+int config_load_counted(const char *path, Config **ret, unsigned *ret_n_errors);
 
 Config *config_free(Config *c);
 
@@ -156,6 +167,11 @@ bool alert_config_equal(const AlertConfig *a, const AlertConfig *b);
 /* Advice on a configuration that loads but may not do what is meant:
  * one line per finding, "PATH: [mta] KEY: text\n", into BUF (cut to
  * SIZE). --check-config prints it, the daemon logs it at start:
+ * a host of the documentation domains (RFC 2606 section 3 and 2:
+ * example.com, example.net, example.org and their subdomains, the TLDs
+ * .example and .invalid; not .test, which real test networks use) in a
+ * probe's host, name or mx_of, an alert's url or [watchdog] hostname,
+ * as "PATH:LINE: [SECTION] KEY: ..." (a placeholder left from the example);
  * kill_hung_deliveries for an MTA type without a lock check (only Exim
  * has one: hung deliveries are reported, never killed); for [mta] type =
  * generic without a schedule, stall_after not longer than max_retry_gap

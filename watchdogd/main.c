@@ -96,9 +96,14 @@ int main(int argc, char *argv[]) {
         if (r < 0)
                 log_warning_errno(r, "Cannot narrow the capabilities, continuing with them: %m");
 
-        r = config_load(path, &config);
-        if (r < 0)
-                return EX_CONFIG; /* config_load() logged file, line and key */
+        unsigned n_errors = 0;
+
+        r = config_load_counted(path, &config, &n_errors);
+        if (r < 0) {
+                /* config_load_counted() logged each one with file, line and key */
+                log_error("%s: %u error%s", path, n_errors, n_errors == 1 ? "" : "s");
+                return EX_CONFIG;
+        }
 
         if (dry_run)
                 config->dry_run = true;

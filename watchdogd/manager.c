@@ -168,8 +168,11 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         (void) sd_notifyf(false, "RELOADING=1\nSTATUS=%s: reloading %s", m->config->unit, m->config->path);
         log_notice("SIGHUP: reloading %s", m->config->path);
 
-        r = config_load(m->config->path, &c);
+        unsigned n_errors = 0;
+
+        r = config_load_counted(m->config->path, &c, &n_errors);
         if (r < 0) {
+                log_error("%s: %u error%s", m->config->path, n_errors, n_errors == 1 ? "" : "s");
                 log_error("Reload: %s has errors (above); the running configuration stays", m->config->path);
                 goto done;
         }
@@ -212,6 +215,8 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
                 detector_reset(&m->detector, now_monotonic(m), &out);
                 handle_output(m, &out);
         }
+        if (c->n_alerts == 0 && m->config->n_alerts > 0)
+                log_notice("no [alert:NAME]: alerts are only logged");
         config_free(m->config);
         m->config = c;
         log_notice("Reload: %s applied", m->config->path);
@@ -333,6 +338,9 @@ int manager_run(Manager *m) {
                  n_reach_slots(m), m->config->n_alerts,
                  format_duration(iv, sizeof(iv), m->config->interval_usec),
                  m->config->dry_run ? ", dry run" : "");
+        /* Alerts are optional: the daemon heals, logs and writes metrics all the same. */
+        if (m->config->n_alerts == 0 && !m->options.once)
+                log_notice("no [alert:NAME]: alerts are only logged");
         (void) sd_notifyf(false, "READY=1\nSTATUS=%s: starting", m->config->unit);
 
         r = sd_event_loop(m->event);

@@ -176,7 +176,19 @@ fi
 # the files `cmake --install` put here from the host, followed by what its install step
 # does on a live system. Then the example config with the sandbox's settings over it. ----
 case ${E2E_INSTALL:-deb} in
-    deb) dpkg -i /pkg/mta-watchdog.deb ;;
+    deb)
+        dpkg -i /pkg/mta-watchdog.deb
+        # The package enables and starts the service with the shipped config (postinst).
+        # Every scenario starts the daemon itself (start_daemon, lib.sh) with the sandbox's
+        # config and an empty state directory, as e2e_reset leaves it: stop this early
+        # daemon and forget what it wrote (state.json, the journal cursor, an outbox).
+        echo "mta-watchdogd.service after dpkg -i: $(systemctl is-enabled mta-watchdogd.service || true)," \
+            "$(systemctl is-active mta-watchdogd.service || true)"
+        systemctl is-enabled --quiet mta-watchdogd.service
+        systemctl stop mta-watchdogd.service
+        systemctl reset-failed mta-watchdogd.service 2>/dev/null || true
+        find /var/lib/mta-watchdog /run/mta-watchdog -mindepth 1 -delete 2>/dev/null || true
+        ;;
     cmake)
         systemd-sysusers /usr/lib/sysusers.d/mta-watchdog.conf
         /usr/libexec/mta-watchdog/join-mta-groups

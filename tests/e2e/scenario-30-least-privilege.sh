@@ -198,14 +198,33 @@ case $E2E_INSTALL in
         assert_eq "files left after removal (the conffile only)" "$conf" "$left"
         assert_eq "unit known after removal" not-found \
             "$(e2e_exec systemctl show -p LoadState --value "$E2E_DAEMON_UNIT")"
-        assert_eq "enablement left after removal" 0 \
+        # as Debian does for services: removal keeps the enablement (for a reinstall), purge forgets it
+        assert_eq "enablement kept after removal" 1 \
             "$(e2e_exec sh -c 'ls /etc/systemd/system/*.wants/ | grep -c mta-watchdog || true')"
         e2e_exec dpkg -P mta-watchdog >/dev/null 2>&1 || fail "dpkg -P failed"
+        assert_eq "enablement left after purge" 0 \
+            "$(e2e_exec sh -c 'ls /etc/systemd/system/*.wants/ | grep -c mta-watchdog || true')"
         assert_eq "left after purge" "" \
             "$(e2e_exec sh -c 'ls -d /etc/mta-watchdog /var/lib/mta-watchdog /run/mta-watchdog 2>/dev/null || true')"
         assert_eq "package status after purge" "" "$(e2e_exec dpkg-query -W -f='${Status}' mta-watchdog 2>/dev/null || true)"
-        # back as the next scenario expects it
+        # a first install, with the shipped configuration: enabled and started, no edit needed
         e2e_exec dpkg -i /pkg/mta-watchdog.deb >/dev/null 2>&1 || fail "installing the package again failed"
+        assert_eq "enabled by a first install" enabled \
+            "$(e2e_exec systemctl is-enabled "$E2E_DAEMON_UNIT" 2>/dev/null || true)"
+        assert_eq "started by a first install" active "$(daemon_state)"
+        # no [alert:NAME] in the shipped file: said once at start, and no warning round after round
+        observe 25   # two rounds of the shipped interval (10s)
+        inv=$(e2e_exec systemctl show -p InvocationID --value "$E2E_DAEMON_UNIT")
+        assert_eq "first install: 'alerts are only logged' lines" 1 \
+            "$(e2e_exec journalctl --no-pager -o cat "_SYSTEMD_INVOCATION_ID=$inv" |
+                grep -cF 'no [alert:NAME]: alerts are only logged' || true)"
+        assert_eq "first install: warnings in the daemon's journal" "" \
+            "$(e2e_exec journalctl --no-pager -o cat -p warning "_SYSTEMD_INVOCATION_ID=$inv" || true)"
+        assert_eq "first install: still running" active "$(daemon_state)"
+        e2e_log "ok: a first install enables and starts the service with the shipped configuration"
+        # back as the next scenario expects it (guest-setup.sh): stopped, no state
+        stop_daemon
+        e2e_exec sh -c 'find "$1" -mindepth 1 -delete 2>/dev/null || true' sh "$E2E_STATE_DIR"
         ;;
     cmake)
         out=$(DESTDIR=/proc/$E2E_LEADER/root cmake --install "$E2E_BUILD" 2>&1) || fail "cmake --install again failed: $out"

@@ -35,6 +35,12 @@ zc_assert_started_by_package() { # enabled and running, started by the package's
     assert_eq "mta-watchdogd.service active" active "$(daemon_state)"
 }
 _zc_active() { [ "$(daemon_state)" = active ]; }
+zc_restart_daemon() { # systemctl restart, as an admin does after an edit; its journal's last lines on failure
+    if ! e2e_exec timeout 60 systemctl restart "$E2E_DAEMON_UNIT" >/dev/null 2>&1 || ! wait_until 30 _zc_active; then
+        fail "$E2E_DAEMON_UNIT did not restart: $(e2e_exec journalctl -u "$E2E_DAEMON_UNIT" -n 4 --no-pager -o cat 2>&1 | paste -sd'|' -)"
+    fi
+    e2e_log "$E2E_DAEMON_UNIT restarted (pid $(e2e_exec systemctl show -p MainPID --value "$E2E_DAEMON_UNIT"))"
+}
 zc_config_add() { # SECTION KEY VALUE: one line added below the [SECTION] header of the installed file
     e2e_exec sh -c 'grep -q "^\[$1\]" "$4" && sed -i "/^\[$1\]\$/a $2 = $3" "$4"' sh "$1" "$2" "$3" "$ZC_INI" ||
         fail "cannot add [$1] $2 to $ZC_INI"

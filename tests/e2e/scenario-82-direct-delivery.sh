@@ -29,8 +29,7 @@ assert_eq "dig nothing.test (NXDOMAIN)" NXDOMAIN \
 zc_reinstall
 zc_assert_shipped_config
 zc_config_add mta canary_domain canary.test
-e2e_exec timeout 60 systemctl restart "$E2E_DAEMON_UNIT" || fail "systemctl restart $E2E_DAEMON_UNIT failed"
-wait_until 30 _zc_active || fail "$E2E_DAEMON_UNIT not active with canary_domain = canary.test: $(daemon_state)"
+zc_restart_daemon
 zc_timers
 zc_detect
 zc_detect_has '^mta: postfix '

@@ -89,6 +89,12 @@ zc_detect() { # runs `mta-watchdogd --detect` (as root, as an admin would), keep
     assert_eq "--detect exit status" 0 "$rc"
     e2e_log "the service's STATUS=: $(zc_status)"
 }
+zc_assert_status_detected() { # NAME: the service's STATUS= names the MTA found, "(NAME, detected)"
+    local status
+    status=$(zc_status)
+    assert_eq "STATUS= names the detected MTA" yes \
+        "$(case $status in *"($1, detected)"*) echo yes ;; *) echo "no: $status" ;; esac)"
+}
 zc_detect_has() { # ERE: a line of the --detect output matches it
     if e2e_exec grep -qE -- "$1" "$ZC_DETECT"; then
         e2e_log "ok: --detect has a line matching /$1/"

@@ -23,6 +23,7 @@ zc_detect_has '^unit: postfix@-\.service '
 zc_detect_has '^queue_directory: /var/spool/postfix '
 zc_detect_has '^relay: 192\.0\.2\.2:25 '
 zc_detect_has '^probe relay: smtp '
+zc_assert_status_detected postfix
 
 # the relay seen up (ok_threshold rounds) before anything happens
 observe $((E2E_INTERVAL * (E2E_OK_THRESHOLD + 1) + 1))

@@ -24,6 +24,7 @@ zc_detect_has '^unit: exim4\.service '
 zc_detect_has '^spool_directory: /var/spool/exim4 '
 zc_detect_has '^relay: 192\.0\.2\.2:25 '
 zc_detect_has '^probe relay: smtp '
+zc_assert_status_detected exim
 
 observe $((E2E_INTERVAL * (E2E_OK_THRESHOLD + 1) + 1))
 track_master_pid

@@ -34,3 +34,5 @@ zc_wait_healed Postfix
 assert_eq "messages at the relay" 20 "$(relay_count)"
 assert_eq "distinct Message-Ids at the relay" 20 "$(zc_relay_message_ids)"
 zc_assert_healed_by_one_restart master
+# detection at start only, never per probe round: one line in 20 minutes
+assert_eq "\"detected postfix (\" lines in the journal" 1 "$(zc_journal_lines "detected postfix (" | wc -l)"

@@ -36,3 +36,5 @@ assert_eq "messages at the relay" 20 "$(relay_count)"
 assert_eq "distinct Message-Ids at the relay" 20 "$(zc_relay_message_ids)"
 assert_eq "exim4.service" "active running" "$(mta_state) $(mta_sub_state)"
 zc_assert_healed_by_one_restart "exim daemon"
+# detection at start only, never per probe round: one line in 20 minutes
+assert_eq "\"detected exim (\" lines in the journal" 1 "$(zc_journal_lines "detected exim (" | wc -l)"

@@ -27,6 +27,7 @@
 #define SMTP(p) ((const SmtpSettings *) (p)->settings)
 #include "macros.h"
 #include "tests.h"
+#include "fixture-root.h"
 
 #define SEC  (1000000ULL)
 #define MIN  (60 * SEC)
@@ -35,6 +36,12 @@
 
 static char tmpdir[] = "/tmp/test-config-XXXXXX";
 static unsigned file_counter;
+/* The host the files are loaded on (watchdogd/detect.h): Postfix
+ * installed, its configuration not readable (no postconf), so that no
+ * relay is known and no probe derived unless a test says otherwise. Readable
+ * by the user "nobody" of test_unreadable_files. */
+static char rootdir[] = "/tmp/test-config-root-XXXXXX";
+static const ConfigLoadOptions load_options = { .root = rootdir };
 
 static char *read_all(const char *path) {
         _cleanup_fclose_ FILE *f = NULL;
@@ -77,7 +84,7 @@ static int load_captured(const char *path, Config **ret, char **ret_log) {
         assert_true(dup2(fd, STDERR_FILENO) >= 0);
         close(fd);
 
-        r = config_load(path, ret);
+        r = config_load_full(path, &load_options, ret);
 
         fflush(stderr);
         assert_true(dup2(saved, STDERR_FILENO) >= 0);
@@ -550,7 +557,7 @@ static void test_errors(void **state) {
                 { MTA "max_restarts = 3 times\n",
                   ":3: [mta] max_restarts: \"3 times\" is not a number" },
                 { MTA "type = qmail\n",
-                  ":3: [mta] type: unsupported value \"qmail\" (supported: postfix, exim, sendmail, generic)" },
+                  ":3: [mta] type: unsupported value \"qmail\" (supported: auto, postfix, exim, sendmail, generic)" },
                 /* The keys of type exim: a log file is a path or syslog, the
                  * spool absolute, a delay a duration; not for type postfix. */
                 { MTA "type = exim\nlog_file = mainlog\n",
@@ -845,6 +852,8 @@ static void test_dump(void **state) {
                             "pid_file = none\n"
                             "flush_on_restore = no\n"
                             "kill_hung_deliveries = no\n"
+                            "relay = auto\n"
+                            "canary_domain = gmail.com\n"
                             "\n"
                             "[probe:relay]\n"
                             "type = smtp\n"
@@ -1018,7 +1027,7 @@ static void unreadable_case(const char *dir, const char *key, const char *file, 
                 if (dup2(pipefd[1], STDERR_FILENO) < 0 || setgroups(0, NULL) < 0 ||
                     setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
                         child_exit(100);
-                child_exit(config_load(path, &c) == -EINVAL && !c ? 0 : 1);
+                child_exit(config_load_full(path, &load_options, &c) == -EINVAL && !c ? 0 : 1);
         }
         assert_int_equal(close(pipefd[1]), 0);
         while ((n = read(pipefd[0], out + k, sizeof(out) - 1 - (size_t) k)) > 0)
@@ -1211,11 +1220,16 @@ static void test_body_checks_and_rate_limit(void **state) {
 static int setup(void **state) {
         /* Plain messages, no "<N>" journal prefixes. */
         (void) unsetenv("JOURNAL_STREAM");
-        return mkdtemp(tmpdir) ? 0 : -1;
+        if (!mkdtemp(tmpdir) || !mkdtemp(rootdir) || chmod(rootdir, 0755) < 0)
+                return -1;
+        fixture_write(rootdir, "/var/lib/dpkg/status", FIXTURE_DPKG_OTHER FIXTURE_DPKG_MTA("postfix"), 0644);
+        fixture_write(rootdir, "/var/lib/dpkg/info/postfix.list", "/.\n/usr/sbin\n/usr/sbin/sendmail\n", 0644);
+        fixture_write(rootdir, "/usr/sbin/sendmail", "#!/bin/sh\n", 0755);
+        return 0;
 }
 
 static int teardown(void **state) {
-        return rm_rf(tmpdir);
+        return rm_rf(tmpdir) | rm_rf(rootdir);
 }
 
 int main(void) {

@@ -1121,7 +1121,7 @@ static void test_config_rules(void **state) {
         /* Postfix keeps its ladder and gets no advice */
         free(path);
         free(log);
-        path = write_config("postfix.ini", "[mta]\nunit = postfix@-.service\n");
+        path = write_config("postfix.ini", "[mta]\ntype = postfix\nunit = postfix@-.service\n");
         c = NULL;
         assert_int_equal(load_captured(path, &c, &log), 0);
         assert_int_equal(c->n_actions, 1);
@@ -1175,7 +1175,7 @@ static void test_config_errors(void **state) {
                     ":3: [mta] hung_delivery_after: 1m is not longer than [watchdog] interval (2m): a delivery "
                     "still going at the next round would count as a wedged sender");
         /* the type's keys belong to it alone */
-        check_error("[mta]\nunit = postfix@-.service\nqueue_glob = *\n", ":3: [mta] queue_glob: unknown key");
+        check_error("[mta]\ntype = postfix\nunit = postfix@-.service\nqueue_glob = *\n", ":4: [mta] queue_glob: unknown key");
 }
 
 /* kill_hung_deliveries where the type has no lock check: advice, not an error. */

@@ -215,6 +215,11 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         config_free(m->config);
         m->config = c;
         log_notice("Reload: %s applied", m->config->path);
+        {
+                char summary[1024];
+
+                log_info("%s", config_detection_summary(m->config, summary, sizeof(summary)));
+        }
 done:
         (void) sd_notify(false, "READY=1");
         manager_publish(m);
@@ -328,12 +333,16 @@ int manager_run(Manager *m) {
         char iv[FORMAT_DURATION_MAX];
         int r;
 
+        char summary[1024];
+
+        log_info("%s", config_detection_summary(m->config, summary, sizeof(summary)));
         log_info("mta-watchdogd %s watching %s (%s, queue probe %s), %zu reachability probe(s), %zu receiver(s), every %s%s",
                  PACKAGE_VERSION, m->config->unit, m->config->mta_type, mta_slot(m, SLOT_QUEUE)->probe->ops->type,
                  n_reach_slots(m), m->config->n_alerts,
                  format_duration(iv, sizeof(iv), m->config->interval_usec),
                  m->config->dry_run ? ", dry run" : "");
-        (void) sd_notifyf(false, "READY=1\nSTATUS=%s: starting", m->config->unit);
+        (void) sd_notifyf(false, "READY=1\nSTATUS=%s: starting (%s%s)", m->config->unit, m->config->mta_type,
+                          m->config->type_detected ? ", detected" : "");
 
         r = sd_event_loop(m->event);
         (void) sd_notify(false, "STOPPING=1\nSTATUS=stopping");

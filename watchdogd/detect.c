@@ -310,10 +310,10 @@ int detect_mta(const char *root, Detection *d, char *error, size_t error_size) {
         rs = resolve_sendmail(root, target, sizeof(target), link, sizeof(link));
         if (rs == 0)
                 file_owner(root, target, n > 0 ? providers[0].package : "", owner, sizeof(owner));
-        if (rs < 0)
-                (void) snprintf(d->sendmail, sizeof(d->sendmail), "no " SENDMAIL_BINARY);
-        else if (link[0])
+        if (link[0])   /* a link, even one that leads nowhere */
                 (void) snprintf(d->sendmail, sizeof(d->sendmail), SENDMAIL_BINARY " -> %.200s", link);
+        else if (rs < 0)
+                (void) snprintf(d->sendmail, sizeof(d->sendmail), "no " SENDMAIL_BINARY);
         else
                 (void) snprintf(d->sendmail, sizeof(d->sendmail), SENDMAIL_BINARY ", a file of %s",
                                 owner[0] ? owner : "no package");

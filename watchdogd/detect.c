@@ -97,7 +97,7 @@ static char *trim(char *s) {
 
 /* SOURCE: a file with LINE, or (LINE 0) a command or "default". */
 static void set_value(DetectValue *v, const char *value, const char *source, unsigned line) {
-        (void) snprintf(v->value, sizeof(v->value), "%s", value);
+        (void) snprintf(v->value, sizeof(v->value), "%.*s", (int) sizeof(v->value) - 1, value);
         if (line > 0)
                 (void) snprintf(v->source, sizeof(v->source), "%s:%u", source, line);
         else
@@ -191,10 +191,11 @@ static int read_providers(const char *root, Provider *ret, size_t max, size_t *n
 
 /* Lexically joins DIR (absolute) and REL, resolving "." and "..". */
 static void path_join(const char *dir, const char *rel, char *buf, size_t size) {
-        char tmp[PATH_MAX], *save = NULL;
+        char tmp[2 * PATH_MAX + 2], *save = NULL;
         size_t n = 0;
 
-        (void) snprintf(tmp, sizeof(tmp), "%s/%s", rel[0] == '/' ? "" : dir, rel);
+        if (snprintf(tmp, sizeof(tmp), "%s/%s", rel[0] == '/' ? "" : dir, rel) >= (int) sizeof(tmp))
+                tmp[0] = '\0';
         buf[0] = '\0';
         for (char *c = strtok_r(tmp, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
                 if (strcmp(c, ".") == 0)
@@ -273,8 +274,9 @@ static void file_owner(const char *root, const char *file, const char *hint, cha
         struct dirent *de;
 
         ret[0] = '\0';
-        (void) snprintf(path, sizeof(path), "%s/%s.list", dir, hint);
-        if (hint[0] && list_file_has(path, file)) {
+        int k = snprintf(path, sizeof(path), "%s/%s.list", dir, hint);
+
+        if (hint[0] && k > 0 && k < (int) sizeof(path) && list_file_has(path, file)) {
                 (void) snprintf(ret, size, "%s", hint);
                 return;
         }
@@ -286,8 +288,8 @@ static void file_owner(const char *root, const char *file, const char *hint, cha
 
                 if (n <= 5 || strcmp(de->d_name + n - 5, ".list") != 0)
                         continue;
-                (void) snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-                if (!list_file_has(path, file))
+                k = snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+                if (k < 0 || k >= (int) sizeof(path) || !list_file_has(path, file))
                         continue;
                 n -= 5;
                 n = strcspn(de->d_name, ":") < n ? strcspn(de->d_name, ":") : n;

@@ -600,6 +600,49 @@ static void test_config_auto_postfix(void **state) {
         assert_string_equal(log, expected);
 }
 
+/* The dump of a detected configuration (type, derived probe, preset keys
+ * written out) loads again to the same dump, as --check-config promises. */
+static char *dump_body(const Config *c) {
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+
+        assert_non_null(f);
+        config_dump(c, f);
+        assert_int_equal(fclose(f), 0);
+        memmove(buf, strchr(buf, '\n') + 1, strlen(strchr(buf, '\n') + 1) + 1);
+        return buf;
+}
+
+static void test_config_dump_round_trip(void **state) {
+        char root[PATH_MAX];
+        const char *hosts[] = { "postfix", "nullmailer" };
+
+        for (size_t i = 0; i < ELEMENTSOF(hosts); i++) {
+                _cleanup_free_ char *log = NULL, *path = NULL, *dump = NULL, *log2 = NULL, *path2 = NULL, *dump2 = NULL;
+                Config *c = NULL, *c2 = NULL;
+
+                new_root(root, sizeof(root));
+                if (i == 0)
+                        postfix_host(root, "[192.0.2.2]:587");
+                else {
+                        fixture_write(root, "/var/lib/dpkg/status", FIXTURE_DPKG_MTA("nullmailer"), 0644);
+                        fixture_write(root, "/etc/nullmailer/remotes", "192.0.2.2 smtp\n", 0600);
+                }
+                assert_int_equal(load(root, "[mta]\n", &c, &log, &path), 0);
+                assert_int_equal(c->n_probes, 1);
+                dump = dump_body(c);
+                assert_int_equal(load(root, dump, &c2, &log2, &path2), 0);
+                assert_string_equal(log2, "");
+                assert_false(c2->type_detected);
+                assert_false(c2->probes_derived);
+                dump2 = dump_body(c2);
+                assert_string_equal(dump, dump2);
+                config_free(c);
+                config_free(c2);
+        }
+}
+
 static void test_config_auto_other(void **state) {
         char root[PATH_MAX], expected[1024];
         _cleanup_free_ char *log = NULL, *path = NULL, *text = NULL;
@@ -709,6 +752,7 @@ int main(void) {
                 cmocka_unit_test(test_probe_plan),
                 cmocka_unit_test(test_config_auto_postfix),
                 cmocka_unit_test(test_config_auto_other),
+                cmocka_unit_test(test_config_dump_round_trip),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);

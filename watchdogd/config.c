@@ -706,7 +706,8 @@ static int config_new(const char *path, Config **ret) {
 
 /* Sections */
 
-/* Whether some MTA type, or some probe type, has KEY among its own keys. */
+/* Whether KEY is a common [mta] key or some MTA type's own; whether some
+ * probe type has KEY among its own keys. */
 static bool mta_key_known(const char *key) {
         if (config_item_find(mta_head_items, key) || config_item_find(mta_tail_items, key))
                 return true;
@@ -751,9 +752,9 @@ static int config_section_start(ConfigContext *ctx, const char *name, ConfigSect
                 if (*first > 0)
                         return config_error(ctx, ctx->line, NULL, "duplicate section (first on line %u)", *first);
                 *first = ctx->line;
+                /* All [mta] keys are kept until the section ends: the type
+                 * (auto: detected) decides which keys its preset adds. */
                 if (mta)
-                        /* All [mta] keys are kept until the section ends: the
-                                 * type (auto: detected) decides which keys a preset adds. */
                         *ret = (ConfigSection) {
                                 .tables = { NULL },
                                 .base = c,
@@ -866,7 +867,8 @@ static int pending_add(ConfigPendingList *l, const char *key, const char *value,
         return 0;
 }
 
-/* One common [mta] key (mta_head_items, mta_tail_items) into C; false if it is not one. */
+/* Parses E into C if it is a common [mta] key (mta_head_items,
+ * mta_tail_items), setting *RET_COMMON. Returns 0, -EINVAL, -ENOMEM. */
 static int config_mta_common(ConfigContext *ctx, Config *c, const ConfigPending *e, bool *ret_common) {
         const ConfigItem *tables[] = { mta_head_items, mta_tail_items };
         ConfigPendingList one = { .entries = (ConfigPending *) e, .n = 1 };

@@ -147,7 +147,7 @@ typedef struct Config {
         AlertConfig *alerts;             /* [alert:NAME] sections, in file order */
         size_t n_alerts;
 
-        ConfigPendingList mta_pending;   /* while reading: [mta] keys of the type */
+        ConfigPendingList mta_pending;   /* while reading: the [mta] keys, parsed at the section's end */
 } Config;
 
 /* Reads and validates FILE. On success *ret owns a new Config.

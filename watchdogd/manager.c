@@ -15,6 +15,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "caps.h"
+#include "detect.h"
 #include "log.h"
 #include "manager-internal.h"
 #include "state.h"
@@ -341,8 +342,11 @@ int manager_run(Manager *m) {
                  n_reach_slots(m), m->config->n_alerts,
                  format_duration(iv, sizeof(iv), m->config->interval_usec),
                  m->config->dry_run ? ", dry run" : "");
-        (void) sd_notifyf(false, "READY=1\nSTATUS=%s: starting (%s%s)", m->config->unit, m->config->mta_type,
-                          m->config->type_detected ? ", detected" : "");
+        if (m->config->type_detected && m->config->detection)
+                (void) sd_notifyf(false, "READY=1\nSTATUS=%s (%s, detected): starting", m->config->unit,
+                                  m->config->detection->mta);
+        else
+                (void) sd_notifyf(false, "READY=1\nSTATUS=%s: starting", m->config->unit);
 
         r = sd_event_loop(m->event);
         (void) sd_notify(false, "STOPPING=1\nSTATUS=stopping");

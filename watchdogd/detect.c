@@ -668,7 +668,7 @@ static int detect_postfix(const char *root, Detection *d, char *error, size_t er
         const char *postconf = root_path(root, POSTCONF, path, sizeof(path));
         char *argv[] = { (char *) postconf, (char *) "-h", (char *) "relayhost", (char *) "queue_directory",
                          (char *) "queue_run_delay", NULL };
-        char *lines[3] = {}, *p = out, *save = NULL;
+        char *lines[3] = {}, *p = out;
         int r;
 
         if (access(postconf, X_OK) < 0)
@@ -690,7 +690,6 @@ static int detect_postfix(const char *root, Detection *d, char *error, size_t er
                         *nl = '\0';
                 p = nl ? nl + 1 : NULL;
         }
-        (void) save;
         if (!lines[2]) {
                 d->relay_state = DETECT_RELAY_UNKNOWN;
                 (void) snprintf(d->relay.source, sizeof(d->relay.source), "postconf -h relayhost printed %s",
@@ -954,8 +953,6 @@ static int detect_opensmtpd(const char *root, Detection *d, char *error, size_t 
                         break;
                 }
         }
-        (void) error;
-        (void) error_size;
         if (hosts == 1 && !direct) {
                 d->relays[0] = relay;
                 d->n_relays = 1;

@@ -10,14 +10,17 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "caps.h"
 #include "detect.h"
 #include "exec.h"
 #include "macros.h"
@@ -861,7 +864,8 @@ static int first_line(const char *root, const char *file, char *buf, size_t size
         return 0;
 }
 
-static int detect_nullmailer(const char *root, Detection *d, char *error, size_t error_size) {
+/* nullmailer's relay from the first line of remotes. */
+static int nullmailer_relay(const char *root, Detection *d, char *error, size_t error_size) {
         char line[512];
         unsigned lineno;
         int r;
@@ -873,19 +877,87 @@ static int detect_nullmailer(const char *root, Detection *d, char *error, size_t
                 d->relay_state = DETECT_RELAY_UNKNOWN;
                 (void) snprintf(d->relay.source, sizeof(d->relay.source), "%s: no remote (nullmailer sends "
                                 "nothing)", NULLMAILER_REMOTES);
-        } else {
-                r = detect_parse_nullmailer_remote(line, d->relays, DETECT_RELAYS_MAX, &d->n_relays, error, error_size);
-                if (r == -ENOMEM)
-                        return r;
-                if (r < 0) {
-                        char t[256];
-
-                        (void) snprintf(t, sizeof(t), "%s", error);
-                        (void) snprintf(error, error_size, "%s:%u: %s", NULLMAILER_REMOTES, lineno, t);
-                        return r;
-                }
-                relays_found(d, NULLMAILER_REMOTES, lineno, NULL);
+                return 0;
         }
+        r = detect_parse_nullmailer_remote(line, d->relays, DETECT_RELAYS_MAX, &d->n_relays, error, error_size);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                char t[256];
+
+                (void) snprintf(t, sizeof(t), "%s", error);
+                (void) snprintf(error, error_size, "%s:%u: %s", NULLMAILER_REMOTES, lineno, t);
+                return r;
+        }
+        relays_found(d, NULLMAILER_REMOTES, lineno, NULL);
+        return 0;
+}
+
+/* remotes is mail:mail 0600 (it may hold passwords, nullmailer-send(8)):
+ * read again in a child with the unit's CAP_DAC_READ_SEARCH (caps.h), which
+ * hands back only the parsed relay, never the line. Returns as
+ * nullmailer_relay(); -errno when the child cannot be run. */
+static int nullmailer_relay_privileged(const char *root, Detection *d, char *error, size_t error_size) {
+        struct {
+                int r;
+                Detection d;
+                char error[256];
+        } out = { .r = -EIO };
+        int fds[2], status;
+        ssize_t k;
+        pid_t pid;
+
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return -errno;
+        pid = fork();
+        if (pid < 0) {
+                int e = errno;
+
+                (void) close(fds[0]);
+                (void) close(fds[1]);
+                return -e;
+        }
+        if (pid == 0) {
+                (void) close(fds[0]);
+                out.d = *d;
+                out.r = caps_raise_read_search() > 0 ? nullmailer_relay(root, &out.d, out.error, sizeof(out.error)) : -EPERM;
+                _exit(write(fds[1], &out, sizeof(out)) == (ssize_t) sizeof(out) ? 0 : 1);
+        }
+        (void) close(fds[1]);
+        do
+                k = read(fds[0], &out, sizeof(out));
+        while (k < 0 && errno == EINTR);
+        (void) close(fds[0]);
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        if (k != (ssize_t) sizeof(out) || out.r == -EPERM)
+                return -EPERM;
+        *d = out.d;
+        (void) snprintf(error, error_size, "%s", out.error);
+        return out.r;
+}
+
+static int detect_nullmailer(const char *root, Detection *d, char *error, size_t error_size) {
+        char line[512];
+        unsigned lineno;
+        int r;
+
+        r = nullmailer_relay(root, d, error, error_size);
+        if (r == 0 && d->relay_state == DETECT_RELAY_UNKNOWN && geteuid() != 0) {
+                char path[PATH_MAX];
+
+                if (access(root_path(root, NULLMAILER_REMOTES, path, sizeof(path)), R_OK) < 0 && errno == EACCES) {
+                        Detection t = *d;
+                        int k = nullmailer_relay_privileged(root, &t, error, error_size);
+
+                        if (k != -EPERM) {
+                                *d = t;
+                                r = k;
+                        }
+                }
+        }
+        if (r < 0)
+                return r;
         if (first_line(root, NULLMAILER_PAUSETIME, line, sizeof(line), &lineno) == 0 && lineno > 0)
                 set_value(&d->queue_interval, line, NULLMAILER_PAUSETIME, lineno);
         else

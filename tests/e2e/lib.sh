@@ -653,28 +653,31 @@ _e2e_standalone_end() {
 # --- timeline (demo) -------------------------------------------------------------------------
 # One line of state, then what the daemon logged (priority info and up) and the alerts
 # received since the previous tick.
-timeline_tick() { # [changed]: only if the state differs from the last line printed
-    local now state
+timeline_tick() { # [changed]: the state line only if it differs from the last one printed (what
+    # the daemon logged and the alerts that arrived since are printed either way, under a
+    # state line: the final tick of a wait shows how it ended, e.g. the recovered alert)
+    local now state logged n alerts=
     now=$(e2e_now)
     if [ -n "${_E2E_TL_LAST:-}" ] && [ $((now - _E2E_TL_LAST)) -lt "$E2E_TIMELINE_EVERY" ]; then return 0; fi
     _E2E_TL_LAST=$now
     state=$(printf 'link=%-4s queue=%-3s relayed=%-3s postfix-master=%-6s watchdog=%s' \
         "$(link_state)" "$(queue_count)" "$(relay_count)" "$(master_pid)" "$(daemon_state)")
-    if [ "${1:-}" = changed ] && [ "$state" = "${_E2E_TL_STATE:-}" ]; then return 0; fi
-    _E2E_TL_STATE=$state
-    printf '[+%4ss] %s\n' "$now" "$state"
-    e2e_exec journalctl -u "$E2E_DAEMON_UNIT" -p "${E2E_TIMELINE_PRIORITY:-info}" -o cat \
+    logged=$(e2e_exec journalctl -u "$E2E_DAEMON_UNIT" -p "${E2E_TIMELINE_PRIORITY:-info}" -o cat \
         --no-pager --cursor-file=/run/e2e-timeline.cursor 2>/dev/null |
         grep -vE '^(#|\[|[a-z_]+ = |$)' |   # not a config dump (--check-config)
-        sed 's/^/          watchdog: /' || true
-    local n
+        sed 's/^/          watchdog: /' || true)
     n=$(e2e_exec sh -c 'wc -l < "$1"' sh "$E2E_WEBHOOK_LOG" 2>/dev/null || echo 0)
     if [ "$n" -gt "${_E2E_TL_ALERTS:-0}" ]; then
-        paste -d' ' <(events --field event | tail -n +"$(( ${_E2E_TL_ALERTS:-0} + 1 ))") \
-                    <(events --field summary | tail -n +"$(( ${_E2E_TL_ALERTS:-0} + 1 ))") |
-            sed 's/^/          ALERT: /'
+        alerts=$(paste -d' ' <(events --field event | tail -n +"$(( ${_E2E_TL_ALERTS:-0} + 1 ))") \
+                             <(events --field summary | tail -n +"$(( ${_E2E_TL_ALERTS:-0} + 1 ))") |
+            sed 's/^/          ALERT: /')
     fi
     _E2E_TL_ALERTS=$n
+    if [ "${1:-}" = changed ] && [ "$state" = "${_E2E_TL_STATE:-}" ] && [ -z "$logged$alerts" ]; then return 0; fi
+    _E2E_TL_STATE=$state
+    printf '[+%4ss] %s\n' "$now" "$state"
+    if [ -n "$logged" ]; then printf '%s\n' "$logged"; fi
+    if [ -n "$alerts" ]; then printf '%s\n' "$alerts"; fi
 }
 _outbox_empty() { [ "$(outbox_count)" -eq 0 ]; }
 _outbox_has() { [ "$(outbox_count)" -eq "$1" ]; }

@@ -142,11 +142,11 @@ if [ -z "${E2E_SHARD_LIST:-}" ]; then
         alive=0
         for pid in "${pids[@]}"; do if kill -0 "$pid" 2>/dev/null; then alive=1; fi; done
         [ "$alive" = 1 ] || break
-        size=$(cat "$out"/*.log 2>/dev/null | wc -c)
+        size=$(cat "$out"/*.log 2>/dev/null | wc -c || true)   # no log before a sandbox's first line
         if [ "$size" != "$last_size" ]; then
             last_size=$size last_print=$SECONDS
         elif [ $((SECONDS - last_print)) -ge 120 ]; then
-            echo "[$((SECONDS - start))s] $(cat "$out"/*.log 2>/dev/null | grep -cE '^(PASS|FAIL) ') of ${#selected[@]} scenarios done, still running"
+            echo "[$((SECONDS - start))s] $(cat "$out"/*.log 2>/dev/null | grep -cE '^(PASS|FAIL) ' || true) of ${#selected[@]} scenarios done, still running"
             last_print=$SECONDS
         fi
         sleep 5
@@ -155,7 +155,7 @@ if [ -z "${E2E_SHARD_LIST:-}" ]; then
     wait "${streams[@]}" || true   # the last lines of each sandbox are out
     passed=0 failed=0
     for ((i = 0; i < n; i++)); do
-        line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out/$i.log" | tail -n1)
+        line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out/$i.log" | tail -n1 || true)
         echo "---- sandbox $((i + 1)) of $n (${shard_mta[i]}, $(sed -n 's/.*mta-watchdog installed (\([a-z]*\)).*/\1/p' "$out/$i.log" | head -n1)): ${line:-no summary}"
         grep -E '^FAIL ' "$out/$i.log" | sed "s/^/[s$((i + 1))] /" || true
         if [ -z "$line" ]; then

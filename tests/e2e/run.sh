@@ -137,17 +137,19 @@ if [ -z "${E2E_SHARD_LIST:-}" ]; then
     done
     # Bounded: the loop ends when every shard has ended (each one's scenarios are bounded).
     # A line at least every 2 minutes, so a person watching never faces minutes of silence.
-    last_size=-1 last_print=$SECONDS start=$SECONDS
+    # (the kernel's uptime, lib.sh e2e_uptime: SECONDS follows the realtime clock)
+    last_size=-1 last_print=$(e2e_uptime) start=$(e2e_uptime)
     while :; do
+        now=$(e2e_uptime)
         alive=0
         for pid in "${pids[@]}"; do if kill -0 "$pid" 2>/dev/null; then alive=1; fi; done
         [ "$alive" = 1 ] || break
         size=$(cat "$out"/*.log 2>/dev/null | wc -c || true)   # no log before a sandbox's first line
         if [ "$size" != "$last_size" ]; then
-            last_size=$size last_print=$SECONDS
-        elif [ $((SECONDS - last_print)) -ge 120 ]; then
-            echo "[$((SECONDS - start))s] $(cat "$out"/*.log 2>/dev/null | grep -cE '^(PASS|FAIL) ' || true) of ${#selected[@]} scenarios done, still running"
-            last_print=$SECONDS
+            last_size=$size last_print=$now
+        elif [ $((now - last_print)) -ge 120 ]; then
+            echo "[$((now - start))s] $(cat "$out"/*.log 2>/dev/null | grep -cE '^(PASS|FAIL) ' || true) of ${#selected[@]} scenarios done, still running"
+            last_print=$now
         fi
         sleep 5
     done

@@ -738,80 +738,6 @@ int exim_log_file_from_path(const char *log_file_path, const char *spool, char *
         return asprintf(ret, "%s/log/mainlog", spool) < 0 ? -ENOMEM : 0;
 }
 
-/* Runs ARGV with stdout captured into BUF (SIZE bytes, NUL-terminated),
- * for at most TIMEOUT_USEC; blocks. Returns the exit status, or a
- * negative errno (-ETIMEDOUT). Only for configuration load: the event loop
- * runs programs through exec.h. */
-static int run_capture(char *const argv[], uint64_t timeout_usec, char *buf, size_t size) {
-        int fds[2], status = 0, r = 0;
-        size_t n = 0;
-        struct timespec start, now;
-        pid_t pid;
-
-        if (pipe2(fds, O_CLOEXEC) < 0)
-                return negative_errno();
-        pid = fork();
-        if (pid < 0) {
-                r = negative_errno();
-                (void) close(fds[0]);
-                (void) close(fds[1]);
-                return r;
-        }
-        if (pid == 0) {
-                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-                (void) setpgid(0, 0);
-                if (null < 0 || dup2(null, 0) < 0 || dup2(fds[1], 1) < 0 || dup2(null, 2) < 0)
-                        _exit(127);
-                execv(argv[0], argv);
-                _exit(127);
-        }
-        (void) setpgid(pid, pid);
-        (void) close(fds[1]);
-        (void) clock_gettime(CLOCK_MONOTONIC, &start);
-        for (;;) {
-                struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
-                uint64_t spent;
-                ssize_t k;
-
-                (void) clock_gettime(CLOCK_MONOTONIC, &now);
-                spent = (uint64_t) (now.tv_sec - start.tv_sec) * USEC_PER_SEC +
-                        (uint64_t) ((now.tv_nsec - start.tv_nsec) / 1000);
-                if (spent >= timeout_usec) {
-                        r = -ETIMEDOUT;
-                        break;
-                }
-                k = poll(&pfd, 1, (int) ((timeout_usec - spent) / 1000) + 1);
-                if (k < 0 && errno != EINTR) {
-                        r = negative_errno();
-                        break;
-                }
-                if (k <= 0)
-                        continue;
-                k = read(fds[0], buf + n, size - 1 - n);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0)
-                        break;
-                n += (size_t) k;
-                if (n >= size - 1)
-                        break;
-        }
-        buf[n] = 0;
-        (void) close(fds[0]);
-        if (r < 0)
-                (void) kill(-pid, SIGKILL);
-        else
-                (void) kill(-pid, SIGTERM);  /* output done or full: nothing more is read */
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                ;
-        if (r < 0)
-                return r;
-        if (WIFEXITED(status))
-                return WEXITSTATUS(status);
-        return 128 + WTERMSIG(status);
-}
-
 int exim_settings_finish(void *settings, char *error, size_t error_size) {
         EximSettings *s = settings;
         const char *exim = s->exim_path ? s->exim_path : EXIM_DEFAULT_BINARY;
@@ -827,7 +753,7 @@ int exim_settings_finish(void *settings, char *error, size_t error_size) {
                                  (char *) "log_file_path", NULL };
                 char out[4096];
 
-                r = run_capture(argv, EXIM_DISCOVER_TIMEOUT_USEC, out, sizeof(out));
+                r = exec_capture_sync(argv, EXIM_DISCOVER_TIMEOUT_USEC, out, sizeof(out));
                 if (r == 0)
                         r = exim_parse_bp(out, &spool, &log_path);
                 if (r < 0 && r != -ENOMEM)

@@ -27,6 +27,7 @@
 #define SMTP(p) ((const SmtpSettings *) (p)->settings)
 #include "macros.h"
 #include "tests.h"
+#include "fixture-root.h"
 
 #define SEC  (1000000ULL)
 #define MIN  (60 * SEC)
@@ -35,6 +36,12 @@
 
 static char tmpdir[] = "/tmp/test-config-XXXXXX";
 static unsigned file_counter;
+/* The host the files are loaded on (watchdogd/detect.h): Postfix
+ * installed, its configuration not readable (no postconf), so that no
+ * relay is known and no probe derived unless a test says otherwise. Readable
+ * by the user "nobody" of test_unreadable_files. */
+static char rootdir[] = "/tmp/test-config-root-XXXXXX";
+static const ConfigLoadOptions load_options = { .root = rootdir };
 
 static char *read_all(const char *path) {
         _cleanup_fclose_ FILE *f = NULL;
@@ -77,7 +84,7 @@ static int load_captured(const char *path, Config **ret, char **ret_log) {
         assert_true(dup2(fd, STDERR_FILENO) >= 0);
         close(fd);
 
-        r = config_load(path, ret);
+        r = config_load_full(path, &load_options, ret);
 
         fflush(stderr);
         assert_true(dup2(saved, STDERR_FILENO) >= 0);
@@ -437,7 +444,9 @@ static unsigned count_errors(const char *text) {
         assert_true(saved >= 0 && fd >= 0);
         assert_true(dup2(fd, STDERR_FILENO) >= 0);
         close(fd);
-        assert_int_equal(config_load_counted(path, &c, &n), -EINVAL);
+        ConfigLoadOptions o = { .root = rootdir, .n_errors = &n };
+
+        assert_int_equal(config_load_full(path, &o, &c), -EINVAL);
         fflush(stderr);
         assert_true(dup2(saved, STDERR_FILENO) >= 0);
         close(saved);
@@ -486,7 +495,7 @@ static void test_every_error(void **state) {
         /* A type in error: the keys of the type are not guessed at. */
         check_error("[mta]\ntype = qmail\nunit = q.service\nqueue_directory = rel\n"
                     "[probe:r]\ntype = icmp\nhost = h\nport = 0\n",
-                    ":2: [mta] type: unsupported value \"qmail\" (supported: postfix, exim, sendmail, generic)\n"
+                    ":2: [mta] type: unsupported value \"qmail\" (supported: auto, postfix, exim, sendmail, generic)\n"
                     ":6: [probe:r] type: unsupported value \"icmp\" (supported: smtp, dns, tcp)");
         /* A header refused: no "[mta] section missing" besides. */
         check_error("[mta\nunit = a.service\n[watchdog]\ninterval = 0\n",
@@ -624,10 +633,6 @@ static void test_errors(void **state) {
                   ":1: unexpected text after ']'" },
 
                 /* required */
-                { "",
-                  ": [mta]: section missing" },
-                { "[watchdog]\ninterval = 5s\n",
-                  ": [mta]: section missing" },
                 { MTA "[probe:r]\n",
                   ":3: [probe:r] type: missing required key" },
                 { MTA "[probe:r]\ntype = smtp\nport = 26\n",
@@ -704,7 +709,7 @@ static void test_errors(void **state) {
                 { MTA "max_restarts = 3 times\n",
                   ":3: [mta] max_restarts: \"3 times\" is not a number" },
                 { MTA "type = qmail\n",
-                  ":3: [mta] type: unsupported value \"qmail\" (supported: postfix, exim, sendmail, generic)" },
+                  ":3: [mta] type: unsupported value \"qmail\" (supported: auto, postfix, exim, sendmail, generic)" },
                 /* The keys of type exim: a log file is a path or syslog, the
                  * spool absolute, a delay a duration; not for type postfix. */
                 { MTA "type = exim\nlog_file = mainlog\n",
@@ -1001,6 +1006,8 @@ static void test_dump(void **state) {
                             "pid_file = none\n"
                             "flush_on_restore = no\n"
                             "kill_hung_deliveries = no\n"
+                            "relay = auto\n"
+                            "canary_domain = gmail.com\n"
                             "\n"
                             "[probe:relay]\n"
                             "type = smtp\n"
@@ -1108,6 +1115,22 @@ static void test_example_config(void **state) {
         config_free(c);
 }
 
+/* Without [mta] every key of it is at its default: type = auto (the fixture
+ * root's Postfix). An empty file is a valid configuration. */
+static void test_no_mta_section(void **state) {
+        Config *c = load_ok("");
+
+        assert_string_equal(c->mta_type, "postfix");
+        assert_true(c->type_detected);
+        assert_string_equal(c->unit, "postfix@-.service");
+        config_free(c);
+
+        c = load_ok("[watchdog]\ninterval = 5s\n");
+        assert_string_equal(c->mta_type, "postfix");
+        assert_int_equal(c->interval_usec, 5 * USEC_PER_SEC);
+        config_free(c);
+}
+
 /* Every key config_dump() prints is documented in the example file, as
  * "key = " or "; key = ". */
 static void test_example_documents_every_key(void **state) {
@@ -1170,7 +1193,7 @@ static void unreadable_case(const char *dir, const char *key, const char *file, 
                 if (dup2(pipefd[1], STDERR_FILENO) < 0 || setgroups(0, NULL) < 0 ||
                     setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0)
                         child_exit(100);
-                child_exit(config_load(path, &c) == -EINVAL && !c ? 0 : 1);
+                child_exit(config_load_full(path, &load_options, &c) == -EINVAL && !c ? 0 : 1);
         }
         assert_int_equal(close(pipefd[1]), 0);
         while ((n = read(pipefd[0], out + k, sizeof(out) - 1 - (size_t) k)) > 0)
@@ -1363,11 +1386,16 @@ static void test_body_checks_and_rate_limit(void **state) {
 static int setup(void **state) {
         /* Plain messages, no "<N>" journal prefixes. */
         (void) unsetenv("JOURNAL_STREAM");
-        return mkdtemp(tmpdir) ? 0 : -1;
+        if (!mkdtemp(tmpdir) || !mkdtemp(rootdir) || chmod(rootdir, 0755) < 0)
+                return -1;
+        fixture_write(rootdir, "/var/lib/dpkg/status", FIXTURE_DPKG_OTHER FIXTURE_DPKG_MTA("postfix"), 0644);
+        fixture_write(rootdir, "/var/lib/dpkg/info/postfix.list", "/.\n/usr/sbin\n/usr/sbin/sendmail\n", 0644);
+        fixture_write(rootdir, "/usr/sbin/sendmail", "#!/bin/sh\n", 0755);
+        return 0;
 }
 
 static int teardown(void **state) {
-        return rm_rf(tmpdir);
+        return rm_rf(tmpdir) | rm_rf(rootdir);
 }
 
 int main(void) {
@@ -1394,6 +1422,7 @@ int main(void) {
                 cmocka_unit_test(test_default_unit),
         cmocka_unit_test(test_exim_type),
                 cmocka_unit_test(test_example_config),
+                cmocka_unit_test(test_no_mta_section),
                 cmocka_unit_test(test_example_documents_every_key),
                 cmocka_unit_test(test_secret_file_and_headers),
                 cmocka_unit_test(test_unreadable_files),

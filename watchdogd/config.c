@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <ctype.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "detect.h"
 #include "log.h"
 #include "macros.h"
 #include "mta.h"
@@ -31,7 +33,8 @@
 
 #define DEFAULT_INTERVAL_USEC          (10 * USEC_PER_SEC)
 #define DEFAULT_STATE_DIR              "/var/lib/mta-watchdog"
-#define DEFAULT_MTA_TYPE               "postfix"
+#define DEFAULT_MTA_TYPE               "auto"     /* watchdogd/detect.h */
+#define DEFAULT_RELAY                  "auto"
 #define DEFAULT_UNKNOWN_ALERT_AFTER_USEC (10 * USEC_PER_MINUTE)
 #define DEFAULT_OUTAGE_ALERT_AFTER_USEC USEC_PER_MINUTE
 #define DEFAULT_FLUSH_TIMEOUT_USEC     (30 * USEC_PER_SEC)
@@ -109,11 +112,11 @@ static int config_parse_metrics_file(ConfigContext *ctx, const ConfigItem *item,
 }
 
 static int config_parse_mta_type(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data) {
-        const char *types[ELEMENTSOF_PROFILES_MAX + 1] = {};
-        size_t n = 0;
+        const char *types[ELEMENTSOF_PROFILES_MAX + 2] = { "auto" };
+        size_t n = 1;
 
-        for (; n < ELEMENTSOF_PROFILES_MAX && mta_profiles[n]; n++)
-                types[n] = mta_profiles[n]->type;
+        for (; n <= ELEMENTSOF_PROFILES_MAX && mta_profiles[n - 1]; n++)
+                types[n] = mta_profiles[n - 1]->type;
         return config_parse_choice(ctx, item, value, data, types);
 }
 
@@ -450,6 +453,25 @@ static bool config_print_alert_url(FILE *f, const void *data) {
         return config_print_string(f, &((const AlertConfig *) data)->url);
 }
 
+/* relay: "auto", "none", or one HOST, HOST:PORT, [HOST]:PORT, [IPv6]:PORT. */
+static int config_parse_relay(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data) {
+        char error[256];
+        DetectRelay r;
+
+        if (strcmp(value, "auto") != 0 && strcmp(value, "none") != 0 &&
+            detect_parse_relay_setting(value, &r, error, sizeof(error)) < 0)
+                return config_error(ctx, ctx->line, item->key, "%s", error);
+        return config_parse_string(ctx, item, value, data);
+}
+
+static int config_parse_domain(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data) {
+        unsigned char a[16];
+
+        if (!detect_host_valid(value) || inet_pton(AF_INET, value, a) == 1 || inet_pton(AF_INET6, value, a) == 1)
+                return config_error(ctx, ctx->line, item->key, "\"%s\" is not a domain name", value);
+        return config_parse_string(ctx, item, value, data);
+}
+
 /* The detector remembers each restart of the window (DETECTOR_RESTARTS_MAX). */
 static int config_parse_restart_count(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data) {
         unsigned long long v;
@@ -601,6 +623,8 @@ static const ConfigItem mta_tail_items[] = {
         { "pid_file", config_parse_pid_file, config_print_pid_file, 0, 0, false, NULL },
         W("flush_on_restore",    bool,        bool,      flush_on_restore,     0),
         W("kill_hung_deliveries", bool,       bool,      kill_hung_deliveries, 0),
+        W("relay",               relay,       string,    relay,                0),
+        W("canary_domain",       domain,      string,    canary_domain,        0),
         {},
 };
 
@@ -730,6 +754,10 @@ Config *config_free(Config *c) {
         free(c->activity_pattern);
         free(c->error_pattern);
         strv_free(c->flush_command);
+        free(c->relay);
+        free(c->canary_domain);
+        free(c->detection);
+        config_pending_list_done(&c->mta_given);
         for (size_t i = 0; i < c->n_probes; i++)
                 probe_config_done(&c->probes[i]);
         free(c->probes);
@@ -773,7 +801,9 @@ static int config_new(const char *path, Config **ret) {
         c->path = strdup(path);
         c->state_dir = strdup(DEFAULT_STATE_DIR);
         c->mta_type = strdup(DEFAULT_MTA_TYPE);
-        if (!c->path || !c->state_dir || !c->mta_type)
+        c->relay = strdup(DEFAULT_RELAY);
+        c->canary_domain = strdup(DETECT_DEFAULT_CANARY_DOMAIN);
+        if (!c->path || !c->state_dir || !c->mta_type || !c->relay || !c->canary_domain)
                 return -ENOMEM;
 
         *ret = TAKE_PTR(c);
@@ -782,8 +812,11 @@ static int config_new(const char *path, Config **ret) {
 
 /* Sections */
 
-/* Whether some MTA type, or some probe type, has KEY among its own keys. */
+/* Whether KEY is a common [mta] key or some MTA type's own; whether some
+ * probe type has KEY among its own keys. */
 static bool mta_key_known(const char *key) {
+        if (config_item_find(mta_head_items, key) || config_item_find(mta_tail_items, key))
+                return true;
         for (size_t i = 0; mta_profiles[i]; i++)
                 if (config_item_find(mta_profiles[i]->config_items, key))
                         return true;
@@ -800,6 +833,9 @@ static bool probe_key_known(const char *key) {
 typedef struct LoadState {
         Config *config;
         unsigned watchdog_line, mta_line;
+        const char *root;                /* detection's, detect.h */
+        int relay_r;                     /* detect_relay()'s error, reported when the relay is needed */
+        char relay_error[256];
 } LoadState;
 
 static bool section_name_valid(const char *s) {
@@ -822,9 +858,11 @@ static int config_section_start(ConfigContext *ctx, const char *name, ConfigSect
                 if (*first > 0)
                         return config_error(ctx, ctx->line, NULL, "duplicate section (first on line %u)", *first);
                 *first = ctx->line;
+                /* All [mta] keys are kept until the section ends: the type
+                 * (auto: detected) decides which keys its preset adds. */
                 if (mta)
                         *ret = (ConfigSection) {
-                                .tables = { mta_head_items, mta_tail_items },
+                                .tables = { NULL },
                                 .base = c,
                                 .pending = &c->mta_pending,
                                 .pending_accepts = mta_key_known,
@@ -911,17 +949,158 @@ static int settings_new(size_t size, void (*init)(void *), void **ret) {
         return 0;
 }
 
-/* End of [mta]: the type is known, its own keys are parsed. */
+/* The entry of KEY in L, or NULL. */
+static const ConfigPending *pending_find(const ConfigPendingList *l, const char *key) {
+        for (size_t i = 0; l && i < l->n; i++)
+                if (strcmp(l->entries[i].key, key) == 0)
+                        return &l->entries[i];
+        return NULL;
+}
+
+static int pending_add(ConfigPendingList *l, const char *key, const char *value, unsigned line) {
+        ConfigPending *t = reallocarray(l->entries, l->n + 1, sizeof(ConfigPending));
+
+        if (!t)
+                return -ENOMEM;
+        l->entries = t;
+        t[l->n] = (ConfigPending) { .key = strdup(key), .value = strdup(value), .line = line };
+        if (!t[l->n].key || !t[l->n].value) {
+                free(t[l->n].key);
+                free(t[l->n].value);
+                return -ENOMEM;
+        }
+        l->n++;
+        return 0;
+}
+
+/* Parses E into C if it is a common [mta] key (mta_head_items,
+ * mta_tail_items), setting *RET_COMMON. Returns 0, -EINVAL, -ENOMEM. */
+static int config_mta_common(ConfigContext *ctx, Config *c, const ConfigPending *e, bool *ret_common) {
+        const ConfigItem *tables[] = { mta_head_items, mta_tail_items };
+        ConfigPendingList one = { .entries = (ConfigPending *) e, .n = 1 };
+
+        *ret_common = false;
+        for (size_t t = 0; t < ELEMENTSOF(tables); t++)
+                if (config_item_find(tables[t], e->key)) {
+                        *ret_common = true;
+                        return config_apply_pending(ctx, &one, tables[t], c, 0);
+                }
+        return 0;
+}
+
+/* The [mta] keys of PRESET's text (an ini file: etc/mta-watchdog-NAME.ini)
+ * that the file does not set: common ones into C, the type's kept in
+ * TYPE_KEYS. Lines are 0: the preset is no line of the file. */
+static int config_apply_preset(ConfigContext *ctx, Config *c, const char *preset, ConfigPendingList *type_keys) {
+        bool in_mta = false;
+        int r;
+
+        for (const char *p = preset; *p; ) {
+                size_t n = strcspn(p, "\n");
+                _cleanup_free_ char *line = strndup(p, n);
+                char *k, *v, *eq;
+
+                p += n + (p[n] == '\n');
+                if (!line)
+                        return config_oom(ctx);
+                k = line + strspn(line, " \t");
+                if (*k == '[') {
+                        in_mta = strncmp(k, "[mta]", 5) == 0;
+                        continue;
+                }
+                eq = strchr(k, '=');
+                if (!in_mta || *k == ';' || *k == '#' || !eq)
+                        continue;
+                v = eq + 1 + strspn(eq + 1, " \t");
+                while (eq > k && (eq[-1] == ' ' || eq[-1] == '\t'))
+                        eq--;
+                *eq = '\0';
+                for (size_t m = strlen(v); m > 0 && (v[m - 1] == ' ' || v[m - 1] == '\t' || v[m - 1] == '\r'); m--)
+                        v[m - 1] = '\0';
+                if (strcmp(k, "type") == 0 || pending_find(&c->mta_given, k))
+                        continue;
+
+                ConfigPending e = { .key = k, .value = v, .line = 0 };
+                bool common;
+
+                r = config_mta_common(ctx, c, &e, &common);
+                if (r < 0)
+                        return r;
+                if (!common && pending_add(type_keys, k, v, 0) < 0)
+                        return config_oom(ctx);
+        }
+        return 0;
+}
+
+/* End of [mta]: the common keys are parsed, the type is known (auto: detected,
+ * with its preset), then the type's own keys. */
 static int config_mta_end(ConfigContext *ctx, void *base, void *userdata) {
         LoadState *ls = userdata;
         Config *c = base;
+        _cleanup_(config_pending_list_done) ConfigPendingList type_keys = {};
+        const ConfigPending *given;
         const MtaProfile *prof;
-        int r;
+        Detection *d;
+        char error[512] = "";
+        int r, first_r = 0;
+
+        /* Every key as given, with its line, for the provenance (config_print_provenance()). */
+        c->mta_given = c->mta_pending;
+        c->mta_pending = (ConfigPendingList) {};
+        for (size_t i = 0; i < c->mta_given.n; i++) {
+                bool common;
+
+                r = config_mta_common(ctx, c, &c->mta_given.entries[i], &common);
+                if (ctx->fatal)
+                        return -ENOMEM;
+                if (r < 0) {    /* reported; the other keys are still read */
+                        first_r = first_r ?: r;
+                        continue;
+                }
+                if (!common && pending_add(&type_keys, c->mta_given.entries[i].key, c->mta_given.entries[i].value,
+                                           c->mta_given.entries[i].line) < 0)
+                        return config_oom(ctx);
+        }
 
         /* A type in error: which keys the others are is not known, nor
          * what they would be checked against (the profile stays unset). */
         if (config_key_failed(ctx, "mta", "type"))
                 return -EINVAL;
+
+        d = c->detection = calloc(1, sizeof(Detection));
+        if (!d)
+                return config_oom(ctx);
+        if (strcmp(c->mta_type, "auto") == 0) {
+                given = pending_find(&c->mta_given, "type");
+                r = detect_mta(ls->root, d, error, sizeof(error));
+                if (r == -ENOMEM)
+                        return config_oom(ctx);
+                if (r < 0)
+                        return config_error(ctx, given ? given->line : ls->mta_line, "type", "auto: %s", error);
+                free(c->mta_type);
+                c->mta_type = strdup(d->type);
+                if (!c->mta_type)
+                        return config_oom(ctx);
+                c->type_detected = true;
+                if (d->preset) {
+                        r = config_apply_preset(ctx, c, d->preset, &type_keys);
+                        if (r < 0)
+                                return r;
+                }
+        } else
+                (void) snprintf(d->mta, sizeof(d->mta), "%s", c->mta_type);
+
+        /* The relay, queue and interval from the MTA's configuration; a
+         * relay that cannot be parsed matters only where it is needed
+         * (config_derive_probes()). */
+        ls->relay_r = detect_relay(ls->root, d, ls->relay_error, sizeof(ls->relay_error));
+        if (ls->relay_r == -ENOMEM)
+                return config_oom(ctx);
+        if (strcmp(d->mta, "postfix") == 0 && d->queue_directory.value[0] &&
+            !pending_find(&type_keys, "queue_directory") &&
+            pending_add(&type_keys, "queue_directory", d->queue_directory.value, 0) < 0)
+                return config_oom(ctx);
+
         prof = mta_profile_find(c->mta_type);
         if (!prof)  /* config_parse_mta_type() lets only known types through */
                 return config_error(ctx, ls->mta_line, "type", "no profile for MTA type \"%s\"", c->mta_type);
@@ -929,14 +1108,13 @@ static int config_mta_end(ConfigContext *ctx, void *base, void *userdata) {
         r = settings_new(prof->settings_size, prof->settings_init, &c->mta_settings);
         if (r < 0)
                 return config_oom(ctx);
-        r = config_apply_pending(ctx, &c->mta_pending, prof->config_items, c->mta_settings, ls->mta_line);
-        config_pending_list_done(&c->mta_pending);
+        r = config_apply_pending(ctx, &type_keys, prof->config_items, c->mta_settings, ls->mta_line);
         /* The type's own cross-checks would read a key that failed. */
+        if (r == 0)
+                r = first_r;
         if (r < 0)
                 return r;
         if (prof->settings_finish) {
-                char error[256] = "";
-
                 r = prof->settings_finish(c->mta_settings, error, sizeof(error));
                 if (r == -ENOMEM)
                         return config_oom(ctx);
@@ -1090,6 +1268,71 @@ static int config_check_probe(ConfigContext *ctx, const Config *c, ProbeConfig *
                             format_duration(iv, sizeof iv, c->interval_usec));
 }
 
+/* No [probe:NAME] in the file: the probes of the relay (the setting, or
+ * detected), or without one the canary domain's (detect_probe_plan()),
+ * made as if the file had them. A relay that is not known derives none. */
+static int config_derive_probes(ConfigContext *ctx, LoadState *ls) {
+        Config *c = ls->config;
+        const Detection *d = c->detection;
+        const ConfigPending *given = pending_find(&c->mta_given, "relay");
+        unsigned line = given ? given->line : ls->mta_line;
+        DetectProbe plan[2];
+        DetectRelay relay;
+        const DetectRelay *rp = NULL;
+        char error[256];
+        size_t n;
+        int r;
+
+        if (c->n_probes > 0)
+                return 0;
+        if (strcmp(c->relay, "auto") == 0) {
+                if (ls->relay_r < 0) {
+                        r = config_set_section(ctx, "mta");
+                        if (r < 0)
+                                return r;
+                        return config_error(ctx, line, "relay", "auto: %s (set relay = HOST[:PORT] or none, or "
+                                            "add a [probe:NAME])", ls->relay_error);
+                }
+                if (!d || d->relay_state == DETECT_RELAY_UNKNOWN)
+                        return 0;   /* the network counts as up; config_print_provenance() says why */
+                if (d->relay_state == DETECT_RELAY_FOUND)
+                        rp = &d->relays[0];
+        } else if (strcmp(c->relay, "none") != 0) {
+                if (detect_parse_relay_setting(c->relay, &relay, error, sizeof(error)) < 0)
+                        return config_error(ctx, line, "relay", "%s", error);  /* checked when read */
+                rp = &relay;
+        }
+
+        n = detect_probe_plan(rp, c->canary_domain, plan);
+        c->probes = calloc(n, sizeof(ProbeConfig));
+        if (!c->probes)
+                return config_oom(ctx);
+        for (size_t i = 0; i < n; i++) {
+                ProbeConfig *p = &c->probes[i];
+
+                if (probe_config_init(p, plan[i].name, line) < 0)
+                        return config_oom(ctx);
+                c->n_probes++;
+                p->type = strdup(plan[i].type);
+                if (!p->type)
+                        return config_oom(ctx);
+                for (size_t k = 0; k < plan[i].n_keys; k++)
+                        if (pending_add(&p->pending, plan[i].keys[k].key, plan[i].keys[k].value, line) < 0)
+                                return config_oom(ctx);
+                r = config_section_name(ctx, "probe", p->name);
+                if (r < 0)
+                        return r;
+                /* A type not built in (yet) fails here, as in a file. */
+                if (!probe_ops_find(p->type))
+                        return config_error(ctx, line, "type", "derived probe: unknown probe type \"%s\"", p->type);
+                r = config_probe_end(ctx, p, ls);
+                if (r < 0)
+                        return r;
+        }
+        c->probes_derived = true;
+        return 0;
+}
+
 /* Checks across keys and sections, once the whole file was read. Each
  * check that fails is reported and the others still run (a check whose
  * input had an error of its own is left out: config_key_failed()).
@@ -1102,12 +1345,21 @@ static int config_validate(ConfigContext *ctx, LoadState *ls) {
                 r = config_set_section(ctx, "mta");
                 if (r < 0)
                         return r;
-                if (!config_section_failed(ctx, "mta"))
-                        (void) config_error(ctx, 0, NULL, "section missing");
-                else if (ctx->r == 0)  /* cannot be: the header's error was counted */
-                        ctx->r = -EINVAL;
-        } else
-                (void) config_apply_profile(ctx, ls);
+                /* No [mta]: every key at its default (type = auto). */
+                if (config_section_failed(ctx, "mta")) {
+                        if (ctx->r == 0)  /* cannot be: the header's error was counted */
+                                ctx->r = -EINVAL;
+                } else
+                        (void) config_mta_end(ctx, c, ls);
+                if (ctx->fatal)
+                        return ctx->r;
+        }
+        (void) config_apply_profile(ctx, ls);
+        if (ctx->fatal)
+                return ctx->r;
+        if (c->profile && !config_section_failed(ctx, "mta") && !config_key_failed(ctx, "mta", "relay") &&
+            !config_key_failed(ctx, "mta", "canary_domain"))
+                (void) config_derive_probes(ctx, ls);
         if (ctx->fatal)
                 return ctx->r;
 
@@ -1164,10 +1416,11 @@ static int config_validate(ConfigContext *ctx, LoadState *ls) {
         return ctx->r;
 }
 
-int config_load_counted(const char *path, Config **ret, unsigned *ret_n_errors) {
+static int config_load_impl(const char *path, const ConfigLoadOptions *options, Config **ret,
+                            unsigned *ret_n_errors) {
         _cleanup_(config_freep) Config *c = NULL;
         ConfigContext ctx = { .path = path };
-        LoadState ls = {};
+        LoadState ls = { .root = options && options->root ? options->root : "/" };
         int r;
 
         if (ret_n_errors)
@@ -1199,7 +1452,15 @@ int config_load_counted(const char *path, Config **ret, unsigned *ret_n_errors) 
 }
 
 int config_load(const char *path, Config **ret) {
-        return config_load_counted(path, ret, NULL);
+        return config_load_impl(path, NULL, ret, NULL);
+}
+
+int config_load_counted(const char *path, Config **ret, unsigned *ret_n_errors) {
+        return config_load_impl(path, NULL, ret, ret_n_errors);
+}
+
+int config_load_full(const char *path, const ConfigLoadOptions *options, Config **ret) {
+        return config_load_impl(path, options, ret, options ? options->n_errors : NULL);
 }
 
 /* Advice */
@@ -1278,6 +1539,142 @@ size_t config_advice(const Config *c, char *buf, size_t size) {
                                 "flush first in actions\n", c->path, s, g, g);
         n++;
         return n;
+}
+
+/* Provenance (README "Detection") */
+
+/* "FILE:LINE" of the file's KEY in [mta], into BUF; NULL when the file does not set it. */
+static const char *given_source(const Config *c, const char *key, char *buf, size_t size) {
+        const ConfigPending *e = pending_find(&c->mta_given, key);
+        const char *base = strrchr(c->path, '/');
+
+        if (!e)
+                return NULL;
+        (void) snprintf(buf, size, "%s:%u", base ? base + 1 : c->path, e->line);
+        return buf;
+}
+
+/* Whether the preset of the detected MTA sets KEY in [mta]. */
+static bool preset_sets(const Config *c, const char *key) {
+        const char *p = c->detection && c->type_detected ? c->detection->preset : NULL;
+        size_t n = strlen(key);
+
+        for (; p && *p; p += strcspn(p, "\n") + (p[strcspn(p, "\n")] == '\n'))
+                if (strncmp(p, key, n) == 0 && (p[n] == ' ' || p[n] == '='))
+                        return true;
+        return false;
+}
+
+/* The value of the item KEY of ITEMS in BASE as the dump prints it, into BUF. */
+static bool item_value(const ConfigItem *items, const void *base, const char *key, char *buf, size_t size) {
+        const ConfigItem *item = config_item_find(items, key);
+        _cleanup_free_ char *text = NULL;
+        size_t n = 0;
+        FILE *f;
+        bool set;
+
+        if (!item || !item->print || !base)
+                return false;
+        f = open_memstream(&text, &n);
+        if (!f)
+                return false;
+        set = item->print(f, (const char *) base + item->offset);
+        if (fclose(f) != 0 || !set)
+                return false;
+        (void) snprintf(buf, size, "%s", text);
+        return true;
+}
+
+static void provenance_line(FILE *f, const char *prefix, const char *key, const char *value, const char *source) {
+        fprintf(f, "%s%s: %s (%s)\n", prefix, key, value && value[0] ? value : "unknown", source);
+}
+
+void config_print_provenance(const Config *c, FILE *f, const char *prefix) {
+        const Detection *d = c->detection;
+        const ConfigItem *items = c->profile ? c->profile->config_items : NULL;
+        static const char *const queue_keys[] = { "queue_directory", "spool_directory", "queue_directories" };
+        char src[DETECT_SOURCE_MAX + 64], value[DETECT_VALUE_MAX], line[DETECT_VALUE_MAX * 3];
+
+        if (c->type_detected && d)
+                (void) snprintf(line, sizeof(line), "package %s, %s; %s", d->package.value, d->package.source,
+                                d->sendmail);
+        else
+                (void) snprintf(line, sizeof(line), "%s", given_source(c, "type", src, sizeof(src)) ?: "default");
+        provenance_line(f, prefix, "mta", c->type_detected && d ? d->mta : c->mta_type, line);
+
+        provenance_line(f, prefix, "unit", c->unit,
+                        given_source(c, "unit", src, sizeof(src)) ?:
+                        preset_sets(c, "unit") ? d->preset_name : "default");
+
+        for (size_t i = 0; i < ELEMENTSOF(queue_keys); i++) {
+                const char *key = queue_keys[i];
+
+                if (!config_item_find(items, key))
+                        continue;
+                if (!item_value(items, c->mta_settings, key, value, sizeof(value)))
+                        value[0] = '\0';
+                provenance_line(f, prefix, key, value,
+                                given_source(c, key, src, sizeof(src)) ?:
+                                preset_sets(c, key) ? d->preset_name :
+                                d && d->queue_directory.source[0] ? d->queue_directory.source : "default");
+                break;
+        }
+
+        if (given_source(c, "queue_interval", src, sizeof(src)) &&
+            item_value(items, c->mta_settings, "queue_interval", value, sizeof(value)))
+                provenance_line(f, prefix, "queue_interval", value, src);
+        else if (d && d->queue_interval.value[0])
+                provenance_line(f, prefix, "queue_interval", d->queue_interval.value, d->queue_interval.source);
+        else if (item_value(items, c->mta_settings, "queue_interval", value, sizeof(value)))
+                provenance_line(f, prefix, "queue_interval", value, "default");
+        else
+                provenance_line(f, prefix, "queue_interval", "unknown", "not read for this MTA");
+
+        if (strcmp(c->relay, "auto") != 0)
+                provenance_line(f, prefix, "relay", c->relay, given_source(c, "relay", src, sizeof(src)) ?: "default");
+        else if (d && d->relay_state != DETECT_RELAY_UNKNOWN)
+                provenance_line(f, prefix, "relay", d->relay.value, d->relay.source);
+        else
+                provenance_line(f, prefix, "relay", "unknown", d && d->relay.source[0] ? d->relay.source :
+                                "not read for this MTA");
+
+        for (size_t i = 0; i < c->n_probes; i++) {
+                const ProbeConfig *p = &c->probes[i];
+                const char *base = strrchr(c->path, '/');
+
+                fprintf(f, "%sprobe %s: %s", prefix, p->name, p->type);
+                if (p->ops) {
+                        for (const ConfigItem *it = p->ops->config_items; it && it->key; it++)
+                                if (item_value(p->ops->config_items, p->settings, it->key, value, sizeof(value)))
+                                        fprintf(f, " %s=%s", it->key, value);
+                }
+                if (c->probes_derived)
+                        fprintf(f, " (derived: %s)\n", strcmp(c->relay, "auto") != 0 ? "relay" :
+                                d && d->relay_state == DETECT_RELAY_FOUND ? "relay" : "no relay, canary_domain");
+                else
+                        fprintf(f, " (%s:%u)\n", base ? base + 1 : c->path, p->line);
+        }
+        if (c->n_probes == 0)
+                fprintf(f, "%sprobe: none (relay unknown: the network always counts as up)\n", prefix);
+}
+
+const char *config_detection_summary(const Config *c, char *buf, size_t size) {
+        const Detection *d = c->detection;
+        char relay[DETECT_VALUE_MAX + DETECT_SOURCE_MAX + 16];
+
+        if (strcmp(c->relay, "auto") != 0)
+                (void) snprintf(relay, sizeof(relay), "relay %s from %s", c->relay, c->path);
+        else if (d && d->relay_state != DETECT_RELAY_UNKNOWN)
+                (void) snprintf(relay, sizeof(relay), "relay %s from %s", d->relay.value, d->relay.source);
+        else
+                (void) snprintf(relay, sizeof(relay), "relay unknown: %s", d && d->relay.source[0] ?
+                                d->relay.source : "not read");
+        if (c->type_detected && d)
+                (void) snprintf(buf, size, "detected %s (package %s, unit %s, %s)", d->mta, d->package.value,
+                                c->unit, relay);
+        else
+                (void) snprintf(buf, size, "%s (configured, unit %s, %s)", c->mta_type, c->unit, relay);
+        return buf;
 }
 
 /* Dumping */

@@ -130,13 +130,25 @@ typedef struct Config {
         bool flush_on_restore;           /* one flush_command when an outage ends, default no */
         bool kill_hung_deliveries;       /* end deliveries hung past the queue probe's threshold
                                           * (QueueStats.hung), default no */
+        char *relay;                     /* "auto" (default: the MTA's own configuration), "none"
+                                          * (it delivers to MX hosts itself), or one relay
+                                          * HOST[:PORT]; only for the derived probes */
+        char *canary_domain;             /* whose MX the derived probes try without a relay,
+                                          * default DETECT_DEFAULT_CANARY_DOMAIN */
+
+        /* What was detected and where each value came from (README "Detection"):
+         * the MTA for type = auto, its relay, queue and interval. */
+        struct Detection *detection;
+        bool type_detected;              /* [mta] type was auto */
+        bool probes_derived;             /* no [probe:NAME] in the file: probes[] were derived */
+        ConfigPendingList mta_given;     /* every [mta] key the file sets, with its line */
 
         ProbeConfig *probes;             /* [probe:NAME] sections, in file order */
         size_t n_probes;
         AlertConfig *alerts;             /* [alert:NAME] sections, in file order */
         size_t n_alerts;
 
-        ConfigPendingList mta_pending;   /* while reading: [mta] keys of the type */
+        ConfigPendingList mta_pending;   /* while reading: the [mta] keys, parsed at the section's end */
 
         /* Documentation placeholders found while reading (config_advice()):
          * "PATH:LINE: [SECTION] KEY: text" lines, NULL-terminated, may be NULL. */
@@ -157,6 +169,30 @@ int config_load(const char *path, Config **ret);
  * number: 0 on success, at least 1 on failure. --check-config and the
  * daemon's start report "N errors" from it. */
 int config_load_counted(const char *path, Config **ret, unsigned *ret_n_errors);
+
+/* What config_load_full() may be told besides the file. */
+typedef struct ConfigLoadOptions {
+        const char *root;                /* detection reads the host's files under this
+                                          * directory (watchdogd/detect.h); NULL: "/" */
+        unsigned *n_errors;              /* NULL, or set as config_load_counted() sets it */
+} ConfigLoadOptions;
+
+/* config_load() with OPTIONS (may be NULL: as config_load()). */
+int config_load_full(const char *path, const ConfigLoadOptions *options, Config **ret);
+
+/* The provenance of the MTA's settings, one "KEY: VALUE (SOURCE)" line
+ * each, every line preceded by PREFIX ("" for --detect, "; " above the
+ * --check-config dump): mta, unit, queue_directory (Exim:
+ * spool_directory), queue_interval, relay, then "probe NAME: TYPE ...".
+ * SOURCE is a file (with its line where known), a command, "default", or
+ * the configuration file's name and line for a value it sets. */
+void config_print_provenance(const Config *c, FILE *f, const char *prefix);
+
+/* One line for the journal at start and reload: "detected postfix
+ * (package postfix, unit postfix@-.service, relay 192.0.2.2:25 from
+ * /etc/postfix/main.cf:40)", or "postfix (configured, ...)" for a type
+ * the file sets. Into BUF (cut to SIZE); returns BUF. */
+const char *config_detection_summary(const Config *c, char *buf, size_t size);
 
 Config *config_free(Config *c);
 

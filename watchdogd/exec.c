@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "exec.h"
@@ -459,4 +461,75 @@ int exec_fn_fds(sd_event *e, int (*fn)(int out_fd, void *arg), void *arg, const 
         if (!fn || (n_fds > 0 && !fds))
                 return -EINVAL;
         return exec_spawn(e, NULL, fn, arg, fds, n_fds, timeout_usec, cb, userdata, ret);
+}
+
+/* Blocking, for configuration load only (exec.h). */
+int exec_capture_sync(char *const argv[], uint64_t timeout_usec, char *buf, size_t size) {
+        int fds[2], status = 0, r = 0;
+        size_t n = 0;
+        struct timespec start, now;
+        pid_t pid;
+
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return negative_errno();
+        pid = fork();
+        if (pid < 0) {
+                r = negative_errno();
+                (void) close(fds[0]);
+                (void) close(fds[1]);
+                return r;
+        }
+        if (pid == 0) {
+                int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+                (void) setpgid(0, 0);
+                if (null < 0 || dup2(null, 0) < 0 || dup2(fds[1], 1) < 0 || dup2(null, 2) < 0)
+                        _exit(127);
+                execv(argv[0], argv);
+                _exit(127);
+        }
+        (void) setpgid(pid, pid);
+        (void) close(fds[1]);
+        (void) clock_gettime(CLOCK_MONOTONIC, &start);
+        for (;;) {
+                struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
+                uint64_t spent;
+                ssize_t k;
+
+                (void) clock_gettime(CLOCK_MONOTONIC, &now);
+                spent = (uint64_t) (now.tv_sec - start.tv_sec) * USEC_PER_SEC +
+                        (uint64_t) ((now.tv_nsec - start.tv_nsec) / 1000);
+                if (spent >= timeout_usec) {
+                        r = -ETIMEDOUT;
+                        break;
+                }
+                k = poll(&pfd, 1, (int) ((timeout_usec - spent) / 1000) + 1);
+                if (k < 0 && errno != EINTR) {
+                        r = negative_errno();
+                        break;
+                }
+                if (k <= 0)
+                        continue;
+                k = read(fds[0], buf + n, size - 1 - n);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        break;
+                n += (size_t) k;
+                if (n >= size - 1)
+                        break;
+        }
+        buf[n] = 0;
+        (void) close(fds[0]);
+        if (r < 0)
+                (void) kill(-pid, SIGKILL);
+        else
+                (void) kill(-pid, SIGTERM);  /* output done or full: nothing more is read */
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        if (r < 0)
+                return r;
+        if (WIFEXITED(status))
+                return WEXITSTATUS(status);
+        return 128 + WTERMSIG(status);
 }

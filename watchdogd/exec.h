@@ -42,6 +42,16 @@ int exec_fn(sd_event *e, int (*fn)(int out_fd, void *arg), void *arg, uint64_t t
 int exec_fn_fds(sd_event *e, int (*fn)(int out_fd, void *arg), void *arg, const int *fds, size_t n_fds,
                 uint64_t timeout_usec, exec_done_fn cb, void *userdata, ExecRun **ret);
 
+/* Runs ARGV[0] (an absolute path, no PATH search) with ARGV, stdin and
+ * stderr on /dev/null, stdout captured into BUF (SIZE bytes, always
+ * NUL-terminated, the rest discarded), for at most TIMEOUT_USEC; blocks
+ * the caller. Only for configuration load (probes/exim.c runs `exim4 -bP`,
+ * watchdogd/detect.c `postconf -h`): the event loop runs programs through
+ * exec_argv(). Returns the exit status (0..255; 128+N when killed by
+ * signal N; 127 when it could not be run), or a negative errno
+ * (-ETIMEDOUT: the process group was killed at the deadline). */
+int exec_capture_sync(char *const argv[], uint64_t timeout_usec, char *buf, size_t size);
+
 /* Kills the process group of a run still going, reaps it later without a
  * callback, and frees the run. Accepts NULL; returns NULL. */
 ExecRun *exec_cancel(ExecRun *run);

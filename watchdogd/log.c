@@ -55,18 +55,40 @@ static void log_write_stderr(int prio, const char *msg) {
         fputc('\n', stderr);
 }
 
-int log_internal(int prio, int error, const char *fmt, ...) {
+/* Sends MSG at PRIO through the journal's native protocol, with the
+ * identifier and the caller's location; negative errno when it refused. */
+static int log_send_plain(int prio, const char *file, int line, const char *func, const char *msg) {
+        return sd_journal_send("MESSAGE=%s", msg, "PRIORITY=%d", prio, "SYSLOG_IDENTIFIER=%s", LOG_IDENTIFIER,
+                               "CODE_FILE=%s", file, "CODE_LINE=%d", line, "CODE_FUNC=%s", func, NULL);
+}
+
+int log_internal_at(int prio, int error, const char *file, int line, const char *func, const char *fmt, ...) {
         int saved = errno;
         int e = error < 0 ? -error : error;
 
         if (prio <= max_level) {
+                /* before errno is set: the first call parses and fstat()s */
+                bool journal = stderr_is_journal();
                 va_list ap;
+
                 va_start(ap, fmt);
                 errno = e; /* so that %m prints `error` */
-                if (stderr_is_journal())
-                        fprintf(stderr, "<%d>", prio);
-                vfprintf(stderr, fmt, ap);
-                fputc('\n', stderr);
+                if (journal) {
+                        /* One transport for every line: journald reads its stream
+                         * sockets and its native socket independently, so lines
+                         * of the two could be stored out of the order they were
+                         * written in (a structured state change after the plain
+                         * line that followed it). The stream stays the fallback. */
+                        _cleanup_free_ char *msg = NULL;
+
+                        if (vasprintf(&msg, fmt, ap) < 0)
+                                msg = NULL;
+                        if (!msg || log_send_plain(prio, file, line, func, msg) < 0)
+                                log_write_stderr(prio, msg ? msg : "(out of memory formatting a log message)");
+                } else {
+                        vfprintf(stderr, fmt, ap);
+                        fputc('\n', stderr);
+                }
                 va_end(ap);
         }
         errno = saved;

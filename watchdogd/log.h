@@ -8,17 +8,24 @@
 
 #define LOG_IDENTIFIER "mta-watchdogd"
 
-/* Logging to stderr. Under systemd (JOURNAL_STREAM names stderr) each line carries a
- * sd-daemon(3) "<N>" priority prefix so the journal files it at the right
- * level; on a terminal it is plain text. Messages at a priority above the
- * maximum level (log_set_max_level()) are dropped.
+/* Logging. On a terminal (or any stderr that is not the journal) plain lines
+ * on stderr. Under systemd (JOURNAL_STREAM names stderr) every line goes to
+ * the journal through sd_journal_send(3), like log_struct() below, so that
+ * plain and structured lines keep the order they were written in (journald
+ * reads its stream and native sockets independently); if the journal
+ * refuses one, it goes to stderr with a sd-daemon(3) "<N>" priority prefix.
+ * Messages at a priority above the maximum level (log_set_max_level()) are
+ * dropped.
  *
  * log_full_errno() returns -abs(error) so callers can write
  * `return log_error_errno(r, "...: %m")`; "%m" formats `error`. */
 void log_set_max_level(int prio);
 int log_get_max_level(void);
-int log_internal(int prio, int error, const char *fmt, ...) _printf_(3, 4);
+int log_internal_at(int prio, int error, const char *file, int line, const char *func, const char *fmt, ...)
+        _printf_(6, 7);
 
+#define log_internal(prio, error, ...) \
+        log_internal_at((prio), (error), __FILE__, __LINE__, __func__, __VA_ARGS__)
 #define log_full_errno(prio, error, ...) log_internal((prio), (error), __VA_ARGS__)
 #define log_full(prio, ...) (void) log_internal((prio), 0, __VA_ARGS__)
 

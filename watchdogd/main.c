@@ -24,6 +24,8 @@ static void help(void) {
                "\n"
                "  -c, --config=FILE   configuration file (default " DEFAULT_CONFIG ")\n"
                "      --check-config  validate the configuration, print the effective settings, exit\n"
+               "      --detect        print the MTA, unit, spool, queue interval and relay detected,\n"
+               "                      where each came from, and the effective settings, exit\n"
                "      --dry-run       decide and alert as usual, but never flush or restart (as dry_run = yes)\n"
                "      --once          run one probe round, print what it saw and the verdict, exit:\n"
                "                      0 healthy, 1 stalled, 2 unknown (for cron, Nagios, scripts)\n"
@@ -36,10 +38,11 @@ static void help(void) {
 }
 
 int main(int argc, char *argv[]) {
-        enum { ARG_CHECK_CONFIG = 0x100, ARG_VERSION, ARG_DRY_RUN, ARG_ONCE, ARG_JSON };
+        enum { ARG_CHECK_CONFIG = 0x100, ARG_VERSION, ARG_DRY_RUN, ARG_ONCE, ARG_JSON, ARG_DETECT };
         static const struct option options[] = {
                 { "config",       required_argument, NULL, 'c' },
                 { "check-config", no_argument,       NULL, ARG_CHECK_CONFIG },
+                { "detect",       no_argument,       NULL, ARG_DETECT },
                 { "dry-run",      no_argument,       NULL, ARG_DRY_RUN },
                 { "once",         no_argument,       NULL, ARG_ONCE },
                 { "json",         no_argument,       NULL, ARG_JSON },
@@ -49,7 +52,7 @@ int main(int argc, char *argv[]) {
         };
         _cleanup_(manager_freep) Manager *m = NULL;
         const char *path = DEFAULT_CONFIG;
-        bool check_only = false, dry_run = false;
+        bool check_only = false, dry_run = false, detect = false;
         ManagerOptions mopts = {};
         Config *config = NULL;
         int c, r;
@@ -61,6 +64,9 @@ int main(int argc, char *argv[]) {
                         break;
                 case ARG_CHECK_CONFIG:
                         check_only = true;
+                        break;
+                case ARG_DETECT:
+                        detect = check_only = true;
                         break;
                 case ARG_DRY_RUN:
                         dry_run = true;
@@ -119,6 +125,10 @@ int main(int argc, char *argv[]) {
                                 break;
                 }
         if (check_only) {
+                /* --detect: the findings; --check-config: the same as comments above the dump. */
+                config_print_provenance(config, stdout, detect ? "" : "; ");
+                if (detect)
+                        fputs("\n; effective configuration\n", stdout);
                 config_dump(config, stdout);
                 config_free(config);
                 return EX_OK;

@@ -161,7 +161,9 @@ int manager_resume_restart(Manager *m, const char *job, bool slow);
 int manager_reissue_restart(Manager *m, uint32_t old_pid);
 
 /* Connects to the system bus once. Returns 0, or the negative errno of
- * sd_bus_open_system() or sd_bus_attach_event() (logged). */
+ * sd_bus_open_system() or sd_bus_attach_event(), logged in one line that
+ * names the bus address (with --once at warning, saying the unit's state
+ * is unknown). */
 int ensure_bus(Manager *m);
 
 /* manager-hung.c */

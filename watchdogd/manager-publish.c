@@ -8,6 +8,7 @@
 #include <string.h>
 #include <systemd/sd-daemon.h>
 
+#include "detect.h"
 #include "log.h"
 #include "manager-internal.h"
 #include "mta.h"
@@ -123,7 +124,10 @@ int manager_format_status(const StatusInfo *s, char **ret) {
         if (!f)
                 return -ENOMEM;
 
-        fprintf(f, "%s: %s", s->view.unit, detector_state_to_string(s->view.state));
+        fprintf(f, "%s", s->view.unit);
+        if (s->detected)
+                fprintf(f, " (%s, detected)", s->detected);
+        fprintf(f, ": %s", detector_state_to_string(s->view.state));
         if (s->view.state != DETECTOR_HEALTHY)
                 fprintf(f, " for %s", fmt_secs(d, sizeof(d), s->view.state_usec));
 
@@ -227,6 +231,7 @@ static void manager_update_status(Manager *m, const MetricsProbe *probes) {
                 .max_restarts = m->params.max_restarts,
                 .restart_window_usec = m->params.restart_window_usec,
                 .dry_run = m->config->dry_run,
+                .detected = m->config->type_detected && m->config->detection ? m->config->detection->mta : NULL,
         };
 
         if (manager_format_status(&si, &text) < 0) {

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -298,8 +299,19 @@ int ensure_bus(Manager *m) {
                 return 0;
 
         r = sd_bus_open_system(&m->bus);
-        if (r < 0)
-                return log_error_errno(r, "Cannot connect to the system bus: %m");
+        if (r < 0) {
+                /* sd_bus_open_system(3): $DBUS_SYSTEM_BUS_ADDRESS, else the
+                 * well-known socket. --once reports the unit's state as
+                 * unknown on stdout; this is its only line on stderr. */
+                const char *address = getenv("DBUS_SYSTEM_BUS_ADDRESS");
+
+                if (!address || !*address)
+                        address = "unix:path=/run/dbus/system_bus_socket";
+                if (m->options.once)
+                        return log_warning_errno(r, "Cannot connect to the system bus at %s: %m; "
+                                                 "the unit's state is unknown", address);
+                return log_error_errno(r, "Cannot connect to the system bus at %s: %m", address);
+        }
         r = sd_bus_attach_event(m->bus, m->event, SD_EVENT_PRIORITY_NORMAL);
         if (r < 0) {
                 m->bus = sd_bus_flush_close_unref(m->bus);

@@ -233,8 +233,10 @@ static void on_probe_done(Probe *p, const ProbeResult *r, void *userdata) {
                 return;
 
         /* Act on changes only: a probe's status change is worth a line at
-         * info or warning; every result is logged at debug by probe.c. */
-        if (!slot->have_last || slot->last_status != r->status)
+         * info or warning; every result is logged at debug by probe.c.
+         * --once prints every result on stdout (manager-once.c), so its
+         * stderr does not repeat them. */
+        if (!m->options.once && (!slot->have_last || slot->last_status != r->status))
                 log_full(r->status == PROBE_OK ? LOG_INFO : LOG_WARNING, "probe %s: %s: %s",
                          p->name, probe_status_to_string(r->status), r->reason);
         slot->last_status = r->status;

@@ -15,6 +15,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "caps.h"
+#include "detect.h"
 #include "log.h"
 #include "manager-internal.h"
 #include "state.h"
@@ -220,6 +221,11 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         config_free(m->config);
         m->config = c;
         log_notice("Reload: %s applied", m->config->path);
+        {
+                char summary[1024];
+
+                log_info("%s", config_detection_summary(m->config, summary, sizeof(summary)));
+        }
 done:
         (void) sd_notify(false, "READY=1");
         manager_publish(m);
@@ -333,6 +339,9 @@ int manager_run(Manager *m) {
         char iv[FORMAT_DURATION_MAX];
         int r;
 
+        char summary[1024];
+
+        log_info("%s", config_detection_summary(m->config, summary, sizeof(summary)));
         log_info("mta-watchdogd %s watching %s (%s, queue probe %s), %zu reachability probe(s), %zu receiver(s), every %s%s",
                  PACKAGE_VERSION, m->config->unit, m->config->mta_type, mta_slot(m, SLOT_QUEUE)->probe->ops->type,
                  n_reach_slots(m), m->config->n_alerts,
@@ -341,7 +350,11 @@ int manager_run(Manager *m) {
         /* Alerts are optional: the daemon heals, logs and writes metrics all the same. */
         if (m->config->n_alerts == 0 && !m->options.once)
                 log_notice("no [alert:NAME]: alerts are only logged");
-        (void) sd_notifyf(false, "READY=1\nSTATUS=%s: starting", m->config->unit);
+        if (m->config->type_detected && m->config->detection)
+                (void) sd_notifyf(false, "READY=1\nSTATUS=%s (%s, detected): starting", m->config->unit,
+                                  m->config->detection->mta);
+        else
+                (void) sd_notifyf(false, "READY=1\nSTATUS=%s: starting", m->config->unit);
 
         r = sd_event_loop(m->event);
         (void) sd_notify(false, "STOPPING=1\nSTATUS=stopping");

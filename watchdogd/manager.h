@@ -17,6 +17,8 @@ typedef struct StatusInfo {
         unsigned max_restarts;
         uint64_t restart_window_usec;
         bool dry_run;
+        const char *detected;        /* [mta] type = auto: the MTA found ("postfix"), shown
+                                      * beside the unit; NULL: a type the file sets */
 } StatusInfo;
 
 /* How the manager runs. */

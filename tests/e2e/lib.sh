@@ -162,9 +162,17 @@ e2e_boot() {
     trap e2e_teardown EXIT
     trap 'exit 130' INT TERM
 
+    # Debian's prometheus-alertmanager (in every rootfs, for scenario-24) starts at boot in
+    # its default cluster mode, which needs an address to advertise; a --private-network
+    # container has only lo at boot, so the unit failed ("no private IP found") and the
+    # system was "degraded". Without the cluster (one instance, as scenario-24 uses it) it
+    # starts; the file is in place before boot (the cached rootfs stays as it is).
+    printf '%s\n' '# tests/e2e/lib.sh (e2e_boot): one instance, no cluster: at boot the container has only lo' \
+        'ARGS="--cluster.listen-address="' > "$E2E_TMP/prometheus-alertmanager.default"
     local -a args=(--boot --register=no --keep-unit --private-network --volatile=overlay
         --console=read-only -D "$rootfs" --machine="$E2E_MACHINE" --hostname=mta-e2e
-        --bind-ro="$E2E_DIR:/e2e" --bind-ro="$E2E_REPO:/src")
+        --bind-ro="$E2E_DIR:/e2e" --bind-ro="$E2E_REPO:/src"
+        --bind="$E2E_TMP/prometheus-alertmanager.default:/etc/default/prometheus-alertmanager")
     case $E2E_INSTALL in
         deb)
             local deb
@@ -178,7 +186,9 @@ e2e_boot() {
             [ -f "$E2E_BUILD/cmake_install.cmake" ] || fail "$E2E_BUILD is not a configured build tree" ;;
         *) fail "E2E_INSTALL: deb or cmake, not '$E2E_INSTALL'" ;;
     esac
-    e2e_log "booting $rootfs as $E2E_MACHINE (log: $E2E_TMP/boot.log)"
+    # (its console log goes to $E2E_TMP, removed at teardown: a failed boot prints its tail,
+    # a failed scenario's artifacts keep a copy, e2e_save_logs)
+    e2e_log "booting $rootfs as $E2E_MACHINE"
     (
         # Own cgroup per run, so that concurrent runs and the leftovers stay apart.
         for cg in $(_e2e_cgroup_dirs); do
@@ -212,6 +222,9 @@ e2e_boot() {
         running|degraded) ;;
         *) tail -n 30 "$E2E_TMP/boot.log" >&2; fail "container did not boot within ${E2E_BOOT_TIMEOUT}s (state '$state')" ;;
     esac
+    if [ "$state" = degraded ]; then   # named, so that a unit that fails at boot is seen
+        state="$state: failed $(e2e_exec systemctl --failed --no-legend --plain 2>/dev/null | awk '{print $1}' | paste -sd' ' -)"
+    fi
     e2e_log "booted (leader pid $E2E_LEADER, state $state)"
     if [ "$E2E_INSTALL" = cmake ]; then
         # the real `cmake --install`, into the container's root as its own mount namespace
@@ -509,6 +522,15 @@ assert_healed_by_one_restart() { # MASTER: its name in the assertions ("master",
     assert_eq "recovered in the stall's incident" \
         "$(events --event stall.detected --field incident)" "$(events --event recovered --field incident)"
     assert_eq "watchdog still running" active "$(daemon_state)"
+    assert_decided_before_restart
+}
+assert_decided_before_restart() { # the daemon's journal tells the stall decision (the
+    # "(stall.detected)" line: what was seen, why it is a stall) before "restarting through systemd"
+    local order
+    order=$(journal_since_begin -u "$E2E_DAEMON_UNIT" -o cat --no-pager 2>/dev/null |
+        grep -oE '\(stall\.detected\)|restarting through systemd' | paste -sd' ' -)
+    assert_eq "journal: the stall decision, then the restart" \
+        "(stall.detected) restarting through systemd" "$order"
 }
 
 # --- the MTA stopped by an administrator (scenario-06-admin-stop.sh; -55 Exim, -62 Sendmail,
@@ -643,28 +665,31 @@ _e2e_standalone_end() {
 # --- timeline (demo) -------------------------------------------------------------------------
 # One line of state, then what the daemon logged (priority info and up) and the alerts
 # received since the previous tick.
-timeline_tick() { # [changed]: only if the state differs from the last line printed
-    local now state
+timeline_tick() { # [changed]: the state line only if it differs from the last one printed (what
+    # the daemon logged and the alerts that arrived since are printed either way, under a
+    # state line: the final tick of a wait shows how it ended, e.g. the recovered alert)
+    local now state logged n alerts=
     now=$(e2e_now)
     if [ -n "${_E2E_TL_LAST:-}" ] && [ $((now - _E2E_TL_LAST)) -lt "$E2E_TIMELINE_EVERY" ]; then return 0; fi
     _E2E_TL_LAST=$now
     state=$(printf 'link=%-4s queue=%-3s relayed=%-3s postfix-master=%-6s watchdog=%s' \
         "$(link_state)" "$(queue_count)" "$(relay_count)" "$(master_pid)" "$(daemon_state)")
-    if [ "${1:-}" = changed ] && [ "$state" = "${_E2E_TL_STATE:-}" ]; then return 0; fi
-    _E2E_TL_STATE=$state
-    printf '[+%4ss] %s\n' "$now" "$state"
-    e2e_exec journalctl -u "$E2E_DAEMON_UNIT" -p "${E2E_TIMELINE_PRIORITY:-info}" -o cat \
+    logged=$(e2e_exec journalctl -u "$E2E_DAEMON_UNIT" -p "${E2E_TIMELINE_PRIORITY:-info}" -o cat \
         --no-pager --cursor-file=/run/e2e-timeline.cursor 2>/dev/null |
         grep -vE '^(#|\[|[a-z_]+ = |$)' |   # not a config dump (--check-config)
-        sed 's/^/          watchdog: /' || true
-    local n
+        sed 's/^/          watchdog: /' || true)
     n=$(e2e_exec sh -c 'wc -l < "$1"' sh "$E2E_WEBHOOK_LOG" 2>/dev/null || echo 0)
     if [ "$n" -gt "${_E2E_TL_ALERTS:-0}" ]; then
-        paste -d' ' <(events --field event | tail -n +"$(( ${_E2E_TL_ALERTS:-0} + 1 ))") \
-                    <(events --field summary | tail -n +"$(( ${_E2E_TL_ALERTS:-0} + 1 ))") |
-            sed 's/^/          ALERT: /'
+        alerts=$(paste -d' ' <(events --field event | tail -n +"$(( ${_E2E_TL_ALERTS:-0} + 1 ))") \
+                             <(events --field summary | tail -n +"$(( ${_E2E_TL_ALERTS:-0} + 1 ))") |
+            sed 's/^/          ALERT: /')
     fi
     _E2E_TL_ALERTS=$n
+    if [ "${1:-}" = changed ] && [ "$state" = "${_E2E_TL_STATE:-}" ] && [ -z "$logged$alerts" ]; then return 0; fi
+    _E2E_TL_STATE=$state
+    printf '[+%4ss] %s\n' "$now" "$state"
+    if [ -n "$logged" ]; then printf '%s\n' "$logged"; fi
+    if [ -n "$alerts" ]; then printf '%s\n' "$alerts"; fi
 }
 _outbox_empty() { [ "$(outbox_count)" -eq 0 ]; }
 _outbox_has() { [ "$(outbox_count)" -eq "$1" ]; }

@@ -10,7 +10,7 @@
 #        E2E_NULLMAILER_JOBS=N (default 1): the same for the scenario-*-nullmailer-*.sh ones.
 #        E2E_SENDMAIL_JOBS=N (default 1): the same for the scenario-*-sendmail-*.sh ones.
 #        scenario-*-zeroconf-*.sh: each in a sandbox of its own (they purge and install the
-#        package again, and wait out the shipped timers, about 20 minutes), booted with the MTA
+#        package again, and wait out the shipped timers, about 11 minutes), booted with the MTA
 #        the name ends with (-exim, -sendmail, -nullmailer; else Postfix), always from the .deb.
 #        E2E_DIRECT_JOBS=N (default 1): that many direct-delivery sandboxes (Postfix without a
 #        relayhost, dnsmasq answering MX records: rootfs-direct.sh) for scenario-*-direct-*.sh,
@@ -19,6 +19,10 @@
 #        Unset: from the .deb, except in the last of several sandboxes, which uses
 #        `cmake --install`, so that both install paths run the scenarios.
 # A failed scenario's journal, alerts and config are kept in a directory printed at the end.
+# Output: every line of every sandbox as it comes, after its sandbox's number ("[s2] ..."),
+# each line in one write (lines of sandboxes side by side never mix within a line); when a
+# sandbox starts, its scenarios and expected duration (durations.txt: measured seconds per
+# scenario); at the end each sandbox's count, the failures again and "N passed, M failed".
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -26,6 +30,29 @@ install_mode=${E2E_INSTALL:-}   # as given, before lib.sh sets its default
 . "$here/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || { echo "run.sh: needs root (systemd-nspawn)" >&2; exit 2; }
+
+_stream() { # PREFIX LOG: each line of stdin appended to LOG as it is, and to stdout after
+    # PREFIX; bash's printf writes a line (up to 4 KiB) in one write(2), so lines of sandboxes
+    # side by side stay whole
+    local line
+    while IFS= read -r line || [ -n "$line" ]; do
+        printf '%s\n' "$line" >> "$2"
+        printf '%s%s\n' "$1" "$line"
+    done
+}
+_expected_secs() { # SCENARIO...: durations.txt's boot + the seconds of each (its "default" if missing)
+    awk -v names="$*" '
+        BEGIN { n = split(names, want, " ") }
+        /^[^#]/ { secs[$1] = $2 }
+        END { t = secs["boot"]; for (i = 1; i <= n; i++) t += (want[i] in secs) ? secs[want[i]] : secs["default"]; print t }' \
+        "$here/durations.txt"
+}
+_unmeasured() { # SCENARIO...: ", N without a measured time (counted as S s each)", or nothing
+    local name k=0
+    for name in "$@"; do grep -q "^$name " "$here/durations.txt" || k=$((k + 1)); done
+    [ "$k" -eq 0 ] || echo " ($k without a measured time, counted as $(awk '$1 == "default" { print $2 }' "$here/durations.txt") s each)"
+}
+_fmt_secs() { printf 'about %dm%02ds' $(($1 / 60)) $(($1 % 60)); }   # SECONDS -> "about 12m05s"
 artifacts=${E2E_ARTIFACTS:-/tmp/mta-e2e-artifacts.$$}   # created on the first failure
 
 selected=()
@@ -102,11 +129,7 @@ if [ -z "${E2E_SHARD_LIST:-}" ]; then
         shard_variant[${#shard_mta[@]}]=direct
         shard_mta+=(postfix) shard_mode+=(deb) shard_list+=("${list[*]}")
     done
-    if [ "${#shard_list[@]}" -le 1 ]; then   # one sandbox: run here, output as it comes
-        if [ "${#shard_list[@]}" -eq 0 ]; then echo "no scenario matches '${1:-}'"; echo "0 passed, 0 failed"; exit 0; fi
-        export E2E_MTA=${shard_mta[0]} E2E_VARIANT=${shard_variant[0]:-}
-        E2E_INI='' E2E_INSTALL=${shard_mode[0]} E2E_SHARD_LIST="${shard_list[0]}" E2E_ARTIFACTS="$artifacts" exec bash "$0"
-    fi
+    if [ "${#shard_list[@]}" -eq 0 ]; then echo "no scenario matches '${1:-}'"; echo "0 passed, 0 failed"; exit 0; fi
     # the cached rootfs(es) first, once, rather than by several shards at the same time
     if [ "${#postfix_sel[@]}" -gt 0 ]; then bash "$here/rootfs.sh" >/dev/null; fi
     if [ "${#exim_sel[@]}" -gt 0 ]; then bash "$here/rootfs-exim.sh" >/dev/null; fi
@@ -117,46 +140,53 @@ if [ -z "${E2E_SHARD_LIST:-}" ]; then
         case $mta in postfix) bash "$here/rootfs.sh" >/dev/null ;; *) bash "$here/rootfs-$mta.sh" >/dev/null ;; esac
     done
     out=$(mktemp -d /tmp/mta-e2e-shards.XXXXXX)
-    pids=()
+    pids=() streams=()
     trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait; rm -rf "$out"; exit 130' INT TERM
     n=${#shard_list[@]}
+    # Expected durations: the longest sandbox when they run side by side, else their sum.
+    total=0
     for ((i = 0; i < n; i++)); do
-        E2E_MTA=${shard_mta[i]} E2E_VARIANT=${shard_variant[i]:-} E2E_INI='' E2E_INSTALL=${shard_mode[i]} E2E_SHARD_LIST="${shard_list[i]}" \
-            E2E_ARTIFACTS="$artifacts" bash "$0" > "$out/$i.log" 2>&1 &
-        pids+=($!)
-        if [ "${E2E_JOBS:-3}" -le 1 ]; then wait "$!" || true; fi   # one sandbox at a time
+        read -r -a list <<< "${shard_list[i]}"
+        d=$(_expected_secs "${list[@]}")
+        if [ "${E2E_JOBS:-3}" -le 1 ]; then total=$((total + d)); elif [ "$d" -gt "$total" ]; then total=$d; fi
     done
-    echo "running ${#selected[@]} scenarios in $n sandboxes (${#postfix_sel[@]} Postfix in $jobs, ${#exim_sel[@]} Exim in $exim_jobs, ${#nullmailer_sel[@]} nullmailer in $nullmailer_jobs, ${#sendmail_sel[@]} Sendmail in $sendmail_jobs, ${#zeroconf_sel[@]} zero-configuration in ${#zeroconf_sel[@]}, ${#direct_sel[@]} direct-delivery in $direct_jobs)"
-    # Progress while the sandboxes run: each scenario's PASS/FAIL line as it comes, and a
-    # line at least every 2 minutes, so a person watching never faces minutes of silence.
+    echo "running ${#selected[@]} scenarios in $n sandboxes (${#postfix_sel[@]} Postfix in $jobs, ${#exim_sel[@]} Exim in $exim_jobs, ${#nullmailer_sel[@]} nullmailer in $nullmailer_jobs, ${#sendmail_sel[@]} Sendmail in $sendmail_jobs, ${#zeroconf_sel[@]} zero-configuration in ${#zeroconf_sel[@]}, ${#direct_sel[@]} direct-delivery in $direct_jobs), expected $(_fmt_secs "$total") (tests/e2e/durations.txt)"
+    for ((i = 0; i < n; i++)); do
+        read -r -a list <<< "${shard_list[i]}"
+        echo "[s$((i + 1))] sandbox $((i + 1)) of $n starts: ${shard_mta[i]}${shard_variant[i]:+ ${shard_variant[i]}}, installed by ${shard_mode[i]}, ${#list[@]} scenarios, expected $(_fmt_secs "$(_expected_secs "${list[@]}")")$(_unmeasured "${list[@]}"): ${shard_list[i]}"
+        mkfifo "$out/$i.fifo"
+        _stream "[s$((i + 1))] " "$out/$i.log" < "$out/$i.fifo" &
+        streams+=($!)
+        E2E_MTA=${shard_mta[i]} E2E_VARIANT=${shard_variant[i]:-} E2E_INI='' E2E_INSTALL=${shard_mode[i]} E2E_SHARD_LIST="${shard_list[i]}" \
+            E2E_ARTIFACTS="$artifacts" bash "$0" > "$out/$i.fifo" 2>&1 &
+        pids+=($!)
+        if [ "${E2E_JOBS:-3}" -le 1 ]; then wait "$!" || true; wait "${streams[i]}" || true; fi   # one sandbox at a time
+    done
     # Bounded: the loop ends when every shard has ended (each one's scenarios are bounded).
-    seen=() last_print=$SECONDS start=$SECONDS
+    # A line at least every 2 minutes, so a person watching never faces minutes of silence.
+    # (the kernel's uptime, lib.sh e2e_uptime: SECONDS follows the realtime clock)
+    last_size=-1 last_print=$(e2e_uptime) start=$(e2e_uptime)
     while :; do
+        now=$(e2e_uptime)
         alive=0
         for pid in "${pids[@]}"; do if kill -0 "$pid" 2>/dev/null; then alive=1; fi; done
-        done_count=0
-        for ((i = 0; i < n; i++)); do
-            mapfile -t lines < <(grep -E '^(PASS|FAIL) ' "$out/$i.log" 2>/dev/null || true)
-            for ((k = ${seen[i]:-0}; k < ${#lines[@]}; k++)); do
-                echo "  [sandbox $((i + 1)), $((SECONDS - start))s] ${lines[k]}"
-                last_print=$SECONDS
-            done
-            seen[i]=${#lines[@]}
-            done_count=$((done_count + ${#lines[@]}))
-        done
         [ "$alive" = 1 ] || break
-        if [ $((SECONDS - last_print)) -ge 120 ]; then
-            echo "  [$((SECONDS - start))s] $done_count of ${#selected[@]} scenarios done, still running"
-            last_print=$SECONDS
+        size=$(cat "$out"/*.log 2>/dev/null | wc -c || true)   # no log before a sandbox's first line
+        if [ "$size" != "$last_size" ]; then
+            last_size=$size last_print=$now
+        elif [ $((now - last_print)) -ge 120 ]; then
+            echo "[$((now - start))s] $(cat "$out"/*.log 2>/dev/null | grep -cE '^(PASS|FAIL) ' || true) of ${#selected[@]} scenarios done, still running"
+            last_print=$now
         fi
         sleep 5
     done
     wait "${pids[@]}" || true
+    wait "${streams[@]}" || true   # the last lines of each sandbox are out
     passed=0 failed=0
     for ((i = 0; i < n; i++)); do
-        echo "---- sandbox $((i + 1)) of $n (${shard_mta[i]}${shard_variant[i]:+ ${shard_variant[i]}}, $(sed -n 's/.*mta-watchdog installed (\([a-z]*\)).*/\1/p' "$out/$i.log" | head -n1))"
-        cat "$out/$i.log"
-        line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out/$i.log" | tail -n1)
+        line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out/$i.log" | tail -n1 || true)
+        echo "---- sandbox $((i + 1)) of $n (${shard_mta[i]}${shard_variant[i]:+ ${shard_variant[i]}}, $(sed -n 's/.*mta-watchdog installed (\([a-z]*\)).*/\1/p' "$out/$i.log" | head -n1)): ${line:-no summary}"
+        grep -E '^FAIL ' "$out/$i.log" | sed "s/^/[s$((i + 1))] /" || true
         if [ -z "$line" ]; then
             echo "FAIL sandbox $((i + 1)): ended without a summary"
             failed=$((failed + 1))

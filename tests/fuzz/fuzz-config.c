@@ -9,7 +9,9 @@
  * (This found that "flush_command =;x" loaded but its dump "key = ;x" read
  * back as a comment: values that begin with ';' or '#' are now refused.)
  * Keys that name files (ca_file, secret_file) make config_load() read
- * them; it never writes. */
+ * them; it never writes. Detection (type = auto, relay = auto) reads under
+ * a root that does not exist, so that no input depends on the host's MTA
+ * or runs its postconf: type = auto fails as on a host without an MTA. */
 
 #include <errno.h>
 #include <stdbool.h>
@@ -22,6 +24,8 @@
 #include "config.h"
 #include "fuzz.h"
 #include "log.h"
+
+static const ConfigLoadOptions load_options = { .root = "/nonexistent-fuzz-root" };
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
         log_set_max_level(-1);  /* every rejected input would log a line */
@@ -74,7 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         fd = memfd_with(data, size, path, sizeof(path));
         if (fd < 0)
                 return 0;
-        r = config_load(path, &c);
+        r = config_load_full(path, &load_options, &c);
         (void) close(fd);
         if (r < 0) {
                 FUZZ_CHECK(!c);
@@ -85,7 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         dump = dump_body(c, &dump_size);
         fd2 = memfd_with(dump, dump_size, path2, sizeof(path2));
         if (fd2 >= 0) {
-                r = config_load(path2, &c2);
+                r = config_load_full(path2, &load_options, &c2);
                 (void) close(fd2);
                 if (r < 0) {
                         fprintf(stderr, "dump does not load again (%s):\n%s", strerror(-r), dump);

@@ -23,7 +23,7 @@ bash scripts/fuzz.sh
 
 [ "$unit_only" = yes ] && exit 0
 
-echo "== end-to-end (systemd-nspawn, Postfix, Exim and nullmailer)"
+echo "== end-to-end (systemd-nspawn; Postfix, Exim, Sendmail, nullmailer; zero configuration, direct delivery)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMTA_WATCHDOG_TESTS=OFF -DMTA_WATCHDOG_SANITIZE=OFF -DCMAKE_INSTALL_PREFIX=/usr >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
 # The sandboxes install what an admin installs: this package, or `cmake --install build`.

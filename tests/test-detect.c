@@ -697,19 +697,13 @@ static void test_config_auto_other(void **state) {
         /* an explicit type reads no dpkg; relay = none derives the canary probes */
         c = NULL;
         int r = load(root, "[mta]\ntype = postfix\nrelay = none\ncanary_domain = canary.example\n", &c, &log, &path);
-        if (probe_ops_find("dns") && probe_ops_find("tcp")) {
-                assert_int_equal(r, 0);
-                assert_int_equal(c->n_probes, 2);
-                assert_string_equal(c->probes[0].name, "canary-mx");
-                assert_string_equal(c->probes[1].name, "canary-smtp");
-                config_free(c);
-        } else {
-                /* the dns and tcp probe types are not built in: a clean error */
-                assert_int_equal(r, -EINVAL);
-                (void) snprintf(expected, sizeof(expected), "%s:3: [probe:canary-mx] type: derived probe: unknown "
-                                "probe type \"dns\"\n", path);
-                assert_string_equal(log, expected);
-        }
+        assert_int_equal(r, 0);
+        assert_int_equal(c->n_probes, 2);
+        assert_string_equal(c->probes[0].name, "canary-mx");
+        assert_string_equal(c->probes[0].type, "dns");
+        assert_string_equal(c->probes[1].name, "canary-smtp");
+        assert_string_equal(c->probes[1].type, "tcp");
+        config_free(c);
         free(log);
         log = NULL;
         free(path);
@@ -729,6 +723,40 @@ static void test_config_auto_other(void **state) {
         (void) snprintf(expected, sizeof(expected), "%s:3: [mta] canary_domain: \"192.0.2.1\" is not a domain name\n",
                         path);
         assert_string_equal(log, expected);
+}
+
+/* The relay cannot be read: no probe is derived, and the advice (logged
+ * at start, printed by --check-config) says what that means. */
+static void test_config_relay_unknown(void **state) {
+        char root[PATH_MAX], expected[1024], advice[2048];
+        _cleanup_free_ char *log = NULL, *path = NULL;
+        Config *c = NULL;
+
+        postfix_host(new_root(root, sizeof(root)), "");
+        fixture_remove(root, "/usr/sbin/postconf");
+        assert_int_equal(load(root, "[mta]\n", &c, &log, &path), 0);
+        assert_int_equal(c->n_probes, 0);
+        assert_false(c->probes_derived);
+        assert_int_equal(config_advice(c, advice, sizeof(advice)), 1);
+        (void) snprintf(expected, sizeof(expected),
+                        "%s: [mta] relay: auto: the relay could not be read (/usr/sbin/postconf: No such file or "
+                        "directory): no reachability probe, the network always counts as up, so an outage may be "
+                        "taken for a stall; set relay (HOST[:PORT] or none) or add a [probe:NAME]\n", path);
+        assert_string_equal(advice, expected);
+        config_free(c);
+        free(log);
+        log = NULL;
+        free(path);
+        path = NULL;
+
+        /* relay set in the file: its probe, no advice */
+        c = NULL;
+        assert_int_equal(load(root, "[mta]\nrelay = [192.0.2.9]:587\n", &c, &log, &path), 0);
+        assert_int_equal(c->n_probes, 1);
+        assert_string_equal(SMTP(&c->probes[0])->host, "192.0.2.9");
+        assert_int_equal(SMTP(&c->probes[0])->port, 587);
+        assert_int_equal(config_advice(c, advice, sizeof(advice)), 0);
+        config_free(c);
 }
 
 static int setup(void **state) {
@@ -752,6 +780,7 @@ int main(void) {
                 cmocka_unit_test(test_probe_plan),
                 cmocka_unit_test(test_config_auto_postfix),
                 cmocka_unit_test(test_config_auto_other),
+                cmocka_unit_test(test_config_relay_unknown),
                 cmocka_unit_test(test_config_dump_round_trip),
         };
 

@@ -1473,6 +1473,20 @@ size_t config_advice(const Config *c, char *buf, size_t size) {
 
         if (size > 0)
                 buf[0] = 0;
+        /* no probe: the relay could not be read, so nothing tells an outage */
+        if (c->n_probes == 0 && c->detection && c->detection->relay_state == DETECT_RELAY_UNKNOWN &&
+            streq_ptr(c->relay, "auto")) {
+                int k = snprintf(buf, size, "%s: [mta] relay: auto: the relay could not be read (%s): no "
+                                 "reachability probe, the network always counts as up, so an outage may be "
+                                 "taken for a stall; set relay (HOST[:PORT] or none) or add a [probe:NAME]\n",
+                                 c->path, c->detection->relay.source);
+
+                n++;
+                if (k < 0 || (size_t) k >= size)
+                        return n;
+                buf += k;
+                size -= (size_t) k;
+        }
         /* hosts and URLs in the documentation domains */
         for (char **l = c->placeholders; l && *l; l++) {
                 int k = snprintf(buf, size, "%s\n", *l);

@@ -260,8 +260,17 @@ static void test_nullmailer_opensmtpd(void **state) {
         assert_string_equal(d.queue_interval.source, "/etc/nullmailer/pausetime:1");
         fixture_write(root, "/etc/nullmailer/remotes", "relay.example.net\n", 0600);
         assert_int_equal(detect(root, &d, error, sizeof(error)), -EINVAL);
-        assert_string_equal(error, "/etc/nullmailer/remotes:1: \"relay.example.net\": expected \"HOST smtp|qmqp "
-                            "[--port=N] ...\"");
+        assert_string_equal(error, "/etc/nullmailer/remotes:1: remote \"relay.example.net\": expected \"HOST "
+                            "smtp|qmqp [--port=N] ...\"");
+        /* a line with a password: an error names the host and the word at fault, never the password */
+        fixture_write(root, "/etc/nullmailer/remotes", "relay.example.net --user=me --pass=hunter2\n", 0600);
+        assert_int_equal(detect(root, &d, error, sizeof(error)), -EINVAL);
+        assert_string_equal(error, "/etc/nullmailer/remotes:1: remote \"relay.example.net\": expected \"HOST "
+                            "smtp|qmqp [--port=N] ...\"");
+        fixture_write(root, "/etc/nullmailer/remotes", "relay.example.net smtp --pass=hunter2 --port=99999\n", 0600);
+        assert_int_equal(detect(root, &d, error, sizeof(error)), -EINVAL);
+        assert_string_equal(error, "/etc/nullmailer/remotes:1: remote \"relay.example.net\": \"99999\" is not a "
+                            "port (1-65535)");
         fixture_write(root, "/etc/nullmailer/remotes", "# nothing\n", 0600);
         assert_int_equal(detect(root, &d, error, sizeof(error)), 0);
         assert_int_equal(d.relay_state, DETECT_RELAY_UNKNOWN);
@@ -414,8 +423,10 @@ static void test_relay_syntax(void **state) {
         relay_ok(detect_parse_nullmailer_remote, "relay.example.net qmqp", "relay.example.net:628");
         relay_ok(detect_parse_nullmailer_remote, "relay.example.net smtp --ssl", "relay.example.net:465");
         relay_ok(detect_parse_nullmailer_remote, "2001:db8::1 smtp", "[2001:db8::1]:25");
-        relay_bad(detect_parse_nullmailer_remote, "relay.example.net smtp --port=x", "\"relay.example.net smtp "
-                  "--port=x\": \"x\" is not a port (1-65535)");
+        relay_bad(detect_parse_nullmailer_remote, "relay.example.net smtp --pass=y --port=x",
+                  "remote \"relay.example.net\": \"x\" is not a port (1-65535)");
+        relay_bad(detect_parse_nullmailer_remote, "relay.example.net --pass=y", "remote \"relay.example.net\": "
+                  "expected \"HOST smtp|qmqp [--port=N] ...\"");
 
         assert_int_equal(detect_parse_relay_setting("[2001:db8::1]:2525", &r, error, sizeof(error)), 0);
         assert_string_equal(detect_relay_format(&r, buf, sizeof(buf)), "[2001:db8::1]:2525");

@@ -575,13 +575,17 @@ int detect_parse_nullmailer_remote(const char *s, DetectRelay *ret, size_t max, 
                 return -ENOMEM;
         host = strtok_r(copy, " \t", &save);
         proto = host ? strtok_r(NULL, " \t", &save) : NULL;
+        /* The line may hold --user= and --pass= (nullmailer-send(8)): an
+         * error names the host and the one word at fault, never the line. */
         if (!host || !proto || (strcmp(proto, "smtp") != 0 && strcmp(proto, "qmqp") != 0)) {
-                (void) snprintf(error, error_size, "\"%s\": expected \"HOST smtp|qmqp [--port=N] ...\"", s);
+                (void) snprintf(error, error_size, "remote \"%.*s\": expected \"HOST smtp|qmqp [--port=N] ...\"",
+                                DETECT_HOST_MAX, host ?: "");
                 return -EINVAL;
         }
         for (char *o = strtok_r(NULL, " \t", &save); o; o = strtok_r(NULL, " \t", &save)) {
                 if (strncmp(o, "--port=", 7) == 0 && !port_parse(o + 7, &port)) {
-                        (void) snprintf(error, error_size, "\"%s\": \"%s\" is not a port (1-65535)", s, o + 7);
+                        (void) snprintf(error, error_size, "remote \"%.*s\": \"%.16s\" is not a port (1-65535)",
+                                        DETECT_HOST_MAX, host, o + 7);
                         return -EINVAL;
                 }
                 if (strcmp(o, "--ssl") == 0)

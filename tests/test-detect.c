@@ -131,6 +131,18 @@ static void test_postfix_broken(void **state) {
         assert_int_equal(detect(root, &d, error, sizeof(error)), 0);
         assert_int_equal(d.relay_state, DETECT_RELAY_UNKNOWN);
         assert_string_equal(d.relay.source, "postconf -h relayhost printed too few lines");
+
+        /* postconf that hangs, even after closing its output and with
+         * SIGTERM ignored: killed at DETECT_COMMAND_TIMEOUT_USEC, not known */
+        (void) alarm(30);  /* a hang fails the test instead of stopping the suite */
+        fixture_write(root, "/usr/sbin/postconf", "#!/bin/sh\ntrap '' TERM\necho x\nexec >&-\nsleep 60\n", 0755);
+        assert_int_equal(detect(root, &d, error, sizeof(error)), 0);
+        assert_int_equal(d.relay_state, DETECT_RELAY_UNKNOWN);
+        assert_string_equal(d.relay.source, "/usr/sbin/postconf -h relayhost: Connection timed out");
+        fixture_write(root, "/usr/sbin/postconf", "#!/bin/sh\nsleep 60\n", 0755);
+        assert_int_equal(detect(root, &d, error, sizeof(error)), 0);
+        assert_string_equal(d.relay.source, "/usr/sbin/postconf -h relayhost: Connection timed out");
+        (void) alarm(0);
 }
 
 static void exim_host(const char *root, const char *conf) {

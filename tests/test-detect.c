@@ -446,6 +446,17 @@ static void test_relay_syntax(void **state) {
         assert_string_equal(detect_relay_format(&r, buf, sizeof(buf)), "relay.example.net:25");
         assert_int_equal(detect_parse_relay_setting("a.example b.example", &r, error, sizeof(error)), -EINVAL);
         assert_string_equal(error, "\"a.example b.example\": one relay (HOST, HOST:PORT, [HOST]:PORT, [IPv6]:PORT)");
+        /* a bare IPv6 address is ambiguous ("::1:587": an address, or ::1 port 587?) */
+        assert_int_equal(detect_parse_relay_setting("2001:db8::1", &r, error, sizeof(error)), -EINVAL);
+        assert_string_equal(error, "\"2001:db8::1\": an IPv6 address in brackets: [2001:db8::1] or [2001:db8::1]:PORT");
+        assert_int_equal(detect_parse_relay_setting("::1:587", &r, error, sizeof(error)), -EINVAL);
+        assert_string_equal(error, "\"::1:587\": an IPv6 address in brackets: [::1:587] or [::1:587]:PORT");
+        assert_int_equal(detect_parse_relay_setting("[::1]:587", &r, error, sizeof(error)), 0);
+        assert_string_equal(detect_relay_format(&r, buf, sizeof(buf)), "[::1]:587");
+        assert_int_equal(detect_parse_relay_setting("relay.example.net:0", &r, error, sizeof(error)), -EINVAL);
+        assert_string_equal(error, "\"relay.example.net:0\": \"0\" is not a port (1-65535)");
+        assert_int_equal(detect_parse_relay_setting("relay.example.net:65536", &r, error, sizeof(error)), -EINVAL);
+        assert_string_equal(error, "\"relay.example.net:65536\": \"65536\" is not a port (1-65535)");
 }
 
 static void test_probe_plan(void **state) {

@@ -613,6 +613,12 @@ int detect_parse_relay_setting(const char *s, DetectRelay *ret, char *error, siz
                 (void) snprintf(error, error_size, "\"%s\": one relay (HOST, HOST:PORT, [HOST]:PORT, [IPv6]:PORT)", s);
                 return -EINVAL;
         }
+        /* "2001:db8::25" could be an address, or "2001:db8:" and a port:
+         * an IPv6 address is written in brackets, as in Postfix's relayhost */
+        if (s[0] != '[' && strchr(s, ':') && strchr(s, ':') != strrchr(s, ':')) {
+                (void) snprintf(error, error_size, "\"%s\": an IPv6 address in brackets: [%s] or [%s]:PORT", s, s, s);
+                return -EINVAL;
+        }
         return relay_parse_one(s, ret, error, error_size);
 }
 

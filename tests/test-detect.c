@@ -309,6 +309,51 @@ static void test_nullmailer_opensmtpd(void **state) {
         assert_string_equal(d.relay.source, "/etc/smtpd.conf (relay host not simple)");
 }
 
+/* dpkg's status as deb822(5) allows it, and what dpkg writes for a
+ * package held or being removed: which package provides the MTA. */
+static void test_dpkg_status_forms(void **state) {
+        static const struct {
+                const char *status;
+                int r;
+                unsigned line;       /* of the provider's Package: */
+        } cases[] = {
+                /* apt-mark hold postfix: "hold ok installed", still the MTA */
+                { "Package: postfix\nStatus: hold ok installed\nProvides: mail-transport-agent\n\n", 0, 1 },
+                /* selected for removal, not removed yet: still installed and running */
+                { "Package: postfix\nStatus: deinstall ok installed\nProvides: mail-transport-agent\n\n", 0, 1 },
+                /* versioned, continued on the next line */
+                { "Package: postfix\nStatus: install ok installed\nProvides: default-mta,\n mail-transport-agent (= 1)\n\n",
+                  0, 1 },
+                /* a separator line of blanks (deb822(5)), and CRLF line ends */
+                { "Package: postfix\r\nStatus: install ok installed\r\nProvides: mail-transport-agent\r\n\r\n"
+                  "Package: libc6\r\nStatus: deinstall ok config-files\r\n", 0, 1 },
+                { "Package: postfix\nStatus: install ok installed\nProvides: mail-transport-agent\n \t\n"
+                  "Package: exim4-daemon-light\nStatus: purge ok not-installed\n", 0, 1 },
+                /* field names are case-insensitive (deb822(5)) */
+                { "package: postfix\nstatus: install ok installed\nPROVIDES: mail-transport-agent\n", 0, 1 },
+                /* not installed: half-installed, unpacked, config-files, a flag other than ok */
+                { "Package: postfix\nStatus: install ok half-installed\nProvides: mail-transport-agent\n", -ENOPKG, 0 },
+                { "Package: postfix\nStatus: install ok unpacked\nProvides: mail-transport-agent\n", -ENOPKG, 0 },
+                { "Package: postfix\nStatus: install reinstreq half-installed\nProvides: mail-transport-agent\n",
+                  -ENOPKG, 0 },
+                /* a name that only begins like it */
+                { "Package: postfix\nStatus: install ok installed\nProvides: mail-transport-agent-x\n", -ENOPKG, 0 },
+        };
+        char root[PATH_MAX], error[512] = "";
+        Detection d;
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                postfix_host(new_root(root, sizeof(root)), "");
+                fixture_write(root, "/var/lib/dpkg/status", cases[i].status, 0644);
+                assert_int_equal(detect_mta(root, &d, error, sizeof(error)), cases[i].r);
+                if (cases[i].r == 0) {
+                        assert_string_equal(d.mta, "postfix");
+                        assert_string_equal(d.package.value, "postfix");
+                        assert_string_equal(d.package.source, "/var/lib/dpkg/status:1");
+                }
+        }
+}
+
 static void test_unwatchable(void **state) {
         char root[PATH_MAX], error[512] = "";
         Detection d;
@@ -781,6 +826,7 @@ int main(void) {
                 cmocka_unit_test(test_exim),
                 cmocka_unit_test(test_sendmail),
                 cmocka_unit_test(test_nullmailer_opensmtpd),
+                cmocka_unit_test(test_dpkg_status_forms),
                 cmocka_unit_test(test_unwatchable),
                 cmocka_unit_test(test_relay_syntax),
                 cmocka_unit_test(test_probe_plan),

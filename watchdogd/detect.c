@@ -130,6 +130,17 @@ static bool provides_mta(const char *list) {
         return false;
 }
 
+/* Whether dpkg's "Status: WANT FLAG STATUS" (dpkg-query(1), --showformat
+ * ${Status}) is an installed package: STATUS "installed" with FLAG "ok",
+ * whatever is wanted ("hold" after apt-mark hold; "deinstall" while it is
+ * still there). */
+static bool status_installed(const char *value) {
+        char want[32], flag[32], status[32];
+
+        return sscanf(value, "%31s %31s %31s", want, flag, status) == 3 && strcmp(flag, "ok") == 0 &&
+                strcmp(status, "installed") == 0;
+}
+
 static int read_providers(const char *root, Provider *ret, size_t max, size_t *n_ret, char *error, size_t error_size) {
         _cleanup_fclose_ FILE *f = root_fopen(root, DPKG_STATUS);
         _cleanup_free_ char *line = NULL, *provides = NULL;
@@ -148,8 +159,8 @@ static int read_providers(const char *root, Provider *ret, size_t max, size_t *n
         for (;;) {
                 k = getline(&line, &cap, f);
                 lineno++;
-                if (k < 0 || line[0] == '\n' || line[0] == '\0') {
-                        /* end of a paragraph */
+                /* a line of blanks ends a paragraph (deb822(5)); CR too, for a file edited elsewhere */
+                if (k < 0 || line[strspn(line, " \t\r\n")] == '\0') {
                         if (package[0] && installed && provides && provides_mta(provides)) {
                                 if (n < max) {
                                         (void) snprintf(ret[n].package, sizeof(ret[n].package), "%s", package);
@@ -175,12 +186,13 @@ static int read_providers(const char *root, Provider *ret, size_t max, size_t *n
                         continue;
                 }
                 in_provides = false;
-                if (strncmp(line, "Package:", 8) == 0) {
+                /* field names are case-insensitive (deb822(5)) */
+                if (strncasecmp(line, "Package:", 8) == 0) {
                         (void) snprintf(package, sizeof(package), "%s", trim(line + 8));
                         package_line = lineno;
-                } else if (strncmp(line, "Status:", 7) == 0)
-                        installed = strcmp(trim(line + 7), "install ok installed") == 0;
-                else if (strncmp(line, "Provides:", 9) == 0) {
+                } else if (strncasecmp(line, "Status:", 7) == 0)
+                        installed = status_installed(trim(line + 7));
+                else if (strncasecmp(line, "Provides:", 9) == 0) {
                         free(provides);
                         provides = strdup(trim(line + 9));
                         if (!provides)

@@ -54,8 +54,8 @@ typedef struct Detection {
 } Detection;
 
 /* Which MTA runs here: the package that provides mail-transport-agent in
- * ROOT/var/lib/dpkg/status ("Status: install ok installed"; Debian Policy
- * 7.5: at most one), cross-checked with ROOT/usr/sbin/sendmail (symbolic
+ * ROOT/var/lib/dpkg/status ("Status: WANT ok installed": install, hold or
+ * deinstall; Debian Policy 7.5: at most one), cross-checked with ROOT/usr/sbin/sendmail (symbolic
  * links followed inside ROOT; its owner from ROOT/var/lib/dpkg/info/
  * *.list). Fills D's mta, type, preset, package and sendmail. Returns 0;
  * -ENOPKG with ERROR naming what was found when it cannot be watched (an

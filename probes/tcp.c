@@ -390,8 +390,12 @@ static void tcp_on_mx(DnsClient *c, int status, const unsigned char *abuf, int a
                                  st->mx_of);
                         return;
                 }
-                if (st->n_exchanges >= TCP_EXCHANGES_MAX)
-                        continue;
+                /* full: the best TCP_EXCHANGES_MAX are kept, whatever the answer's order */
+                if (st->n_exchanges >= TCP_EXCHANGES_MAX) {
+                        if (st->exchanges[TCP_EXCHANGES_MAX - 1].preference <= m->priority)
+                                continue;
+                        free(st->exchanges[--st->n_exchanges].host);
+                }
                 /* by preference, the answer's order among equals */
                 for (i = st->n_exchanges; i > 0 && st->exchanges[i - 1].preference > m->priority; i--)
                         st->exchanges[i] = st->exchanges[i - 1];

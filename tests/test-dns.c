@@ -452,6 +452,20 @@ static void test_config_errors(void **state) {
                     ":7: [probe:c] port: 0 is out of range (1..65535)");
         check_error(MTA "[probe:c]\ntype = dns\nname = canary.test\nmx_of = canary.test\n",
                     ":7: [probe:c] mx_of: unknown key");
+
+        /* a directory, a FIFO (never waited on: no writer would hang the load) */
+        _cleanup_free_ char *fifo = NULL, *text = NULL, *message = NULL;
+
+        (void) alarm(20);  /* a hang fails the test instead of stopping the suite */
+        check_error(MTA "[probe:c]\ntype = dns\nname = canary.test\nresolv_conf = /\n",
+                    ":7: [probe:c] resolv_conf: cannot read /: Is a directory");
+        assert_true(asprintf(&fifo, "%s/fifo", config_dir) > 0);
+        assert_int_equal(mkfifo(fifo, 0600), 0);
+        assert_true(asprintf(&text, MTA "[probe:c]\ntype = tcp\nmx_of = canary.test\nresolv_conf = %s\n", fifo) > 0);
+        assert_true(asprintf(&message, ":7: [probe:c] resolv_conf: cannot read %s: not a regular file", fifo) > 0);
+        check_error(text, message);
+        assert_int_equal(unlink(fifo), 0);
+        (void) alarm(0);
 }
 
 /* The keys loaded, their defaults, the effective configuration printed. */

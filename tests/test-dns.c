@@ -453,6 +453,22 @@ static void test_config_errors(void **state) {
         check_error(MTA "[probe:c]\ntype = dns\nname = canary.test\nmx_of = canary.test\n",
                     ":7: [probe:c] mx_of: unknown key");
 
+        /* what would fail every run as a lookup, an outage that never ends */
+        check_error(MTA "[probe:c]\ntype = tcp\nhost = [2001:db8::1]:25\n",
+                    ":6: [probe:c] host: \"[2001:db8::1]:25\" is not a host name or address (the port is the key "
+                    "port; an IPv6 address alone or in brackets)");
+        check_error(MTA "[probe:c]\ntype = tcp\nhost = relay.example.net:587\n",
+                    ":6: [probe:c] host: \"relay.example.net:587\" is not a host name or address (the port is the "
+                    "key port; an IPv6 address alone or in brackets)");
+        check_error(MTA "[probe:c]\ntype = tcp\nmx_of = 192.0.2.1\n",
+                    ":6: [probe:c] mx_of: \"192.0.2.1\" is not a domain name");
+        check_error(MTA "[probe:c]\ntype = tcp\nmx_of = canary..test\n",
+                    ":6: [probe:c] mx_of: \"canary..test\" is not a domain name");
+        check_error(MTA "[probe:c]\ntype = dns\nname = canary.test:53\n",
+                    ":6: [probe:c] name: \"canary.test:53\" is not a domain name");
+        check_error(MTA "[probe:c]\ntype = dns\nname = 2001:db8::1\n",
+                    ":6: [probe:c] name: \"2001:db8::1\" is not a domain name");
+
         /* a directory, a FIFO (never waited on: no writer would hang the load) */
         _cleanup_free_ char *fifo = NULL, *text = NULL, *message = NULL;
 

@@ -110,6 +110,9 @@ static void test_postfix_broken(void **state) {
         postfix_host(new_root(root, sizeof(root)), "[192.0.2.2:25");
         assert_int_equal(detect(root, &d, error, sizeof(error)), -EINVAL);
         assert_string_equal(error, "postconf -h relayhost (/etc/postfix/main.cf:3): \"[192.0.2.2:25\": '[' without ']'");
+        /* the queue and its interval are read all the same (the relay may not be needed) */
+        assert_string_equal(d.queue_directory.value, "/var/spool/postfix");
+        assert_string_equal(d.queue_interval.value, "300s");
         postfix_host(new_root(root, sizeof(root)), "relay.example.net:99999");
         assert_int_equal(detect(root, &d, error, sizeof(error)), -EINVAL);
         assert_string_equal(error, "postconf -h relayhost (/etc/postfix/main.cf:3): \"relay.example.net:99999\": "
@@ -454,6 +457,9 @@ static void test_relay_syntax(void **state) {
         relay_ok(detect_parse_postfix_relays, "[192.0.2.2]", "192.0.2.2:25");
         relay_ok(detect_parse_postfix_relays, "[relay.example.net]:587", "relay.example.net:587");
         relay_ok(detect_parse_postfix_relays, "relay.example.net:submission", "relay.example.net:587");
+        relay_ok(detect_parse_postfix_relays, "[relay.example.net]:urd", "relay.example.net:465");
+        relay_ok(detect_parse_postfix_relays, "[relay.example.net]:ssmtp", "relay.example.net:465");
+        relay_ok(detect_parse_postfix_relays, "relay.example.net:mail", "relay.example.net:25");
         relay_ok(detect_parse_postfix_relays, "[ipv6:2001:db8::1]:2525", "[2001:db8::1]:2525");
         relay_ok(detect_parse_postfix_relays, "a.example,b.example:26\t[c.example]", "a.example:25 b.example:26 c.example:25");
         relay_bad(detect_parse_postfix_relays, "[a.example]x", "\"[a.example]x\": unexpected text after ']'");

@@ -389,7 +389,9 @@ int detect_mta(const char *root, Detection *d, char *error, size_t error_size) {
 
 static bool port_parse(const char *s, uint16_t *ret) {
         static const struct { const char *name; uint16_t port; } services[] = {
-                { "smtp", 25 }, { "submission", 587 }, { "submissions", 465 }, { "smtps", 465 },
+                /* and their aliases in Debian's /etc/services (netbase), which postconf(5) accepts */
+                { "smtp", 25 }, { "mail", 25 }, { "submission", 587 }, { "submissions", 465 }, { "smtps", 465 },
+                { "ssmtp", 465 }, { "urd", 465 },
         };
         char *end;
         unsigned long v;
@@ -721,6 +723,12 @@ static int detect_postfix(const char *root, Detection *d, char *error, size_t er
                                 lines[0] ? "too few lines" : "nothing");
                 return 0;
         }
+        /* read whatever becomes of the relay: a relayhost not understood
+         * matters only where the relay is needed (config.c) */
+        if (*trim(lines[1]))
+                set_value(&d->queue_directory, trim(lines[1]), "postconf -h queue_directory", 0);
+        if (*trim(lines[2]))
+                set_value(&d->queue_interval, trim(lines[2]), "postconf -h queue_run_delay", 0);
         r = detect_parse_postfix_relays(trim(lines[0]), d->relays, DETECT_RELAYS_MAX, &d->n_relays, error, error_size);
         if (r < 0) {
                 char t[256];
@@ -732,10 +740,6 @@ static int detect_postfix(const char *root, Detection *d, char *error, size_t er
                 return r;
         }
         relays_found(d, POSTFIX_MAIN_CF, key_line(root, POSTFIX_MAIN_CF, "relayhost"), "postconf -h relayhost");
-        if (*trim(lines[1]))
-                set_value(&d->queue_directory, trim(lines[1]), "postconf -h queue_directory", 0);
-        if (*trim(lines[2]))
-                set_value(&d->queue_interval, trim(lines[2]), "postconf -h queue_run_delay", 0);
         return 0;
 }
 

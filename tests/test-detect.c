@@ -204,6 +204,8 @@ static void test_exim(void **state) {
         assert_int_equal(detect(root, &d, error, sizeof(error)), -EINVAL);
         assert_string_equal(error, "/etc/exim4/update-exim4.conf.conf:2: dc_smarthost: \"bad host!\": \"bad host!\" "
                             "is not a host name or address");
+        assert_string_equal(d.queue_interval.value, "30m");  /* read all the same */
+        assert_string_equal(d.queue_interval.source, "/etc/default/exim4:2");
         fixture_remove(root, "/etc/exim4/update-exim4.conf.conf");
         assert_int_equal(detect(root, &d, error, sizeof(error)), 0);
         assert_int_equal(d.relay_state, DETECT_RELAY_UNKNOWN);
@@ -245,6 +247,7 @@ static void test_sendmail(void **state) {
         assert_int_equal(detect(root, &d, error, sizeof(error)), -EINVAL);
         assert_string_equal(error, "/etc/mail/sendmail.cf:2: DS: \"relay.example.net:587\": a port cannot be given in DS "
                             "(RELAY_MAILER_ARGS sets it)");
+        assert_string_equal(d.queue_interval.value, "10m");  /* read all the same */
 }
 
 static void test_nullmailer_opensmtpd(void **state) {

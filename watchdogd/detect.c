@@ -776,7 +776,7 @@ static int detect_exim(const char *root, Detection *d, char *error, size_t error
         _cleanup_free_ char *type = NULL, *smarthost = NULL, *qi = NULL;
         char path[PATH_MAX];
         unsigned type_line, host_line, qi_line;
-        int r;
+        int r, rr = 0;
 
         r = shell_var(root, EXIM_CONF_CONF, "dc_eximconfig_configtype", &type, &type_line);
         if (r == -ENOMEM)
@@ -806,14 +806,15 @@ static int detect_exim(const char *root, Detection *d, char *error, size_t error
                                         "is smarthost or satellite");
                         (void) snprintf(error, error_size, "%s:%u: dc_smarthost: %s", EXIM_CONF_CONF,
                                         smarthost ? host_line : type_line, t);
-                        return -EINVAL;
-                }
-                relays_found(d, EXIM_CONF_CONF, host_line, NULL);
+                        rr = -EINVAL;
+                } else
+                        relays_found(d, EXIM_CONF_CONF, host_line, NULL);
         } else {
                 (void) snprintf(error, error_size, "%s:%u: dc_eximconfig_configtype: \"%s\" is none of internet, "
                                 "smarthost, satellite, local, none", EXIM_CONF_CONF, type_line, type);
-                return -EINVAL;
+                rr = -EINVAL;
         }
+        /* the queue is read whatever became of the relay (needed or not: config.c) */
 
         r = shell_var(root, EXIM_DEFAULTS, "QUEUEINTERVAL", &qi, &qi_line);
         if (r == -ENOMEM)
@@ -822,7 +823,7 @@ static int detect_exim(const char *root, Detection *d, char *error, size_t error
                 set_value(&d->queue_interval, qi, EXIM_DEFAULTS, qi_line);
         if (access(root_path(root, EXIM_BINARY, path, sizeof(path)), X_OK) == 0)
                 set_value(&d->queue_directory, "", EXIM_BINARY " -bP spool_directory", 0);
-        return 0;
+        return rr;
 }
 
 static int detect_sendmail(const char *root, Detection *d, char *error, size_t error_size) {
@@ -846,6 +847,13 @@ static int detect_sendmail(const char *root, Detection *d, char *error, size_t e
                 } else if (strncmp(line, "O QueueDirectory=", 17) == 0)
                         set_value(&d->queue_directory, trim(line + 17), SENDMAIL_CF, lineno);
         }
+        /* the interval is read whatever becomes of the relay (needed or not: config.c) */
+        r = shell_var(root, SENDMAIL_CONF, "QUEUE_INTERVAL", &qi, &qi_line);
+        if (r == -ENOMEM)
+                return r;
+        if (qi && qi_line > 0)
+                set_value(&d->queue_interval, qi, SENDMAIL_CONF, qi_line);
+
         r = detect_parse_sendmail_relay(ds ? ds : "", d->relays, DETECT_RELAYS_MAX, &d->n_relays, error, error_size);
         if (r == -ENOMEM)
                 return r;
@@ -857,12 +865,6 @@ static int detect_sendmail(const char *root, Detection *d, char *error, size_t e
                 return r;
         }
         relays_found(d, SENDMAIL_CF, ds_line, "default");
-
-        r = shell_var(root, SENDMAIL_CONF, "QUEUE_INTERVAL", &qi, &qi_line);
-        if (r == -ENOMEM)
-                return r;
-        if (qi && qi_line > 0)
-                set_value(&d->queue_interval, qi, SENDMAIL_CONF, qi_line);
         return 0;
 }
 

@@ -790,6 +790,11 @@ static void test_config_auto_other(void **state) {
                 assert_int_equal(c->n_probes, 2);
                 assert_string_equal(c->probes[0].name, "canary-mx");
                 assert_string_equal(c->probes[1].name, "canary-smtp");
+                free(text);
+                text = provenance(c, "");
+                assert_non_null(strstr(text, "\nrelay: none (mta-watchdog-"));
+                assert_non_null(strstr(text, "\nprobe canary-mx: dns name=canary.example record=mx resolv_conf=auto "
+                                       "(derived: no relay, canary_domain)\n"));
                 config_free(c);
         } else {
                 /* the dns and tcp probe types are not built in: a clean error */
@@ -819,6 +824,24 @@ static void test_config_auto_other(void **state) {
         assert_string_equal(log, expected);
 }
 
+/* A relayhost not understood, where the relay is not needed (the file
+ * has a probe): the daemon starts, and --detect says why the relay is
+ * unknown, with the queue read all the same. */
+static void test_config_relay_not_needed(void **state) {
+        char root[PATH_MAX];
+        _cleanup_free_ char *log = NULL, *path = NULL, *text = NULL;
+        Config *c = NULL;
+
+        postfix_host(new_root(root, sizeof(root)), "garbage!!");
+        assert_int_equal(load(root, "[probe:x]\ntype = smtp\nhost = 192.0.2.1\n", &c, &log, &path), 0);
+        assert_string_equal(log, "");
+        text = provenance(c, "");
+        assert_non_null(strstr(text, "\nqueue_interval: 300s (postconf -h queue_run_delay)\n"));
+        assert_non_null(strstr(text, "\nrelay: unknown (postconf -h relayhost (/etc/postfix/main.cf:3): "
+                               "\"garbage!!\": \"garbage!!\" is not a host name or address)\n"));
+        config_free(c);
+}
+
 static int setup(void **state) {
         (void) unsetenv("JOURNAL_STREAM");
         return mkdtemp(tmpdir) && chmod(tmpdir, 0755) == 0 ? 0 : -1;
@@ -842,6 +865,7 @@ int main(void) {
                 cmocka_unit_test(test_config_auto_postfix),
                 cmocka_unit_test(test_config_auto_other),
                 cmocka_unit_test(test_config_dump_round_trip),
+                cmocka_unit_test(test_config_relay_not_needed),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);

@@ -1096,6 +1096,8 @@ static int config_mta_end(ConfigContext *ctx, void *base, void *userdata) {
         ls->relay_r = detect_relay(ls->root, d, ls->relay_error, sizeof(ls->relay_error));
         if (ls->relay_r == -ENOMEM)
                 return config_oom(ctx);
+        if (ls->relay_r < 0 && !d->relay.source[0])  /* --detect says why, where the relay is not needed */
+                (void) snprintf(d->relay.source, sizeof(d->relay.source), "%.*s", DETECT_SOURCE_MAX - 1, ls->relay_error);
         if (strcmp(d->mta, "postfix") == 0 && d->queue_directory.value[0] &&
             !pending_find(&type_keys, "queue_directory") &&
             pending_add(&type_keys, "queue_directory", d->queue_directory.value, 0) < 0)
@@ -1649,7 +1651,8 @@ void config_print_provenance(const Config *c, FILE *f, const char *prefix) {
                                         fprintf(f, " %s=%s", it->key, value);
                 }
                 if (c->probes_derived)
-                        fprintf(f, " (derived: %s)\n", strcmp(c->relay, "auto") != 0 ? "relay" :
+                        fprintf(f, " (derived: %s)\n", strcmp(c->relay, "none") == 0 ? "no relay, canary_domain" :
+                                strcmp(c->relay, "auto") != 0 ? "relay" :
                                 d && d->relay_state == DETECT_RELAY_FOUND ? "relay" : "no relay, canary_domain");
                 else
                         fprintf(f, " (%s:%u)\n", base ? base + 1 : c->path, p->line);

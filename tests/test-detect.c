@@ -360,6 +360,28 @@ static void test_dpkg_status_forms(void **state) {
         }
 }
 
+/* /usr/sbin/sendmail a link that leads nowhere, or in a loop: dpkg's
+ * word stands (as with no binary), and messages show the link. */
+static void test_sendmail_links(void **state) {
+        char root[PATH_MAX], error[512] = "";
+        Detection d;
+
+        postfix_host(new_root(root, sizeof(root)), "");
+        fixture_symlink(root, "/usr/sbin/sendmail", "/usr/lib/nowhere/sendmail");
+        assert_int_equal(detect_mta(root, &d, error, sizeof(error)), 0);
+        assert_string_equal(d.mta, "postfix");
+        assert_string_equal(d.sendmail, "/usr/sbin/sendmail -> /usr/lib/nowhere/sendmail");
+        fixture_symlink(root, "/usr/sbin/sendmail", "sendmail.loop");
+        fixture_symlink(root, "/usr/sbin/sendmail.loop", "sendmail");
+        assert_int_equal(detect_mta(root, &d, error, sizeof(error)), 0);
+        assert_string_equal(d.mta, "postfix");
+        assert_string_equal(d.sendmail, "/usr/sbin/sendmail -> sendmail.loop");
+        /* a link out of the root stays inside it */
+        fixture_symlink(root, "/usr/sbin/sendmail", "../../../../../../../../usr/sbin/postconf");
+        assert_int_equal(detect_mta(root, &d, error, sizeof(error)), 0);
+        assert_string_equal(d.mta, "postfix");
+}
+
 static void test_unwatchable(void **state) {
         char root[PATH_MAX], error[512] = "";
         Detection d;
@@ -859,6 +881,7 @@ int main(void) {
                 cmocka_unit_test(test_sendmail),
                 cmocka_unit_test(test_nullmailer_opensmtpd),
                 cmocka_unit_test(test_dpkg_status_forms),
+                cmocka_unit_test(test_sendmail_links),
                 cmocka_unit_test(test_unwatchable),
                 cmocka_unit_test(test_relay_syntax),
                 cmocka_unit_test(test_probe_plan),

@@ -719,7 +719,8 @@ static void test_errors(void **state) {
                 { MTA "type = exim\nqueue_interval = 30 minutes\n",
                   ":4: [mta] queue_interval: \"30 minutes\" is not a duration (e.g. 30s, 5m, 1h30m, 250ms)" },
                 { MTA "log_file = /var/log/exim4/mainlog\n",
-                  ":3: [mta] log_file: unknown key" },
+                  ":3: [mta] log_file: not a key of MTA type postfix (found by type = auto; mta-watchdogd --detect "
+                  "shows why)" },
                 { "[mta]\nunit = postfix\n",
                   ":2: [mta] unit: \"postfix\" is not a service unit name (e.g. postfix@-.service)" },
                 { "[mta]\nunit = postfix@-.socket\n",

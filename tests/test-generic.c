@@ -1190,7 +1190,8 @@ static void test_config_errors(void **state) {
                     ":3: [mta] hung_delivery_after: 1m is not longer than [watchdog] interval (2m): a delivery "
                     "still going at the next round would count as a wedged sender");
         /* the type's keys belong to it alone */
-        check_error("[mta]\ntype = postfix\nunit = postfix@-.service\nqueue_glob = *\n", ":4: [mta] queue_glob: unknown key");
+        check_error("[mta]\ntype = postfix\nunit = postfix@-.service\nqueue_glob = *\n", ":4: [mta] queue_glob: not a key of MTA type "
+                    "postfix ([mta] type)");
 }
 
 /* kill_hung_deliveries where the type has no lock check: advice, not an error. */

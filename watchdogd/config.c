@@ -1110,6 +1110,26 @@ static int config_mta_end(ConfigContext *ctx, void *base, void *userdata) {
         r = settings_new(prof->settings_size, prof->settings_init, &c->mta_settings);
         if (r < 0)
                 return config_oom(ctx);
+        /* A key of another type: which type this is, and where it came from
+         * (with type = auto, a file written for another MTA). */
+        for (size_t i = 0; i < type_keys.n;) {
+                ConfigPending *e = &type_keys.entries[i];
+
+                if (config_item_find(prof->config_items, e->key)) {
+                        i++;
+                        continue;
+                }
+                r = config_error(ctx, e->line, e->key, "not a key of MTA type %s (%s)", c->mta_type,
+                                 c->type_detected ? "found by type = auto; mta-watchdogd --detect shows why" :
+                                 "[mta] type");
+                first_r = first_r ?: r;
+                free(e->key);
+                free(e->value);
+                memmove(e, e + 1, (type_keys.n - i - 1) * sizeof(*e));
+                type_keys.n--;
+                if (ctx->fatal)
+                        return -ENOMEM;
+        }
         r = config_apply_pending(ctx, &type_keys, prof->config_items, c->mta_settings, ls->mta_line);
         /* The type's own cross-checks would read a key that failed. */
         if (r == 0)

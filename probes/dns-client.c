@@ -536,6 +536,7 @@ static void resolv_describe(const ResolvSummary *s, const ResolvSummary *other, 
 int dns_resolv_conf_compare(const char *path, const char *system, char *buf, size_t size) {
         _cleanup_free_ char *mine = NULL, *sys = NULL;
         ResolvSummary a, b;
+        struct stat st;
         char x[384], y[384];
         size_t n;
         int r;
@@ -546,6 +547,11 @@ int dns_resolv_conf_compare(const char *path, const char *system, char *buf, siz
                 system = DNS_SYSTEM_RESOLV_CONF;
         if (strcmp(path, system) == 0)
                 return 0;
+        /* a FIFO would wait for a writer at load: c-ares reads only regular files here too */
+        if (stat(path, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
         r = read_file_bounded(path, 64 * 1024, &mine, &n);
         if (r < 0)
                 return r;
@@ -627,7 +633,8 @@ int dns_resolver_settings_finish(ConfigContext *ctx, unsigned section_line, DnsR
         if (r == -ENOMEM)
                 return config_oom(ctx);
         if (r < 0 && !is_auto)
-                return config_error(ctx, line, "resolv_conf", "cannot read %s: %s", path, strerror(-r));
+                return config_error(ctx, line, "resolv_conf", "cannot read %s: %s", path,
+                                    r == -EINVAL ? "not a regular file" : strerror(-r));
         free(s->advice);
         s->advice = NULL;
         if (r > 0 && asprintf(&s->advice, "resolv_conf: %s %s%s", is_auto ? "the MTA resolves names through" :

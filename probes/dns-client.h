@@ -78,7 +78,7 @@ int dns_resolv_conf_resolve(const char *value, const struct MtaProfile *prof, co
  * 192.0.2.53; search example.net), not /etc/resolv.conf (...)" with the
  * lines that differ, and returns 1; returns 0 when they agree
  * (or PATH is /etc/resolv.conf), a negative errno when PATH cannot be
- * read. SYSTEM: the file to compare with, NULL for /etc/resolv.conf
+ * read (-EINVAL: not a regular file, never opened). SYSTEM: the file to compare with, NULL for /etc/resolv.conf
  * (tests give another). */
 int dns_resolv_conf_compare(const char *path, const char *system, char *buf, size_t size);
 

@@ -21,6 +21,7 @@
  * replies, and runs non-blocking on our loop. Details in
  * probes/dns-client.c. */
 
+#include <arpa/inet.h>
 #include <arpa/nameser.h>
 #include <ares.h>
 #include <errno.h>
@@ -29,6 +30,7 @@
 #include <string.h>
 
 #include "conf-parser.h"
+#include "detect.h"
 #include "dns.h"
 #include "log.h"
 #include "macros.h"
@@ -254,9 +256,19 @@ static int config_parse_dns_record(ConfigContext *ctx, const ConfigItem *item, c
         return config_parse_choice(ctx, item, value, data, records);
 }
 
+/* name: a domain name (an address would be looked up as a name and fail
+ * every run, an outage that never ends). */
+static int config_parse_dns_name(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data) {
+        unsigned char b[16];
+
+        if (!detect_host_valid(value) || inet_pton(AF_INET, value, b) == 1 || inet_pton(AF_INET6, value, b) == 1)
+                return config_error(ctx, ctx->line, item->key, "\"%s\" is not a domain name", value);
+        return config_parse_string(ctx, item, value, data);
+}
+
 /* The keys of [probe:NAME] with type = dns, besides type and timeout. */
 static const ConfigItem dns_probe_items[] = {
-        CONFIG_ITEM_REQUIRED("name", word, string, DnsSettings, name, 0),
+        { "name", config_parse_dns_name, config_print_string, offsetof(DnsSettings, name), 0, true, NULL },
         { "record", config_parse_dns_record, config_print_string, offsetof(DnsSettings, record), 0, false, NULL },
         { "resolv_conf", config_parse_resolv_conf, config_print_string, offsetof(DnsSettings, resolver), 0, false, NULL },
         {},

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "conf-parser.h"
+#include "detect.h"
 #include "log.h"
 #include "macros.h"
 #include "probe.h"
@@ -390,8 +391,12 @@ static void tcp_on_mx(DnsClient *c, int status, const unsigned char *abuf, int a
                                  st->mx_of);
                         return;
                 }
-                if (st->n_exchanges >= TCP_EXCHANGES_MAX)
-                        continue;
+                /* full: the best TCP_EXCHANGES_MAX are kept, whatever the answer's order */
+                if (st->n_exchanges >= TCP_EXCHANGES_MAX) {
+                        if (st->exchanges[TCP_EXCHANGES_MAX - 1].preference <= m->priority)
+                                continue;
+                        free(st->exchanges[--st->n_exchanges].host);
+                }
                 /* by preference, the answer's order among equals */
                 for (i = st->n_exchanges; i > 0 && st->exchanges[i - 1].preference > m->priority; i--)
                         st->exchanges[i] = st->exchanges[i - 1];
@@ -502,8 +507,12 @@ static int tcp_settings_finish(ConfigContext *ctx, unsigned section_line, void *
         if (s->host.value && s->mx_of.value)
                 return config_error(ctx, s->mx_of.line, "mx_of", "host is set too (line %u): set one of host and mx_of",
                                     s->host.line);
-        if (!s->host.value && !s->mx_of.value)
+        if (!s->host.value && !s->mx_of.value) {
+                /* one that was rejected has its error already */
+                if (config_key_failed(ctx, ctx->section, "host") || config_key_failed(ctx, ctx->section, "mx_of"))
+                        return 0;
                 return config_error(ctx, section_line, "host", "missing: set host or mx_of");
+        }
         /* an address literal needs no resolver */
         if (s->host.value) {
                 TcpAddress a;
@@ -519,10 +528,20 @@ static const char *tcp_settings_advice(const void *settings) {
 }
 
 /* host and mx_of: a word, and its line */
+/* host: a name, an address, or "[IPv6]" (the port is the key port); mx_of:
+ * a domain name. What is neither would fail every run as a lookup, an
+ * outage that never ends. */
 static int config_parse_tcp_target(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data) {
         TcpTarget *t = data;
+        TcpAddress a;
+        unsigned char b[16];
         int r;
 
+        if (strcmp(item->key, "host") == 0 ? !detect_host_valid(value) && tcp_parse_literal(value, 25, &a) < 0 :
+            !detect_host_valid(value) || inet_pton(AF_INET, value, b) == 1 || inet_pton(AF_INET6, value, b) == 1)
+                return config_error(ctx, ctx->line, item->key, "\"%s\" is not a %s", value,
+                                    strcmp(item->key, "host") == 0 ? "host name or address (the port is the key "
+                                    "port; an IPv6 address alone or in brackets)" : "domain name");
         r = config_parse_word(ctx, item, value, &t->value);
         if (r >= 0)
                 t->line = ctx->line;

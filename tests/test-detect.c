@@ -110,6 +110,9 @@ static void test_postfix_broken(void **state) {
         postfix_host(new_root(root, sizeof(root)), "[192.0.2.2:25");
         assert_int_equal(detect(root, &d, error, sizeof(error)), -EINVAL);
         assert_string_equal(error, "postconf -h relayhost (/etc/postfix/main.cf:3): \"[192.0.2.2:25\": '[' without ']'");
+        /* the queue and its interval are read all the same (the relay may not be needed) */
+        assert_string_equal(d.queue_directory.value, "/var/spool/postfix");
+        assert_string_equal(d.queue_interval.value, "300s");
         postfix_host(new_root(root, sizeof(root)), "relay.example.net:99999");
         assert_int_equal(detect(root, &d, error, sizeof(error)), -EINVAL);
         assert_string_equal(error, "postconf -h relayhost (/etc/postfix/main.cf:3): \"relay.example.net:99999\": "
@@ -131,6 +134,18 @@ static void test_postfix_broken(void **state) {
         assert_int_equal(detect(root, &d, error, sizeof(error)), 0);
         assert_int_equal(d.relay_state, DETECT_RELAY_UNKNOWN);
         assert_string_equal(d.relay.source, "postconf -h relayhost printed too few lines");
+
+        /* postconf that hangs, even after closing its output and with
+         * SIGTERM ignored: killed at DETECT_COMMAND_TIMEOUT_USEC, not known */
+        (void) alarm(30);  /* a hang fails the test instead of stopping the suite */
+        fixture_write(root, "/usr/sbin/postconf", "#!/bin/sh\ntrap '' TERM\necho x\nexec >&-\nsleep 60\n", 0755);
+        assert_int_equal(detect(root, &d, error, sizeof(error)), 0);
+        assert_int_equal(d.relay_state, DETECT_RELAY_UNKNOWN);
+        assert_string_equal(d.relay.source, "/usr/sbin/postconf -h relayhost: Connection timed out");
+        fixture_write(root, "/usr/sbin/postconf", "#!/bin/sh\nsleep 60\n", 0755);
+        assert_int_equal(detect(root, &d, error, sizeof(error)), 0);
+        assert_string_equal(d.relay.source, "/usr/sbin/postconf -h relayhost: Connection timed out");
+        (void) alarm(0);
 }
 
 static void exim_host(const char *root, const char *conf) {
@@ -189,6 +204,8 @@ static void test_exim(void **state) {
         assert_int_equal(detect(root, &d, error, sizeof(error)), -EINVAL);
         assert_string_equal(error, "/etc/exim4/update-exim4.conf.conf:2: dc_smarthost: \"bad host!\": \"bad host!\" "
                             "is not a host name or address");
+        assert_string_equal(d.queue_interval.value, "30m");  /* read all the same */
+        assert_string_equal(d.queue_interval.source, "/etc/default/exim4:2");
         fixture_remove(root, "/etc/exim4/update-exim4.conf.conf");
         assert_int_equal(detect(root, &d, error, sizeof(error)), 0);
         assert_int_equal(d.relay_state, DETECT_RELAY_UNKNOWN);
@@ -230,6 +247,7 @@ static void test_sendmail(void **state) {
         assert_int_equal(detect(root, &d, error, sizeof(error)), -EINVAL);
         assert_string_equal(error, "/etc/mail/sendmail.cf:2: DS: \"relay.example.net:587\": a port cannot be given in DS "
                             "(RELAY_MAILER_ARGS sets it)");
+        assert_string_equal(d.queue_interval.value, "10m");  /* read all the same */
 }
 
 static void test_nullmailer_opensmtpd(void **state) {
@@ -260,8 +278,17 @@ static void test_nullmailer_opensmtpd(void **state) {
         assert_string_equal(d.queue_interval.source, "/etc/nullmailer/pausetime:1");
         fixture_write(root, "/etc/nullmailer/remotes", "relay.example.net\n", 0600);
         assert_int_equal(detect(root, &d, error, sizeof(error)), -EINVAL);
-        assert_string_equal(error, "/etc/nullmailer/remotes:1: \"relay.example.net\": expected \"HOST smtp|qmqp "
-                            "[--port=N] ...\"");
+        assert_string_equal(error, "/etc/nullmailer/remotes:1: remote \"relay.example.net\": expected \"HOST "
+                            "smtp|qmqp [--port=N] ...\"");
+        /* a line with a password: an error names the host and the word at fault, never the password */
+        fixture_write(root, "/etc/nullmailer/remotes", "relay.example.net --user=me --pass=hunter2\n", 0600);
+        assert_int_equal(detect(root, &d, error, sizeof(error)), -EINVAL);
+        assert_string_equal(error, "/etc/nullmailer/remotes:1: remote \"relay.example.net\": expected \"HOST "
+                            "smtp|qmqp [--port=N] ...\"");
+        fixture_write(root, "/etc/nullmailer/remotes", "relay.example.net smtp --pass=hunter2 --port=99999\n", 0600);
+        assert_int_equal(detect(root, &d, error, sizeof(error)), -EINVAL);
+        assert_string_equal(error, "/etc/nullmailer/remotes:1: remote \"relay.example.net\": \"99999\" is not a "
+                            "port (1-65535)");
         fixture_write(root, "/etc/nullmailer/remotes", "# nothing\n", 0600);
         assert_int_equal(detect(root, &d, error, sizeof(error)), 0);
         assert_int_equal(d.relay_state, DETECT_RELAY_UNKNOWN);
@@ -286,6 +313,73 @@ static void test_nullmailer_opensmtpd(void **state) {
         assert_int_equal(detect(root, &d, error, sizeof(error)), 0);
         assert_string_equal(d.relay.value, "none");
         assert_string_equal(d.relay.source, "/etc/smtpd.conf (relay host not simple)");
+}
+
+/* dpkg's status as deb822(5) allows it, and what dpkg writes for a
+ * package held or being removed: which package provides the MTA. */
+static void test_dpkg_status_forms(void **state) {
+        static const struct {
+                const char *status;
+                int r;
+                unsigned line;       /* of the provider's Package: */
+        } cases[] = {
+                /* apt-mark hold postfix: "hold ok installed", still the MTA */
+                { "Package: postfix\nStatus: hold ok installed\nProvides: mail-transport-agent\n\n", 0, 1 },
+                /* selected for removal, not removed yet: still installed and running */
+                { "Package: postfix\nStatus: deinstall ok installed\nProvides: mail-transport-agent\n\n", 0, 1 },
+                /* versioned, continued on the next line */
+                { "Package: postfix\nStatus: install ok installed\nProvides: default-mta,\n mail-transport-agent (= 1)\n\n",
+                  0, 1 },
+                /* a separator line of blanks (deb822(5)), and CRLF line ends */
+                { "Package: postfix\r\nStatus: install ok installed\r\nProvides: mail-transport-agent\r\n\r\n"
+                  "Package: libc6\r\nStatus: deinstall ok config-files\r\n", 0, 1 },
+                { "Package: postfix\nStatus: install ok installed\nProvides: mail-transport-agent\n \t\n"
+                  "Package: exim4-daemon-light\nStatus: purge ok not-installed\n", 0, 1 },
+                /* field names are case-insensitive (deb822(5)) */
+                { "package: postfix\nstatus: install ok installed\nPROVIDES: mail-transport-agent\n", 0, 1 },
+                /* not installed: half-installed, unpacked, config-files, a flag other than ok */
+                { "Package: postfix\nStatus: install ok half-installed\nProvides: mail-transport-agent\n", -ENOPKG, 0 },
+                { "Package: postfix\nStatus: install ok unpacked\nProvides: mail-transport-agent\n", -ENOPKG, 0 },
+                { "Package: postfix\nStatus: install reinstreq half-installed\nProvides: mail-transport-agent\n",
+                  -ENOPKG, 0 },
+                /* a name that only begins like it */
+                { "Package: postfix\nStatus: install ok installed\nProvides: mail-transport-agent-x\n", -ENOPKG, 0 },
+        };
+        char root[PATH_MAX], error[512] = "";
+        Detection d;
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                postfix_host(new_root(root, sizeof(root)), "");
+                fixture_write(root, "/var/lib/dpkg/status", cases[i].status, 0644);
+                assert_int_equal(detect_mta(root, &d, error, sizeof(error)), cases[i].r);
+                if (cases[i].r == 0) {
+                        assert_string_equal(d.mta, "postfix");
+                        assert_string_equal(d.package.value, "postfix");
+                        assert_string_equal(d.package.source, "/var/lib/dpkg/status:1");
+                }
+        }
+}
+
+/* /usr/sbin/sendmail a link that leads nowhere, or in a loop: dpkg's
+ * word stands (as with no binary), and messages show the link. */
+static void test_sendmail_links(void **state) {
+        char root[PATH_MAX], error[512] = "";
+        Detection d;
+
+        postfix_host(new_root(root, sizeof(root)), "");
+        fixture_symlink(root, "/usr/sbin/sendmail", "/usr/lib/nowhere/sendmail");
+        assert_int_equal(detect_mta(root, &d, error, sizeof(error)), 0);
+        assert_string_equal(d.mta, "postfix");
+        assert_string_equal(d.sendmail, "/usr/sbin/sendmail -> /usr/lib/nowhere/sendmail");
+        fixture_symlink(root, "/usr/sbin/sendmail", "sendmail.loop");
+        fixture_symlink(root, "/usr/sbin/sendmail.loop", "sendmail");
+        assert_int_equal(detect_mta(root, &d, error, sizeof(error)), 0);
+        assert_string_equal(d.mta, "postfix");
+        assert_string_equal(d.sendmail, "/usr/sbin/sendmail -> sendmail.loop");
+        /* a link out of the root stays inside it */
+        fixture_symlink(root, "/usr/sbin/sendmail", "../../../../../../../../usr/sbin/postconf");
+        assert_int_equal(detect_mta(root, &d, error, sizeof(error)), 0);
+        assert_string_equal(d.mta, "postfix");
 }
 
 static void test_unwatchable(void **state) {
@@ -388,6 +482,9 @@ static void test_relay_syntax(void **state) {
         relay_ok(detect_parse_postfix_relays, "[192.0.2.2]", "192.0.2.2:25");
         relay_ok(detect_parse_postfix_relays, "[relay.example.net]:587", "relay.example.net:587");
         relay_ok(detect_parse_postfix_relays, "relay.example.net:submission", "relay.example.net:587");
+        relay_ok(detect_parse_postfix_relays, "[relay.example.net]:urd", "relay.example.net:465");
+        relay_ok(detect_parse_postfix_relays, "[relay.example.net]:ssmtp", "relay.example.net:465");
+        relay_ok(detect_parse_postfix_relays, "relay.example.net:mail", "relay.example.net:25");
         relay_ok(detect_parse_postfix_relays, "[ipv6:2001:db8::1]:2525", "[2001:db8::1]:2525");
         relay_ok(detect_parse_postfix_relays, "a.example,b.example:26\t[c.example]", "a.example:25 b.example:26 c.example:25");
         relay_bad(detect_parse_postfix_relays, "[a.example]x", "\"[a.example]x\": unexpected text after ']'");
@@ -414,8 +511,10 @@ static void test_relay_syntax(void **state) {
         relay_ok(detect_parse_nullmailer_remote, "relay.example.net qmqp", "relay.example.net:628");
         relay_ok(detect_parse_nullmailer_remote, "relay.example.net smtp --ssl", "relay.example.net:465");
         relay_ok(detect_parse_nullmailer_remote, "2001:db8::1 smtp", "[2001:db8::1]:25");
-        relay_bad(detect_parse_nullmailer_remote, "relay.example.net smtp --port=x", "\"relay.example.net smtp "
-                  "--port=x\": \"x\" is not a port (1-65535)");
+        relay_bad(detect_parse_nullmailer_remote, "relay.example.net smtp --pass=y --port=x",
+                  "remote \"relay.example.net\": \"x\" is not a port (1-65535)");
+        relay_bad(detect_parse_nullmailer_remote, "relay.example.net --pass=y", "remote \"relay.example.net\": "
+                  "expected \"HOST smtp|qmqp [--port=N] ...\"");
 
         assert_int_equal(detect_parse_relay_setting("[2001:db8::1]:2525", &r, error, sizeof(error)), 0);
         assert_string_equal(detect_relay_format(&r, buf, sizeof(buf)), "[2001:db8::1]:2525");
@@ -423,6 +522,17 @@ static void test_relay_syntax(void **state) {
         assert_string_equal(detect_relay_format(&r, buf, sizeof(buf)), "relay.example.net:25");
         assert_int_equal(detect_parse_relay_setting("a.example b.example", &r, error, sizeof(error)), -EINVAL);
         assert_string_equal(error, "\"a.example b.example\": one relay (HOST, HOST:PORT, [HOST]:PORT, [IPv6]:PORT)");
+        /* a bare IPv6 address is ambiguous ("::1:587": an address, or ::1 port 587?) */
+        assert_int_equal(detect_parse_relay_setting("2001:db8::1", &r, error, sizeof(error)), -EINVAL);
+        assert_string_equal(error, "\"2001:db8::1\": an IPv6 address in brackets: [2001:db8::1] or [2001:db8::1]:PORT");
+        assert_int_equal(detect_parse_relay_setting("::1:587", &r, error, sizeof(error)), -EINVAL);
+        assert_string_equal(error, "\"::1:587\": an IPv6 address in brackets: [::1:587] or [::1:587]:PORT");
+        assert_int_equal(detect_parse_relay_setting("[::1]:587", &r, error, sizeof(error)), 0);
+        assert_string_equal(detect_relay_format(&r, buf, sizeof(buf)), "[::1]:587");
+        assert_int_equal(detect_parse_relay_setting("relay.example.net:0", &r, error, sizeof(error)), -EINVAL);
+        assert_string_equal(error, "\"relay.example.net:0\": \"0\" is not a port (1-65535)");
+        assert_int_equal(detect_parse_relay_setting("relay.example.net:65536", &r, error, sizeof(error)), -EINVAL);
+        assert_string_equal(error, "\"relay.example.net:65536\": \"65536\" is not a port (1-65535)");
 }
 
 static void test_probe_plan(void **state) {
@@ -703,6 +813,11 @@ static void test_config_auto_other(void **state) {
         assert_string_equal(c->probes[0].type, "dns");
         assert_string_equal(c->probes[1].name, "canary-smtp");
         assert_string_equal(c->probes[1].type, "tcp");
+        free(text);
+        text = provenance(c, "");
+        assert_non_null(strstr(text, "\nrelay: none (mta-watchdog-"));
+        assert_non_null(strstr(text, "\nprobe canary-mx: dns name=canary.example record=mx resolv_conf=auto "
+                               "(derived: no relay, canary_domain)\n"));
         config_free(c);
         free(log);
         log = NULL;
@@ -759,6 +874,24 @@ static void test_config_relay_unknown(void **state) {
         config_free(c);
 }
 
+/* A relayhost not understood, where the relay is not needed (the file
+ * has a probe): the daemon starts, and --detect says why the relay is
+ * unknown, with the queue read all the same. */
+static void test_config_relay_not_needed(void **state) {
+        char root[PATH_MAX];
+        _cleanup_free_ char *log = NULL, *path = NULL, *text = NULL;
+        Config *c = NULL;
+
+        postfix_host(new_root(root, sizeof(root)), "garbage!!");
+        assert_int_equal(load(root, "[probe:x]\ntype = smtp\nhost = 192.0.2.1\n", &c, &log, &path), 0);
+        assert_string_equal(log, "");
+        text = provenance(c, "");
+        assert_non_null(strstr(text, "\nqueue_interval: 300s (postconf -h queue_run_delay)\n"));
+        assert_non_null(strstr(text, "\nrelay: unknown (postconf -h relayhost (/etc/postfix/main.cf:3): "
+                               "\"garbage!!\": \"garbage!!\" is not a host name or address)\n"));
+        config_free(c);
+}
+
 static int setup(void **state) {
         (void) unsetenv("JOURNAL_STREAM");
         return mkdtemp(tmpdir) && chmod(tmpdir, 0755) == 0 ? 0 : -1;
@@ -775,6 +908,8 @@ int main(void) {
                 cmocka_unit_test(test_exim),
                 cmocka_unit_test(test_sendmail),
                 cmocka_unit_test(test_nullmailer_opensmtpd),
+                cmocka_unit_test(test_dpkg_status_forms),
+                cmocka_unit_test(test_sendmail_links),
                 cmocka_unit_test(test_unwatchable),
                 cmocka_unit_test(test_relay_syntax),
                 cmocka_unit_test(test_probe_plan),
@@ -782,6 +917,7 @@ int main(void) {
                 cmocka_unit_test(test_config_auto_other),
                 cmocka_unit_test(test_config_relay_unknown),
                 cmocka_unit_test(test_config_dump_round_trip),
+                cmocka_unit_test(test_config_relay_not_needed),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);

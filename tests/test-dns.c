@@ -2,6 +2,7 @@
 /* The dns probe against a DNS responder on 127.0.0.1 (tests/dns-responder.h),
  * through a resolv.conf in a temporary directory; its keys through
  * config_load(); the resolv.conf the MTA reads (resolv_conf = auto). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -149,6 +150,77 @@ static void test_no_answer_times_out(void **state) {
         expect(&res, PROBE_FAIL, PROBE_OUTCOME_TIMEOUT, "timed out after 300ms");
         assert_true(elapsed >= 300 * USEC_PER_MSEC);
         assert_true(atomic_load(&responder.queries) > before);  /* it was asked */
+}
+
+/* Open file descriptors of this process. */
+static unsigned count_fds(void) {
+        DIR *d = opendir("/proc/self/fd");
+        unsigned n = 0;
+
+        assert_non_null(d);
+        while (readdir(d))
+                n++;
+        assert_int_equal(closedir(d), 0);
+        return n;
+}
+
+/* Runs loop E for about USEC, whatever comes. */
+static void loop_for(sd_event *e, uint64_t usec) {
+        uint64_t start = now_usec();
+
+        while (now_usec() - start < usec)
+                assert_true(sd_event_run(e, 10 * USEC_PER_MSEC) >= 0);
+}
+
+/* Runs cancelled while c-ares has a query in flight (the next round
+ * overlapping, the probe freed at reload or shutdown): each ends once,
+ * as overlapped, and no socket or timer is left behind. */
+static void test_cancel_in_flight(void **state) {
+        const struct probe_ops *ops[] = { &probe_dns_ops, &probe_tcp_ops };
+        DnsSettings ds = {
+                .name = (char *) "silent.test",
+                .record = (char *) "mx",
+                .resolver = { .path = responder.resolv_conf, .port = responder.port,
+                              .system = responder.resolv_conf },
+        };
+        TcpSettings ts = {
+                .mx_of = { .value = (char *) "silent.test" },
+                .port = 25,
+                .resolver = { .path = responder.resolv_conf, .port = responder.port,
+                              .system = responder.resolv_conf },
+        };
+        const void *settings[] = { &ds, &ts };
+        unsigned before = count_fds();
+
+        for (size_t k = 0; k < ELEMENTSOF(ops); k++) {
+                sd_event *e = NULL;
+                Probe *p = NULL;
+                ProbeRun runs[2];
+
+                assert_int_equal(sd_event_new(&e), 0);
+                assert_int_equal(probe_new_on(e, ops[k], "cancel-test", 5 * USEC_PER_SEC, settings[k], &p), 0);
+                for (unsigned i = 0; i < 10; i++) {
+                        unsigned queries = atomic_load(&responder.queries);
+                        ProbeRun *cur = &runs[i % 2], *prev = &runs[(i + 1) % 2];
+
+                        *cur = (ProbeRun) {};
+                        assert_int_equal(probe_start(p, probe_run_done, cur), 0);
+                        if (i > 0) {
+                                assert_int_equal(prev->calls, 1);
+                                assert_int_equal(prev->r.outcome, PROBE_OUTCOME_OVERLAPPED);
+                        }
+                        /* until the query is out (the responder saw it) */
+                        for (unsigned j = 0; j < 100 && atomic_load(&responder.queries) == queries; j++)
+                                loop_for(e, 10 * USEC_PER_MSEC);
+                        assert_true(atomic_load(&responder.queries) > queries);
+                        assert_int_equal(cur->calls, 0);
+                }
+                p = probe_free(p);      /* in flight: no callback, nothing left */
+                loop_for(e, 50 * USEC_PER_MSEC);
+                assert_int_equal(runs[1].calls, 0);
+                sd_event_unref(e);
+                assert_int_equal(count_fds(), before);
+        }
 }
 
 /* The resolv.conf read differs from the system's: a failure's reason says so. */
@@ -380,6 +452,36 @@ static void test_config_errors(void **state) {
                     ":7: [probe:c] port: 0 is out of range (1..65535)");
         check_error(MTA "[probe:c]\ntype = dns\nname = canary.test\nmx_of = canary.test\n",
                     ":7: [probe:c] mx_of: unknown key");
+
+        /* what would fail every run as a lookup, an outage that never ends */
+        check_error(MTA "[probe:c]\ntype = tcp\nhost = [2001:db8::1]:25\n",
+                    ":6: [probe:c] host: \"[2001:db8::1]:25\" is not a host name or address (the port is the key "
+                    "port; an IPv6 address alone or in brackets)");
+        check_error(MTA "[probe:c]\ntype = tcp\nhost = relay.example.net:587\n",
+                    ":6: [probe:c] host: \"relay.example.net:587\" is not a host name or address (the port is the "
+                    "key port; an IPv6 address alone or in brackets)");
+        check_error(MTA "[probe:c]\ntype = tcp\nmx_of = 192.0.2.1\n",
+                    ":6: [probe:c] mx_of: \"192.0.2.1\" is not a domain name");
+        check_error(MTA "[probe:c]\ntype = tcp\nmx_of = canary..test\n",
+                    ":6: [probe:c] mx_of: \"canary..test\" is not a domain name");
+        check_error(MTA "[probe:c]\ntype = dns\nname = canary.test:53\n",
+                    ":6: [probe:c] name: \"canary.test:53\" is not a domain name");
+        check_error(MTA "[probe:c]\ntype = dns\nname = 2001:db8::1\n",
+                    ":6: [probe:c] name: \"2001:db8::1\" is not a domain name");
+
+        /* a directory, a FIFO (never waited on: no writer would hang the load) */
+        _cleanup_free_ char *fifo = NULL, *text = NULL, *message = NULL;
+
+        (void) alarm(20);  /* a hang fails the test instead of stopping the suite */
+        check_error(MTA "[probe:c]\ntype = dns\nname = canary.test\nresolv_conf = /\n",
+                    ":7: [probe:c] resolv_conf: cannot read /: Is a directory");
+        assert_true(asprintf(&fifo, "%s/fifo", config_dir) > 0);
+        assert_int_equal(mkfifo(fifo, 0600), 0);
+        assert_true(asprintf(&text, MTA "[probe:c]\ntype = tcp\nmx_of = canary.test\nresolv_conf = %s\n", fifo) > 0);
+        assert_true(asprintf(&message, ":7: [probe:c] resolv_conf: cannot read %s: not a regular file", fifo) > 0);
+        check_error(text, message);
+        assert_int_equal(unlink(fifo), 0);
+        (void) alarm(0);
 }
 
 /* The keys loaded, their defaults, the effective configuration printed. */
@@ -511,6 +613,7 @@ int main(void) {
                 cmocka_unit_test(test_servfail_refused),
                 cmocka_unit_test(test_null_mx),
                 cmocka_unit_test(test_no_answer_times_out),
+                cmocka_unit_test(test_cancel_in_flight),
                 cmocka_unit_test(test_note_in_reason),
                 cmocka_unit_test(test_resolv_conf_missing),
                 cmocka_unit_test(test_bad_settings),

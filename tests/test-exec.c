@@ -233,6 +233,37 @@ static void test_timeout_kills_group(void **state) {
         assert_true(no_children());
 }
 
+/* exec_capture_sync() (configuration load: postconf, exim4 -bP) keeps its
+ * deadline when the program closes its output but does not exit, even
+ * with SIGTERM ignored: it is killed, and the caller gets -ETIMEDOUT. */
+static void test_capture_sync_deadline(void **state) {
+        char *closes[] = { "/bin/sh", "-c", "trap '' TERM; echo $$; exec >&-; sleep 30", NULL };
+        char *hangs[] = { "/bin/sh", "-c", "trap '' TERM; echo $$; sleep 30", NULL };
+        char *fine[] = { "/bin/sh", "-c", "echo one; echo two", NULL };
+        char *const *argvs[] = { closes, hangs };
+        char buf[64];
+
+        (void) alarm(20);  /* a hang fails the test instead of stopping the suite */
+        for (size_t i = 0; i < ELEMENTSOF(argvs); i++) {
+                uint64_t start = now_usec();
+                long pgid;
+
+                assert_int_equal(exec_capture_sync(argvs[i], 300 * USEC_PER_MSEC, buf, sizeof(buf)), -ETIMEDOUT);
+                assert_true(now_usec() - start < 5 * USEC_PER_SEC);
+                pgid = strtol(buf, NULL, 10);
+                assert_true(pgid > 1);
+                start = now_usec();
+                while (live_in_pgrp((pid_t) pgid) > 0) {
+                        assert_true(now_usec() - start < 2 * USEC_PER_SEC);
+                        usleep(10000);
+                }
+        }
+        assert_int_equal(exec_capture_sync(fine, 5 * USEC_PER_SEC, buf, sizeof(buf)), 0);
+        assert_string_equal(buf, "one\ntwo\n");
+        assert_true(no_children());
+        (void) alarm(0);
+}
+
 static int fn_child(int out_fd, void *arg) {
         const char *msg = arg;
         (void) !write(out_fd, msg, strlen(msg));
@@ -313,6 +344,7 @@ int main(void) {
                 cmocka_unit_test(test_nonexistent_binary),
                 cmocka_unit_test(test_no_shell_fallback),
                 cmocka_unit_test(test_timeout_kills_group),
+                cmocka_unit_test(test_capture_sync_deadline),
                 cmocka_unit_test(test_exec_fn),
                 cmocka_unit_test(test_invalid),
                 cmocka_unit_test(test_cancel_no_zombie),

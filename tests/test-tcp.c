@@ -38,6 +38,26 @@ static const DnsTestRecord zone[] = {
         DNS_MX("nullmx.test", 0, ""),
         DNS_RCODE("broken.test", ns_r_servfail),
         DNS_SILENT("silent.test"),
+        /* more exchanges than the probe keeps (16), the best one last in
+         * the answer: the best are kept, not the first ones */
+        DNS_MX("many.test", 50, "g01.x"),
+        DNS_MX("many.test", 50, "g02.x"),
+        DNS_MX("many.test", 50, "g03.x"),
+        DNS_MX("many.test", 50, "g04.x"),
+        DNS_MX("many.test", 50, "g05.x"),
+        DNS_MX("many.test", 50, "g06.x"),
+        DNS_MX("many.test", 50, "g07.x"),
+        DNS_MX("many.test", 50, "g08.x"),
+        DNS_MX("many.test", 50, "g09.x"),
+        DNS_MX("many.test", 50, "g10.x"),
+        DNS_MX("many.test", 50, "g11.x"),
+        DNS_MX("many.test", 50, "g12.x"),
+        DNS_MX("many.test", 50, "g13.x"),
+        DNS_MX("many.test", 50, "g14.x"),
+        DNS_MX("many.test", 50, "g15.x"),
+        DNS_MX("many.test", 50, "g16.x"),
+        DNS_MX("many.test", 50, "g17.x"),
+        DNS_MX("many.test", 10, "mx2.canary.test"),
         {},
 };
 
@@ -130,6 +150,12 @@ static void test_mx_exchange_unresolved(void **state) {
         ProbeRun res = tcp_once(NULL, "lost.test", 5 * USEC_PER_SEC);
 
         expect(&res, PROBE_OK, PROBE_OUTCOME_OK, "connected to mx2.canary.test[127.0.0.2]:%u, MX 10 of lost.test");
+}
+
+static void test_mx_many(void **state) {
+        ProbeRun res = tcp_once(NULL, "many.test", 5 * USEC_PER_SEC);
+
+        expect(&res, PROBE_OK, PROBE_OUTCOME_OK, "connected to mx2.canary.test[127.0.0.2]:%u, MX 10 of many.test");
 }
 
 /* No exchange resolves: a DNS failure, naming the resolv.conf read where
@@ -231,6 +257,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_mx_second_accepts),
                 cmocka_unit_test(test_mx_exchange_unresolved),
+                cmocka_unit_test(test_mx_many),
                 cmocka_unit_test(test_mx_no_exchange_resolves),
                 cmocka_unit_test(test_mx_all_refuse),
                 cmocka_unit_test(test_implicit_mx),

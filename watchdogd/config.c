@@ -1096,6 +1096,8 @@ static int config_mta_end(ConfigContext *ctx, void *base, void *userdata) {
         ls->relay_r = detect_relay(ls->root, d, ls->relay_error, sizeof(ls->relay_error));
         if (ls->relay_r == -ENOMEM)
                 return config_oom(ctx);
+        if (ls->relay_r < 0 && !d->relay.source[0])  /* --detect says why, where the relay is not needed */
+                (void) snprintf(d->relay.source, sizeof(d->relay.source), "%.*s", DETECT_SOURCE_MAX - 1, ls->relay_error);
         if (strcmp(d->mta, "postfix") == 0 && d->queue_directory.value[0] &&
             !pending_find(&type_keys, "queue_directory") &&
             pending_add(&type_keys, "queue_directory", d->queue_directory.value, 0) < 0)
@@ -1108,6 +1110,26 @@ static int config_mta_end(ConfigContext *ctx, void *base, void *userdata) {
         r = settings_new(prof->settings_size, prof->settings_init, &c->mta_settings);
         if (r < 0)
                 return config_oom(ctx);
+        /* A key of another type: which type this is, and where it came from
+         * (with type = auto, a file written for another MTA). */
+        for (size_t i = 0; i < type_keys.n;) {
+                ConfigPending *e = &type_keys.entries[i];
+
+                if (config_item_find(prof->config_items, e->key)) {
+                        i++;
+                        continue;
+                }
+                r = config_error(ctx, e->line, e->key, "not a key of MTA type %s (%s)", c->mta_type,
+                                 c->type_detected ? "found by type = auto; mta-watchdogd --detect shows why" :
+                                 "[mta] type");
+                first_r = first_r ?: r;
+                free(e->key);
+                free(e->value);
+                memmove(e, e + 1, (type_keys.n - i - 1) * sizeof(*e));
+                type_keys.n--;
+                if (ctx->fatal)
+                        return -ENOMEM;
+        }
         r = config_apply_pending(ctx, &type_keys, prof->config_items, c->mta_settings, ls->mta_line);
         /* The type's own cross-checks would read a key that failed. */
         if (r == 0)
@@ -1663,7 +1685,8 @@ void config_print_provenance(const Config *c, FILE *f, const char *prefix) {
                                         fprintf(f, " %s=%s", it->key, value);
                 }
                 if (c->probes_derived)
-                        fprintf(f, " (derived: %s)\n", strcmp(c->relay, "auto") != 0 ? "relay" :
+                        fprintf(f, " (derived: %s)\n", strcmp(c->relay, "none") == 0 ? "no relay, canary_domain" :
+                                strcmp(c->relay, "auto") != 0 ? "relay" :
                                 d && d->relay_state == DETECT_RELAY_FOUND ? "relay" : "no relay, canary_domain");
                 else
                         fprintf(f, " (%s:%u)\n", base ? base + 1 : c->path, p->line);

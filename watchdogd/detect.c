@@ -130,6 +130,17 @@ static bool provides_mta(const char *list) {
         return false;
 }
 
+/* Whether dpkg's "Status: WANT FLAG STATUS" (dpkg-query(1), --showformat
+ * ${Status}) is an installed package: STATUS "installed" with FLAG "ok",
+ * whatever is wanted ("hold" after apt-mark hold; "deinstall" while it is
+ * still there). */
+static bool status_installed(const char *value) {
+        char want[32], flag[32], status[32];
+
+        return sscanf(value, "%31s %31s %31s", want, flag, status) == 3 && strcmp(flag, "ok") == 0 &&
+                strcmp(status, "installed") == 0;
+}
+
 static int read_providers(const char *root, Provider *ret, size_t max, size_t *n_ret, char *error, size_t error_size) {
         _cleanup_fclose_ FILE *f = root_fopen(root, DPKG_STATUS);
         _cleanup_free_ char *line = NULL, *provides = NULL;
@@ -148,8 +159,8 @@ static int read_providers(const char *root, Provider *ret, size_t max, size_t *n
         for (;;) {
                 k = getline(&line, &cap, f);
                 lineno++;
-                if (k < 0 || line[0] == '\n' || line[0] == '\0') {
-                        /* end of a paragraph */
+                /* a line of blanks ends a paragraph (deb822(5)); CR too, for a file edited elsewhere */
+                if (k < 0 || line[strspn(line, " \t\r\n")] == '\0') {
                         if (package[0] && installed && provides && provides_mta(provides)) {
                                 if (n < max) {
                                         (void) snprintf(ret[n].package, sizeof(ret[n].package), "%s", package);
@@ -175,12 +186,13 @@ static int read_providers(const char *root, Provider *ret, size_t max, size_t *n
                         continue;
                 }
                 in_provides = false;
-                if (strncmp(line, "Package:", 8) == 0) {
+                /* field names are case-insensitive (deb822(5)) */
+                if (strncasecmp(line, "Package:", 8) == 0) {
                         (void) snprintf(package, sizeof(package), "%s", trim(line + 8));
                         package_line = lineno;
-                } else if (strncmp(line, "Status:", 7) == 0)
-                        installed = strcmp(trim(line + 7), "install ok installed") == 0;
-                else if (strncmp(line, "Provides:", 9) == 0) {
+                } else if (strncasecmp(line, "Status:", 7) == 0)
+                        installed = status_installed(trim(line + 7));
+                else if (strncasecmp(line, "Provides:", 9) == 0) {
                         free(provides);
                         provides = strdup(trim(line + 9));
                         if (!provides)
@@ -377,7 +389,9 @@ int detect_mta(const char *root, Detection *d, char *error, size_t error_size) {
 
 static bool port_parse(const char *s, uint16_t *ret) {
         static const struct { const char *name; uint16_t port; } services[] = {
-                { "smtp", 25 }, { "submission", 587 }, { "submissions", 465 }, { "smtps", 465 },
+                /* and their aliases in Debian's /etc/services (netbase), which postconf(5) accepts */
+                { "smtp", 25 }, { "mail", 25 }, { "submission", 587 }, { "submissions", 465 }, { "smtps", 465 },
+                { "ssmtp", 465 }, { "urd", 465 },
         };
         char *end;
         unsigned long v;
@@ -575,13 +589,17 @@ int detect_parse_nullmailer_remote(const char *s, DetectRelay *ret, size_t max, 
                 return -ENOMEM;
         host = strtok_r(copy, " \t", &save);
         proto = host ? strtok_r(NULL, " \t", &save) : NULL;
+        /* The line may hold --user= and --pass= (nullmailer-send(8)): an
+         * error names the host and the one word at fault, never the line. */
         if (!host || !proto || (strcmp(proto, "smtp") != 0 && strcmp(proto, "qmqp") != 0)) {
-                (void) snprintf(error, error_size, "\"%s\": expected \"HOST smtp|qmqp [--port=N] ...\"", s);
+                (void) snprintf(error, error_size, "remote \"%.*s\": expected \"HOST smtp|qmqp [--port=N] ...\"",
+                                DETECT_HOST_MAX, host ?: "");
                 return -EINVAL;
         }
         for (char *o = strtok_r(NULL, " \t", &save); o; o = strtok_r(NULL, " \t", &save)) {
                 if (strncmp(o, "--port=", 7) == 0 && !port_parse(o + 7, &port)) {
-                        (void) snprintf(error, error_size, "\"%s\": \"%s\" is not a port (1-65535)", s, o + 7);
+                        (void) snprintf(error, error_size, "remote \"%.*s\": \"%.16s\" is not a port (1-65535)",
+                                        DETECT_HOST_MAX, host, o + 7);
                         return -EINVAL;
                 }
                 if (strcmp(o, "--ssl") == 0)
@@ -607,6 +625,12 @@ int detect_parse_nullmailer_remote(const char *s, DetectRelay *ret, size_t max, 
 int detect_parse_relay_setting(const char *s, DetectRelay *ret, char *error, size_t error_size) {
         if (strpbrk(s, " \t,;")) {
                 (void) snprintf(error, error_size, "\"%s\": one relay (HOST, HOST:PORT, [HOST]:PORT, [IPv6]:PORT)", s);
+                return -EINVAL;
+        }
+        /* "2001:db8::25" could be an address, or "2001:db8:" and a port:
+         * an IPv6 address is written in brackets, as in Postfix's relayhost */
+        if (s[0] != '[' && strchr(s, ':') && strchr(s, ':') != strrchr(s, ':')) {
+                (void) snprintf(error, error_size, "\"%s\": an IPv6 address in brackets: [%s] or [%s]:PORT", s, s, s);
                 return -EINVAL;
         }
         return relay_parse_one(s, ret, error, error_size);
@@ -699,6 +723,12 @@ static int detect_postfix(const char *root, Detection *d, char *error, size_t er
                                 lines[0] ? "too few lines" : "nothing");
                 return 0;
         }
+        /* read whatever becomes of the relay: a relayhost not understood
+         * matters only where the relay is needed (config.c) */
+        if (*trim(lines[1]))
+                set_value(&d->queue_directory, trim(lines[1]), "postconf -h queue_directory", 0);
+        if (*trim(lines[2]))
+                set_value(&d->queue_interval, trim(lines[2]), "postconf -h queue_run_delay", 0);
         r = detect_parse_postfix_relays(trim(lines[0]), d->relays, DETECT_RELAYS_MAX, &d->n_relays, error, error_size);
         if (r < 0) {
                 char t[256];
@@ -710,10 +740,6 @@ static int detect_postfix(const char *root, Detection *d, char *error, size_t er
                 return r;
         }
         relays_found(d, POSTFIX_MAIN_CF, key_line(root, POSTFIX_MAIN_CF, "relayhost"), "postconf -h relayhost");
-        if (*trim(lines[1]))
-                set_value(&d->queue_directory, trim(lines[1]), "postconf -h queue_directory", 0);
-        if (*trim(lines[2]))
-                set_value(&d->queue_interval, trim(lines[2]), "postconf -h queue_run_delay", 0);
         return 0;
 }
 
@@ -750,7 +776,7 @@ static int detect_exim(const char *root, Detection *d, char *error, size_t error
         _cleanup_free_ char *type = NULL, *smarthost = NULL, *qi = NULL;
         char path[PATH_MAX];
         unsigned type_line, host_line, qi_line;
-        int r;
+        int r, rr = 0;
 
         r = shell_var(root, EXIM_CONF_CONF, "dc_eximconfig_configtype", &type, &type_line);
         if (r == -ENOMEM)
@@ -780,14 +806,15 @@ static int detect_exim(const char *root, Detection *d, char *error, size_t error
                                         "is smarthost or satellite");
                         (void) snprintf(error, error_size, "%s:%u: dc_smarthost: %s", EXIM_CONF_CONF,
                                         smarthost ? host_line : type_line, t);
-                        return -EINVAL;
-                }
-                relays_found(d, EXIM_CONF_CONF, host_line, NULL);
+                        rr = -EINVAL;
+                } else
+                        relays_found(d, EXIM_CONF_CONF, host_line, NULL);
         } else {
                 (void) snprintf(error, error_size, "%s:%u: dc_eximconfig_configtype: \"%s\" is none of internet, "
                                 "smarthost, satellite, local, none", EXIM_CONF_CONF, type_line, type);
-                return -EINVAL;
+                rr = -EINVAL;
         }
+        /* the queue is read whatever became of the relay (needed or not: config.c) */
 
         r = shell_var(root, EXIM_DEFAULTS, "QUEUEINTERVAL", &qi, &qi_line);
         if (r == -ENOMEM)
@@ -796,7 +823,7 @@ static int detect_exim(const char *root, Detection *d, char *error, size_t error
                 set_value(&d->queue_interval, qi, EXIM_DEFAULTS, qi_line);
         if (access(root_path(root, EXIM_BINARY, path, sizeof(path)), X_OK) == 0)
                 set_value(&d->queue_directory, "", EXIM_BINARY " -bP spool_directory", 0);
-        return 0;
+        return rr;
 }
 
 static int detect_sendmail(const char *root, Detection *d, char *error, size_t error_size) {
@@ -820,6 +847,13 @@ static int detect_sendmail(const char *root, Detection *d, char *error, size_t e
                 } else if (strncmp(line, "O QueueDirectory=", 17) == 0)
                         set_value(&d->queue_directory, trim(line + 17), SENDMAIL_CF, lineno);
         }
+        /* the interval is read whatever becomes of the relay (needed or not: config.c) */
+        r = shell_var(root, SENDMAIL_CONF, "QUEUE_INTERVAL", &qi, &qi_line);
+        if (r == -ENOMEM)
+                return r;
+        if (qi && qi_line > 0)
+                set_value(&d->queue_interval, qi, SENDMAIL_CONF, qi_line);
+
         r = detect_parse_sendmail_relay(ds ? ds : "", d->relays, DETECT_RELAYS_MAX, &d->n_relays, error, error_size);
         if (r == -ENOMEM)
                 return r;
@@ -831,12 +865,6 @@ static int detect_sendmail(const char *root, Detection *d, char *error, size_t e
                 return r;
         }
         relays_found(d, SENDMAIL_CF, ds_line, "default");
-
-        r = shell_var(root, SENDMAIL_CONF, "QUEUE_INTERVAL", &qi, &qi_line);
-        if (r == -ENOMEM)
-                return r;
-        if (qi && qi_line > 0)
-                set_value(&d->queue_interval, qi, SENDMAIL_CONF, qi_line);
         return 0;
 }
 

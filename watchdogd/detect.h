@@ -54,8 +54,8 @@ typedef struct Detection {
 } Detection;
 
 /* Which MTA runs here: the package that provides mail-transport-agent in
- * ROOT/var/lib/dpkg/status ("Status: install ok installed"; Debian Policy
- * 7.5: at most one), cross-checked with ROOT/usr/sbin/sendmail (symbolic
+ * ROOT/var/lib/dpkg/status ("Status: WANT ok installed": install, hold or
+ * deinstall; Debian Policy 7.5: at most one), cross-checked with ROOT/usr/sbin/sendmail (symbolic
  * links followed inside ROOT; its owner from ROOT/var/lib/dpkg/info/
  * *.list). Fills D's mta, type, preset, package and sendmail. Returns 0;
  * -ENOPKG with ERROR naming what was found when it cannot be watched (an
@@ -83,7 +83,8 @@ int detect_relay(const char *root, Detection *d, char *error, size_t error_size)
  * adds it). An empty list is 0 with *N_RET = 0 (direct delivery). */
 /* Postfix relayhost (postconf(5)): "[host]:port", "[host]", "host:port",
  * "host", "[ipv6:2001:db8::1]:587", separated by commas or blanks; ports
- * by number or as smtp, submission, submissions/smtps. */
+ * by number or by name (smtp, submission, submissions and their
+ * aliases in Debian's /etc/services: mail, smtps, ssmtp, urd). */
 int detect_parse_postfix_relays(const char *s, DetectRelay *ret, size_t max, size_t *n_ret,
                                 char *error, size_t error_size);
 /* Exim dc_smarthost (debconf exim4/dc_smarthost, update-exim4.conf(8)):

@@ -521,12 +521,32 @@ int exec_capture_sync(char *const argv[], uint64_t timeout_usec, char *buf, size
         }
         buf[n] = 0;
         (void) close(fds[0]);
-        if (r < 0)
+        if (r == 0) {
+                /* Output done or full: nothing more is read. The deadline
+                 * also holds for a program that closed its output but does
+                 * not exit (SIGTERM ignored): killed when it passes. */
+                (void) kill(-pid, SIGTERM);
+                for (;;) {
+                        pid_t k = waitpid(pid, &status, WNOHANG);
+                        uint64_t spent;
+
+                        if (k == pid || (k < 0 && errno != EINTR))
+                                break;
+                        (void) clock_gettime(CLOCK_MONOTONIC, &now);
+                        spent = (uint64_t) (now.tv_sec - start.tv_sec) * USEC_PER_SEC +
+                                (uint64_t) ((now.tv_nsec - start.tv_nsec) / 1000);
+                        if (spent >= timeout_usec) {
+                                r = -ETIMEDOUT;
+                                break;
+                        }
+                        (void) usleep(5000);
+                }
+        }
+        if (r < 0) {
                 (void) kill(-pid, SIGKILL);
-        else
-                (void) kill(-pid, SIGTERM);  /* output done or full: nothing more is read */
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-                ;
+                while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                        ;
+        }
         if (r < 0)
                 return r;
         if (WIFEXITED(status))

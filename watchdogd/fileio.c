@@ -84,7 +84,7 @@ int read_file_bounded(const char *path, size_t max, char **ret, size_t *ret_size
                 return -ENOMEM;
         n = fread(buf, 1, max + 1, f);
         if (ferror(f))
-                return -EIO;
+                return errno > 0 ? -errno : -EIO;  /* EISDIR for a directory */
         if (n > max)
                 return -E2BIG;
         buf[n] = '\0';

@@ -21,6 +21,7 @@ int write_file_replace(const char *dir, const char *name, const void *data, size
 
 /* Reads PATH whole if it holds at most MAX bytes. Returns 0 with a
  * NUL-terminated malloc'd buffer in *RET (and its length in *RET_SIZE if
- * not NULL), -ENOENT if it does not exist, -E2BIG if it is larger, or
- * another negative errno. */
+ * not NULL), -ENOENT if it does not exist, -E2BIG if it is larger,
+ * -EISDIR for a directory, or another negative errno. Opening a FIFO
+ * waits for a writer. */
 int read_file_bounded(const char *path, size_t max, char **ret, size_t *ret_size);

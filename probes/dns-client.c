@@ -565,7 +565,8 @@ int dns_resolv_conf_compare(const char *path, const char *system, char *buf, siz
                 return 0;
         resolv_describe(&a, &b, x, sizeof(x));
         resolv_describe(&b, &a, y, sizeof(y));
-        (void) snprintf(buf, size, "%s (%s), not %s (%s)", path, x, system, y);
+        if ((size_t) snprintf(buf, size, "%s (%s), not %s (%s)", path, x, system, y) >= size && size > 4)
+                memcpy(buf + size - 4, "...", 4);   /* cut, and says so */
         return 1;
 }
 

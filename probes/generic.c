@@ -404,7 +404,7 @@ static int generic_parse_enum(ConfigContext *ctx, const ConfigItem *item, const 
 }
 
 static int generic_parse_arrival(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data) {
-        int v, r = generic_parse_enum(ctx, item, value, &v, arrival_names, ELEMENTSOF(arrival_names));
+        int v = 0, r = generic_parse_enum(ctx, item, value, &v, arrival_names, ELEMENTSOF(arrival_names));
 
         if (r == 0)
                 *(GenericArrival *) data = (GenericArrival) v;
@@ -417,7 +417,7 @@ static bool generic_print_arrival(FILE *f, const void *data) {
 }
 
 static int generic_parse_schedule(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data) {
-        int v, r = generic_parse_enum(ctx, item, value, &v, schedule_names, ELEMENTSOF(schedule_names));
+        int v = 0, r = generic_parse_enum(ctx, item, value, &v, schedule_names, ELEMENTSOF(schedule_names));
 
         if (r == 0)
                 *(GenericSchedule *) data = (GenericSchedule) v;
@@ -430,7 +430,7 @@ static bool generic_print_schedule(FILE *f, const void *data) {
 }
 
 static int generic_parse_log_source(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data) {
-        int v, r = generic_parse_enum(ctx, item, value, &v, log_source_names, ELEMENTSOF(log_source_names));
+        int v = 0, r = generic_parse_enum(ctx, item, value, &v, log_source_names, ELEMENTSOF(log_source_names));
 
         if (r == 0)
                 *(GenericLogSource *) data = (GenericLogSource) v;

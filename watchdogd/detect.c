@@ -914,7 +914,8 @@ static int nullmailer_relay(const char *root, Detection *d, char *error, size_t 
                 char t[256];
 
                 (void) snprintf(t, sizeof(t), "%s", error);
-                (void) snprintf(error, error_size, "%s:%u: %s", NULLMAILER_REMOTES, lineno, t);
+                /* a longer reason is cut (error_size bounds it anyway) */
+                (void) snprintf(error, error_size, "%s:%u: %.200s", NULLMAILER_REMOTES, lineno, t);
                 return r;
         }
         relays_found(d, NULLMAILER_REMOTES, lineno, NULL);

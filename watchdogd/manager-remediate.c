@@ -286,7 +286,9 @@ static void restart_verified(Manager *m, bool ok, const char *detail) {
                 action_finished(m, false, detail);
                 return;
         }
-        (void) snprintf(m->action_detail, sizeof(m->action_detail), "%s", detail);
+        /* DETAIL may be longer than action_detail (on_pid_wait() appends): cut */
+        (void) snprintf(m->action_detail, sizeof(m->action_detail), "%.*s", (int) sizeof(m->action_detail) - 1,
+                        detail);
         if (m->config->flush_after_restart && m->config->flush_command && run_flush(m) >= 0)
                 return;
         action_finished(m, true, detail);

@@ -29,6 +29,7 @@
 #include "exec.h"
 #include "log.h"
 #include "macros.h"
+#include "address.h"
 #include "probe.h"
 #include "smtp.h"
 
@@ -37,24 +38,16 @@
 #define SMTP_GREETING_LINES_MAX 100
 #define SMTP_PEER_MAX (INET6_ADDRSTRLEN + IF_NAMESIZE + 16)
 
-typedef struct SmtpAddress {
-        union {
-                struct sockaddr sa;
-                struct sockaddr_in in;
-                struct sockaddr_in6 in6;
-        };
-        socklen_t len;
-} SmtpAddress;
 
 typedef struct SmtpState {
         char *host;
         uint16_t port;
         bool literal;
-        SmtpAddress literal_address;
+        ProbeAddress literal_address;
 
         /* one run */
         ExecRun *resolve;
-        SmtpAddress addresses[SMTP_ADDRESSES_MAX];
+        ProbeAddress addresses[SMTP_ADDRESSES_MAX];
         size_t n_addresses, next;
         int fd;
         sd_event_source *io;
@@ -66,64 +59,6 @@ typedef struct SmtpState {
         char last_error[PROBE_REASON_MAX];
         int last_errno;          /* the errno of last_error */
 } SmtpState;
-
-/* Parses an address literal: "192.0.2.1", "2001:db8::1", "[2001:db8::1]",
- * "fe80::1%eth0". Returns 0, or -EINVAL when HOST is not a literal. Never
- * blocks (if_nametoindex() is an ioctl). */
-static int smtp_parse_literal(const char *host, uint16_t port, SmtpAddress *ret) {
-        char buf[INET6_ADDRSTRLEN + IF_NAMESIZE + 4];
-        size_t n = strlen(host);
-        char *scope;
-
-        if (n >= sizeof(buf))
-                return -EINVAL;
-        if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
-                memcpy(buf, host + 1, n - 2);
-                buf[n - 2] = 0;
-        } else
-                memcpy(buf, host, n + 1);
-
-        *ret = (SmtpAddress) {};
-        if (inet_pton(AF_INET, buf, &ret->in.sin_addr) == 1) {
-                ret->in.sin_family = AF_INET;
-                ret->in.sin_port = htons(port);
-                ret->len = sizeof(ret->in);
-                return 0;
-        }
-
-        scope = strchr(buf, '%');
-        if (scope)
-                *scope++ = 0;
-        if (inet_pton(AF_INET6, buf, &ret->in6.sin6_addr) != 1)
-                return -EINVAL;
-        if (scope) {
-                char *end;
-                unsigned long idx = strtoul(scope, &end, 10);
-
-                if (!*scope || *end)
-                        idx = if_nametoindex(scope);
-                if (idx == 0 || idx > UINT32_MAX)
-                        return -EINVAL;
-                ret->in6.sin6_scope_id = (uint32_t) idx;
-        }
-        ret->in6.sin6_family = AF_INET6;
-        ret->in6.sin6_port = htons(port);
-        ret->len = sizeof(ret->in6);
-        return 0;
-}
-
-/* "192.0.2.1:25" or "[2001:db8::1]:25" */
-static void smtp_format_peer(const SmtpAddress *a, char *buf, size_t size) {
-        char ip[INET6_ADDRSTRLEN] = "?";
-
-        if (a->sa.sa_family == AF_INET) {
-                (void) inet_ntop(AF_INET, &a->in.sin_addr, ip, sizeof(ip));
-                (void) snprintf(buf, size, "%s:%u", ip, ntohs(a->in.sin_port));
-        } else {
-                (void) inet_ntop(AF_INET6, &a->in6.sin6_addr, ip, sizeof(ip));
-                (void) snprintf(buf, size, "[%s]:%u", ip, ntohs(a->in6.sin6_port));
-        }
-}
 
 /* Copies at most 100 bytes of a line from the network, printable only. */
 static void smtp_sanitize(const char *s, size_t n, char *buf, size_t size) {
@@ -170,9 +105,9 @@ static void smtp_connect_next(Probe *p) {
         int r;
 
         while (st->next < st->n_addresses) {
-                const SmtpAddress *a = &st->addresses[st->next++];
+                const ProbeAddress *a = &st->addresses[st->next++];
 
-                smtp_format_peer(a, st->peer, sizeof(st->peer));
+                probe_address_format(a, st->peer, sizeof(st->peer));
                 st->fd = socket(a->sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
                 if (st->fd < 0) {
                         st->fd = -EBADF;
@@ -385,11 +320,11 @@ static void smtp_on_resolved(ExecRun *run, int status, const char *output, size_
                 line += n + 1;
 
                 if (strncmp(buf, "address ", 8) == 0) {
-                        SmtpAddress a;
+                        ProbeAddress a;
                         bool dup = false;
 
                         if (st->n_addresses >= SMTP_ADDRESSES_MAX ||
-                            smtp_parse_literal(buf + 8, st->port, &a) < 0)
+                            probe_address_parse_literal(buf + 8, st->port, &a) < 0)
                                 continue;
                         /* getaddrinfo() repeats an address per socket type;
                          * connect to each only once. */
@@ -451,7 +386,7 @@ static int smtp_init(Probe *p, const void *settings) {
         if (!st->host)
                 return -ENOMEM;
         st->port = s->port != 0 ? s->port : SMTP_DEFAULT_PORT;
-        st->literal = smtp_parse_literal(st->host, st->port, &st->literal_address) >= 0;
+        st->literal = probe_address_parse_literal(st->host, st->port, &st->literal_address) >= 0;
         return 0;
 }
 

@@ -28,6 +28,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "address.h"
 #include "conf-parser.h"
 #include "detect.h"
 #include "log.h"
@@ -39,14 +40,6 @@
 #define TCP_ADDRESSES_MAX 16
 #define TCP_PEER_MAX 160   /* "host[address]:port", a long host name cut */
 
-typedef struct TcpAddress {
-        union {
-                struct sockaddr sa;
-                struct sockaddr_in in;
-                struct sockaddr_in6 in6;
-        };
-        socklen_t len;
-} TcpAddress;
 
 typedef struct TcpExchange {
         char *host;
@@ -58,7 +51,7 @@ typedef struct TcpState {
         char *mx_of;              /* mx_of =, or NULL */
         uint16_t port;
         bool literal;             /* host is an address literal */
-        TcpAddress literal_address;
+        ProbeAddress literal_address;
         char *resolv_conf;
         char *system;             /* tests: the file compared with; NULL: /etc/resolv.conf */
         uint16_t dns_port;
@@ -70,7 +63,7 @@ typedef struct TcpState {
         bool implicit_mx;         /* no MX record: the domain is its own exchange */
         const char *current;      /* the name whose addresses are tried */
         unsigned current_preference;
-        TcpAddress addresses[TCP_ADDRESSES_MAX];
+        ProbeAddress addresses[TCP_ADDRESSES_MAX];
         size_t n_addresses, next_address;
         int fd;
         sd_event_source *io;
@@ -79,64 +72,9 @@ typedef struct TcpState {
         ProbeOutcome last_outcome;
 } TcpState;
 
-/* "192.0.2.1", "2001:db8::1", "[2001:db8::1]", "fe80::1%eth0". Returns 0,
- * or -EINVAL when HOST is no address literal. */
-static int tcp_parse_literal(const char *host, uint16_t port, TcpAddress *ret) {
-        char buf[INET6_ADDRSTRLEN + IF_NAMESIZE + 4], *scope;
-        size_t n = strlen(host);
-
-        if (n >= sizeof(buf))
-                return -EINVAL;
-        if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
-                memcpy(buf, host + 1, n - 2);
-                buf[n - 2] = 0;
-        } else
-                memcpy(buf, host, n + 1);
-
-        *ret = (TcpAddress) {};
-        if (inet_pton(AF_INET, buf, &ret->in.sin_addr) == 1) {
-                ret->in.sin_family = AF_INET;
-                ret->in.sin_port = htons(port);
-                ret->len = sizeof(ret->in);
-                return 0;
-        }
-        scope = strchr(buf, '%');
-        if (scope)
-                *scope++ = 0;
-        if (inet_pton(AF_INET6, buf, &ret->in6.sin6_addr) != 1)
-                return -EINVAL;
-        if (scope) {
-                char *end;
-                unsigned long idx = strtoul(scope, &end, 10);
-
-                if (!*scope || *end)
-                        idx = if_nametoindex(scope);
-                if (idx == 0 || idx > UINT32_MAX)
-                        return -EINVAL;
-                ret->in6.sin6_scope_id = (uint32_t) idx;
-        }
-        ret->in6.sin6_family = AF_INET6;
-        ret->in6.sin6_port = htons(port);
-        ret->len = sizeof(ret->in6);
-        return 0;
-}
-
-/* "192.0.2.1:25", "[2001:db8::1]:25" */
-static void tcp_format_peer(const TcpAddress *a, char *buf, size_t size) {
-        char ip[INET6_ADDRSTRLEN] = "?";
-
-        if (a->sa.sa_family == AF_INET) {
-                (void) inet_ntop(AF_INET, &a->in.sin_addr, ip, sizeof(ip));
-                (void) snprintf(buf, size, "%s:%u", ip, ntohs(a->in.sin_port));
-        } else {
-                (void) inet_ntop(AF_INET6, &a->in6.sin6_addr, ip, sizeof(ip));
-                (void) snprintf(buf, size, "[%s]:%u", ip, ntohs(a->in6.sin6_port));
-        }
-}
-
 /* "mx.example.org[192.0.2.1]:25", "mx.example.org[2001:db8::1]:25", as
  * Postfix names a peer in its logs */
-static void tcp_format_named(const char *host, const TcpAddress *a, char *buf, size_t size) {
+static void tcp_format_named(const char *host, const ProbeAddress *a, char *buf, size_t size) {
         char ip[INET6_ADDRSTRLEN] = "?";
 
         if (a->sa.sa_family == AF_INET)
@@ -226,13 +164,13 @@ static void tcp_connect_next(Probe *p) {
         int r;
 
         while (st->next_address < st->n_addresses) {
-                const TcpAddress *a = &st->addresses[st->next_address++];
+                const ProbeAddress *a = &st->addresses[st->next_address++];
                 bool connected = false;
 
                 if (st->mx_of)
                         tcp_format_named(st->current, a, st->peer, sizeof(st->peer));
                 else
-                        tcp_format_peer(a, st->peer, sizeof(st->peer));
+                        probe_address_format(a, st->peer, sizeof(st->peer));
                 st->fd = socket(a->sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
                 if (st->fd < 0) {
                         st->fd = -EBADF;
@@ -311,14 +249,14 @@ static void tcp_on_addresses(DnsClient *c, int status, const void *res, void *us
                 return;
         }
         for (const struct ares_addrinfo_node *n = ai ? ai->nodes : NULL; n; n = n->ai_next) {
-                TcpAddress *a = &st->addresses[st->n_addresses];
+                ProbeAddress *a = &st->addresses[st->n_addresses];
                 bool dup = false;
 
                 if (st->n_addresses >= TCP_ADDRESSES_MAX)
                         break;
                 if ((n->ai_family != AF_INET && n->ai_family != AF_INET6) || n->ai_addrlen > sizeof(a->in6))
                         continue;
-                *a = (TcpAddress) {};
+                *a = (ProbeAddress) {};
                 memcpy(&a->sa, n->ai_addr, n->ai_addrlen);
                 a->len = n->ai_addrlen;
                 if (a->sa.sa_family == AF_INET)
@@ -468,7 +406,7 @@ static int tcp_init(Probe *p, const void *settings) {
                 st->host = strdup(s->host.value);
                 if (!st->host)
                         return -ENOMEM;
-                st->literal = tcp_parse_literal(st->host, st->port, &st->literal_address) >= 0;
+                st->literal = probe_address_parse_literal(st->host, st->port, &st->literal_address) >= 0;
         } else if (!(st->mx_of = strdup(s->mx_of.value)))
                 return -ENOMEM;
         st->resolv_conf = strdup(dns_resolver_settings_file(&s->resolver));
@@ -515,9 +453,9 @@ static int tcp_settings_finish(ConfigContext *ctx, unsigned section_line, void *
         }
         /* an address literal needs no resolver */
         if (s->host.value) {
-                TcpAddress a;
+                ProbeAddress a;
 
-                if (tcp_parse_literal(s->host.value, s->port, &a) >= 0)
+                if (probe_address_parse_literal(s->host.value, s->port, &a) >= 0)
                         return 0;
         }
         return dns_resolver_settings_finish(ctx, section_line, &s->resolver, prof, mta_settings);
@@ -533,11 +471,11 @@ static const char *tcp_settings_advice(const void *settings) {
  * outage that never ends. */
 static int config_parse_tcp_target(ConfigContext *ctx, const ConfigItem *item, const char *value, void *data) {
         TcpTarget *t = data;
-        TcpAddress a;
+        ProbeAddress a;
         unsigned char b[16];
         int r;
 
-        if (strcmp(item->key, "host") == 0 ? !detect_host_valid(value) && tcp_parse_literal(value, 25, &a) < 0 :
+        if (strcmp(item->key, "host") == 0 ? !detect_host_valid(value) && probe_address_parse_literal(value, 25, &a) < 0 :
             !detect_host_valid(value) || inet_pton(AF_INET, value, b) == 1 || inet_pton(AF_INET6, value, b) == 1)
                 return config_error(ctx, ctx->line, item->key, "\"%s\" is not a %s", value,
                                     strcmp(item->key, "host") == 0 ? "host name or address (the port is the key "

@@ -122,7 +122,7 @@ void config_pending_list_done(ConfigPendingList *l) {
         *l = (ConfigPendingList) {};
 }
 
-static int config_pending_add(ConfigPendingList *l, const char *key, const char *value, unsigned line) {
+int config_pending_add(ConfigPendingList *l, const char *key, const char *value, unsigned line) {
         ConfigPending *t;
 
         t = reallocarray(l->entries, l->n + 1, sizeof(ConfigPending));

@@ -64,6 +64,9 @@ typedef struct ConfigPendingList {
 } ConfigPendingList;
 
 void config_pending_list_done(ConfigPendingList *l);
+/* Appends copies of KEY and VALUE, with LINE (0: no line of the file), to
+ * L. Returns 0 or -ENOMEM (L unchanged). */
+int config_pending_add(ConfigPendingList *l, const char *key, const char *value, unsigned line);
 
 /* What the keys of one section go to. */
 typedef struct ConfigSection {

@@ -957,22 +957,6 @@ static const ConfigPending *pending_find(const ConfigPendingList *l, const char 
         return NULL;
 }
 
-static int pending_add(ConfigPendingList *l, const char *key, const char *value, unsigned line) {
-        ConfigPending *t = reallocarray(l->entries, l->n + 1, sizeof(ConfigPending));
-
-        if (!t)
-                return -ENOMEM;
-        l->entries = t;
-        t[l->n] = (ConfigPending) { .key = strdup(key), .value = strdup(value), .line = line };
-        if (!t[l->n].key || !t[l->n].value) {
-                free(t[l->n].key);
-                free(t[l->n].value);
-                return -ENOMEM;
-        }
-        l->n++;
-        return 0;
-}
-
 /* Parses E into C if it is a common [mta] key (mta_head_items,
  * mta_tail_items), setting *RET_COMMON. Returns 0, -EINVAL, -ENOMEM. */
 static int config_mta_common(ConfigContext *ctx, Config *c, const ConfigPending *e, bool *ret_common) {
@@ -1026,7 +1010,7 @@ static int config_apply_preset(ConfigContext *ctx, Config *c, const char *preset
                 r = config_mta_common(ctx, c, &e, &common);
                 if (r < 0)
                         return r;
-                if (!common && pending_add(type_keys, k, v, 0) < 0)
+                if (!common && config_pending_add(type_keys, k, v, 0) < 0)
                         return config_oom(ctx);
         }
         return 0;
@@ -1057,7 +1041,7 @@ static int config_mta_end(ConfigContext *ctx, void *base, void *userdata) {
                         first_r = first_r ?: r;
                         continue;
                 }
-                if (!common && pending_add(&type_keys, c->mta_given.entries[i].key, c->mta_given.entries[i].value,
+                if (!common && config_pending_add(&type_keys, c->mta_given.entries[i].key, c->mta_given.entries[i].value,
                                            c->mta_given.entries[i].line) < 0)
                         return config_oom(ctx);
         }
@@ -1100,7 +1084,7 @@ static int config_mta_end(ConfigContext *ctx, void *base, void *userdata) {
                 (void) snprintf(d->relay.source, sizeof(d->relay.source), "%.*s", DETECT_SOURCE_MAX - 1, ls->relay_error);
         if (strcmp(d->mta, "postfix") == 0 && d->queue_directory.value[0] &&
             !pending_find(&type_keys, "queue_directory") &&
-            pending_add(&type_keys, "queue_directory", d->queue_directory.value, 0) < 0)
+            config_pending_add(&type_keys, "queue_directory", d->queue_directory.value, 0) < 0)
                 return config_oom(ctx);
 
         prof = mta_profile_find(c->mta_type);
@@ -1339,7 +1323,7 @@ static int config_derive_probes(ConfigContext *ctx, LoadState *ls) {
                 if (!p->type)
                         return config_oom(ctx);
                 for (size_t k = 0; k < plan[i].n_keys; k++)
-                        if (pending_add(&p->pending, plan[i].keys[k].key, plan[i].keys[k].value, line) < 0)
+                        if (config_pending_add(&p->pending, plan[i].keys[k].key, plan[i].keys[k].value, line) < 0)
                                 return config_oom(ctx);
                 r = config_section_name(ctx, "probe", p->name);
                 if (r < 0)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: installs dependencies, builds, runs the unit
-# tests under AddressSanitizer + UndefinedBehaviorSanitizer, then the
-# end-to-end scenarios against real systemd + Postfix in a container.
+# tests under AddressSanitizer + UndefinedBehaviorSanitizer and the short fuzz
+# run, then the end-to-end scenarios against real systemd and real MTAs (Postfix,
+# Exim, Sendmail, nullmailer) in containers.
 # Usage: scripts/test.sh [--unit-only]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +24,7 @@ bash scripts/fuzz.sh
 
 [ "$unit_only" = yes ] && exit 0
 
-echo "== end-to-end (systemd-nspawn; Postfix, Exim, Sendmail, nullmailer; zero configuration, direct delivery)"
+echo "== end-to-end (systemd-nspawn: Postfix, Exim, Sendmail, nullmailer, zero-configuration, direct delivery)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMTA_WATCHDOG_TESTS=OFF -DMTA_WATCHDOG_SANITIZE=OFF -DCMAKE_INSTALL_PREFIX=/usr >/dev/null
 cmake --build build -j"$(nproc)" >/dev/null
 # The sandboxes install what an admin installs: this package, or `cmake --install build`.

@@ -42,7 +42,11 @@ cat <<'EOF'
    the receiver on 127.0.0.1:9000. It is installed from the .deb and runs as the
    unprivileged user mta-watchdog. Each timeline line: link state, queued messages,
    messages the relay received, Postfix master PID, watchdog unit state; below it what
-   the watchdog logged and the alerts that arrived since the line before.
+   the watchdog logged and the alerts that arrived since the line before. Under the
+   first line comes the watchdog's journal so far: its start by the package at install
+   time with the shipped configuration (every 10s, no receiver; a relay probe may fail
+   while the sandbox is still being set up), stopped again, then its start with this
+   demo's configuration (every 2s, 1 receiver).
 EOF
 export E2E_TIMELINE=1 E2E_TIMELINE_EVERY=${E2E_TIMELINE_EVERY:-4}
 rc=0

@@ -153,7 +153,7 @@ if [ -z "${E2E_SHARD_LIST:-}" ]; then
     echo "running ${#selected[@]} scenarios in $n sandboxes (${#postfix_sel[@]} Postfix in $jobs, ${#exim_sel[@]} Exim in $exim_jobs, ${#nullmailer_sel[@]} nullmailer in $nullmailer_jobs, ${#sendmail_sel[@]} Sendmail in $sendmail_jobs, ${#zeroconf_sel[@]} zero-configuration in ${#zeroconf_sel[@]}, ${#direct_sel[@]} direct-delivery in $direct_jobs), expected $(_fmt_secs "$total") (tests/e2e/durations.txt)"
     for ((i = 0; i < n; i++)); do
         read -r -a list <<< "${shard_list[i]}"
-        echo "[s$((i + 1))] sandbox $((i + 1)) of $n starts: ${shard_mta[i]}${shard_variant[i]:+ ${shard_variant[i]}}, installed by ${shard_mode[i]}, ${#list[@]} scenarios, expected $(_fmt_secs "$(_expected_secs "${list[@]}")")$(_unmeasured "${list[@]}"): ${shard_list[i]}"
+        echo "[s$((i + 1))] sandbox $((i + 1)) of $n starts: ${shard_mta[i]}${shard_variant[i]:+ ${shard_variant[i]}}, installed by ${shard_mode[i]}, ${#list[@]} scenario$([ "${#list[@]}" -eq 1 ] || echo s), expected $(_fmt_secs "$(_expected_secs "${list[@]}")")$(_unmeasured "${list[@]}"): ${shard_list[i]}"
         mkfifo "$out/$i.fifo"
         _stream "[s$((i + 1))] " "$out/$i.log" < "$out/$i.fifo" &
         streams+=($!)

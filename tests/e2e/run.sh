@@ -180,8 +180,11 @@ if [ -z "${E2E_SHARD_LIST:-}" ]; then
         fi
         sleep 5
     done
-    wait "${pids[@]}" || true
-    wait "${streams[@]}" || true   # the last lines of each sandbox are out
+    # A sandbox that ended long before may be forgotten by bash already (its PID reused by
+    # one of the many short processes since: "wait: pid N is not a child of this shell");
+    # its result is read from its log below, not from this status.
+    wait "${pids[@]}" 2>/dev/null || true
+    wait "${streams[@]}" 2>/dev/null || true   # the last lines of each sandbox are out
     passed=0 failed=0
     for ((i = 0; i < n; i++)); do
         line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$out/$i.log" | tail -n1 || true)

@@ -289,8 +289,12 @@ static void restart_verified(Manager *m, bool ok, const char *detail) {
         /* DETAIL may be longer than action_detail (on_pid_wait() appends): cut */
         (void) snprintf(m->action_detail, sizeof(m->action_detail), "%.*s", (int) sizeof(m->action_detail) - 1,
                         detail);
-        if (m->config->flush_after_restart && m->config->flush_command && run_flush(m) >= 0)
-                return;
+        if (m->config->flush_after_restart && m->config->flush_command) {
+                /* said before the flush's own lines: the action completes when the flush ends */
+                log_info("%s: restarted (%s); flushing the queue", m->config->unit, detail);
+                if (run_flush(m) >= 0)
+                        return;
+        }
         action_finished(m, true, detail);
 }
 

@@ -4,7 +4,7 @@
 # package enables and starts the service; `mta-watchdogd --detect` names Postfix, its unit,
 # its queue directory and its relay; then the stuck MTA of scenario-01-stuck.sh (outage, qmgr
 # frozen, link back) heals with the shipped timers (restore_grace 5m, stall_after 10m,
-# verify_after 2m: about 20 minutes), judged without alerts (the shipped file has no
+# verify_after 2m: about 11 minutes; the waits allow 20), judged without alerts (the shipped file has no
 # [alert:NAME]): the daemon's journal, Postfix's pid file and the relay's messages.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh

@@ -4,7 +4,7 @@
 # configuration unedited, and nothing else. The package enables and starts the service;
 # `mta-watchdogd --detect` names Exim, its unit, its spool and its relay; then the stuck Exim
 # of scenario-50-exim-stuck.sh (outage, the listening daemon frozen, link back) heals with the
-# shipped timers (about 20 minutes), judged without alerts: the daemon's journal, Exim's pid
+# shipped timers (about 11 minutes; the waits allow 20), judged without alerts: the daemon's journal, Exim's pid
 # file (/run/exim4/exim.pid) and the relay's messages.
 set -euo pipefail
 E2E_MTA=exim

@@ -163,7 +163,8 @@ if [ -z "${E2E_SHARD_LIST:-}" ]; then
         if [ "${E2E_JOBS:-3}" -le 1 ]; then wait "$!" || true; wait "${streams[i]}" || true; fi   # one sandbox at a time
     done
     # Bounded: the loop ends when every shard has ended (each one's scenarios are bounded).
-    # A line at least every 2 minutes, so a person watching never faces minutes of silence.
+    # A line at least every minute, naming the sandboxes still running and their scenario, so
+    # that a person watching never faces minutes of silence.
     # (the kernel's uptime, lib.sh e2e_uptime: SECONDS follows the realtime clock)
     last_size=-1 last_print=$(e2e_uptime) start=$(e2e_uptime)
     while :; do
@@ -174,8 +175,14 @@ if [ -z "${E2E_SHARD_LIST:-}" ]; then
         size=$(cat "$out"/*.log 2>/dev/null | wc -c || true)   # no log before a sandbox's first line
         if [ "$size" != "$last_size" ]; then
             last_size=$size last_print=$now
-        elif [ $((now - last_print)) -ge 120 ]; then
-            echo "[$((now - start))s] $(cat "$out"/*.log 2>/dev/null | grep -cE '^(PASS|FAIL) ' || true) of ${#selected[@]} scenarios done, still running"
+        elif [ $((now - last_print)) -ge 60 ]; then
+            running=""
+            for i in "${!pids[@]}"; do
+                kill -0 "${pids[i]}" 2>/dev/null || continue
+                cur=$(grep -oE '\] scenario scenario-[^ ]+' "$out/$i.log" 2>/dev/null | tail -n 1 || true)
+                running+=" s$((i + 1))${cur:+ (${cur#] scenario })}"
+            done
+            echo "[$((now - start))s] $(cat "$out"/*.log 2>/dev/null | grep -cE '^(PASS|FAIL) ' || true) of ${#selected[@]} scenarios done, still running:$running"
             last_print=$now
         fi
         sleep 5

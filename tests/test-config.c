@@ -73,24 +73,12 @@ static char *write_config(const char *text) {
 /* Runs config_load(PATH) with stderr going to a file; returns what was logged. */
 static int load_captured(const char *path, Config **ret, char **ret_log) {
         _cleanup_free_ char *log_path = NULL;
-        int saved, fd, r;
+        int saved, r;
 
         assert_true(asprintf(&log_path, "%s/stderr", tmpdir) > 0);
-        fflush(stderr);
-        saved = dup(STDERR_FILENO);
-        assert_true(saved >= 0);
-        fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        assert_true(fd >= 0);
-        assert_true(dup2(fd, STDERR_FILENO) >= 0);
-        close(fd);
-
+        saved = stderr_redirect(log_path);
         r = config_load_full(path, &load_options, ret);
-
-        fflush(stderr);
-        assert_true(dup2(saved, STDERR_FILENO) >= 0);
-        close(saved);
-
-        *ret_log = read_all(log_path);
+        *ret_log = stderr_restore(saved, log_path);
         return r;
 }
 
@@ -435,21 +423,13 @@ static unsigned count_errors(const char *text) {
         _cleanup_free_ char *path = write_config(text), *log_path = NULL;
         Config *c = NULL;
         unsigned n = 99;
-        int saved, fd;
+        ConfigLoadOptions o = { .root = rootdir, .n_errors = &n };
+        int saved;
 
         assert_true(asprintf(&log_path, "%s/stderr", tmpdir) > 0);
-        fflush(stderr);
-        saved = dup(STDERR_FILENO);
-        fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        assert_true(saved >= 0 && fd >= 0);
-        assert_true(dup2(fd, STDERR_FILENO) >= 0);
-        close(fd);
-        ConfigLoadOptions o = { .root = rootdir, .n_errors = &n };
-
+        saved = stderr_redirect(log_path);
         assert_int_equal(config_load_full(path, &o, &c), -EINVAL);
-        fflush(stderr);
-        assert_true(dup2(saved, STDERR_FILENO) >= 0);
-        close(saved);
+        free(stderr_restore(saved, log_path));
         assert_null(c);
         return n;
 }

@@ -578,33 +578,14 @@ static char *write_ini(const char *text) {
 /* config_load_full() on ROOT with stderr captured into *LOG. */
 static int load(const char *root, const char *text, Config **ret, char **log, char **path) {
         ConfigLoadOptions o = { .root = root };
-        char *buf = NULL;
-        size_t size = 0;
-        FILE *m;
-        int saved, fd, r;
         char logpath[PATH_MAX];
+        int saved, r;
 
         *path = write_ini(text);
         (void) snprintf(logpath, sizeof(logpath), "%s/stderr", tmpdir);
-        fflush(stderr);
-        saved = dup(STDERR_FILENO);
-        fd = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        assert_true(saved >= 0 && fd >= 0);
-        assert_true(dup2(fd, STDERR_FILENO) >= 0);
-        close(fd);
+        saved = stderr_redirect(logpath);
         r = config_load_full(*path, &o, ret);
-        fflush(stderr);
-        assert_true(dup2(saved, STDERR_FILENO) >= 0);
-        close(saved);
-
-        FILE *f = fopen(logpath, "re");
-        assert_non_null(f);
-        m = open_memstream(&buf, &size);
-        for (int ch; (ch = fgetc(f)) != EOF;)
-                fputc(ch, m);
-        fclose(m);
-        fclose(f);
-        *log = buf;
+        *log = stderr_restore(saved, logpath);
         return r;
 }
 

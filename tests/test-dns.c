@@ -25,6 +25,7 @@
 #include "probe-harness.h"
 #include "probe.h"
 #include "tcp.h"
+#include "tests.h"
 
 static const DnsTestRecord zone[] = {
         DNS_MX("canary.test", 10, "mx1.canary.test"),
@@ -388,38 +389,15 @@ static char *write_file(const char *name, const char *text) {
         return path;
 }
 
-static char *read_text(const char *path) {
-        char *buf = NULL;
-        size_t size = 0;
-        FILE *f = fopen(path, "re"), *m = open_memstream(&buf, &size);
-
-        assert_non_null(f);
-        assert_non_null(m);
-        for (int ch; (ch = fgetc(f)) != EOF;)
-                fputc(ch, m);
-        assert_int_equal(fclose(m), 0);
-        fclose(f);
-        return buf;
-}
-
 static int load_captured(const char *text, Config **ret, char **ret_path, char **ret_log) {
         _cleanup_free_ char *log_path = NULL;
         char *path = write_file("mta-watchdog.ini", text);
-        int saved, fd, r;
+        int saved, r;
 
         assert_true(asprintf(&log_path, "%s/stderr", config_dir) > 0);
-        fflush(stderr);
-        saved = dup(STDERR_FILENO);
-        assert_true(saved >= 0);
-        fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        assert_true(fd >= 0);
-        assert_true(dup2(fd, STDERR_FILENO) >= 0);
-        close(fd);
+        saved = stderr_redirect(log_path);
         r = config_load(path, ret);
-        fflush(stderr);
-        assert_true(dup2(saved, STDERR_FILENO) >= 0);
-        close(saved);
-        *ret_log = read_text(log_path);
+        *ret_log = stderr_restore(saved, log_path);
         *ret_path = path;
         return r;
 }

@@ -828,31 +828,12 @@ static char *write_config(const char *name, const char *text) {
 static int load_captured(const char *path, Config **ret, char **ret_log) {
         static const ConfigLoadOptions options = { .root = "/nonexistent-test-root" };
         char log_path[300];
-        FILE *f;
-        int saved, fd, r;
-        char *buf = NULL;
-        size_t size = 0;
+        int saved, r;
 
         (void) snprintf(log_path, sizeof(log_path), "%s/stderr", base);
-        fflush(stderr);
-        saved = dup(STDERR_FILENO);
-        fd = open(log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        assert_true(saved >= 0 && fd >= 0);
-        assert_true(dup2(fd, STDERR_FILENO) >= 0);
-        close(fd);
+        saved = stderr_redirect(log_path);
         r = config_load_full(path, &options, ret);
-        fflush(stderr);
-        assert_true(dup2(saved, STDERR_FILENO) >= 0);
-        close(saved);
-
-        f = fopen(log_path, "re");
-        assert_non_null(f);
-        FILE *m = open_memstream(&buf, &size);
-        for (int ch; (ch = fgetc(f)) != EOF;)
-                fputc(ch, m);
-        fclose(m);
-        fclose(f);
-        *ret_log = buf;
+        *ret_log = stderr_restore(saved, log_path);
         return r;
 }
 

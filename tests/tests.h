@@ -4,6 +4,7 @@
 #pragma once
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -79,4 +80,38 @@ static inline int rm_rf(const char *dir) {
         if (asprintf(&cmd, "rm -rf -- '%s'", dir) < 0)
                 return -ENOMEM;
         return system(cmd) == 0 ? 0 : -EIO;
+}
+
+/* Sends stderr to PATH (created or truncated, mode 0600) until
+ * stderr_restore(). Returns the saved stderr descriptor. */
+static inline int stderr_redirect(const char *path) {
+        int saved, fd;
+
+        fflush(stderr);
+        saved = dup(STDERR_FILENO);
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        assert_true(saved >= 0 && fd >= 0);
+        assert_true(dup2(fd, STDERR_FILENO) >= 0);
+        close(fd);
+        return saved;
+}
+
+/* Puts back the stderr SAVED by stderr_redirect() and returns what was
+ * written to PATH meanwhile (malloc'd, NUL-terminated). */
+static inline char *stderr_restore(int saved, const char *path) {
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f, *m;
+
+        fflush(stderr);
+        assert_true(dup2(saved, STDERR_FILENO) >= 0);
+        close(saved);
+        f = fopen(path, "re");
+        m = open_memstream(&buf, &size);
+        assert_true(f && m);
+        for (int ch; (ch = fgetc(f)) != EOF;)
+                fputc(ch, m);
+        assert_int_equal(fclose(m), 0);
+        fclose(f);
+        return buf;
 }

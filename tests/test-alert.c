@@ -1222,6 +1222,13 @@ int main(void) {
 
         /* The server child writes to a pipe we may close early. */
         signal(SIGPIPE, SIG_IGN);
+        /* The helpers are reaped by sd_event_add_child(), which needs SIGCHLD blocked. */
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGCHLD);
+        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+                return 1;
+        alerter_set_post_helper(TEST_POST_HELPER);
         log_set_max_level(LOG_DEBUG);
         (void) unsetenv("JOURNAL_STREAM");
         if (!mkdtemp(tmpdir))

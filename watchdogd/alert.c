@@ -6,20 +6,36 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 
 #include "alert.h"
+#include "exec.h"
 #include "log.h"
 #include "macros.h"
 #include "outbox.h"
 #include "payload.h"
+#include "post-protocol.h"
 #include "sign.h"
+#include "strv.h"
 
 /* Longest Retry-After we wait for; a receiver asking for more gets retried sooner. */
 #define RETRY_AFTER_MAX_USEC (3600 * USEC_PER_SEC)
+
+/* The helper gets the receiver's timeout for its transfer (CURLOPT_TIMEOUT_MS)
+ * and is killed this much later: time to start, and to print its answer. */
+#define POST_GRACE_USEC (2 * USEC_PER_SEC)
+
+#ifndef MTA_WATCHDOG_POST_PATH
+#define MTA_WATCHDOG_POST_PATH "/usr/libexec/mta-watchdog/mta-watchdog-post"
+#endif
+
+static const char *post_helper = MTA_WATCHDOG_POST_PATH;
+
+void alerter_set_post_helper(const char *path) {
+        post_helper = path ?: MTA_WATCHDOG_POST_PATH;
+}
 
 typedef struct AlertEntry AlertEntry;
 struct AlertEntry {
@@ -55,7 +71,7 @@ typedef struct Receiver {
         unsigned max_queued;
         uint8_t *secret;
         size_t secret_size;
-        struct curl_slist *headers;    /* Content-Type, Expect and the configured ones */
+        char **headers;                /* Content-Type, Expect and the configured ones */
         regex_t success_re, failure_re;  /* success_body, failure_body */
         bool has_success_re, has_failure_re;
         RateLimit rate;                /* rate_limit */
@@ -67,12 +83,10 @@ typedef struct Receiver {
         unsigned dropped;              /* entries dropped since the last one queued */
         uint64_t n_sent, n_failed;     /* delivered, given up: for metrics */
 
-        CURL *easy;                    /* the transfer in flight for head, or NULL */
-        char *body;                    /* its body, for the log and the signature */
-        struct curl_slist *request_headers;
-        char errbuf[CURL_ERROR_SIZE];
+        ExecRun *run;                  /* the helper posting head, or NULL */
+        bool post_unusable;            /* the last attempt's helper could not run at all */
+        char errbuf[POST_ERROR_MAX + 256];
         char response[RESPONSE_EXCERPT_MAX + 1];
-        size_t response_len;
 
         sd_event_source *retry_timer;  /* backoff before sending head again */
         bool failing;                  /* the last attempt failed: log repeats at debug */
@@ -81,18 +95,8 @@ typedef struct Receiver {
         sd_event_source *resend_timer;
 } Receiver;
 
-/* One socket libcurl asked us to watch. */
-typedef struct SocketWatch SocketWatch;
-struct SocketWatch {
-        SocketWatch *prev, *next;
-        sd_event_source *source;
-};
-
 struct Alerter {
         sd_event *event;
-        CURLM *multi;
-        sd_event_source *curl_timer;
-        SocketWatch *sockets;
         char *user_agent;
         Outbox *outbox;                /* NULL: memory only */
 
@@ -225,163 +229,12 @@ static void receiver_finish_entry(Receiver *r, AlertEntry *prev, AlertEntry *e, 
         alert_entry_free(e);
 }
 
+/* Kills the helper in flight (its process group) and leaves the reaping to the loop. */
 static void receiver_abort_transfer(Receiver *r) {
-        if (r->easy) {
-                (void) curl_multi_remove_handle(r->alerter->multi, r->easy);
-                curl_easy_cleanup(r->easy);
-                r->easy = NULL;
-        }
-        curl_slist_free_all(r->request_headers);
-        r->request_headers = NULL;
-        free(r->body);
-        r->body = NULL;
-}
-
-/* ---- libcurl glue: sockets and the timer on sd-event ---- */
-
-static void curl_check_finished(Alerter *a);
-
-static int on_curl_io(sd_event_source *s, int fd, uint32_t revents, void *userdata) {
-        Alerter *a = userdata;
-        int action = 0, running = 0;
-
-        if (revents & EPOLLIN)
-                action |= CURL_CSELECT_IN;
-        if (revents & EPOLLOUT)
-                action |= CURL_CSELECT_OUT;
-        if (revents & (EPOLLERR | EPOLLHUP))
-                action |= CURL_CSELECT_ERR;
-
-        if (curl_multi_socket_action(a->multi, fd, action, &running) != CURLM_OK)
-                log_debug("alert: curl_multi_socket_action() failed on fd %d, ignoring", fd);
-
-        curl_check_finished(a);
-        return 0;
-}
-
-static int on_curl_timer(sd_event_source *s, uint64_t usec, void *userdata) {
-        Alerter *a = userdata;
-        int running = 0;
-
-        if (curl_multi_socket_action(a->multi, CURL_SOCKET_TIMEOUT, 0, &running) != CURLM_OK)
-                log_debug("alert: curl_multi_socket_action() failed on timeout, ignoring");
-
-        curl_check_finished(a);
-        return 0;
-}
-
-static void socket_watch_free(Alerter *a, SocketWatch *w) {
-        if (!w)
-                return;
-        if (w->prev)
-                w->prev->next = w->next;
-        else
-                a->sockets = w->next;
-        if (w->next)
-                w->next->prev = w->prev;
-        sd_event_source_disable_unref(w->source);
-        free(w);
-}
-
-/* CURLMOPT_SOCKETFUNCTION: libcurl tells us which sockets to watch for what. */
-static int curl_socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
-        Alerter *a = userp;
-        SocketWatch *w = socketp;
-        uint32_t events = 0;
-        int r;
-
-        if (what == CURL_POLL_REMOVE) {
-                socket_watch_free(a, w);
-                (void) curl_multi_assign(a->multi, fd, NULL);
-                return 0;
-        }
-
-        if (what & CURL_POLL_IN)
-                events |= EPOLLIN;
-        if (what & CURL_POLL_OUT)
-                events |= EPOLLOUT;
-
-        if (w) {
-                r = sd_event_source_set_io_events(w->source, events);
-                if (r < 0)
-                        goto fail;
-                r = sd_event_source_set_enabled(w->source, SD_EVENT_ON);
-                if (r < 0)
-                        goto fail;
-                return 0;
-        }
-
-        w = calloc(1, sizeof(*w));
-        if (!w) {
-                r = -ENOMEM;
-                goto fail;
-        }
-        r = sd_event_add_io(a->event, &w->source, fd, events, on_curl_io, a);
-        if (r < 0) {
-                free(w);
-                goto fail;
-        }
-        (void) sd_event_source_set_description(w->source, "alert-curl-io");
-
-        w->next = a->sockets;
-        if (a->sockets)
-                a->sockets->prev = w;
-        a->sockets = w;
-
-        if (curl_multi_assign(a->multi, fd, w) != CURLM_OK) {
-                socket_watch_free(a, w);
-                r = -EIO;
-                goto fail;
-        }
-        return 0;
-
-fail:
-        log_warning_errno(r, "alert: cannot watch curl socket %d: %m", fd);
-        return -1;  /* makes libcurl fail this transfer, which we then retry */
-}
-
-/* CURLMOPT_TIMERFUNCTION: libcurl wants to be called after TIMEOUT_MS, or
- * never (-1). It must not call back into libcurl from here, so even a 0 ms
- * timeout is served from the loop. */
-static int curl_timer_cb(CURLM *multi, long timeout_ms, void *userp) {
-        Alerter *a = userp;
-        uint64_t now;
-        int r;
-
-        if (timeout_ms < 0) {
-                r = sd_event_source_set_enabled(a->curl_timer, SD_EVENT_OFF);
-                return r < 0 ? -1 : 0;
-        }
-
-        r = sd_event_now(a->event, CLOCK_MONOTONIC, &now);
-        if (r < 0)
-                goto fail;
-        r = sd_event_source_set_time(a->curl_timer, now + (uint64_t) timeout_ms * USEC_PER_MSEC);
-        if (r < 0)
-                goto fail;
-        r = sd_event_source_set_enabled(a->curl_timer, SD_EVENT_ONESHOT);
-        if (r < 0)
-                goto fail;
-        return 0;
-
-fail:
-        log_warning_errno(r, "alert: cannot arm curl timer: %m");
-        return -1;
+        r->run = exec_cancel(r->run);
 }
 
 /* ---- per-receiver delivery ---- */
-
-static size_t on_curl_write(char *data, size_t size, size_t nmemb, void *userdata) {
-        Receiver *r = userdata;
-        size_t n = size * nmemb;
-        size_t room = RESPONSE_EXCERPT_MAX - r->response_len;
-        size_t k = n < room ? n : room;
-
-        memcpy(r->response + r->response_len, data, k);
-        r->response_len += k;
-        r->response[r->response_len] = '\0';
-        return n;  /* the rest is read and discarded */
-}
 
 static void receiver_kick(Receiver *r);
 
@@ -416,11 +269,6 @@ static void sanitize_excerpt(char *s) {
                 s[--n] = '\0';
 }
 
-static bool curl_code_is_tls_trust(CURLcode code) {
-        return code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_CACERT_BADFILE ||
-               code == CURLE_SSL_ISSUER_ERROR;
-}
-
 static const char *entry_string(const AlertEntry *e, const char *key) {
         const char *v = json_string_value(json_object_get(e->event, key));
         return v && v[0] ? v : NULL;
@@ -453,8 +301,10 @@ static void log_given_up(const Receiver *r, const AlertEntry *e, const char *fmt
         log_struct(LOG_ERR, MESSAGE_ID_ALERT_GIVEN_UP, fields, ELEMENTSOF(fields), "%s", msg);
 }
 
-/* One attempt of the head entry ended with VERDICT: drop it, set it aside or arm the retry. */
-static void receiver_attempt_done(Receiver *r, DeliveryVerdict verdict, CURLcode code, long status,
+/* One attempt of the head entry ended with VERDICT: drop it, set it aside or arm the retry.
+ * CODE is libcurl's result (CURLE_OK: an HTTP answer came), TLS_TRUST whether it is a
+ * failure to trust the receiver's certificate (post-protocol.h). */
+static void receiver_attempt_done(Receiver *r, DeliveryVerdict verdict, int code, bool tls_trust, long status,
                                   bool body_refused, uint64_t retry_after_usec) {
         AlertEntry *e = r->head;
         uint64_t age, now, delay;
@@ -481,14 +331,16 @@ static void receiver_attempt_done(Receiver *r, DeliveryVerdict verdict, CURLcode
 
         case DELIVERY_RETRY:
         default: {
-                char why[CURL_ERROR_SIZE + RESPONSE_EXCERPT_MAX + 128];
+                char why[sizeof(r->errbuf) + RESPONSE_EXCERPT_MAX + 128];
 
-                if (code != CURLE_OK)
-                        (void) snprintf(why, sizeof(why), "%s%s",
-                                        r->errbuf[0] ? r->errbuf : curl_easy_strerror(code),
-                                        curl_code_is_tls_trust(code) ?
-                                        "; the receiver's TLS certificate is not trusted (see ca_file)" : "");
-                else if (body_refused) {
+                if (code != CURLE_OK) {
+                        if (r->errbuf[0])
+                                (void) snprintf(why, sizeof(why), "%s%s", r->errbuf,
+                                                tls_trust ? "; the receiver's TLS certificate is not trusted (see ca_file)" : "");
+                        else
+                                (void) snprintf(why, sizeof(why), "libcurl error %d%s", code,
+                                                tls_trust ? "; the receiver's TLS certificate is not trusted (see ca_file)" : "");
+                } else if (body_refused) {
                         sanitize_excerpt(r->response);
                         (void) snprintf(why, sizeof(why), "HTTP %ld with an unexpected body: %s", status,
                                         r->response[0] ? r->response : "(empty response)");
@@ -514,7 +366,7 @@ static void receiver_attempt_done(Receiver *r, DeliveryVerdict verdict, CURLcode
                 }
                 e->attempts++;
 
-                log_full(r->failing ? LOG_DEBUG : (curl_code_is_tls_trust(code) ? LOG_ERR : LOG_WARNING),
+                log_full(r->failing ? LOG_DEBUG : (tls_trust || r->post_unusable ? LOG_ERR : LOG_WARNING),
                          "alert %s: sending %s %s to %s failed (%s), retrying in %" PRIu64 "ms",
                          r->name, e->kind, e->id, r->url, why, delay / USEC_PER_MSEC);
                 r->failing = true;
@@ -535,102 +387,68 @@ static void receiver_attempt_done(Receiver *r, DeliveryVerdict verdict, CURLcode
         receiver_kick(r);
 }
 
-static int receiver_build_request(Receiver *r, AlertEntry *e) {
-        struct curl_slist *h = NULL;
+static void on_post_done(ExecRun *run, int status, const char *output, size_t size, void *userdata);
 
-        free(r->body);
-        r->body = payload_render(r->format, e->event, e->am);
-        if (!r->body)
-                return -ENOMEM;
-
-        for (const struct curl_slist *i = r->headers; i; i = i->next) {
-                struct curl_slist *t = curl_slist_append(h, i->data);
-                if (!t)
-                        goto oom;
-                h = t;
-        }
-
-        if (r->secret) {
-                uint64_t ts = now_clock(r->alerter, CLOCK_REALTIME) / USEC_PER_SEC;
-                _cleanup_free_ char *sig = NULL, *l1 = NULL, *l2 = NULL, *l3 = NULL;
-                struct curl_slist *t;
-
-                sig = webhook_sign(r->secret, r->secret_size, e->id, ts, r->body, strlen(r->body));
-                if (!sig ||
-                    asprintf(&l1, "webhook-id: %s", e->id) < 0 ||
-                    asprintf(&l2, "webhook-timestamp: %" PRIu64, ts) < 0 ||
-                    asprintf(&l3, "webhook-signature: %s", sig) < 0)
-                        goto oom;
-                if (!(t = curl_slist_append(h, l1)))
-                        goto oom;
-                h = t;
-                if (!(t = curl_slist_append(h, l2)))
-                        goto oom;
-                h = t;
-                if (!(t = curl_slist_append(h, l3)))
-                        goto oom;
-                h = t;
-        }
-
-        curl_slist_free_all(r->request_headers);
-        r->request_headers = h;
-        return 0;
-
-oom:
-        curl_slist_free_all(h);
-        return -ENOMEM;
-}
-
+/* Renders the head entry, signs it, and starts the helper that posts it. */
 static int receiver_start(Receiver *r) {
+        _cleanup_free_ char *body = NULL, *request = NULL, *sig = NULL, *l1 = NULL, *l2 = NULL, *l3 = NULL;
+        _cleanup_free_ const char **headers = NULL;
+        char *argv[] = { (char *) post_helper, NULL };
         Alerter *a = r->alerter;
         AlertEntry *e = r->head;
-        CURL *c;
+        size_t n = 0;
         int k;
 
         r->errbuf[0] = '\0';
         r->response[0] = '\0';
-        r->response_len = 0;
+        r->post_unusable = false;
 
-        k = receiver_build_request(r, e);
+        body = payload_render(r->format, e->event, e->am);
+        if (!body)
+                return -ENOMEM;
+
+        headers = calloc(strv_length(r->headers) + 4, sizeof(char *));
+        if (!headers)
+                return -ENOMEM;
+        for (char **i = r->headers; i && *i; i++)
+                headers[n++] = *i;
+        if (r->secret) {
+                uint64_t ts = now_clock(a, CLOCK_REALTIME) / USEC_PER_SEC;
+
+                sig = webhook_sign(r->secret, r->secret_size, e->id, ts, body, strlen(body));
+                if (!sig ||
+                    asprintf(&l1, "webhook-id: %s", e->id) < 0 ||
+                    asprintf(&l2, "webhook-timestamp: %" PRIu64, ts) < 0 ||
+                    asprintf(&l3, "webhook-signature: %s", sig) < 0)
+                        return -ENOMEM;
+                headers[n++] = l1;
+                headers[n++] = l2;
+                headers[n++] = l3;
+        }
+
+        uint64_t timeout_ms = r->timeout_usec / USEC_PER_MSEC;
+        if (timeout_ms == 0)
+                timeout_ms = 1;  /* 0 would mean "no timeout" to libcurl */
+
+        PostRequest req = {
+                .url = r->url,
+                .body = body,
+                .headers = headers,
+                .user_agent = a->user_agent,
+                .timeout_ms = timeout_ms,
+                .ca_file = r->ca_file,
+        };
+        k = post_request_encode(&req, &request);
         if (k < 0)
                 return k;
 
-        c = curl_easy_init();
-        if (!c)
-                return -ENOMEM;
+        k = exec_argv_input(a->event, argv, request, strlen(request), timeout_ms * USEC_PER_MSEC + POST_GRACE_USEC,
+                            on_post_done, r, &r->run);
+        /* The headers may hold tokens; the copy the helper reads is its own. */
+        explicit_bzero(request, strlen(request));
+        if (k < 0)
+                return k;
 
-        long timeout_ms = (long) (r->timeout_usec / USEC_PER_MSEC);
-        if (timeout_ms <= 0)
-                timeout_ms = 1;  /* 0 would mean "no timeout" to libcurl */
-
-        if (curl_easy_setopt(c, CURLOPT_URL, r->url) != CURLE_OK ||
-            /* Config checks the scheme; this keeps file://, gopher:// etc. out regardless. */
-            curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
-            curl_easy_setopt(c, CURLOPT_POST, 1L) != CURLE_OK ||
-            curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->body) != CURLE_OK ||
-            curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long) strlen(r->body)) != CURLE_OK ||
-            curl_easy_setopt(c, CURLOPT_HTTPHEADER, r->request_headers) != CURLE_OK ||
-            curl_easy_setopt(c, CURLOPT_USERAGENT, a->user_agent) != CURLE_OK ||
-            curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms) != CURLE_OK ||
-            curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L) != CURLE_OK ||
-            curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L) != CURLE_OK ||
-            (r->ca_file && curl_easy_setopt(c, CURLOPT_CAINFO, r->ca_file) != CURLE_OK) ||
-            /* No SIGALRM tricks for name resolution in a daemon with a signal loop. */
-            curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-            curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_curl_write) != CURLE_OK ||
-            curl_easy_setopt(c, CURLOPT_WRITEDATA, r) != CURLE_OK ||
-            curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->errbuf) != CURLE_OK ||
-            curl_easy_setopt(c, CURLOPT_PRIVATE, r) != CURLE_OK) {
-                curl_easy_cleanup(c);
-                return -EINVAL;
-        }
-
-        if (curl_multi_add_handle(a->multi, c) != CURLM_OK) {
-                curl_easy_cleanup(c);
-                return -EIO;
-        }
-
-        r->easy = c;
         log_debug("alert %s: sending %s %s (attempt %u)", r->name, e->kind, e->id, e->attempts + 1);
         return 0;
 }
@@ -649,7 +467,7 @@ static void receiver_kick(Receiver *r) {
         uint64_t now, wait;
         int k;
 
-        if (r->easy || r->retry_timer || r->rate_timer || !r->head)
+        if (r->run || r->retry_timer || r->rate_timer || !r->head)
                 return;
 
         now = mono_now();
@@ -672,50 +490,58 @@ static void receiver_kick(Receiver *r) {
                 /* Treated as a transport error: retried with backoff. */
                 receiver_abort_transfer(r);
                 (void) snprintf(r->errbuf, sizeof(r->errbuf), "cannot set up transfer: %s", strerror(-k));
-                receiver_attempt_done(r, DELIVERY_RETRY, CURLE_FAILED_INIT, 0, false, 0);
+                receiver_attempt_done(r, DELIVERY_RETRY, CURLE_FAILED_INIT, false, 0, false, 0);
                 return;
         }
         rate_limit_note(&r->rate, now);
 }
 
-static void curl_check_finished(Alerter *a) {
-        CURLMsg *msg;
-        int left;
+/* The helper ended: its answer decides the attempt. A helper that could not
+ * run, crashed, overran its deadline, exited non-zero or printed no answer
+ * is a failed attempt, retried like a connection error. */
+static void on_post_done(ExecRun *run, int status, const char *output, size_t size, void *userdata) {
+        Receiver *r = userdata;
+        DeliveryVerdict verdict;
+        bool body_refused = false;
+        PostAnswer ans;
+        int k = -EBADMSG;
 
-        while ((msg = curl_multi_info_read(a->multi, &left))) {
-                Receiver *r = NULL;
-                DeliveryVerdict verdict;
-                bool body_refused = false;
-                CURLcode code;
-                long status = 0;
-                curl_off_t retry_after = 0;
+        r->run = NULL;  /* freed by exec.c when we return */
 
-                if (msg->msg != CURLMSG_DONE)
-                        continue;
-
-                code = msg->data.result;
-                (void) curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &r);
-                (void) curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
-                if (code == CURLE_OK && (status == 429 || status == 503))
-                        (void) curl_easy_getinfo(msg->easy_handle, CURLINFO_RETRY_AFTER, &retry_after);
-
-                if (!r || r->easy != msg->easy_handle) {
-                        (void) curl_multi_remove_handle(a->multi, msg->easy_handle);
-                        curl_easy_cleanup(msg->easy_handle);
-                        continue;
-                }
-
-                receiver_abort_transfer(r);  /* finished: just releases the handle */
-                verdict = delivery_classify(code, status);
-                if (verdict == DELIVERY_OK) {
-                        verdict = delivery_classify_body(r->has_success_re ? &r->success_re : NULL,
-                                                         r->has_failure_re ? &r->failure_re : NULL,
-                                                         r->format == ALERT_FORMAT_SLACK, r->response);
-                        body_refused = verdict != DELIVERY_OK;
-                }
-                receiver_attempt_done(r, verdict, code, status, body_refused,
-                                      retry_after > 0 ? (uint64_t) retry_after * USEC_PER_SEC : 0);
+        if (status == 0)
+                k = post_answer_decode(output, size, &ans);
+        if (k < 0) {
+                if (status == -ETIMEDOUT)
+                        (void) snprintf(r->errbuf, sizeof(r->errbuf), "%s did not finish within %" PRIu64 "ms, killed",
+                                        post_helper, (r->timeout_usec + POST_GRACE_USEC) / USEC_PER_MSEC);
+                else if (status < 0) {
+                        (void) snprintf(r->errbuf, sizeof(r->errbuf), "cannot run %s: %s", post_helper, strerror(-status));
+                        r->post_unusable = true;
+                } else if (status > 128)
+                        (void) snprintf(r->errbuf, sizeof(r->errbuf), "%s died of signal %d (%s)", post_helper,
+                                        status - 128, strsignal(status - 128) ?: "?");
+                else if (status > 0)
+                        (void) snprintf(r->errbuf, sizeof(r->errbuf), "%s exited with status %d", post_helper, status);
+                else
+                        (void) snprintf(r->errbuf, sizeof(r->errbuf), "%s printed no valid answer (%zu bytes)",
+                                        post_helper, size);
+                receiver_attempt_done(r, DELIVERY_RETRY, CURLE_FAILED_INIT, false, 0, false, 0);
+                return;
         }
+
+        (void) snprintf(r->errbuf, sizeof(r->errbuf), "%s", ans.error);
+        memcpy(r->response, ans.body, ans.body_size + 1);
+
+        verdict = delivery_classify((CURLcode) ans.curl_code, ans.http_status);
+        if (verdict == DELIVERY_OK) {
+                verdict = delivery_classify_body(r->has_success_re ? &r->success_re : NULL,
+                                                 r->has_failure_re ? &r->failure_re : NULL,
+                                                 r->format == ALERT_FORMAT_SLACK, r->response);
+                body_refused = verdict != DELIVERY_OK;
+        }
+        receiver_attempt_done(r, verdict, ans.curl_code, ans.tls_trust, ans.http_status, body_refused,
+                              ans.retry_after_sec >= RETRY_AFTER_MAX_USEC / USEC_PER_SEC ? RETRY_AFTER_MAX_USEC :
+                              ans.retry_after_sec * USEC_PER_SEC);
 }
 
 /* ---- queueing ---- */
@@ -740,7 +566,7 @@ static bool receiver_make_room(Receiver *r, const AlertEntry *new) {
                 AlertEntry *prev = NULL;
 
                 for (AlertEntry *e = r->head; e; prev = e, e = e->next) {
-                        if (e->severity != rank || (e == r->head && r->easy))
+                        if (e->severity != rank || (e == r->head && r->run))
                                 continue;
                         log_warning("alert %s: outbox full (%u entries), dropping %s %s",
                                     r->name, r->max_queued, e->kind, e->id);
@@ -966,7 +792,7 @@ static void on_outbox_entry(const char *receiver, uint64_t seq, json_t *entry, v
 
 static int receiver_init(Alerter *a, Receiver *rc, const AlertConfig *ac) {
         const char *success_body;
-        struct curl_slist *h;
+        int k;
 
         rc->alerter = a;
         rc->format = alert_format_from_string(ac->format ?: "json");
@@ -1010,19 +836,21 @@ static int receiver_init(Alerter *a, Receiver *rc, const AlertConfig *ac) {
                 rc->has_failure_re = true;
         }
 
-        h = curl_slist_append(NULL, "Content-Type: application/json");
-        if (!h)
-                return -ENOMEM;
-        rc->headers = h;
+        k = strv_push(&rc->headers, strdup("Content-Type: application/json"));
+        if (k < 0)
+                return k;
         /* No "Expect: 100-continue" round trip for larger bodies. */
-        if (!(h = curl_slist_append(rc->headers, "Expect:")))
-                return -ENOMEM;
-        for (char **i = ac->headers; i && *i; i++)
-                if (!(h = curl_slist_append(rc->headers, *i)))
-                        return -ENOMEM;
+        k = strv_push(&rc->headers, strdup("Expect:"));
+        if (k < 0)
+                return k;
+        for (char **i = ac->headers; i && *i; i++) {
+                k = strv_push(&rc->headers, strdup(*i));
+                if (k < 0)
+                        return k;
+        }
 
         if (rc->format == ALERT_FORMAT_ALERTMANAGER) {
-                int k = sd_event_add_time_relative(a->event, &rc->resend_timer, CLOCK_MONOTONIC,
+                k = sd_event_add_time_relative(a->event, &rc->resend_timer, CLOCK_MONOTONIC,
                                                    rc->resend_interval_usec, 0, on_resend_timer, rc);
                 if (k < 0)
                         return k;
@@ -1062,44 +890,16 @@ static void alerter_open_outbox(Alerter *a, const Config *c) {
 }
 
 int alerter_new(sd_event *e, const Config *c, Alerter **ret) {
-        static bool curl_initialized = false;
         Alerter *a;
         int r;
 
         if (!e || !c || !ret)
                 return -EINVAL;
 
-        /* libcurl's global state is process-wide by nature; set up once and
-         * never torn down (it is still reachable at exit, so no leak). */
-        if (!curl_initialized) {
-                if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-                        return log_error_errno(EIO, "alert: cannot initialise libcurl");
-                curl_initialized = true;
-        }
-
         a = calloc(1, sizeof(*a));
         if (!a)
                 return -ENOMEM;
         a->event = sd_event_ref(e);
-
-        a->multi = curl_multi_init();
-        if (!a->multi) {
-                r = -EIO;
-                goto fail;
-        }
-        if (curl_multi_setopt(a->multi, CURLMOPT_SOCKETFUNCTION, curl_socket_cb) != CURLM_OK ||
-            curl_multi_setopt(a->multi, CURLMOPT_SOCKETDATA, a) != CURLM_OK ||
-            curl_multi_setopt(a->multi, CURLMOPT_TIMERFUNCTION, curl_timer_cb) != CURLM_OK ||
-            curl_multi_setopt(a->multi, CURLMOPT_TIMERDATA, a) != CURLM_OK) {
-                r = -EIO;
-                goto fail;
-        }
-
-        r = sd_event_add_time(e, &a->curl_timer, CLOCK_MONOTONIC, USEC_INFINITY, 0, on_curl_timer, a);
-        if (r < 0)
-                goto fail;
-        (void) sd_event_source_set_enabled(a->curl_timer, SD_EVENT_OFF);
-        (void) sd_event_source_set_description(a->curl_timer, "alert-curl-timer");
 
         a->user_agent = strdup("mta-watchdogd/" PACKAGE_VERSION);
         if (!a->user_agent) {
@@ -1121,6 +921,10 @@ int alerter_new(sd_event *e, const Config *c, Alerter **ret) {
                         goto fail;
         }
 
+        /* Said once at start; each attempt that cannot run it says so again. */
+        if (a->n_receivers > 0 && access(post_helper, X_OK) < 0)
+                log_error_errno(errno, "alert: cannot run %s, alerts stay queued until it can be run: %m",
+                                post_helper);
         if (a->n_receivers > 0)
                 alerter_open_outbox(a, c);
         for (size_t i = 0; i < a->n_receivers; i++)
@@ -1206,7 +1010,7 @@ Alerter *alerter_free(Alerter *a) {
                         alert_entry_free(e);
                 }
                 json_decref(r->am.last_event);
-                curl_slist_free_all(r->headers);
+                strv_free(r->headers);
                 if (r->secret)
                         explicit_bzero(r->secret, r->secret_size);
                 free(r->secret);
@@ -1216,14 +1020,6 @@ Alerter *alerter_free(Alerter *a) {
         }
         free(a->receivers);
 
-        /* libcurl may still report sockets (CURL_POLL_REMOVE) while cleaning
-         * up its connection cache, so the glue stays valid until after. */
-        if (a->multi)
-                (void) curl_multi_cleanup(a->multi);
-        while (a->sockets)
-                socket_watch_free(a, a->sockets);
-
-        sd_event_source_disable_unref(a->curl_timer);
         outbox_free(a->outbox);
         free(a->user_agent);
         sd_event_unref(a->event);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-#include <curl/curl.h>
+#include <curl/curl.h>  /* CURLcode and its values only: libcurl is not linked here */
 #include <regex.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -10,10 +10,17 @@
 
 #include "config.h"
 #include "event.h"
+#include "post-protocol.h"
 
-/* Webhook delivery, at least once, with the libcurl multi interface driven
- * by sd-event (CURLMOPT_SOCKETFUNCTION/TIMERFUNCTION): nothing blocks the
- * loop but the fsync() of small outbox files.
+/* Webhook delivery, at least once. Each HTTP POST runs in a short-lived
+ * helper process, mta-watchdog-post (post-protocol.h), started with
+ * exec_argv_input() and reaped on the loop: nothing blocks the loop but the
+ * fsync() of small outbox files, libcurl is mapped only while an alert is in
+ * flight, and a receiver's answer is parsed outside the daemon. The helper
+ * is killed (its process group) at the receiver's timeout plus a grace, or
+ * when the alerter is freed (shutdown, SIGHUP reload); such an attempt, and
+ * one whose helper cannot run, crashes, exits non-zero or prints no answer,
+ * is a failed attempt like a connection error.
  *
  * Each (event, receiver) is written to the outbox (outbox.h) in
  * state_dir/outbox/ before it is sent, and removed after a 2xx whose body
@@ -39,8 +46,9 @@ typedef struct Alerter Alerter;
 
 /* Opens the outbox in c->state_dir/outbox (creating it; without a
  * state_dir, or when that fails, alerts are kept in memory only, which is
- * logged) and resumes every entry stored there.
- * Returns 0, -ENOMEM, or -EIO when libcurl cannot be set up. */
+ * logged) and resumes every entry stored there. A helper that cannot be
+ * run is logged at error; alerts then stay queued. SIGCHLD must be blocked
+ * (exec.h). Returns 0 or -ENOMEM. */
 int alerter_new(sd_event *e, const Config *c, Alerter **ret);
 
 /* Stores and queues EV for every receiver (EV's pointers need not outlive
@@ -58,7 +66,8 @@ size_t alerter_n_receivers(const Alerter *a);
 int alerter_receiver_stats(const Alerter *a, size_t i, const char **ret_name, uint64_t *ret_sent,
                            uint64_t *ret_failed);
 
-/* Aborts transfers in flight; what is not delivered stays in the outbox. */
+/* Kills the helpers in flight (reaped later by the loop); what is not
+ * delivered stays in the outbox. */
 Alerter *alerter_free(Alerter *a);
 
 typedef enum DeliveryVerdict {
@@ -90,7 +99,12 @@ DeliveryVerdict delivery_classify_body(const regex_t *success, const regex_t *fa
                                        const char *body);
 
 /* Response bytes kept per attempt: for the body checks and the log. */
-#define RESPONSE_EXCERPT_MAX 512
+#define RESPONSE_EXCERPT_MAX POST_BODY_MAX
+
+/* The helper program that posts alerts: PATH, or NULL for the installed one
+ * (${libexecdir}/mta-watchdog/mta-watchdog-post, fixed at build time).
+ * For tests, which run the one in the build tree; affects later attempts. */
+void alerter_set_post_helper(const char *path);
 
 /* Request spacing of one receiver (rate_limit = N/DURATION: INTERVAL_USEC is
  * DURATION/N, 0 for no limit). Times are CLOCK_MONOTONIC microseconds. */

@@ -5,6 +5,8 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -299,13 +301,22 @@ static void exec_search(char *const argv[]) {
  * failure by writing errno to ERR_FD and exiting with 127. */
 _Noreturn static void exec_child(int out_fd, int err_fd, char *const argv[],
                                  int (*fn)(int out_fd, void *arg), void *arg,
-                                 const int *keep_fds, size_t n_keep) {
+                                 const int *keep_fds, size_t n_keep, int in_fd, pid_t parent) {
         struct sigaction sa = { .sa_handler = SIG_DFL };
         int keep[EXEC_KEEP_FDS_MAX];
         sigset_t ss;
         int null_fd, r;
 
         (void) setpgid(0, 0);
+
+        /* PARENT > 0: die with it. Set before the check, so that a parent
+         * gone in between is seen by getppid() (prctl(2)). */
+        if (parent > 0) {
+                if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+                        goto fail;
+                if (getppid() != parent)
+                        _exit(127);
+        }
 
         /* Handlers and ignores set by the daemon make no sense here, and
          * a blocked SIGCHLD/SIGTERM would break the child's own children. */
@@ -325,8 +336,10 @@ _Noreturn static void exec_child(int out_fd, int err_fd, char *const argv[],
         err_fd = fd_move_above_stdio(err_fd);
         if (out_fd < 0 || err_fd < 0)
                 goto fail_nofd;
+        if (in_fd >= 0 && (in_fd = fd_move_above_stdio(in_fd)) < 0)
+                goto fail;
 
-        null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        null_fd = in_fd >= 0 ? in_fd : open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (null_fd < 0)
                 goto fail;
         if (dup2(null_fd, STDIN_FILENO) < 0 || dup2(out_fd, STDOUT_FILENO) < 0)
@@ -359,9 +372,11 @@ fail_nofd:
 
 static int exec_spawn(sd_event *e, char *const argv[],
                       int (*fn)(int out_fd, void *arg), void *arg,
-                      const int *keep_fds, size_t n_keep, uint64_t timeout_usec, exec_done_fn cb, void *userdata, ExecRun **ret) {
+                      const int *keep_fds, size_t n_keep, int in_fd, bool die_with_parent,
+                      uint64_t timeout_usec, exec_done_fn cb, void *userdata, ExecRun **ret) {
         int out_pipe[2] = { -EBADF, -EBADF }, err_pipe[2] = { -EBADF, -EBADF };
         ExecRun *run = NULL;
+        pid_t parent;
         sigset_t ss;
         int r;
 
@@ -387,6 +402,7 @@ static int exec_spawn(sd_event *e, char *const argv[],
                 goto fail;
         }
 
+        parent = die_with_parent ? getpid() : 0;
         run->pid = fork();
         if (run->pid < 0) {
                 r = negative_errno();
@@ -394,7 +410,7 @@ static int exec_spawn(sd_event *e, char *const argv[],
                 goto fail;
         }
         if (run->pid == 0)
-                exec_child(out_pipe[1], err_pipe[1], argv, fn, arg, keep_fds, n_keep);
+                exec_child(out_pipe[1], err_pipe[1], argv, fn, arg, keep_fds, n_keep, in_fd, parent);
 
         /* Also here, so that a kill of the group right away cannot miss. */
         (void) setpgid(run->pid, run->pid);
@@ -446,21 +462,59 @@ int exec_argv(sd_event *e, char *const argv[], uint64_t timeout_usec,
               exec_done_fn cb, void *userdata, ExecRun **ret) {
         if (!argv || !argv[0] || !argv[0][0])
                 return -EINVAL;
-        return exec_spawn(e, argv, NULL, NULL, NULL, 0, timeout_usec, cb, userdata, ret);
+        return exec_spawn(e, argv, NULL, NULL, NULL, 0, -EBADF, false, timeout_usec, cb, userdata, ret);
 }
 
 int exec_fn(sd_event *e, int (*fn)(int out_fd, void *arg), void *arg, uint64_t timeout_usec,
             exec_done_fn cb, void *userdata, ExecRun **ret) {
         if (!fn)
                 return -EINVAL;
-        return exec_spawn(e, NULL, fn, arg, NULL, 0, timeout_usec, cb, userdata, ret);
+        return exec_spawn(e, NULL, fn, arg, NULL, 0, -EBADF, false, timeout_usec, cb, userdata, ret);
 }
 
 int exec_fn_fds(sd_event *e, int (*fn)(int out_fd, void *arg), void *arg, const int *fds, size_t n_fds,
                 uint64_t timeout_usec, exec_done_fn cb, void *userdata, ExecRun **ret) {
         if (!fn || (n_fds > 0 && !fds))
                 return -EINVAL;
-        return exec_spawn(e, NULL, fn, arg, fds, n_fds, timeout_usec, cb, userdata, ret);
+        return exec_spawn(e, NULL, fn, arg, fds, n_fds, -EBADF, false, timeout_usec, cb, userdata, ret);
+}
+
+/* The input travels in a memfd rather than a pipe: written whole before
+ * fork(), nothing to feed from the loop, and a child that never reads it
+ * blocks nobody. Sealed, so the child reads exactly what was written. */
+static int input_memfd(const void *input, size_t size) {
+        _cleanup_close_ int fd = -EBADF;
+        const char *p = input;
+
+        fd = memfd_create("exec-input", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        if (fd < 0)
+                return negative_errno();
+        while (size > 0) {
+                ssize_t n = write(fd, p, size);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return negative_errno();
+                p += n;
+                size -= (size_t) n;
+        }
+        if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0 ||
+            lseek(fd, 0, SEEK_SET) < 0)
+                return negative_errno();
+        return TAKE_FD(fd);
+}
+
+int exec_argv_input(sd_event *e, char *const argv[], const void *input, size_t size, uint64_t timeout_usec,
+                    exec_done_fn cb, void *userdata, ExecRun **ret) {
+        _cleanup_close_ int fd = -EBADF;
+
+        if (!argv || !argv[0] || argv[0][0] != '/' || (size > 0 && !input))
+                return -EINVAL;
+        fd = input_memfd(input, size);
+        if (fd < 0)
+                return fd;
+        /* The child has its own copy of the fd; ours closes on return. */
+        return exec_spawn(e, argv, NULL, NULL, NULL, 0, fd, true, timeout_usec, cb, userdata, ret);
 }
 
 /* Blocking, for configuration load only (exec.h). */

@@ -5,7 +5,8 @@
 #include <stdint.h>
 #include <systemd/sd-event.h>
 
-/* Child processes on the event loop: never a shell, stdin from /dev/null,
+/* Child processes on the event loop: never a shell, stdin from /dev/null
+ * (or given input, exec_argv_input()),
  * stdout captured (at most EXEC_OUTPUT_MAX bytes, the rest discarded),
  * stderr inherited, all other fds closed, own process group. A deadline
  * kills the whole process group with SIGKILL. Reaped with
@@ -28,6 +29,16 @@ typedef void (*exec_done_fn)(ExecRun *run, int status, const char *output, size_
  * Returns 0, -EINVAL (empty argv), or a negative errno from fork/pipe. */
 int exec_argv(sd_event *e, char *const argv[], uint64_t timeout_usec,
               exec_done_fn cb, void *userdata, ExecRun **ret);
+
+/* Like exec_argv(), but the child's stdin reads INPUT (SIZE bytes, from a
+ * sealed memfd(2) written before the fork: never argv, which every local
+ * user can read in /proc/PID/cmdline, so INPUT may hold secrets), and the
+ * child gets SIGKILL when the calling process dies (PR_SET_PDEATHSIG,
+ * prctl(2); kept across execve() for a program that is not set-id).
+ * ARGV[0] must be an absolute path. Returns 0, -EINVAL, or a negative errno
+ * from memfd_create/fork/pipe. */
+int exec_argv_input(sd_event *e, char *const argv[], const void *input, size_t size, uint64_t timeout_usec,
+                    exec_done_fn cb, void *userdata, ExecRun **ret);
 
 /* Runs FN(out_fd, ARG) in a forked child; its return value (0..255) is the
  * exit code. Used to keep blocking work (directory scans) off the loop. */

@@ -284,6 +284,8 @@ static void fixture_init(Fixture *fx, uint16_t port, uint64_t timeout_usec) {
 }
 
 static void fixture_done(Fixture *fx) {
+        /* The helpers killed by alerter_free() are reaped by the loop. */
+        run_until_no_children(fx->event);
         fx->event = sd_event_unref(fx->event);
 }
 
@@ -1179,6 +1181,209 @@ static void test_alertmanager_incident(void **state) {
         fixture_done(&fx);
 }
 
+/* ---- the helper that posts (mta-watchdog-post) failing ---- */
+
+/* Writes SCRIPT as an executable shell script NAME in tmpdir; returns its path. */
+static char *fake_helper(const char *name, const char *script) {
+        char *path = NULL;
+        FILE *f;
+
+        assert_true(asprintf(&path, "%s/%s", tmpdir, name) > 0);
+        f = fopen(path, "we");
+        assert_non_null(f);
+        assert_true(fprintf(f, "#!/bin/sh\n%s", script) > 0);
+        assert_int_equal(fclose(f), 0);
+        assert_int_equal(chmod(path, 0755), 0);
+        return path;
+}
+
+static unsigned count_lines(const char *path) {
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        unsigned n = 0;
+        int c;
+
+        if (!f)
+                return 0;
+        while ((c = fgetc(f)) != EOF)
+                if (c == '\n')
+                        n++;
+        return n;
+}
+
+typedef struct LoopRun {
+        sd_event *event;
+        uint64_t usec;
+} LoopRun;
+
+static void loop_run(void *userdata) {
+        LoopRun *l = userdata;
+
+        run_for(l->event, l->usec);
+}
+
+/* Whether PID is gone, or a zombie left to init (a grandchild of ours). */
+static bool process_gone(pid_t pid) {
+        _cleanup_free_ char *path = NULL;
+        char stat[512] = "";
+        FILE *f;
+
+        if (kill(pid, 0) < 0 && errno == ESRCH)
+                return true;
+        assert_true(asprintf(&path, "/proc/%d/stat", (int) pid) > 0);
+        f = fopen(path, "re");
+        if (!f)
+                return true;
+        (void) !fgets(stat, sizeof(stat), f);
+        fclose(f);
+        return strstr(stat, ") Z ") != NULL;
+}
+
+/* A helper that never answers (nor its child): its process group is killed
+ * at the receiver's timeout plus the grace (1s + 2s), the attempt fails, and
+ * the entry stays in the outbox. */
+static void test_helper_hangs(void **state) {
+        _cleanup_free_ char *sd = fresh_state_dir("helper-hangs"), *outbox = NULL, *helper = NULL,
+                *pidfile = NULL, *log = NULL, *want = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        Alerter *a = NULL;
+        unsigned grandchild = 0;
+        uint64_t start;
+        Fixture fx;
+        FILE *f;
+
+        helper = fake_helper("helper-hangs.sh", "sleep 60 & echo $! >\"$0.pid\"\nwait\n");
+        assert_true(asprintf(&pidfile, "%s.pid", helper) > 0);
+        assert_true(asprintf(&outbox, "%s/outbox", sd) > 0);
+        alerter_set_post_helper(helper);
+
+        fixture_init(&fx, closed_port(&fd), 1 * USEC_PER_SEC);
+        fx.config.state_dir = sd;
+        fx.ac.retry_initial_usec = 30 * USEC_PER_SEC;  /* one attempt in this test */
+        assert_int_equal(alerter_new(fx.event, &fx.config, &a), 0);
+        Event ev = test_event(EVENT_STALL_DETECTED);
+        assert_int_equal(alerter_send(a, &ev), 0);
+
+        LoopRun lr = { fx.event, 3500 * USEC_PER_MSEC };
+        log = capture_stderr(loop_run, &lr);
+        assert_true(asprintf(&want, "failed (%s did not finish within 3000ms, killed), retrying in ", helper) > 0);
+        assert_non_null(strstr(log, want));
+        assert_int_equal(alerter_pending(a), 1);
+        assert_int_equal(count_files(outbox, ".json"), 1);
+
+        /* Its child went with the process group. */
+        f = fopen(pidfile, "re");
+        assert_non_null(f);
+        assert_int_equal(fscanf(f, "%u", &grandchild), 1);
+        fclose(f);
+        start = now_usec();
+        while (!process_gone((pid_t) grandchild)) {
+                assert_true(now_usec() - start < 5 * USEC_PER_SEC);
+                (void) usleep(20 * 1000);
+        }
+
+        a = alerter_free(a);
+        fixture_done(&fx);
+        alerter_set_post_helper(TEST_POST_HELPER);
+}
+
+/* A helper SCRIPT that ends without an answer: a failed attempt, logged with
+ * WANT after the helper's path, retried (with backoff), the entry kept. */
+static void helper_fails(const char *name, const char *script, const char *want) {
+        _cleanup_free_ char *sd = fresh_state_dir(name), *outbox = NULL, *helper = NULL, *runs = NULL,
+                *log = NULL, *line = NULL, *text = NULL, *script_name = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        Alerter *a = NULL;
+        Fixture fx;
+
+        assert_true(asprintf(&text, "echo run >>\"$0.runs\"\n%s", script) > 0);
+        assert_true(asprintf(&script_name, "%s.sh", name) > 0);
+        helper = fake_helper(script_name, text);
+        assert_true(asprintf(&runs, "%s.runs", helper) > 0);
+        assert_true(asprintf(&outbox, "%s/outbox", sd) > 0);
+        alerter_set_post_helper(helper);
+
+        fixture_init(&fx, closed_port(&fd), 5 * USEC_PER_SEC);
+        fx.config.state_dir = sd;
+        fx.ac.retry_initial_usec = 100 * USEC_PER_MSEC;
+        fx.ac.retry_max_usec = 100 * USEC_PER_MSEC;
+        assert_int_equal(alerter_new(fx.event, &fx.config, &a), 0);
+        Event ev = test_event(EVENT_GAVE_UP);
+        assert_int_equal(alerter_send(a, &ev), 0);
+
+        LoopRun lr = { fx.event, 1500 * USEC_PER_MSEC };
+        log = capture_stderr(loop_run, &lr);
+        assert_true(asprintf(&line, "failed (%s%s), retrying in ", helper, want) > 0);
+        assert_non_null(strstr(log, line));
+        assert_true(count_lines(runs) >= 2);  /* retried */
+        assert_int_equal(alerter_pending(a), 1);
+        assert_int_equal(count_files(outbox, ".json"), 1);
+
+        a = alerter_free(a);
+        fixture_done(&fx);
+        alerter_set_post_helper(TEST_POST_HELPER);
+}
+
+static void test_helper_exits_1(void **state) {
+        helper_fails("helper-exit-1", "exit 1\n", " exited with status 1");
+}
+
+static void test_helper_prints_garbage(void **state) {
+        helper_fails("helper-garbage", "echo '{\"curl_code\": 0, garbage'\n",
+                     " printed no valid answer (25 bytes)");
+}
+
+static void test_helper_crashes(void **state) {
+        helper_fails("helper-crash", "kill -SEGV $$\n", " died of signal 11 (Segmentation fault)");
+}
+
+typedef struct StartRun {
+        Fixture *fx;
+        Alerter *a;
+} StartRun;
+
+static void start_run(void *userdata) {
+        StartRun *sr = userdata;
+        Event ev = test_event(EVENT_STALL_DETECTED);
+
+        assert_int_equal(alerter_new(sr->fx->event, &sr->fx->config, &sr->a), 0);
+        assert_int_equal(alerter_send(sr->a, &ev), 0);
+        run_for(sr->fx->event, 500 * USEC_PER_MSEC);
+}
+
+/* No helper installed: said at start and at each attempt, entries kept. */
+static void test_helper_missing(void **state) {
+        _cleanup_free_ char *sd = fresh_state_dir("helper-missing"), *outbox = NULL, *helper = NULL,
+                *log = NULL, *want = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        Alerter *a = NULL;
+        Fixture fx;
+
+        assert_true(asprintf(&helper, "%s/no-such-dir/mta-watchdog-post", tmpdir) > 0);
+        assert_true(asprintf(&outbox, "%s/outbox", sd) > 0);
+        alerter_set_post_helper(helper);
+
+        fixture_init(&fx, closed_port(&fd), 5 * USEC_PER_SEC);
+        fx.config.state_dir = sd;
+        fx.ac.retry_initial_usec = 100 * USEC_PER_MSEC;
+        fx.ac.retry_max_usec = 100 * USEC_PER_MSEC;
+        /* alerter_new() logs too: captured with the first attempts. */
+        StartRun sr = { &fx, NULL };
+        log = capture_stderr(start_run, &sr);
+        a = sr.a;
+        assert_true(asprintf(&want, "alert: cannot run %s, alerts stay queued until it can be run: "
+                             "No such file or directory\n", helper) > 0);
+        assert_non_null(strstr(log, want));
+        free(want);
+        assert_true(asprintf(&want, "failed (cannot run %s: No such file or directory), retrying in ", helper) > 0);
+        assert_non_null(strstr(log, want));
+        assert_int_equal(alerter_pending(a), 1);
+        assert_int_equal(count_files(outbox, ".json"), 1);
+
+        a = alerter_free(a);
+        fixture_done(&fx);
+        alerter_set_post_helper(TEST_POST_HELPER);
+}
+
 static void test_no_receivers(void **state) {
         _cleanup_(alerter_freep) Alerter *a = NULL;
         sd_event *e = NULL;
@@ -1218,16 +1423,17 @@ int main(void) {
                 cmocka_unit_test(test_slack_invalid_payload_failed),
                 cmocka_unit_test(test_success_body_retried_then_delivered),
                 cmocka_unit_test(test_failure_body_and_rate_limit),
+                cmocka_unit_test(test_helper_hangs),
+                cmocka_unit_test(test_helper_exits_1),
+                cmocka_unit_test(test_helper_prints_garbage),
+                cmocka_unit_test(test_helper_crashes),
+                cmocka_unit_test(test_helper_missing),
         };
 
         /* The server child writes to a pipe we may close early. */
         signal(SIGPIPE, SIG_IGN);
         /* The helpers are reaped by sd_event_add_child(), which needs SIGCHLD blocked. */
-        sigset_t mask;
-        sigemptyset(&mask);
-        sigaddset(&mask, SIGCHLD);
-        if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-                return 1;
+        block_sigchld();
         alerter_set_post_helper(TEST_POST_HELPER);
         log_set_max_level(LOG_DEBUG);
         (void) unsetenv("JOURNAL_STREAM");

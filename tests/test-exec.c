@@ -334,6 +334,115 @@ static void test_cancel_no_zombie(void **state) {
         }
 }
 
+/* exec_argv_input(): the child reads exactly the input on stdin (NUL bytes
+ * and all), and the input is in no argv. */
+static void test_input_on_stdin(void **state) {
+        static const char input[] = "Authorization: Bearer s3cret\n\0binary\xff";
+        char *const argv[] = { (char *) "/bin/sh", (char *) "-c",
+                               (char *) "tr -d '\\n' </proc/self/cmdline | grep -c s3cret; cat", NULL };
+        sd_event *e = NULL;
+        Result res = {};
+
+        assert_int_equal(sd_event_new(&e), 0);
+        assert_int_equal(exec_argv_input(e, argv, input, sizeof(input) - 1, 10 * USEC_PER_SEC, on_done, &res, NULL), 0);
+        run_until(e, &res.done, 10 * USEC_PER_SEC);
+        assert_int_equal(res.calls, 1);
+        assert_int_equal(res.status, 0);
+        assert_int_equal(res.size, 2 + sizeof(input) - 1);
+        assert_memory_equal(res.output, "0\n", 2);
+        assert_memory_equal(res.output + 2, input, sizeof(input) - 1);
+        free(res.output);
+
+        /* Empty input: stdin is at EOF at once. */
+        char *const wc[] = { (char *) "/usr/bin/wc", (char *) "-c", NULL };
+        res = (Result) {};
+        assert_int_equal(exec_argv_input(e, wc, NULL, 0, 10 * USEC_PER_SEC, on_done, &res, NULL), 0);
+        run_until(e, &res.done, 10 * USEC_PER_SEC);
+        assert_int_equal(res.status, 0);
+        assert_string_equal(res.output, "0\n");
+        free(res.output);
+
+        /* A relative path is refused (no PATH search for such a program). */
+        char *const rel[] = { (char *) "cat", NULL };
+        assert_int_equal(exec_argv_input(e, rel, "x", 1, USEC_PER_SEC, on_done, &res, NULL), -EINVAL);
+        sd_event_unref(e);
+}
+
+/* exec_argv_input(): the child dies with the process that started it
+ * (PR_SET_PDEATHSIG), here a forked process that exits at once. */
+static void test_input_child_dies_with_parent(void **state) {
+        int fds[2];
+        pid_t middle, child = 0;
+        uint64_t start;
+
+        assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+        middle = fork();
+        assert_true(middle >= 0);
+        if (middle == 0) {
+                char *const argv[] = { (char *) "/bin/sleep", (char *) "60", NULL };
+                sd_event *e = NULL;
+                ExecRun *run = NULL;
+                int pid;
+
+                if (sd_event_new(&e) < 0 ||
+                    exec_argv_input(e, argv, "", 0, 60 * USEC_PER_SEC, on_done, NULL, &run) < 0)
+                        child_exit(1);
+                /* The pid of the group leader is its pgid: read it from /proc. */
+                pid = 0;
+                for (int i = 0; i < 100 && pid == 0; i++) {
+                        DIR *d = opendir("/proc");
+                        struct dirent *de;
+
+                        while (d && (de = readdir(d))) {
+                                char path[300], buf[512];
+                                int ppid;
+                                const char *p;
+                                FILE *f;
+
+                                (void) snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+                                f = de->d_name[0] >= '1' && de->d_name[0] <= '9' ? fopen(path, "re") : NULL;
+                                if (!f)
+                                        continue;
+                                p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+                                fclose(f);
+                                if (p && sscanf(p + 1, " %*c %d", &ppid) == 1 && ppid == (int) getpid())
+                                        pid = atoi(de->d_name);
+                        }
+                        if (d)
+                                closedir(d);
+                        if (pid == 0)
+                                usleep(10000);
+                }
+                (void) !write(fds[1], &pid, sizeof(pid));
+                child_exit(0);  /* without reaping or killing the child */
+        }
+        (void) close(fds[1]);
+        assert_int_equal(read(fds[0], &child, sizeof(child)), (ssize_t) sizeof(child));
+        (void) close(fds[0]);
+        assert_true(child > 0);
+        assert_int_equal(waitpid(middle, NULL, 0), middle);
+
+        /* Gone (or a zombie of init's) soon after: not a sleep of 60s. */
+        start = now_usec();
+        for (;;) {
+                char path[64], buf[512];
+                const char *p;
+                char st = 'Z';
+                FILE *f;
+
+                (void) snprintf(path, sizeof(path), "/proc/%d/stat", (int) child);
+                f = fopen(path, "re");
+                if (!f)
+                        break;
+                p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+                fclose(f);
+                if (p && sscanf(p + 1, " %c", &st) == 1 && st == 'Z')
+                        break;
+                assert_true(now_usec() - start < 5 * USEC_PER_SEC);
+                usleep(10000);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_exit_code),
@@ -348,6 +457,8 @@ int main(void) {
                 cmocka_unit_test(test_exec_fn),
                 cmocka_unit_test(test_invalid),
                 cmocka_unit_test(test_cancel_no_zombie),
+                cmocka_unit_test(test_input_on_stdin),
+                cmocka_unit_test(test_input_child_dies_with_parent),
         };
 
         /* sd_event_add_child() requires SIGCHLD blocked. */

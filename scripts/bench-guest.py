@@ -17,8 +17,12 @@ Where the numbers come from:
 - CPU of the MTA (showq, which postqueue and mailq ask): usage_usec of the Postfix unit's
   cgroup (cpu.stat, the kernel's cgroup-v2.rst) before and after the command;
 - CPU of a daemon: usage_usec of its unit's cgroup over a window (children included);
-- memory: /proc/PID/smaps_rollup of the unit's main process (proc(5)): Rss, Pss, and
-  Private_Clean + Private_Dirty;
+- memory: /proc/PID/smaps of the unit's main process (proc(5)), read while it has no child
+  (a forked child shares its pages for a moment): Rss, Pss, private = Private_Clean +
+  Private_Dirty, and private split in two: "anon" (heap, stack, anonymous mappings: what the
+  program allocated) and "files" (pages of the program's and its libraries' files that no
+  other process maps: relocated data, and text that is private only because nothing else on
+  the machine maps that library);
 - latencies: journal entries' __MONOTONIC_TIMESTAMP (the daemon's, Postfix's and the webhook
   receiver's), matched by event and order.
 """
@@ -39,6 +43,7 @@ MTA_UNIT = "postfix@-.service"
 DAEMON_UNIT = "mta-watchdogd.service"
 RECEIVER_UNIT = "e2e-receiver.service"
 WEBHOOK_LOG = "/var/lib/e2e/webhook.jsonl"
+MEMORY_METRICS = ("rss", "pss", "private", "private_anon", "private_files")
 
 
 def say(msg):
@@ -85,15 +90,48 @@ def first_pid(unit):
     return 0
 
 
-def smaps_rollup(pid):
-    """(rss, pss, private) in KiB of PID."""
+def children(pid):
+    """PID's child processes (proc(5): /proc/PID/task/TID/children), [] when it is gone."""
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid), encoding="ascii") as f:
+            return f.read().split()
+    except OSError:
+        return []
+
+
+def smaps_memory(pid):
+    """{rss, pss, private, private_anon, private_files} in KiB of PID from /proc/PID/smaps,
+    read at a moment when PID has no child (at most 100 tries 20 ms apart; the last read is
+    kept if it never was: the figures then under-state private memory)."""
     vals = {}
-    with open("/proc/%d/smaps_rollup" % pid, encoding="ascii") as f:
-        for line in f:
-            parts = line.split()
-            if len(parts) >= 2 and parts[0].endswith(":") and parts[1].isdigit():
-                vals[parts[0][:-1]] = int(parts[1])
-    return vals.get("Rss", 0), vals.get("Pss", 0), vals.get("Private_Clean", 0) + vals.get("Private_Dirty", 0)
+    for _ in range(100):
+        before = children(pid)
+        vals = {"rss": 0, "pss": 0, "private": 0, "private_anon": 0, "private_files": 0}
+        anon = True
+        try:
+            with open("/proc/%d/smaps" % pid, encoding="utf-8", errors="replace") as f:
+                for line in f:
+                    head = line.split(None, 6)
+                    if head and "-" in head[0] and not head[0].endswith(":"):
+                        # "ADDR-ADDR PERMS OFFSET DEV INODE [PATH]": a file when INODE != 0
+                        anon = len(head) < 5 or head[4] == "0"
+                        continue
+                    if len(head) < 2 or not head[1].isdigit():
+                        continue
+                    key, kib = head[0], int(head[1])
+                    if key == "Rss:":
+                        vals["rss"] += kib
+                    elif key == "Pss:":
+                        vals["pss"] += kib
+                    elif key in ("Private_Clean:", "Private_Dirty:"):
+                        vals["private"] += kib
+                        vals["private_anon" if anon else "private_files"] += kib
+        except OSError:
+            return None
+        if not before and not children(pid):
+            return vals
+        time.sleep(0.02)
+    return vals
 
 
 def spool_files(queue):
@@ -262,10 +300,9 @@ def cmd_window(section, case, seconds, units):
                 sample(section, case, name, "cpu_per_round", "ms", used * 1000 / rounds)
         pid = int(unit_show(u, "MainPID") or 0) or first_pid(u)
         if pid:
-            rss, pss, priv = smaps_rollup(pid)
-            sample(section, case, name, "rss", "KiB", rss)
-            sample(section, case, name, "pss", "KiB", pss)
-            sample(section, case, name, "private", "KiB", priv)
+            mem = smaps_memory(pid)
+            for metric in MEMORY_METRICS if mem else ():
+                sample(section, case, name, metric, "KiB", mem[metric])
 
 
 # --- latencies of one incident -----------------------------------------------------------------
@@ -330,6 +367,8 @@ LABELS = {
     "rss": "RSS %s",
     "pss": "PSS %s",
     "private": "private %s",
+    "private_anon": "private %s, anon",
+    "private_files": "private %s, files",
     "latency": "%s",
 }
 
@@ -396,7 +435,7 @@ def cmd_summary():
                     row(section, case, subj, "mta_cpu")
                 row(section, case, subj, "cpu_total", "of the watchdog's round", ref)
             for subj in steady:
-                for metric in ("rss", "pss", "private"):
+                for metric in MEMORY_METRICS:
                     row(section, case, subj, metric)
         elif section == "cost":
             ref = ("cost", case, "mta-watchdogd", "cpu_per_hour")
@@ -404,7 +443,7 @@ def cmd_summary():
                 row(section, case, subj, "cpu_per_hour", None if subj == "mta-watchdogd" else "of mta-watchdogd's",
                     None if subj == "mta-watchdogd" else ref)
                 row(section, case, subj, "cpu_per_round")
-                for metric in ("rss", "pss", "private"):
+                for metric in MEMORY_METRICS:
                     row(section, case, subj, metric)
         else:
             for subj in subjects:

@@ -147,6 +147,13 @@ static int config_parse_header(ConfigContext *ctx, const ConfigItem *item, const
                 return config_error(ctx, ctx->line, item->key, "expected \"Name: value\"");
         if (string_has_cc(value))
                 return config_error(ctx, ctx->line, item->key, "control character in value");
+        /* RFC 9110, 5.5: new fields use visible US-ASCII; the request travels
+         * to the webhook helper as JSON (post-protocol.h), which needs UTF-8. */
+        for (const char *p = value; *p; p++)
+                if ((unsigned char) *p >= 0x80)
+                        return config_error(ctx, ctx->line, item->key,
+                                            "byte 0x%02x: header values are US-ASCII (RFC 9110, section 5.5)",
+                                            (unsigned char) *p);
         v = value + name_len + 1;
         v += strspn(v, " \t");
         if (*v == '\0')

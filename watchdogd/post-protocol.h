@@ -9,7 +9,8 @@
  * say to each other. The daemon does not link libcurl: each HTTP POST of an
  * alert runs in a short-lived helper process, so that libcurl and the TLS
  * libraries it pulls in are mapped only while an alert is in flight, and the
- * receiver's answer is parsed outside the process that may restart the MTA.
+ * receiver's answer is parsed in another address space (the helper runs as
+ * the same user with the same rights: not a privilege boundary).
  *
  * Request: one JSON object on the helper's standard input (a sealed memfd,
  * exec_argv_input() in exec.h), never in argv, which any local user can

@@ -55,12 +55,25 @@
  * next round forks a child that statx()es those names (and walks a hashed
  * directory that appeared: postfix_follow_read()), or none when nothing
  * changed, and computes QueueStats from the table with the rules above
- * (queue_file_facts(), spool_index_stats()). Every file system access is
+ * (queue_file_facts(), spool_index_stats()). The table keeps no names: 16
+ * bytes a message, a 64-bit hash of its name and its times in whole
+ * seconds (spool-index.h). The detector compares the oldest message's
+ * name every round, so each directory keeps the name of its own oldest;
+ * when that message goes and its successor's name is not known, a child
+ * lists that directory once and hashes the names (postfix_follow_names(),
+ * no statx), in the same round; if even that fails, the round walks the
+ * whole spool. Two names of a directory with one hash are counted by
+ * name: a walk that finds them answers the round from its own count, and
+ * the next walks again with another hash key; a new name whose hash the
+ * table holds already makes the reading child list its directory
+ * (follow_check_collisions()) and, if another name has it, the round
+ * walks the whole spool. Every file system access is
  * in a child under the probe's deadline: a hung file system stalls a
  * child, never the loop, which only reads the inotify queue and the memfd
  * (memory). The whole spool is walked again at start, after IN_Q_OVERFLOW,
  * after a watch could not be added, when a directory moved away, after a
- * round that did not finish, and every full_scan_interval.
+ * round that did not finish, after a hash collision, and every
+ * full_scan_interval.
  *
  * The log: the profile's rules (postfix_activity_rules, probes/activity.h).
  * Postfix (smtp(8), lmtp(8), qmgr(8) logging; MESSAGE as journald stores

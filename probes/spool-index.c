@@ -720,8 +720,8 @@ static int dir_take_name(SpoolIndex *idx, SpoolDir *d, const char *name, size_t 
 
 int spool_follow_apply(SpoolFollow *f, const void *buf, size_t size) {
         SpoolIndex *idx = &f->idx;
-        const char *start = buf, *end = start + size, *p, *name;
-        SpoolRecord rec;
+        const char *start = buf, *end = start + size, *p, *name = NULL;
+        SpoolRecord rec = {};
         int cw = -1, cd = -1, d, r;
 
         /* Pass 1: directories; message records checked and counted. */

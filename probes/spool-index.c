@@ -718,6 +718,19 @@ static int dir_take_name(SpoolIndex *idx, SpoolDir *d, const char *name, size_t 
         return dir_set_oldest(idx, d, name, len, a);
 }
 
+/* The state of a batch, forgotten (after it, or when it failed: then the
+ * table is invalidated, and the walk that follows starts afresh). */
+static void batch_reset(SpoolIndex *idx) {
+        for (size_t i = 0; i < idx->n_dirs; i++) {
+                SpoolDir *e = &idx->dirs[i];
+
+                e->touched = false;
+                e->pending = e->removed = e->batch_at_min = 0;
+                e->tail = e->n;
+                e->batch_name = NULL;
+        }
+}
+
 int spool_follow_apply(SpoolFollow *f, const void *buf, size_t size) {
         SpoolIndex *idx = &f->idx;
         const char *start = buf, *end = start + size, *p, *name = NULL;
@@ -832,11 +845,8 @@ int spool_follow_apply(SpoolFollow *f, const void *buf, size_t size) {
                 if (e->touched && dir_finish(idx, e) < 0)
                         r = -ENOMEM;
                 idx->n_msgs += e->n;
-                e->touched = false;
-                e->pending = e->removed = e->batch_at_min = 0;
-                e->tail = e->n;
-                e->batch_name = NULL;
         }
+        batch_reset(idx);
         if (r < 0)
                 goto nomem;
         /* Pass 4: resolved names. */
@@ -855,9 +865,11 @@ int spool_follow_apply(SpoolFollow *f, const void *buf, size_t size) {
         }
         return 0;
 bad:
+        batch_reset(idx);
         spool_follow_invalidate(f, "malformed records from the reading child");
         return -EBADMSG;
 nomem:
+        batch_reset(idx);
         spool_follow_invalidate(f, "out of memory");
         return -ENOMEM;
 }
@@ -885,6 +897,7 @@ void spool_follow_begin_full(SpoolFollow *f) {
                 dir_forget_oldest(&idx->dirs[i]);
                 idx->dirs[i].oldest_unknown = false;
         }
+        batch_reset(idx);
         idx->n_msgs = 0;
         if (idx->collisions > 0) {
                 /* Another key: two names that share one now almost surely do not then. */

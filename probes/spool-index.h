@@ -143,14 +143,6 @@ typedef struct SpoolRecord {
  * scan (postfix.c scan_dir()) and of the table. */
 bool spool_older(uint32_t a_s, const char *a, size_t a_len, uint32_t b_s, const char *b, size_t b_len);
 
-/* A time in microseconds (CLOCK_REALTIME) as the table keeps it: whole
- * seconds, clamped to 0..SPOOL_TIME_MAX. */
-static inline uint32_t spool_time_s(uint64_t usec) {
-        uint64_t s = usec / 1000000ULL;
-
-        return s > SPOOL_TIME_MAX ? SPOOL_TIME_MAX : (uint32_t) s;
-}
-
 /* The key of the file name NAME (LEN bytes) in IDX: SipHash-2-4 (Aumasson,
  * Bernstein 2012, as in the Linux kernel and Python) under idx->key,
  * masked with idx->key_mask. */

@@ -54,11 +54,21 @@ int postfix_scan_queue(const char *queue_directory, uint64_t now_realtime_usec, 
  * postfix_follow_read(): for each name of NAMES (directories of F's
  * table), writes what it is now: a counted message, gone, or a new
  * subdirectory (followed and walked). Returns 0, or a negative errno with
- * the reason in REASON. */
+ * the reason in REASON.
+ *
+ * postfix_follow_names(): for each directory of F whose oldest message's
+ * name is wanted (spool_index_names_wanted()), lists it once (readdir(3),
+ * no statx: only names are hashed) and writes a SPOOL_RECORD_NAME with the
+ * smallest name among those whose key is one of its earliest second's
+ * (spool_index_oldest_keys()), and how many names matched. A directory
+ * that is gone writes nothing. Returns 0, or a negative errno with the
+ * reason in REASON. */
 int postfix_follow_scan(const char *queue_directory, int inotify_fd, int records_fd, uint64_t now_realtime_usec,
                         uint64_t slack_usec, QueueStats *ret, char *reason, size_t reason_size);
 int postfix_follow_read(const char *queue_directory, const SpoolFollow *f, const SpoolDirtyList *names,
                         int inotify_fd, int records_fd, char *reason, size_t reason_size);
+int postfix_follow_names(const char *queue_directory, const SpoolFollow *f, int records_fd, char *reason,
+                         size_t reason_size);
 
 /* Parses a Postfix time value as `postconf -h` prints it (postconf(5),
  * "time"): digits and an optional unit s, m, h, d or w, then an optional

@@ -418,6 +418,21 @@ int postfix_scan_queue(const char *queue_directory, uint64_t now_realtime_usec, 
         return scan_queues(queue_directory, now_realtime_usec, slack_usec, NULL, ret, reason, reason_size);
 }
 
+/* readdir(3) for the reading child: the next entry, or NULL at the end
+ * (*RET untouched) or on an error (*RET = -errno, REASON says which PATH). */
+static struct dirent *follow_readdir(DIR *d, const char *path, char *reason, size_t reason_size, int *ret) {
+        struct dirent *de;
+
+        errno = 0;
+        de = readdir(d);
+        if (!de && errno != 0) {
+                *ret = negative_errno();
+                if (reason && reason_size > 0)
+                        (void) snprintf(reason, reason_size, "scan %s: %s", path, strerror(-*ret));
+        }
+        return de;
+}
+
 /* Incremental tracking, the reading side (runs in a child; see
  * "Incremental tracking" at the top of this file). */
 
@@ -582,17 +597,9 @@ static int follow_check_collisions(const char *queue_directory, const SpoolFollo
                         FollowCheck k = { .dir = c[i].dir };
                         FollowCheck *m;
 
-                        errno = 0;
-                        de = readdir(d);
-                        if (!de) {
-                                if (errno != 0) {
-                                        r = negative_errno();
-                                        if (reason && reason_size > 0)
-                                                (void) snprintf(reason, reason_size, "scan %s: %s", path,
-                                                                strerror(-r));
-                                }
+                        de = follow_readdir(d, path, reason, reason_size, &r);
+                        if (!de)
                                 break;
-                        }
                         if (de->d_name[0] == '.')
                                 continue;
                         k.key = spool_name_key(&f->idx, de->d_name, strlen(de->d_name));
@@ -736,16 +743,9 @@ static int follow_name_in(const char *path, const SpoolIndex *idx, const uint64_
                 size_t len, lo = 0, hi = n;
                 uint64_t k;
 
-                errno = 0;
-                de = readdir(d);
-                if (!de) {
-                        if (errno != 0) {
-                                r = negative_errno();
-                                if (reason && reason_size > 0)
-                                        (void) snprintf(reason, reason_size, "scan %s: %s", path, strerror(-r));
-                        }
+                de = follow_readdir(d, path, reason, reason_size, &r);
+                if (!de)
                         break;
-                }
                 len = strlen(de->d_name);
                 if (de->d_name[0] == '.' || len > 255)
                         continue;
